@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	atomicselftest "github.com/atomic-selftest/atomic-selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/format"
+	"github.com/atomic-selftest/atomic-selftest/selftest/report"
+	"github.com/atomic-selftest/atomic-selftest/selftest/session"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
+)
+
+type runOptions struct {
+	checks     []string
+	format     string
+	trigger    string
+	resultsDir string
+	noSave     bool
+	sysroot    string
+	report     string
+	verbose    bool
+}
+
+var runOpts runOptions
+
+func (o *runOptions) register(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&o.checks, "check", nil, "run only these checks (comma-separated ids) and what they depend on")
+	fs.StringVar(&o.format, "format", "text", "output format: text, json, junit or tap")
+	fs.StringVar(&o.trigger, "trigger", selftest.TriggerManual, "why this run happens: boot, deployment-change or manual")
+	fs.StringVar(&o.resultsDir, "results-dir", store.DefaultDir, "directory for run records")
+	fs.BoolVar(&o.noSave, "no-save", false, "do not save the run record or touch the results directory")
+	fs.StringVar(&o.sysroot, "sysroot", "", "check a mounted image or unbooted sysroot at `DIR` (read-only checks only)")
+	fs.StringVar(&o.report, "report", "auto", "report to the journal, sd_notify and /run/motd.d: auto (on a live host with the default results directory), yes or no")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "text format: show the evidence of every check")
+}
+
+func init() {
+	register(&command{
+		name:  "run",
+		short: "run the checks, save the run record and print it",
+		usage: "run [--check ID,...] [--format text|json|junit|tap] [--trigger boot|deployment-change|manual] [--results-dir DIR] [--no-save] [--sysroot DIR]",
+		flags: runOpts.register,
+		run:   func(ctx context.Context, e *env, args []string) error { return runRun(ctx, e, runOpts, args) },
+	})
+}
+
+func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
+	if len(args) > 0 {
+		return usageErr("run takes no arguments, got %q", args[0])
+	}
+	f, err := format.Get(o.format, format.Options{Color: e.isTTY, Verbose: o.verbose})
+	if err != nil {
+		return usageErr("--format: %v", err)
+	}
+	opts := session.Options{
+		Root:       o.sysroot,
+		ResultsDir: o.resultsDir,
+		NoSave:     o.noSave,
+		Trigger:    o.trigger,
+		CheckIDs:   o.checks,
+		Version:    atomicselftest.Version,
+	}
+	switch o.report {
+	case "auto":
+		if o.sysroot == "" && !o.noSave && o.resultsDir == store.DefaultDir {
+			r := report.Live()
+			opts.Report = &r
+		}
+	case "yes":
+		r := report.Live()
+		opts.Report = &r
+	case "no":
+	default:
+		return usageErr("--report: %q is not one of auto, yes, no", o.report)
+	}
+	if o.sysroot != "" {
+		if err := checkDir(o.sysroot); err != nil {
+			return usageErr("--sysroot: %v", err)
+		}
+	}
+	out, err := session.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	for _, p := range out.Problems {
+		fmt.Fprintf(e.stderr, "atomic-selftest run: warning: ignored unreadable state: %s\n", p)
+	}
+	if err := f.Write(e.stdout, []*selftest.Record{out.Record}); err != nil {
+		return fmt.Errorf("writing output: %w", err)
+	}
+	if out.SaveErr != nil {
+		return fmt.Errorf("the run finished but was not saved: %w", out.SaveErr)
+	}
+	if !out.Record.Summary.OK {
+		return &exitError{code: ExitFailed}
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/format"
+	"github.com/atomic-selftest/atomic-selftest/selftest/session"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
+)
+
+type statusOptions struct {
+	resultsDir string
+	boots      int
+	sysroot    string
+}
+
+var statusOpts statusOptions
+
+func init() {
+	register(&command{
+		name:  "status",
+		short: "one screen for an admin: the last run of each recent boot and what failed",
+		usage: "status [--boots N] [--results-dir DIR] [--sysroot DIR]",
+		flags: func(fs *pflag.FlagSet) {
+			fs.IntVar(&statusOpts.boots, "boots", 5, "show the last run of the newest N boots")
+			fs.StringVar(&statusOpts.resultsDir, "results-dir", store.DefaultDir, "directory of run records")
+			fs.StringVar(&statusOpts.sysroot, "sysroot", "", "show the deployments of the sysroot at `DIR`")
+		},
+		run: func(ctx context.Context, e *env, args []string) error { return runStatus(ctx, e, statusOpts, args) },
+	})
+}
+
+// statusSections lets areas add a section (deployments) to `status`; each
+// returns the lines to print for the given root.
+var statusSections []func(ctx context.Context, root string, e *env) error
+
+func runStatus(ctx context.Context, e *env, o statusOptions, args []string) error {
+	if len(args) > 0 {
+		return usageErr("status takes no arguments")
+	}
+	if o.boots < 1 {
+		return usageErr("--boots: must be at least 1, got %d", o.boots)
+	}
+	root := "/"
+	if o.sysroot != "" {
+		if err := checkDir(o.sysroot); err != nil {
+			return usageErr("--sysroot: %v", err)
+		}
+		root = o.sysroot
+	}
+	for _, s := range statusSections {
+		if err := s(ctx, root, e); err != nil {
+			fmt.Fprintf(e.stderr, "atomic-selftest status: %v\n", err)
+		}
+	}
+	if o.sysroot != "" {
+		return nil
+	}
+	st := &store.Store{Dir: o.resultsDir}
+	if err := checkDir(o.resultsDir); err != nil {
+		fmt.Fprintf(e.stdout, "No runs recorded (%v).\n", err)
+		return nil
+	}
+	runs, problems, err := st.Runs(store.Filter{})
+	if err != nil {
+		return err
+	}
+	// The last run of each boot, newest boot first.
+	var lasts []*selftest.Record
+	seen := map[string]bool{}
+	for i := len(runs) - 1; i >= 0 && len(lasts) < o.boots; i-- {
+		if !seen[runs[i].BootID] {
+			seen[runs[i].BootID] = true
+			lasts = append(lasts, runs[i])
+		}
+	}
+	current := session.ReadBootID()
+	txt := format.Text{Color: e.isTTY}
+	fmt.Fprintf(e.stdout, "Runs (%d recorded in %s", len(runs), o.resultsDir)
+	if len(problems) > 0 {
+		fmt.Fprintf(e.stdout, ", %d unreadable", len(problems))
+	}
+	fmt.Fprintln(e.stdout, "):")
+	if len(lasts) == 0 {
+		fmt.Fprintln(e.stdout, "  none yet")
+	}
+	for _, r := range lasts {
+		mark := " "
+		if r.BootID == current && current != "" {
+			mark = "●"
+		}
+		verdict := format.Text{Color: e.isTTY}.StatusWord(selftest.Result{Status: selftest.StatusPass, Required: true})
+		if !r.Summary.OK {
+			verdict = txt.StatusWord(selftest.Result{Status: selftest.StatusFail, Required: true})
+		}
+		dep := ""
+		if d := r.Deployment; d != nil {
+			dep = d.Version
+			if dep == "" && len(d.Checksum) >= 10 {
+				dep = d.Checksum[:10]
+			}
+		}
+		trans := ""
+		if r.Transition != nil {
+			trans = r.Transition.Kind
+		}
+		fmt.Fprintf(e.stdout, "%s boot %-12.12s %s  %s  %s %s  %d passed, %d failed, %d skipped  %s\n", mark, r.BootID,
+			r.End.Local().Format("2006-01-02 15:04"), verdict, dep, trans,
+			r.Summary.Passed, r.Summary.Failed+r.Summary.Errors+r.Summary.Blocked, r.Summary.Skipped, r.Trigger)
+		for _, c := range r.Checks {
+			if c.Status.Bad() {
+				fmt.Fprintf(e.stdout, "      %s %s: %s\n", txt.StatusWord(c), c.ID, strings.SplitN(c.Message, "\n", 2)[0])
+			}
+		}
+	}
+	for _, p := range problems {
+		fmt.Fprintf(e.stdout, "  unreadable: %s\n", p.Error())
+	}
+	return nil
+}

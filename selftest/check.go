@@ -1,0 +1,362 @@
+// Package selftest is the engine of atomic-selftest: the check registry, the
+// runner that executes checks in parallel under their dependencies and
+// timeouts, the host access every check uses, and the run record that is
+// saved under /var/lib/atomic-selftest and printed in every format.
+//
+// A check is data plus one function (see Check). Each area package under
+// selftest/checks registers its checks in an init function; the package
+// selftest/checks/all imports every area.
+package selftest
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Status is the outcome of one check.
+type Status string
+
+const (
+	// StatusPass: the check ran and what it verifies is true.
+	StatusPass Status = "pass"
+	// StatusFail: the check ran and what it verifies is false.
+	StatusFail Status = "fail"
+	// StatusSkip: the check does not apply to this host; the message says why.
+	StatusSkip Status = "skip"
+	// StatusError: the check itself broke (a panic, or it could not decide).
+	StatusError Status = "error"
+	// StatusBlocked: a check it depends on did not pass.
+	StatusBlocked Status = "blocked"
+)
+
+// Valid reports whether s is one of the five statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusPass, StatusFail, StatusSkip, StatusError, StatusBlocked:
+		return true
+	}
+	return false
+}
+
+// Bad reports whether the status counts against the run when the check is
+// required: fail, error and blocked do; pass and skip do not.
+func (s Status) Bad() bool {
+	return s == StatusFail || s == StatusError || s == StatusBlocked
+}
+
+// Criteria are the release criteria a check may prove (DESIGN.md).
+var Criteria = map[string]string{
+	"C1":  "installer and images boot; the ostree gets written",
+	"C2":  "the container storage is set up",
+	"C3":  "upgrade with atomic host upgrade and rpm-ostree upgrade",
+	"C4":  "roll back with atomic host rollback and rpm-ostree rollback",
+	"C5":  "deploy an older version with atomic host deploy and rpm-ostree deploy",
+	"C6":  "layer packages with atomic host install and rpm-ostree install",
+	"C7":  "cloud-init: ssh key injected, hostname set, user scripts ran",
+	"C8":  "the container runtime runs containers",
+	"C9":  "the container runtime service starts properly",
+	"C10": "system containers: pull, install, start with runc, status",
+}
+
+// DefaultTimeout applies to a check that declares none.
+const DefaultTimeout = 60 * time.Second
+
+// Check declares one verification. Everything but Run is metadata that the
+// registry validates at start-up.
+type Check struct {
+	// ID is stable and of the form area.thing, e.g. "runtime.run".
+	ID string
+	// Criterion is the release criterion proved, "C1" to "C10".
+	Criterion string
+	// Required checks decide the run's exit status; wanted ones only report.
+	Required bool
+	// Description says in one line what is verified (shown by `list`).
+	Description string
+	// Timeout bounds Run; zero means DefaultTimeout.
+	Timeout time.Duration
+	// Depends names checks that must pass before this one runs. A dependent
+	// of a failed, errored or blocked check is blocked; of a skipped one,
+	// skipped.
+	Depends []string
+	// Offline marks a check that can run against --sysroot DIR (it only
+	// reads files under the root). Other checks skip in sysroot mode.
+	Offline bool
+	// Applies returns a non-empty skip reason when the check does not apply
+	// to this host (no docker, not virtualised, no cloud-init). Nil means it
+	// always applies. It must be quick and must not change anything.
+	Applies func(ctx context.Context, h *Host) string
+	// Run performs the check and reports through t. Returning without a
+	// verdict counts as pass. Run must honour ctx: when the timeout passes
+	// the runner reports a failure and stops waiting for it.
+	Run func(ctx context.Context, t *T)
+}
+
+// Evidence is one thing a check compared: what it expected and what it saw.
+type Evidence struct {
+	Name     string `json:"name"`
+	Expected string `json:"expected,omitempty"`
+	Seen     string `json:"seen"`
+}
+
+// Result is one check's outcome in a run record.
+type Result struct {
+	ID          string         `json:"id"`
+	Criterion   string         `json:"criterion"`
+	Required    bool           `json:"required"`
+	Status      Status         `json:"status"`
+	Message     string         `json:"message,omitempty"`
+	Evidence    []Evidence     `json:"evidence,omitempty"`
+	Details     map[string]any `json:"details,omitempty"`
+	Start       time.Time      `json:"start"`
+	DurationSec float64        `json:"duration_s"`
+}
+
+// T is handed to a check's Run. Its methods are safe to call from
+// goroutines the check starts, but not after Run returned.
+type T struct {
+	Host *Host
+
+	mu       sync.Mutex
+	status   Status
+	message  string
+	evidence []Evidence
+	details  map[string]any
+	updates  []func(*Record)
+	cleanups []func()
+}
+
+func (t *T) verdict(s Status, format string, args []any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// The first bad verdict wins: a later Pass must not hide a failure.
+	if t.status.Bad() && !s.Bad() {
+		return
+	}
+	if t.status.Bad() && s.Bad() {
+		return
+	}
+	t.status = s
+	t.message = fmt.Sprintf(format, args...)
+}
+
+// Pass records success with a message saying what was verified.
+func (t *T) Pass(format string, args ...any) { t.verdict(StatusPass, format, args) }
+
+// Fail records that what the check verifies is false.
+func (t *T) Fail(format string, args ...any) { t.verdict(StatusFail, format, args) }
+
+// Skip records that the check does not apply, with the reason.
+func (t *T) Skip(format string, args ...any) { t.verdict(StatusSkip, format, args) }
+
+// Error records that the check could not decide (the tool or probe broke).
+func (t *T) Error(format string, args ...any) { t.verdict(StatusError, format, args) }
+
+// Failed reports whether a bad verdict has been recorded.
+func (t *T) Failed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.status.Bad()
+}
+
+// Evidence records one comparison. Expected may be empty for a plain
+// observation.
+func (t *T) Evidence(name, expected, seen string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.evidence = append(t.evidence, Evidence{Name: name, Expected: expected, Seen: seen})
+}
+
+// Detail records structured data (timings, lists) in the result.
+func (t *T) Detail(key string, value any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.details == nil {
+		t.details = map[string]any{}
+	}
+	t.details[key] = value
+}
+
+// UpdateRecord queues a change to the run record (the booted deployment, the
+// transition); the runner applies it after the check returns, one at a time.
+func (t *T) UpdateRecord(f func(*Record)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.updates = append(t.updates, f)
+}
+
+// Cleanup registers f to run when the check ends, even after a timeout or a
+// panic; cleanups run last-in first-out. Use it to remove probes.
+func (t *T) Cleanup(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cleanups = append(t.cleanups, f)
+}
+
+var idPattern = regexp.MustCompile(`^[a-z][a-z0-9]*\.[a-z][a-z0-9-]*$`)
+
+// Registry holds checks by id. The zero value is empty and ready.
+type Registry struct {
+	mu     sync.Mutex
+	checks map[string]*Check
+}
+
+// Default is the registry area packages register into.
+var Default = &Registry{}
+
+// Register adds c to the Default registry; it panics on a broken
+// declaration so mistakes die at start-up.
+func Register(c *Check) { Default.Register(c) }
+
+// Register validates c and adds it. It panics on an invalid id, an unknown
+// criterion, a missing Run or a duplicate id.
+func (r *Registry) Register(c *Check) {
+	if err := validate(c); err != nil {
+		panic("selftest: " + err.Error())
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.checks == nil {
+		r.checks = map[string]*Check{}
+	}
+	if _, dup := r.checks[c.ID]; dup {
+		panic(fmt.Sprintf("selftest: check %q registered twice", c.ID))
+	}
+	r.checks[c.ID] = c
+}
+
+func validate(c *Check) error {
+	if c == nil {
+		return fmt.Errorf("nil check")
+	}
+	if !idPattern.MatchString(c.ID) {
+		return fmt.Errorf("check id %q is not of the form area.thing", c.ID)
+	}
+	if _, ok := Criteria[c.Criterion]; !ok {
+		return fmt.Errorf("check %q: criterion %q is not one of C1-C10", c.ID, c.Criterion)
+	}
+	if c.Run == nil {
+		return fmt.Errorf("check %q has no Run function", c.ID)
+	}
+	if c.Description == "" {
+		return fmt.Errorf("check %q has no description", c.ID)
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("check %q has a negative timeout", c.ID)
+	}
+	for _, d := range c.Depends {
+		if d == c.ID {
+			return fmt.Errorf("check %q depends on itself", c.ID)
+		}
+	}
+	return nil
+}
+
+// All returns every registered check sorted by id. It panics if a check
+// depends on an unknown id or the dependencies form a cycle: both are
+// programming errors.
+func (r *Registry) All() []*Check {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Check, 0, len(r.checks))
+	for _, c := range r.checks {
+		for _, d := range c.Depends {
+			if _, ok := r.checks[d]; !ok {
+				panic(fmt.Sprintf("selftest: check %q depends on unknown check %q", c.ID, d))
+			}
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if cyc := findCycle(out); cyc != "" {
+		panic("selftest: dependency cycle: " + cyc)
+	}
+	return out
+}
+
+// Select returns the checks named in ids plus everything they depend on,
+// sorted by id. An unknown id is an error naming it.
+func (r *Registry) Select(ids []string) ([]*Check, error) {
+	all := r.All()
+	if len(ids) == 0 {
+		return all, nil
+	}
+	byID := make(map[string]*Check, len(all))
+	for _, c := range all {
+		byID[c.ID] = c
+	}
+	want := map[string]bool{}
+	var add func(id string) error
+	add = func(id string) error {
+		c, ok := byID[id]
+		if !ok {
+			return fmt.Errorf("unknown check %q (see `atomic-selftest list`)", id)
+		}
+		if want[id] {
+			return nil
+		}
+		want[id] = true
+		for _, d := range c.Depends {
+			if err := add(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, id := range ids {
+		if err := add(strings.TrimSpace(id)); err != nil {
+			return nil, err
+		}
+	}
+	var out []*Check
+	for _, c := range all {
+		if want[c.ID] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func findCycle(checks []*Check) string {
+	byID := map[string]*Check{}
+	for _, c := range checks {
+		byID[c.ID] = c
+	}
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var path []string
+	var visit func(id string) string
+	visit = func(id string) string {
+		color[id] = grey
+		path = append(path, id)
+		for _, d := range byID[id].Depends {
+			switch color[d] {
+			case grey:
+				return strings.Join(append(path, d), " -> ")
+			case white:
+				if s := visit(d); s != "" {
+					return s
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		color[id] = black
+		return ""
+	}
+	for _, c := range checks {
+		if color[c.ID] == white {
+			if s := visit(c.ID); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,7 @@
+// Package all imports every check area so that their checks register.
+// The host binary imports it once; add one line per area.
+package all
+
+import (
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/host"
+)

@@ -1,0 +1,27 @@
+package format
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+)
+
+// JSON prints the run record itself, indented.
+type JSON struct {
+	// List prints an array of records even when there is one.
+	List bool
+}
+
+// Write implements Formatter.
+func (j JSON) Write(w io.Writer, runs []*selftest.Record) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if !j.List && len(runs) == 1 {
+		return enc.Encode(runs[0])
+	}
+	if runs == nil {
+		runs = []*selftest.Record{}
+	}
+	return enc.Encode(runs)
+}

@@ -1,0 +1,193 @@
+package format
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+)
+
+// JUnit prints JUnit XML: one <testsuite> per run, named after the host,
+// one <testcase> per check named by its id. Failures and blocked checks
+// are <failure>, errors <error>, skips <skipped>, as Jenkins' and
+// GitLab's JUnit readers expect.
+type JUnit struct{}
+
+// JUnitSuites is the document root; exported so tests and the outer
+// driver parse exactly what is written.
+type JUnitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr,omitempty"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []JUnitSuite `xml:"testsuite"`
+}
+
+// JUnitSuite is one run (or, in the outer driver, one host and step).
+type JUnitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Hostname   string          `xml:"hostname,attr,omitempty"`
+	ID         string          `xml:"id,attr,omitempty"`
+	Properties []JUnitProperty `xml:"properties>property,omitempty"`
+	Cases      []JUnitCase     `xml:"testcase"`
+	SystemOut  string          `xml:"system-out,omitempty"`
+}
+
+// JUnitProperty is a name/value pair.
+type JUnitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// JUnitCase is one check.
+type JUnitCase struct {
+	Name       string          `xml:"name,attr"`
+	Classname  string          `xml:"classname,attr"`
+	Time       string          `xml:"time,attr"`
+	Properties []JUnitProperty `xml:"properties>property,omitempty"`
+	Failure    *JUnitMessage   `xml:"failure,omitempty"`
+	Error      *JUnitMessage   `xml:"error,omitempty"`
+	Skipped    *JUnitMessage   `xml:"skipped,omitempty"`
+	SystemOut  string          `xml:"system-out,omitempty"`
+}
+
+// JUnitMessage is the body of failure, error and skipped.
+type JUnitMessage struct {
+	Message string `xml:"message,attr,omitempty"`
+	Type    string `xml:"type,attr,omitempty"`
+	Text    string `xml:",chardata"`
+}
+
+func seconds(f float64) string { return fmt.Sprintf("%.3f", f) }
+
+// Case converts one result; the outer driver reuses it.
+func Case(classname string, r selftest.Result) JUnitCase {
+	c := JUnitCase{
+		Name:      r.ID,
+		Classname: classname,
+		Time:      seconds(r.DurationSec),
+		Properties: []JUnitProperty{
+			{Name: "criterion", Value: r.Criterion},
+			{Name: "required", Value: fmt.Sprint(r.Required)},
+			{Name: "status", Value: string(r.Status)},
+		},
+	}
+	body := evidenceText(r.Evidence)
+	switch r.Status {
+	case selftest.StatusFail, selftest.StatusBlocked:
+		c.Failure = &JUnitMessage{Message: r.Message, Type: string(r.Status), Text: body}
+	case selftest.StatusError:
+		c.Error = &JUnitMessage{Message: r.Message, Type: "error", Text: body}
+	case selftest.StatusSkip:
+		c.Skipped = &JUnitMessage{Message: r.Message}
+	default:
+		c.SystemOut = strings.TrimSpace(r.Message + "\n" + body)
+	}
+	return c
+}
+
+func evidenceText(ev []selftest.Evidence) string {
+	var b strings.Builder
+	for _, e := range ev {
+		if e.Expected != "" {
+			fmt.Fprintf(&b, "%s: expected %s, seen %s\n", e.Name, e.Expected, e.Seen)
+		} else {
+			fmt.Fprintf(&b, "%s: %s\n", e.Name, e.Seen)
+		}
+	}
+	return b.String()
+}
+
+// Count adds a case to the suite's counters.
+func (s *JUnitSuite) Count(c JUnitCase) {
+	s.Tests++
+	switch {
+	case c.Failure != nil:
+		s.Failures++
+	case c.Error != nil:
+		s.Errors++
+	case c.Skipped != nil:
+		s.Skipped++
+	}
+}
+
+// Suite converts one run.
+func Suite(rec *selftest.Record) JUnitSuite {
+	host := rec.Hostname
+	if host == "" {
+		host = "unknown-host"
+	}
+	s := JUnitSuite{
+		Name:      "atomic-selftest." + host,
+		Time:      seconds(rec.End.Sub(rec.Start).Seconds()),
+		Timestamp: rec.Start.UTC().Format("2006-01-02T15:04:05"),
+		Hostname:  host,
+		ID:        rec.ID,
+		Properties: []JUnitProperty{
+			{Name: "boot_id", Value: rec.BootID},
+			{Name: "trigger", Value: rec.Trigger},
+			{Name: "tool_version", Value: rec.ToolVersion},
+			{Name: "ok", Value: fmt.Sprint(rec.Summary.OK)},
+		},
+	}
+	if d := rec.Deployment; d != nil {
+		s.Properties = append(s.Properties,
+			JUnitProperty{Name: "deployment.checksum", Value: d.Checksum},
+			JUnitProperty{Name: "deployment.version", Value: d.Version})
+	}
+	if t := rec.Transition; t != nil {
+		s.Properties = append(s.Properties, JUnitProperty{Name: "transition", Value: t.Kind})
+	}
+	for _, r := range rec.Checks {
+		c := Case("atomic-selftest."+r.Criterion, r)
+		s.Count(c)
+		s.Cases = append(s.Cases, c)
+	}
+	return s
+}
+
+// WriteSuites writes a complete document with the totals filled in.
+func WriteSuites(w io.Writer, doc JUnitSuites) error {
+	var total float64
+	doc.Tests, doc.Failures, doc.Errors, doc.Skipped = 0, 0, 0, 0
+	for _, s := range doc.Suites {
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Errors += s.Errors
+		doc.Skipped += s.Skipped
+		var f float64
+		fmt.Sscanf(s.Time, "%g", &f)
+		total += f
+	}
+	doc.Time = seconds(total)
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// Write implements Formatter.
+func (JUnit) Write(w io.Writer, runs []*selftest.Record) error {
+	doc := JUnitSuites{Name: "atomic-selftest"}
+	for _, rec := range runs {
+		doc.Suites = append(doc.Suites, Suite(rec))
+	}
+	return WriteSuites(w, doc)
+}

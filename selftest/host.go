@@ -1,0 +1,194 @@
+package selftest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+)
+
+// Host is what every check uses to look at the machine: a root prefix for
+// files, a command runner, and a lazily opened systemd connection.
+type Host struct {
+	// Root is "/" on a live host, or the directory given with --sysroot.
+	Root string
+	// Offline is true with --sysroot: only checks marked Offline run, and
+	// nothing of the running system (systemd, daemons, /proc) is asked.
+	Offline bool
+	// Config is the merged configuration (vendor, then admin overrides).
+	Config *config.Config
+	// Commands runs external programs; tests may replace it.
+	Commands Commander
+	// ResultsDir is where run records live, for checks that read history.
+	ResultsDir string
+	// Version is the tool's version, for probes that report it.
+	Version string
+	// BootID is this boot's id (/proc/sys/kernel/random/boot_id); empty
+	// offline.
+	BootID string
+	// History is what earlier runs left for this one.
+	History History
+
+	systemdOnce sync.Once
+	systemd     Systemd
+	systemdErr  error
+	// NewSystemd opens the systemd probe; nil means the D-Bus one.
+	NewSystemd func(ctx context.Context) (Systemd, error)
+}
+
+// History is what earlier runs in the results directory left for this
+// run. It is read once, under the results lock, before checks start.
+type History struct {
+	// LastDeployment is the booted deployment the last run on an earlier
+	// boot saw, and LastBootID that boot's id; nil on a first boot.
+	LastDeployment *Deployment
+	LastBootID     string
+	// Expectation is the expectation the outer driver left, when it
+	// applies to this boot (it was left on another boot); nil otherwise.
+	Expectation *Expectation
+}
+
+// NewHost returns a host rooted at root ("/" for the live system).
+func NewHost(root string, cfg *config.Config) *Host {
+	if root == "" {
+		root = "/"
+	}
+	if cfg == nil {
+		cfg = config.Defaults()
+	}
+	return &Host{
+		Root:     root,
+		Offline:  filepath.Clean(root) != "/",
+		Config:   cfg,
+		Commands: ExecCommander{},
+	}
+}
+
+// Path joins p (an absolute path on the host) onto the root prefix.
+func (h *Host) Path(p string) string {
+	if h.Root == "" || h.Root == "/" {
+		return filepath.Clean("/" + p)
+	}
+	return filepath.Join(h.Root, filepath.Clean("/"+p))
+}
+
+// SystemdBooted reports whether the host runs systemd as PID 1, the way
+// sd_booted(3) decides: /run/systemd/system exists. It is false offline.
+func (h *Host) SystemdBooted() bool {
+	if h.Offline {
+		return false
+	}
+	fi, err := os.Lstat("/run/systemd/system")
+	return err == nil && fi.IsDir()
+}
+
+// Systemd returns the systemd probe, opening it on first use. The
+// connection is shared by all checks and closed by Close.
+func (h *Host) Systemd(ctx context.Context) (Systemd, error) {
+	h.systemdOnce.Do(func() {
+		if h.Offline {
+			h.systemdErr = errors.New("systemd is not asked in --sysroot mode")
+			return
+		}
+		open := h.NewSystemd
+		if open == nil {
+			open = openDBusSystemd
+		}
+		h.systemd, h.systemdErr = open(ctx)
+	})
+	return h.systemd, h.systemdErr
+}
+
+// Close releases the systemd connection if one was opened.
+func (h *Host) Close() {
+	if h.systemd != nil {
+		h.systemd.Close()
+	}
+}
+
+// Run runs argv with a timeout and returns its standard output. On failure
+// the error carries the exit status and the last line of standard error.
+func (h *Host) Run(ctx context.Context, timeout time.Duration, argv ...string) ([]byte, error) {
+	out, _, err := h.Commands.Command(ctx, timeout, argv...)
+	return out, err
+}
+
+// Commander runs external programs by argv, never through a shell.
+type Commander interface {
+	// Command runs argv[0] with argv[1:] and returns standard output and
+	// standard error. It kills the process when ctx ends or timeout passes
+	// and returns an error saying which. A non-zero exit is an *ExitError.
+	Command(ctx context.Context, timeout time.Duration, argv ...string) (stdout, stderr []byte, err error)
+}
+
+// ExecCommander runs programs with os/exec.
+type ExecCommander struct{}
+
+// ExitError is a command that ran and exited non-zero.
+type ExitError struct {
+	Argv   []string
+	Code   int
+	Stderr string
+}
+
+func (e *ExitError) Error() string {
+	msg := fmt.Sprintf("%s exited with status %d", strings.Join(e.Argv, " "), e.Code)
+	if s := lastLine(e.Stderr); s != "" {
+		msg += ": " + s
+	}
+	return msg
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	const max = 300
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}
+
+// Command implements Commander.
+func (ExecCommander) Command(ctx context.Context, timeout time.Duration, argv ...string) ([]byte, []byte, error) {
+	if len(argv) == 0 {
+		return nil, nil, errors.New("empty command")
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, argv[0], argv[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	// Bound the wait for pipes held open by grandchildren after a kill.
+	cmd.WaitDelay = 2 * time.Second
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	err := cmd.Run()
+	if err != nil {
+		if cctx.Err() != nil && ctx.Err() == nil {
+			return stdout.Bytes(), stderr.Bytes(), fmt.Errorf("%s: timed out after %s", strings.Join(argv, " "), timeout)
+		}
+		if ctx.Err() != nil {
+			return stdout.Bytes(), stderr.Bytes(), fmt.Errorf("%s: %w", strings.Join(argv, " "), ctx.Err())
+		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return stdout.Bytes(), stderr.Bytes(), &ExitError{Argv: argv, Code: ee.ExitCode(), Stderr: stderr.String()}
+		}
+		return stdout.Bytes(), stderr.Bytes(), fmt.Errorf("running %s: %w", argv[0], err)
+	}
+	return stdout.Bytes(), stderr.Bytes(), nil
+}

@@ -1,0 +1,268 @@
+// Package session runs atomic-selftest once, end to end: it loads the
+// configuration, takes the results lock, reads what earlier runs left
+// (the last booted deployment, a pending expectation), runs the selected
+// checks, saves the run record, prunes old runs, and reports to the
+// journal, sd_notify and /run/motd.d. The CLI's `run` is a thin layer over
+// Run.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/report"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
+)
+
+// Options are what `atomic-selftest run` passes in.
+type Options struct {
+	// Root is "/" or the --sysroot directory.
+	Root string
+	// ResultsDir is where records are saved (store.DefaultDir).
+	ResultsDir string
+	// NoSave runs without touching the results directory.
+	NoSave bool
+	// Trigger is boot, deployment-change or manual.
+	Trigger string
+	// CheckIDs limits the run to these checks and their dependencies.
+	CheckIDs []string
+	// Registry supplies the checks; nil means selftest.Default.
+	Registry *selftest.Registry
+	// Config, if nil, is loaded from the root's config directories.
+	Config *config.Config
+	// Version is the tool version recorded in the run.
+	Version string
+	// Report says where to report besides the record; nil reports nowhere.
+	Report *report.Options
+	// NewSystemd overrides the systemd probe (tests).
+	NewSystemd func(ctx context.Context) (selftest.Systemd, error)
+	// Commands overrides the command runner (tests).
+	Commands selftest.Commander
+	// OnResult is called as each check finishes.
+	OnResult func(selftest.Result)
+}
+
+// Outcome is what a run produced.
+type Outcome struct {
+	Record *selftest.Record
+	// Path is where the record was saved ("" with NoSave or on error).
+	Path string
+	// SaveErr is set when the run finished but saving failed; the record is
+	// still complete and printable.
+	SaveErr error
+	// Problems are earlier files that could not be read (reported, not
+	// fatal).
+	Problems []string
+}
+
+// ErrUsage marks errors in what the caller asked for (unknown check,
+// bad configuration).
+var ErrUsage = errors.New("usage")
+
+// Run performs one run. A returned error means the run did not happen at
+// all (bad configuration, lock not obtained); a failed save is reported in
+// Outcome.SaveErr with the finished record.
+func Run(ctx context.Context, o Options) (*Outcome, error) {
+	if o.Root == "" {
+		o.Root = "/"
+	}
+	if o.ResultsDir == "" {
+		o.ResultsDir = store.DefaultDir
+	}
+	if o.Trigger == "" {
+		o.Trigger = selftest.TriggerManual
+	}
+	switch o.Trigger {
+	case selftest.TriggerBoot, selftest.TriggerDeploymentChange, selftest.TriggerManual:
+	default:
+		return nil, fmt.Errorf("%w: --trigger: %q is not one of boot, deployment-change, manual", ErrUsage, o.Trigger)
+	}
+	reg := o.Registry
+	if reg == nil {
+		reg = selftest.Default
+	}
+	cfg := o.Config
+	if cfg == nil {
+		var err error
+		cfg, err = config.Load(o.Root)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+	}
+	all := reg.All()
+	known := map[string]bool{}
+	for _, c := range all {
+		known[c.ID] = true
+	}
+	if err := cfg.CheckIDs(func(id string) bool { return known[id] }); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	checks, err := reg.Select(o.CheckIDs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --check: %w", ErrUsage, err)
+	}
+
+	h := selftest.NewHost(o.Root, cfg)
+	defer h.Close()
+	h.Version = o.Version
+	h.ResultsDir = o.ResultsDir
+	h.NewSystemd = o.NewSystemd
+	if o.Commands != nil {
+		h.Commands = o.Commands
+	}
+	if !h.Offline {
+		h.BootID = ReadBootID()
+	}
+	out := &Outcome{}
+
+	var st *store.Store
+	if !o.NoSave {
+		st, err = store.Open(o.ResultsDir)
+		if err != nil {
+			return nil, err
+		}
+		unlock, err := st.Lock(ctx, cfg.Results.LockTimeout.D())
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		out.Problems = readHistory(st, h)
+	}
+
+	rec := &selftest.Record{
+		Schema:      selftest.SchemaVersion,
+		ToolVersion: o.Version,
+		BootID:      h.BootID,
+		Trigger:     o.Trigger,
+	}
+	if h.Offline {
+		rec.Sysroot = o.Root
+	}
+	rec.Hostname, _ = os.Hostname()
+	r := &selftest.Runner{
+		Host:       h,
+		Checks:     checks,
+		RunTimeout: cfg.Checks.RunTimeout.D(),
+		Disabled:   map[string]string{},
+		Demoted:    map[string]bool{},
+		OnResult:   o.OnResult,
+	}
+	for id, file := range cfg.DisabledBy {
+		r.Disabled[id] = "disabled by configuration " + file
+	}
+	for id := range cfg.DemotedBy {
+		r.Demoted[id] = true
+	}
+	if h.SystemdBooted() {
+		if sd, err := h.Systemd(ctx); err == nil {
+			if m, err := sd.Manager(ctx); err == nil {
+				rec.Boot = &m
+			}
+		}
+	}
+	r.Run(ctx, rec)
+	out.Record = rec
+
+	if st != nil {
+		out.Path, out.SaveErr = save(st, h, rec, cfg.Results.Keep)
+	}
+	if o.Report != nil {
+		report.Emit(rec, *o.Report)
+	}
+	return out, nil
+}
+
+// ReadBootID returns the kernel's id of this boot, without dashes as
+// journald and ostree print it, or "" if it cannot be read.
+func ReadBootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.ReplaceAll(strings.TrimSpace(string(b)), "-", "")
+}
+
+// lastDeployment is the state file that remembers the booted deployment.
+type lastDeployment struct {
+	BootID     string               `json:"boot_id"`
+	Deployment *selftest.Deployment `json:"deployment"`
+	Time       time.Time            `json:"time"`
+	// Previous is the deployment of the boot before BootID, kept so a
+	// second run on the same boot still classifies the transition.
+	PreviousBootID string               `json:"previous_boot_id,omitempty"`
+	Previous       *selftest.Deployment `json:"previous,omitempty"`
+}
+
+// readHistory fills h.History from the state files. Garbled files are
+// returned as problems; they never stop the run.
+func readHistory(st *store.Store, h *selftest.Host) []string {
+	var problems []string
+	var ld lastDeployment
+	if ok, err := st.ReadJSON(store.LastDeploymentFile, &ld); err != nil {
+		problems = append(problems, err.Error())
+	} else if ok {
+		if ld.BootID == h.BootID && h.BootID != "" {
+			// Another run on this boot already recorded it: compare with
+			// the boot before.
+			h.History.LastDeployment, h.History.LastBootID = ld.Previous, ld.PreviousBootID
+		} else {
+			h.History.LastDeployment, h.History.LastBootID = ld.Deployment, ld.BootID
+		}
+	}
+	var ex selftest.Expectation
+	if ok, err := st.ReadJSON(store.ExpectFile, &ex); err != nil {
+		problems = append(problems, err.Error())
+	} else if ok && (ex.CreatedBootID == "" || ex.CreatedBootID != h.BootID) && !h.Offline {
+		h.History.Expectation = &ex
+	}
+	return problems
+}
+
+// save writes the record and the state that follows from it.
+func save(st *store.Store, h *selftest.Host, rec *selftest.Record, keep int) (string, error) {
+	if h.History.Expectation != nil && rec.Expectation == nil {
+		rec.Expectation = h.History.Expectation
+	}
+	path, err := st.SaveRun(rec)
+	if err != nil {
+		return "", err
+	}
+	// Only once the record holding it is safe is the expectation consumed.
+	if rec.Expectation != nil {
+		if err := st.Remove(store.ExpectFile); err != nil {
+			return path, err
+		}
+	}
+	if rec.Deployment != nil && !h.Offline {
+		ld := lastDeployment{BootID: h.BootID, Deployment: rec.Deployment, Time: rec.End}
+		var old lastDeployment
+		if ok, _ := st.ReadJSON(store.LastDeploymentFile, &old); ok {
+			if old.BootID == h.BootID {
+				ld.Previous, ld.PreviousBootID = old.Previous, old.PreviousBootID
+			} else {
+				ld.Previous, ld.PreviousBootID = old.Deployment, old.BootID
+			}
+		}
+		if err := st.WriteJSON(store.LastDeploymentFile, ld); err != nil {
+			return path, err
+		}
+	}
+	if err := st.WriteJSON(store.LastRunFile, struct {
+		ID      string           `json:"id"`
+		BootID  string           `json:"boot_id"`
+		End     time.Time        `json:"end"`
+		Summary selftest.Summary `json:"summary"`
+	}{rec.ID, rec.BootID, rec.End, rec.Summary}); err != nil {
+		return path, err
+	}
+	if _, err := st.Prune(keep); err != nil {
+		return path, err
+	}
+	return path, nil
+}

@@ -1,0 +1,384 @@
+// Package store owns /var/lib/atomic-selftest: run records (one JSON file a
+// run), small state files (the last booted deployment, the pending
+// expectation), the lock that keeps two runs from interleaving, and pruning.
+//
+// Every write is atomic: a temporary file in the same directory, fsync,
+// rename over the final name, fsync of the directory. A run killed at any
+// instant therefore leaves either the old file or the new one, never a
+// partial one; stray temporary files are removed under the lock.
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+)
+
+// DefaultDir is where results live on a host.
+const DefaultDir = "/var/lib/atomic-selftest"
+
+// State file names.
+const (
+	LastDeploymentFile = "last-deployment.json"
+	LastRunFile        = "last-run.json"
+	ExpectFile         = "expect.json"
+	lockFile           = ".lock"
+	tmpPrefix          = ".tmp-"
+	runPrefix          = "run-"
+)
+
+// maxRecordSize bounds what is read of one file, so a damaged or hostile
+// file cannot exhaust memory.
+const maxRecordSize = 16 << 20
+
+// Errors a caller maps to exit codes.
+var (
+	// ErrNoSpace: the filesystem is full (ENOSPC or EDQUOT).
+	ErrNoSpace = errors.New("no space left on the results filesystem")
+	// ErrReadOnly: the results directory cannot be written (EROFS, EACCES).
+	ErrReadOnly = errors.New("results directory is not writable")
+	// ErrLocked: another run held the lock for longer than the wait bound.
+	ErrLocked = errors.New("another atomic-selftest run holds the results lock")
+)
+
+// Store is a results directory.
+type Store struct {
+	Dir string
+}
+
+// Open returns the store at dir, creating it 0700 if missing and tightening
+// its mode if it is looser.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, classify(fmt.Errorf("creating results directory %s: %w", dir, err))
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("results directory %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("results directory %s is not a directory", dir)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, classify(fmt.Errorf("making results directory %s private: %w", dir, err))
+		}
+	}
+	return &Store{Dir: dir}, nil
+}
+
+// Lock takes the store's exclusive lock, waiting up to timeout. The
+// returned function releases it. Stray temporary files of killed runs are
+// removed once the lock is held.
+func (s *Store) Lock(ctx context.Context, timeout time.Duration) (unlock func(), err error) {
+	path := filepath.Join(s.Dir, lockFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		// A read-only /var can still be locked through an existing file.
+		var err2 error
+		f, err2 = os.Open(path)
+		if err2 != nil {
+			return nil, classify(fmt.Errorf("opening lock %s: %w", path, err))
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", path, err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("%w %s: gave up after %s", ErrLocked, s.Dir, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for lock %s: %w", path, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	s.removeStrays()
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+func (s *Store) removeStrays() {
+	entries, _ := os.ReadDir(s.Dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tmpPrefix) {
+			_ = os.Remove(filepath.Join(s.Dir, e.Name()))
+		}
+	}
+}
+
+// classify wraps err with ErrNoSpace or ErrReadOnly where the cause is one.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	case errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("%w: %w", ErrReadOnly, err)
+	}
+	return err
+}
+
+// WriteFile atomically replaces dir/name with data, mode 0600.
+func WriteFile(dir, name string, data []byte) (err error) {
+	final := filepath.Join(dir, name)
+	f, err := os.CreateTemp(dir, tmpPrefix+name+"-*")
+	if err != nil {
+		return classify(fmt.Errorf("writing %s: %w", final, err))
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+			err = classify(fmt.Errorf("writing %s: %w", final, err))
+		}
+	}()
+	if err = f.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, final); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// WriteJSON atomically writes v as indented JSON to name.
+func (s *Store) WriteJSON(name string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", name, err)
+	}
+	return WriteFile(s.Dir, name, append(data, '\n'))
+}
+
+// ReadJSON reads name into v. It returns false, nil when the file does not
+// exist, and an error naming the file when it is unreadable or garbled.
+func (s *Store) ReadJSON(name string, v any) (bool, error) {
+	path := filepath.Join(s.Dir, name)
+	data, err := readBounded(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	return true, nil
+}
+
+// Remove deletes name; a missing file is not an error.
+func (s *Store) Remove(name string) error {
+	err := os.Remove(filepath.Join(s.Dir, name))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return classify(fmt.Errorf("removing %s: %w", filepath.Join(s.Dir, name), err))
+	}
+	if err == nil {
+		return syncDir(s.Dir)
+	}
+	return nil
+}
+
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRecordSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > maxRecordSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxRecordSize)
+	}
+	return data, nil
+}
+
+// RunName returns the file name of a run record: sortable by start time,
+// and naming the boot.
+func RunName(rec *selftest.Record) string {
+	boot := rec.BootID
+	if len(boot) > 8 {
+		boot = boot[:8]
+	}
+	if boot == "" {
+		boot = "noboot"
+	}
+	return runPrefix + rec.Start.UTC().Format("20060102T150405.000000Z") + "-" + boot + ".json"
+}
+
+// SaveRun writes rec as a new run record, setting rec.ID, and returns the
+// path. The caller holds the lock.
+func (s *Store) SaveRun(rec *selftest.Record) (string, error) {
+	name := RunName(rec)
+	rec.ID = strings.TrimSuffix(name, ".json")
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encoding run record: %w", err)
+	}
+	if err := WriteFile(s.Dir, name, append(data, '\n')); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.Dir, name), nil
+}
+
+// Problem is a file that could not be read as a run record.
+type Problem struct {
+	File string
+	Err  error
+}
+
+func (p Problem) Error() string { return fmt.Sprintf("%s: %v", p.File, p.Err) }
+
+// runFiles lists run record names, oldest first.
+func (s *Store) runFiles() ([]string, error) {
+	entries, err := os.ReadDir(s.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", s.Dir, err)
+	}
+	var names []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.Type().IsRegular() && strings.HasPrefix(n, runPrefix) && strings.HasSuffix(n, ".json") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Filter selects runs.
+type Filter struct {
+	// Last keeps the newest N runs after the other filters (0: all).
+	Last int
+	// BootID keeps runs of boots whose id starts with this prefix.
+	BootID string
+}
+
+// Runs reads the run records matching f, oldest first. Files that cannot
+// be read or parsed are returned as problems and skipped, never fatal.
+func (s *Store) Runs(f Filter) ([]*selftest.Record, []Problem, error) {
+	names, err := s.runFiles()
+	if err != nil {
+		return nil, nil, err
+	}
+	var recs []*selftest.Record
+	var problems []Problem
+	// Walk newest first so --last N reads only N files.
+	for i := len(names) - 1; i >= 0; i-- {
+		if f.Last > 0 && len(recs) >= f.Last {
+			break
+		}
+		path := filepath.Join(s.Dir, names[i])
+		rec, err := ReadRecord(path)
+		if err != nil {
+			problems = append(problems, Problem{File: path, Err: err})
+			continue
+		}
+		if f.BootID != "" && !strings.HasPrefix(rec.BootID, f.BootID) {
+			continue
+		}
+		recs = append(recs, rec)
+	}
+	for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
+		recs[i], recs[j] = recs[j], recs[i]
+	}
+	return recs, problems, nil
+}
+
+// ReadRecord reads and validates one run record file.
+func ReadRecord(path string) (*selftest.Record, error) {
+	data, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeRecord(data)
+}
+
+// DecodeRecord parses a run record and checks the fields every reader
+// relies on.
+func DecodeRecord(data []byte) (*selftest.Record, error) {
+	var rec selftest.Record
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&rec); err != nil {
+		return nil, fmt.Errorf("not a run record: %w", err)
+	}
+	if rec.Schema < 1 || rec.Schema > selftest.SchemaVersion {
+		return nil, fmt.Errorf("unsupported schema version %d (this tool reads 1 to %d)", rec.Schema, selftest.SchemaVersion)
+	}
+	if rec.Start.IsZero() {
+		return nil, errors.New("run record has no start time")
+	}
+	for i, c := range rec.Checks {
+		if c.ID == "" || !c.Status.Valid() {
+			return nil, fmt.Errorf("check %d: missing id or invalid status %q", i, c.Status)
+		}
+	}
+	return &rec, nil
+}
+
+// Prune removes the oldest run records beyond keep. The caller holds the
+// lock.
+func (s *Store) Prune(keep int) (removed int, err error) {
+	if keep < 1 {
+		keep = 1
+	}
+	names, err := s.runFiles()
+	if err != nil {
+		return 0, err
+	}
+	for len(names) > keep {
+		if err := os.Remove(filepath.Join(s.Dir, names[0])); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, classify(fmt.Errorf("pruning %s: %w", names[0], err))
+		}
+		removed++
+		names = names[1:]
+	}
+	if removed > 0 {
+		return removed, syncDir(s.Dir)
+	}
+	return 0, nil
+}

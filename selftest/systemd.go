@@ -1,0 +1,190 @@
+package selftest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	sddbus "github.com/coreos/go-systemd/v22/dbus"
+	godbus "github.com/godbus/dbus/v5"
+)
+
+// Systemd is the part of systemd's D-Bus API (org.freedesktop.systemd1(5))
+// that checks use. Implementations must be safe for concurrent use.
+type Systemd interface {
+	// Unit returns the state of a unit by name ("docker.service"). A unit
+	// systemd does not know has LoadState "not-found", not an error.
+	Unit(ctx context.Context, name string) (UnitState, error)
+	// FailedUnits returns the names of units whose ActiveState is "failed",
+	// sorted.
+	FailedUnits(ctx context.Context) ([]string, error)
+	// Manager returns the manager's state and boot timestamps.
+	Manager(ctx context.Context) (ManagerState, error)
+	// Close releases the connection.
+	Close()
+}
+
+// UnitState is what systemd reports about one unit.
+type UnitState struct {
+	Name        string `json:"name"`
+	LoadState   string `json:"load_state"`
+	ActiveState string `json:"active_state"`
+	SubState    string `json:"sub_state"`
+	// Result, NRestarts and ExecMainStatus are set for services only.
+	Result         string `json:"result,omitempty"`
+	NRestarts      uint32 `json:"n_restarts"`
+	ExecMainStatus int32  `json:"exec_main_status"`
+	// ActiveEnter is when the unit last became active (zero if never),
+	// and ActiveEnterUsec the same on the monotonic clock.
+	ActiveEnter     time.Time `json:"active_enter,omitempty"`
+	ActiveEnterUsec uint64    `json:"active_enter_usec,omitempty"`
+}
+
+// ManagerState is systemd's view of the boot (systemd-analyze(1) reads the
+// same properties).
+type ManagerState struct {
+	// SystemState: initializing, starting, running, degraded, maintenance,
+	// stopping.
+	SystemState    string `json:"system_state"`
+	DefaultTarget  string `json:"default_target,omitempty"`
+	Virtualization string `json:"virtualization,omitempty"`
+	// Monotonic timestamps in microseconds; zero where not reached.
+	FirmwareUsec  uint64 `json:"firmware_usec,omitempty"`
+	LoaderUsec    uint64 `json:"loader_usec,omitempty"`
+	KernelUsec    uint64 `json:"kernel_usec,omitempty"`
+	InitRDUsec    uint64 `json:"initrd_usec,omitempty"`
+	UserspaceUsec uint64 `json:"userspace_usec,omitempty"`
+	FinishUsec    uint64 `json:"finish_usec,omitempty"`
+}
+
+// Finished reports whether the boot finished (systemd reached its default
+// target and the initial job queue emptied).
+func (m ManagerState) Finished() bool { return m.FinishUsec != 0 }
+
+// BootDuration is the time from the kernel to the end of the boot, as
+// `systemd-analyze time` counts it, excluding firmware and loader.
+func (m ManagerState) BootDuration() time.Duration {
+	if m.FinishUsec == 0 {
+		return 0
+	}
+	return time.Duration(m.FinishUsec-m.KernelUsec) * time.Microsecond
+}
+
+type dbusSystemd struct {
+	conn *sddbus.Conn
+	bus  *godbus.Conn // the first of conn's two connections, for manager properties
+}
+
+// openDBusSystemd connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS is
+// honoured, which the tests use to point at a private bus).
+func openDBusSystemd(ctx context.Context) (Systemd, error) {
+	s := &dbusSystemd{}
+	conn, err := sddbus.NewConnection(func() (*godbus.Conn, error) {
+		c, err := godbus.SystemBusPrivate(godbus.WithContext(ctx))
+		if err != nil {
+			return nil, err
+		}
+		if err := c.Auth(nil); err != nil {
+			c.Close()
+			return nil, err
+		}
+		if err := c.Hello(); err != nil {
+			c.Close()
+			return nil, err
+		}
+		if s.bus == nil {
+			s.bus = c
+		}
+		return c, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to systemd on the system bus: %w", err)
+	}
+	s.conn = conn
+	return s, nil
+}
+
+func (s *dbusSystemd) Close() { s.conn.Close() }
+
+func (s *dbusSystemd) Unit(ctx context.Context, name string) (UnitState, error) {
+	props, err := s.conn.GetUnitPropertiesContext(ctx, name)
+	if err != nil {
+		return UnitState{}, fmt.Errorf("reading unit %s: %w", name, err)
+	}
+	u := UnitState{
+		Name:        name,
+		LoadState:   str(props["LoadState"]),
+		ActiveState: str(props["ActiveState"]),
+		SubState:    str(props["SubState"]),
+	}
+	if us, ok := props["ActiveEnterTimestamp"].(uint64); ok && us != 0 {
+		u.ActiveEnter = time.UnixMicro(int64(us)).UTC()
+	}
+	if us, ok := props["ActiveEnterTimestampMonotonic"].(uint64); ok {
+		u.ActiveEnterUsec = us
+	}
+	if strings.HasSuffix(name, ".service") && u.LoadState == "loaded" {
+		sp, err := s.conn.GetUnitTypePropertiesContext(ctx, name, "Service")
+		if err != nil {
+			return u, fmt.Errorf("reading service properties of %s: %w", name, err)
+		}
+		u.Result = str(sp["Result"])
+		if n, ok := sp["NRestarts"].(uint32); ok {
+			u.NRestarts = n
+		}
+		if n, ok := sp["ExecMainStatus"].(int32); ok {
+			u.ExecMainStatus = n
+		}
+	}
+	return u, nil
+}
+
+func (s *dbusSystemd) FailedUnits(ctx context.Context) ([]string, error) {
+	units, err := s.conn.ListUnitsFilteredContext(ctx, []string{"failed"})
+	if err != nil {
+		return nil, fmt.Errorf("listing failed units: %w", err)
+	}
+	names := make([]string, 0, len(units))
+	for _, u := range units {
+		names = append(names, u.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func (s *dbusSystemd) Manager(ctx context.Context) (ManagerState, error) {
+	obj := s.bus.Object("org.freedesktop.systemd1", "/org/freedesktop/systemd1")
+	var props map[string]godbus.Variant
+	err := obj.CallWithContext(ctx, "org.freedesktop.DBus.Properties.GetAll", 0,
+		"org.freedesktop.systemd1.Manager").Store(&props)
+	if err != nil {
+		return ManagerState{}, fmt.Errorf("reading systemd manager properties: %w", err)
+	}
+	var target string
+	// GetDefaultTarget is a method, not a property (org.freedesktop.systemd1(5)).
+	if err := obj.CallWithContext(ctx, "org.freedesktop.systemd1.Manager.GetDefaultTarget", 0).Store(&target); err != nil {
+		target = ""
+	}
+	u64 := func(k string) uint64 {
+		v, _ := props[k].Value().(uint64)
+		return v
+	}
+	return ManagerState{
+		SystemState:    str(props["SystemState"].Value()),
+		Virtualization: str(props["Virtualization"].Value()),
+		DefaultTarget:  target,
+		FirmwareUsec:   u64("FirmwareTimestampMonotonic"),
+		LoaderUsec:     u64("LoaderTimestampMonotonic"),
+		KernelUsec:     u64("KernelTimestampMonotonic"),
+		InitRDUsec:     u64("InitRDTimestampMonotonic"),
+		UserspaceUsec:  u64("UserspaceTimestampMonotonic"),
+		FinishUsec:     u64("FinishTimestampMonotonic"),
+	}, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
