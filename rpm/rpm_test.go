@@ -489,7 +489,11 @@ func TestRPM(t *testing.T) {
 				"drwxr-xr-x root:root /usr/lib/.build-id",
 				"drwxr-xr-x root:root /usr/lib/.build-id/" + oid[:2],
 				"lrwxrwxrwx root:root /usr/lib/.build-id/" + oid[:2] + "/" + oid[2:],
+				"drwxr-xr-x root:root /usr/share/doc/atomic-selftest-outer",
 			}, b.licenceTree(name+"-outer")...)
+			for _, d := range b.docs {
+				want = append(want, "-rw-r--r-- root:root /usr/share/doc/atomic-selftest-outer/"+d)
+			}
 			sort.Strings(want)
 			if diff := lineDiff(want, fileLines(t, outer)); diff != "" {
 				t.Errorf("rpm -qlp %s differs from the expected files (- missing, + unexpected):\n%s", filepath.Base(outer), diff)
