@@ -591,6 +591,8 @@ func TestRPM(t *testing.T) {
 		}
 	})
 
+	t.Run("scriptlets", func(t *testing.T) { testScriptlets(t, main) })
+
 	t.Run("install", func(t *testing.T) {
 		root := t.TempDir()
 		// An empty root has no /bin/sh for the scriptlets: rpm warns about
@@ -729,6 +731,54 @@ func TestRPM(t *testing.T) {
 			})
 		}
 	})
+}
+
+// scriptletProbe runs in a private mount namespace: it lays an overlay
+// over the host's root (writes go to $1/upper, the host is untouched),
+// installs the RPM $2 into it so that the scriptlets run chrooted with a
+// real /bin/sh and systemctl, reports, removes the package, reports again.
+const scriptletProbe = `set -e
+mount --make-rprivate /
+mount -t overlay overlay -o "lowerdir=/,upperdir=$1/upper,workdir=$1/work" "$1/merged"
+r=$1/merged
+report() {
+  for u in atomic-selftest.service atomic-selftest-deployment.path; do
+    if [ -L "$r/etc/systemd/system/multi-user.target.wants/$u" ]; then echo "$1 $u enabled"; else echo "$1 $u disabled"; fi
+  done
+  if [ -d "$r/var/lib/atomic-selftest" ]; then echo "$1 results $(stat -c %a "$r/var/lib/atomic-selftest")"; fi
+}
+rpm -i --root "$r" --nodeps "$2"
+report installed
+rpm -e --root "$r" --nodeps atomic-selftest
+report erased
+`
+
+// The scriptlets do what the systemd macros promise, in a chroot as
+// rpm --root runs them: %post enables the service and the path unit from
+// the preset and creates /var/lib/atomic-selftest 0700 from tmpfiles.d;
+// %preun disables both again.
+func testScriptlets(t *testing.T, rpmPath string) {
+	testutil.NeedCommand(t, "rpm", "mount")
+	dir := t.TempDir()
+	for _, d := range []string{"upper", "work", "merged"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := run(t, 2*time.Minute, "", "unshare", "--mount", "--", "sh", "-c", scriptletProbe, "sh", dir, rpmPath)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want := `installed atomic-selftest.service enabled
+installed atomic-selftest-deployment.path enabled
+installed results 700
+erased atomic-selftest.service disabled
+erased atomic-selftest-deployment.path disabled
+erased results 700
+`
+	if out != want {
+		t.Errorf("scriptlets left:\n%s\nwant:\n%s", out, want)
+	}
 }
 
 // lineDiff shows the lines only in want (-) and only in got (+).
