@@ -453,8 +453,14 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 	parent := base
 	history := 0
 	if out, err := h.run(ctx, time.Minute, "ostree", "log", "--repo="+h.opts.Repo, ref); err == nil {
-		if log := ParseOstreeLog(out); len(log) > 0 {
-			parent, history = log[0].Checksum, len(log)
+		log := ParseOstreeLog(out)
+		if len(log) > 0 {
+			parent = log[0].Checksum
+		}
+		for _, e := range log {
+			if selftestSuffix.MatchString(e.Version) {
+				history++
+			}
 		}
 	}
 	baseVersion := selftestSuffix.ReplaceAllString(b.Version, "")
@@ -574,9 +580,6 @@ func (h *hostRun) expand(ctx context.Context, s string) (string, error) {
 	if !strings.Contains(s, "{") {
 		return s, nil
 	}
-	if s == "{ostree_rollback_script}" {
-		return rollbackScript, nil
-	}
 	var err error
 	out := holder.ReplaceAllStringFunc(s, func(m string) string {
 		switch m {
@@ -615,13 +618,17 @@ func (h *hostRun) expand(ctx context.Context, s string) (string, error) {
 }
 
 func (h *hostRun) expandAll(ctx context.Context, in []string) ([]string, error) {
-	out := make([]string, len(in))
-	for i, s := range in {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if s == "{ostree_rollback}" {
+			out = append(out, RollbackArgv()...)
+			continue
+		}
 		v, err := h.expand(ctx, s)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = v
+		out = append(out, v)
 	}
 	return out, nil
 }

@@ -73,7 +73,8 @@ type Action struct {
 	Do string `toml:"do"`
 	// Command is the argv of a run action. Placeholders: {package}, {package2},
 	// {older_version}, {older_checksum}, {upgrade_ref}, {upgrade_version},
-	// {ostree_rollback_script}.
+	// {ostree_rollback} (an argument of its own: it becomes the argv of
+	// the rollback script run by /usr/bin/python3).
 	Command []string `toml:"command"`
 	// Changes is what the run must leave as the default deployment.
 	Changes string `toml:"changes"`
@@ -150,8 +151,9 @@ func DefaultPlan() *Plan {
 }
 
 // OstreePlan is the profile for plain OSTree hosts (no rpm-ostree): ostree
-// admin upgrade, rollback by reordering the deployments, ostree admin
-// deploy of an older commit. Plain ostree has no package layering.
+// admin upgrade, ostree admin deploy of the older commit, then rollback
+// (back to the upgrade) by reordering the deployments with libostree.
+// Plain ostree has no package layering.
 func OstreePlan() *Plan {
 	return &Plan{
 		Name:       "ostree",
@@ -160,8 +162,8 @@ func OstreePlan() *Plan {
 		Steps: []Step{
 			baseline(),
 			cycle("ostree-upgrade", "C3", []Action{{Do: ActUpgradeSource}}, []string{"ostree", "admin", "upgrade"}, ChangeUpgrade, Action{}),
-			cycle("ostree-rollback", "C4", nil, []string{"{ostree_rollback_script}"}, ChangeRollback, Action{}),
 			cycle("ostree-deploy", "C5", nil, []string{"ostree", "admin", "deploy", "{older_checksum}"}, ChangeOlder, Action{}),
+			cycle("ostree-rollback", "C4", nil, []string{"{ostree_rollback}"}, ChangeRollback, Action{}),
 		},
 	}
 }
@@ -195,11 +197,11 @@ func LoadPlan(path string) (*Plan, error) {
 var (
 	stepName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	criterion = regexp.MustCompile(`^C([1-9]|10)$`)
-	holder    = regexp.MustCompile(`\{[a-z_]+\}`)
+	holder    = regexp.MustCompile(`\{[a-z_0-9]+\}`)
 )
 
 var knownHolders = map[string]bool{"{package}": true, "{package2}": true, "{older_version}": true, "{older_checksum}": true,
-	"{upgrade_ref}": true, "{upgrade_version}": true, "{ostree_rollback_script}": true}
+	"{upgrade_ref}": true, "{upgrade_version}": true, "{ostree_rollback}": true}
 
 // Validate checks the plan; errors name the step and the field.
 func (p *Plan) Validate() error {
