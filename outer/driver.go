@@ -196,9 +196,7 @@ type hostRun struct {
 	expected  *selftest.Expectation
 	upgrade   *LogEntry // the upgrade source's last commit
 	older     *LogEntry // resolved lazily for {older_*}
-	lastCmd   []string  // the last deployment command, expanded
-	rollTo    *HostDeployment
-	unusable  error // set when the host cannot be reached any more
+	unusable  error     // set when the host cannot be reached any more
 	stepIndex int
 }
 
@@ -650,7 +648,6 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 	if _, err := h.run(ctx, orDefault(a.Timeout.Duration, h.opts.CommandTimeout), argv...); err != nil {
 		return "", err
 	}
-	h.lastCmd = argv
 	if a.Changes == "" {
 		return "ran " + shown, nil
 	}
