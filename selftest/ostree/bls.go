@@ -177,3 +177,7 @@ func sign(n int) int {
 	}
 	return 0
 }
+
+// CompareVersions orders two version strings as libostree orders BLS
+// entries (strverscmp): -1, 0 or 1.
+func CompareVersions(a, b string) int { return strverscmp(a, b) }
