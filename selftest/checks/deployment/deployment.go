@@ -269,4 +269,3 @@ func newer(a, b *selftest.Deployment) int {
 	}
 	return 0
 }
-
