@@ -10,14 +10,17 @@ package ostreetest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
 // Sysroot is a physical sysroot made by ostree.
@@ -89,6 +92,16 @@ func (s *Sysroot) Commit(branch, version, kernel string, extra ...string) string
 	}
 	for rel, data := range files {
 		testutil.WriteFile(s.T, s.tree, rel, data)
+	}
+	// The mount points and link a deployment needs to be booted (see
+	// BootedRoot), as in a real OSTree-ready tree.
+	for _, d := range []string{"sysroot", "boot", "run", "var", "proc"} {
+		if err := os.MkdirAll(filepath.Join(s.tree, d), 0o755); err != nil {
+			s.T.Fatal(err)
+		}
+	}
+	if err := os.Symlink("sysroot/ostree", filepath.Join(s.tree, "ostree")); err != nil {
+		s.T.Fatal(err)
 	}
 	args := []string{"ostree", "commit", "--repo=" + s.Repo, "--branch=" + branch,
 		"--subject=version " + version, "--add-metadata-string=version=" + version}
@@ -251,4 +264,73 @@ ok, dep = sysroot.deploy_tree(sys.argv[2], sys.argv[3], origin, None, None, None
 print("%s.%d" % (dep.get_csum(), dep.get_deployserial()))
 `
 	return strings.TrimSpace(s.Run(py, "-c", script, s.Dir, stateroot, rev))
+}
+
+// BootedRoot makes deployment checksum.serial of stateroot look booted, the
+// way ostree-prepare-root sets up a booted host, and returns the directory
+// to use as the host's root: the deployment directory, with the physical
+// sysroot bind-mounted on its /sysroot (read-only when sysrootRO), the
+// sysroot's /boot on /boot, the stateroot's /var on /var, /usr bind-mounted
+// read-only, and a tmpfs on /run holding an empty /run/ostree-booted. Its
+// /ostree is the tree's link to sysroot/ostree. Needs root; everything is
+// unmounted in t.Cleanup.
+func (s *Sysroot) BootedRoot(stateroot, checksum string, serial int, sysrootRO bool) string {
+	s.T.Helper()
+	testutil.NeedRoot(s.T)
+	dep := s.DeploymentDir(stateroot, checksum, serial)
+	var mounted []string
+	s.T.Cleanup(func() {
+		for i := len(mounted) - 1; i >= 0; i-- {
+			_ = syscall.Unmount(mounted[i], syscall.MNT_DETACH)
+		}
+	})
+	mount := func(src, target, fstype string, flags uintptr, data string) {
+		s.T.Helper()
+		if err := syscall.Mount(src, target, fstype, flags, data); err != nil {
+			s.T.Fatalf("mount %s on %s: %v", src, target, err)
+		}
+		if flags&syscall.MS_REMOUNT == 0 {
+			mounted = append(mounted, target)
+		}
+	}
+	mount(s.Dir, filepath.Join(dep, "sysroot"), "", syscall.MS_BIND, "")
+	if sysrootRO {
+		mount("", filepath.Join(dep, "sysroot"), "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, "")
+	}
+	mount(filepath.Join(s.Dir, "boot"), filepath.Join(dep, "boot"), "", syscall.MS_BIND, "")
+	mount(filepath.Join(s.Dir, "ostree", "deploy", stateroot, "var"), filepath.Join(dep, "var"), "", syscall.MS_BIND, "")
+	mount(filepath.Join(dep, "usr"), filepath.Join(dep, "usr"), "", syscall.MS_BIND, "")
+	mount("", filepath.Join(dep, "usr"), "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, "")
+	mount("tmpfs", filepath.Join(dep, "run"), "tmpfs", 0, "size=1m,mode=0755")
+	if err := os.WriteFile(filepath.Join(dep, "run", "ostree-booted"), nil, 0o644); err != nil {
+		s.T.Fatal(err)
+	}
+	return dep
+}
+
+// RunCheck runs one registered check (and what it depends on) against h
+// with the engine's runner and returns its result and the run record.
+func RunCheck(t testing.TB, h *selftest.Host, id string) (selftest.Result, *selftest.Record) {
+	t.Helper()
+	checks, err := selftest.Default.Select([]string{id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &selftest.Record{}
+	(&selftest.Runner{Host: h, Checks: checks}).Run(context.Background(), rec)
+	for _, r := range rec.Checks {
+		if r.ID == id {
+			return r, rec
+		}
+	}
+	t.Fatalf("check %s did not run", id)
+	return selftest.Result{}, nil
+}
+
+// LiveHost returns a host rooted at root that is treated as the running
+// system (not --sysroot), as on a booted host.
+func LiveHost(root string) *selftest.Host {
+	h := selftest.NewHost(root, nil)
+	h.Offline = false
+	return h
 }
