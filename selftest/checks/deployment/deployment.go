@@ -189,7 +189,11 @@ func rpmQuery(ctx context.Context, t *selftest.T) func(string) (tri, string) {
 		return func(string) (tri, string) { return unknown, "not asked (no rpm on this host)" }
 	}
 	return func(p string) (tri, string) {
-		out, err := t.Host.Run(ctx, 30*time.Second, "rpm", "-q", "--", p)
+		argv := []string{"rpm", "-q"}
+		if db := t.Host.Config.Deployment.RPMDBPath; db != "" {
+			argv = append(argv, "--dbpath", t.Host.Path(db))
+		}
+		out, err := t.Host.Run(ctx, 30*time.Second, append(argv, "--", p)...)
 		var ee *selftest.ExitError
 		switch {
 		case err == nil:

@@ -12,19 +12,6 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
 )
 
-const branch = "fedora-atomic/28/x86_64/atomic-host"
-
-// twoDeployments makes a sysroot with 28.1 and then 28.2 deployed; it
-// returns the sysroot and the two checksums, newest first.
-func twoDeployments(t *testing.T) (*ostreetest.Sysroot, string, string) {
-	sr := ostreetest.New(t, "fedora-atomic")
-	c1 := sr.Commit(branch, "28.1", "a")
-	sr.Deploy("fedora-atomic", branch)
-	c2 := sr.Commit(branch, "28.2", "b")
-	sr.Deploy("fedora-atomic", branch)
-	return sr, c2, c1
-}
-
 func want(t *testing.T, r selftest.Result, status selftest.Status, msg string) {
 	t.Helper()
 	if r.Status != status || !strings.Contains(r.Message, msg) {
@@ -35,12 +22,12 @@ func want(t *testing.T, r selftest.Result, status selftest.Status, msg string) {
 // The rollback deployment (28.1) booted the way ostree-prepare-root sets
 // a host up: passes, and records the booted deployment.
 func TestBootedOnABootedRoot(t *testing.T) {
-	sr, c2, c1 := twoDeployments(t)
+	sr, c2, c1 := ostreetest.TwoDeployments(t)
 	root := sr.BootedRoot("fedora-atomic", c1, 0, false)
 	h := ostreetest.LiveHost(root)
 	r, rec := ostreetest.RunCheck(t, h, "ostree.booted")
 	want(t, r, selftest.StatusPass, "booted fedora-atomic "+c1[:10])
-	if rec.Deployment == nil || rec.Deployment.Checksum != c1 || rec.Deployment.Version != "28.1" || rec.Deployment.Refspec != branch {
+	if rec.Deployment == nil || rec.Deployment.Checksum != c1 || rec.Deployment.Version != "28.1" || rec.Deployment.Refspec != ostreetest.Branch {
 		t.Errorf("record deployment %+v", rec.Deployment)
 	}
 
@@ -66,7 +53,7 @@ func TestBootedOnABootedRoot(t *testing.T) {
 }
 
 func TestBootedReadOnlySysroot(t *testing.T) {
-	sr, c2, _ := twoDeployments(t)
+	sr, c2, _ := ostreetest.TwoDeployments(t)
 	cfg := filepath.Join(sr.Repo, "config")
 	data, _ := os.ReadFile(cfg)
 	os.WriteFile(cfg, append(data, []byte("\n[sysroot]\nreadonly=true\n")...), 0o644)
@@ -86,7 +73,7 @@ func TestBootedReadOnlySysroot(t *testing.T) {
 
 // /run/ostree-booted present but / is not any deployment.
 func TestBootedUnidentified(t *testing.T) {
-	sr, _, _ := twoDeployments(t)
+	sr, _, _ := ostreetest.TwoDeployments(t)
 	os.MkdirAll(filepath.Join(sr.Dir, "run"), 0o755)
 	os.WriteFile(filepath.Join(sr.Dir, "run", "ostree-booted"), nil, 0o644)
 	r, _ := ostreetest.RunCheck(t, ostreetest.LiveHost(sr.Dir), "ostree.booted")
@@ -94,7 +81,7 @@ func TestBootedUnidentified(t *testing.T) {
 }
 
 func TestBootloaderOffline(t *testing.T) {
-	sr, c2, c1 := twoDeployments(t)
+	sr, c2, c1 := ostreetest.TwoDeployments(t)
 	h := selftest.NewHost(sr.Dir, nil)
 	r, _ := ostreetest.RunCheck(t, h, "ostree.bootloader")
 	want(t, r, selftest.StatusPass, "2 entries boot 2 deployments")

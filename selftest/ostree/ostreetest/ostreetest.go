@@ -334,3 +334,19 @@ func LiveHost(root string) *selftest.Host {
 	h.Offline = false
 	return h
 }
+
+// Branch is the ref the fixtures commit to.
+const Branch = "fedora-atomic/28/x86_64/atomic-host"
+
+// TwoDeployments makes a sysroot with stateroot fedora-atomic where 28.1
+// and then 28.2 (another kernel) were deployed from Branch; it returns the
+// sysroot and the checksums, newest first.
+func TwoDeployments(t testing.TB) (*Sysroot, string, string) {
+	t.Helper()
+	sr := New(t, "fedora-atomic")
+	c1 := sr.Commit(Branch, "28.1", "a")
+	sr.Deploy("fedora-atomic", Branch)
+	c2 := sr.Commit(Branch, "28.2", "b")
+	sr.Deploy("fedora-atomic", Branch)
+	return sr, c2, c1
+}
