@@ -163,8 +163,23 @@ func renderVendorConfig(t *testing.T) []byte {
 			continue
 		}
 		fdocs := docs[f.Type.Name()]
+		// Comments name fields by their Go names ("Keep is how many
+		// ..."); an admin knows them by their keys.
+		var pairs []string
+		for j := 0; j < f.Type.NumField(); j++ {
+			kf := f.Type.Field(j)
+			if key := strings.Split(kf.Tag.Get("toml"), ",")[0]; key != "" && key != "-" {
+				pairs = append(pairs, kf.Name, "`"+key+"`")
+			}
+		}
+		keyNames := func(doc string) string {
+			for i := 0; i < len(pairs); i += 2 {
+				doc = regexp.MustCompile(`\b`+pairs[i]+`\b`).ReplaceAllString(doc, pairs[i+1])
+			}
+			return doc
+		}
 		b.WriteString("\n")
-		commentLines(&b, fdocs[""])
+		commentLines(&b, regexp.MustCompile(`\b`+f.Type.Name()+`\b`).ReplaceAllString(fdocs[""], "`["+section+"]`"))
 		fmt.Fprintf(&b, "[%s]\n", section)
 		for j := 0; j < f.Type.NumField(); j++ {
 			kf := f.Type.Field(j)
@@ -174,7 +189,7 @@ func renderVendorConfig(t *testing.T) []byte {
 			}
 			switch {
 			case fdocs[kf.Name] != "":
-				commentLines(&b, fdocs[kf.Name])
+				commentLines(&b, keyNames(fdocs[kf.Name]))
 			case j > 0 && strings.Contains(fdocs[f.Type.Field(j-1).Name], kf.Name):
 				// Documented together with the key before it
 				// ("DataPercent and MetadataPercent are ...").
