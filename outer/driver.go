@@ -483,9 +483,7 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 	if err := h.m.WriteFile(ctx, markerDir+"/upgrade-marker", []byte(marker), 0o644); err != nil {
 		return "", err
 	}
-	out, err = h.run(ctx, 10*time.Minute, "ostree", "commit", "--repo="+h.opts.Repo, "--branch="+ref,
-		"--parent="+parent, "--tree=ref="+base, "--tree=dir="+tmp,
-		"--add-metadata-string=version="+version, "--subject=atomic-selftest upgrade source "+version)
+	out, err = h.run(ctx, 10*time.Minute, commitArgv(h.opts.Repo, ref, parent, base, tmp, version)...)
 	if err != nil {
 		return "", err
 	}
@@ -498,6 +496,16 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("committed %s (%s) on %s", short(commit), version, ref), nil
+}
+
+// commitArgv is the ostree commit of the upgrade source: the tree of base
+// with dir laid over it (ostree commit's --tree layers apply in order),
+// parent as the history's previous commit, and a version label that
+// rpm-ostree deploy and atomic host deploy find.
+func commitArgv(repo, ref, parent, base, dir, version string) []string {
+	return []string{"ostree", "commit", "--repo=" + repo, "--branch=" + ref,
+		"--parent=" + parent, "--tree=ref=" + base, "--tree=dir=" + dir,
+		"--add-metadata-string=version=" + version, "--subject=atomic-selftest upgrade source " + version}
 }
 
 // pointOrigin rewrites the booted deployment's origin file (a GKeyFile,

@@ -28,7 +28,7 @@ func TestParseOstreeAdminStatusReal(t *testing.T) {
 	if err != nil || st.Booted() != &st.Deployments[0] || st.Deployments[1].Serial != 3 || st.Rollback() != &st.Deployments[1] {
 		t.Errorf("booted form: %+v %v", st, err)
 	}
-	for _, bad := range []string{"  debian nochecksum\n", "    Version: 1\n", "  debian zz.0\n"} {
+	for _, bad := range []string{"  debian nochecksum\n", "    Version: 1\n", "  debian zz.0\n", "  debian " + strings.Repeat("a", 64) + ".99999999999999999999\n"} {
 		if _, err := ParseOstreeAdminStatus([]byte(bad)); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
@@ -76,7 +76,7 @@ func FuzzParseStatus(f *testing.F) {
 	data, _ := os.ReadFile("testdata/ostree-admin-status.txt")
 	f.Add(data)
 	f.Add([]byte(rpmOstreeFixture))
-	f.Add([]byte("* debian 0a.1 (staged)\n    Version: 1\n"))
+	f.Add([]byte("* debian " + strings.Repeat("0a", 32) + ".1 (staged)\n    Version: 1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if st, err := ParseOstreeAdminStatus(data); err == nil {
 			st.Rollback()
