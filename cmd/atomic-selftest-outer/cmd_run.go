@@ -45,7 +45,7 @@ func (o *runOptions) flags(fs *pflag.FlagSet) {
 	home, _ := os.UserHomeDir()
 	fs.StringVar(&o.knownHosts, "known-hosts", filepath.Join(home, ".ssh", "known_hosts"), "the known_hosts file host keys are checked against")
 	fs.BoolVar(&o.acceptNew, "accept-new-host-key", false, "trust and record the key of a host not yet in known_hosts (a changed key is always refused)")
-	fs.StringVar(&o.planFile, "plan", "", "a plan file (TOML); see `atomic-selftest-outer plan`")
+	fs.StringVar(&o.planFile, "plan", "", "a plan `FILE` (TOML); the plan command prints the built-in ones to start from")
 	fs.StringVar(&o.profile, "profile", "default", "the built-in plan: default (rpm-ostree and atomic host) or ostree (plain ostree admin)")
 	fs.StringArrayVar(&o.packages, "package", nil, "a package to layer in install steps (repeatable; replaces the plan's packages)")
 	fs.StringVar(&o.artifacts, "artifacts", "", "the directory for artifacts and reports (default ./atomic-selftest-outer-<time>)")
