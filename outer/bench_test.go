@@ -24,7 +24,7 @@ func BenchmarkDefaultPlan50Hosts(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		f := newSimFleet(b, 50, nil)
-		ms := f.machines(b)
+		ms := simMachines(b, f)
 		opts := simOptions(b, DefaultPlan())
 		opts.Parallel = 50
 		runtime.GC()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -694,22 +695,13 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 		}
 	case ChangeInstall:
 		for _, p := range h.opts.Plan.Packages {
-			if contains(argv[1:], p) && !def.HasPackage(p) {
+			if slices.Contains(argv[1:], p) && !def.HasPackage(p) {
 				return "", fmt.Errorf("after `%s` the default deployment %s does not layer %s (it layers %v)", shown, def.Short(), p, def.Packages)
 			}
 		}
 	}
 	h.older = nil // a deploy changes what "older" means
 	return fmt.Sprintf("ran %s; next boot: %s", shown, def.Short()), nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // expect leaves the expectation for the next boot on the host with

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -152,7 +153,7 @@ func (inv *Inventory) addHost(group, name string, vars map[string]string) {
 	for k, v := range vars {
 		h.vars[k] = v
 	}
-	if !contains(h.groups, group) {
+	if !slices.Contains(h.groups, group) {
 		h.groups = append(h.groups, group)
 		inv.groups[group] = append(inv.groups[group], name)
 	}
@@ -308,7 +309,7 @@ func (inv *Inventory) hostInGroup(host, g string, depth int) bool {
 	if depth > 32 {
 		return false
 	}
-	if contains(inv.groups[g], host) {
+	if slices.Contains(inv.groups[g], host) {
 		return true
 	}
 	for _, c := range inv.children[g] {

@@ -3,9 +3,7 @@ package outer
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -29,28 +27,6 @@ type sshdServer struct {
 	clientKey  string // private key file
 	knownHosts string // empty file, for the test to fill
 	dir        string
-}
-
-// writeKey writes a fresh ed25519 private key in OpenSSH format and
-// returns its public half.
-func writeKey(t testing.TB, path string) ssh.PublicKey {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	spub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return spub
 }
 
 func freePort(t testing.TB) int {
@@ -327,9 +303,4 @@ func TestQuoteArgv(t *testing.T) {
 	if _, err := QuoteArgv(nil); err == nil {
 		t.Error("empty argv accepted")
 	}
-}
-
-func knownhostsLine(addr string, key ssh.PublicKey) string {
-	host, port, _ := net.SplitHostPort(addr)
-	return fmt.Sprintf("[%s]:%s %s", host, port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))))
 }

@@ -33,6 +33,7 @@ type runOptions struct {
 	rebootTimeout   time.Duration
 	selftestTimeout time.Duration
 	commandTimeout  time.Duration
+	pollInterval    time.Duration
 }
 
 func (o *runOptions) flags(fs *pflag.FlagSet) {
@@ -54,6 +55,7 @@ func (o *runOptions) flags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.rebootTimeout, "reboot-timeout", 10*time.Minute, "bound on a reboot until the host answers with a new boot id")
 	fs.DurationVar(&o.selftestTimeout, "selftest-timeout", 15*time.Minute, "bound on the wait for a boot's self-test run record")
 	fs.DurationVar(&o.commandTimeout, "command-timeout", 30*time.Minute, "bound on one deployment command")
+	fs.DurationVar(&o.pollInterval, "poll-interval", 500*time.Millisecond, "first interval when polling a rebooting host or its self-test (doubles up to 20 times that)")
 }
 
 const runHelp = `Usage: atomic-selftest-outer run [OPTIONS]
@@ -100,7 +102,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 		return usagef("--parallel %d: want at least 1", o.parallel)
 	}
 	for name, d := range map[string]time.Duration{"--connect-timeout": o.connectTimeout, "--reboot-timeout": o.rebootTimeout,
-		"--selftest-timeout": o.selftestTimeout, "--command-timeout": o.commandTimeout} {
+		"--selftest-timeout": o.selftestTimeout, "--command-timeout": o.commandTimeout, "--poll-interval": o.pollInterval} {
 		if d <= 0 {
 			return usagef("%s %s: want a positive duration", name, d)
 		}
@@ -149,7 +151,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 	}
 	prog := outer.NewProgress(stderr, tty, len(machines), len(plan.Steps))
 	rep := outer.Run(ctx, machines, outer.Options{Plan: plan, ArtifactsDir: dir, Parallel: o.parallel,
-		RebootTimeout: o.rebootTimeout, SelftestTimeout: o.selftestTimeout, CommandTimeout: o.commandTimeout, OnEvent: prog.Event})
+		RebootTimeout: o.rebootTimeout, SelftestTimeout: o.selftestTimeout, CommandTimeout: o.commandTimeout, OnEvent: prog.Event,
+		Poll: outer.Backoff{Min: o.pollInterval, Max: 20 * o.pollInterval}})
 	prog.Stop()
 	werr := rep.WriteFiles(dir)
 	fmt.Fprintln(stdout)

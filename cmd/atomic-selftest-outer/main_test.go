@@ -12,10 +12,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
 	"github.com/atomic-selftest/atomic-selftest/outer"
+	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
 )
 
 func run(t *testing.T, args ...string) (int, string, string) {
@@ -98,5 +100,63 @@ func TestRunUnreachableHost(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(arts, n)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+func simArgs(t *testing.T, f *outertest.Fleet, extra ...string) []string {
+	args := []string{"run", "-i", f.KeyFile, "--poll-interval", "5ms", "--reboot-timeout", "5s", "--selftest-timeout", "5s", "--parallel", "4"}
+	for _, h := range f.Hosts {
+		args = append(args, "--host", h.Addr)
+	}
+	return append(args, extra...)
+}
+
+// The whole default plan through the command against simulated hosts
+// whose keys are not known yet: --accept-new-host-key records them, the
+// run passes with exit 0 and writes the reports.
+func TestRunDefaultPlanSim(t *testing.T) {
+	f := outertest.NewFleet(t, 3, nil)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	arts := filepath.Join(t.TempDir(), "a")
+	code, out, stderr := run(t, simArgs(t, f, "--known-hosts", kh, "--accept-new-host-key", "--artifacts", arts)...)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "3 host(s), plan default: PASS") {
+		t.Errorf("table:\n%s", out)
+	}
+	data, _ := os.ReadFile(kh)
+	for _, h := range f.Hosts {
+		if !strings.Contains(string(data), outertest.KnownHostsLine(h.Addr, h.HostKey())) {
+			t.Errorf("known_hosts lacks %s", h.Addr)
+		}
+	}
+	if n := strings.Count(string(data), "\n"); n != 3 {
+		t.Errorf("known_hosts has %d lines, want 3 (one per host, recorded once)", n)
+	}
+	// Without the flag a fresh known_hosts refuses the hosts.
+	code, out, _ = run(t, simArgs(t, f, "--known-hosts", filepath.Join(t.TempDir(), "kh"), "--artifacts", t.TempDir())...)
+	if code != ExitFailed || !strings.Contains(out, "--accept-new-host-key") {
+		t.Errorf("unknown keys: exit %d\n%s", code, out)
+	}
+}
+
+// SIGINT/SIGTERM (a cancelled context): exit 4, reports of what ran.
+func TestRunInterrupted(t *testing.T) {
+	f := outertest.NewFleet(t, 2, func(_ int, h *outertest.Host) { h.DownFor = 200 * time.Millisecond })
+	arts := filepath.Join(t.TempDir(), "a")
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := mainCode(ctx, simArgs(t, f, "--known-hosts", f.KnownHosts, "--artifacts", arts), &out, &errb, false)
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "interrupted") || !strings.Contains(out.String(), "INTERRUPTED") {
+		t.Errorf("table:\n%s", out.String())
+	}
+	data, err := os.ReadFile(filepath.Join(arts, "report.json"))
+	if err != nil || !strings.Contains(string(data), `"interrupted": true`) {
+		t.Errorf("report.json: %v", err)
 	}
 }
