@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +53,12 @@ type SSHConfig struct {
 	// connection, so a host that froze fails its command now instead of
 	// at the command's timeout (default 15s; negative disables).
 	KeepAlive time.Duration
+	// NoRemoteTimeout leaves out the remote `timeout` wrapper (for hosts
+	// without coreutils). By default every command runs under
+	// `timeout -k 5 T+5` on the host, because OpenSSH does not deliver
+	// the SSH "signal" request and keeps a command running after its
+	// channel closed: without it, a timed-out command would go on.
+	NoRemoteTimeout bool
 }
 
 // HostKeyError is a host key that does not match known_hosts. It is never
@@ -386,12 +394,19 @@ func (m *SSH) Run(ctx context.Context, timeout time.Duration, argv ...string) (R
 
 // RunInput is Run with stdin fed from in (nil for none).
 func (m *SSH) RunInput(ctx context.Context, timeout time.Duration, in io.Reader, argv ...string) (RunResult, error) {
-	cmd, err := QuoteArgv(argv)
-	if err != nil {
-		return RunResult{}, err
-	}
 	if timeout <= 0 {
 		timeout = m.cfg.CommandTimeout
+	}
+	remote := argv
+	if !m.cfg.NoRemoteTimeout && len(argv) > 0 {
+		// A little longer than ours, so the local timeout is what the
+		// caller sees and the remote one only cleans up.
+		secs := int(math.Ceil(timeout.Seconds())) + 5
+		remote = append([]string{"timeout", "-k", "5", strconv.Itoa(secs)}, argv...)
+	}
+	cmd, err := QuoteArgv(remote)
+	if err != nil {
+		return RunResult{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -415,8 +430,8 @@ func (m *SSH) RunInput(ctx context.Context, timeout time.Duration, in io.Reader,
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		// OpenSSH delivers "signal" requests since 7.9; the close ends the
-		// channel either way.
+		// Servers that honour "signal" stop the command now; for OpenSSH
+		// the remote timeout wrapper does.
 		sess.Signal(ssh.SIGKILL)
 		sess.Close()
 		// The output buffers belong to the session's copy goroutines

@@ -176,15 +176,23 @@ func TestSSHRealSSHD(t *testing.T) {
 	// A command over its timeout is stopped, and the machine is usable
 	// afterwards.
 	start := time.Now()
-	_, err = m.Run(ctx, 500*time.Millisecond, "sleep", "30")
+	_, err = m.Run(ctx, 500*time.Millisecond, "sleep", "29.37")
 	if err == nil || !strings.Contains(err.Error(), "timed out") {
-		t.Errorf("sleep 30 with 0.5s timeout: %v", err)
+		t.Errorf("sleep 29.37 with 0.5s timeout: %v", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("timeout took %s", d)
 	}
 	if res, err := m.Run(ctx, 10*time.Second, "true"); err != nil || res.ExitCode != 0 {
 		t.Errorf("after a timeout: %+v %v", res, err)
+	}
+	// ... and the timed-out command does not go on running on the host.
+	gone := false
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && !gone; time.Sleep(200 * time.Millisecond) {
+		gone = exec.Command("pgrep", "-f", "^sleep 29.37$").Run() != nil
+	}
+	if !gone {
+		t.Errorf("the timed-out sleep 29.37 still runs on the host")
 	}
 
 	// File transfer: binary content and mode survive, the write replaces

@@ -322,6 +322,9 @@ func (h *Host) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		ssh.Unmarshal(req.Payload, &p)
 		req.Reply(true, nil)
 		argv, err := shellSplit(p.Cmd)
+		if len(argv) > 4 && argv[0] == "timeout" && argv[1] == "-k" {
+			argv = argv[4:] // the transport's remote timeout wrapper
+		}
 		code := 127
 		if err != nil {
 			fmt.Fprintf(ch.Stderr(), "sh: %v\n", err)
