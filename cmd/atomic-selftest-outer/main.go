@@ -57,6 +57,12 @@ Run `+"`atomic-selftest-outer run --help`"+` for the options.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal stops the run cleanly; restoring the default
+	// handling lets a second one end the driver at once.
+	context.AfterFunc(ctx, func() {
+		stop()
+		fmt.Fprintln(os.Stderr, "atomic-selftest-outer: interrupted: ending the running steps and writing the reports (signal again to quit at once)")
+	})
 	os.Exit(mainCode(ctx, os.Args[1:], os.Stdout, os.Stderr, term.IsTerminal(int(os.Stderr.Fd()))))
 }
 
