@@ -105,7 +105,15 @@ type Report struct {
 	End         time.Time     `json:"end"`
 	Interrupted bool          `json:"interrupted,omitempty"`
 	OK          bool          `json:"ok"`
+	Summary     Summary       `json:"summary"`
 	Hosts       []*HostReport `json:"hosts"`
+}
+
+// Summary counts hosts and steps by outcome.
+type Summary struct {
+	Hosts   int            `json:"hosts"`
+	HostsOK int            `json:"hosts_ok"`
+	Steps   map[string]int `json:"steps"` // by status
 }
 
 // HostReport is one host's steps.
@@ -170,8 +178,15 @@ func Run(ctx context.Context, machines []Machine, opts Options) *Report {
 	rep.End = time.Now().UTC()
 	rep.Interrupted = ctx.Err() != nil
 	rep.OK = !rep.Interrupted && len(rep.Hosts) > 0
+	rep.Summary = Summary{Hosts: len(rep.Hosts), Steps: map[string]int{}}
 	for _, h := range rep.Hosts {
 		rep.OK = rep.OK && h.OK
+		if h.OK {
+			rep.Summary.HostsOK++
+		}
+		for _, s := range h.Steps {
+			rep.Summary.Steps[s.Status]++
+		}
 	}
 	return rep
 }

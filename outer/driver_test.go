@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -178,6 +179,9 @@ func TestHostsIndependent(t *testing.T) {
 	opts := simOptions(t, DefaultPlan())
 	opts.RebootTimeout = time.Second
 	rep := Run(context.Background(), simMachines(t, f), opts)
+	if want := (Summary{Hosts: 3, HostsOK: 2, Steps: map[string]int{StepPass: 9*2 + 1, StepError: 1, StepNotRun: 7}}); !reflect.DeepEqual(rep.Summary, want) {
+		t.Errorf("summary %+v, want %+v", rep.Summary, want)
+	}
 	if rep.OK || rep.Hosts[1].OK || !rep.Hosts[0].OK || !rep.Hosts[2].OK {
 		logReport(t, rep)
 		t.Fatalf("want only host01 failed: %v %v %v", rep.Hosts[0].OK, rep.Hosts[1].OK, rep.Hosts[2].OK)
