@@ -161,7 +161,14 @@ func Run(ctx context.Context, machines []Machine, opts Options) *Report {
 	rep := &Report{Plan: opts.Plan.Name, Start: time.Now().UTC(), Hosts: make([]*HostReport, len(machines))}
 	sem := make(chan struct{}, opts.Parallel)
 	var wg sync.WaitGroup
+	dirs := map[string]int{}
 	for i, m := range machines {
+		// Names that differ only in characters a file name cannot hold
+		// still get a directory each.
+		dir := safeName(m.Name())
+		if dirs[dir]++; dirs[dir] > 1 {
+			dir = fmt.Sprintf("%s.%d", dir, dirs[dir])
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -170,7 +177,7 @@ func Run(ctx context.Context, machines []Machine, opts Options) *Report {
 				defer func() { <-sem }()
 			case <-ctx.Done():
 			}
-			h := &hostRun{m: m, opts: &opts, dir: filepath.Join(opts.ArtifactsDir, safeName(m.Name()))}
+			h := &hostRun{m: m, opts: &opts, dir: filepath.Join(opts.ArtifactsDir, dir)}
 			rep.Hosts[i] = h.steps(ctx)
 		}()
 	}

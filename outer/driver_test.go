@@ -248,3 +248,32 @@ func TestFrozenHostKeepAlive(t *testing.T) {
 		t.Errorf("noticed after %s", d)
 	}
 }
+
+// Host names that map to the same file name get a directory each.
+func TestArtifactDirsUnique(t *testing.T) {
+	f := newSimFleet(t, 2, nil)
+	var ms []Machine
+	for i, name := range []string{"web/1", "web:1"} {
+		h := f.Hosts[i]
+		m, err := NewSSH(SSHConfig{Name: name, Addr: h.Addr, KeyFile: f.KeyFile, KnownHosts: f.KnownHosts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		ms = append(ms, m)
+	}
+	plan := &Plan{Name: "base", Steps: []Step{baseline()}}
+	if err := plan.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	opts := simOptions(t, plan)
+	rep := Run(context.Background(), ms, opts)
+	if !rep.OK {
+		logReport(t, rep)
+		t.Fatal("baseline failed")
+	}
+	a, b := rep.Hosts[0].Steps[0].Artifacts, rep.Hosts[1].Steps[0].Artifacts
+	if a == b || filepath.Dir(a) != filepath.Join(opts.ArtifactsDir, "web_1") || filepath.Dir(b) != filepath.Join(opts.ArtifactsDir, "web_1.2") {
+		t.Errorf("artifact dirs %s and %s", a, b)
+	}
+}
