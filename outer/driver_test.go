@@ -127,7 +127,7 @@ func TestDefaultPlanSimFailures(t *testing.T) {
 		{"self-test fails", func(h *simHost) { h.SelftestFails = true }, "rpm-ostree-upgrade", StepFail,
 			"required checks runtime.run fail (docker run hello: exit status 125)", true, 0},
 		{"host key changed", func(h *simHost) { h.NewKeyOnReboot = true }, "rpm-ostree-upgrade", StepError,
-			"CHANGED", false, time.Second},
+			"CHANGED", false, 15 * time.Second},
 		{"no upgrade", func(h *simHost) { h.NoUpgrade = true }, "rpm-ostree-upgrade", StepFail,
 			"default deployment is still the booted", true, 0},
 		{"self-test never runs", func(h *simHost) { h.SelftestNever = true }, "baseline", StepFail,
@@ -137,6 +137,11 @@ func TestDefaultPlanSimFailures(t *testing.T) {
 			f := newSimFleet(t, 1, func(_ int, h *simHost) { tc.tweak(h) })
 			opts := simOptions(t, DefaultPlan())
 			opts.RebootTimeout, opts.SelftestTimeout = 1500*time.Millisecond, 300*time.Millisecond
+			if tc.bound > 0 {
+				// Far longer than the bound: only a wait that ends at
+				// once stays under it.
+				opts.RebootTimeout = time.Minute
+			}
 			start := time.Now()
 			rep := Run(context.Background(), simMachines(t, f), opts)
 			logReport(t, rep)

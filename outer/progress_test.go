@@ -43,9 +43,9 @@ func TestProgressTTY(t *testing.T) {
 	var b lockedBuf
 	p := NewProgress(&b, true, 2, 1)
 	p.Event(Event{Host: "h1", Step: "baseline", Action: ActReboot, Status: "start"})
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(700 * time.Millisecond)
 	p.Event(Event{Host: "h1", Step: "baseline", Status: StepPass})
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(700 * time.Millisecond)
 	p.Stop()
 	out := b.String()
 	for _, want := range []string{"\r\033[K", "0/2 steps, 0 failed", "h1 baseline/reboot", "1/2 steps", "██████████░░░░░░░░░░", "h1 baseline: pass"} {
