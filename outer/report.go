@@ -21,12 +21,12 @@ import (
 // same shape): no "skipped" on <testsuites>, no <properties> inside a
 // <testcase>, so criterion ids go into the suite's properties.
 type junitSuites struct {
-	XMLName  xml.Name            `xml:"testsuites"`
-	Name     string              `xml:"name,attr"`
-	Tests    int                 `xml:"tests,attr"`
-	Failures int                 `xml:"failures,attr"`
-	Errors   int                 `xml:"errors,attr"`
-	Time     string              `xml:"time,attr"`
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -99,7 +99,9 @@ func stepSuite(host string, s *StepReport) junitSuite {
 			{Name: "boot_id", Value: s.BootID},
 		},
 	}
-	prop := func(n, v string) { suite.Properties = append(suite.Properties, format.JUnitProperty{Name: n, Value: v}) }
+	prop := func(n, v string) {
+		suite.Properties = append(suite.Properties, format.JUnitProperty{Name: n, Value: v})
+	}
 	if s.Before != nil {
 		prop("booted_before", s.Before.Checksum+" "+s.Before.Version)
 	}
