@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -36,7 +37,7 @@ func init() {
 		Required:    false,
 		Description: "classifies the change of booted deployment since the last boot (first boot, same, upgrade, rollback, deploy, layering) and records it",
 		Timeout:     30 * time.Second,
-		Applies:     needSysroot,
+		Applies:     needOstreeBooted,
 		Run:         checkTransition,
 	})
 	selftest.Register(&selftest.Check{
@@ -45,7 +46,7 @@ func init() {
 		Required:    false,
 		Description: "rpm-ostree's D-Bus view of the deployments (booted, checksums, order, packages) agrees with the sysroot",
 		Timeout:     30 * time.Second,
-		Applies:     needSysroot,
+		Applies:     needOstreeBooted,
 		Run:         checkRpmOstreeAgrees,
 	})
 }
@@ -57,6 +58,15 @@ func needSysroot(ctx context.Context, h *selftest.Host) string {
 	return ""
 }
 
+func needOstreeBooted(ctx context.Context, h *selftest.Host) string {
+	if _, err := os.Stat(h.Path("/run/ostree-booted")); err != nil {
+		return "not an OSTree-booted host (no /run/ostree-booted)"
+	}
+	return ""
+}
+
+// needExpectation: an expectation on a host that is not OSTree-booted is a
+// failure of the expectation, so only the sysroot is required here.
 func needExpectation(ctx context.Context, h *selftest.Host) string {
 	if h.History.Expectation == nil {
 		return "no expectation left for this boot (atomic-selftest expect)"
