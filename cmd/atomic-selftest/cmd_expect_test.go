@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -13,13 +11,6 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 )
-
-func cli(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := realMain(context.Background(), args, &out, &errb)
-	return code, out.String(), errb.String()
-}
 
 func TestRunSysrootBootloader(t *testing.T) {
 	sr, c2, _ := ostreetest.TwoDeployments(t)
