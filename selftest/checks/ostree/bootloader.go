@@ -59,10 +59,16 @@ func checkBootloader(_ context.Context, t *selftest.T) {
 		problems = append(problems, fmt.Sprintf("deployment %s has no BLS entry", u))
 	}
 
+	// The default must be what boots next in the stateroot that matters:
+	// deployment.stateroot when configured, else the booted one's.
 	def := firstWithEntry(s)
 	want := def
-	if s.Booted != nil {
-		pending, _ := s.QueryDeploymentsFor(s.Booted.OSName)
+	osname := h.Config.Deployment.Stateroot
+	if osname == "" && s.Booted != nil {
+		osname = s.Booted.OSName
+	}
+	if osname != "" {
+		pending, _ := s.QueryDeploymentsFor(osname)
 		want = s.Booted
 		if pending != nil && !pending.Staged {
 			want = pending

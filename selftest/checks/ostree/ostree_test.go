@@ -85,9 +85,24 @@ func TestBootloaderOffline(t *testing.T) {
 	h := selftest.NewHost(sr.Dir, nil)
 	r, _ := ostreetest.RunCheck(t, h, "ostree.bootloader")
 	want(t, r, selftest.StatusPass, "2 entries boot 2 deployments")
+	entries, _ := filepath.Glob(filepath.Join(sr.Dir, "boot", "loader", "entries", "*.conf"))
+
+	// A second stateroot deployed last takes the default entry: fine
+	// unless the configuration says fedora-atomic is the one that matters.
+	sr.Run("ostree", "admin", "os-init", "--sysroot="+sr.Dir, "debian")
+	sr.Commit("debian/12", "12.1", "d")
+	sr.Deploy("debian", "debian/12")
+	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
+	want(t, r, selftest.StatusPass, "default debian ")
+	h.Config.Deployment.Stateroot = "fedora-atomic"
+	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
+	want(t, r, selftest.StatusFail, "the default entry boots debian ")
+	want(t, r, selftest.StatusFail, "not the pending or booted deployment fedora-atomic "+c2[:10])
+	h.Config.Deployment.Stateroot = ""
+	sr.Rollback()
+	entries, _ = filepath.Glob(filepath.Join(sr.Dir, "boot", "loader", "entries", "*.conf"))
 
 	// A syslinux.cfg whose default is not the first entry.
-	entries, _ := filepath.Glob(filepath.Join(sr.Dir, "boot", "loader", "entries", "*.conf"))
 	var old string
 	for _, e := range entries {
 		if data, _ := os.ReadFile(e); strings.Contains(string(data), "28.1") {
