@@ -31,6 +31,27 @@ func TestBootedOnABootedRoot(t *testing.T) {
 		t.Errorf("record deployment %+v", rec.Deployment)
 	}
 
+	// The kernel's ostree= argument: the entry that booted 28.1 agrees;
+	// one naming another boot checksum (28.2 has another kernel) does not.
+	args := map[string]string{}
+	entries, _ := filepath.Glob(filepath.Join(sr.Dir, "boot", "loader", "entries", "*.conf"))
+	for _, e := range entries {
+		data, _ := os.ReadFile(e)
+		for _, l := range strings.Split(string(data), "\n") {
+			if o, ok := strings.CutPrefix(l, "options "); ok {
+				args[map[bool]string{true: "28.1", false: "28.2"}[strings.Contains(string(data), "28.1")]] = o
+			}
+		}
+	}
+	cmdline := filepath.Join(root, "proc", "cmdline")
+	os.WriteFile(cmdline, []byte("root=/dev/vda1 "+args["28.1"]+"\n"), 0o644)
+	r, _ = ostreetest.RunCheck(t, h, "ostree.booted")
+	want(t, r, selftest.StatusPass, "booted fedora-atomic "+c1[:10])
+	os.WriteFile(cmdline, []byte(args["28.2"]+"\n"), 0o644)
+	r, _ = ostreetest.RunCheck(t, h, "ostree.booted")
+	want(t, r, selftest.StatusFail, "the kernel was booted with "+args["28.2"]+", which is not the booted deployment's stateroot fedora-atomic and boot checksum")
+	os.WriteFile(cmdline, nil, 0o644)
+
 	// The bootloader check, live: the default (28.2) is the pending one.
 	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
 	want(t, r, selftest.StatusPass, "default fedora-atomic "+c2[:10])
