@@ -106,7 +106,6 @@ func TestBootloaderOffline(t *testing.T) {
 	h := selftest.NewHost(sr.Dir, nil)
 	r, _ := ostreetest.RunCheck(t, h, "ostree.bootloader")
 	want(t, r, selftest.StatusPass, "2 entries boot 2 deployments")
-	entries, _ := filepath.Glob(filepath.Join(sr.Dir, "boot", "loader", "entries", "*.conf"))
 
 	// A second stateroot deployed last takes the default entry: fine
 	// unless the configuration says fedora-atomic is the one that matters.
@@ -121,7 +120,7 @@ func TestBootloaderOffline(t *testing.T) {
 	want(t, r, selftest.StatusFail, "not the pending or booted deployment fedora-atomic "+c2[:10])
 	h.Config.Deployment.Stateroot = ""
 	sr.Rollback()
-	entries, _ = filepath.Glob(filepath.Join(sr.Dir, "boot", "loader", "entries", "*.conf"))
+	entries, _ := filepath.Glob(filepath.Join(sr.Dir, "boot", "loader", "entries", "*.conf"))
 
 	// A syslinux.cfg whose default is not the first entry.
 	var old string
