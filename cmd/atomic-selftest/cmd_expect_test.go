@@ -47,10 +47,13 @@ func TestRunSysrootBootloader(t *testing.T) {
 func TestStatusSysroot(t *testing.T) {
 	sr, c2, c1 := ostreetest.TwoDeployments(t)
 	sr.Pin(1)
+	// 28.2 as rpm-ostree leaves a layered deployment (origin shape from
+	// rust/src/origin.rs in coreos/rpm-ostree).
+	sr.WriteOrigin("fedora-atomic", c2, 0, "[origin]\nbaserefspec="+ostreetest.Branch+"\n[packages]\nrequested=htop;strace;\n")
 	code, out, errs := cli(t, "status", "--sysroot", sr.Dir)
 	i2, i1 := strings.Index(out, "Commit: "+c2+".0"), strings.Index(out, "Commit: "+c1+".0")
 	if code != ExitOK || i2 < 0 || i1 < i2 || !strings.Contains(out, "Version: 28.2 (") ||
-		!strings.Contains(out, "  ostree://"+ostreetest.Branch) || !strings.Contains(out[i1:], "Pinned: yes") {
+		!strings.Contains(out, "  ostree://"+ostreetest.Branch) || !strings.Contains(out[i1:], "Pinned: yes") || !strings.Contains(out[:i1], "LayeredPackages: htop strace") {
 		t.Errorf("exit %d\n%s%s", code, out, errs)
 	}
 }

@@ -99,6 +99,13 @@ func TestExpected(t *testing.T) {
 		"; package layered-tool is still layered in the origin"+
 		"; package layered-tool is still in the rpm database")
 
+	// An expectation on a sysroot whose booted deployment cannot be
+	// identified fails and says why.
+	un := ostreetest.LiveHost(sr.Dir)
+	un.History.Expectation = &selftest.Expectation{Version: "28.2"}
+	r, _ = ostreetest.RunCheck(t, un, "deployment.expected")
+	want(t, r, selftest.StatusFail, "cannot identify the booted deployment: not OSTree-booted (no /run/ostree-booted)")
+
 	// No expectation: skipped with the reason.
 	h.History.Expectation = nil
 	r, _ = ostreetest.RunCheck(t, h, "deployment.expected")
