@@ -121,7 +121,7 @@ func checkLoaderConfig(h *selftest.Host, def *ot.Deployment) string {
 	if data, err := os.ReadFile(h.Path("/boot/loader/syslinux.cfg")); err == nil {
 		got, ok := syslinuxDefault(string(data))
 		if !ok {
-			return "/boot/loader/syslinux.cfg has no DEFAULT label with an ostree= argument"
+			return "/boot/loader/syslinux.cfg boots by default a label without an ostree= argument"
 		}
 		if got != want {
 			return fmt.Sprintf("/boot/loader/syslinux.cfg boots ostree=%s by default, the first BLS entry ostree=%s", got, want)
@@ -151,12 +151,13 @@ func checkLoaderConfig(h *selftest.Host, def *ot.Deployment) string {
 	return ""
 }
 
-// syslinuxDefault returns the ostree= argument of the DEFAULT label.
-// Labels are the rest of the line and may contain spaces: ostree writes
-// "LABEL <title>" and "DEFAULT <title>".
+// syslinuxDefault returns the ostree= argument of the label syslinux
+// boots: the DEFAULT one, or the first when there is no DEFAULT (ostree
+// drops a DEFAULT it did not write). Labels are the rest of the line and
+// may contain spaces: ostree writes "LABEL <title>" and "DEFAULT <title>".
 func syslinuxDefault(cfg string) (string, bool) {
 	labels := map[string]string{}
-	def, cur := "", ""
+	def, cur, first := "", "", ""
 	for _, line := range strings.Split(cfg, "\n") {
 		line = strings.TrimSpace(line)
 		word, rest, _ := strings.Cut(line, " ")
@@ -166,11 +167,17 @@ func syslinuxDefault(cfg string) (string, bool) {
 			def = rest
 		case "LABEL":
 			cur = rest
+			if first == "" {
+				first = rest
+			}
 		case "APPEND":
 			if v := kernelArg(rest, "ostree"); v != "" && cur != "" {
 				labels[cur] = v
 			}
 		}
+	}
+	if def == "" {
+		def = first
 	}
 	v, ok := labels[def]
 	return v, ok
