@@ -79,8 +79,11 @@ func checkBootloader(_ context.Context, t *selftest.T) {
 		if def != want {
 			problems = append(problems, fmt.Sprintf("the default entry boots %s, not the pending or booted deployment %s", name(def), name(want)))
 		}
-		if msg := checkLoaderConfig(h, def); msg != "" {
-			problems = append(problems, msg)
+		if file, got, msg := checkLoaderConfig(h, def); file != "" {
+			t.Evidence(file+" default", "ostree="+def.Entry.OstreeArg(), got)
+			if msg != "" {
+				problems = append(problems, msg)
+			}
 		}
 	}
 	t.Detail("entries", len(s.Entries))
@@ -115,20 +118,22 @@ func name(d *ot.Deployment) string {
 // BLS entry, for bootloaders that do not read BLS themselves: ostree
 // writes /boot/loader/syslinux.cfg (DEFAULT names a LABEL whose APPEND
 // carries ostree=), and grub2 without blscfg boots the first menuentry of
-// grub.cfg.
-func checkLoaderConfig(h *selftest.Host, def *ot.Deployment) string {
+// grub.cfg. It returns the file it read ("" for none), what it boots and
+// a problem, if any.
+func checkLoaderConfig(h *selftest.Host, def *ot.Deployment) (file, seen, problem string) {
 	want := def.Entry.OstreeArg()
-	if data, err := os.ReadFile(h.Path("/boot/loader/syslinux.cfg")); err == nil {
+	file = "/boot/loader/syslinux.cfg"
+	if data, err := os.ReadFile(h.Path(file)); err == nil {
 		got, ok := syslinuxDefault(string(data))
 		if !ok {
-			return "/boot/loader/syslinux.cfg boots by default a label without an ostree= argument"
+			return file, "a label without ostree=", file + " boots by default a label without an ostree= argument"
 		}
 		if got != want {
-			return fmt.Sprintf("/boot/loader/syslinux.cfg boots ostree=%s by default, the first BLS entry ostree=%s", got, want)
+			return file, "ostree=" + got, fmt.Sprintf("%s boots ostree=%s by default, the first BLS entry ostree=%s", file, got, want)
 		}
-		return ""
+		return file, "ostree=" + got, ""
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err.Error()
+		return file, err.Error(), err.Error()
 	}
 	for _, p := range []string{"/boot/grub2/grub.cfg", "/boot/grub/grub.cfg"} {
 		data, err := os.ReadFile(h.Path(p))
@@ -138,17 +143,19 @@ func checkLoaderConfig(h *selftest.Host, def *ot.Deployment) string {
 		text := string(data)
 		// With blscfg, grub reads the entries itself.
 		if strings.Contains(text, "blscfg") {
-			return ""
+			return p, "blscfg (reads the BLS entries)", ""
 		}
-		if i := strings.Index(text, "ostree=/ostree/"); i >= 0 {
-			got := strings.Fields(text[i+len("ostree="):])[0]
-			if got != want {
-				return fmt.Sprintf("%s boots ostree=%s first, the first BLS entry ostree=%s", p, got, want)
-			}
+		i := strings.Index(text, "ostree=/ostree/")
+		if i < 0 {
+			return p, "no ostree= entry", p + " has no menu entry with an ostree= argument"
 		}
-		return ""
+		got := strings.Fields(text[i+len("ostree="):])[0]
+		if got != want {
+			return p, "ostree=" + got, fmt.Sprintf("%s boots ostree=%s first, the first BLS entry ostree=%s", p, got, want)
+		}
+		return p, "ostree=" + got, ""
 	}
-	return ""
+	return "", "", ""
 }
 
 // syslinuxDefault returns the ostree= argument of the label syslinux

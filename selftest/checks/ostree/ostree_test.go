@@ -158,3 +158,47 @@ func TestBootloaderOffline(t *testing.T) {
 	want(t, r, selftest.StatusFail, "of deployment "+c2[:10]+"….0: kernel /boot"+kernel+" is missing")
 	_ = c1
 }
+
+// ostree itself writes syslinux.cfg on deploy; its default must be the
+// first entry's, and the check notices when it is not.
+func TestBootloaderSyslinuxWrittenByOstree(t *testing.T) {
+	sr := ostreetest.New(t, "debian")
+	sr.UseSyslinux()
+	sr.Commit("debian/12", "12.1", "a")
+	sr.Deploy("debian", "debian/12")
+	c2 := sr.Commit("debian/12", "12.2", "b")
+	sr.Deploy("debian", "debian/12")
+	h := selftest.NewHost(sr.Dir, nil)
+	r, _ := ostreetest.RunCheck(t, h, "ostree.bootloader")
+	want(t, r, selftest.StatusPass, "default debian "+c2[:10])
+	seen := ""
+	for _, e := range r.Evidence {
+		if e.Name == "/boot/loader/syslinux.cfg default" {
+			seen = e.Seen
+		}
+	}
+	if !strings.HasPrefix(seen, "ostree=/ostree/boot.") {
+		t.Fatalf("evidence %+v", r.Evidence)
+	}
+	cfg := filepath.Join(sr.Dir, "boot", "loader", "syslinux.cfg")
+	data, _ := os.ReadFile(cfg)
+	// Point DEFAULT at the second label (12.1).
+	lines := strings.Split(string(data), "\n")
+	var labels []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "LABEL ") {
+			labels = append(labels, strings.TrimPrefix(l, "LABEL "))
+		}
+	}
+	if len(labels) != 2 {
+		t.Fatalf("syslinux.cfg written by ostree:\n%s", data)
+	}
+	for i, l := range lines {
+		if strings.HasPrefix(l, "DEFAULT ") {
+			lines[i] = "DEFAULT " + labels[1]
+		}
+	}
+	os.WriteFile(cfg, []byte(strings.Join(lines, "\n")), 0o644)
+	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
+	want(t, r, selftest.StatusFail, "/boot/loader/syslinux.cfg boots ostree=/ostree/boot.")
+}

@@ -357,3 +357,23 @@ func TwoDeployments(t testing.TB) (*Sysroot, string, string) {
 	sr.Deploy("fedora-atomic", Branch)
 	return sr, c2, c1
 }
+
+// UseSyslinux makes ostree maintain a syslinux.cfg, as on an extlinux
+// booted host: /boot/syslinux/syslinux.cfg links to ../loader/syslinux.cfg
+// and the current loader directory has one. Call it before the first
+// deploy.
+func (s *Sysroot) UseSyslinux() {
+	s.T.Helper()
+	boot := filepath.Join(s.Dir, "boot")
+	for _, step := range []func() error{
+		func() error { return os.MkdirAll(filepath.Join(boot, "loader.0"), 0o755) },
+		func() error { return os.MkdirAll(filepath.Join(boot, "syslinux"), 0o755) },
+		func() error { return os.WriteFile(filepath.Join(boot, "loader.0", "syslinux.cfg"), []byte("PROMPT 0\nTIMEOUT 10\n"), 0o644) },
+		func() error { return os.Symlink("loader.0", filepath.Join(boot, "loader")) },
+		func() error { return os.Symlink("../loader/syslinux.cfg", filepath.Join(boot, "syslinux", "syslinux.cfg")) },
+	} {
+		if err := step(); err != nil {
+			s.T.Fatal(err)
+		}
+	}
+}
