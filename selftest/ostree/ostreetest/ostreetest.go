@@ -368,9 +368,13 @@ func (s *Sysroot) UseSyslinux() {
 	for _, step := range []func() error{
 		func() error { return os.MkdirAll(filepath.Join(boot, "loader.0"), 0o755) },
 		func() error { return os.MkdirAll(filepath.Join(boot, "syslinux"), 0o755) },
-		func() error { return os.WriteFile(filepath.Join(boot, "loader.0", "syslinux.cfg"), []byte("PROMPT 0\nTIMEOUT 10\n"), 0o644) },
+		func() error {
+			return os.WriteFile(filepath.Join(boot, "loader.0", "syslinux.cfg"), []byte("PROMPT 0\nTIMEOUT 10\n"), 0o644)
+		},
 		func() error { return os.Symlink("loader.0", filepath.Join(boot, "loader")) },
-		func() error { return os.Symlink("../loader/syslinux.cfg", filepath.Join(boot, "syslinux", "syslinux.cfg")) },
+		func() error {
+			return os.Symlink("../loader/syslinux.cfg", filepath.Join(boot, "syslinux", "syslinux.cfg"))
+		},
 	} {
 		if err := step(); err != nil {
 			s.T.Fatal(err)
