@@ -1,6 +1,7 @@
 package ostree_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +107,15 @@ func TestBootloaderOffline(t *testing.T) {
 	h := selftest.NewHost(sr.Dir, nil)
 	r, _ := ostreetest.RunCheck(t, h, "ostree.bootloader")
 	want(t, r, selftest.StatusPass, "2 entries boot 2 deployments")
+
+	// A deployment directory without an entry yet (a run during a deploy
+	// sees one): reported, not failed.
+	name := sr.DeployTree("fedora-atomic", c1)
+	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
+	want(t, r, selftest.StatusPass, "2 entries boot 2 deployments")
+	if !strings.Contains(fmt.Sprint(r.Evidence), "fedora-atomic/"+name+" (being deployed") {
+		t.Errorf("evidence %+v", r.Evidence)
+	}
 
 	// A second stateroot deployed last takes the default entry: fine
 	// unless the configuration says fedora-atomic is the one that matters.
