@@ -243,6 +243,12 @@ func Classify(prev, cur *selftest.Deployment) *selftest.Transition {
 		tr.Kind, tr.Reason = selftest.TransitionSame, "booted the same deployment as last boot: "+ostreehost.Describe(cur)
 	case prev.Rollback != "" && prev.Rollback == cur.OSName+"/"+fmt.Sprintf("%s.%d", cur.Checksum, cur.Serial):
 		tr.Kind, tr.Reason = selftest.TransitionRollback, "booted the last boot's rollback deployment "+ostreehost.Describe(cur)
+	case !prev.Deployed.IsZero() && !cur.Deployed.IsZero() && cur.Deployed.Before(prev.Deployed):
+		// Not a new deployment: one that existed before the last boot's
+		// was written. That is a rollback even when the deployments were
+		// reordered after the last boot's record was saved.
+		tr.Kind = selftest.TransitionRollback
+		tr.Reason = fmt.Sprintf("booted %s, deployed %s, before the last boot's %s (deployed %s)", ostreehost.Describe(cur), cur.Deployed.Format(time.RFC3339), ostreehost.Describe(prev), prev.Deployed.Format(time.RFC3339))
 	case prev.OSName == cur.OSName && base(prev) == base(cur):
 		tr.Kind = selftest.TransitionLayering
 		tr.Reason = fmt.Sprintf("same base %s, layered packages %s -> %s", ostreehost.Short(base(cur)), list(prev.LayeredPackages), list(cur.LayeredPackages))
