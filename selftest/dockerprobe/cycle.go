@@ -53,8 +53,10 @@ func Hostname(nonce string) string {
 
 // ImportProbe makes the probe image ImageRef(nonce) from binary: the
 // one-file layer of selftest/probe streamed to POST /images/create with
-// fromSrc=-, labelled with owner. It returns the image id.
-func (c *Client) ImportProbe(ctx context.Context, binary, nonce string, owner Owner) (string, error) {
+// fromSrc=-, labelled with owner. changes are further Dockerfile
+// instructions for the image (`docker import --change`), such as a LABEL.
+// It returns the image id.
+func (c *Client) ImportProbe(ctx context.Context, binary, nonce string, owner Owner, changes ...string) (string, error) {
 	pr, pw := io.Pipe()
 	writeErr := make(chan error, 1)
 	go func() {
@@ -65,9 +67,7 @@ func (c *Client) ImportProbe(ctx context.Context, binary, nonce string, owner Ow
 	rc, err := c.api.ImageImport(ctx, client.ImageImportSource{Source: pr, SourceName: "-"}, ImageRef(nonce),
 		client.ImageImportOptions{
 			Message: "atomic-selftest probe",
-			Changes: []string{
-				fmt.Sprintf("LABEL %s=%s", LabelOwner, owner),
-			},
+			Changes: append([]string{fmt.Sprintf("LABEL %s=%s", LabelOwner, owner)}, changes...),
 		})
 	if err != nil {
 		pr.CloseWithError(err)

@@ -179,6 +179,18 @@ func (d *Daemon) Stop(t testing.TB) {
 	d.stop()
 }
 
+// Kill ends a private daemon with SIGKILL, as a crash would: its socket
+// file stays behind with nothing listening. Its directories are removed
+// when the test ends.
+func (d *Daemon) Kill(t testing.TB) {
+	t.Helper()
+	if d.cmd == nil {
+		t.Fatal("dockertest: the shared daemon must not be killed")
+	}
+	d.cmd.Process.Kill()
+	<-d.done
+}
+
 func start(o Options) (*Daemon, error) {
 	state, err := os.MkdirTemp("", "atomic-selftest-dockertest.")
 	if err != nil {

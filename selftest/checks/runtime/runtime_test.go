@@ -1,0 +1,362 @@
+package runtime
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
+	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe/dockertest"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		helperLoop()
+		return
+	}
+	dockertest.Main(m)
+}
+
+// host returns a live host whose runtime socket is socket and whose probe
+// is the real static binary.
+func host(t *testing.T, socket string) *selftest.Host {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.Runtime.Socket = socket
+	cfg.Runtime.PingTimeout = config.Duration(5 * time.Second)
+	h := selftest.NewHost("/", cfg)
+	h.ProbeBinary = dockertest.ProbeBinary(t)
+	return h
+}
+
+// run runs one registered check through the real runner, with its
+// timeout replaced when timeout is non-zero.
+func run(t *testing.T, h *selftest.Host, id string, timeout time.Duration) selftest.Result {
+	t.Helper()
+	var c *selftest.Check
+	for _, x := range selftest.Default.All() {
+		if x.ID == id {
+			cp := *x
+			c = &cp
+		}
+	}
+	if c == nil {
+		t.Fatalf("check %s is not registered", id)
+	}
+	if timeout > 0 {
+		c.Timeout = timeout
+	}
+	r := &selftest.Runner{Host: h, Checks: []*selftest.Check{c}, RunTimeout: 5 * time.Minute}
+	rec := &selftest.Record{}
+	r.Run(context.Background(), rec)
+	if len(rec.Checks) != 1 {
+		t.Fatalf("run produced %d results", len(rec.Checks))
+	}
+	return rec.Checks[0]
+}
+
+func expect(t *testing.T, res selftest.Result, status selftest.Status, msgParts ...string) {
+	t.Helper()
+	if res.Status != status {
+		t.Fatalf("%s: status %s (%s), want %s; evidence %+v", res.ID, res.Status, res.Message, status, res.Evidence)
+	}
+	for _, p := range msgParts {
+		if !strings.Contains(res.Message, p) {
+			t.Errorf("%s: message %q does not mention %q", res.ID, res.Message, p)
+		}
+	}
+}
+
+// noStale fails t when the daemon holds a container or image of the
+// self-test's whose owner is this process or a dead one.
+func noStale(t *testing.T, c *dockerprobe.Client) {
+	t.Helper()
+	owned, err := c.ListOwned(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := dockerprobe.Self().String()
+	stale := func(label string) bool {
+		o, err := dockerprobe.ParseOwner(label)
+		return err != nil || label == self || !o.Alive()
+	}
+	for name, o := range owned.Containers {
+		if stale(o) {
+			t.Errorf("container %s (owner %s) left behind", name, o)
+		}
+	}
+	for id, o := range owned.Images {
+		if stale(o) {
+			t.Errorf("image %s (owner %s) left behind", id, o)
+		}
+	}
+}
+
+func TestRunPasses(t *testing.T) {
+	d := dockertest.Shared(t)
+	res := run(t, host(t, d.Socket), "runtime.run", 0)
+	expect(t, res, selftest.StatusPass, "pid 1", "read-only")
+	seen := map[string]string{}
+	for _, e := range res.Evidence {
+		seen[e.Name] = e.Seen
+	}
+	if seen["probe pid"] != "1" || seen["probe root read-only"] != "true" || seen["probe network interfaces"] != "none" {
+		t.Errorf("evidence %+v", res.Evidence)
+	}
+	tm, ok := res.Details["timings_ms"].(map[string]float64)
+	if !ok || tm["create"] <= 0 || tm["start"] <= 0 || tm["exit"] <= 0 {
+		t.Errorf("timings %v", res.Details["timings_ms"])
+	}
+	noStale(t, d.Client(t))
+}
+
+// TestRunDaemonStopped: a private daemon that crashed (SIGKILL: its socket
+// file stays, nothing listens) and one stopped cleanly (the socket is
+// gone; the installed unit keeps the check applicable). Both fail and say
+// the daemon cannot be reached.
+func TestRunDaemonStopped(t *testing.T) {
+	d := dockertest.Start(t, dockertest.Options{})
+	h := host(t, d.Socket)
+	expect(t, run(t, h, "runtime.run", 0), selftest.StatusPass)
+	d.Kill(t)
+	expect(t, run(t, h, "runtime.run", 0), selftest.StatusFail, "cannot connect", d.Socket, "is the daemon running?")
+
+	d = dockertest.Start(t, dockertest.Options{})
+	h = host(t, d.Socket)
+	d.Stop(t)
+	res := run(t, h, "runtime.run", 0)
+	if needRuntime(context.Background(), h) != "" {
+		// No docker.service installed on this machine either.
+		expect(t, res, selftest.StatusSkip, "no container runtime")
+		return
+	}
+	expect(t, res, selftest.StatusFail, "cannot connect", d.Socket)
+}
+
+// TestRunImageRefused: a daemon whose data root is a 4 MiB tmpfs cannot
+// store the 12 MiB probe layer; the check fails naming the import.
+func TestRunImageRefused(t *testing.T) {
+	dockertest.Need(t)
+	testutil.NeedRoot(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	d := dockertest.Start(t, dockertest.Options{DataRoot: filepath.Join(dir, "data")})
+	res := run(t, host(t, d.Socket), "runtime.run", 0)
+	expect(t, res, selftest.StatusFail, "could not create the probe image")
+	if !strings.Contains(res.Message, "no space left") {
+		t.Errorf("message %q does not give the daemon's reason", res.Message)
+	}
+	noStale(t, d.Client(t))
+}
+
+// TestRunBinaryUnreadable: the self-test cannot read its own binary; that
+// is the tool's error, not the runtime's failure.
+func TestRunBinaryUnreadable(t *testing.T) {
+	d := dockertest.Shared(t)
+	h := host(t, d.Socket)
+	h.ProbeBinary = filepath.Join(t.TempDir(), "missing")
+	expect(t, run(t, h, "runtime.run", 0), selftest.StatusError, "cannot make the probe image", "missing")
+}
+
+// TestRunExitsNonZero: the probe exits 3; the check fails with the status
+// and the output, and the container is removed.
+func TestRunExitsNonZero(t *testing.T) {
+	d := dockertest.Shared(t)
+	bin := filepath.Join(t.TempDir(), "exit3")
+	cmd := exec.Command("go", "build", "-o", bin, "./testdata/exit3")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building exit3: %v %s", err, out)
+	}
+	h := host(t, d.Socket)
+	h.ProbeBinary = bin
+	expect(t, run(t, h, "runtime.run", 0), selftest.StatusFail, "exited with status 3", "probe broke on purpose")
+	noStale(t, d.Client(t))
+}
+
+// stalledSocket accepts connections and never answers.
+func stalledSocket(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "stall.sock")
+	l, err := net.Listen("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return p
+}
+
+// TestStalledSocket: the ping bound reports a daemon that accepts and
+// never answers; with the ping bound above the check's timeout, the
+// runner cuts the check at its timeout; either way the run ends in time.
+func TestStalledSocket(t *testing.T) {
+	sock := stalledSocket(t)
+	h := host(t, sock)
+	h.Config.Runtime.PingTimeout = config.Duration(time.Second)
+	h.NewSystemd = fakeSystemd(selftest.UnitState{LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"})
+
+	start := time.Now()
+	expect(t, run(t, h, "runtime.run", 0), selftest.StatusFail, "did not answer within 1s", sock)
+	expect(t, run(t, h, "runtime.service", 0), selftest.StatusFail, "did not answer within 1s")
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("two checks against a stalled socket took %s", el)
+	}
+
+	h.Config.Runtime.PingTimeout = config.Duration(time.Minute)
+	start = time.Now()
+	expect(t, run(t, h, "runtime.run", 2*time.Second), selftest.StatusFail, "timed out after 2 s")
+	if el := time.Since(start); el > 2*time.Second+5*time.Second {
+		t.Errorf("the check was not cut at its timeout: the run took %s", el)
+	}
+}
+
+type fakeSD struct{ u selftest.UnitState }
+
+func (f *fakeSD) Unit(_ context.Context, name string) (selftest.UnitState, error) {
+	u := f.u
+	u.Name = name
+	return u, nil
+}
+func (f *fakeSD) FailedUnits(context.Context) ([]string, error) { return nil, nil }
+func (f *fakeSD) Manager(context.Context) (selftest.ManagerState, error) {
+	return selftest.ManagerState{}, nil
+}
+func (f *fakeSD) Close() {}
+
+// fakeSystemd stands in for systemd, which is not PID 1 here: it reports
+// one unit state, as the D-Bus probe would read it.
+func fakeSystemd(u selftest.UnitState) func(context.Context) (selftest.Systemd, error) {
+	return func(context.Context) (selftest.Systemd, error) { return &fakeSD{u: u}, nil }
+}
+
+func TestService(t *testing.T) {
+	d := dockertest.Shared(t)
+	good := selftest.UnitState{LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success", NRestarts: 1}
+	for _, tc := range []struct {
+		name   string
+		unit   func(u selftest.UnitState) selftest.UnitState
+		status selftest.Status
+		msg    string
+	}{
+		// Active, started successfully, restarted within the bound.
+		{"good", func(u selftest.UnitState) selftest.UnitState { return u }, selftest.StatusPass, "restarted 1 times"},
+		// systemd knows no such unit: the runtime is not installed as configured.
+		{"not found", func(u selftest.UnitState) selftest.UnitState { u.LoadState = "not-found"; return u }, selftest.StatusFail, "not-found, not loaded"},
+		// Start failed: ActiveState failed and Result names why.
+		{"failed", func(u selftest.UnitState) selftest.UnitState {
+			u.ActiveState, u.SubState, u.Result, u.ExecMainStatus = "failed", "failed", "exit-code", 1
+			return u
+		}, selftest.StatusFail, "Result=exit-code"},
+		// Restart=on-failure keeps bringing it back: NRestarts above the bound.
+		{"restart loop", func(u selftest.UnitState) selftest.UnitState { u.NRestarts = 7; return u }, selftest.StatusFail, "restarting in a loop"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := host(t, d.Socket)
+			h.NewSystemd = fakeSystemd(tc.unit(good))
+			expect(t, run(t, h, "runtime.service", 0), tc.status, tc.msg)
+		})
+	}
+}
+
+func TestSkips(t *testing.T) {
+	h := host(t, filepath.Join(t.TempDir(), "no.sock"))
+	h.Config.Runtime.Unit = "atomic-selftest-no-such-runtime.service"
+	expect(t, run(t, h, "runtime.run", 0), selftest.StatusSkip, "no container runtime")
+
+	d := dockertest.Shared(t)
+	h = host(t, d.Socket)
+	h.Config.Runtime.Atomic = "atomic-selftest-no-such-atomic"
+	expect(t, run(t, h, "runtime.atomic-run", 0), selftest.StatusSkip, "atomic CLI is not installed")
+	if h.SystemdBooted() {
+		t.Skip("systemd is PID 1 here")
+	}
+	expect(t, run(t, h, "runtime.service", 0), selftest.StatusSkip, "systemd is not PID 1")
+}
+
+const helperEnv = "ATOMIC_SELFTEST_RUNTIME_HELPER"
+
+// helperLoop is the child of TestNoLeftovers: it runs runtime.run against
+// the socket in its environment until it is killed.
+func helperLoop() {
+	cfg := config.Defaults()
+	cfg.Runtime.Socket = os.Getenv(helperEnv)
+	h := selftest.NewHost("/", cfg)
+	h.ProbeBinary = os.Getenv(helperEnv + "_BINARY")
+	var c *selftest.Check
+	for _, x := range selftest.Default.All() {
+		if x.ID == "runtime.run" {
+			c = x
+		}
+	}
+	for {
+		r := &selftest.Runner{Host: h, Checks: []*selftest.Check{c}}
+		r.Run(context.Background(), &selftest.Record{})
+	}
+}
+
+// TestNoLeftovers: 50 runs in this process, and runs killed with SIGKILL
+// at random points mid-check; afterwards one more run, and the daemon
+// holds nothing of the self-test's but what live processes own.
+func TestNoLeftovers(t *testing.T) {
+	d := dockertest.Shared(t)
+	c := d.Client(t)
+	h := host(t, d.Socket)
+	runs := 50
+	if testing.Short() {
+		runs = 5
+	}
+	for i := 0; i < runs; i++ {
+		expect(t, run(t, h, "runtime.run", 0), selftest.StatusPass)
+	}
+	noStale(t, c)
+
+	// Kill children at staggered instants so they die in different steps
+	// (import, create, start, wait, remove).
+	for i, delay := range []time.Duration{150, 300, 450, 600, 800, 1000, 1300, 1700} {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperEnv+"="+d.Socket, helperEnv+"_BINARY="+dockertest.ProbeBinary(t))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay*time.Millisecond + time.Duration(i)*37*time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	owned, err := c.ListOwned(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after the killed runs the daemon holds %d containers and %d images of the self-test's", len(owned.Containers), len(owned.Images))
+	res := run(t, h, "runtime.run", 0)
+	expect(t, res, selftest.StatusPass)
+	noStale(t, c)
+}
