@@ -10,7 +10,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
@@ -55,25 +54,8 @@ func init() {
 	})
 }
 
-// unitDirs are where systemd looks for unit files, in its order
-// (systemd.unit(5), "Unit File Load Path").
-var unitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}
-
-// needRuntime skips a host with no container runtime: neither the socket
-// nor the unit file exists. A runtime that is installed but stopped still
-// applies (its socket may be gone, its unit is not), so the checks fail
-// there rather than skip.
 func needRuntime(_ context.Context, h *selftest.Host) string {
-	rc := h.Config.Runtime
-	if _, err := os.Stat(rc.Socket); err == nil {
-		return ""
-	}
-	for _, d := range unitDirs {
-		if _, err := os.Stat(h.Path(d + "/" + rc.Unit)); err == nil {
-			return ""
-		}
-	}
-	return fmt.Sprintf("no container runtime on this host: neither the socket %s nor the unit %s exists", rc.Socket, rc.Unit)
+	return dockerprobe.Installed(h.Config.Runtime.Socket, h.Config.Runtime.Unit, h.Path)
 }
 
 func needSystemdAndRuntime(ctx context.Context, h *selftest.Host) string {
