@@ -5,4 +5,5 @@ package all
 import (
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/host"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/runtime"
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/storage"
 )
