@@ -18,18 +18,23 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/versions"
 )
 
 // Client talks to one Engine API socket. It is safe for concurrent use.
 type Client struct {
-	api *client.Client
 	// Socket is the unix socket's path.
 	Socket string
+
+	mu      sync.Mutex
+	api     *client.Client
+	version string // the API version in use, once negotiated
 }
 
 // Dial returns a client for the unix socket at socket (a path, or a
@@ -39,19 +44,68 @@ func Dial(socket string) (*Client, error) {
 	if !strings.HasPrefix(path, "/") {
 		return nil, fmt.Errorf("runtime socket %q is not an absolute path", socket)
 	}
-	api, err := client.New(client.WithHost("unix://"+path), client.WithUserAgent("atomic-selftest"))
+	api, err := newAPI(path)
 	if err != nil {
 		return nil, fmt.Errorf("runtime socket %s: %w", path, err)
 	}
 	return &Client{api: api, Socket: path}, nil
 }
 
-// Close releases idle connections.
-func (c *Client) Close() error { return c.api.Close() }
+func newAPI(path string, opts ...client.Opt) (*client.Client, error) {
+	return client.New(append([]client.Opt{client.WithHost("unix://" + path), client.WithUserAgent("atomic-selftest")}, opts...)...)
+}
 
-// API returns the underlying Engine API client, for tests and callers
-// that need more than this package wraps.
-func (c *Client) API() *client.Client { return c.api }
+// Close releases idle connections.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.api.Close()
+}
+
+// API returns the underlying Engine API client after negotiating the
+// API version, for tests and callers that need more than this package
+// wraps.
+func (c *Client) API(ctx context.Context) (*client.Client, error) {
+	if err := c.negotiate(ctx); err != nil {
+		return nil, err
+	}
+	return c.api, nil
+}
+
+// negotiate settles the API version once. The moby client refuses to
+// negotiate below its MinAPIVersion (1.40, docker 19.03), but Fedora
+// Atomic Host's docker 1.13 speaks 1.26: so the version is read from the
+// daemon's ping and pinned, which the client allows. Every request this
+// package makes exists in API 1.26.
+func (c *Client) negotiate(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version != "" {
+		return nil
+	}
+	res, err := c.api.Ping(ctx, client.PingOptions{})
+	if err != nil {
+		return err
+	}
+	v := res.APIVersion
+	if v == "" || versions.GreaterThan(v, client.MaxAPIVersion) {
+		v = client.MaxAPIVersion
+	}
+	api, err := newAPI(c.Socket, client.WithAPIVersion(v))
+	if err != nil {
+		return fmt.Errorf("runtime socket %s: API version %q: %w", c.Socket, v, err)
+	}
+	c.api.Close()
+	c.api, c.version = api, v
+	return nil
+}
+
+// APIVersion is the API version in use ("" before the first request).
+func (c *Client) APIVersion() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.version
+}
 
 // Ping asks the daemon for GET /_ping and waits at most timeout for the
 // answer. It returns the API version the daemon speaks and how long the
@@ -61,7 +115,10 @@ func (c *Client) Ping(ctx context.Context, timeout time.Duration) (apiVersion st
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	res, err := c.api.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true})
+	if err := c.negotiate(pctx); err != nil {
+		return "", time.Since(start), c.explain("ping", pctx, timeout, err)
+	}
+	res, err := c.api.Ping(pctx, client.PingOptions{})
 	took = time.Since(start)
 	if err != nil {
 		return "", took, c.explain("ping", pctx, timeout, err)
@@ -72,6 +129,9 @@ func (c *Client) Ping(ctx context.Context, timeout time.Duration) (apiVersion st
 // Info returns GET /info: the storage driver and its status pairs, the
 // daemon's root directory, its version.
 func (c *Client) Info(ctx context.Context) (system.Info, error) {
+	if err := c.negotiate(ctx); err != nil {
+		return system.Info{}, c.explain("GET /info", ctx, 0, err)
+	}
 	res, err := c.api.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return system.Info{}, c.explain("GET /info", ctx, 0, err)

@@ -57,6 +57,9 @@ func Hostname(nonce string) string {
 // instructions for the image (`docker import --change`), such as a LABEL.
 // It returns the image id.
 func (c *Client) ImportProbe(ctx context.Context, binary, nonce string, owner Owner, changes ...string) (string, error) {
+	if err := c.negotiate(ctx); err != nil {
+		return "", c.explain("importing the probe image", ctx, 0, err)
+	}
 	pr, pw := io.Pipe()
 	writeErr := make(chan error, 1)
 	go func() {
@@ -189,6 +192,9 @@ type Outcome struct {
 // code, not an error.
 func (c *Client) RunProbe(ctx context.Context, s Spec) (out *Outcome, err error) {
 	out = &Outcome{}
+	if err := c.negotiate(ctx); err != nil {
+		return out, c.explain("creating the probe container", ctx, 0, err)
+	}
 	name := ContainerName(s.Nonce)
 	created := false
 	defer func() {
@@ -272,7 +278,15 @@ func fresh(ctx context.Context) (context.Context, context.CancelFunc) {
 func (c *Client) RemoveContainer(ctx context.Context, nameOrID string) error {
 	rctx, cancel := fresh(ctx)
 	defer cancel()
+	if err := c.negotiate(rctx); err != nil {
+		return c.explain("removing probe container "+nameOrID, rctx, 0, err)
+	}
 	_, err := c.api.ContainerRemove(rctx, nameOrID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	// Two runs may clean up the same leftover at once; the daemon then
+	// answers the second with a conflict: "removal ... already in progress".
+	if err != nil && cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress") {
+		return nil
+	}
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return c.explain("removing probe container "+nameOrID, rctx, 0, err)
 	}
@@ -285,6 +299,9 @@ func (c *Client) RemoveContainer(ctx context.Context, nameOrID string) error {
 func (c *Client) RemoveImage(ctx context.Context, ref string, force bool) error {
 	rctx, cancel := fresh(ctx)
 	defer cancel()
+	if err := c.negotiate(rctx); err != nil {
+		return c.explain("removing probe image "+ref, rctx, 0, err)
+	}
 	_, err := c.api.ImageRemove(rctx, ref, client.ImageRemoveOptions{Force: force, PruneChildren: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return c.explain("removing probe image "+ref, rctx, 0, err)
@@ -304,6 +321,9 @@ type Owned struct {
 func (c *Client) ListOwned(ctx context.Context) (Owned, error) {
 	f := client.Filters{}.Add("label", LabelOwner)
 	o := Owned{Containers: map[string]string{}, Images: map[string]string{}}
+	if err := c.negotiate(ctx); err != nil {
+		return o, c.explain("listing probe containers", ctx, 0, err)
+	}
 	cl, err := c.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
 		return o, c.explain("listing probe containers", ctx, 0, err)

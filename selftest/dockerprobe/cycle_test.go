@@ -100,7 +100,11 @@ func TestLeftovers(t *testing.T) {
 		}
 		// A created (never started) container is a leftover of a run
 		// killed between create and start.
-		_, err := c.API().ContainerCreate(ctx, clientCreate(nonce, o))
+		api, err := c.API(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = api.ContainerCreate(ctx, clientCreate(nonce, o))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,8 +142,10 @@ func TestLeftovers(t *testing.T) {
 			t.Errorf("image of owner %s: present %v, want %v", o, imgPresent, wantPresent)
 		}
 	}
-	if len(removed) != 4 {
-		t.Errorf("removed %q, want 2 containers and 2 images", removed)
+	// Another test binary's run may have removed some of the dead
+	// owners' leftovers first; never more than those four.
+	if len(removed) > 4 {
+		t.Errorf("removed %q, want at most 2 containers and 2 images", removed)
 	}
 }
 

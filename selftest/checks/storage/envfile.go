@@ -20,7 +20,19 @@ import (
 //
 // Later assignments win. A line that is not an assignment is an error
 // naming its line number; expansions ($X) are kept literally.
-func ParseEnvFile(data string) (map[string]string, error) {
+func ParseEnvFile(data string) (map[string]string, error) { return parseEnv(data, true) }
+
+// ParseUnitEnvFile reads a file as systemd's EnvironmentFile= does: like
+// ParseEnvFile, but a line that is not an assignment is ignored, as
+// systemd ignores it ("Ignoring invalid environment assignment"). Fedora's
+// /etc/sysconfig/docker contains shell code (an if block) and is read
+// both by the shell and by systemd.
+func ParseUnitEnvFile(data string) map[string]string {
+	vars, _ := parseEnv(data, false)
+	return vars
+}
+
+func parseEnv(data string, strict bool) (map[string]string, error) {
 	vars := map[string]string{}
 	lines := strings.Split(strings.ReplaceAll(data, "\r\n", "\n"), "\n")
 	for i := 0; i < len(lines); i++ {
@@ -37,14 +49,23 @@ func ParseEnvFile(data string) (map[string]string, error) {
 		line = strings.TrimPrefix(line, "export ")
 		eq := strings.IndexByte(line, '=')
 		if eq <= 0 {
+			if !strict {
+				continue
+			}
 			return nil, fmt.Errorf("line %d: %q is not a KEY=value assignment", lineNo, truncate(line))
 		}
 		key := strings.TrimSpace(line[:eq])
 		if !validName(key) {
+			if !strict {
+				continue
+			}
 			return nil, fmt.Errorf("line %d: %q is not a variable name", lineNo, truncate(key))
 		}
 		val, err := shellValue(line[eq+1:])
 		if err != nil {
+			if !strict {
+				continue
+			}
 			return nil, fmt.Errorf("line %d: %s: %w", lineNo, key, err)
 		}
 		vars[key] = val

@@ -112,10 +112,11 @@ func ReadSetup(path func(string) string, unitName, want string) (*Setup, error) 
 		}
 		readsGenerated := false
 		for _, ef := range u.EnvironmentFiles {
-			vars, err := readEnvFile(path(ef))
-			if err != nil {
-				return nil, fmt.Errorf("%s (EnvironmentFile of %s): %w", ef, unitName, err)
+			data, err := os.ReadFile(path(ef))
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("reading %s (EnvironmentFile of %s): %w", ef, unitName, err)
 			}
+			vars := ParseUnitEnvFile(string(data))
 			if filepath.Clean(ef) == StorageFile {
 				readsGenerated = true
 			}
