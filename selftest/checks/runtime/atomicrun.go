@@ -51,7 +51,10 @@ func checkAtomicRun(ctx context.Context, t *selftest.T) {
 	}
 	self := dockerprobe.Self()
 	nonce := probe.NewNonce()
-	image, ok := importProbe(ctx, t, c, nonce, self, fmt.Sprintf("LABEL RUN=%q", RunLabel(self, nonce)))
+	// The import's Dockerfile instructions expand ${...} themselves:
+	// escape them so that atomic sees ${NAME} and ${IMAGE}.
+	label := `LABEL RUN="` + strings.ReplaceAll(RunLabel(self, nonce), "$", `\$`) + `"`
+	image, ok := importProbe(ctx, t, c, nonce, self, label)
 	if !ok {
 		return
 	}

@@ -360,3 +360,32 @@ func TestNoLeftovers(t *testing.T) {
 	expect(t, res, selftest.StatusPass)
 	noStale(t, c)
 }
+
+// TestAtomicRun runs runtime.atomic-run with a stand-in for the atomic CLI
+// whose `run` follows the atomic source (testdata/atomic says where from):
+// it reads the probe image's RUN label and runs it with the docker CLI.
+func TestAtomicRun(t *testing.T) {
+	d := dockertest.Shared(t)
+	testutil.NeedCommand(t, "docker", "docker")
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		testutil.Need(t, "python3", false, "/usr/bin/python3 is missing")
+	}
+	fake, err := filepath.Abs("testdata/atomic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := host(t, d.Socket)
+	h.Config.Runtime.Atomic = fake
+	res := run(t, h, "runtime.atomic-run", 0)
+	expect(t, res, selftest.StatusPass, "atomic run ran the probe image", "pid 1")
+	argv, _ := res.Details["argv"].([]string)
+	if len(argv) < 5 || argv[3] != "run" || argv[4] != "--name" {
+		t.Errorf("argv %q", argv)
+	}
+	noStale(t, d.Client(t))
+
+	// An atomic that fails: the check fails and shows why.
+	h.Config.Runtime.Atomic = "/bin/false"
+	expect(t, run(t, h, "runtime.atomic-run", 0), selftest.StatusFail, "atomic run of the probe image failed")
+	noStale(t, d.Client(t))
+}
