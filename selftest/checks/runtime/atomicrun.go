@@ -42,11 +42,8 @@ func RunLabel(owner dockerprobe.Owner, nonce string) string {
 // checkAtomicRun runs the probe image with `atomic run`, pointed at the
 // configured socket through DOCKER_HOST, and verifies the marker.
 func checkAtomicRun(ctx context.Context, t *selftest.T) {
-	c, err := dial(ctx, t)
+	c := connect(ctx, t)
 	if c == nil {
-		if err != nil {
-			t.Fail("%v", err)
-		}
 		return
 	}
 	self := dockerprobe.Self()

@@ -15,11 +15,8 @@ import (
 // killed runs left, imports the probe image from this very binary, runs
 // it sandboxed, verifies the marker, and removes container and image.
 func checkRun(ctx context.Context, t *selftest.T) {
-	c, err := dial(ctx, t)
+	c := connect(ctx, t)
 	if c == nil {
-		if err != nil {
-			t.Fail("%v", err)
-		}
 		return
 	}
 	self := dockerprobe.Self()

@@ -88,6 +88,16 @@ func dial(ctx context.Context, t *selftest.T) (*dockerprobe.Client, error) {
 	return c, nil
 }
 
+// connect is dial for checks that need the daemon: an unreachable daemon
+// fails the check. nil means the verdict is given.
+func connect(ctx context.Context, t *selftest.T) *dockerprobe.Client {
+	c, err := dial(ctx, t)
+	if err != nil {
+		t.Fail("%v", err)
+	}
+	return c
+}
+
 // probeBinary is the binary the probe image is made of.
 func probeBinary(h *selftest.Host) (string, error) {
 	if h.ProbeBinary != "" {

@@ -37,42 +37,14 @@ func host(t *testing.T, socket string) *selftest.Host {
 	return h
 }
 
-// run runs one registered check through the real runner, with its
-// timeout replaced when timeout is non-zero.
 func run(t *testing.T, h *selftest.Host, id string, timeout time.Duration) selftest.Result {
 	t.Helper()
-	var c *selftest.Check
-	for _, x := range selftest.Default.All() {
-		if x.ID == id {
-			cp := *x
-			c = &cp
-		}
-	}
-	if c == nil {
-		t.Fatalf("check %s is not registered", id)
-	}
-	if timeout > 0 {
-		c.Timeout = timeout
-	}
-	r := &selftest.Runner{Host: h, Checks: []*selftest.Check{c}, RunTimeout: 5 * time.Minute}
-	rec := &selftest.Record{}
-	r.Run(context.Background(), rec)
-	if len(rec.Checks) != 1 {
-		t.Fatalf("run produced %d results", len(rec.Checks))
-	}
-	return rec.Checks[0]
+	return dockertest.RunCheck(t, h, id, timeout)
 }
 
-func expect(t *testing.T, res selftest.Result, status selftest.Status, msgParts ...string) {
+func expect(t *testing.T, res selftest.Result, status selftest.Status, parts ...string) {
 	t.Helper()
-	if res.Status != status {
-		t.Fatalf("%s: status %s (%s), want %s; evidence %+v", res.ID, res.Status, res.Message, status, res.Evidence)
-	}
-	for _, p := range msgParts {
-		if !strings.Contains(res.Message, p) {
-			t.Errorf("%s: message %q does not mention %q", res.ID, res.Message, p)
-		}
-	}
+	dockertest.Expect(t, res, status, parts...)
 }
 
 // noStale fails t when the daemon holds a container or image of the
@@ -239,23 +211,8 @@ func TestStalledSocket(t *testing.T) {
 	}
 }
 
-type fakeSD struct{ u selftest.UnitState }
-
-func (f *fakeSD) Unit(_ context.Context, name string) (selftest.UnitState, error) {
-	u := f.u
-	u.Name = name
-	return u, nil
-}
-func (f *fakeSD) FailedUnits(context.Context) ([]string, error) { return nil, nil }
-func (f *fakeSD) Manager(context.Context) (selftest.ManagerState, error) {
-	return selftest.ManagerState{}, nil
-}
-func (f *fakeSD) Close() {}
-
-// fakeSystemd stands in for systemd, which is not PID 1 here: it reports
-// one unit state, as the D-Bus probe would read it.
 func fakeSystemd(u selftest.UnitState) func(context.Context) (selftest.Systemd, error) {
-	return func(context.Context) (selftest.Systemd, error) { return &fakeSD{u: u}, nil }
+	return dockertest.Systemd(map[string]selftest.UnitState{"docker.service": u})
 }
 
 func TestService(t *testing.T) {

@@ -215,28 +215,12 @@ func host(t *testing.T, dir, socket string) *selftest.Host {
 
 func run(t *testing.T, h *selftest.Host, id string) selftest.Result {
 	t.Helper()
-	var c *selftest.Check
-	for _, x := range selftest.Default.All() {
-		if x.ID == id {
-			c = x
-		}
-	}
-	r := &selftest.Runner{Host: h, Checks: []*selftest.Check{c}, RunTimeout: 2 * time.Minute}
-	rec := &selftest.Record{}
-	r.Run(context.Background(), rec)
-	return rec.Checks[0]
+	return dockertest.RunCheck(t, h, id, 0)
 }
 
 func expect(t *testing.T, res selftest.Result, status selftest.Status, parts ...string) {
 	t.Helper()
-	if res.Status != status {
-		t.Fatalf("%s: %s (%s), want %s; evidence %+v", res.ID, res.Status, res.Message, status, res.Evidence)
-	}
-	for _, p := range parts {
-		if !strings.Contains(res.Message, p) {
-			t.Errorf("%s: message %q does not mention %q", res.ID, res.Message, p)
-		}
-	}
+	dockertest.Expect(t, res, status, parts...)
 }
 
 func evidence(res selftest.Result, name string) string {
@@ -391,20 +375,6 @@ func (c *lvsCommander) Command(_ context.Context, _ time.Duration, argv ...strin
 	return []byte(c.out), nil, nil
 }
 
-type fakeSD struct{ units map[string]selftest.UnitState }
-
-func (f *fakeSD) Unit(_ context.Context, name string) (selftest.UnitState, error) {
-	if u, ok := f.units[name]; ok {
-		return u, nil
-	}
-	return selftest.UnitState{Name: name, LoadState: "not-found", ActiveState: "inactive"}, nil
-}
-func (f *fakeSD) FailedUnits(context.Context) ([]string, error) { return nil, nil }
-func (f *fakeSD) Manager(context.Context) (selftest.ManagerState, error) {
-	return selftest.ManagerState{}, nil
-}
-func (f *fakeSD) Close() {}
-
 func TestDriverDevmapper(t *testing.T) {
 	dssDone := selftest.UnitState{Name: "docker-storage-setup.service", LoadState: "loaded", ActiveState: "inactive", SubState: "dead", Result: "success"}
 	dssFailed := dssDone
@@ -431,9 +401,7 @@ func TestDriverDevmapper(t *testing.T) {
 			h := host(t, root(t, fedora(dssDevmapper, storageDevmap)), fakeEngine(t, tc.status))
 			cmd := &lvsCommander{out: tc.lvs}
 			h.Commands = cmd
-			h.NewSystemd = func(context.Context) (selftest.Systemd, error) {
-				return &fakeSD{units: map[string]selftest.UnitState{"docker-storage-setup.service": tc.dss}}, nil
-			}
+			h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{"docker-storage-setup.service": tc.dss})
 			expect(t, run(t, h, "storage.driver"), tc.result, tc.msg...)
 			if tc.name == "healthy" && strings.Join(cmd.argv, " ") != "lvs --noheadings --nameprefixes -o "+LvsFields+" atomicos/docker-pool" {
 				t.Errorf("lvs argv %q", cmd.argv)
