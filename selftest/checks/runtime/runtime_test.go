@@ -283,6 +283,19 @@ func helperLoop() {
 // TestNoLeftovers: 50 runs in this process, and runs killed with SIGKILL
 // at random points mid-check; afterwards one more run, and the daemon
 // holds nothing of the self-test's but what live processes own.
+func ownsContainer(t *testing.T, c *dockerprobe.Client, o dockerprobe.Owner) bool {
+	owned, err := c.ListOwned(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, label := range owned.Containers {
+		if label == o.String() {
+			return true
+		}
+	}
+	return false
+}
+
 func TestNoLeftovers(t *testing.T) {
 	d := dockertest.Shared(t)
 	c := d.Client(t)
@@ -297,20 +310,46 @@ func TestNoLeftovers(t *testing.T) {
 	noStale(t, c)
 
 	// Kill children at staggered instants so they die in different steps
-	// (import, create, start, wait, remove).
-	for i, delay := range []time.Duration{150, 300, 450, 600, 800, 1000, 1300, 1700} {
+	// (import, create, start, wait, remove), and the last ones exactly
+	// while their probe container exists.
+	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), helperEnv+"="+d.Socket, helperEnv+"_BINARY="+dockertest.ProbeBinary(t))
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		return cmd
+	}
+	for i, delay := range []time.Duration{150, 300, 450, 600, 800, 1000, 1300, 1700} {
+		cmd := start()
 		time.Sleep(delay*time.Millisecond + time.Duration(i)*37*time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	for i := 0; i < 3; i++ {
+		cmd := start()
+		owner, err := dockerprobe.OwnerOf(cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for !ownsContainer(t, c, owner) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatal("the helper never created a probe container")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		cmd.Process.Kill()
 		cmd.Wait()
 	}
 	owned, err := c.ListOwned(context.Background())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(owned.Containers) == 0 {
+		t.Fatal("the run killed with its probe container present left no container: nothing to clean up")
 	}
 	t.Logf("after the killed runs the daemon holds %d containers and %d images of the self-test's", len(owned.Containers), len(owned.Images))
 	res := run(t, h, "runtime.run", 0)
