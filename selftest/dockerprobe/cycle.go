@@ -282,10 +282,22 @@ func (c *Client) RemoveContainer(ctx context.Context, nameOrID string) error {
 		return c.explain("removing probe container "+nameOrID, rctx, 0, err)
 	}
 	_, err := c.api.ContainerRemove(rctx, nameOrID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-	// Two runs may clean up the same leftover at once; the daemon then
-	// answers the second with a conflict: "removal ... already in progress".
+	// Another remover got there first (a second run cleaning the same
+	// leftover, or the daemon finishing the removal a killed run asked
+	// for): the daemon answers with a conflict, "removal ... already in
+	// progress". Wait until it is gone, so that the caller may rely on it.
 	if err != nil && cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress") {
-		return nil
+		for {
+			_, ierr := c.api.ContainerInspect(rctx, nameOrID, client.ContainerInspectOptions{})
+			if cerrdefs.IsNotFound(ierr) {
+				return nil
+			}
+			select {
+			case <-rctx.Done():
+				return c.explain("removing probe container "+nameOrID+" (its removal was already in progress)", rctx, 0, err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
 	}
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return c.explain("removing probe container "+nameOrID, rctx, 0, err)

@@ -20,7 +20,13 @@ func checkRun(ctx context.Context, t *selftest.T) {
 		return
 	}
 	self := dockerprobe.Self()
-	cleanLeftovers(ctx, t, c, self)
+	// Swept before and after the probe: the daemon may still finish a
+	// create that a killed run sent just before it died, after the first
+	// sweep listed the containers (docker 20.10 re-registers a container
+	// whose create raced with its forced removal).
+	var swept []string
+	defer func() { cleanLeftovers(ctx, t, c, self, swept) }()
+	swept = cleanLeftovers(ctx, t, c, self, nil)
 
 	nonce := probe.NewNonce()
 	image, ok := importProbe(ctx, t, c, nonce, self)
@@ -56,18 +62,21 @@ func checkRun(ctx context.Context, t *selftest.T) {
 		c.Socket, ms(tm.Create), ms(tm.Start), ms(tm.Exit))
 }
 
-// cleanLeftovers removes what killed runs left and records it. A failure
-// to do so is recorded but does not decide the check: the probe below
-// proves or disproves the runtime on its own.
-func cleanLeftovers(ctx context.Context, t *selftest.T, c *dockerprobe.Client, self dockerprobe.Owner) {
+// cleanLeftovers removes what killed runs left and records it, with what
+// an earlier sweep of this check removed. A failure to remove is recorded
+// but does not decide the check: the probe proves or disproves the
+// runtime on its own.
+func cleanLeftovers(ctx context.Context, t *selftest.T, c *dockerprobe.Client, self dockerprobe.Owner, before []string) []string {
 	removed, err := c.RemoveLeftovers(ctx, self)
+	all := append(before, removed...)
 	if len(removed) > 0 {
-		t.Evidence("leftovers of earlier runs removed", "", strings.Join(removed, ", "))
-		t.Detail("leftovers_removed", removed)
+		t.Evidence("leftovers of earlier runs removed", "", strings.Join(all, ", "))
+		t.Detail("leftovers_removed", all)
 	}
 	if err != nil {
 		t.Evidence("removing leftovers of earlier runs", "done", err.Error())
 	}
+	return all
 }
 
 // importProbe makes the probe image; it fails the check when the runtime

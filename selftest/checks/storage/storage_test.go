@@ -14,6 +14,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/runtime"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe/dockertest"
 )
@@ -407,5 +408,61 @@ func TestDriverDevmapper(t *testing.T) {
 				t.Errorf("lvs argv %q", cmd.argv)
 			}
 		})
+	}
+}
+
+// TestWholeRunStalledDaemon runs every storage and runtime check together
+// against a daemon that accepts connections and never answers: each one
+// that talks to it is reported within the ping bound; with the ping bound
+// above the run's bound, the run is cut at its bound; either way the run
+// finishes in time.
+func TestWholeRunStalledDaemon(t *testing.T) {
+	var checks []*selftest.Check
+	for _, c := range selftest.Default.All() {
+		if strings.HasPrefix(c.ID, "runtime.") || strings.HasPrefix(c.ID, "storage.") {
+			checks = append(checks, c)
+		}
+	}
+	if len(checks) != 5 {
+		t.Fatalf("%d storage and runtime checks registered, want 5", len(checks))
+	}
+	h := host(t, root(t, map[string]string{"usr/lib/systemd/system/docker.service": debianUnit}), dockertest.StalledSocket(t))
+	h.Config.Runtime.Atomic = "atomic-selftest-no-such-atomic"
+	h.Config.Runtime.PingTimeout = config.Duration(time.Second)
+	h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{"docker.service": {LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"}})
+
+	rec := &selftest.Record{}
+	start := time.Now()
+	(&selftest.Runner{Host: h, Checks: checks, RunTimeout: time.Minute}).Run(context.Background(), rec)
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("the run took %s with a 1 s ping bound", el)
+	}
+	want := map[string]selftest.Status{
+		"runtime.run": selftest.StatusFail, "runtime.service": selftest.StatusFail, "storage.driver": selftest.StatusFail,
+		"storage.config": selftest.StatusPass, "runtime.atomic-run": selftest.StatusSkip,
+	}
+	for _, r := range rec.Checks {
+		if r.Status != want[r.ID] {
+			t.Errorf("%s: %s (%s), want %s", r.ID, r.Status, r.Message, want[r.ID])
+		}
+		if r.Status == selftest.StatusFail && !strings.Contains(r.Message, "did not answer within 1s") {
+			t.Errorf("%s: message %q does not say the daemon did not answer", r.ID, r.Message)
+		}
+	}
+
+	h.Config.Runtime.PingTimeout = config.Duration(10 * time.Minute)
+	rec = &selftest.Record{}
+	start = time.Now()
+	(&selftest.Runner{Host: h, Checks: checks, RunTimeout: 5 * time.Second}).Run(context.Background(), rec)
+	if el := time.Since(start); el > 5*time.Second+5*time.Second {
+		t.Errorf("the run bounded at 5 s took %s", el)
+	}
+	for _, r := range rec.Checks {
+		if r.ID == "storage.config" || r.ID == "runtime.atomic-run" {
+			continue
+		}
+		if r.Status != selftest.StatusFail || !strings.Contains(r.Message, "cut short") {
+			t.Errorf("%s: %s (%s), want a failure cut short by the run's bound", r.ID, r.Status, r.Message)
+		}
 	}
 }

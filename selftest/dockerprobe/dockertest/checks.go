@@ -2,6 +2,8 @@ package dockertest
 
 import (
 	"context"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,3 +72,36 @@ func (f fakeSystemd) Manager(context.Context) (selftest.ManagerState, error) {
 	return selftest.ManagerState{}, nil
 }
 func (f fakeSystemd) Close() {}
+
+// StalledSocket returns a unix socket that accepts connections and never
+// answers, as a hung daemon does.
+func StalledSocket(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "stall.sock")
+	l, err := net.Listen("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 1000)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		for {
+			select {
+			case c := <-conns:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	return p
+}
