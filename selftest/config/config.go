@@ -66,7 +66,8 @@ type Results struct {
 	LockTimeout Duration `toml:"lock_timeout"`
 }
 
-// Runtime names the container runtime the checks talk to.
+// Runtime names the container runtime the checks talk to: anything that
+// speaks the Docker Engine API on a unix socket (docker, a podman service).
 type Runtime struct {
 	// Socket is the Engine API's unix socket.
 	Socket string `toml:"socket"`
@@ -82,7 +83,7 @@ type Runtime struct {
 	Atomic string `toml:"atomic"`
 }
 
-// Storage holds the container storage thresholds.
+// Storage configures the container storage checks.
 type Storage struct {
 	// DataPercent and MetadataPercent are the highest thin pool usage
 	// that still passes.
@@ -121,6 +122,10 @@ type Cloudinit struct {
 type Deployment struct {
 	// Stateroot limits the checks to one OS name; empty means the booted.
 	Stateroot string `toml:"stateroot"`
+	// RPMDBPath is the rpm database deployment.expected asks with
+	// `rpm -q --dbpath`; empty means rpm's own default (on rpm-ostree
+	// hosts /usr/share/rpm through rpm's macros).
+	RPMDBPath string `toml:"rpm_dbpath"`
 }
 
 // Defaults returns the built-in configuration.
@@ -254,6 +259,9 @@ func (c *Config) validate(path string) error {
 	}
 	if c.Runtime.Socket == "" || !filepath.IsAbs(c.Runtime.Socket) {
 		return bad("runtime.socket", "must be an absolute path, got %q", c.Runtime.Socket)
+	}
+	if p := c.Deployment.RPMDBPath; p != "" && !filepath.IsAbs(p) {
+		return bad("deployment.rpm_dbpath", "must be an absolute path, got %q", p)
 	}
 	if c.Runtime.Unit == "" {
 		return bad("runtime.unit", "must not be empty")

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// write puts name with content into dir.
-func write(t *testing.T, dir, name, content string) string {
+// writeConf puts name with content into dir.
+func writeConf(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -26,8 +26,8 @@ func write(t *testing.T, dir, name, content string) string {
 func TestRuntimeStorageOverlay(t *testing.T) {
 	dir := t.TempDir()
 	vendor, admin := filepath.Join(dir, "vendor"), filepath.Join(dir, "admin")
-	write(t, vendor, "10-runtime.toml", "[runtime]\nsocket = \"/run/podman/podman.sock\"\nunit = \"podman.socket\"\n[storage]\ndata_percent = 80\n")
-	write(t, admin, "50-site.toml", "[runtime]\nping_timeout = \"2s\"\nmax_restarts = 0\natomic = \"/usr/local/bin/atomic\"\n[storage]\ndata_percent = 95.5\ndriver = \"overlay2\"\nsetup_unit = \"container-storage-setup.service\"\n[checks]\ndemote = [\"runtime.atomic-run\"]\ndisable = [\"storage.driver\"]\n")
+	writeConf(t, vendor, "10-runtime.toml", "[runtime]\nsocket = \"/run/podman/podman.sock\"\nunit = \"podman.socket\"\n[storage]\ndata_percent = 80\n")
+	writeConf(t, admin, "50-site.toml", "[runtime]\nping_timeout = \"2s\"\nmax_restarts = 0\natomic = \"/usr/local/bin/atomic\"\n[storage]\ndata_percent = 95.5\ndriver = \"overlay2\"\nsetup_unit = \"container-storage-setup.service\"\n[checks]\ndemote = [\"runtime.atomic-run\"]\ndisable = [\"storage.driver\"]\n")
 	cfg, err := LoadDirs(vendor, admin)
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +74,8 @@ func TestRuntimeStorageBad(t *testing.T) {
 		{"[storage]\nruntime_unit_file = \"docker\"\n", "storage.runtime_unit_file"},
 	} {
 		dir := t.TempDir()
-		write(t, dir, "10-good.toml", "[storage]\ndata_percent = 70\n")
-		bad := write(t, dir, "20-bad.toml", tc.content)
+		writeConf(t, dir, "10-good.toml", "[storage]\ndata_percent = 70\n")
+		bad := writeConf(t, dir, "20-bad.toml", tc.content)
 		_, err := LoadDirs(dir)
 		if err == nil {
 			t.Errorf("%q loaded", tc.content)

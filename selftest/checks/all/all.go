@@ -3,7 +3,9 @@
 package all
 
 import (
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/deployment"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/host"
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/ostree"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/runtime"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/storage"
 )

@@ -55,11 +55,14 @@ func init() {
 }
 
 func needRuntime(_ context.Context, h *selftest.Host) string {
-	return dockerprobe.Installed(h.Config.Runtime.Socket, h.Config.Runtime.Unit, h.Path)
+	return dockerprobe.Installed(h.Config.Runtime.Socket, h.Config.Runtime.Unit, h.Path, hasSystemd(h))
 }
 
+// hasSystemd: systemd runs the host, or a systemd probe was supplied.
+func hasSystemd(h *selftest.Host) bool { return h.NewSystemd != nil || h.SystemdBooted() }
+
 func needSystemdAndRuntime(ctx context.Context, h *selftest.Host) string {
-	if h.NewSystemd == nil && !h.SystemdBooted() {
+	if !hasSystemd(h) {
 		return "systemd is not PID 1 on this host (/run/systemd/system is missing)"
 	}
 	return needRuntime(ctx, h)

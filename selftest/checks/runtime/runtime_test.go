@@ -114,6 +114,8 @@ func TestRunDaemonStopped(t *testing.T) {
 
 	d = dockertest.Start(t, dockertest.Options{})
 	h = host(t, d.Socket)
+	// systemd, which is not PID 1 here, would have started the unit.
+	h.NewSystemd = dockertest.Systemd(nil)
 	d.Stop(t)
 	res := run(t, h, "runtime.run", 0)
 	if needRuntime(context.Background(), h) != "" {
@@ -229,6 +231,18 @@ func TestSkips(t *testing.T) {
 	h := host(t, filepath.Join(t.TempDir(), "no.sock"))
 	h.Config.Runtime.Unit = "atomic-selftest-no-such-runtime.service"
 	expect(t, run(t, h, "runtime.run", 0), selftest.StatusSkip, "no container runtime")
+
+	// The unit is installed but nothing listens and no systemd would
+	// start it (a build container): skipped; with systemd: a failure.
+	dir := t.TempDir()
+	testutil.WriteFile(t, dir, "usr/lib/systemd/system/docker.service", "[Service]\nExecStart=/usr/bin/dockerd\n")
+	h = host(t, filepath.Join(dir, "no.sock"))
+	h.Root, h.Offline = dir, false
+	if !h.SystemdBooted() {
+		expect(t, run(t, h, "runtime.run", 0), selftest.StatusSkip, "systemd, which would start it, is not PID 1")
+	}
+	h.NewSystemd = dockertest.Systemd(nil)
+	expect(t, run(t, h, "runtime.run", 0), selftest.StatusFail, "cannot connect")
 
 	d := dockertest.Shared(t)
 	h = host(t, d.Socket)

@@ -41,9 +41,21 @@ func init() {
 	})
 }
 
+// installed: against a sysroot, the runtime unit must be in it; on a live
+// host, the runtime must be expected (dockerprobe.Installed).
 func installed(_ context.Context, h *selftest.Host) string {
-	return dockerprobe.Installed(h.Config.Runtime.Socket, h.Config.Runtime.Unit, h.Path)
+	rc := h.Config.Runtime
+	if h.Offline {
+		if dockerprobe.UnitInstalled(unitName(h), h.Path) {
+			return ""
+		}
+		return fmt.Sprintf("no container runtime in %s: the unit %s is not installed", h.Root, unitName(h))
+	}
+	return dockerprobe.Installed(rc.Socket, rc.Unit, h.Path, hasSystemd(h))
 }
+
+// hasSystemd: systemd runs the host, or a systemd probe was supplied.
+func hasSystemd(h *selftest.Host) bool { return h.NewSystemd != nil || h.SystemdBooted() }
 
 func unitName(h *selftest.Host) string {
 	if u := h.Config.Storage.RuntimeUnitFile; u != "" {
@@ -300,7 +312,7 @@ func checkLvs(ctx context.Context, t *selftest.T, pool string) []string {
 func checkSetupUnit(ctx context.Context, t *selftest.T) []string {
 	h := t.Host
 	unit := h.Config.Storage.SetupUnit
-	if h.NewSystemd == nil && !h.SystemdBooted() {
+	if !hasSystemd(h) {
 		t.Evidence(unit, "", "not asked: systemd is not PID 1")
 		return nil
 	}

@@ -209,8 +209,10 @@ func host(t *testing.T, dir, socket string) *selftest.Host {
 	cfg.Runtime.Socket = socket
 	h := selftest.NewHost(dir, cfg)
 	// Files from the fixture root, the daemon live: the checks under
-	// test only read files through h.Path.
+	// test only read files through h.Path. systemd runs this "host" and
+	// knows no docker-storage-setup.service unless a test says otherwise.
 	h.Offline = false
+	h.NewSystemd = dockertest.Systemd(nil)
 	return h
 }
 
@@ -243,10 +245,20 @@ func TestConfigCheck(t *testing.T) {
 	// No runtime at all: skipped.
 	h = host(t, root(t, map[string]string{"etc/hostname": "x\n"}), "/nonexistent.sock")
 	expect(t, run(t, h, "storage.config"), selftest.StatusSkip, "no container runtime")
+	// Installed, but no systemd to start it and no socket (a build
+	// container): skipped.
+	h = host(t, root(t, fedora(dssOverlay2, storageOverlay2)), "/nonexistent.sock")
+	h.NewSystemd = nil
+	if !h.SystemdBooted() {
+		expect(t, run(t, h, "storage.config"), selftest.StatusSkip, "systemd, which would start it, is not PID 1")
+	}
 	// Offline against a sysroot: it runs.
 	h = host(t, root(t, fedora(dssDevmapper, storageDevmap)), "/nonexistent.sock")
-	h.Offline = true
+	h.Offline, h.NewSystemd = true, nil
 	expect(t, run(t, h, "storage.config"), selftest.StatusPass, "devicemapper on thin pool /dev/mapper/atomicos-docker--pool")
+	h = host(t, root(t, map[string]string{"etc/hostname": "x\n"}), "/nonexistent.sock")
+	h.Offline = true
+	expect(t, run(t, h, "storage.config"), selftest.StatusSkip, "the unit docker.service is not installed")
 }
 
 // TestDriverOverlayReal runs storage.driver against the real daemon
