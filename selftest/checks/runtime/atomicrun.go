@@ -69,12 +69,14 @@ func checkAtomicRun(ctx context.Context, t *selftest.T) {
 	t.Evidence("atomic run", "exit 0", fmt.Sprintf("%s in %s", exitText(err), ms(took)))
 	t.Detail("atomic_run_ms", msf(took))
 	if err != nil {
-		removeImage(ctx, t, c, image)
 		t.Fail("atomic run of the probe image failed: %v%s", err, tail(stderr, stdout))
+		c.RemoveContainer(ctx, name)
+		removeImage(ctx, t, c, image)
 		return
 	}
-	// --rm in the RUN label removed the container; a leftover is a failure
-	// of atomic run or of the runtime, and is removed here in any case.
+	// --rm in the RUN label removes the container (the daemon may still
+	// be at it when the CLI returns); what is left is recorded and
+	// removed here, so the image can go too.
 	owned, lerr := c.ListOwned(ctx)
 	if lerr == nil {
 		if _, left := owned.Containers[name]; left {

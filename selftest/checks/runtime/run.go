@@ -45,11 +45,15 @@ func checkRun(ctx context.Context, t *selftest.T) {
 	if len(out.Warnings) > 0 {
 		t.Detail("create_warnings", out.Warnings)
 	}
-	removed := removeImage(ctx, t, c, image)
+	// The run's own failure is the verdict; removing the image comes
+	// after it (a container that could not be removed also keeps its
+	// image, and that is the same failure).
 	if err != nil {
 		t.Fail("%v%s", err, tail(out.Stderr))
+		removeImage(ctx, t, c, image)
 		return
 	}
+	removed := removeImage(ctx, t, c, image)
 	t.Evidence("probe exit status", "0", fmt.Sprint(out.ExitCode))
 	if out.ExitCode != 0 {
 		t.Fail("the probe container exited with status %d%s", out.ExitCode, tail(out.Stderr, out.Stdout))
