@@ -4,4 +4,5 @@ package all
 
 import (
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/host"
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/syscontainer"
 )
