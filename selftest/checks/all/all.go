@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/cloudinit"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/host"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/syscontainer"
 )
