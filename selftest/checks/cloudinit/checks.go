@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 func checkFinished(_ context.Context, t *selftest.T) {
@@ -458,7 +459,7 @@ func presence(ok bool) string {
 }
 
 func (r tree) isDir(p string) (bool, error) {
-	rp, err := resolve(r.root(), p)
+	rp, err := rootfs.Resolve(r.root(), p)
 	if err != nil {
 		return false, err
 	}
@@ -495,11 +496,11 @@ func (r tree) failedScripts() (map[string]string, string, error) {
 	if moduleErr == "" || len(failed) > 0 {
 		return failed, moduleErr, nil
 	}
-	rp, err := resolve(r.root(), logFile)
+	rp, err := rootfs.Resolve(r.root(), logFile)
 	if err != nil {
 		return failed, moduleErr, nil
 	}
-	tail, err := readTail(rp, maxLogTail)
+	tail, err := rootfs.ReadTail(rp, maxLogTail)
 	if err != nil {
 		return failed, moduleErr, nil
 	}

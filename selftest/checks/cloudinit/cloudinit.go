@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 func init() {
@@ -127,11 +128,11 @@ func (r tree) root() string {
 
 // read returns a record's bytes; a missing file is (nil, nil).
 func (r tree) read(p string) ([]byte, error) {
-	rp, err := resolve(r.root(), p)
+	rp, err := rootfs.Resolve(r.root(), p)
 	if err != nil {
 		return nil, err
 	}
-	b, err := readBounded(rp, maxRecord)
+	b, err := rootfs.ReadBounded(rp, maxRecord)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -142,7 +143,7 @@ func (r tree) read(p string) ([]byte, error) {
 }
 
 func (r tree) exists(p string) (bool, error) {
-	rp, err := resolve(r.root(), p)
+	rp, err := rootfs.Resolve(r.root(), p)
 	if err != nil {
 		return false, err
 	}
@@ -155,7 +156,7 @@ func (r tree) exists(p string) (bool, error) {
 
 // list returns the names in a directory; a missing one is empty.
 func (r tree) list(p string) ([]string, error) {
-	rp, err := resolve(r.root(), p)
+	rp, err := rootfs.Resolve(r.root(), p)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 var trees = []string{"cloudinit-17.1", "cloudinit-26.2"}
@@ -64,7 +65,7 @@ func write(t *testing.T, root, rel, data string) {
 
 func instance(t *testing.T, root string) string {
 	t.Helper()
-	p, err := resolve(root, instanceDir)
+	p, err := rootfs.Resolve(root, instanceDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,29 +314,5 @@ func TestVirtualizationFallback(t *testing.T) {
 	out, _ := exec.Command("systemd-detect-virt").Output()
 	if want := strings.TrimSpace(string(out)); v != want || !strings.HasPrefix(how, "systemd-detect-virt") {
 		t.Fatalf("virtualization = %q (%s), systemd-detect-virt says %q", v, how, want)
-	}
-}
-
-func TestResolve(t *testing.T) {
-	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "a/b"), 0o755)
-	os.Symlink("/a", filepath.Join(root, "abs"))       // absolute: stays in root
-	os.Symlink("../..", filepath.Join(root, "a/b/up")) // climbs no higher than root
-	os.Symlink("loop2", filepath.Join(root, "loop1"))
-	os.Symlink("loop1", filepath.Join(root, "loop2"))
-	for in, want := range map[string]string{
-		"/abs/b":             root + "/a/b",
-		"/a/b/up/a/b/up/etc": root + "/etc",
-		"/../../etc":         root + "/etc",
-		"/missing/x/y":       root + "/missing/x/y",
-		"/abs/../abs/b/.":    root + "/a/b",
-	} {
-		got, err := resolve(root, in)
-		if err != nil || got != want {
-			t.Errorf("resolve(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	if _, err := resolve(root, "/loop1/x"); err == nil || !strings.Contains(err.Error(), "too many levels") {
-		t.Errorf("a loop resolved: %v", err)
 	}
 }

@@ -5,11 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -20,106 +16,6 @@ const maxRecord = 8 << 20
 
 // maxLogTail is how much of the end of cloud-init.log is searched.
 const maxLogTail = 4 << 20
-
-// maxHops bounds symbolic links followed while resolving a path under the
-// root (the kernel's own limit is 40).
-const maxHops = 40
-
-// errTooLarge is wrapped by errors about records over maxRecord.
-var errTooLarge = errors.New("too large")
-
-// resolve returns the host path p resolved under root: every symbolic
-// link, absolute or relative, is followed inside root, as it would be on
-// the booted host (cloud-init links /var/lib/cloud/instance to an absolute
-// path). A loop or a chain longer than maxHops is an error naming p.
-func resolve(root, p string) (string, error) {
-	if root == "" {
-		root = "/"
-	}
-	rest := strings.Split(strings.Trim(filepath.Clean("/"+p), "/"), "/")
-	cur := "/"
-	hops := 0
-	for len(rest) > 0 {
-		c := rest[0]
-		rest = rest[1:]
-		if c == "" || c == "." {
-			continue
-		}
-		if c == ".." {
-			cur = filepath.Dir(cur)
-			continue
-		}
-		next := filepath.Join(cur, c)
-		fi, err := os.Lstat(filepath.Join(root, next))
-		if err != nil {
-			// A missing component: the rest cannot be links either.
-			return filepath.Join(append([]string{root, next}, rest...)...), nil
-		}
-		if fi.Mode()&os.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		hops++
-		if hops > maxHops {
-			return "", fmt.Errorf("%s: too many levels of symbolic links (a loop?)", p)
-		}
-		target, err := os.Readlink(filepath.Join(root, next))
-		if err != nil {
-			return "", err
-		}
-		if filepath.IsAbs(target) {
-			cur = "/"
-		}
-		rest = append(strings.Split(strings.Trim(target, "/"), "/"), rest...)
-	}
-	return filepath.Join(root, cur), nil
-}
-
-// readBounded reads a regular file of at most max bytes.
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: %w: more than %d bytes", path, errTooLarge, max)
-	}
-	return b, nil
-}
-
-// readTail reads at most the last max bytes of a file.
-func readTail(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if off := fi.Size() - max; off > 0 {
-		if _, err := f.Seek(off, io.SeekStart); err != nil {
-			return nil, err
-		}
-	}
-	return io.ReadAll(io.LimitReader(f, max))
-}
 
 // Stage is one stage's entry in status.json.
 type Stage struct {
