@@ -36,6 +36,18 @@ func init() {
 	})
 }
 
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "syscontainer.installed",
+		Criterion:   "C10",
+		Required:    true,
+		Description: "every installed system container has its info, config.json, image ref in the ostree repository, an active unit and a live runc container",
+		Timeout:     time.Minute,
+		Offline:     true,
+		Run:         checkInstalled,
+	})
+}
+
 func needRoot(_ context.Context, h *selftest.Host) string {
 	if os.Geteuid() != 0 {
 		return "runc needs root to create containers; the self-test is not running as root"
