@@ -46,6 +46,15 @@ func init() {
 		Offline:     true,
 		Run:         checkInstalled,
 	})
+	selftest.Register(&selftest.Check{
+		ID:          "syscontainer.atomic",
+		Criterion:   "C10",
+		Required:    false,
+		Description: "with syscontainer.image set: atomic pull --storage ostree, atomic install --system, systemctl start (active within syscontainer.start_timeout), atomic uninstall",
+		Timeout:     30 * time.Minute,
+		Applies:     atomicApplies,
+		Run:         checkAtomic,
+	})
 }
 
 func needRoot(_ context.Context, h *selftest.Host) string {
