@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // ErrTooLarge is wrapped by errors about files over the allowed size.
@@ -68,20 +69,32 @@ func Resolve(root, p string) (string, error) {
 	return filepath.Join(root, cur), nil
 }
 
+// openRegular opens a regular file for reading. O_NONBLOCK keeps a FIFO
+// planted where a record should be from blocking the open; anything but a
+// regular file is refused.
+func openRegular(path string) (*os.File, int64, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
+}
+
 // ReadBounded reads a regular file of at most max bytes.
 func ReadBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, _, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err
@@ -92,21 +105,14 @@ func ReadBounded(path string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// ReadTail reads at most the last max bytes of a file.
+// ReadTail reads at most the last max bytes of a regular file.
 func ReadTail(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, size, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if off := fi.Size() - max; off > 0 {
+	if off := size - max; off > 0 {
 		if _, err := f.Seek(off, io.SeekStart); err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -53,5 +54,13 @@ func TestReadBounded(t *testing.T) {
 	}
 	if _, err := ReadBounded(filepath.Dir(p), 10); err == nil {
 		t.Fatal("a directory was read")
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Without O_NONBLOCK this would wait for a writer for ever.
+	if _, err := ReadBounded(fifo, 10); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("a FIFO: %v", err)
 	}
 }

@@ -87,6 +87,21 @@ func setStageError(t *testing.T, root, stage, msg string) {
 	write(t, root, "var/lib/cloud/data/result.json", `{"v1": {"datasource": "x", "errors": [`+string(mustJSON(msg))+`]}}`)
 }
 
+// dropKey removes the lines holding who's key from fedora's authorized_keys.
+func dropKey(who string) func(t *testing.T, tree, root string) {
+	return func(t *testing.T, tree, root string) {
+		p := filepath.Join(root, "var/home/fedora/.ssh/authorized_keys")
+		b, _ := os.ReadFile(p)
+		var keep []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.Contains(l, who) {
+				keep = append(keep, l)
+			}
+		}
+		os.WriteFile(p, []byte(strings.Join(keep, "\n")), 0o600)
+	}
+}
+
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
 
 // Every check passes on the good tree of each layout.
@@ -113,28 +128,8 @@ func TestBrokenTrees(t *testing.T) {
 		breaks func(t *testing.T, tree, root string)
 		want   map[string]string // tree -> substring of the message; "*" for both
 	}{
-		{"user-data key missing", "cloudinit.sshkey", func(t *testing.T, tree, root string) {
-			p := filepath.Join(root, "var/home/fedora/.ssh/authorized_keys")
-			b, _ := os.ReadFile(p)
-			var keep []string
-			for _, l := range strings.Split(string(b), "\n") {
-				if !strings.Contains(l, "usera@") {
-					keep = append(keep, l)
-				}
-			}
-			os.WriteFile(p, []byte(strings.Join(keep, "\n")), 0o600)
-		}, map[string]string{"*": "(usera@example.test) requested by /var/lib/cloud/instance/cloud-config.txt ssh_authorized_keys is not in /var/home/fedora/.ssh/authorized_keys of user fedora"}},
-		{"datasource key missing", "cloudinit.sshkey", func(t *testing.T, tree, root string) {
-			p := filepath.Join(root, "var/home/fedora/.ssh/authorized_keys")
-			b, _ := os.ReadFile(p)
-			var keep []string
-			for _, l := range strings.Split(string(b), "\n") {
-				if !strings.Contains(l, "userb@") {
-					keep = append(keep, l)
-				}
-			}
-			os.WriteFile(p, []byte(strings.Join(keep, "\n")), 0o600)
-		}, map[string]string{
+		{"user-data key missing", "cloudinit.sshkey", dropKey("usera@"), map[string]string{"*": "(usera@example.test) requested by /var/lib/cloud/instance/cloud-config.txt ssh_authorized_keys is not in /var/home/fedora/.ssh/authorized_keys of user fedora"}},
+		{"datasource key missing", "cloudinit.sshkey", dropKey("userb@"), map[string]string{
 			"cloudinit-17.1": "(userb@example.test) requested by /var/lib/cloud/seed/nocloud/meta-data public-keys is not in",
 			"cloudinit-26.2": "(userb@example.test) requested by /run/cloud-init/instance-data.json v1.public_ssh_keys is not in",
 		}},

@@ -214,7 +214,7 @@ func TestEncodeOstreeRef(t *testing.T) {
 
 func TestProcStart(t *testing.T) {
 	for in, want := range map[string]uint64{
-		"1 (systemd) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 42 1 2":           42,
+		"1 (systemd) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 42 1 2":            42,
 		"7 (a) b (c)) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 4711 1 2 3 4 5 6": 4711,
 	} {
 		if state, got, ok := procStart([]byte(in)); !ok || got != want || state != "S" {
