@@ -103,8 +103,9 @@ type Syscontainer struct {
 	// so they never mix with the host's containers.
 	RuncRoot string `toml:"runc_root"`
 	// CheckoutDir is where the atomic CLI checks system containers out
-	// (its checkout_path); PreinstalledDir holds those shipped in /usr.
-	CheckoutDir     string `toml:"checkout_dir"`
+	// (its checkout_path).
+	CheckoutDir string `toml:"checkout_dir"`
+	// PreinstalledDir holds the system containers shipped in /usr.
 	PreinstalledDir string `toml:"preinstalled_dir"`
 	// SystemRuncRoot is the runc root the installed containers run under.
 	SystemRuncRoot string `toml:"system_runc_root"`
@@ -124,6 +125,10 @@ type Cloudinit struct {
 type Deployment struct {
 	// Stateroot limits the checks to one OS name; empty means the booted.
 	Stateroot string `toml:"stateroot"`
+	// RPMDBPath is the rpm database deployment.expected asks with
+	// `rpm -q --dbpath`; empty means rpm's own default (on rpm-ostree
+	// hosts /usr/share/rpm through rpm's macros).
+	RPMDBPath string `toml:"rpm_dbpath"`
 }
 
 // Defaults returns the built-in configuration.
@@ -284,6 +289,9 @@ func (c *Config) validate(path string) error {
 	}
 	if c.Runtime.Socket == "" || !filepath.IsAbs(c.Runtime.Socket) {
 		return bad("runtime.socket", "must be an absolute path, got %q", c.Runtime.Socket)
+	}
+	if p := c.Deployment.RPMDBPath; p != "" && !filepath.IsAbs(p) {
+		return bad("deployment.rpm_dbpath", "must be an absolute path, got %q", p)
 	}
 	if c.Runtime.Unit == "" {
 		return bad("runtime.unit", "must not be empty")
