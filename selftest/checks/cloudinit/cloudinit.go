@@ -93,25 +93,39 @@ func applies(ctx context.Context, h *selftest.Host) string {
 	return ""
 }
 
+// containerTypes are the values of systemd's Virtualization property
+// (and of systemd-detect-virt) that name containers, not virtual
+// machines (systemd's virt.c): C7 is about virtualised images, and a
+// container has no cloud seed to be configured from.
+var containerTypes = map[string]bool{
+	"openvz": true, "lxc": true, "lxc-libvirt": true, "systemd-nspawn": true, "docker": true,
+	"podman": true, "rkt": true, "wsl": true, "proot": true, "pouch": true, "container-other": true,
+}
+
 // virtualization asks systemd (the Manager's Virtualization property, the
-// same as systemd-detect-virt) and falls back to systemd-detect-virt. It
-// returns "none" on bare metal and says how it found out; where neither
-// can answer it returns "" (unknown: the checks run).
+// same as systemd-detect-virt) and falls back to `systemd-detect-virt
+// --vm`. It returns "none" on bare metal and in containers, and says how
+// it found out; where neither can answer it returns "" (unknown: the
+// checks run).
 func virtualization(ctx context.Context, h *selftest.Host) (string, string) {
 	if sd, err := h.Systemd(ctx); err == nil {
 		if m, err := sd.Manager(ctx); err == nil {
-			if m.Virtualization == "" {
+			switch v := m.Virtualization; {
+			case v == "":
 				return "none", "systemd's Virtualization property is empty"
+			case containerTypes[v]:
+				return "none", "systemd's Virtualization property says container " + v + ", not a virtual machine"
+			default:
+				return v, "systemd's Virtualization property"
 			}
-			return m.Virtualization, "systemd's Virtualization property"
 		}
 	}
-	out, err := h.Run(ctx, 10*time.Second, "systemd-detect-virt")
+	out, err := h.Run(ctx, 10*time.Second, "systemd-detect-virt", "--vm")
 	v := strings.TrimSpace(string(out))
 	var ee *selftest.ExitError
-	// systemd-detect-virt prints "none" and exits 1 on bare metal.
+	// systemd-detect-virt prints "none" and exits 1 where there is no VM.
 	if err == nil || (errors.As(err, &ee) && v == "none") {
-		return v, "systemd-detect-virt: " + v
+		return v, "systemd-detect-virt --vm: " + v
 	}
 	return "", ""
 }

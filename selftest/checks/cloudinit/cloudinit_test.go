@@ -268,6 +268,9 @@ func TestApplies(t *testing.T) {
 		{"bare metal", func(root string, h *selftest.Host) {
 			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: ""}, nil }
 		}, "the host is not virtualised (systemd's Virtualization property is empty)"},
+		{"container", func(root string, h *selftest.Host) {
+			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: "docker"}, nil }
+		}, "the host is not virtualised (systemd's Virtualization property says container docker, not a virtual machine)"},
 		{"bare metal but not required", func(root string, h *selftest.Host) {
 			h.Config.Cloudinit.RequireVirtualized = false
 			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: ""}, nil }
@@ -306,8 +309,8 @@ func TestVirtualizationFallback(t *testing.T) {
 	h := hostAt(t.TempDir())
 	h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return nil, errors.New("no bus") }
 	v, how := virtualization(context.Background(), h)
-	out, _ := exec.Command("systemd-detect-virt").Output()
-	if want := strings.TrimSpace(string(out)); v != want || !strings.HasPrefix(how, "systemd-detect-virt") {
+	out, _ := exec.Command("systemd-detect-virt", "--vm").Output()
+	if want := strings.TrimSpace(string(out)); v != want || !strings.HasPrefix(how, "systemd-detect-virt --vm") {
 		t.Fatalf("virtualization = %q (%s), systemd-detect-virt says %q", v, how, want)
 	}
 }

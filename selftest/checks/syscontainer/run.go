@@ -2,6 +2,7 @@ package syscontainer
 
 import (
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,6 +92,10 @@ func checkRun(ctx context.Context, t *selftest.T) {
 			t.Error("%v", err)
 			return
 		}
+	}
+	if err := staticBinary(bin); err != nil {
+		t.Error("%v", err)
+		return
 	}
 	p := &probeRun{
 		h: t.Host, runc: runc, root: cfg.RuncRoot, state: cfg.StateDir,
@@ -356,6 +361,26 @@ func (p *probeRun) sweep(ctx context.Context) ([]string, error) {
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// staticBinary refuses a probe binary that needs a dynamic loader: the
+// probe's container holds the binary alone, so runc would only report
+// "exec /atomic-selftest: no such file or directory". The host binary is
+// built with CGO_ENABLED=0; a dynamic one is a broken build.
+func staticBinary(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("the probe binary %s is not a readable ELF executable: %w", path, err)
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			interp, _ := io.ReadAll(io.LimitReader(prog.Open(), 4096))
+			return fmt.Errorf("the probe binary %s is dynamically linked (interpreter %s); it cannot run in a container that holds only itself: build atomic-selftest with CGO_ENABLED=0",
+				path, strings.TrimRight(string(interp), "\x00"))
+		}
+	}
+	return nil
 }
 
 func firstLine(s string) string {

@@ -74,6 +74,21 @@ func TestRunMissingRunc(t *testing.T) {
 	}
 }
 
+// A dynamically linked probe is refused before anything is made, with
+// the reason (Debian's /bin/sh is dynamically linked).
+func TestRunDynamicProbe(t *testing.T) {
+	needRunc(t)
+	h := testHost(t.TempDir())
+	h.ProbeBinary = "/bin/sh"
+	r := runCheck(t, h, registered(t, "syscontainer.run"))
+	if r.Status != selftest.StatusError || !strings.Contains(r.Message, "the probe binary /bin/sh is dynamically linked (interpreter /") {
+		t.Fatalf("%s: %s", r.Status, r.Message)
+	}
+	if err := staticBinary(probeBin); err != nil {
+		t.Fatalf("the CGO_ENABLED=0 build: %v", err)
+	}
+}
+
 // A container process that exits non-zero fails the check with its status.
 func TestRunNonZeroExit(t *testing.T) {
 	needRunc(t)
