@@ -102,32 +102,35 @@ var containerTypes = map[string]bool{
 	"podman": true, "rkt": true, "wsl": true, "proot": true, "pouch": true, "container-other": true,
 }
 
-// virtualization asks systemd (the Manager's Virtualization property, the
-// same as systemd-detect-virt) and falls back to `systemd-detect-virt
-// --vm`. It returns "none" on bare metal and in containers, and says how
-// it found out; where neither can answer it returns "" (unknown: the
-// checks run).
+// virtualization asks systemd (the Manager's Virtualization property)
+// and falls back to systemd-detect-virt, which reports the same. Both name
+// the innermost environment, a container before the VM it may run in. It
+// returns "none" on bare metal and in containers, and says how it found
+// out; where neither can answer it returns "" (unknown: the checks run).
 func virtualization(ctx context.Context, h *selftest.Host) (string, string) {
+	v, how := "", ""
 	if sd, err := h.Systemd(ctx); err == nil {
 		if m, err := sd.Manager(ctx); err == nil {
-			switch v := m.Virtualization; {
-			case v == "":
-				return "none", "systemd's Virtualization property is empty"
-			case containerTypes[v]:
-				return "none", "systemd's Virtualization property says container " + v + ", not a virtual machine"
-			default:
-				return v, "systemd's Virtualization property"
+			v, how = m.Virtualization, "systemd's Virtualization property"
+			if v == "" {
+				v = "none"
 			}
 		}
 	}
-	out, err := h.Run(ctx, 10*time.Second, "systemd-detect-virt", "--vm")
-	v := strings.TrimSpace(string(out))
-	var ee *selftest.ExitError
-	// systemd-detect-virt prints "none" and exits 1 where there is no VM.
-	if err == nil || (errors.As(err, &ee) && v == "none") {
-		return v, "systemd-detect-virt --vm: " + v
+	if how == "" {
+		out, err := h.Run(ctx, 10*time.Second, "systemd-detect-virt")
+		v = strings.TrimSpace(string(out))
+		var ee *selftest.ExitError
+		// systemd-detect-virt prints "none" and exits 1 on bare metal.
+		if err != nil && !(errors.As(err, &ee) && v == "none") {
+			return "", ""
+		}
+		how = "systemd-detect-virt"
 	}
-	return "", ""
+	if containerTypes[v] {
+		return "none", how + " says container " + v + ", not a virtual machine"
+	}
+	return v, how + ": " + v
 }
 
 // tree reads cloud-init's records under the host's root.

@@ -61,7 +61,7 @@ func installedTree(t *testing.T) (string, *selftest.Host, *fakeSystemd) {
 	if err := os.MkdirAll(filepath.Join(bundle, "rootfs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(sleeperBin)
+	b, _ := os.ReadFile(sleeperBin(t))
 	os.WriteFile(filepath.Join(bundle, "rootfs/sleeper"), b, 0o755)
 	if err := writeSpec(bundle, probeSpec([]string{"/sleeper"})); err != nil {
 		t.Fatal(err)

@@ -3,80 +3,37 @@ package syscontainer
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 )
 
-// Binaries built once for all tests: the real static atomic-selftest (the
-// probe) and a static program that exits 3.
-var (
-	probeBin   string
-	exit3Bin   string
-	sleeperBin string
-)
-
-func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" || fuzzing() {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "atomic-selftest-syscont-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	probeBin = filepath.Join(dir, "atomic-selftest")
-	exit3Bin = filepath.Join(dir, "exit3")
-	sleeperBin = filepath.Join(dir, "sleeper")
-	err = buildStatic(probeBin, "github.com/atomic-selftest/atomic-selftest/cmd/atomic-selftest")
-	if err == nil {
-		err = buildStatic(exit3Bin, "./testdata/exit3")
-	}
-	if err == nil {
-		err = buildStatic(sleeperBin, "./testdata/sleeper")
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+// The real static atomic-selftest (the probe) and static stand-ins for
+// it, each built once per test process.
+func probeBin(t testing.TB) string { return testutil.BuildBinary(t, "./cmd/atomic-selftest") }
+func exit3Bin(t testing.TB) string {
+	return testutil.BuildBinary(t, "./selftest/checks/syscontainer/testdata/exit3")
+}
+func sleeperBin(t testing.TB) string {
+	return testutil.BuildBinary(t, "./selftest/checks/syscontainer/testdata/sleeper")
 }
 
-// fuzzing reports whether this process runs fuzz targets only (test.sh
-// runs them with -run '^$'): no binaries are needed then.
-func fuzzing() bool {
-	for _, a := range os.Args[1:] {
-		if strings.HasPrefix(a, "-test.fuzz") {
-			return true
-		}
-	}
-	return false
-}
-
-func buildStatic(out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building %s: %v\n%s", pkg, err, b)
-	}
-	return nil
-}
-
-// testHost is a live host whose syscontainer state lives under dir.
-func testHost(dir string) *selftest.Host {
+// newHost is a live host whose syscontainer state lives under dir.
+func newHost(dir string) *selftest.Host {
 	cfg := config.Defaults()
 	cfg.Syscontainer.StateDir = filepath.Join(dir, "state")
 	cfg.Syscontainer.RuncRoot = filepath.Join(dir, "runc")
-	h := selftest.NewHost("/", cfg)
-	h.ProbeBinary = probeBin
+	return selftest.NewHost("/", cfg)
+}
+
+// testHost is newHost with the real probe.
+func testHost(t testing.TB, dir string) *selftest.Host {
+	h := newHost(dir)
+	h.ProbeBinary = probeBin(t)
 	return h
 }
 

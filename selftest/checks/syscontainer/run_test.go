@@ -50,7 +50,7 @@ func assertClean(t testing.TB, h *selftest.Host) {
 // container, bundle and image are gone afterwards.
 func TestRunPasses(t *testing.T) {
 	needRunc(t)
-	h := testHost(t.TempDir())
+	h := testHost(t, t.TempDir())
 	r := runCheck(t, h, registered(t, "syscontainer.run"))
 	if r.Status != selftest.StatusPass {
 		t.Fatalf("status %s: %s\n%s", r.Status, r.Message, evidence(r))
@@ -66,7 +66,7 @@ func TestRunPasses(t *testing.T) {
 
 // Without runc the check fails and names the binary it looked for.
 func TestRunMissingRunc(t *testing.T) {
-	h := testHost(t.TempDir())
+	h := testHost(t, t.TempDir())
 	h.Config.Syscontainer.Runc = "/nonexistent/runc"
 	r := runCheck(t, h, &selftest.Check{ID: "syscontainer.run", Criterion: "C10", Description: "t", Run: checkRun})
 	if r.Status != selftest.StatusFail || !strings.Contains(r.Message, `runc ("/nonexistent/runc") is not installed`) {
@@ -78,13 +78,13 @@ func TestRunMissingRunc(t *testing.T) {
 // the reason (Debian's /bin/sh is dynamically linked).
 func TestRunDynamicProbe(t *testing.T) {
 	needRunc(t)
-	h := testHost(t.TempDir())
+	h := testHost(t, t.TempDir())
 	h.ProbeBinary = "/bin/sh"
 	r := runCheck(t, h, registered(t, "syscontainer.run"))
 	if r.Status != selftest.StatusError || !strings.Contains(r.Message, "the probe binary /bin/sh is dynamically linked (interpreter /") {
 		t.Fatalf("%s: %s", r.Status, r.Message)
 	}
-	if err := staticBinary(probeBin); err != nil {
+	if err := staticBinary(probeBin(t)); err != nil {
 		t.Fatalf("the CGO_ENABLED=0 build: %v", err)
 	}
 }
@@ -92,8 +92,8 @@ func TestRunDynamicProbe(t *testing.T) {
 // A container process that exits non-zero fails the check with its status.
 func TestRunNonZeroExit(t *testing.T) {
 	needRunc(t)
-	h := testHost(t.TempDir())
-	h.ProbeBinary = exit3Bin
+	h := testHost(t, t.TempDir())
+	h.ProbeBinary = exit3Bin(t)
 	r := runCheck(t, h, registered(t, "syscontainer.run"))
 	if r.Status != selftest.StatusFail || !strings.Contains(r.Message, "the probe container exited with status 3") {
 		t.Fatalf("got %s: %s", r.Status, r.Message)
@@ -120,7 +120,7 @@ func newProbeRun(h *selftest.Host) *probeRun {
 // the copy, naming the blob.
 func TestRunCorruptBlob(t *testing.T) {
 	needRunc(t)
-	h := testHost(t.TempDir())
+	h := testHost(t, t.TempDir())
 	p := newProbeRun(h)
 	var layer string
 	p.damage = func(dir string) error {
@@ -163,10 +163,10 @@ func TestRunFromRegistry(t *testing.T) {
 	reg := os.Getenv("ATOMIC_SELFTEST_REGISTRY")
 	testutil.Need(t, "registry", reg != "", "ATOMIC_SELFTEST_REGISTRY is not set")
 	dir := t.TempDir()
-	h := testHost(dir)
+	h := testHost(t, dir)
 	p := newProbeRun(h)
 	layout := filepath.Join(dir, "push")
-	if _, err := ociimage.WriteLayout(layout, "t", func(w io.Writer) error { return probe.WriteLayer(w, probeBin) },
+	if _, err := ociimage.WriteLayout(layout, "t", func(w io.Writer) error { return probe.WriteLayer(w, probeBin(t)) },
 		ociimage.Config{Entrypoint: []string{probe.BinaryPath}}); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestChildRun(t *testing.T) {
 	if dir == "" {
 		t.Skip("only runs as the child of TestRunFiftyTimesWithKills")
 	}
-	h := testHost(dir)
+	h := newHost(dir)
 	h.ProbeBinary = os.Getenv(childEnv + "_PROBE")
 	p := newProbeRun(h)
 	stop := os.Getenv(childEnv + "_STAGE")
@@ -225,7 +225,7 @@ func TestRunFiftyTimesWithKills(t *testing.T) {
 		t.Skip("-short")
 	}
 	dir := t.TempDir()
-	h := testHost(dir)
+	h := testHost(t, dir)
 	killed, swept := 0, 0
 	for i := 0; i < 50; i++ {
 		if i%5 == 3 {
@@ -255,9 +255,9 @@ func killChild(t *testing.T, dir, stage string) {
 	t.Helper()
 	reached := filepath.Join(dir, "reached")
 	os.Remove(reached)
-	probeBinary := probeBin
+	probeBinary := probeBin(t)
 	if stage == "running" {
-		probeBinary = sleeperBin
+		probeBinary = sleeperBin(t)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChildRun$")
 	cmd.Env = append(os.Environ(), childEnv+"="+dir, childEnv+"_PROBE="+probeBinary, childEnv+"_STAGE="+stage)
@@ -267,8 +267,9 @@ func killChild(t *testing.T, dir, stage string) {
 	}
 	defer cmd.Wait()
 	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	cfg := testHost(dir).Config.Syscontainer
-	p := &probeRun{h: testHost(dir), runc: "runc", root: cfg.RuncRoot, state: cfg.StateDir}
+	h := newHost(dir)
+	cfg := h.Config.Syscontainer
+	p := &probeRun{h: h, runc: "runc", root: cfg.RuncRoot, state: cfg.StateDir}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if stage == "running" {
