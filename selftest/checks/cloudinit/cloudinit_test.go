@@ -22,7 +22,7 @@ var trees = []string{"cloudinit-17.1", "cloudinit-26.2"}
 // /var/lib/cloud/data, /var/lib/cloud/instance absolute to the instance's
 // directory. They are made here because the source tarball the RPM's
 // %check runs from leaves links out.
-func copyTree(t *testing.T, name string) string {
+func copyTree(t testing.TB, name string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "root")
 	if out, err := exec.Command("cp", "-a", filepath.Join("testdata", name), dst).CombinedOutput(); err != nil {
@@ -55,7 +55,7 @@ func hostAt(root string) *selftest.Host {
 	return h
 }
 
-func check(t *testing.T, id string) *selftest.Check {
+func check(t testing.TB, id string) *selftest.Check {
 	t.Helper()
 	cs, err := selftest.Default.Select([]string{id})
 	if err != nil {
@@ -64,7 +64,7 @@ func check(t *testing.T, id string) *selftest.Check {
 	return cs[len(cs)-1]
 }
 
-func run(t *testing.T, h *selftest.Host, id string) selftest.Result {
+func run(t testing.TB, h *selftest.Host, id string) selftest.Result {
 	t.Helper()
 	r := &selftest.Runner{Host: h, Checks: []*selftest.Check{check(t, id)}}
 	var rec selftest.Record
