@@ -323,8 +323,24 @@ func copyBlob(ctx context.Context, s types.ImageSource, d types.ImageDestination
 type Image struct {
 	Digest digest.Digest
 	Config imgspecv1.Image
-	src    types.ImageSource
-	m      manifest.Manifest
+	// RawManifest and RawConfig are the manifest and config blobs as
+	// stored, for stores that keep them verbatim.
+	RawManifest []byte
+	RawConfig   []byte
+	src         types.ImageSource
+	m           manifest.Manifest
+}
+
+// ConfigInfo is the config blob's descriptor.
+func (i *Image) ConfigInfo() types.BlobInfo { return i.m.ConfigInfo() }
+
+// Layers are the layers' descriptors, base first.
+func (i *Image) Layers() []types.BlobInfo {
+	var out []types.BlobInfo
+	for _, l := range i.m.LayerInfos() {
+		out = append(out, l.BlobInfo)
+	}
+	return out
 }
 
 // Open reads the manifest and configuration of ref. Close it after use.
@@ -338,7 +354,7 @@ func Open(ctx context.Context, sys *types.SystemContext, ref types.ImageReferenc
 		s.Close()
 		return nil, err
 	}
-	img := &Image{src: s, m: m}
+	img := &Image{src: s, m: m, RawManifest: raw}
 	img.Digest, err = manifest.Digest(raw)
 	if err != nil {
 		s.Close()
@@ -361,6 +377,7 @@ func Open(ctx context.Context, sys *types.SystemContext, ref types.ImageReferenc
 		err = fmt.Errorf("config %s: %w", ci.Digest, ErrDigest)
 	}
 	if err == nil {
+		img.RawConfig = b
 		err = json.Unmarshal(b, &img.Config)
 	}
 	if err != nil {
@@ -378,36 +395,46 @@ func (i *Image) Close() error { return i.src.Close() }
 // total unpacked size.
 func (i *Image) Unpack(ctx context.Context, rootfs string, maxBytes int64) error {
 	budget := maxBytes
-	for _, l := range i.m.LayerInfos() {
-		if err := ctx.Err(); err != nil {
+	for n := range i.m.LayerInfos() {
+		if err := i.UnpackLayer(ctx, n, rootfs, &budget); err != nil {
 			return err
 		}
-		rc, _, err := i.src.GetBlob(ctx, l.BlobInfo, none.NoCache)
-		if err != nil {
-			return fmt.Errorf("reading layer %s: %w", l.Digest, err)
-		}
-		vr, err := newVerifyReader(rc, l.BlobInfo)
-		if err == nil {
-			err = untar(vr, rootfs, &budget)
-			if err != nil && !errors.Is(err, ErrDigest) {
-				// A tampered layer usually breaks the tar first; the digest
-				// says more precisely what is wrong, so prefer it.
-				if _, derr := io.Copy(io.Discard, vr); errors.Is(derr, ErrDigest) {
-					err = derr
-				}
+	}
+	return nil
+}
+
+// UnpackLayer extracts layer n over dir, verifying its digest; budget is
+// the number of bytes still allowed and is decreased.
+func (i *Image) UnpackLayer(ctx context.Context, n int, dir string, budget *int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l := i.m.LayerInfos()[n]
+	rc, _, err := i.src.GetBlob(ctx, l.BlobInfo, none.NoCache)
+	if err != nil {
+		return fmt.Errorf("reading layer %s: %w", l.Digest, err)
+	}
+	defer rc.Close()
+	vr, err := newVerifyReader(rc, l.BlobInfo)
+	if err == nil {
+		err = untar(vr, dir, budget)
+		if err != nil && !errors.Is(err, ErrDigest) {
+			// A tampered layer usually breaks the tar first; the digest
+			// says more precisely what is wrong, so prefer it.
+			if _, derr := io.Copy(io.Discard, vr); errors.Is(derr, ErrDigest) {
+				err = derr
 			}
 		}
+	}
+	if err == nil && !vr.verified {
+		// Read any padding after the tar's end so the digest is checked.
+		_, err = io.Copy(io.Discard, vr)
 		if err == nil && !vr.verified {
-			// Read any padding after the tar's end so the digest is checked.
-			_, err = io.Copy(io.Discard, vr)
-			if err == nil && !vr.verified {
-				err = fmt.Errorf("%w: layer not read to its end", ErrDigest)
-			}
+			err = fmt.Errorf("%w: layer not read to its end", ErrDigest)
 		}
-		rc.Close()
-		if err != nil {
-			return fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
-		}
+	}
+	if err != nil {
+		return fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
 	}
 	return nil
 }

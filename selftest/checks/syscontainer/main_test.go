@@ -3,6 +3,7 @@ package syscontainer
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,6 +29,29 @@ func newHost(dir string) *selftest.Host {
 	cfg.Syscontainer.StateDir = filepath.Join(dir, "state")
 	cfg.Syscontainer.RuncRoot = filepath.Join(dir, "runc")
 	return selftest.NewHost("/", cfg)
+}
+
+// withOstree gives h an ostree repository (made by the real ostree) as
+// the system containers' image store, and returns its path.
+func withOstree(t testing.TB, h *selftest.Host, dir string) string {
+	t.Helper()
+	testutil.NeedCommand(t, "ostree", "ostree")
+	repo := filepath.Join(dir, "repo")
+	if out, err := exec.Command("ostree", "init", "--repo="+repo, "--mode=bare").CombinedOutput(); err != nil {
+		t.Fatalf("ostree init: %v %s", err, out)
+	}
+	h.Config.Syscontainer.OstreeRepo = repo
+	return repo
+}
+
+// ostreeRefs lists the repository's refs.
+func ostreeRefs(t testing.TB, repo string) string {
+	t.Helper()
+	out, err := exec.Command("ostree", "refs", "--repo="+repo).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ostree refs: %v %s", err, out)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // testHost is newHost with the real probe.

@@ -61,7 +61,13 @@ type probeRun struct {
 	// stage, when set, is called after each step with its name (tests:
 	// kill the run there).
 	stage func(name string)
+	// ostree, when set, is the repository the image is stored in and
+	// checked out from, as the atomic CLI's system containers are.
+	ostree *ostreeStore
 }
+
+// imageName is the probe image's name in the ostree repository.
+func (p *probeRun) imageName() string { return p.name + ":" + probeTag }
 
 func (p *probeRun) reached(name string) {
 	if p.stage != nil {
@@ -102,6 +108,9 @@ func checkRun(ctx context.Context, t *selftest.T) {
 		nonce: probe.NewNonce(), binary: bin,
 	}
 	p.name = Prefix + p.nonce
+	if repo := probeOstreeRepo(t.Host); repo != "" {
+		p.ostree = &ostreeStore{h: t.Host, repo: repo}
+	}
 	p.run(ctx, t, cfg.StartTimeout.D())
 }
 
@@ -173,10 +182,12 @@ func (p *probeRun) run(ctx context.Context, t *selftest.T, timeout time.Duration
 	t.Detail("image_digest", dgst.String())
 	p.reached("copied")
 
-	// 3. Unpacked into a bundle with a runtime-spec config.json.
-	if err := p.unpack(ctx, to, bundle); err != nil {
+	// 3. Into the ostree repository where system containers' images
+	// live, and out of it (or out of the OCI store) into a bundle with a
+	// runtime-spec config.json.
+	if err := p.unpack(ctx, t, to, bundle); err != nil {
 		t.Evidence("bundle", "unpacked from the stored image", err.Error())
-		t.Fail("unpacking the probe image into a bundle failed: %v", err)
+		t.Fail("storing or unpacking the probe image failed: %v", err)
 		return
 	}
 	p.reached("unpacked")
@@ -233,7 +244,7 @@ func (p *probeRun) run(ctx context.Context, t *selftest.T, timeout time.Duration
 	t.Pass("the probe image was copied into the store, unpacked and run by runc; its marker checked out and nothing is left")
 }
 
-func (p *probeRun) unpack(ctx context.Context, ref types.ImageReference, bundle string) error {
+func (p *probeRun) unpack(ctx context.Context, t *selftest.T, ref types.ImageReference, bundle string) error {
 	rootfs := filepath.Join(bundle, "rootfs")
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return err
@@ -248,8 +259,21 @@ func (p *probeRun) unpack(ctx context.Context, ref types.ImageReference, bundle 
 		return err
 	}
 	defer im.Close()
-	if err := im.Unpack(ctx, rootfs, maxUnpack); err != nil {
-		return err
+	if p.ostree != nil {
+		src, _, _ := p.dirs()
+		if err := p.ostree.importImage(ctx, im, p.imageName(), filepath.Join(src, "ostree")); err != nil {
+			return fmt.Errorf("storing the image in %s: %w", p.ostree.repo, err)
+		}
+		t.Evidence("image store", "ostree repository", p.ostree.repo+" ref "+OciImagePrefix+EncodeOstreeRef(p.imageName()))
+		p.reached("imported")
+		if err := p.ostree.checkout(ctx, p.imageName(), rootfs); err != nil {
+			return err
+		}
+	} else {
+		t.Evidence("image store", "ostree repository", "no ostree repository here: the self-test's own OCI store "+filepath.Join(p.state, imagesDir))
+		if err := im.Unpack(ctx, rootfs, maxUnpack); err != nil {
+			return err
+		}
 	}
 	args := p.args
 	if args == nil {
@@ -268,6 +292,13 @@ func (p *probeRun) teardown(ctx context.Context) []string {
 	}
 	if _, err := p.h.Run(ctx, 15*time.Second, p.runcArgv("delete", "--force", p.name)...); err != nil && p.known(ctx) {
 		left = append(left, fmt.Sprintf("runc container %s: %v", p.name, err))
+	}
+	if p.ostree != nil {
+		if err := p.ostree.remove(ctx, p.imageName()); err != nil {
+			left = append(left, err.Error())
+		} else if b := OciImagePrefix + EncodeOstreeRef(p.imageName()); p.ostree.has(b) {
+			left = append(left, "ostree branch "+b)
+		}
 	}
 	src, img, bundle := p.dirs()
 	for _, d := range []string{bundle, img, src} {
@@ -338,6 +369,15 @@ func (p *probeRun) sweep(ctx context.Context) ([]string, error) {
 			continue
 		}
 		removed = append(removed, "runc container "+id)
+	}
+	if p.ostree != nil {
+		for _, name := range p.ostree.leftovers() {
+			if err := p.ostree.remove(ctx, name); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed = append(removed, "ostree image "+name)
+		}
 	}
 	for _, sub := range []string{bundleDir, imagesDir, srcDir} {
 		dir := filepath.Join(p.state, sub)

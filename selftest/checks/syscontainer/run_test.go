@@ -64,6 +64,27 @@ func TestRunPasses(t *testing.T) {
 	assertClean(t, h)
 }
 
+// Where the host has an ostree repository, the image goes into it on
+// the atomic CLI's branches, the bundle is checked out of it, and the
+// branches are gone afterwards.
+func TestRunOstree(t *testing.T) {
+	needRunc(t)
+	dir := t.TempDir()
+	h := testHost(t, dir)
+	repo := withOstree(t, h, dir)
+	r := runCheck(t, h, registered(t, "syscontainer.run"))
+	if r.Status != selftest.StatusPass {
+		t.Fatalf("status %s: %s\n%s", r.Status, r.Message, evidence(r))
+	}
+	if ev := evidence(r); !strings.Contains(ev, "image store: expected \"ostree repository\" seen \""+repo+" ref ociimage/atomic-selftest-sc-") {
+		t.Errorf("evidence:\n%s", ev)
+	}
+	if refs := ostreeRefs(t, repo); refs != "" {
+		t.Errorf("branches left: %s", refs)
+	}
+	assertClean(t, h)
+}
+
 // Without runc the check fails and names the binary it looked for.
 func TestRunMissingRunc(t *testing.T) {
 	h := testHost(t, t.TempDir())
@@ -200,7 +221,9 @@ func TestChildRun(t *testing.T) {
 	}
 	h := newHost(dir)
 	h.ProbeBinary = os.Getenv(childEnv + "_PROBE")
+	h.Config.Syscontainer.OstreeRepo = filepath.Join(dir, "repo")
 	p := newProbeRun(h)
+	p.ostree = &ostreeStore{h: h, repo: h.Config.Syscontainer.OstreeRepo}
 	stop := os.Getenv(childEnv + "_STAGE")
 	p.stage = func(name string) {
 		if name == stop {
@@ -212,9 +235,10 @@ func TestChildRun(t *testing.T) {
 }
 
 // killStages are where the killed runs stop: after making the layout,
-// after the copy into the store, after unpacking the bundle, and while
-// the container runs (the sleeper stands in for the probe there).
-var killStages = []string{"layout", "copied", "unpacked", "running"}
+// after the copy into the store, after the import into the ostree
+// repository, after unpacking the bundle, and while the container runs
+// (the sleeper stands in for the probe there).
+var killStages = []string{"layout", "copied", "imported", "unpacked", "running"}
 
 // Fifty runs, every fifth one (the 4th, 9th, … 49th) killed with SIGKILL in the middle of the
 // check, at each stage in turn: the next run removes what the killed one
@@ -226,6 +250,7 @@ func TestRunFiftyTimesWithKills(t *testing.T) {
 	}
 	dir := t.TempDir()
 	h := testHost(t, dir)
+	repo := withOstree(t, h, dir)
 	killed, swept := 0, 0
 	for i := 0; i < 50; i++ {
 		if i%5 == 3 {
@@ -243,6 +268,9 @@ func TestRunFiftyTimesWithKills(t *testing.T) {
 		}
 	}
 	assertClean(t, h)
+	if refs := ostreeRefs(t, repo); refs != "" {
+		t.Errorf("branches left: %s", refs)
+	}
 	if swept != killed {
 		t.Errorf("%d runs were killed but %d runs found leftovers to remove", killed, swept)
 	}
