@@ -19,3 +19,18 @@ func BenchmarkRun(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRunOstree is BenchmarkRun through an ostree repository.
+func BenchmarkRunOstree(b *testing.B) {
+	needRunc(b)
+	dir := b.TempDir()
+	h := testHost(b, dir)
+	withOstree(b, h, dir)
+	c := registered(b, "syscontainer.run")
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := runCheck(b, h, c); r.Status != selftest.StatusPass {
+			b.Fatalf("%s: %s", r.Status, r.Message)
+		}
+	}
+}
