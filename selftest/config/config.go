@@ -110,6 +110,23 @@ type Syscontainer struct {
 	Runc string `toml:"runc"`
 	// StartTimeout bounds how long a system container may take to start.
 	StartTimeout Duration `toml:"start_timeout"`
+	// StateDir is the self-test's own directory for the probe's image
+	// store, bundles and source layouts (syscontainer.run).
+	StateDir string `toml:"state_dir"`
+	// RuncRoot is the private runc state root the probe containers use,
+	// so they never mix with the host's containers.
+	RuncRoot string `toml:"runc_root"`
+	// CheckoutDir is where the atomic CLI checks system containers out
+	// (its checkout_path).
+	CheckoutDir string `toml:"checkout_dir"`
+	// PreinstalledDir holds the system containers shipped in /usr.
+	PreinstalledDir string `toml:"preinstalled_dir"`
+	// SystemRuncRoot is the runc root the installed containers run under.
+	SystemRuncRoot string `toml:"system_runc_root"`
+	// OstreeRepo is the repository holding the system containers' images;
+	// empty means the atomic CLI's choice: /ostree/repo when it exists,
+	// else CheckoutDir/.storage/ostree.
+	OstreeRepo string `toml:"ostree_repo"`
 }
 
 // Cloudinit configures the cloud-init checks.
@@ -135,10 +152,19 @@ func Defaults() *Config {
 		Results:      Results{Keep: 100, LockTimeout: Duration(5 * time.Minute)},
 		Runtime:      Runtime{Socket: "/run/docker.sock", Unit: "docker.service", MaxRestarts: 3, PingTimeout: Duration(5 * time.Second), Atomic: "atomic"},
 		Storage:      Storage{DataPercent: 90, MetadataPercent: 90, SetupUnit: "docker-storage-setup.service"},
-		Syscontainer: Syscontainer{Runc: "runc", StartTimeout: Duration(60 * time.Second)},
+		Syscontainer: defaultSyscontainer(),
 		Cloudinit:    Cloudinit{RequireVirtualized: true},
 		DisabledBy:   map[string]string{},
 		DemotedBy:    map[string]string{},
+	}
+}
+
+func defaultSyscontainer() Syscontainer {
+	return Syscontainer{
+		Runc: "runc", StartTimeout: Duration(60 * time.Second),
+		StateDir: "/var/lib/atomic-selftest/syscontainer", RuncRoot: "/run/atomic-selftest/runc",
+		CheckoutDir: "/var/lib/containers/atomic", PreinstalledDir: "/usr/lib/containers/atomic",
+		SystemRuncRoot: "/run/runc",
 	}
 }
 
@@ -253,6 +279,24 @@ func (c *Config) validate(path string) error {
 		if d < 0 {
 			return bad(key, "must not be negative")
 		}
+	}
+	for key, p := range map[string]string{
+		"syscontainer.state_dir": c.Syscontainer.StateDir, "syscontainer.runc_root": c.Syscontainer.RuncRoot,
+		"syscontainer.checkout_dir": c.Syscontainer.CheckoutDir, "syscontainer.preinstalled_dir": c.Syscontainer.PreinstalledDir,
+		"syscontainer.system_runc_root": c.Syscontainer.SystemRuncRoot,
+	} {
+		if !filepath.IsAbs(p) {
+			return bad(key, "must be an absolute path, got %q", p)
+		}
+	}
+	if r := c.Syscontainer.OstreeRepo; r != "" && !filepath.IsAbs(r) {
+		return bad("syscontainer.ostree_repo", "must be an absolute path or empty, got %q", r)
+	}
+	if c.Syscontainer.Runc == "" {
+		return bad("syscontainer.runc", "must not be empty")
+	}
+	if c.Syscontainer.Image != "" && c.Syscontainer.Name == "" {
+		return bad("syscontainer.name", "must be set when syscontainer.image is")
 	}
 	if c.Runtime.MaxRestarts < 0 {
 		return bad("runtime.max_restarts", "must not be negative, got %d", c.Runtime.MaxRestarts)
