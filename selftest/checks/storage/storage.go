@@ -10,6 +10,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -239,6 +240,10 @@ func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverS
 	}
 	pool := status["Pool Name"]
 	if s.ThinPoolDev != "" {
+		if _, err := os.Stat(t.Host.Path(s.ThinPoolDev)); err != nil {
+			t.Evidence("thin pool device "+s.ThinPoolDev, "exists", "missing")
+			problems = append(problems, fmt.Sprintf("the thin pool device %s named by dm.thinpooldev does not exist", s.ThinPoolDev))
+		}
 		want := filepath.Base(s.ThinPoolDev)
 		t.Evidence("thin pool", want, pool)
 		if pool != want {

@@ -375,6 +375,7 @@ func fakeEngine(t *testing.T, status [][2]string) string {
 }
 
 // lvsCommander answers `lvs` with a fixture and refuses anything else.
+// An out starting with "!" is lvs failing with that standard error.
 type lvsCommander struct {
 	out  string
 	argv []string
@@ -384,6 +385,9 @@ func (c *lvsCommander) Command(_ context.Context, _ time.Duration, argv ...strin
 	c.argv = argv
 	if argv[0] != "lvs" {
 		return nil, nil, &selftest.ExitError{Argv: argv, Code: 127}
+	}
+	if msg, failed := strings.CutPrefix(c.out, "!"); failed {
+		return nil, []byte(msg), &selftest.ExitError{Argv: argv, Code: 5, Stderr: msg}
 	}
 	return []byte(c.out), nil, nil
 }
@@ -409,9 +413,17 @@ func TestDriverDevmapper(t *testing.T) {
 		{"lvm says full", devmapperStatus("1.26GB", false), strings.Replace(lvsOutput, "'3.05'", "'97.50'", 1), dssDone, selftest.StatusFail, []string{"metadata_percent at 97.5 %"}},
 		{"setup failed", devmapperStatus("1.26GB", false), lvsOutput, dssFailed, selftest.StatusFail, []string{"docker-storage-setup.service ended with Result=exit-code"}},
 		{"other pool", append(devmapperStatus("1.26GB", false)[1:], [2]string{"Pool Name", "docker-8:1-1234-pool"}), lvsOutput, dssDone, selftest.StatusFail, []string{`uses pool "docker-8:1-1234-pool"`}},
+		// lvm2's message for a missing LV (tools/toollib.c).
+		{"unknown to lvm", devmapperStatus("1.26GB", false), "!  Failed to find logical volume \"atomicos/docker-pool\"\n", dssDone, selftest.StatusFail, []string{`lvs does not know the thin pool atomicos/docker-pool: Failed to find logical volume "atomicos/docker-pool"`}},
+		{"no pool device", devmapperStatus("1.26GB", false), lvsOutput, dssDone, selftest.StatusFail, []string{"/dev/mapper/atomicos-docker--pool named by dm.thinpooldev does not exist"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := host(t, root(t, fedora(dssDevmapper, storageDevmap)), fakeEngine(t, tc.status))
+			files := fedora(dssDevmapper, storageDevmap)
+			if tc.name != "no pool device" {
+				// The device node, as a plain file in the fixture root.
+				files["dev/mapper/atomicos-docker--pool"] = ""
+			}
+			h := host(t, root(t, files), fakeEngine(t, tc.status))
 			cmd := &lvsCommander{out: tc.lvs}
 			h.Commands = cmd
 			h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{"docker-storage-setup.service": tc.dss})
