@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -65,7 +66,8 @@ type Results struct {
 	LockTimeout Duration `toml:"lock_timeout"`
 }
 
-// Runtime names the container runtime the checks talk to.
+// Runtime names the container runtime the checks talk to: anything that
+// speaks the Docker Engine API on a unix socket (docker, a podman service).
 type Runtime struct {
 	// Socket is the Engine API's unix socket.
 	Socket string `toml:"socket"`
@@ -76,14 +78,26 @@ type Runtime struct {
 	MaxRestarts int `toml:"max_restarts"`
 	// PingTimeout bounds the daemon's answer to a ping.
 	PingTimeout Duration `toml:"ping_timeout"`
+	// Atomic is the atomic CLI runtime.atomic-run uses (a name looked up
+	// on PATH, or an absolute path); the check skips where it is absent.
+	Atomic string `toml:"atomic"`
 }
 
-// Storage holds the container storage thresholds.
+// Storage configures the container storage checks.
 type Storage struct {
 	// DataPercent and MetadataPercent are the highest thin pool usage
 	// that still passes.
 	DataPercent     float64 `toml:"data_percent"`
 	MetadataPercent float64 `toml:"metadata_percent"`
+	// Driver, if set, is the storage driver this host must use
+	// (overlay2, devicemapper, ...), whatever its files say.
+	Driver string `toml:"driver"`
+	// SetupUnit is docker-storage-setup's oneshot service, checked where
+	// it exists.
+	SetupUnit string `toml:"setup_unit"`
+	// RuntimeUnitFile is the unit whose command line storage.config reads
+	// for storage flags; empty means runtime.unit.
+	RuntimeUnitFile string `toml:"runtime_unit_file"`
 }
 
 // Syscontainer configures the system container checks.
@@ -136,8 +150,8 @@ func Defaults() *Config {
 	return &Config{
 		Checks:       Checks{RunTimeout: Duration(10 * time.Minute)},
 		Results:      Results{Keep: 100, LockTimeout: Duration(5 * time.Minute)},
-		Runtime:      Runtime{Socket: "/run/docker.sock", Unit: "docker.service", MaxRestarts: 3, PingTimeout: Duration(5 * time.Second)},
-		Storage:      Storage{DataPercent: 90, MetadataPercent: 90},
+		Runtime:      Runtime{Socket: "/run/docker.sock", Unit: "docker.service", MaxRestarts: 3, PingTimeout: Duration(5 * time.Second), Atomic: "atomic"},
+		Storage:      Storage{DataPercent: 90, MetadataPercent: 90, SetupUnit: "docker-storage-setup.service"},
 		Syscontainer: defaultSyscontainer(),
 		Cloudinit:    Cloudinit{RequireVirtualized: true},
 		DisabledBy:   map[string]string{},
@@ -296,8 +310,33 @@ func (c *Config) validate(path string) error {
 	if c.Runtime.Unit == "" {
 		return bad("runtime.unit", "must not be empty")
 	}
+	if c.Runtime.PingTimeout == 0 {
+		return bad("runtime.ping_timeout", "must be above zero")
+	}
+	if c.Runtime.Atomic == "" {
+		return bad("runtime.atomic", "must not be empty (name the atomic CLI, or disable runtime.atomic-run)")
+	}
+	if c.Runtime.Atomic != filepath.Base(c.Runtime.Atomic) && !filepath.IsAbs(c.Runtime.Atomic) {
+		return bad("runtime.atomic", "must be a command name or an absolute path, got %q", c.Runtime.Atomic)
+	}
+	if c.Storage.Driver != "" && !storageDriverPattern.MatchString(c.Storage.Driver) {
+		return bad("storage.driver", "%q is not a storage driver name (overlay2, devicemapper, ...)", c.Storage.Driver)
+	}
+	for key, unit := range map[string]string{"storage.setup_unit": c.Storage.SetupUnit, "storage.runtime_unit_file": c.Storage.RuntimeUnitFile, "runtime.unit": c.Runtime.Unit} {
+		if unit != "" && !unitPattern.MatchString(unit) {
+			return bad(key, "%q is not a systemd unit name (name.service or name.socket)", unit)
+		}
+	}
+	if c.Storage.SetupUnit == "" {
+		return bad("storage.setup_unit", "must not be empty")
+	}
 	return nil
 }
+
+var (
+	storageDriverPattern = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+	unitPattern          = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+\.(service|socket)$`)
+)
 
 // CheckIDs validates the check ids named in the configuration against the
 // known ones, naming the file of an unknown id.
