@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.podman.io/image/v5/types"
@@ -38,6 +40,7 @@ const (
 	srcDir    = "src"     // OCI layouts the probe image is made in
 	imagesDir = "images"  // the image store: one OCI layout per image
 	bundleDir = "bundles" // runc bundles
+	locksDir  = "locks"   // one lock per live probe
 )
 
 // probeRun is one run of the probe container. Tests set the hooks.
@@ -121,6 +124,13 @@ func (p *probeRun) run(ctx context.Context, t *selftest.T, timeout time.Duration
 	if v, err := p.h.Run(ctx, 10*time.Second, p.runc, "--version"); err == nil {
 		t.Detail("runc_version", firstLine(string(v)))
 	}
+	lock, err := p.lockProbe(p.name, true)
+	if err != nil {
+		t.Error("%v", err)
+		return
+	}
+	// Registered first, so it runs last: the lock outlives the teardown.
+	t.Cleanup(func() { unlockProbe(lock) })
 	swept, err := p.sweep(ctx)
 	if len(swept) > 0 {
 		t.Detail("leftovers_removed", swept)
@@ -287,7 +297,7 @@ func (p *probeRun) unpack(ctx context.Context, t *selftest.T, ref types.ImageRef
 func (p *probeRun) teardown(ctx context.Context) []string {
 	var left []string
 	if p.h.SystemdBooted() {
-		// A unit left running when the check timed out.
+		// A unit left running when the check timed out or was killed.
 		_, _ = p.h.Run(ctx, 15*time.Second, "systemctl", "stop", p.name+".service")
 	}
 	if _, err := p.h.Run(ctx, 15*time.Second, p.runcArgv("delete", "--force", p.name)...); err != nil && p.known(ctx) {
@@ -345,60 +355,108 @@ func (p *probeRun) list(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// sweep removes what an earlier, killed run left: containers under the
-// private runc root and directories in the state directory whose names
-// carry Prefix. It returns what it removed.
+// lockProbe takes the lock of the probe called name: a file under the
+// state directory's locks/, flocked while the run that owns the probe
+// lives. The kernel drops the lock when that process dies, so a sweep can
+// tell a killed run's leftovers (lock free) from a concurrent run's probe
+// (lock held: `run --no-save` or another results directory is not
+// serialised with the boot's run). With wait false a held lock is
+// reported as errProbeBusy.
+func (p *probeRun) lockProbe(name string, wait bool) (*os.File, error) {
+	dir := filepath.Join(p.state, locksDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	how := syscall.LOCK_EX
+	if !wait {
+		how |= syscall.LOCK_NB
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errProbeBusy
+		}
+		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	return f, nil
+}
+
+var errProbeBusy = errors.New("in use by a running check")
+
+// unlockProbe removes the lock file and releases it.
+func unlockProbe(f *os.File) {
+	os.Remove(f.Name())
+	f.Close()
+}
+
+// sweep removes what earlier, killed runs left: every probe (a name
+// carrying Prefix) found under the private runc root, in the ostree
+// repository or in the state directory whose lock is free. It returns
+// what it removed; probes of runs still alive are left alone.
 func (p *probeRun) sweep(ctx context.Context) ([]string, error) {
 	var removed []string
 	var errs []error
-	if p.h.SystemdBooted() {
-		// Transient units of killed runs; systemctl matches the glob
-		// against loaded units only, so nothing else is touched.
-		_, _ = p.h.Run(ctx, 15*time.Second, "systemctl", "stop", Prefix+"*.service")
-	}
+	names := map[string]bool{}
 	ids, err := p.list(ctx)
 	if err != nil {
 		errs = append(errs, err)
 	}
+	running := map[string]bool{}
 	for _, id := range ids {
-		if !strings.HasPrefix(id, Prefix) {
-			continue
+		if strings.HasPrefix(id, Prefix) {
+			names[id], running[id] = true, true
 		}
-		if _, err := p.h.Run(ctx, 15*time.Second, p.runcArgv("delete", "--force", id)...); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		removed = append(removed, "runc container "+id)
 	}
+	var inOstree map[string]bool
 	if p.ostree != nil {
-		for _, name := range p.ostree.leftovers() {
-			if err := p.ostree.remove(ctx, name); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			removed = append(removed, "ostree image "+name)
+		inOstree = map[string]bool{}
+		for _, img := range p.ostree.leftovers() {
+			n := strings.TrimSuffix(img, ":"+probeTag)
+			names[n], inOstree[n] = true, true
 		}
 	}
-	for _, sub := range []string{bundleDir, imagesDir, srcDir} {
-		dir := filepath.Join(p.state, sub)
-		ents, err := os.ReadDir(dir)
-		if errors.Is(err, os.ErrNotExist) {
+	for _, sub := range []string{bundleDir, imagesDir, srcDir, locksDir} {
+		ents, err := os.ReadDir(filepath.Join(p.state, sub))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), Prefix) {
+				names[e.Name()] = true
+			}
+		}
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	for _, n := range sorted {
+		lock, err := p.lockProbe(n, false)
+		if errors.Is(err, errProbeBusy) {
 			continue
 		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		for _, e := range ents {
-			if !strings.HasPrefix(e.Name(), Prefix) {
-				continue
+		old := &probeRun{h: p.h, runc: p.runc, root: p.root, state: p.state, name: n, ostree: p.ostree}
+		if left := old.teardown(ctx); len(left) > 0 {
+			errs = append(errs, errors.New(strings.Join(left, "; ")))
+		} else {
+			if running[n] {
+				removed = append(removed, "runc container "+n)
 			}
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				errs = append(errs, err)
-				continue
+			if inOstree[n] {
+				removed = append(removed, "ostree image "+old.imageName())
 			}
-			removed = append(removed, filepath.Join(dir, e.Name()))
+			removed = append(removed, n)
 		}
+		unlockProbe(lock)
 	}
 	return removed, errors.Join(errs...)
 }

@@ -38,7 +38,7 @@ func assertClean(t testing.TB, h *selftest.Host) {
 	if len(ids) > 0 {
 		t.Errorf("runc still knows containers %v", ids)
 	}
-	for _, sub := range []string{srcDir, imagesDir, bundleDir} {
+	for _, sub := range []string{srcDir, imagesDir, bundleDir, locksDir} {
 		ents, _ := os.ReadDir(filepath.Join(cfg.StateDir, sub))
 		for _, e := range ents {
 			t.Errorf("left behind: %s", filepath.Join(cfg.StateDir, sub, e.Name()))
@@ -205,6 +205,35 @@ func TestRunFromRegistry(t *testing.T) {
 	r := runProbe(t, h, p)
 	if r.Status != selftest.StatusPass {
 		t.Fatalf("status %s: %s\n%s", r.Status, r.Message, evidence(r))
+	}
+	assertClean(t, h)
+}
+
+// A probe whose run is alive (its lock held: here by this test) is not a
+// leftover: a concurrent run's sweep leaves it alone; once its lock is
+// free the next run removes it.
+func TestSweepSparesLiveProbes(t *testing.T) {
+	needRunc(t)
+	h := testHost(t, t.TempDir())
+	live := &probeRun{h: h, runc: "runc", root: h.Config.Syscontainer.RuncRoot, state: h.Config.Syscontainer.StateDir, name: Prefix + "live"}
+	lock, err := live.lockProbe(live.name, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, bundle := live.dirs()
+	os.MkdirAll(bundle, 0o700)
+	r := runCheck(t, h, registered(t, "syscontainer.run"))
+	if r.Status != selftest.StatusPass {
+		t.Fatalf("%s: %s", r.Status, r.Message)
+	}
+	if _, err := os.Stat(bundle); err != nil {
+		t.Fatalf("a live probe's bundle was swept: %v", err)
+	}
+	// The lock is released as a killed process's would be.
+	lock.Close()
+	r = runCheck(t, h, registered(t, "syscontainer.run"))
+	if r.Status != selftest.StatusPass || r.Details["leftovers_removed"] == nil {
+		t.Fatalf("%s: %s, removed %v", r.Status, r.Message, r.Details["leftovers_removed"])
 	}
 	assertClean(t, h)
 }
