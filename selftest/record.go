@@ -74,9 +74,12 @@ type Deployment struct {
 	// the time of the record, so the next boot can recognise a rollback.
 	Rollback string `json:"rollback,omitempty"`
 	// Deployed is when ostree wrote the deployment (its directory's
-	// ctime): a boot into a deployment older than the last boot's is a
-	// rollback, even when the rollback was ordered after the last record.
+	// ctime), and BootedAt when the boot that ran it started (btime in
+	// /proc/stat). Booting a deployment written before the last boot
+	// started is a rollback, even when the rollback was ordered after the
+	// last boot's record was saved.
 	Deployed time.Time `json:"deployed,omitzero"`
+	BootedAt time.Time `json:"booted_at,omitzero"`
 }
 
 // Transition kinds.

@@ -103,7 +103,7 @@ func checkExpected(ctx context.Context, t *selftest.T) {
 	if b == nil {
 		return
 	}
-	rec := ostreehost.Record(s, b)
+	rec := ostreehost.Record(t.Host, s, b)
 	t.UpdateRecord(func(r *selftest.Record) { r.Deployment = rec })
 	var diffs []string
 	if ex.Checksum != "" {
@@ -220,7 +220,7 @@ func checkTransition(_ context.Context, t *selftest.T) {
 	if b == nil {
 		return
 	}
-	cur := ostreehost.Record(s, b)
+	cur := ostreehost.Record(t.Host, s, b)
 	tr := Classify(t.Host.History.LastDeployment, cur)
 	t.UpdateRecord(func(r *selftest.Record) {
 		r.Deployment = cur
@@ -243,12 +243,12 @@ func Classify(prev, cur *selftest.Deployment) *selftest.Transition {
 		tr.Kind, tr.Reason = selftest.TransitionSame, "booted the same deployment as last boot: "+ostreehost.Describe(cur)
 	case prev.Rollback != "" && prev.Rollback == cur.OSName+"/"+fmt.Sprintf("%s.%d", cur.Checksum, cur.Serial):
 		tr.Kind, tr.Reason = selftest.TransitionRollback, "booted the last boot's rollback deployment "+ostreehost.Describe(cur)
-	case !prev.Deployed.IsZero() && !cur.Deployed.IsZero() && cur.Deployed.Before(prev.Deployed):
-		// Not a new deployment: one that existed before the last boot's
-		// was written. That is a rollback even when the deployments were
-		// reordered after the last boot's record was saved.
+	case !prev.BootedAt.IsZero() && !cur.Deployed.IsZero() && cur.Deployed.Before(prev.BootedAt):
+		// Not a new deployment: it was written before the last boot
+		// started, so booting it is a rollback, even when the deployments
+		// were reordered after the last boot's record was saved.
 		tr.Kind = selftest.TransitionRollback
-		tr.Reason = fmt.Sprintf("booted %s, deployed %s, before the last boot's %s (deployed %s)", ostreehost.Describe(cur), cur.Deployed.Format(time.RFC3339), ostreehost.Describe(prev), prev.Deployed.Format(time.RFC3339))
+		tr.Reason = fmt.Sprintf("booted %s, deployed %s, before the last boot (of %s) started %s", ostreehost.Describe(cur), cur.Deployed.Format(time.RFC3339), ostreehost.Describe(prev), prev.BootedAt.Format(time.RFC3339))
 	case prev.OSName == cur.OSName && base(prev) == base(cur):
 		tr.Kind = selftest.TransitionLayering
 		tr.Reason = fmt.Sprintf("same base %s, layered packages %s -> %s", ostreehost.Short(base(cur)), list(prev.LayeredPackages), list(cur.LayeredPackages))

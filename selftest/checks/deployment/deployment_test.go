@@ -38,11 +38,12 @@ func TestClassify(t *testing.T) {
 		{"rollback", old, selftest.Deployment{OSName: "fa", Checksum: "cccc", CommitTime: t0.Add(-time.Hour)}, selftest.TransitionRollback},
 		// An older commit that was not the rollback: deploy.
 		{"older commit", old, selftest.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(-time.Hour)}, selftest.TransitionDeploy},
-		// Deployed before the last boot's deployment: it existed already,
-		// so booting it is a rollback whatever the last record said.
-		{"older deployment", &selftest.Deployment{OSName: "fa", Checksum: "aaaa", CommitTime: t0, Deployed: t0.Add(time.Hour)}, selftest.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(-time.Hour), Deployed: t0}, selftest.TransitionRollback},
-		// A new deployment of an older commit: deploy.
-		{"new deployment of an older commit", &selftest.Deployment{OSName: "fa", Checksum: "aaaa", CommitTime: t0, Deployed: t0}, selftest.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(-time.Hour), Deployed: t0.Add(time.Hour)}, selftest.TransitionDeploy},
+		// Written before the last boot started: it existed already, so
+		// booting it is a rollback whatever the last record said, even
+		// to a newer commit.
+		{"existing deployment", &selftest.Deployment{OSName: "fa", Checksum: "aaaa", CommitTime: t0, BootedAt: t0.Add(2 * time.Hour)}, selftest.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(time.Hour), Deployed: t0.Add(time.Hour)}, selftest.TransitionRollback},
+		// Written during the last boot, an older commit: deploy.
+		{"new deployment of an older commit", &selftest.Deployment{OSName: "fa", Checksum: "aaaa", CommitTime: t0, BootedAt: t0}, selftest.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(-time.Hour), Deployed: t0.Add(time.Hour)}, selftest.TransitionDeploy},
 		{"layered on the same base", old, selftest.Deployment{OSName: "fa", Checksum: "eeee", BaseChecksum: "aaaa", LayeredPackages: []string{"htop"}, CommitTime: t0.Add(time.Minute)}, selftest.TransitionLayering},
 		// Without commit times, versions decide with strverscmp.
 		{"versions only", &selftest.Deployment{OSName: "fa", Checksum: "aaaa", Version: "28.9"}, selftest.Deployment{OSName: "fa", Checksum: "ffff", Version: "28.10"}, selftest.TransitionUpgrade},
@@ -121,8 +122,10 @@ func TestExpected(t *testing.T) {
 // history of the next.
 func TestTransition(t *testing.T) {
 	sr, c2, c1 := ostreetest.TwoDeployments(t)
-	// Boot 1: the newest (28.2); the rollback is 28.1.
+	// Boot 1: the newest (28.2); the rollback is 28.1. It started after
+	// both were deployed.
 	root := sr.BootedRoot("fedora-atomic", c2, 0, false)
+	ostreetest.SetBootTime(t, root, time.Now().Add(time.Second))
 	r, rec := ostreetest.RunCheck(t, ostreetest.LiveHost(root), "deployment.transition")
 	want(t, r, selftest.StatusPass, "first-boot")
 	if rec.Deployment == nil || rec.Deployment.Rollback != "fedora-atomic/"+c1+".0" {
@@ -140,8 +143,10 @@ func TestTransition(t *testing.T) {
 		t.Fatalf("late record %+v", late)
 	}
 
-	// Boot 2: rolled back to 28.1.
+	// Boot 2: rolled back to 28.1. It starts before the upgrade below is
+	// deployed.
 	root = sr.BootedRoot("fedora-atomic", c1, 0, false)
+	ostreetest.SetBootTime(t, root, time.Now().Add(-time.Second))
 	h := ostreetest.LiveHost(root)
 	h.History.LastDeployment = first
 	r, rec = ostreetest.RunCheck(t, h, "deployment.transition")
@@ -153,6 +158,9 @@ func TestTransition(t *testing.T) {
 	h.History.LastDeployment = late
 	r, _ = ostreetest.RunCheck(t, h, "deployment.transition")
 	want(t, r, selftest.StatusPass, "rollback: booted fedora-atomic "+c1[:10]+"….0 (28.1), deployed ")
+	if late.BootedAt.IsZero() {
+		t.Error("the record has no boot time")
+	}
 
 	// Boot 3: upgrade to a new commit 28.3.
 	second := rec.Deployment

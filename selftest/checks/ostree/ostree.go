@@ -87,7 +87,7 @@ func checkBooted(_ context.Context, t *selftest.T) {
 		t.Fail("%s", msg)
 		return
 	}
-	rec := ostreehost.Record(s, b)
+	rec := ostreehost.Record(t.Host, s, b)
 	t.UpdateRecord(func(r *selftest.Record) { r.Deployment = rec })
 	t.Evidence("booted deployment", "", ostreehost.Describe(rec))
 	t.Detail("booted", rec)

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
@@ -379,5 +380,14 @@ func (s *Sysroot) UseSyslinux() {
 		if err := step(); err != nil {
 			s.T.Fatal(err)
 		}
+	}
+}
+
+// SetBootTime writes the btime line of a BootedRoot's stand-in
+// /proc/stat: when the boot running it started.
+func SetBootTime(t testing.TB, root string, at time.Time) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(root, "proc", "stat"), []byte(fmt.Sprintf("cpu  1 2 3 4\nbtime %d\nprocesses 1\n", at.Unix())), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,7 +6,10 @@ package ostreehost
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
@@ -19,8 +22,9 @@ func Load(h *selftest.Host) (*ot.Sysroot, error) {
 }
 
 // Record converts d for the run record; s supplies the rollback
-// deployment of d's stateroot.
-func Record(s *ot.Sysroot, d *ot.Deployment) *selftest.Deployment {
+// deployment of d's stateroot, and h the start of this boot when d is the
+// booted deployment.
+func Record(h *selftest.Host, s *ot.Sysroot, d *ot.Deployment) *selftest.Deployment {
 	if d == nil {
 		return nil
 	}
@@ -46,8 +50,28 @@ func Record(s *ot.Sysroot, d *ot.Deployment) *selftest.Deployment {
 		if _, rb := s.QueryDeploymentsFor(d.OSName); rb != nil {
 			r.Rollback = rb.OSName + "/" + rb.Name()
 		}
+		if h != nil && !h.Offline {
+			r.BootedAt = BootTime(h.Path("/proc/stat"))
+		}
 	}
 	return r
+}
+
+// BootTime returns the boot's start from the btime line of proc(5)'s
+// /proc/stat, or the zero time when it cannot be read.
+func BootTime(procStat string) time.Time {
+	data, err := os.ReadFile(procStat)
+	if err != nil {
+		return time.Time{}
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			if sec, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && sec > 0 {
+				return time.Unix(sec, 0).UTC()
+			}
+		}
+	}
+	return time.Time{}
 }
 
 // Describe names a deployment the way messages do: osname
