@@ -1,13 +1,7 @@
 package deployment_test
 
 import (
-	"bufio"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/prop"
@@ -17,55 +11,6 @@ import (
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
 )
-
-// privateBus starts a dbus-daemon on a unix socket in a temp dir and
-// points DBUS_SYSTEM_BUS_ADDRESS at it for the test.
-func privateBus(t *testing.T) string {
-	t.Helper()
-	daemon := testutil.NeedCommand(t, "dbus", "dbus-daemon")
-	dir := t.TempDir()
-	addr := "unix:path=" + filepath.Join(dir, "bus")
-	conf := filepath.Join(dir, "bus.conf")
-	os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>custom</type>
-  <listen>`+addr+`</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-`), 0o644)
-	cmd := exec.Command(daemon, "--config-file="+conf, "--nofork", "--print-address")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	// The daemon prints its address once it listens.
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(out).ReadString('\n')
-		line <- l
-	}()
-	select {
-	case l := <-line:
-		if !strings.HasPrefix(l, "unix:path=") {
-			t.Fatalf("dbus-daemon printed %q", l)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("dbus-daemon did not start in 10 s")
-	}
-	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", addr)
-	return addr
-}
 
 // exportRpmOstree owns org.projectatomic.rpmostree1 on the bus and exports
 // /org/projectatomic/rpmostree1/Sysroot with a Deployments property of type
@@ -126,7 +71,7 @@ func TestRpmOstreeAgrees(t *testing.T) {
 	h := ostreetest.LiveHost(root)
 
 	// No rpm-ostree on the bus: skipped with the reason.
-	addr := privateBus(t)
+	addr := testutil.StartSystemBus(t)
 	r, _ := ostreetest.RunCheck(t, h, "deployment.rpmostree-agrees")
 	want(t, r, selftest.StatusSkip, "org.projectatomic.rpmostree1 is not on the system bus")
 
@@ -144,7 +89,7 @@ func TestRpmOstreeAgrees(t *testing.T) {
 	// A second daemon connection cannot take the name; restart the fake
 	// with a view that disagrees on order and packages.
 	t.Run("disagrees", func(t *testing.T) {
-		addr := privateBus(t)
+		addr := testutil.StartSystemBus(t)
 		bad := asRpmOstree(s)
 		bad[0], bad[1] = bad[1], bad[0]
 		bad[0]["requested-packages"] = dbus.MakeVariant([]string{"htop"})
