@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
 )
 
 // Seed is what the NoCloud data source hands cloud-init on the guest's
