@@ -36,6 +36,9 @@ type Host struct {
 	BootID string
 	// History is what earlier runs left for this one.
 	History History
+	// ProbeBinary is the static binary the container probes run; empty
+	// means the running executable (see selftest/probe).
+	ProbeBinary string
 
 	systemdOnce sync.Once
 	systemd     Systemd

@@ -90,22 +90,21 @@ func (r *Runner) Run(ctx context.Context, rec *Record) {
 			defer wg.Done()
 			required := c.Required && !r.Demoted[c.ID]
 			base := Result{ID: c.ID, Criterion: c.Criterion, Required: required, Start: time.Now().UTC()}
-			// Wait for dependencies that are part of this run.
+			// Wait for dependencies that are part of this run. Every check
+			// finishes within its timeout plus cleanupGrace, even when the
+			// run is cut, so this wait is bounded.
 			for _, d := range c.Depends {
-				ch, ok := done[d]
-				if !ok {
-					continue
-				}
-				select {
-				case <-ch:
-				case <-runCtx.Done():
-					base.Status, base.Message = StatusError, fmt.Sprintf("not run: %s", runEnd(runCtx, timeout))
-					finish(&outcome{res: base})
-					return
+				if ch, ok := done[d]; ok {
+					<-ch
 				}
 			}
 			if st, msg := r.gate(c, outcomes, &mu); st != "" {
 				base.Status, base.Message = st, msg
+				finish(&outcome{res: base})
+				return
+			}
+			if runCtx.Err() != nil {
+				base.Status, base.Message = StatusError, fmt.Sprintf("not run: %s", runEnd(runCtx, timeout))
 				finish(&outcome{res: base})
 				return
 			}

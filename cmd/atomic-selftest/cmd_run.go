@@ -8,6 +8,7 @@ import (
 
 	atomicselftest "github.com/atomic-selftest/atomic-selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/report"
 	"github.com/atomic-selftest/atomic-selftest/selftest/session"
@@ -23,6 +24,7 @@ type runOptions struct {
 	sysroot    string
 	report     string
 	verbose    bool
+	configDirs []string
 }
 
 var runOpts runOptions
@@ -35,6 +37,7 @@ func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.noSave, "no-save", false, "do not save the run record or touch the results directory")
 	fs.StringVar(&o.sysroot, "sysroot", "", "check a mounted image or unbooted sysroot at `DIR` (read-only checks only)")
 	fs.StringVar(&o.report, "report", "auto", "report to the journal, sd_notify and /run/motd.d: auto (on a live host with the default results directory), yes or no")
+	fs.StringArrayVar(&o.configDirs, "config-dir", nil, "read *.toml configuration from `DIR` (repeatable) instead of /usr/lib/atomic-selftest/config.d and /etc/atomic-selftest/config.d")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "text format: show the evidence of every check")
 }
 
@@ -81,6 +84,18 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 		if err := checkDir(o.sysroot); err != nil {
 			return usageErr("--sysroot: %v", err)
 		}
+	}
+	if len(o.configDirs) > 0 {
+		for _, d := range o.configDirs {
+			if err := checkDir(d); err != nil {
+				return usageErr("--config-dir: %v", err)
+			}
+		}
+		cfg, err := config.LoadDirs(o.configDirs...)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		opts.Config = cfg
 	}
 	out, err := session.Run(ctx, opts)
 	if err != nil {

@@ -41,8 +41,11 @@ func (TAP) Write(w io.Writer, runs []*selftest.Record) error {
 }
 
 func q(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func writeTAPRun(w io.Writer, ind string, rec *selftest.Record) {

@@ -229,6 +229,8 @@ func save(st *store.Store, h *selftest.Host, rec *selftest.Record, keep int) (st
 	if h.History.Expectation != nil && rec.Expectation == nil {
 		rec.Expectation = h.History.Expectation
 	}
+	// SaveRun syncs the directory: the record is durable before anything
+	// that depends on it changes.
 	path, err := st.SaveRun(rec)
 	if err != nil {
 		return "", err
@@ -264,5 +266,5 @@ func save(st *store.Store, h *selftest.Host, rec *selftest.Record, keep int) (st
 	if _, err := st.Prune(keep); err != nil {
 		return path, err
 	}
-	return path, nil
+	return path, st.Sync()
 }

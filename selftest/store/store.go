@@ -141,8 +141,19 @@ func classify(err error) error {
 	return err
 }
 
-// WriteFile atomically replaces dir/name with data, mode 0600.
-func WriteFile(dir, name string, data []byte) (err error) {
+// WriteFile atomically replaces dir/name with data, mode 0600, and makes
+// the new name durable (fsync of the directory).
+func WriteFile(dir, name string, data []byte) error {
+	if err := writeFile(dir, name, data); err != nil {
+		return err
+	}
+	return classify(syncDir(dir))
+}
+
+// writeFile is WriteFile without the directory fsync: the rename is
+// atomic, a crash may only undo it, so callers that write several files
+// sync the directory once at the end (Store.Sync).
+func writeFile(dir, name string, data []byte) (err error) {
 	final := filepath.Join(dir, name)
 	f, err := os.CreateTemp(dir, tmpPrefix+name+"-*")
 	if err != nil {
@@ -168,10 +179,7 @@ func WriteFile(dir, name string, data []byte) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	if err = os.Rename(tmp, final); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return os.Rename(tmp, final)
 }
 
 func syncDir(dir string) error {
@@ -183,13 +191,22 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// WriteJSON atomically writes v as indented JSON to name.
+// WriteJSON atomically writes v as indented JSON to name. The new name is
+// durable after the next Sync (or WriteFile) on the store.
 func (s *Store) WriteJSON(name string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", name, err)
 	}
-	return WriteFile(s.Dir, name, append(data, '\n'))
+	return writeFile(s.Dir, name, append(data, '\n'))
+}
+
+// Sync makes every rename and removal in the store durable.
+func (s *Store) Sync() error {
+	if err := syncDir(s.Dir); err != nil {
+		return classify(fmt.Errorf("syncing %s: %w", s.Dir, err))
+	}
+	return nil
 }
 
 // ReadJSON reads name into v. It returns false, nil when the file does not
@@ -209,14 +226,12 @@ func (s *Store) ReadJSON(name string, v any) (bool, error) {
 	return true, nil
 }
 
-// Remove deletes name; a missing file is not an error.
+// Remove deletes name; a missing file is not an error. The removal is
+// durable after the next Sync.
 func (s *Store) Remove(name string) error {
 	err := os.Remove(filepath.Join(s.Dir, name))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return classify(fmt.Errorf("removing %s: %w", filepath.Join(s.Dir, name), err))
-	}
-	if err == nil {
-		return syncDir(s.Dir)
 	}
 	return nil
 }
@@ -360,8 +375,8 @@ func DecodeRecord(data []byte) (*selftest.Record, error) {
 	return &rec, nil
 }
 
-// Prune removes the oldest run records beyond keep. The caller holds the
-// lock.
+// Prune removes the oldest run records beyond keep; the removals are
+// durable after the next Sync. The caller holds the lock.
 func (s *Store) Prune(keep int) (removed int, err error) {
 	if keep < 1 {
 		keep = 1
@@ -377,8 +392,5 @@ func (s *Store) Prune(keep int) (removed int, err error) {
 		removed++
 		names = names[1:]
 	}
-	if removed > 0 {
-		return removed, syncDir(s.Dir)
-	}
-	return 0, nil
+	return removed, nil
 }

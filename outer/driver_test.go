@@ -1,0 +1,228 @@
+package outer
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func stepByName(t *testing.T, hr *HostReport, name string) *StepReport {
+	t.Helper()
+	for _, s := range hr.Steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("host %s has no step %s", hr.Host, name)
+	return nil
+}
+
+func logReport(t *testing.T, rep *Report) {
+	t.Helper()
+	for _, h := range rep.Hosts {
+		for _, s := range h.Steps {
+			t.Logf("%s %-22s %-11s %s", h.Host, s.Name, s.Status, s.Message)
+		}
+	}
+}
+
+// The whole default plan against one simulated host: every step passes,
+// the commands the plan documents were run with the versions the upgrade
+// source made, and the artifacts are where the report says.
+func TestDefaultPlanSim(t *testing.T) {
+	f := newSimFleet(t, 1, nil)
+	opts := simOptions(t, DefaultPlan())
+	start := time.Now()
+	rep := Run(context.Background(), f.machines(t), opts)
+	logReport(t, rep)
+	if !rep.OK {
+		t.Fatalf("default plan failed")
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("default plan took %s", d)
+	}
+	h := f.hosts[0]
+	h.mu.Lock()
+	cmds := strings.Join(h.commands, "\n")
+	boots := h.boots
+	h.mu.Unlock()
+	for _, want := range []string{
+		"rpm-ostree upgrade", "rpm-ostree rollback", "atomic host upgrade", "atomic host rollback",
+		"rpm-ostree deploy 28.20180515.1.selftest.1", "atomic host deploy 28.20180515.1",
+		"rpm-ostree install htop", "atomic host install tmux",
+		"--add-metadata-string=version=28.20180515.1.selftest.2",
+	} {
+		if !strings.Contains(cmds, want) {
+			t.Errorf("no command %q was run", want)
+		}
+	}
+	if boots != 9 { // the first boot plus one per cycle
+		t.Errorf("%d boots, want 9", boots)
+	}
+	hr := rep.Hosts[0]
+	up := stepByName(t, hr, "rpm-ostree-upgrade")
+	if up.Expected == nil || up.After == nil || up.After.Checksum != up.Expected.Checksum || up.Before.Checksum == up.After.Checksum {
+		t.Errorf("upgrade: before %+v after %+v expected %+v", up.Before, up.After, up.Expected)
+	}
+	if up.Record == nil || up.Record.BootID != up.BootID || up.Record.Expectation == nil {
+		t.Errorf("upgrade step's record is not of its boot or lacks the expectation: %+v", up.Record)
+	}
+	rb := stepByName(t, hr, "rpm-ostree-rollback")
+	if rb.After.Checksum != up.Before.Checksum {
+		t.Errorf("rollback booted %s, want the baseline %s", rb.After.Short(), up.Before.Short())
+	}
+	inst := stepByName(t, hr, "atomic-host-install")
+	if !inst.After.HasPackage("htop") || !inst.After.HasPackage("tmux") {
+		t.Errorf("after both installs the booted deployment layers %v", inst.After.Packages)
+	}
+	for _, f := range []string{"record.json", "status-before.txt", "status-after.txt", "journal.txt", "step.json"} {
+		if _, err := os.Stat(filepath.Join(up.Artifacts, f)); err != nil {
+			t.Errorf("artifact: %v", err)
+		}
+	}
+}
+
+func TestOstreePlanSim(t *testing.T) {
+	f := newSimFleet(t, 1, nil)
+	rep := Run(context.Background(), f.machines(t), simOptions(t, OstreePlan()))
+	logReport(t, rep)
+	if !rep.OK {
+		t.Fatal("ostree plan failed")
+	}
+	h := f.hosts[0]
+	h.mu.Lock()
+	cmds := strings.Join(h.commands, "\n")
+	h.mu.Unlock()
+	for _, want := range []string{"ostree admin status", "ostree admin upgrade", "/usr/bin/python3 -c", "ostree admin deploy "} {
+		if !strings.Contains(cmds, want) {
+			t.Errorf("no command %q was run", want)
+		}
+	}
+	if strings.Contains("\n"+cmds, "\nrpm-ostree ") {
+		t.Errorf("the ostree profile ran rpm-ostree")
+	}
+}
+
+// Each injected failure fails the right step with a message a person can
+// act on; an unreachable host's later steps are not run, a host that is
+// reachable goes on with its next steps.
+func TestDefaultPlanSimFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		tweak    func(h *simHost)
+		step     string
+		status   string
+		msg      string
+		laterRun bool // the step after runs
+		bound    time.Duration
+	}{
+		{"never returns", func(h *simHost) { h.neverReturn = true }, "rpm-ostree-upgrade", StepError,
+			"did not come back with a new boot id within 1.5s", false, 0},
+		{"boots the wrong deployment", func(h *simHost) { h.wrongBoot = true }, "rpm-ostree-upgrade", StepFail,
+			"collect: booted " + sha("host00c0")[:10] + "…(28.20180515.1), expected", true, 0},
+		{"self-test fails", func(h *simHost) { h.selftestFails = true }, "rpm-ostree-upgrade", StepFail,
+			"required checks runtime.run fail (docker run hello: exit status 125)", true, 0},
+		{"host key changed", func(h *simHost) { h.newKeyOnReboot = true }, "rpm-ostree-upgrade", StepError,
+			"CHANGED", false, time.Second},
+		{"no upgrade", func(h *simHost) { h.noUpgrade = true }, "rpm-ostree-upgrade", StepFail,
+			"default deployment is still the booted", true, 0},
+		{"self-test never runs", func(h *simHost) { h.selftestNever = true }, "baseline", StepFail,
+			"no run record of boot", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newSimFleet(t, 1, func(_ int, h *simHost) { tc.tweak(h) })
+			opts := simOptions(t, DefaultPlan())
+			opts.RebootTimeout, opts.SelftestTimeout = 1500*time.Millisecond, 300*time.Millisecond
+			start := time.Now()
+			rep := Run(context.Background(), f.machines(t), opts)
+			logReport(t, rep)
+			if rep.OK {
+				t.Fatal("run passed")
+			}
+			hr := rep.Hosts[0]
+			var i int
+			for i = range hr.Steps {
+				if hr.Steps[i].Status != StepPass {
+					break
+				}
+			}
+			s := hr.Steps[i]
+			if s.Name != tc.step || s.Status != tc.status || !strings.Contains(s.Message, tc.msg) {
+				t.Fatalf("first bad step %s %s %q, want %s %s containing %q", s.Name, s.Status, s.Message, tc.step, tc.status, tc.msg)
+			}
+			if i+1 < len(hr.Steps) {
+				next := hr.Steps[i+1]
+				if tc.laterRun == (next.Status == StepNotRun) {
+					t.Errorf("next step %s: %s %s", next.Name, next.Status, next.Message)
+				}
+				if !tc.laterRun && !strings.Contains(next.Message, tc.msg) {
+					t.Errorf("a not-run step does not say why: %q", next.Message)
+				}
+			}
+			if s.Status != StepPass && s.Name != "baseline" && len(s.Tail) == 0 && tc.laterRun {
+				t.Errorf("failed step has no journal tail")
+			}
+			if tc.bound > 0 && time.Since(start) > tc.bound {
+				t.Errorf("took %s, want under %s: a changed key must end the wait at once", time.Since(start), tc.bound)
+			}
+		})
+	}
+}
+
+// One host failing does not hold up or fail the others.
+func TestHostsIndependent(t *testing.T) {
+	f := newSimFleet(t, 3, func(i int, h *simHost) { h.neverReturn = i == 1 })
+	opts := simOptions(t, DefaultPlan())
+	opts.RebootTimeout = time.Second
+	rep := Run(context.Background(), f.machines(t), opts)
+	if rep.OK || rep.Hosts[1].OK || !rep.Hosts[0].OK || !rep.Hosts[2].OK {
+		logReport(t, rep)
+		t.Fatalf("want only host01 failed: %v %v %v", rep.Hosts[0].OK, rep.Hosts[1].OK, rep.Hosts[2].OK)
+	}
+}
+
+// Interrupting the driver: the running step ends as interrupted, later
+// steps are marked, and every step.json written is whole.
+func TestInterrupt(t *testing.T) {
+	f := newSimFleet(t, 2, func(_ int, h *simHost) { h.downFor = 300 * time.Millisecond })
+	opts := simOptions(t, DefaultPlan())
+	ctx, cancel := context.WithCancel(context.Background())
+	var at atomic.Int32
+	opts.OnEvent = func(e Event) {
+		// Stop once both hosts are in the rollback's reboot.
+		if e.Step == "rpm-ostree-rollback" && e.Action == ActReboot && e.Status == "start" && at.Add(1) == 2 {
+			cancel()
+		}
+	}
+	rep := Run(ctx, f.machines(t), opts)
+	if !rep.Interrupted || rep.OK {
+		t.Fatalf("interrupted=%v ok=%v", rep.Interrupted, rep.OK)
+	}
+	for _, h := range rep.Hosts {
+		if s := stepByName(t, h, "rpm-ostree-upgrade"); s.Status != StepPass {
+			t.Errorf("%s: the step before the interrupt: %s %s", h.Host, s.Status, s.Message)
+		}
+		if s := stepByName(t, h, "rpm-ostree-rollback"); s.Status != StepInterrupted {
+			t.Errorf("%s: interrupted step: %s %s", h.Host, s.Status, s.Message)
+		}
+		if s := stepByName(t, h, "atomic-host-install"); s.Status != StepInterrupted {
+			t.Errorf("%s: later step: %s %s", h.Host, s.Status, s.Message)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(opts.ArtifactsDir, "*", "*", "step.json"))
+	if len(files) < 4 {
+		t.Errorf("%d step.json files", len(files))
+	}
+	for _, p := range files {
+		var sr StepReport
+		data, _ := os.ReadFile(p)
+		if err := json.Unmarshal(data, &sr); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}

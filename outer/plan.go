@@ -1,0 +1,282 @@
+package outer
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// A Plan is what the driver does to every host: a list of steps, each a
+// named group of actions proving one criterion (a reboot cycle such as
+// "rpm-ostree upgrade, expect the new tree, reboot, wait for the
+// self-test, collect"). Reports have one row per step.
+type Plan struct {
+	Name string `toml:"name"`
+	// Family is the status command the driver reads deployments with:
+	// "rpm-ostree" (rpm-ostree status --json; atomic host hosts too) or
+	// "ostree" (ostree admin status).
+	Family string `toml:"family"`
+	// Packages are what {package} (the first) and {package2} (the
+	// second) expand to in commands and expectations.
+	Packages []string `toml:"packages"`
+	// UpgradeRef is the local ref the upgrade source commits to.
+	UpgradeRef string `toml:"upgrade_ref"`
+	Steps      []Step `toml:"step"`
+}
+
+// Step is one named cycle.
+type Step struct {
+	Name string `toml:"name"`
+	// Criterion is the release criterion the step proves (C3-C6), or
+	// empty for the baseline.
+	Criterion string   `toml:"criterion"`
+	Actions   []Action `toml:"action"`
+}
+
+// Action kinds.
+const (
+	// ActWaitUp waits until the host answers over its transport.
+	ActWaitUp = "wait-up"
+	// ActUpgradeSource commits a new tree on the host from the booted one
+	// (version label, marker file) on the plan's upgrade ref and points
+	// the booted deployment's origin at it.
+	ActUpgradeSource = "upgrade-source"
+	// ActRun runs a deployment command by argv.
+	ActRun = "run"
+	// ActExpect leaves the expectation for the next boot on the host
+	// (atomic-selftest expect): the default deployment's checksum.
+	ActExpect = "expect"
+	// ActReboot reboots and waits for a new boot id.
+	ActReboot = "reboot"
+	// ActWaitSelftest waits for the run record of the current boot.
+	ActWaitSelftest = "wait-selftest"
+	// ActCollect saves the run record, deployment status, journal and
+	// console into the artifacts and verifies the booted deployment.
+	ActCollect = "collect"
+)
+
+// Changes say what the default deployment must be after a run action.
+const (
+	ChangeUpgrade  = "upgrade"  // the upgrade source's commit (or any new one)
+	ChangeRollback = "rollback" // the deployment that was the rollback one
+	ChangeOlder    = "older"    // the older version ({older_checksum})
+	ChangeInstall  = "install"  // a deployment with {package} layered
+)
+
+// Action is one thing done to a host.
+type Action struct {
+	Do string `toml:"do"`
+	// Command is the argv of a run action. Placeholders: {package}, {package2},
+	// {older_version}, {older_checksum}, {upgrade_ref}, {upgrade_version},
+	// {ostree_rollback} (an argument of its own: it becomes the argv of
+	// the rollback script run by /usr/bin/python3).
+	Command []string `toml:"command"`
+	// Changes is what the run must leave as the default deployment.
+	Changes string `toml:"changes"`
+	// Packages and AbsentPackages go into an expect action's expectation
+	// (placeholders allowed).
+	Packages       []string `toml:"packages"`
+	AbsentPackages []string `toml:"absent_packages"`
+	// Timeout bounds the action (defaults per kind in Options).
+	Timeout duration `toml:"timeout"`
+}
+
+// duration reads "90s" or "10m" from TOML.
+type duration struct{ time.Duration }
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("negative duration %s", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// rollbackScript makes the previous deployment the default with
+// libostree's write_deployments, which is what rpm-ostree rollback does;
+// plain ostree (2022.7) has no rollback command.
+//
+//go:embed rollback.py
+var rollbackScript string
+
+// RollbackArgv runs rollbackScript with Debian's Python and its gi OSTree
+// bindings (gir1.2-ostree-1.0, python3-gi).
+func RollbackArgv() []string { return []string{"/usr/bin/python3", "-c", rollbackScript} }
+
+func cycle(name, crit string, pre []Action, cmd []string, changes string, expect Action) Step {
+	acts := append([]Action{}, pre...)
+	acts = append(acts, Action{Do: ActRun, Command: cmd, Changes: changes})
+	expect.Do = ActExpect
+	acts = append(acts, expect, Action{Do: ActReboot}, Action{Do: ActWaitSelftest}, Action{Do: ActCollect})
+	return Step{Name: name, Criterion: crit, Actions: acts}
+}
+
+func baseline() Step {
+	return Step{Name: "baseline", Actions: []Action{{Do: ActWaitUp}, {Do: ActWaitSelftest}, {Do: ActCollect}}}
+}
+
+// DefaultPlan covers C3-C6 with both the rpm-ostree and the atomic host
+// command of each of upgrade, rollback, deploy and install.
+func DefaultPlan() *Plan {
+	src := []Action{{Do: ActUpgradeSource}}
+	none := Action{}
+	pkg := Action{Packages: []string{"{package}"}}
+	pkg2 := Action{Packages: []string{"{package}", "{package2}"}}
+	return &Plan{
+		Name:       "default",
+		Family:     "rpm-ostree",
+		Packages:   []string{"htop", "tmux"},
+		UpgradeRef: "atomic-selftest/upgrade",
+		Steps: []Step{
+			baseline(),
+			cycle("rpm-ostree-upgrade", "C3", src, []string{"rpm-ostree", "upgrade"}, ChangeUpgrade, none),
+			cycle("rpm-ostree-rollback", "C4", nil, []string{"rpm-ostree", "rollback"}, ChangeRollback, none),
+			cycle("atomic-host-upgrade", "C3", src, []string{"atomic", "host", "upgrade"}, ChangeUpgrade, none),
+			cycle("atomic-host-rollback", "C4", nil, []string{"atomic", "host", "rollback"}, ChangeRollback, none),
+			cycle("rpm-ostree-deploy", "C5", nil, []string{"rpm-ostree", "deploy", "{older_version}"}, ChangeOlder, none),
+			cycle("atomic-host-deploy", "C5", nil, []string{"atomic", "host", "deploy", "{older_version}"}, ChangeOlder, none),
+			cycle("rpm-ostree-install", "C6", nil, []string{"rpm-ostree", "install", "{package}"}, ChangeInstall, pkg),
+			cycle("atomic-host-install", "C6", nil, []string{"atomic", "host", "install", "{package2}"}, ChangeInstall, pkg2),
+		},
+	}
+}
+
+// OstreePlan is the profile for plain OSTree hosts (no rpm-ostree): ostree
+// admin upgrade, ostree admin deploy of the older commit, then rollback
+// (back to the upgrade) by reordering the deployments with libostree.
+// Plain ostree has no package layering.
+func OstreePlan() *Plan {
+	return &Plan{
+		Name:       "ostree",
+		Family:     "ostree",
+		UpgradeRef: "atomic-selftest/upgrade",
+		Steps: []Step{
+			baseline(),
+			cycle("ostree-upgrade", "C3", []Action{{Do: ActUpgradeSource}}, []string{"ostree", "admin", "upgrade"}, ChangeUpgrade, Action{}),
+			cycle("ostree-deploy", "C5", nil, []string{"ostree", "admin", "deploy", "{older_checksum}"}, ChangeOlder, Action{}),
+			cycle("ostree-rollback", "C4", nil, []string{"{ostree_rollback}"}, ChangeRollback, Action{}),
+		},
+	}
+}
+
+// Profiles are the built-in plans by name.
+var Profiles = map[string]func() *Plan{"default": DefaultPlan, "ostree": OstreePlan}
+
+// LoadPlan reads a plan from a TOML file and validates it.
+func LoadPlan(path string) (*Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	var p Plan
+	md, err := toml.Decode(string(data), &p)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("plan %s: unknown field %s", path, und[0])
+	}
+	if p.Name == "" {
+		p.Name = path
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("plan %s: %w", path, err)
+	}
+	return &p, nil
+}
+
+var (
+	stepName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	criterion = regexp.MustCompile(`^C([1-9]|10)$`)
+	holder    = regexp.MustCompile(`\{[a-z_0-9]+\}`)
+)
+
+var knownHolders = map[string]bool{"{package}": true, "{package2}": true, "{older_version}": true, "{older_checksum}": true,
+	"{upgrade_ref}": true, "{upgrade_version}": true, "{ostree_rollback}": true}
+
+// Validate checks the plan; errors name the step and the field.
+func (p *Plan) Validate() error {
+	switch p.Family {
+	case "":
+		p.Family = "rpm-ostree"
+	case "rpm-ostree", "ostree":
+	default:
+		return fmt.Errorf("family %q: want rpm-ostree or ostree", p.Family)
+	}
+	if p.UpgradeRef == "" {
+		p.UpgradeRef = "atomic-selftest/upgrade"
+	}
+	if len(p.Steps) == 0 {
+		return errors.New("no steps")
+	}
+	seen := map[string]bool{}
+	for i, s := range p.Steps {
+		where := fmt.Sprintf("step %d (%s)", i+1, s.Name)
+		if !stepName.MatchString(s.Name) {
+			return fmt.Errorf("step %d: name %q: want letters, digits, '.', '_' or '-'", i+1, s.Name)
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("%s: name used twice", where)
+		}
+		seen[s.Name] = true
+		if s.Criterion != "" && !criterion.MatchString(s.Criterion) {
+			return fmt.Errorf("%s: criterion %q: want C1 to C10", where, s.Criterion)
+		}
+		if len(s.Actions) == 0 {
+			return fmt.Errorf("%s: no actions", where)
+		}
+		for j, a := range s.Actions {
+			aw := fmt.Sprintf("%s: action %d (%s)", where, j+1, a.Do)
+			if err := p.validateAction(a); err != nil {
+				return fmt.Errorf("%s: %w", aw, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (p *Plan) validateAction(a Action) error {
+	var texts []string
+	switch a.Do {
+	case ActWaitUp, ActUpgradeSource, ActReboot, ActWaitSelftest, ActCollect:
+		if len(a.Command) > 0 || a.Changes != "" || len(a.Packages)+len(a.AbsentPackages) > 0 {
+			return errors.New("field command, changes, packages: only for run and expect actions")
+		}
+	case ActRun:
+		if len(a.Command) == 0 {
+			return errors.New("field command: empty")
+		}
+		switch a.Changes {
+		case "", ChangeUpgrade, ChangeRollback, ChangeOlder, ChangeInstall:
+		default:
+			return fmt.Errorf("field changes: %q: want upgrade, rollback, older or install", a.Changes)
+		}
+		texts = a.Command
+	case ActExpect:
+		texts = append(append(texts, a.Packages...), a.AbsentPackages...)
+	case "":
+		return errors.New("field do: missing")
+	default:
+		return fmt.Errorf("field do: %q: want one of wait-up, upgrade-source, run, expect, reboot, wait-selftest, collect", a.Do)
+	}
+	for _, t := range texts {
+		for _, h := range holder.FindAllString(t, -1) {
+			if !knownHolders[h] {
+				return fmt.Errorf("placeholder %s in %q: unknown", h, t)
+			}
+			if n := map[string]int{"{package}": 1, "{package2}": 2}[h]; n > len(p.Packages) {
+				return fmt.Errorf("placeholder %s in %q: the plan names %d package(s) (field packages)", h, t, len(p.Packages))
+			}
+		}
+	}
+	return nil
+}

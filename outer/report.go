@@ -1,0 +1,279 @@
+package outer
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/format"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
+)
+
+// junitSuites is the document root the driver writes. It keeps to the
+// attributes of Jenkins' junit-10.xsd (xunit-plugin; GitLab reads the
+// same shape): no "skipped" on <testsuites>, no <properties> inside a
+// <testcase>, so criterion ids go into the suite's properties.
+type junitSuites struct {
+	XMLName  xml.Name            `xml:"testsuites"`
+	Name     string              `xml:"name,attr"`
+	Tests    int                 `xml:"tests,attr"`
+	Failures int                 `xml:"failures,attr"`
+	Errors   int                 `xml:"errors,attr"`
+	Time     string              `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+// junitSuite is format.JUnitSuite with cases that carry no properties.
+type junitSuite struct {
+	Name       string                 `xml:"name,attr"`
+	Tests      int                    `xml:"tests,attr"`
+	Failures   int                    `xml:"failures,attr"`
+	Errors     int                    `xml:"errors,attr"`
+	Skipped    int                    `xml:"skipped,attr"`
+	Time       string                 `xml:"time,attr"`
+	Timestamp  string                 `xml:"timestamp,attr,omitempty"`
+	Hostname   string                 `xml:"hostname,attr,omitempty"`
+	Properties []format.JUnitProperty `xml:"properties>property"`
+	Cases      []junitCase            `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string               `xml:"name,attr"`
+	Classname string               `xml:"classname,attr"`
+	Time      string               `xml:"time,attr"`
+	Failure   *format.JUnitMessage `xml:"failure,omitempty"`
+	Error     *format.JUnitMessage `xml:"error,omitempty"`
+	Skipped   *format.JUnitMessage `xml:"skipped,omitempty"`
+	SystemOut string               `xml:"system-out,omitempty"`
+}
+
+func (s *junitSuite) add(c format.JUnitCase) {
+	var fs format.JUnitSuite
+	fs.Count(c)
+	s.Tests += fs.Tests
+	s.Failures += fs.Failures
+	s.Errors += fs.Errors
+	s.Skipped += fs.Skipped
+	s.Cases = append(s.Cases, junitCase{Name: c.Name, Classname: c.Classname, Time: c.Time,
+		Failure: c.Failure, Error: c.Error, Skipped: c.Skipped, SystemOut: c.SystemOut})
+}
+
+// junit builds the JUnit document: one <testsuite> per host and step,
+// holding a <testcase> for the step itself (its actions in system-out)
+// and one per check of the host's run record of that step's boot.
+func (r *Report) junit() junitSuites {
+	doc := junitSuites{Name: "atomic-selftest-outer." + r.Plan}
+	var total float64
+	for _, h := range r.Hosts {
+		for _, s := range h.Steps {
+			suite := stepSuite(h.Host, s)
+			doc.Tests += suite.Tests
+			doc.Failures += suite.Failures
+			doc.Errors += suite.Errors
+			total += s.DurationSec
+			doc.Suites = append(doc.Suites, suite)
+		}
+	}
+	doc.Time = fmt.Sprintf("%.3f", total)
+	return doc
+}
+
+func stepSuite(host string, s *StepReport) junitSuite {
+	suite := junitSuite{
+		Name:      host + "." + s.Name,
+		Time:      fmt.Sprintf("%.3f", s.DurationSec),
+		Timestamp: s.Start.UTC().Format("2006-01-02T15:04:05"),
+		Hostname:  host,
+		Properties: []format.JUnitProperty{
+			{Name: "host", Value: host},
+			{Name: "step", Value: s.Name},
+			{Name: "criterion", Value: s.Criterion},
+			{Name: "status", Value: s.Status},
+			{Name: "boot_id", Value: s.BootID},
+		},
+	}
+	prop := func(n, v string) { suite.Properties = append(suite.Properties, format.JUnitProperty{Name: n, Value: v}) }
+	if s.Before != nil {
+		prop("booted_before", s.Before.Checksum+" "+s.Before.Version)
+	}
+	if s.After != nil {
+		prop("booted_after", s.After.Checksum+" "+s.After.Version)
+	}
+	if e := s.Expected; e != nil {
+		prop("expected_checksum", e.Checksum)
+		if len(e.Packages) > 0 {
+			prop("expected_packages", strings.Join(e.Packages, " "))
+		}
+	}
+	step := format.JUnitCase{Name: s.Name, Classname: "atomic-selftest-outer." + host, Time: suite.Time}
+	var out strings.Builder
+	for _, a := range s.Actions {
+		fmt.Fprintf(&out, "%-14s %-11s %6.2fs %s\n", a.Do, a.Status, a.DurationSec, a.Message)
+	}
+	if len(s.Tail) > 0 {
+		out.WriteString("--- last lines of the console or journal ---\n" + strings.Join(s.Tail, "\n") + "\n")
+	}
+	msg := &format.JUnitMessage{Message: s.Message, Type: s.Status, Text: out.String()}
+	switch s.Status {
+	case StepPass:
+		step.SystemOut = out.String()
+	case StepError, StepInterrupted:
+		step.Error = msg
+	default:
+		step.Failure = msg
+	}
+	suite.add(step)
+	if rec := s.Record; rec != nil {
+		prop("run_record", rec.ID)
+		for _, c := range rec.Checks {
+			prop("criterion."+c.ID, c.Criterion)
+			suite.add(format.Case("atomic-selftest."+host+"."+s.Name, c))
+		}
+	}
+	return suite
+}
+
+// WriteJUnit writes the JUnit document.
+func (r *Report) WriteJUnit(w io.Writer) error {
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(r.junit()); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// Criteria lists the criterion ids in the report, C1 to C10 in order.
+func (r *Report) Criteria() []string {
+	seen := map[string]bool{}
+	for _, h := range r.Hosts {
+		for _, s := range h.Steps {
+			if s.Criterion != "" {
+				seen[s.Criterion] = true
+			}
+			if s.Record != nil {
+				for _, c := range s.Record.Checks {
+					if c.Criterion != "" {
+						seen[c.Criterion] = true
+					}
+				}
+			}
+		}
+	}
+	var out []string
+	for c := range seen {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		var a, b int
+		fmt.Sscanf(out[i], "C%d", &a)
+		fmt.Sscanf(out[j], "C%d", &b)
+		return a < b
+	})
+	return out
+}
+
+// cell is what the table shows for one criterion in one step: the step's
+// own verdict for the criterion it proves, else the worst status of the
+// host checks of that criterion in the step's run record.
+func cell(s *StepReport, crit string) string {
+	if s.Criterion == crit && s.Status != StepPass {
+		return strings.ToUpper(s.Status)
+	}
+	if s.Record == nil {
+		if s.Criterion == crit {
+			return "pass"
+		}
+		return ""
+	}
+	worst := ""
+	rank := map[selftest.Status]int{selftest.StatusSkip: 1, selftest.StatusPass: 2, selftest.StatusBlocked: 3, selftest.StatusFail: 4, selftest.StatusError: 5}
+	for _, c := range s.Record.Checks {
+		if c.Criterion == crit && (worst == "" || rank[c.Status] > rank[selftest.Status(worst)]) {
+			worst = string(c.Status)
+		}
+	}
+	if worst == "" && s.Criterion == crit {
+		worst = "pass"
+	}
+	if selftest.Status(worst).Bad() {
+		worst = strings.ToUpper(worst)
+	}
+	return worst
+}
+
+// WriteTable prints the criteria by step, one block per host: a row per
+// step, a column per criterion; failures in capitals.
+func (r *Report) WriteTable(w io.Writer) error {
+	crits := r.Criteria()
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, h := range r.Hosts {
+		verdict := "PASS"
+		if !h.OK {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s: %s\n", h.Host, verdict)
+		fmt.Fprintf(tw, "  step\tstatus\t%s\n", strings.Join(crits, "\t"))
+		for _, s := range h.Steps {
+			row := []string{s.Name, s.Status}
+			for _, c := range crits {
+				v := cell(s, c)
+				if v == "" {
+					v = "-"
+				}
+				row = append(row, v)
+			}
+			fmt.Fprintf(tw, "  %s\n", strings.Join(row, "\t"))
+		}
+		for _, s := range h.Steps {
+			if s.Status != StepPass && s.Status != StepNotRun {
+				fmt.Fprintf(tw, "  %s: %s\n", s.Name, s.Message)
+			}
+		}
+	}
+	verdict := "PASS"
+	switch {
+	case r.Interrupted:
+		verdict = "INTERRUPTED"
+	case !r.OK:
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(tw, "%d host(s), plan %s: %s\n", len(r.Hosts), r.Plan, verdict)
+	return tw.Flush()
+}
+
+// WriteFiles writes report.json, junit.xml and criteria.txt into dir,
+// each atomically.
+func (r *Report) WriteFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("artifacts: %w", err)
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	var x, t strings.Builder
+	if err := r.WriteJUnit(&x); err != nil {
+		return err
+	}
+	if err := r.WriteTable(&t); err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{"report.json": append(js, '\n'), "junit.xml": []byte(x.String()), "criteria.txt": []byte(t.String())} {
+		if err := store.WriteFile(dir, name, data); err != nil {
+			return fmt.Errorf("writing %s: %w", filepath.Join(dir, name), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,335 @@
+package outer
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+)
+
+// sshdServer is a real OpenSSH sshd (Debian's openssh-server) run by the
+// test on a free loopback port with its own host key and authorized key.
+type sshdServer struct {
+	addr       string
+	hostKey    ssh.PublicKey
+	clientKey  string // private key file
+	knownHosts string // empty file, for the test to fill
+	dir        string
+}
+
+// writeKey writes a fresh ed25519 private key in OpenSSH format and
+// returns its public half.
+func writeKey(t testing.TB, path string) ssh.PublicKey {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spub
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startSSHD(t *testing.T) *sshdServer {
+	t.Helper()
+	testutil.NeedRoot(t)
+	_, err := os.Stat("/usr/sbin/sshd")
+	testutil.Need(t, "sshd", err == nil, "/usr/sbin/sshd is missing (Debian package openssh-server)")
+	// sshd's privilege separation wants this directory; the Debian service
+	// creates it at start, which has not happened on a build machine.
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := &sshdServer{dir: dir, clientKey: filepath.Join(dir, "id_ed25519"), knownHosts: filepath.Join(dir, "known_hosts")}
+	s.hostKey = writeKey(t, filepath.Join(dir, "host_ed25519"))
+	clientPub := writeKey(t, s.clientKey)
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(clientPub), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		port := freePort(t)
+		conf := fmt.Sprintf(`Port %d
+ListenAddress 127.0.0.1
+HostKey %s
+PidFile none
+AuthorizedKeysFile %s
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+LogLevel ERROR
+`, port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"))
+		cfgPath := filepath.Join(dir, "sshd_config")
+		if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", cfgPath)
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			select {
+			case <-exited:
+				t.Logf("sshd on %s exited: %s", addr, stderr.String())
+				goto retry
+			default:
+			}
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				s.addr = addr
+				t.Cleanup(func() {
+					cmd.Process.Kill()
+					<-exited
+				})
+				return s
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cmd.Process.Kill()
+		<-exited
+		t.Fatalf("sshd did not listen on %s: %s", addr, stderr.String())
+	retry:
+	}
+	t.Fatal("sshd could not start on a free port")
+	return nil
+}
+
+func (s *sshdServer) machine(t *testing.T, acceptNew bool) *SSH {
+	t.Helper()
+	m, err := NewSSH(SSHConfig{Name: "sshd", Addr: s.addr, User: "root", KeyFile: s.clientKey,
+		KnownHosts: s.knownHosts, AcceptNewHostKey: acceptNew, DialTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestSSHRealSSHD(t *testing.T) {
+	s := startSSHD(t)
+	ctx := context.Background()
+
+	// First contact without --accept-new-host-key: refused, and the
+	// message says what to do.
+	m := s.machine(t, false)
+	_, err := m.Run(ctx, 10*time.Second, "true")
+	var hk *HostKeyError
+	if !errors.As(err, &hk) || len(hk.Known) != 0 {
+		t.Fatalf("unknown host key: got %v, want a HostKeyError for a new host", err)
+	}
+	if !strings.Contains(err.Error(), "--accept-new-host-key") || !strings.Contains(err.Error(), ssh.FingerprintSHA256(s.hostKey)) {
+		t.Errorf("message does not name the flag and the fingerprint: %v", err)
+	}
+
+	// With it: the key is recorded in known_hosts, in OpenSSH's format.
+	m = s.machine(t, true)
+	res, err := m.Run(ctx, 10*time.Second, "id", "-u")
+	if err != nil || res.ExitCode != 0 || strings.TrimSpace(string(res.Stdout)) != "0" {
+		t.Fatalf("id -u: %+v %v", res, err)
+	}
+	kh, _ := os.ReadFile(s.knownHosts)
+	want := knownhostsLine(s.addr, s.hostKey)
+	if strings.TrimSpace(string(kh)) != want {
+		t.Fatalf("known_hosts = %q, want %q", kh, want)
+	}
+
+	// Now the recorded key is checked without accept-new.
+	m = s.machine(t, false)
+
+	// Arguments reach the command exactly as given, whatever they hold.
+	args := []string{"a b", "it's", "$HOME", "`id`", ";rm -rf /nonexistent", "", "*", "tab\there", "new\nline", `back\slash`, "-n"}
+	res, err = m.Run(ctx, 10*time.Second, append([]string{"printf", "[%s]\\n"}, args...)...)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("printf: %+v %v", res, err)
+	}
+	var wantOut strings.Builder
+	for _, a := range args {
+		fmt.Fprintf(&wantOut, "[%s]\n", a)
+	}
+	if string(res.Stdout) != wantOut.String() {
+		t.Errorf("quoting: got %q, want %q", res.Stdout, wantOut.String())
+	}
+
+	// Exit status and stderr come back.
+	res, err = m.Run(ctx, 10*time.Second, "sh", "-c", "echo oops >&2; exit 3")
+	if err != nil || res.ExitCode != 3 || strings.TrimSpace(string(res.Stderr)) != "oops" {
+		t.Errorf("exit 3: %+v %v", res, err)
+	}
+
+	// A command over its timeout is stopped, and the machine is usable
+	// afterwards.
+	start := time.Now()
+	_, err = m.Run(ctx, 500*time.Millisecond, "sleep", "30")
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("sleep 30 with 0.5s timeout: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("timeout took %s", d)
+	}
+	if res, err := m.Run(ctx, 10*time.Second, "true"); err != nil || res.ExitCode != 0 {
+		t.Errorf("after a timeout: %+v %v", res, err)
+	}
+
+	// File transfer: binary content and mode survive, the write replaces
+	// the file atomically (no temporary left behind).
+	data := make([]byte, 300<<10)
+	rand.Read(data)
+	target := filepath.Join(s.dir, "sub dir", "file 'x'")
+	os.MkdirAll(filepath.Dir(target), 0o755)
+	if err := m.WriteFile(ctx, target, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.ReadFile(ctx, target)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes (%v), want %d", len(got), err, len(data))
+	}
+	if fi, err := os.Stat(target); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode after WriteFile: %v %v", fi.Mode(), err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(target)); len(ents) != 1 {
+		t.Errorf("temporary files left: %v", ents)
+	}
+	if _, err := m.ReadFile(ctx, filepath.Join(s.dir, "missing")); err == nil || !strings.Contains(err.Error(), "No such file") {
+		t.Errorf("reading a missing file: %v", err)
+	}
+	if err := m.WriteFile(ctx, filepath.Join(s.dir, "no", "such", "dir"), data, 0o600); err == nil {
+		t.Errorf("writing into a missing directory succeeded")
+	}
+
+	// The boot id is this machine's, since sshd runs here.
+	id, err := m.BootID(ctx)
+	local, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil || id != strings.ReplaceAll(strings.TrimSpace(string(local)), "-", "") {
+		t.Errorf("boot id %q (%v), local %q", id, err, local)
+	}
+
+	// A dropped connection is dialed again on the next call.
+	m.Disconnect()
+	if res, err := m.Run(ctx, 10*time.Second, "true"); err != nil || res.ExitCode != 0 {
+		t.Errorf("after disconnect: %+v %v", res, err)
+	}
+}
+
+func TestSSHRealSSHDChangedKey(t *testing.T) {
+	s := startSSHD(t)
+	other := writeKey(t, filepath.Join(s.dir, "other"))
+	os.WriteFile(s.knownHosts, []byte(knownhostsLine(s.addr, other)+"\n"), 0o600)
+	// Even accept-new never replaces a recorded key.
+	m := s.machine(t, true)
+	_, err := m.Run(context.Background(), 10*time.Second, "true")
+	var hk *HostKeyError
+	if !errors.As(err, &hk) || len(hk.Known) != 1 || !strings.Contains(err.Error(), "CHANGED") {
+		t.Fatalf("changed key: got %v", err)
+	}
+	if errors.Is(err, ErrConnection) {
+		t.Errorf("a changed key must not look like a rebooting host")
+	}
+}
+
+func TestSSHRealSSHDWrongUserKey(t *testing.T) {
+	s := startSSHD(t)
+	os.WriteFile(s.knownHosts, []byte(knownhostsLine(s.addr, s.hostKey)+"\n"), 0o600)
+	writeKey(t, s.clientKey) // a key that is not in authorized_keys
+	m := s.machine(t, false)
+	_, err := m.Run(context.Background(), 10*time.Second, "true")
+	if err == nil || !strings.Contains(err.Error(), "authentication refused") || errors.Is(err, ErrConnection) {
+		t.Fatalf("wrong key: got %v", err)
+	}
+}
+
+func TestSSHRefused(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id")
+	writeKey(t, key)
+	m, err := NewSSH(SSHConfig{Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), KeyFile: key, KnownHosts: filepath.Join(dir, "kh")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Run(context.Background(), 5*time.Second, "true")
+	if !errors.Is(err, ErrConnection) {
+		t.Fatalf("closed port: %v, want ErrConnection", err)
+	}
+}
+
+func TestNewSSHValidation(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id")
+	writeKey(t, key)
+	for _, tc := range []struct {
+		cfg  SSHConfig
+		want string
+	}{
+		{SSHConfig{KeyFile: key, KnownHosts: "kh"}, "no address"},
+		{SSHConfig{Addr: "host", KeyFile: key, KnownHosts: "kh"}, "missing port"},
+		{SSHConfig{Addr: "h:22", KeyFile: key}, "no known_hosts"},
+		{SSHConfig{Addr: "h:22", KnownHosts: "kh"}, "no key file and no agent"},
+		{SSHConfig{Addr: "h:22", KeyFile: filepath.Join(dir, "nope"), KnownHosts: "kh"}, "no such file"},
+	} {
+		_, err := NewSSH(tc.cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+func TestQuoteArgv(t *testing.T) {
+	got, err := QuoteArgv([]string{"ostree", "admin", "deploy", "it's", "", "a b", "--os=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `ostree admin deploy 'it'\''s' '' 'a b' --os=x`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if _, err := QuoteArgv([]string{"x", "a\x00b"}); err == nil {
+		t.Error("NUL accepted")
+	}
+	if _, err := QuoteArgv(nil); err == nil {
+		t.Error("empty argv accepted")
+	}
+}
+
+func knownhostsLine(addr string, key ssh.PublicKey) string {
+	host, port, _ := net.SplitHostPort(addr)
+	return fmt.Sprintf("[%s]:%s %s", host, port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))))
+}

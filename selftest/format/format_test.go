@@ -1,0 +1,145 @@
+package format
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func fixedRecords() map[string][]*selftest.Record {
+	start := time.Date(2018, 6, 1, 12, 0, 0, 0, time.UTC)
+	ok := []selftest.Result{
+		{ID: "host.boot", Criterion: "C1", Required: true, Status: selftest.StatusPass, Message: "multi-user.target reached", DurationSec: 0.012, Start: start},
+		{ID: "cloudinit.finished", Criterion: "C7", Required: true, Status: selftest.StatusSkip, Message: "not virtualised", Start: start},
+	}
+	bad := []selftest.Result{
+		{ID: "deployment.expected", Criterion: "C3", Required: true, Status: selftest.StatusFail, DurationSec: 0.003, Start: start,
+			Message:  "booted 3f2a…(28.20180601.0), expected 9c1e…(28.20180515.1)",
+			Evidence: []selftest.Evidence{{Name: "checksum", Expected: "9c1e", Seen: "3f2a"}, {Name: "note", Seen: "a <b> & \"c\""}}},
+		{ID: "runtime.run", Criterion: "C8", Required: true, Status: selftest.StatusBlocked, Message: "blocked: depends on runtime.service (fail)", Start: start},
+		{ID: "runtime.service", Criterion: "C9", Required: true, Status: selftest.StatusFail, Message: "docker.service is failed # not active", Start: start},
+		{ID: "syscontainer.atomic", Criterion: "C10", Required: false, Status: selftest.StatusError, Message: "panic: boom", Start: start},
+	}
+	mk := func(id, boot string, res []selftest.Result) *selftest.Record {
+		return &selftest.Record{Schema: 1, ToolVersion: "0.1.0", ID: id, BootID: boot, Hostname: "atomic-host-1", Trigger: "boot",
+			Start: start, End: start.Add(1500 * time.Millisecond), Checks: res, Summary: selftest.Summarise(res),
+			Deployment: &selftest.Deployment{OSName: "fedora-atomic", Checksum: "3f2a0000000000000000", Serial: 0, Version: "28.20180601.0", Refspec: "fedora-atomic:fedora/28/x86_64/atomic-host"},
+			Transition: &selftest.Transition{Kind: "upgrade"}}
+	}
+	return map[string][]*selftest.Record{
+		"pass": {mk("run-1", "b00t1", ok)},
+		"fail": {mk("run-2", "b00t2", bad)},
+		"many": {mk("run-1", "b00t1", ok), mk("run-2", "b00t2", bad)},
+	}
+}
+
+// TestGolden compares every format for every case with testdata/.
+func TestGolden(t *testing.T) {
+	time.Local = time.UTC
+	for name, runs := range fixedRecords() {
+		for _, f := range Names() {
+			fm, _ := Get(f, Options{List: name == "many"})
+			var buf bytes.Buffer
+			if err := fm.Write(&buf, runs); err != nil {
+				t.Fatalf("%s/%s: %v", name, f, err)
+			}
+			golden := filepath.Join("testdata", name+"."+f)
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create)", err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", golden, buf.String(), want)
+			}
+		}
+	}
+}
+
+func TestJUnitStructure(t *testing.T) {
+	var buf bytes.Buffer
+	if err := (JUnit{}).Write(&buf, fixedRecords()["many"]); err != nil {
+		t.Fatal(err)
+	}
+	var doc JUnitSuites
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("not well-formed: %v", err)
+	}
+	if doc.Tests != 6 || doc.Failures != 3 || doc.Errors != 1 || doc.Skipped != 1 || len(doc.Suites) != 2 {
+		t.Errorf("totals: %+v", doc)
+	}
+	s := doc.Suites[1]
+	if s.Name != "atomic-selftest.atomic-host-1" || s.Cases[0].Name != "deployment.expected" || s.Cases[0].Failure == nil {
+		t.Errorf("suite: %+v", s)
+	}
+	if !strings.Contains(s.Cases[0].Failure.Text, `note: a <b> & "c"`) {
+		t.Errorf("evidence not escaped and restored: %q", s.Cases[0].Failure.Text)
+	}
+}
+
+func TestTAPDirectives(t *testing.T) {
+	var buf bytes.Buffer
+	if err := (TAP{}).Write(&buf, fixedRecords()["fail"]); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"TAP version 14\n1..4\n",
+		"not ok 1 - deployment.expected\n  ---\n",
+		`  message: "booted 3f2a…(28.20180601.0), expected 9c1e…(28.20180515.1)"`,
+		`not ok 3 - runtime.service` + "\n",
+		`not ok 4 - syscontainer.atomic # TODO wanted check: panic: boom`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("TAP lacks %q:\n%s", want, out)
+		}
+	}
+	// A '#' in a message must not start a directive on the test line.
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "not ok 3") && strings.Contains(l, " # ") {
+			t.Errorf("unescaped directive: %q", l)
+		}
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	runs := fixedRecords()["fail"]
+	var buf bytes.Buffer
+	if err := (JSON{}).Write(&buf, runs); err != nil {
+		t.Fatal(err)
+	}
+	var back selftest.Record
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Summary.OK || back.Checks[0].Evidence[0].Expected != "9c1e" || back.Deployment.Version != "28.20180601.0" {
+		t.Errorf("round trip lost data: %+v", back)
+	}
+}
+
+func TestTextColorOnlyWhenAsked(t *testing.T) {
+	var plain, color bytes.Buffer
+	_ = Text{}.Write(&plain, fixedRecords()["fail"])
+	_ = Text{Color: true}.Write(&color, fixedRecords()["fail"])
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Error("escape codes without Color")
+	}
+	if !strings.Contains(color.String(), "\x1b[31mFAIL") {
+		t.Error("no red FAIL with Color")
+	}
+}

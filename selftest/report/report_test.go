@@ -1,0 +1,144 @@
+package report
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+)
+
+func sampleRecord() *selftest.Record {
+	checks := []selftest.Result{
+		{ID: "host.boot", Criterion: "C1", Required: true, Status: selftest.StatusPass, Message: "ok"},
+		{ID: "runtime.run", Criterion: "C8", Required: true, Status: selftest.StatusFail, Message: "container exited 1\nsecond line"},
+		{ID: "cloudinit.sshkey", Criterion: "C7", Required: false, Status: selftest.StatusFail, Message: "key missing"},
+	}
+	return &selftest.Record{ID: "run-x", BootID: "b00t", Trigger: "boot", Checks: checks, Summary: selftest.Summarise(checks),
+		Deployment: &selftest.Deployment{OSName: "fedora-atomic", Checksum: "0123456789abcdef", Version: "28.20180515.1"}}
+}
+
+func TestSummaryLine(t *testing.T) {
+	got := SummaryLine(sampleRecord())
+	want := "atomic-selftest: FAIL (1 passed, 2 failed, 0 skipped); failed: runtime.run; warnings: cloudinit.sshkey; booted fedora-atomic 28.20180515.1"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+func TestMotd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "motd.d", "atomic-selftest")
+	if err := Emit(sampleRecord(), Options{MotdPath: path}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "atomic-selftest: FAIL") || !strings.Contains(string(b), "atomic-selftest status") {
+		t.Errorf("motd: %q", b)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o644 {
+		t.Errorf("motd mode %v", fi.Mode().Perm())
+	}
+}
+
+// parseNative decodes one datagram of journald's native protocol
+// (systemd.journal-fields(7), "Native Journal Protocol"): KEY=value lines,
+// or KEY\n + 64-bit little-endian length + value + \n for binary values.
+func parseNative(b []byte) map[string]string {
+	out := map[string]string{}
+	for len(b) > 0 {
+		nl := bytes.IndexByte(b, '\n')
+		if nl < 0 {
+			break
+		}
+		line := b[:nl]
+		if eq := bytes.IndexByte(line, '='); eq >= 0 {
+			out[string(line[:eq])] = string(line[eq+1:])
+			b = b[nl+1:]
+			continue
+		}
+		n := binary.LittleEndian.Uint64(b[nl+1 : nl+9])
+		out[string(line)] = string(b[nl+9 : nl+9+int(n)])
+		b = b[nl+9+int(n)+1:]
+	}
+	return out
+}
+
+// TestJournalEntries listens on journald's socket path, as journald would,
+// and checks one structured entry per check plus the summary.
+func TestJournalEntries(t *testing.T) {
+	testutil.NeedRoot(t)
+	const sock = "/run/systemd/journal/socket"
+	_, err := os.Stat(sock)
+	testutil.Need(t, "journal-capture", os.IsNotExist(err), "a real journald owns "+sock)
+	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(); os.Remove(sock) })
+	rec := sampleRecord()
+	if err := Emit(rec, Options{Journal: true}); err != nil {
+		t.Fatal(err)
+	}
+	var entries []map[string]string
+	buf := make([]byte, 1<<16)
+	for len(entries) < len(rec.Checks)+1 {
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("after %d entries: %v", len(entries), err)
+		}
+		entries = append(entries, parseNative(buf[:n]))
+	}
+	for i, c := range rec.Checks {
+		e := entries[i]
+		if e["MESSAGE_ID"] != CheckMessageID || e["ATOMIC_SELFTEST_CHECK"] != c.ID || e["ATOMIC_SELFTEST_STATUS"] != string(c.Status) || e["ATOMIC_SELFTEST_CRITERION"] != c.Criterion {
+			t.Errorf("entry %d: %v", i, e)
+		}
+	}
+	// A required failure is logged at err (3), a wanted one at warning (4).
+	if entries[1]["PRIORITY"] != "3" || entries[2]["PRIORITY"] != "4" {
+		t.Errorf("priorities %q %q", entries[1]["PRIORITY"], entries[2]["PRIORITY"])
+	}
+	if !strings.Contains(entries[1]["MESSAGE"], "second line") {
+		t.Errorf("multi-line message lost: %q", entries[1]["MESSAGE"])
+	}
+	sum := entries[len(entries)-1]
+	if sum["MESSAGE_ID"] != SummaryMessageID || sum["ATOMIC_SELFTEST_OK"] != "false" || sum["MESSAGE"] != SummaryLine(rec) {
+		t.Errorf("summary entry: %v", sum)
+	}
+}
+
+func TestNotifyStatus(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	if err := Emit(sampleRecord(), Options{Notify: true}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(buf[:n]); got != "STATUS="+SummaryLine(sampleRecord()) {
+		t.Errorf("sd_notify sent %q", got)
+	}
+}

@@ -1,0 +1,111 @@
+package session
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
+)
+
+// deploymentRegistry has one check that reports a booted deployment and
+// records what history and expectation the run was handed.
+func deploymentRegistry(checksum string, seen *selftest.History) *selftest.Registry {
+	reg := &selftest.Registry{}
+	reg.Register(&selftest.Check{ID: "fake.deployment", Criterion: "C3", Required: true, Description: "d",
+		Run: func(_ context.Context, t *selftest.T) {
+			*seen = t.Host.History
+			t.UpdateRecord(func(r *selftest.Record) { r.Deployment = &selftest.Deployment{OSName: "os", Checksum: checksum} })
+		}})
+	return reg
+}
+
+func run(t *testing.T, dir, checksum string) (*Outcome, selftest.History) {
+	t.Helper()
+	var seen selftest.History
+	out, err := Run(context.Background(), Options{ResultsDir: dir, Registry: deploymentRegistry(checksum, &seen), Config: config.Defaults()})
+	if err != nil || out.SaveErr != nil {
+		t.Fatalf("run: %v %v", err, out.SaveErr)
+	}
+	return out, seen
+}
+
+func TestExpectationConsumedOnlyOnAnotherBoot(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := store.Open(dir)
+	// Left on this very boot (before a reboot that has not happened yet):
+	// it must wait for the next boot.
+	if err := st.WriteJSON(store.ExpectFile, selftest.Expectation{Checksum: "c2", CreatedBootID: ReadBootID()}); err != nil {
+		t.Fatal(err)
+	}
+	out, seen := run(t, dir, "c1")
+	if seen.Expectation != nil || out.Record.Expectation != nil {
+		t.Fatal("an expectation left on this boot was applied to it")
+	}
+	if _, err := os.Stat(filepath.Join(dir, store.ExpectFile)); err != nil {
+		t.Fatalf("the pending expectation was removed: %v", err)
+	}
+	// Left on another boot: this run verifies and consumes it.
+	if err := st.WriteJSON(store.ExpectFile, selftest.Expectation{Checksum: "c2", CreatedBootID: "an-earlier-boot"}); err != nil {
+		t.Fatal(err)
+	}
+	out, seen = run(t, dir, "c2")
+	if seen.Expectation == nil || seen.Expectation.Checksum != "c2" {
+		t.Fatalf("expectation not handed to the checks: %+v", seen.Expectation)
+	}
+	if out.Record.Expectation == nil || out.Record.Expectation.Checksum != "c2" {
+		t.Fatal("expectation not moved into the run record")
+	}
+	if _, err := os.Stat(filepath.Join(dir, store.ExpectFile)); !os.IsNotExist(err) {
+		t.Fatalf("expect.json not consumed: %v", err)
+	}
+	saved, err := store.ReadRecord(out.Path)
+	if err != nil || saved.Expectation == nil {
+		t.Fatalf("saved record lacks the expectation: %v", err)
+	}
+	// A third run has nothing to verify: a stale expectation never fails
+	// a later boot.
+	_, seen = run(t, dir, "c2")
+	if seen.Expectation != nil {
+		t.Fatal("a consumed expectation came back")
+	}
+}
+
+func TestHistoryAcrossRunsOfOneBoot(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := store.Open(dir)
+	// The previous boot saw deployment c0.
+	if err := st.WriteJSON(store.LastDeploymentFile, lastDeployment{BootID: "previous-boot", Deployment: &selftest.Deployment{Checksum: "c0"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, seen := run(t, dir, "c1")
+	if seen.LastDeployment == nil || seen.LastDeployment.Checksum != "c0" || seen.LastBootID != "previous-boot" {
+		t.Fatalf("first run of the boot: %+v", seen)
+	}
+	// A manual run later on the same boot still compares with the boot
+	// before, not with itself.
+	_, seen = run(t, dir, "c1")
+	if seen.LastDeployment == nil || seen.LastDeployment.Checksum != "c0" {
+		t.Fatalf("second run of the boot: %+v", seen)
+	}
+}
+
+func TestGarbledStateIsReportedNotFatal(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := store.Open(dir)
+	if err := os.WriteFile(filepath.Join(st.Dir, store.LastDeploymentFile), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := run(t, dir, "c1")
+	if len(out.Problems) != 1 {
+		t.Fatalf("problems: %v", out.Problems)
+	}
+	// The run replaced the garbled state with a good one.
+	var ld lastDeployment
+	if ok, err := st.ReadJSON(store.LastDeploymentFile, &ld); !ok || err != nil || ld.Deployment.Checksum != "c1" {
+		t.Fatalf("state after the run: %v %v %+v", ok, err, ld)
+	}
+}

@@ -1,0 +1,43 @@
+package selftest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+)
+
+func TestDBusSystemdAgainstPrivateBus(t *testing.T) {
+	testutil.FakeSystemd(t, []string{"zz.service", "broken.mount"}, testutil.FakeUnits())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sd, err := openDBusSystemd(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sd.Close()
+	u, err := sd.Unit(ctx, "docker.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := UnitState{Name: "docker.service", LoadState: "loaded", ActiveState: "active", SubState: "running",
+		Result: "success", NRestarts: 2, ActiveEnter: time.UnixMicro(1_700_000_000_000_000).UTC(), ActiveEnterUsec: 15_000_000}
+	if u != want {
+		t.Errorf("Unit = %+v\nwant   %+v", u, want)
+	}
+	failed, err := sd.FailedUnits(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 2 || failed[0] != "broken.mount" || failed[1] != "zz.service" {
+		t.Errorf("FailedUnits = %v, want sorted [broken.mount zz.service]", failed)
+	}
+	m, err := sd.Manager(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.SystemState != "running" || m.DefaultTarget != "multi-user.target" || m.Virtualization != "kvm" || m.BootDuration() != 21*time.Second {
+		t.Errorf("Manager = %+v (boot %s)", m, m.BootDuration())
+	}
+}

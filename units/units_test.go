@@ -1,0 +1,112 @@
+// Package units holds the systemd units; this test verifies them with
+// systemd's own checker.
+package units
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+)
+
+var unitFiles = []string{"atomic-selftest.service", "atomic-selftest-deployment.service", "atomic-selftest-deployment.path"}
+
+// TestUnitsVerify installs the units and the real binary into an empty root
+// the way the RPM does and runs `systemd-analyze verify --root`, which
+// fails on unknown keys, bad values and a missing ExecStart binary.
+func TestUnitsVerify(t *testing.T) {
+	if problems := verify(t, nil); len(problems) > 0 {
+		t.Errorf("systemd-analyze verify:\n%s", strings.Join(problems, "\n"))
+	}
+	// The checker must really see our files: a broken copy is reported.
+	broken, _ := os.ReadFile("atomic-selftest.service")
+	bad := strings.Replace(string(broken), "Type=oneshot", "Type=oneshot\nFrobnicate=yes\nExecStart=/usr/bin/no-such-binary", 1)
+	if problems := verify(t, map[string]string{"atomic-selftest.service": bad}); len(problems) == 0 {
+		t.Error("a unit with an unknown key and a missing binary passed verification")
+	}
+}
+
+// verify installs the units (with overrides by name) into a fresh root and
+// returns the lines systemd-analyze printed about them.
+func verify(t *testing.T, override map[string]string) []string {
+	analyze := testutil.NeedCommand(t, "systemd", "systemd-analyze")
+	bin := testutil.BuildBinary(t, "./cmd/atomic-selftest")
+	root := t.TempDir()
+	unitDir := filepath.Join(root, "usr/lib/systemd/system")
+	if err := os.MkdirAll(filepath.Dir(unitDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The root needs systemd's own units (sysinit.target and friends) for
+	// the default dependencies to resolve: take the installed ones.
+	sys := "/usr/lib/systemd/system"
+	if _, err := os.Stat(sys); err != nil {
+		sys = "/lib/systemd/system"
+	}
+	if out, err := exec.Command("cp", "-a", sys, unitDir).CombinedOutput(); err != nil {
+		t.Fatalf("copying systemd's units: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteFile(t, root, "usr/bin/atomic-selftest", string(data))
+	if err := os.Chmod(filepath.Join(root, "usr/bin/atomic-selftest"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, u := range unitFiles {
+		b, err := os.ReadFile(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, ok := override[u]; ok {
+			b = []byte(o)
+		}
+		paths = append(paths, testutil.WriteFile(t, unitDir, u, string(b)))
+	}
+	args := append([]string{"verify", "--root=" + root, "--man=no"}, paths...)
+	out, err := exec.Command(analyze, args...).CombinedOutput()
+	// Lines about units we do not ship (docker.service is not in this
+	// root) are not ours to fix; anything naming our files is a problem.
+	var problems []string
+	for _, line := range strings.Split(string(out), "\n") {
+		for _, u := range unitFiles {
+			if strings.Contains(line, u) {
+				problems = append(problems, line)
+				break
+			}
+		}
+	}
+	if err != nil && len(problems) == 0 {
+		problems = append(problems, "systemd-analyze verify: "+err.Error()+": "+string(out))
+	}
+	return problems
+}
+
+func TestUnitsNeverDelayTheBoot(t *testing.T) {
+	b, err := os.ReadFile("atomic-selftest.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	// It must come after the boot's target and never before anything.
+	if !strings.Contains(s, "After=multi-user.target") || strings.Contains(s, "Before=") {
+		t.Error("atomic-selftest.service must be ordered after multi-user.target and before nothing")
+	}
+	if strings.Contains(s, "DefaultDependencies=no") {
+		t.Error("DefaultDependencies=no would let it run early in the boot")
+	}
+	for _, want := range []string{"Type=oneshot", "RemainAfterExit=yes", "--trigger boot"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("atomic-selftest.service lacks %q", want)
+		}
+	}
+	p, _ := os.ReadFile("atomic-selftest-deployment.path")
+	d, _ := os.ReadFile("atomic-selftest-deployment.service")
+	if !strings.Contains(string(p), "PathChanged=/boot/loader") || !strings.Contains(string(d), "--trigger deployment-change") {
+		t.Error("the path unit must watch /boot/loader and start a deployment-change run")
+	}
+}
