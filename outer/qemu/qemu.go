@@ -211,8 +211,11 @@ func (v *VM) args(overlay, seed string) []string {
 	if v.accel == AccelKVM {
 		accel = "kvm"
 	}
+	// -nodefaults -vga none: no VGA, parallel port or floppy drive for the
+	// guest to probe; under TCG each costs seconds of boot.
 	return []string{
 		"-name", v.cfg.Name,
+		"-nodefaults", "-vga", "none",
 		"-machine", "pc",
 		"-accel", accel,
 		"-m", strconv.Itoa(v.cfg.Memory),

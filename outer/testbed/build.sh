@@ -199,6 +199,9 @@ Name=en* eth*
 [Network]
 DHCP=yes
 EOF
+# cloud-init's locale module would set en_US.UTF-8, which is not generated
+# in this tree, and fail cloud-config.service; C.UTF-8 is built into glibc.
+printf 'locale: C.UTF-8\n' >"$root/etc/cloud/cloud.cfg.d/90-atomic-selftest-testbed.cfg"
 printf '' >"$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 echo localhost >"$root/etc/hostname"

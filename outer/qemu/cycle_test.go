@@ -1,0 +1,158 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer"
+)
+
+// testbedInfo is outer/testbed/build.sh's testbed.json.
+type testbedInfo struct {
+	Ref      string `json:"ref"`
+	Variant  string `json:"variant"`
+	Deployed string `json:"deployed"`
+	Commits  []struct {
+		Checksum string `json:"checksum"`
+		Version  string `json:"version"`
+	} `json:"commits"`
+}
+
+func readTestbed(t *testing.T, dir string) *testbedInfo {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "testbed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info testbedInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		t.Fatalf("testbed.json: %v", err)
+	}
+	if len(info.Commits) != 3 {
+		t.Fatalf("testbed.json: %d commits, want 3", len(info.Commits))
+	}
+	return &info
+}
+
+// sshDialer is the driver's own SSH transport, host key checked strictly
+// against the key the seed gave the guest.
+func sshDialer(p SSHParams) (outer.Machine, error) {
+	return outer.NewSSH(outer.SSHConfig{Name: p.Name, Addr: p.Addr, User: p.User, KeyFile: p.KeyFile, KnownHosts: p.KnownHosts})
+}
+
+// runCycle boots the testbed image and runs the outer driver with the
+// plan in outer/testbed/ostree-cycle.toml against it.
+func runCycle(t *testing.T, name string) (*outer.Report, *testbedInfo, string) {
+	vm := startTestbed(t, name)
+	info := readTestbed(t, os.Getenv(testbedEnv))
+	art := os.Getenv("ATOMIC_SELFTEST_ARTIFACTS")
+	if art == "" {
+		art = t.TempDir()
+	}
+	art = filepath.Join(art, name)
+	plan, err := outer.LoadPlan(filepath.Join("..", "testbed", "ostree-cycle.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An interrupted run stops the VM (Start's goroutine) and still
+	// writes the report of what ran.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	_, err = vm.WaitSSH(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: sshd up after %v (accel %s)", name, time.Since(start).Round(time.Second), vm.Accel())
+	m, err := NewMachine(vm, sshDialer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	rep := outer.Run(ctx, []outer.Machine{m}, outer.Options{
+		Plan: plan, ArtifactsDir: art,
+		RebootTimeout: 10 * time.Minute, SelftestTimeout: 10 * time.Minute, CommandTimeout: 10 * time.Minute,
+		OnEvent: func(e outer.Event) {
+			if e.Status != "start" {
+				fmt.Fprintf(os.Stderr, "  %-22s %-14s %-6s %6.0fs %s\n", e.Step, e.Action, e.Status, e.Elapsed.Seconds(), e.Message)
+			}
+		},
+	})
+	if err := rep.WriteFiles(art); err != nil {
+		t.Error(err)
+	}
+	var tb strings.Builder
+	_ = rep.WriteTable(&tb)
+	fmt.Fprintf(os.Stderr, "\n%s\n", tb.String())
+	for _, s := range rep.Hosts[0].Steps {
+		fmt.Fprintf(os.Stderr, "phase %-22s %-8s %6.0fs\n", s.Name, s.Status, s.DurationSec)
+	}
+	fmt.Fprintf(os.Stderr, "phase %-22s %-8s %6.0fs\n", "cycle total", map[bool]string{true: "pass", false: "FAIL"}[rep.OK], time.Since(start).Seconds())
+	return rep, info, art
+}
+
+// TestCycleTestbed is issue 8's cycle: baseline 12.2, upgrade to 12.3,
+// rollback to 12.2, deploy the oldest 12.1; every boot's self-test passes
+// and the booted checksums come in exactly that order, each with its own
+// boot id and run record.
+func TestCycleTestbed(t *testing.T) {
+	if os.Getenv("ATOMIC_SELFTEST_TESTBED_CYCLE") == "" {
+		t.Skip("ATOMIC_SELFTEST_TESTBED_CYCLE is not set (scripts/e2e.d/90-vm.sh runs the cycle)")
+	}
+	rep, info, art := runCycle(t, "testbed-cycle")
+	if info.Variant != "good" {
+		t.Fatalf("image variant %s: the cycle needs the good one", info.Variant)
+	}
+	if !rep.OK {
+		t.Fatalf("the cycle failed; see the table above and %s", art)
+	}
+	want := []string{info.Commits[1].Checksum, info.Commits[2].Checksum, info.Commits[1].Checksum, info.Commits[0].Checksum}
+	steps := rep.Hosts[0].Steps
+	if len(steps) != len(want) {
+		t.Fatalf("%d steps, want %d", len(steps), len(want))
+	}
+	boots := map[string]string{}
+	for i, s := range steps {
+		if s.After == nil || s.After.Checksum != want[i] {
+			t.Errorf("step %s booted %v, want %s", s.Name, s.After, want[i])
+		}
+		if s.Record == nil || s.Record.BootID != s.BootID {
+			t.Errorf("step %s: no run record of its boot %s", s.Name, s.BootID)
+		}
+		if prev, dup := boots[s.BootID]; dup {
+			t.Errorf("steps %s and %s share boot id %s", prev, s.Name, s.BootID)
+		}
+		boots[s.BootID] = s.Name
+		if _, err := os.Stat(filepath.Join(s.Artifacts, "record.json")); err != nil {
+			t.Errorf("step %s: %v", s.Name, err)
+		}
+	}
+}
+
+// TestCycleBrokenTestbed runs the cycle on the docker-masked image: the
+// baseline boot's self-test must fail on the container runtime, naming it,
+// and no later step may pass.
+func TestCycleBrokenTestbed(t *testing.T) {
+	if os.Getenv("ATOMIC_SELFTEST_TESTBED_BROKEN") == "" {
+		t.Skip("ATOMIC_SELFTEST_TESTBED_BROKEN is not set (scripts/e2e.d/90-vm.sh runs the broken variant)")
+	}
+	rep, info, _ := runCycle(t, "testbed-broken")
+	if info.Variant != "docker-masked" {
+		t.Fatalf("image variant %s: want docker-masked", info.Variant)
+	}
+	if rep.OK {
+		t.Fatal("the cycle passed on an image whose docker.service is masked")
+	}
+	s := rep.Hosts[0].Steps[0]
+	if s.Name != "baseline" || s.Status != outer.StepFail || !strings.Contains(s.Message, "runtime.") {
+		t.Errorf("first step %s %s %q: want baseline to fail on a runtime.* check", s.Name, s.Status, s.Message)
+	}
+}
