@@ -67,6 +67,12 @@ type Deployment struct {
 	BaseChecksum    string   `json:"base_checksum,omitempty"`
 	LayeredPackages []string `json:"layered_packages,omitempty"`
 	Pinned          bool     `json:"pinned,omitempty"`
+	// CommitTime is the commit's timestamp, which tells an upgrade (a
+	// newer commit) from a deploy of an older version.
+	CommitTime time.Time `json:"commit_time,omitzero"`
+	// Rollback names the rollback deployment (osname/checksum.serial) at
+	// the time of the record, so the next boot can recognise a rollback.
+	Rollback string `json:"rollback,omitempty"`
 }
 
 // Transition kinds.

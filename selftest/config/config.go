@@ -108,6 +108,10 @@ type Cloudinit struct {
 type Deployment struct {
 	// Stateroot limits the checks to one OS name; empty means the booted.
 	Stateroot string `toml:"stateroot"`
+	// RPMDBPath is the rpm database deployment.expected asks with
+	// `rpm -q --dbpath`; empty means rpm's own default (on rpm-ostree
+	// hosts /usr/share/rpm through rpm's macros).
+	RPMDBPath string `toml:"rpm_dbpath"`
 }
 
 // Defaults returns the built-in configuration.
@@ -241,6 +245,9 @@ func (c *Config) validate(path string) error {
 	}
 	if c.Runtime.Socket == "" || !filepath.IsAbs(c.Runtime.Socket) {
 		return bad("runtime.socket", "must be an absolute path, got %q", c.Runtime.Socket)
+	}
+	if p := c.Deployment.RPMDBPath; p != "" && !filepath.IsAbs(p) {
+		return bad("deployment.rpm_dbpath", "must be an absolute path, got %q", p)
 	}
 	if c.Runtime.Unit == "" {
 		return bad("runtime.unit", "must not be empty")

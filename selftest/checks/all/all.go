@@ -3,5 +3,7 @@
 package all
 
 import (
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/deployment"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/host"
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/ostree"
 )

@@ -1,0 +1,141 @@
+package deployment_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/deployment"
+	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
+)
+
+func want(t *testing.T, r selftest.Result, status selftest.Status, msg string) {
+	t.Helper()
+	if r.Status != status || !strings.Contains(r.Message, msg) {
+		t.Errorf("%s: %s %q, want %s containing %q; evidence %+v", r.ID, r.Status, r.Message, status, msg, r.Evidence)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t0 := time.Date(2018, 5, 15, 0, 0, 0, 0, time.UTC)
+	old := &selftest.Deployment{OSName: "fa", Checksum: "aaaa", Version: "28.1", CommitTime: t0, Rollback: "fa/cccc.0"}
+	for _, tc := range []struct {
+		name string
+		prev *selftest.Deployment
+		cur  selftest.Deployment
+		kind string
+	}{
+		{"nothing recorded before", nil, selftest.Deployment{OSName: "fa", Checksum: "aaaa"}, selftest.TransitionFirstBoot},
+		{"same deployment", old, *old, selftest.TransitionSame},
+		{"newer commit", old, selftest.Deployment{OSName: "fa", Checksum: "bbbb", Version: "28.2", CommitTime: t0.Add(time.Hour)}, selftest.TransitionUpgrade},
+		// The last boot's rollback deployment booted: a rollback, even
+		// though it is older.
+		{"rollback", old, selftest.Deployment{OSName: "fa", Checksum: "cccc", CommitTime: t0.Add(-time.Hour)}, selftest.TransitionRollback},
+		// An older commit that was not the rollback: deploy.
+		{"older commit", old, selftest.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(-time.Hour)}, selftest.TransitionDeploy},
+		{"layered on the same base", old, selftest.Deployment{OSName: "fa", Checksum: "eeee", BaseChecksum: "aaaa", LayeredPackages: []string{"htop"}, CommitTime: t0.Add(time.Minute)}, selftest.TransitionLayering},
+		// Without commit times, versions decide with strverscmp.
+		{"versions only", &selftest.Deployment{OSName: "fa", Checksum: "aaaa", Version: "28.9"}, selftest.Deployment{OSName: "fa", Checksum: "ffff", Version: "28.10"}, selftest.TransitionUpgrade},
+	} {
+		cur := tc.cur
+		tr := deployment.Classify(tc.prev, &cur)
+		if tr.Kind != tc.kind || tr.Reason == "" {
+			t.Errorf("%s: %s (%s), want %s", tc.name, tr.Kind, tr.Reason, tc.kind)
+		}
+	}
+}
+
+// buildRPM builds an empty noarch package and installs it into an rpm
+// database at dbpath (--justdb), so `rpm -q` really answers.
+func buildRPM(t *testing.T, dbpath, name string) {
+	t.Helper()
+	rpmbuild := testutil.NeedCommand(t, "rpm", "rpmbuild")
+	top := t.TempDir()
+	spec := filepath.Join(top, name+".spec")
+	os.WriteFile(spec, []byte("Name: "+name+"\nVersion: 1.0\nRelease: 1\nSummary: test\nLicense: MIT\nBuildArch: noarch\n%description\ntest\n%files\n"), 0o644)
+	if out, err := exec.Command(rpmbuild, "-bb", "--define", "_topdir "+top, spec).CombinedOutput(); err != nil {
+		t.Fatalf("rpmbuild: %v\n%s", err, out)
+	}
+	pkgs, _ := filepath.Glob(filepath.Join(top, "RPMS", "noarch", name+"-*.rpm"))
+	if len(pkgs) != 1 {
+		t.Fatalf("built %v", pkgs)
+	}
+	if out, err := exec.Command("rpm", "--dbpath", dbpath, "-i", "--justdb", "--nodeps", pkgs[0]).CombinedOutput(); err != nil {
+		t.Fatalf("rpm -i: %v\n%s", err, out)
+	}
+}
+
+func TestExpected(t *testing.T) {
+	sr, c2, c1 := ostreetest.TwoDeployments(t)
+	// rpm-ostree's origin for a layered package (rust/src/origin.rs in
+	// coreos/rpm-ostree: baserefspec and [packages] requested).
+	sr.WriteOrigin("fedora-atomic", c2, 0, "[origin]\nbaserefspec="+ostreetest.Branch+"\n\n[packages]\nrequested=layered-tool;\n")
+	root := sr.BootedRoot("fedora-atomic", c2, 0, false)
+	// The rpm database lives in the deployment's /var (the stateroot's).
+	db := "/var/lib/rpm-test"
+	buildRPM(t, filepath.Join(root, db), "layered-tool")
+	h := ostreetest.LiveHost(root)
+	h.Config.Deployment.RPMDBPath = db
+
+	h.History.Expectation = &selftest.Expectation{Version: "28.2", Refspec: ostreetest.Branch, Packages: []string{"layered-tool"}, AbsentPackages: []string{"docker"}}
+	r, rec := ostreetest.RunCheck(t, h, "deployment.expected")
+	want(t, r, selftest.StatusPass, "booted fedora-atomic "+c2[:10])
+	if rec.Expectation == nil || rec.Expectation.Version != "28.2" || rec.Deployment == nil || rec.Deployment.Checksum != c2 {
+		t.Errorf("record %+v %+v", rec.Expectation, rec.Deployment)
+	}
+
+	// Everything that can differ, said exactly.
+	h.History.Expectation = &selftest.Expectation{Checksum: c1, Version: "28.1", Packages: []string{"htop"}, AbsentPackages: []string{"layered-tool"}}
+	r, _ = ostreetest.RunCheck(t, h, "deployment.expected")
+	want(t, r, selftest.StatusFail, "booted "+c2[:10]+"…(28.2), expected checksum "+c1+
+		"; booted version \"28.2\" ("+c2[:10]+"…), expected \"28.1\""+
+		"; package htop is not layered in the origin (layered: layered-tool)"+
+		"; package htop is not in the rpm database"+
+		"; package layered-tool is still layered in the origin"+
+		"; package layered-tool is still in the rpm database")
+
+	// No expectation: skipped with the reason.
+	h.History.Expectation = nil
+	r, _ = ostreetest.RunCheck(t, h, "deployment.expected")
+	want(t, r, selftest.StatusSkip, "no expectation left for this boot")
+}
+
+// Upgrade and rollback on a real sysroot: the record of one boot is the
+// history of the next.
+func TestTransition(t *testing.T) {
+	sr, c2, c1 := ostreetest.TwoDeployments(t)
+	// Boot 1: the newest (28.2); the rollback is 28.1.
+	root := sr.BootedRoot("fedora-atomic", c2, 0, false)
+	r, rec := ostreetest.RunCheck(t, ostreetest.LiveHost(root), "deployment.transition")
+	want(t, r, selftest.StatusPass, "first-boot")
+	if rec.Deployment == nil || rec.Deployment.Rollback != "fedora-atomic/"+c1+".0" {
+		t.Fatalf("record deployment %+v", rec.Deployment)
+	}
+	first := rec.Deployment
+
+	// Boot 2: rolled back to 28.1.
+	sr.Rollback()
+	root = sr.BootedRoot("fedora-atomic", c1, 0, false)
+	h := ostreetest.LiveHost(root)
+	h.History.LastDeployment = first
+	r, rec = ostreetest.RunCheck(t, h, "deployment.transition")
+	want(t, r, selftest.StatusPass, "rollback: booted the last boot's rollback deployment fedora-atomic "+c1[:10])
+	if rec.Transition == nil || rec.Transition.Kind != selftest.TransitionRollback || rec.Transition.From != first {
+		t.Errorf("transition %+v", rec.Transition)
+	}
+
+	// Boot 3: upgrade to a new commit 28.3.
+	second := rec.Deployment
+	c3 := sr.Commit(ostreetest.Branch, "28.3", "c")
+	sr.Deploy("fedora-atomic", ostreetest.Branch)
+	root = sr.BootedRoot("fedora-atomic", c3, 0, false)
+	h = ostreetest.LiveHost(root)
+	h.History.LastDeployment = second
+	r, _ = ostreetest.RunCheck(t, h, "deployment.transition")
+	want(t, r, selftest.StatusPass, "upgrade: fedora-atomic "+c1[:10]+"….0 (28.1) -> fedora-atomic "+c3[:10]+"….0 (28.3): newer commit")
+}

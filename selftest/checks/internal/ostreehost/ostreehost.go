@@ -1,0 +1,81 @@
+// Package ostreehost is what the ostree.* and deployment.* check areas
+// share: loading the host's sysroot through the pure-Go reader the same
+// way for every check, and turning a deployment into the run record's
+// selftest.Deployment.
+package ostreehost
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
+)
+
+// Load reads the sysroot of h: the live one (booted and staged
+// deployments included) on a host, the offline one with --sysroot.
+func Load(h *selftest.Host) (*ot.Sysroot, error) {
+	return ot.Load(ot.Options{Root: h.Root, Live: !h.Offline})
+}
+
+// Record converts d for the run record; s supplies the rollback
+// deployment of d's stateroot.
+func Record(s *ot.Sysroot, d *ot.Deployment) *selftest.Deployment {
+	if d == nil {
+		return nil
+	}
+	r := &selftest.Deployment{
+		OSName:   d.OSName,
+		Checksum: d.Checksum,
+		Serial:   d.Serial,
+		Version:  d.Version(),
+		Refspec:  d.Refspec(),
+		Pinned:   d.Pinned(),
+	}
+	if d.Layered() {
+		r.BaseChecksum = d.BaseChecksum()
+	}
+	if d.Origin != nil {
+		r.LayeredPackages = d.Origin.LayeredPackages()
+	}
+	if d.Commit != nil {
+		r.CommitTime = d.Commit.Timestamp
+	}
+	if s != nil && d.Booted {
+		if _, rb := s.QueryDeploymentsFor(d.OSName); rb != nil {
+			r.Rollback = rb.OSName + "/" + rb.Name()
+		}
+	}
+	return r
+}
+
+// Describe names a deployment the way messages do: osname
+// checksum-prefix.serial (version).
+func Describe(d *selftest.Deployment) string {
+	if d == nil {
+		return "none"
+	}
+	s := fmt.Sprintf("%s %s.%d", d.OSName, Short(d.Checksum), d.Serial)
+	if d.Version != "" {
+		s += " (" + d.Version + ")"
+	}
+	return s
+}
+
+// Short abbreviates a checksum to 10 characters.
+func Short(c string) string {
+	if len(c) > 10 {
+		return c[:10] + "…"
+	}
+	return c
+}
+
+// Problems summarises what could not be read, for evidence.
+func Problems(s *ot.Sysroot) string {
+	var l []string
+	l = append(l, s.Problems...)
+	for _, d := range s.Deployments {
+		l = append(l, d.Problems...)
+	}
+	return strings.Join(l, "; ")
+}

@@ -1,0 +1,180 @@
+package ostree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
+	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
+)
+
+// checkBootloader verifies the BLS entries of the current bootversion and,
+// where ostree also writes one, the bootloader's own configuration
+// (syslinux.cfg, or a grub.cfg generated from the entries).
+func checkBootloader(_ context.Context, t *selftest.T) {
+	h := t.Host
+	s, err := ostreehost.Load(h)
+	if err != nil {
+		t.Fail("%v", err)
+		return
+	}
+	var problems []string
+	problems = append(problems, s.Problems...)
+	t.Evidence("bootversion", "", fmt.Sprintf("loader.%d, boot.%d.%d", s.BootVersion, s.BootVersion, s.SubBootVersion))
+	if len(s.Entries) == 0 {
+		t.Fail("no BLS entries in /boot/loader.%d/entries: nothing would boot", s.BootVersion)
+		return
+	}
+	for _, be := range s.BadEntries {
+		problems = append(problems, "entry "+be.Err)
+	}
+	for _, d := range s.Deployments {
+		problems = append(problems, d.Problems...)
+		if d.Entry == nil {
+			continue // staged: its entry is written at shutdown
+		}
+		files := append([]string{d.Entry.Linux}, d.Entry.Initrds...)
+		for i, f := range files {
+			what := "initramfs"
+			if i == 0 {
+				what = "kernel"
+			}
+			if f == "" {
+				problems = append(problems, fmt.Sprintf("%s of deployment %s: no %s line", filepath.Base(d.Entry.File), d.Name(), map[bool]string{true: "linux", false: "initrd"}[i == 0]))
+				continue
+			}
+			// BLS paths are relative to the boot filesystem, /boot here.
+			if _, err := os.Stat(h.Path("/boot/" + f)); err != nil {
+				problems = append(problems, fmt.Sprintf("%s of deployment %s: %s /boot%s is missing", filepath.Base(d.Entry.File), ostreehost.Short(d.Checksum)+fmt.Sprintf(".%d", d.Serial), what, f))
+			}
+		}
+	}
+	for _, u := range s.Unreferenced {
+		problems = append(problems, fmt.Sprintf("deployment %s has no BLS entry", u))
+	}
+
+	def := firstWithEntry(s)
+	want := def
+	if s.Booted != nil {
+		pending, _ := s.QueryDeploymentsFor(s.Booted.OSName)
+		want = s.Booted
+		if pending != nil && !pending.Staged {
+			want = pending
+		}
+	}
+	if def != nil {
+		t.Evidence("default entry", name(want), name(def)+" ("+filepath.Base(def.Entry.File)+")")
+		if def != want {
+			problems = append(problems, fmt.Sprintf("the default entry boots %s, not the pending or booted deployment %s", name(def), name(want)))
+		}
+		if msg := checkLoaderConfig(h, def); msg != "" {
+			problems = append(problems, msg)
+		}
+	}
+	t.Detail("entries", len(s.Entries))
+	if len(problems) > 0 {
+		t.Fail("%s", strings.Join(problems, "; "))
+		return
+	}
+	t.Pass("%d entries boot %d deployments, kernels and initramfs present; default %s", len(s.Entries), len(s.Deployments), name(def))
+}
+
+func firstWithEntry(s *ot.Sysroot) *ot.Deployment {
+	for _, d := range s.Deployments {
+		if d.Entry != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+func name(d *ot.Deployment) string {
+	if d == nil {
+		return "none"
+	}
+	n := fmt.Sprintf("%s %s.%d", d.OSName, ostreehost.Short(d.Checksum), d.Serial)
+	if v := d.Version(); v != "" {
+		n += " (" + v + ")"
+	}
+	return n
+}
+
+// checkLoaderConfig compares the bootloader's own default with the first
+// BLS entry, for bootloaders that do not read BLS themselves: ostree
+// writes /boot/loader/syslinux.cfg (DEFAULT names a LABEL whose APPEND
+// carries ostree=), and grub2 without blscfg boots the first menuentry of
+// grub.cfg.
+func checkLoaderConfig(h *selftest.Host, def *ot.Deployment) string {
+	want := def.Entry.OstreeArg()
+	if data, err := os.ReadFile(h.Path("/boot/loader/syslinux.cfg")); err == nil {
+		got, ok := syslinuxDefault(string(data))
+		if !ok {
+			return "/boot/loader/syslinux.cfg has no DEFAULT label with an ostree= argument"
+		}
+		if got != want {
+			return fmt.Sprintf("/boot/loader/syslinux.cfg boots ostree=%s by default, the first BLS entry ostree=%s", got, want)
+		}
+		return ""
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err.Error()
+	}
+	for _, p := range []string{"/boot/grub2/grub.cfg", "/boot/grub/grub.cfg"} {
+		data, err := os.ReadFile(h.Path(p))
+		if err != nil {
+			continue
+		}
+		text := string(data)
+		// With blscfg, grub reads the entries itself.
+		if strings.Contains(text, "blscfg") {
+			return ""
+		}
+		if i := strings.Index(text, "ostree=/ostree/"); i >= 0 {
+			got := strings.Fields(text[i+len("ostree="):])[0]
+			if got != want {
+				return fmt.Sprintf("%s boots ostree=%s first, the first BLS entry ostree=%s", p, got, want)
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+// syslinuxDefault returns the ostree= argument of the DEFAULT label.
+// Labels are the rest of the line and may contain spaces: ostree writes
+// "LABEL <title>" and "DEFAULT <title>".
+func syslinuxDefault(cfg string) (string, bool) {
+	labels := map[string]string{}
+	def, cur := "", ""
+	for _, line := range strings.Split(cfg, "\n") {
+		line = strings.TrimSpace(line)
+		word, rest, _ := strings.Cut(line, " ")
+		rest = strings.TrimSpace(rest)
+		switch strings.ToUpper(word) {
+		case "DEFAULT":
+			def = rest
+		case "LABEL":
+			cur = rest
+		case "APPEND":
+			if v := kernelArg(rest, "ostree"); v != "" && cur != "" {
+				labels[cur] = v
+			}
+		}
+	}
+	v, ok := labels[def]
+	return v, ok
+}
+
+func kernelArg(cmdline, name string) string {
+	for _, f := range strings.Fields(cmdline) {
+		if v, ok := strings.CutPrefix(f, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}

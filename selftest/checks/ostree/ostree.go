@@ -1,0 +1,249 @@
+// Package ostree owns the C1 checks of the OSTree sysroot: the host booted
+// a deployment it can identify, with the sysroot, /usr, /etc and /var
+// mounted the way ostree-prepare-root and ostree-remount set them up
+// (ostree.booted), and the bootloader entries boot existing deployments
+// with existing kernels, the default being the one that should boot next
+// (ostree.bootloader). It reads the sysroot with the pure-Go reader in
+// selftest/ostree and the mount table from /proc/self/mountinfo(5).
+package ostree
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
+	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
+)
+
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "ostree.booted",
+		Criterion:   "C1",
+		Required:    true,
+		Description: "a booted deployment exists and is identified; /sysroot is mounted (read-only where configured), /usr is read-only, /etc and /var are the deployment's",
+		Timeout:     30 * time.Second,
+		Applies:     needOstreeBooted,
+		Run:         checkBooted,
+	})
+	selftest.Register(&selftest.Check{
+		ID:          "ostree.bootloader",
+		Criterion:   "C1",
+		Required:    true,
+		Description: "every deployment has a BLS entry whose kernel and initramfs exist, no entry points at a missing deployment, the default entry boots the pending or booted deployment",
+		Timeout:     30 * time.Second,
+		Offline:     true,
+		Applies:     needSysroot,
+		Run:         checkBootloader,
+	})
+}
+
+func needOstreeBooted(_ context.Context, h *selftest.Host) string {
+	if _, err := os.Stat(h.Path("/run/ostree-booted")); err != nil {
+		return "not an OSTree-booted host (no /run/ostree-booted)"
+	}
+	return ""
+}
+
+func needSysroot(_ context.Context, h *selftest.Host) string {
+	if fi, err := os.Stat(h.Path("/ostree/deploy")); err != nil || !fi.IsDir() {
+		return "not an OSTree sysroot (no /ostree/deploy)"
+	}
+	return ""
+}
+
+func devIno(path string) (ot.DevIno, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return ot.DevIno{}, err
+	}
+	return ot.DevIno{Dev: uint64(st.Dev), Ino: st.Ino}, nil
+}
+
+func checkBooted(_ context.Context, t *selftest.T) {
+	h := t.Host
+	s, err := ostreehost.Load(h)
+	if err != nil {
+		t.Fail("%v", err)
+		return
+	}
+	if p := ostreehost.Problems(s); p != "" {
+		t.Evidence("sysroot problems", "none", p)
+	}
+	b := s.Booted
+	if b == nil {
+		msg := fmt.Sprintf("/run/ostree-booted exists but no deployment's directory is the running root (%s)", s.RootDevIno)
+		if s.KernelArg != nil {
+			msg += fmt.Sprintf("; the kernel was booted with ostree=%s (stateroot %s, boot checksum %s)", s.KernelArg.Path, s.KernelArg.OSName, ostreehost.Short(s.KernelArg.BootChecksum))
+		}
+		t.Fail("%s", msg)
+		return
+	}
+	rec := ostreehost.Record(s, b)
+	t.UpdateRecord(func(r *selftest.Record) { r.Deployment = rec })
+	t.Evidence("booted deployment", "", ostreehost.Describe(rec))
+	t.Detail("booted", rec)
+	var problems []string
+
+	// The ostree= argument names stateroot and boot checksum reliably;
+	// its boot serial and bootversion change with later deploys.
+	if ka := s.KernelArg; ka != nil {
+		seen := ka.OSName + " " + ostreehost.Short(ka.BootChecksum)
+		want := b.OSName + " " + ostreehost.Short(b.BootChecksum)
+		t.Evidence("kernel ostree= stateroot and boot checksum", want, seen)
+		if ka.OSName != b.OSName || ka.BootChecksum != b.BootChecksum {
+			problems = append(problems, fmt.Sprintf("the kernel was booted with ostree=%s, which is not the booted deployment's stateroot %s and boot checksum %s", ka.Path, b.OSName, ostreehost.Short(b.BootChecksum)))
+		}
+	}
+
+	// /sysroot: mounted; read-only when the repo says [sysroot]
+	// readonly=true or ostree-prepare-root recorded sysroot-ro.
+	wantRO := sysrootReadonly(h, s)
+	mnt, err := findMount("/proc/self/mountinfo", h.Path("/sysroot"))
+	switch {
+	case err != nil:
+		problems = append(problems, err.Error())
+	case mnt == nil:
+		t.Evidence("/sysroot", "mounted", "not a mount point")
+		problems = append(problems, "/sysroot is not a mount point")
+	default:
+		seen := map[bool]string{true: "read-only", false: "read-write"}[mnt.readOnly]
+		if wantRO {
+			t.Evidence("/sysroot mount", "read-only ([sysroot] readonly=true)", seen)
+			if !mnt.readOnly {
+				problems = append(problems, "/sysroot is mounted read-write but the sysroot is configured read-only")
+			}
+		} else {
+			t.Evidence("/sysroot mount", "mounted", seen)
+		}
+	}
+
+	// /usr: read-only unless the deployment is unlocked.
+	var sf unix.Statfs_t
+	if err := unix.Statfs(h.Path("/usr"), &sf); err != nil {
+		problems = append(problems, fmt.Sprintf("statfs /usr: %v", err))
+	} else {
+		ro := sf.Flags&unix.ST_RDONLY != 0
+		seen := map[bool]string{true: "read-only", false: "read-write"}[ro]
+		if b.Unlocked != "none" {
+			t.Evidence("/usr mount", "writable (deployment unlocked: "+b.Unlocked+")", seen)
+		} else {
+			t.Evidence("/usr mount", "read-only", seen)
+			if !ro {
+				problems = append(problems, "/usr is mounted read-write and the deployment is not unlocked")
+			}
+		}
+	}
+
+	// /etc is the deployment's own; /var is the stateroot's, bind-mounted.
+	for _, c := range []struct{ name, path, want string }{
+		{"/etc", h.Path("/etc"), filepath.Join(b.Dir, "etc")},
+		{"/var", h.Path("/var"), h.Path("/ostree/deploy/" + b.OSName + "/var")},
+	} {
+		got, err1 := devIno(c.path)
+		want, err2 := devIno(c.want)
+		if err1 != nil || err2 != nil {
+			problems = append(problems, fmt.Sprintf("comparing %s: %v", c.name, firstErr(err1, err2)))
+			continue
+		}
+		rel := strings.TrimPrefix(c.want, strings.TrimSuffix(h.Root, "/"))
+		t.Evidence(c.name, rel+" ("+want.String()+")", got.String())
+		if got != want {
+			problems = append(problems, fmt.Sprintf("%s is not %s (%s, want %s)", c.name, rel, got, want))
+		}
+	}
+	if len(problems) > 0 {
+		t.Fail("booted %s, but %s", ostreehost.Describe(rec), strings.Join(problems, "; "))
+		return
+	}
+	t.Pass("booted %s; /usr read-only, /etc and /var are the deployment's", ostreehost.Describe(rec))
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func sysrootReadonly(h *selftest.Host, s *ot.Sysroot) bool {
+	if ro, ok := s.BootedMetadata.Bool("sysroot-ro"); ok && ro {
+		return true
+	}
+	data, err := os.ReadFile(h.Path("/ostree/repo/config"))
+	if err != nil {
+		return false
+	}
+	kf, err := ot.ParseKeyFile("/ostree/repo/config", data)
+	if err != nil {
+		return false
+	}
+	ro, _ := kf.Bool("sysroot", "readonly")
+	return ro
+}
+
+type mount struct {
+	point    string
+	readOnly bool
+}
+
+// findMount returns the last (topmost) mount at point in a mountinfo file,
+// or nil when point is not a mount point.
+func findMount(mountinfo, point string) (*mount, error) {
+	f, err := os.Open(mountinfo)
+	if err != nil {
+		return nil, fmt.Errorf("reading the mount table: %w", err)
+	}
+	defer f.Close()
+	var found *mount
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		// id parent major:minor root mountpoint options ...
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 {
+			continue
+		}
+		if unescapeOctal(fields[4]) != filepath.Clean(point) {
+			continue
+		}
+		ro := false
+		for _, o := range strings.Split(fields[5], ",") {
+			if o == "ro" {
+				ro = true
+			}
+		}
+		found = &mount{point: point, readOnly: ro}
+	}
+	return found, sc.Err()
+}
+
+// unescapeOctal undoes the \040-style escapes of mountinfo paths.
+func unescapeOctal(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			var v int
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,134 @@
+package ostree
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math/bits"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Commit is an ostree commit object, the GVariant
+// (a{sv}aya(say)sstayay): metadata, parent checksum, related objects,
+// subject, body, timestamp, root tree contents and root tree metadata
+// checksums (ostree's OSTREE_COMMIT_GVARIANT_FORMAT).
+type Commit struct {
+	Checksum string
+	Metadata VarDict
+	// Parent is the hex checksum of the parent commit, "" for none.
+	Parent  string
+	Subject string
+	Body    string
+	// Timestamp is stored big-endian in the object, unlike everything
+	// else (ostree's commit writer converts it with GUINT64_TO_BE).
+	Timestamp    time.Time
+	RootContents string
+	RootMetadata string
+}
+
+// Version is the "version" metadata key, "" when unset.
+func (c *Commit) Version() string {
+	if c == nil {
+		return ""
+	}
+	v, _ := c.Metadata.String("version")
+	return v
+}
+
+// ClientLayer reports whether rpm-ostree made this commit on the host to
+// layer packages: rpmostree.clientlayer=true, or for older rpm-ostree the
+// presence of rpmostree.spec (rust/src/daemon.rs,
+// deployment_layeredmeta_from_commit, in coreos/rpm-ostree).
+func (c *Commit) ClientLayer() bool {
+	if c == nil {
+		return false
+	}
+	if b, ok := c.Metadata.Bool("rpmostree.clientlayer"); ok {
+		return b
+	}
+	_, ok := c.Metadata["rpmostree.spec"]
+	return ok
+}
+
+var typeCommit = mustType("(a{sv}aya(say)sstayay)")
+
+// ParseCommit decodes a serialized commit object; name is used in errors.
+func ParseCommit(name string, data []byte) (*Commit, error) {
+	v, err := decode(typeCommit, data, 0)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", name, err)
+	}
+	f := v.([]any)
+	c := &Commit{Metadata: toVarDict(f[0])}
+	parent := f[1].([]byte)
+	switch len(parent) {
+	case 0:
+	case 32:
+		c.Parent = hex.EncodeToString(parent)
+	default:
+		return nil, fmt.Errorf("commit %s: parent checksum has %d bytes, want 0 or 32", name, len(parent))
+	}
+	c.Subject = f[3].(string)
+	c.Body = f[4].(string)
+	c.Timestamp = time.Unix(int64(bits.ReverseBytes64(f[5].(uint64))), 0).UTC()
+	c.RootContents = hex.EncodeToString(f[6].([]byte))
+	c.RootMetadata = hex.EncodeToString(f[7].([]byte))
+	return c, nil
+}
+
+// maxObjectSize bounds what is read of a metadata object.
+const maxObjectSize = 64 << 20
+
+// ReadCommit reads the commit object checksum from the repository at
+// repoDir (objects/xx/yyyy.commit, the layout of every repo mode).
+func ReadCommit(repoDir, checksum string) (*Commit, error) {
+	if !validChecksum(checksum) {
+		return nil, fmt.Errorf("%q is not a SHA-256 checksum", checksum)
+	}
+	path := filepath.Join(repoDir, "objects", checksum[:2], checksum[2:]+".commit")
+	data, err := readBounded(path, maxObjectSize)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ParseCommit(path, data)
+	if err != nil {
+		return nil, err
+	}
+	c.Checksum = checksum
+	return c, nil
+}
+
+func validChecksum(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > max {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d allowed", path, fi.Size(), max)
+	}
+	buf := make([]byte, fi.Size())
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && n != len(buf) {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return buf[:n], nil
+}
