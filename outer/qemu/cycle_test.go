@@ -42,15 +42,9 @@ func readTestbed(t *testing.T, dir string) *testbedInfo {
 	return &info
 }
 
-// sshDialer is the driver's own SSH transport, host key checked strictly
-// against the key the seed gave the guest.
-func sshDialer(p SSHParams) (outer.Machine, error) {
-	return outer.NewSSH(outer.SSHConfig{Name: p.Name, Addr: p.Addr, User: p.User, KeyFile: p.KeyFile, KnownHosts: p.KnownHosts})
-}
-
 // runCycle boots the testbed image and runs the outer driver with the
 // plan in outer/testbed/ostree-cycle.toml against it.
-func runCycle(t *testing.T, name string) (*outer.Report, *testbedInfo, string) {
+func runCycle(t *testing.T, name, planFile string, steps int) (*outer.Report, *testbedInfo, string) {
 	vm := startTestbed(t, name)
 	info := readTestbed(t, os.Getenv(testbedEnv))
 	art := os.Getenv("ATOMIC_SELFTEST_ARTIFACTS")
@@ -58,9 +52,12 @@ func runCycle(t *testing.T, name string) (*outer.Report, *testbedInfo, string) {
 		art = t.TempDir()
 	}
 	art = filepath.Join(art, name)
-	plan, err := outer.LoadPlan(filepath.Join("..", "testbed", "ostree-cycle.toml"))
+	plan, err := outer.LoadPlan(filepath.Join("..", "testbed", planFile))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if steps > 0 && steps < len(plan.Steps) {
+		plan.Steps = plan.Steps[:steps]
 	}
 	// An interrupted run stops the VM (Start's goroutine) and still
 	// writes the report of what ran.
@@ -72,7 +69,7 @@ func runCycle(t *testing.T, name string) (*outer.Report, *testbedInfo, string) {
 		t.Fatal(err)
 	}
 	t.Logf("%s: sshd up after %v (accel %s)", name, time.Since(start).Round(time.Second), vm.Accel())
-	m, err := NewMachine(vm, sshDialer)
+	m, err := NewMachine(vm, DialSSH)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +104,7 @@ func TestCycleTestbed(t *testing.T) {
 	if os.Getenv("ATOMIC_SELFTEST_TESTBED_CYCLE") == "" {
 		t.Skip("ATOMIC_SELFTEST_TESTBED_CYCLE is not set (scripts/e2e.d/90-vm.sh runs the cycle)")
 	}
-	rep, info, art := runCycle(t, "testbed-cycle")
+	rep, info, art := runCycle(t, "testbed-cycle", "ostree-cycle.toml", 0)
 	if info.Variant != "good" {
 		t.Fatalf("image variant %s: the cycle needs the good one", info.Variant)
 	}
@@ -137,14 +134,36 @@ func TestCycleTestbed(t *testing.T) {
 	}
 }
 
-// TestCycleBrokenTestbed runs the cycle on the docker-masked image: the
-// baseline boot's self-test must fail on the container runtime, naming it,
-// and no later step may pass.
+// TestCycleWrongExpectation runs outer/testbed/broken-expectation.toml:
+// the upgrade step's expectation points at 12.3 but the host boots 12.2,
+// so that step, and only that step, fails with both checksums named.
+func TestCycleWrongExpectation(t *testing.T) {
+	if os.Getenv("ATOMIC_SELFTEST_TESTBED_WRONG_EXPECTATION") == "" {
+		t.Skip("ATOMIC_SELFTEST_TESTBED_WRONG_EXPECTATION is not set (scripts/e2e.d/90-vm.sh runs it)")
+	}
+	rep, info, _ := runCycle(t, "testbed-wrong-expect", "broken-expectation.toml", 0)
+	if rep.OK {
+		t.Fatal("the cycle passed with an expectation the host could not meet")
+	}
+	steps := rep.Hosts[0].Steps
+	if len(steps) != 2 || steps[0].Status != outer.StepPass {
+		t.Fatalf("steps %v: want the baseline to pass and a second step", steps)
+	}
+	s := steps[1]
+	v2, v3 := info.Commits[1].Checksum, info.Commits[2].Checksum
+	if s.Status != outer.StepFail || !strings.HasPrefix(s.Message, "collect: booted") ||
+		!strings.Contains(s.Message, v2[:8]) || !strings.Contains(s.Message, v3[:8]) {
+		t.Errorf("step %s %s %q: want collect to fail naming booted %s and expected %s", s.Name, s.Status, s.Message, v2[:8], v3[:8])
+	}
+}
+
+// TestCycleBrokenTestbed boots the docker-masked image: the baseline boot's
+// self-test must fail on the container runtime, naming it.
 func TestCycleBrokenTestbed(t *testing.T) {
 	if os.Getenv("ATOMIC_SELFTEST_TESTBED_BROKEN") == "" {
 		t.Skip("ATOMIC_SELFTEST_TESTBED_BROKEN is not set (scripts/e2e.d/90-vm.sh runs the broken variant)")
 	}
-	rep, info, _ := runCycle(t, "testbed-broken")
+	rep, info, _ := runCycle(t, "testbed-broken", "ostree-cycle.toml", 1)
 	if info.Variant != "docker-masked" {
 		t.Fatalf("image variant %s: want docker-masked", info.Variant)
 	}

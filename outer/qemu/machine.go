@@ -52,6 +52,27 @@ func NewMachine(vm *VM, dial Dialer) (*Machine, error) {
 	return &Machine{Machine: m, VM: vm}, nil
 }
 
+// DialSSH is the Dialer that uses the driver's own SSH transport, host key
+// checked against the known_hosts the VM wrote from its seed.
+func DialSSH(p SSHParams) (outer.Machine, error) {
+	return outer.NewSSH(outer.SSHConfig{Name: p.Name, Addr: p.Addr, User: p.User, KeyFile: p.KeyFile, KnownHosts: p.KnownHosts})
+}
+
+// Boot starts a VM (see Start) and joins it with the driver's SSH
+// transport: what the outer CLI needs for a local QEMU host.
+func Boot(ctx context.Context, cfg Config) (*Machine, error) {
+	vm, err := Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := NewMachine(vm, DialSSH)
+	if err != nil {
+		vm.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
 // Console implements outer.Machine from the captured serial console.
 func (m *Machine) Console(n int) []string { return m.VM.Console(n) }
 

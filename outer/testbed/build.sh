@@ -170,21 +170,26 @@ tar -C "$root" --numeric-owner --xattrs --xattrs-include='*' -xf "$base"
 
 phase "installing atomic-selftest ($([ -n "$rpmfile" ] && echo "rpm $rpmfile" || echo "binary"))"
 if [ -n "$rpmfile" ]; then
-  # The RPM's %post enables the units with systemctl preset, which needs the
-  # tree as a root; --nodeps because Debian's packages are not in the rpmdb.
-  rpm --root "$root" --initdb
-  rpm --root "$root" -i --nodeps --noscripts "$rpmfile"
+  # The rpm database goes under /usr (/usr/share/rpm, where rpm-ostree keeps
+  # it on Fedora Atomic): /var is emptied below. --nodeps because Debian's
+  # packages are not in the rpmdb; --noscripts because the scriptlets call
+  # systemctl and systemd-tmpfiles on a live host: their effect is below
+  # (the preset the RPM ships; tmpfiles run at boot).
+  rpm --root "$root" --dbpath /usr/share/rpm --initdb
+  rpm --root "$root" --dbpath /usr/share/rpm -i --nodeps --noscripts "$rpmfile"
+  systemctl --root="$root" preset atomic-selftest.service atomic-selftest-deployment.path >&2
 else
   install -D -m 0755 "$binary" "$root/usr/bin/atomic-selftest"
   for u in "$units"/*.service "$units"/*.path "$units"/*.timer; do
     [ -e "$u" ] || continue
     install -D -m 0644 "$u" "$root/usr/lib/systemd/system/$(basename "$u")"
   done
+  # As the RPM's preset enables them: the boot run and the deployment watch.
+  systemctl --root="$root" enable atomic-selftest.service atomic-selftest-deployment.path >&2
 fi
-# Enabled as the RPM's preset would: the boot run and the deployment watch.
 for u in atomic-selftest.service atomic-selftest-deployment.path; do
   [ -e "$root/usr/lib/systemd/system/$u" ] || die "unit $u is not in the tree"
-  systemctl --root="$root" enable "$u" >&2
+  [ "$(systemctl --root="$root" is-enabled "$u" 2>/dev/null)" = enabled ] || die "unit $u is not enabled in the tree"
 done
 systemctl --root="$root" enable systemd-networkd.service >&2
 if [ "$variant" = docker-masked ]; then
@@ -350,5 +355,9 @@ cat >"$out.tmp/testbed.json" <<EOF
 }
 EOF
 rm -rf "$out"; mv "$out.tmp" "$out"
+# Keep the newest four images and two bases; a VM still running on an older
+# image keeps its open file.
+ls -dt "$cache"/image-* 2>/dev/null | grep -v '\.tmp$' | tail -n +5 | xargs -r rm -rf
+ls -t "$cache"/base-*.tar 2>/dev/null | tail -n +3 | xargs -r rm -f
 phase "done"
 echo "$out"
