@@ -23,6 +23,8 @@
 #   v1 (oldest)  something to `deploy` back to
 #   v2           deployed in the image: the baseline boot
 #   v3 (newest)  what `ostree admin upgrade` finds
+# Each also has its own ref atomic-selftest-testbed/<version>, which keeps
+# the history whole through ostree's pruning.
 # The sysroot's repo is its own release server: the remote "testbed" points
 # at file:///ostree/repo and publishes the ref at v3 under refs/heads, while
 # the deployed origin tracks testbed:<ref> (refs/remotes/testbed/<ref> at v2),
@@ -305,6 +307,14 @@ phase "commit 12.3"
 mk_overlay 12.3 "added in 12.3"
 c3=$(commit 12.3 "testbed 12.3 (newest)" --tree=ref="$c2" --tree=dir="$overlay")
 [ "$c1" != "$c2" ] && [ "$c2" != "$c3" ] || die "commits are not distinct"
+# A ref per version, like a distribution's release refs: ostree's sysroot
+# cleanup after every deployment change prunes what no ref head and no
+# deployment holds (it walks refs at depth 0), which would drop 12.1's
+# commit object and cut the branch's history short.
+for v in 1 2 3; do
+  c=c$v
+  ostree --repo="$repo" refs --create="atomic-selftest-testbed/12.$v" "${!c}"
+done
 
 # The release server: remote "testbed" is this repo itself, refs/heads/$ref
 # at the newest commit. The deployed origin follows refs/remotes/testbed/$ref.

@@ -5,7 +5,8 @@
 # rollback, deploy the oldest; every boot's self-test must pass. Then the
 # deliberately broken variants must fail at the right step: an expectation
 # pointing at the wrong checksum (outer/testbed/broken-expectation.toml) at
-# the upgrade step, an image with docker.service masked at the baseline. Prints the criteria table and the time of every phase.
+# the upgrade step, an image with docker.service masked at the baseline.
+# Prints the criteria table and the time of every phase.
 #
 # Environment:
 #   ATOMIC_SELFTEST_TESTBED_CACHE  image cache (default /var/cache/atomic-selftest-testbed)
