@@ -44,7 +44,7 @@ func readTestbed(t *testing.T, dir string) *testbedInfo {
 
 // runCycle boots the testbed image and runs the outer driver with the
 // plan in outer/testbed/ostree-cycle.toml against it.
-func runCycle(t *testing.T, name, planFile string, steps int) (*outer.Report, *testbedInfo, string) {
+func runCycle(t *testing.T, name, planFile string, steps int) (*outer.Report, *testbedInfo, string, *Machine) {
 	vm := startTestbed(t, name)
 	info := readTestbed(t, os.Getenv(testbedEnv))
 	art := os.Getenv("ATOMIC_SELFTEST_ARTIFACTS")
@@ -73,7 +73,7 @@ func runCycle(t *testing.T, name, planFile string, steps int) (*outer.Report, *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	t.Cleanup(func() { m.Close() })
 	rep := outer.Run(ctx, []outer.Machine{m}, outer.Options{
 		Plan: plan, ArtifactsDir: art,
 		RebootTimeout: 10 * time.Minute, SelftestTimeout: 10 * time.Minute, CommandTimeout: 10 * time.Minute,
@@ -93,7 +93,7 @@ func runCycle(t *testing.T, name, planFile string, steps int) (*outer.Report, *t
 		fmt.Fprintf(os.Stderr, "phase %-22s %-8s %6.0fs\n", s.Name, s.Status, s.DurationSec)
 	}
 	fmt.Fprintf(os.Stderr, "phase %-22s %-8s %6.0fs\n", "cycle total", map[bool]string{true: "pass", false: "FAIL"}[rep.OK], time.Since(start).Seconds())
-	return rep, info, art
+	return rep, info, art, m
 }
 
 // TestCycleTestbed is issue 8's cycle: baseline 12.2, upgrade to 12.3,
@@ -104,7 +104,7 @@ func TestCycleTestbed(t *testing.T) {
 	if os.Getenv("ATOMIC_SELFTEST_TESTBED_CYCLE") == "" {
 		t.Skip("ATOMIC_SELFTEST_TESTBED_CYCLE is not set (scripts/e2e.d/90-vm.sh runs the cycle)")
 	}
-	rep, info, art := runCycle(t, "testbed-cycle", "ostree-cycle.toml", 0)
+	rep, info, art, m := runCycle(t, "testbed-cycle", "ostree-cycle.toml", 0)
 	if info.Variant != "good" {
 		t.Fatalf("image variant %s: the cycle needs the good one", info.Variant)
 	}
@@ -132,6 +132,26 @@ func TestCycleTestbed(t *testing.T) {
 			t.Errorf("step %s: %v", s.Name, err)
 		}
 	}
+	// The seed reached cloud-init on the first boot and its effects lasted
+	// through three deployment changes: host name, user script marker.
+	ctx := context.Background()
+	if res, err := m.Run(ctx, time.Minute, "hostname"); err != nil || strings.TrimSpace(string(res.Stdout)) != "testbed-cycle" {
+		t.Errorf("hostname %q (%v), want testbed-cycle", res.Stdout, err)
+	}
+	if b, err := m.ReadFile(ctx, DefaultMarker); err != nil || !strings.HasPrefix(string(b), "testbed-cycle-") {
+		t.Errorf("user script marker %q (%v)", b, err)
+	}
+	// Four boots, all in one QEMU process: a reboot is a real reboot.
+	pid := m.VM.cmd.Process.Pid
+	select {
+	case <-m.VM.Exited():
+		t.Errorf("QEMU (pid %d) exited during the cycle", pid)
+	default:
+	}
+	console, _ := os.ReadFile(m.VM.cfg.ConsoleLog)
+	if n := strings.Count(string(console), "Linux version "); n != len(want) {
+		t.Errorf("the console shows %d kernel boots, want %d", n, len(want))
+	}
 }
 
 // TestCycleWrongExpectation runs outer/testbed/broken-expectation.toml:
@@ -141,7 +161,7 @@ func TestCycleWrongExpectation(t *testing.T) {
 	if os.Getenv("ATOMIC_SELFTEST_TESTBED_WRONG_EXPECTATION") == "" {
 		t.Skip("ATOMIC_SELFTEST_TESTBED_WRONG_EXPECTATION is not set (scripts/e2e.d/90-vm.sh runs it)")
 	}
-	rep, info, _ := runCycle(t, "testbed-wrong-expect", "broken-expectation.toml", 0)
+	rep, info, _, _ := runCycle(t, "testbed-wrong-expect", "broken-expectation.toml", 0)
 	if rep.OK {
 		t.Fatal("the cycle passed with an expectation the host could not meet")
 	}
@@ -163,7 +183,7 @@ func TestCycleBrokenTestbed(t *testing.T) {
 	if os.Getenv("ATOMIC_SELFTEST_TESTBED_BROKEN") == "" {
 		t.Skip("ATOMIC_SELFTEST_TESTBED_BROKEN is not set (scripts/e2e.d/90-vm.sh runs the broken variant)")
 	}
-	rep, info, _ := runCycle(t, "testbed-broken", "ostree-cycle.toml", 1)
+	rep, info, _, _ := runCycle(t, "testbed-broken", "ostree-cycle.toml", 1)
 	if info.Variant != "docker-masked" {
 		t.Fatalf("image variant %s: want docker-masked", info.Variant)
 	}

@@ -163,6 +163,10 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
 	}
 
+	// One console log per VM: an old one in the same place is replaced.
+	if err := os.WriteFile(cfg.ConsoleLog, nil, 0o600); err != nil {
+		return nil, fmt.Errorf("qemu %s: console log: %w", cfg.Name, err)
+	}
 	// The forwarded port is picked free and then bound by QEMU; another
 	// process can take it in between, so a failed hostfwd is retried.
 	var lastErr error

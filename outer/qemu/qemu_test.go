@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -115,5 +116,30 @@ func TestStartErrors(t *testing.T) {
 	_, err = Start(context.Background(), Config{Name: "x", Image: blankImage(t), Dir: t.TempDir(), Memory: 1 << 30})
 	if err == nil || !strings.Contains(err.Error(), "exited at once") {
 		t.Errorf("impossible memory size: %v", err)
+	}
+}
+
+// A probe's answer is reused while QEMU and the host kernel are the same,
+// so only the first run on a machine pays for the probe boot.
+func TestProbeCache(t *testing.T) {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		if got := ProbeAccel(context.Background(), Config{Name: "p", Dir: t.TempDir()}); got != AccelTCG {
+			t.Errorf("no /dev/kvm: probe says %s", got)
+		}
+		return
+	}
+	f.Close()
+	cache := filepath.Join(t.TempDir(), "kvm-probe.json")
+	b, _ := json.Marshal(probeResult{Key: "qemu-system-x86_64 " + kernelRelease(), Accel: AccelKVM})
+	if err := os.WriteFile(cache, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if got := ProbeAccel(context.Background(), Config{Name: "p", Dir: t.TempDir(), ProbeCache: cache}); got != AccelKVM {
+		t.Errorf("cached answer kvm, probe says %s", got)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a cached answer took %v: the probe ran", d)
 	}
 }
