@@ -208,7 +208,9 @@ DHCP=yes
 EOF
 # cloud-init's locale module would set en_US.UTF-8, which is not generated
 # in this tree, and fail cloud-config.service; C.UTF-8 is built into glibc.
-printf 'locale: C.UTF-8\n' >"$root/etc/cloud/cloud.cfg.d/90-atomic-selftest-testbed.cfg"
+# The seed is always NoCloud: naming it spares cloud-init's crawl of every
+# other data source, which costs a minute per boot under TCG.
+printf 'locale: C.UTF-8\ndatasource_list: [ NoCloud, None ]\n' >"$root/etc/cloud/cloud.cfg.d/90-atomic-selftest-testbed.cfg"
 printf '' >"$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 echo localhost >"$root/etc/hostname"

@@ -4,8 +4,9 @@
 # and run the outer driver's ostree cycle against it: baseline, upgrade,
 # rollback, deploy the oldest; every boot's self-test must pass. Then the
 # deliberately broken variants must fail at the right step: an expectation
-# pointing at the wrong checksum (outer/testbed/broken-expectation.toml) at
-# the upgrade step, an image with docker.service masked at the baseline.
+# pointing at the wrong checksum (outer/testbed/broken-expectation.toml, run
+# on the same VM after the cycle) at its rollback step, an image with
+# docker.service masked at the baseline.
 # Prints the criteria table and the time of every phase.
 #
 # Environment:
@@ -15,6 +16,7 @@
 #   E2E_VM_BROKEN=0                leave out the broken variant
 #   E2E_VM_RPM=0                   install the binary and units instead of the RPM
 #                                  (default: the RPM from rpm/build.sh, when rpmbuild exists)
+#   E2E_VM_BINARY=FILE             install this atomic-selftest binary (and units/) instead
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH=/usr/local/go/bin:$PATH
@@ -28,7 +30,9 @@ phase() { times+=("$(printf '%-34s %5ss' "$1" "$2")"); }
 # The self-test goes into the image as the RPM rpm/build.sh makes (no lint:
 # the packaging suite lints it), installed with rpm -i --root.
 install=()
-if [ "${E2E_VM_RPM:-1}" = 1 ] && command -v rpmbuild >/dev/null && [ -x rpm/build.sh ]; then
+if [ -n "${E2E_VM_BINARY:-}" ]; then
+  install=(--binary "$E2E_VM_BINARY")
+elif [ "${E2E_VM_RPM:-1}" = 1 ] && command -v rpmbuild >/dev/null && [ -x rpm/build.sh ]; then
   s=$(date +%s)
   rpmdir=$(mktemp -d /tmp/atomic-selftest-e2e-rpm.XXXXXX)
   trap 'rm -rf "$rpmdir"' EXIT
@@ -55,14 +59,7 @@ s=$(date +%s)
 rc=0
 ATOMIC_SELFTEST_TESTBED=$good ATOMIC_SELFTEST_TESTBED_CYCLE=1 \
   go test -count=1 -timeout 60m -v -run '^TestCycleTestbed$' ./outer/qemu/ || rc=1
-phase "cycle (good)" $(( $(date +%s) - s ))
-
-if [ "${E2E_VM_BROKEN:-1}" = 1 ]; then
-  s=$(date +%s)
-  ATOMIC_SELFTEST_TESTBED=$good ATOMIC_SELFTEST_TESTBED_WRONG_EXPECTATION=1 \
-    go test -count=1 -timeout 60m -v -run '^TestCycleWrongExpectation$' ./outer/qemu/ || rc=1
-  phase "cycle (wrong expectation must fail)" $(( $(date +%s) - s ))
-fi
+phase "cycle + wrong-expectation step" $(( $(date +%s) - s ))
 
 if [ -n "$broken" ]; then
   s=$(date +%s)
