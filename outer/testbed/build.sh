@@ -98,8 +98,8 @@ fi
 # dracut adds its ostree module, which puts ostree-prepare-root in the initramfs.
 packages=(systemd systemd-sysv udev dbus linux-image-amd64 dracut
   ostree ostree-boot docker.io runc cloud-init openssh-server
-  python3-gi gir1.2-ostree-1.0 iproute2 e2fsprogs ca-certificates sudo procps less)
-[ -z "$rpmfile" ] || packages+=(rpm)
+  python3-gi gir1.2-ostree-1.0 iproute2 e2fsprogs ca-certificates sudo procps less
+  rpm) # rpm: the self-test's RPM is installed with it, and it reads the rpmdb
 
 base_version=1 # bump when the mmdebstrap recipe below changes
 base_key=$(printf '%s\n' "$base_version" "$mirror" "${packages[@]}" | sha256sum | cut -c1-16)
