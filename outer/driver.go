@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -104,7 +105,15 @@ type Report struct {
 	End         time.Time     `json:"end"`
 	Interrupted bool          `json:"interrupted,omitempty"`
 	OK          bool          `json:"ok"`
+	Summary     Summary       `json:"summary"`
 	Hosts       []*HostReport `json:"hosts"`
+}
+
+// Summary counts hosts and steps by outcome.
+type Summary struct {
+	Hosts   int            `json:"hosts"`
+	HostsOK int            `json:"hosts_ok"`
+	Steps   map[string]int `json:"steps"` // by status
 }
 
 // HostReport is one host's steps.
@@ -152,7 +161,14 @@ func Run(ctx context.Context, machines []Machine, opts Options) *Report {
 	rep := &Report{Plan: opts.Plan.Name, Start: time.Now().UTC(), Hosts: make([]*HostReport, len(machines))}
 	sem := make(chan struct{}, opts.Parallel)
 	var wg sync.WaitGroup
+	dirs := map[string]int{}
 	for i, m := range machines {
+		// Names that differ only in characters a file name cannot hold
+		// still get a directory each.
+		dir := safeName(m.Name())
+		if dirs[dir]++; dirs[dir] > 1 {
+			dir = fmt.Sprintf("%s.%d", dir, dirs[dir])
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -161,7 +177,7 @@ func Run(ctx context.Context, machines []Machine, opts Options) *Report {
 				defer func() { <-sem }()
 			case <-ctx.Done():
 			}
-			h := &hostRun{m: m, opts: &opts, dir: filepath.Join(opts.ArtifactsDir, safeName(m.Name()))}
+			h := &hostRun{m: m, opts: &opts, dir: filepath.Join(opts.ArtifactsDir, dir)}
 			rep.Hosts[i] = h.steps(ctx)
 		}()
 	}
@@ -169,8 +185,15 @@ func Run(ctx context.Context, machines []Machine, opts Options) *Report {
 	rep.End = time.Now().UTC()
 	rep.Interrupted = ctx.Err() != nil
 	rep.OK = !rep.Interrupted && len(rep.Hosts) > 0
+	rep.Summary = Summary{Hosts: len(rep.Hosts), Steps: map[string]int{}}
 	for _, h := range rep.Hosts {
 		rep.OK = rep.OK && h.OK
+		if h.OK {
+			rep.Summary.HostsOK++
+		}
+		for _, s := range h.Steps {
+			rep.Summary.Steps[s.Status]++
+		}
 	}
 	return rep
 }
@@ -483,9 +506,7 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 	if err := h.m.WriteFile(ctx, markerDir+"/upgrade-marker", []byte(marker), 0o644); err != nil {
 		return "", err
 	}
-	out, err = h.run(ctx, 10*time.Minute, "ostree", "commit", "--repo="+h.opts.Repo, "--branch="+ref,
-		"--parent="+parent, "--tree=ref="+base, "--tree=dir="+tmp,
-		"--add-metadata-string=version="+version, "--subject=atomic-selftest upgrade source "+version)
+	out, err = h.run(ctx, 10*time.Minute, commitArgv(h.opts.Repo, ref, parent, base, tmp, version)...)
 	if err != nil {
 		return "", err
 	}
@@ -498,6 +519,16 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("committed %s (%s) on %s", short(commit), version, ref), nil
+}
+
+// commitArgv is the ostree commit of the upgrade source: the tree of base
+// with dir laid over it (ostree commit's --tree layers apply in order),
+// parent as the history's previous commit, and a version label that
+// rpm-ostree deploy and atomic host deploy find.
+func commitArgv(repo, ref, parent, base, dir, version string) []string {
+	return []string{"ostree", "commit", "--repo=" + repo, "--branch=" + ref,
+		"--parent=" + parent, "--tree=ref=" + base, "--tree=dir=" + dir,
+		"--add-metadata-string=version=" + version, "--subject=atomic-selftest upgrade source " + version}
 }
 
 // pointOrigin rewrites the booted deployment's origin file (a GKeyFile,
@@ -686,22 +717,13 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 		}
 	case ChangeInstall:
 		for _, p := range h.opts.Plan.Packages {
-			if contains(argv[1:], p) && !def.HasPackage(p) {
+			if slices.Contains(argv[1:], p) && !def.HasPackage(p) {
 				return "", fmt.Errorf("after `%s` the default deployment %s does not layer %s (it layers %v)", shown, def.Short(), p, def.Packages)
 			}
 		}
 	}
 	h.older = nil // a deploy changes what "older" means
 	return fmt.Sprintf("ran %s; next boot: %s", shown, def.Short()), nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // expect leaves the expectation for the next boot on the host with

@@ -3,11 +3,15 @@ package outer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
 	"time"
 )
 
@@ -38,7 +42,7 @@ func TestDefaultPlanSim(t *testing.T) {
 	f := newSimFleet(t, 1, nil)
 	opts := simOptions(t, DefaultPlan())
 	start := time.Now()
-	rep := Run(context.Background(), f.machines(t), opts)
+	rep := Run(context.Background(), simMachines(t, f), opts)
 	logReport(t, rep)
 	if !rep.OK {
 		t.Fatalf("default plan failed")
@@ -46,11 +50,9 @@ func TestDefaultPlanSim(t *testing.T) {
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("default plan took %s", d)
 	}
-	h := f.hosts[0]
-	h.mu.Lock()
-	cmds := strings.Join(h.commands, "\n")
-	boots := h.boots
-	h.mu.Unlock()
+	h := f.Hosts[0]
+	cmds := strings.Join(h.Commands(), "\n")
+	boots := h.Boots()
 	for _, want := range []string{
 		"rpm-ostree upgrade", "rpm-ostree rollback", "atomic host upgrade", "atomic host rollback",
 		"rpm-ostree deploy 28.20180515.1.selftest.1", "atomic host deploy 28.20180515.1",
@@ -89,15 +91,12 @@ func TestDefaultPlanSim(t *testing.T) {
 
 func TestOstreePlanSim(t *testing.T) {
 	f := newSimFleet(t, 1, nil)
-	rep := Run(context.Background(), f.machines(t), simOptions(t, OstreePlan()))
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, OstreePlan()))
 	logReport(t, rep)
 	if !rep.OK {
 		t.Fatal("ostree plan failed")
 	}
-	h := f.hosts[0]
-	h.mu.Lock()
-	cmds := strings.Join(h.commands, "\n")
-	h.mu.Unlock()
+	cmds := strings.Join(f.Hosts[0].Commands(), "\n")
 	for _, want := range []string{"ostree admin status", "ostree admin upgrade", "/usr/bin/python3 -c", "ostree admin deploy "} {
 		if !strings.Contains(cmds, want) {
 			t.Errorf("no command %q was run", want)
@@ -121,25 +120,30 @@ func TestDefaultPlanSimFailures(t *testing.T) {
 		laterRun bool // the step after runs
 		bound    time.Duration
 	}{
-		{"never returns", func(h *simHost) { h.neverReturn = true }, "rpm-ostree-upgrade", StepError,
+		{"never returns", func(h *simHost) { h.NeverReturn = true }, "rpm-ostree-upgrade", StepError,
 			"did not come back with a new boot id within 1.5s", false, 0},
-		{"boots the wrong deployment", func(h *simHost) { h.wrongBoot = true }, "rpm-ostree-upgrade", StepFail,
-			"collect: booted " + sha("host00c0")[:10] + "…(28.20180515.1), expected", true, 0},
-		{"self-test fails", func(h *simHost) { h.selftestFails = true }, "rpm-ostree-upgrade", StepFail,
+		{"boots the wrong deployment", func(h *simHost) { h.WrongBoot = true }, "rpm-ostree-upgrade", StepFail,
+			"collect: booted " + outertest.FirstCommit("host00")[:10] + "…(28.20180515.1), expected", true, 0},
+		{"self-test fails", func(h *simHost) { h.SelftestFails = true }, "rpm-ostree-upgrade", StepFail,
 			"required checks runtime.run fail (docker run hello: exit status 125)", true, 0},
-		{"host key changed", func(h *simHost) { h.newKeyOnReboot = true }, "rpm-ostree-upgrade", StepError,
-			"CHANGED", false, time.Second},
-		{"no upgrade", func(h *simHost) { h.noUpgrade = true }, "rpm-ostree-upgrade", StepFail,
+		{"host key changed", func(h *simHost) { h.NewKeyOnReboot = true }, "rpm-ostree-upgrade", StepError,
+			"CHANGED", false, 15 * time.Second},
+		{"no upgrade", func(h *simHost) { h.NoUpgrade = true }, "rpm-ostree-upgrade", StepFail,
 			"default deployment is still the booted", true, 0},
-		{"self-test never runs", func(h *simHost) { h.selftestNever = true }, "baseline", StepFail,
+		{"self-test never runs", func(h *simHost) { h.SelftestNever = true }, "baseline", StepFail,
 			"no run record of boot", true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newSimFleet(t, 1, func(_ int, h *simHost) { tc.tweak(h) })
 			opts := simOptions(t, DefaultPlan())
 			opts.RebootTimeout, opts.SelftestTimeout = 1500*time.Millisecond, 300*time.Millisecond
+			if tc.bound > 0 {
+				// Far longer than the bound: only a wait that ends at
+				// once stays under it.
+				opts.RebootTimeout = time.Minute
+			}
 			start := time.Now()
-			rep := Run(context.Background(), f.machines(t), opts)
+			rep := Run(context.Background(), simMachines(t, f), opts)
 			logReport(t, rep)
 			if rep.OK {
 				t.Fatal("run passed")
@@ -176,10 +180,13 @@ func TestDefaultPlanSimFailures(t *testing.T) {
 
 // One host failing does not hold up or fail the others.
 func TestHostsIndependent(t *testing.T) {
-	f := newSimFleet(t, 3, func(i int, h *simHost) { h.neverReturn = i == 1 })
+	f := newSimFleet(t, 3, func(i int, h *simHost) { h.NeverReturn = i == 1 })
 	opts := simOptions(t, DefaultPlan())
 	opts.RebootTimeout = time.Second
-	rep := Run(context.Background(), f.machines(t), opts)
+	rep := Run(context.Background(), simMachines(t, f), opts)
+	if want := (Summary{Hosts: 3, HostsOK: 2, Steps: map[string]int{StepPass: 9*2 + 1, StepError: 1, StepNotRun: 7}}); !reflect.DeepEqual(rep.Summary, want) {
+		t.Errorf("summary %+v, want %+v", rep.Summary, want)
+	}
 	if rep.OK || rep.Hosts[1].OK || !rep.Hosts[0].OK || !rep.Hosts[2].OK {
 		logReport(t, rep)
 		t.Fatalf("want only host01 failed: %v %v %v", rep.Hosts[0].OK, rep.Hosts[1].OK, rep.Hosts[2].OK)
@@ -189,7 +196,7 @@ func TestHostsIndependent(t *testing.T) {
 // Interrupting the driver: the running step ends as interrupted, later
 // steps are marked, and every step.json written is whole.
 func TestInterrupt(t *testing.T) {
-	f := newSimFleet(t, 2, func(_ int, h *simHost) { h.downFor = 300 * time.Millisecond })
+	f := newSimFleet(t, 2, func(_ int, h *simHost) { h.DownFor = 300 * time.Millisecond })
 	opts := simOptions(t, DefaultPlan())
 	ctx, cancel := context.WithCancel(context.Background())
 	var at atomic.Int32
@@ -199,7 +206,7 @@ func TestInterrupt(t *testing.T) {
 			cancel()
 		}
 	}
-	rep := Run(ctx, f.machines(t), opts)
+	rep := Run(ctx, simMachines(t, f), opts)
 	if !rep.Interrupted || rep.OK {
 		t.Fatalf("interrupted=%v ok=%v", rep.Interrupted, rep.OK)
 	}
@@ -224,5 +231,54 @@ func TestInterrupt(t *testing.T) {
 		if err := json.Unmarshal(data, &sr); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
+	}
+}
+
+// A host that freezes in the middle of a command (no answer, no reset) is
+// noticed by the keepalive long before the command's timeout.
+func TestFrozenHostKeepAlive(t *testing.T) {
+	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.HangOn = "rpm-ostree upgrade" })
+	h := f.Hosts[0]
+	m, err := NewSSH(SSHConfig{Name: h.Name, Addr: h.Addr, KeyFile: f.KeyFile, KnownHosts: f.KnownHosts, KeepAlive: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	start := time.Now()
+	_, err = m.Run(context.Background(), time.Minute, "rpm-ostree", "upgrade")
+	if !errors.Is(err, ErrConnection) {
+		t.Fatalf("got %v, want a lost connection", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("noticed after %s", d)
+	}
+}
+
+// Host names that map to the same file name get a directory each.
+func TestArtifactDirsUnique(t *testing.T) {
+	f := newSimFleet(t, 2, nil)
+	var ms []Machine
+	for i, name := range []string{"web/1", "web:1"} {
+		h := f.Hosts[i]
+		m, err := NewSSH(SSHConfig{Name: name, Addr: h.Addr, KeyFile: f.KeyFile, KnownHosts: f.KnownHosts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		ms = append(ms, m)
+	}
+	plan := &Plan{Name: "base", Steps: []Step{baseline()}}
+	if err := plan.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	opts := simOptions(t, plan)
+	rep := Run(context.Background(), ms, opts)
+	if !rep.OK {
+		logReport(t, rep)
+		t.Fatal("baseline failed")
+	}
+	a, b := rep.Hosts[0].Steps[0].Artifacts, rep.Hosts[1].Steps[0].Artifacts
+	if a == b || filepath.Dir(a) != filepath.Join(opts.ArtifactsDir, "web_1") || filepath.Dir(b) != filepath.Join(opts.ArtifactsDir, "web_1.2") {
+		t.Errorf("artifact dirs %s and %s", a, b)
 	}
 }

@@ -12,6 +12,12 @@ import (
 // Machine is one host the driver talks to, over any transport (SSH, a
 // local QEMU guest reached over SSH with its console captured).
 // Implementations must be safe for use by one goroutine at a time.
+//
+// Errors: one that wraps ErrConnection means the host could not be
+// reached or the connection was lost; while the driver waits for a
+// reboot it means "still rebooting", otherwise the host is unusable. A
+// *HostKeyError ends every wait at once. Any other error is the
+// operation's own failure.
 type Machine interface {
 	// Name is the host's name in reports.
 	Name() string

@@ -20,12 +20,12 @@ type Plan struct {
 	// Family is the status command the driver reads deployments with:
 	// "rpm-ostree" (rpm-ostree status --json; atomic host hosts too) or
 	// "ostree" (ostree admin status).
-	Family string `toml:"family"`
+	Family string `toml:"family,omitempty"`
 	// Packages are what {package} (the first) and {package2} (the
 	// second) expand to in commands and expectations.
-	Packages []string `toml:"packages"`
+	Packages []string `toml:"packages,omitempty"`
 	// UpgradeRef is the local ref the upgrade source commits to.
-	UpgradeRef string `toml:"upgrade_ref"`
+	UpgradeRef string `toml:"upgrade_ref,omitempty"`
 	Steps      []Step `toml:"step"`
 }
 
@@ -34,7 +34,7 @@ type Step struct {
 	Name string `toml:"name"`
 	// Criterion is the release criterion the step proves (C3-C6), or
 	// empty for the baseline.
-	Criterion string   `toml:"criterion"`
+	Criterion string   `toml:"criterion,omitempty"`
 	Actions   []Action `toml:"action"`
 }
 
@@ -75,19 +75,21 @@ type Action struct {
 	// {older_version}, {older_checksum}, {upgrade_ref}, {upgrade_version},
 	// {ostree_rollback} (an argument of its own: it becomes the argv of
 	// the rollback script run by /usr/bin/python3).
-	Command []string `toml:"command"`
+	Command []string `toml:"command,omitempty"`
 	// Changes is what the run must leave as the default deployment.
-	Changes string `toml:"changes"`
+	Changes string `toml:"changes,omitempty"`
 	// Packages and AbsentPackages go into an expect action's expectation
 	// (placeholders allowed).
-	Packages       []string `toml:"packages"`
-	AbsentPackages []string `toml:"absent_packages"`
+	Packages       []string `toml:"packages,omitempty"`
+	AbsentPackages []string `toml:"absent_packages,omitempty"`
 	// Timeout bounds the action (defaults per kind in Options).
-	Timeout duration `toml:"timeout"`
+	Timeout duration `toml:"timeout,omitempty"`
 }
 
 // duration reads "90s" or "10m" from TOML.
 type duration struct{ time.Duration }
+
+func (d duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 func (d *duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))

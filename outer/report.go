@@ -16,60 +16,11 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
-// junitSuites is the document root the driver writes. It keeps to the
-// attributes of Jenkins' junit-10.xsd (xunit-plugin; GitLab reads the
-// same shape): no "skipped" on <testsuites>, no <properties> inside a
-// <testcase>, so criterion ids go into the suite's properties.
-type junitSuites struct {
-	XMLName  xml.Name            `xml:"testsuites"`
-	Name     string              `xml:"name,attr"`
-	Tests    int                 `xml:"tests,attr"`
-	Failures int                 `xml:"failures,attr"`
-	Errors   int                 `xml:"errors,attr"`
-	Time     string              `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-// junitSuite is format.JUnitSuite with cases that carry no properties.
-type junitSuite struct {
-	Name       string                 `xml:"name,attr"`
-	Tests      int                    `xml:"tests,attr"`
-	Failures   int                    `xml:"failures,attr"`
-	Errors     int                    `xml:"errors,attr"`
-	Skipped    int                    `xml:"skipped,attr"`
-	Time       string                 `xml:"time,attr"`
-	Timestamp  string                 `xml:"timestamp,attr,omitempty"`
-	Hostname   string                 `xml:"hostname,attr,omitempty"`
-	Properties []format.JUnitProperty `xml:"properties>property"`
-	Cases      []junitCase            `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string               `xml:"name,attr"`
-	Classname string               `xml:"classname,attr"`
-	Time      string               `xml:"time,attr"`
-	Failure   *format.JUnitMessage `xml:"failure,omitempty"`
-	Error     *format.JUnitMessage `xml:"error,omitempty"`
-	Skipped   *format.JUnitMessage `xml:"skipped,omitempty"`
-	SystemOut string               `xml:"system-out,omitempty"`
-}
-
-func (s *junitSuite) add(c format.JUnitCase) {
-	var fs format.JUnitSuite
-	fs.Count(c)
-	s.Tests += fs.Tests
-	s.Failures += fs.Failures
-	s.Errors += fs.Errors
-	s.Skipped += fs.Skipped
-	s.Cases = append(s.Cases, junitCase{Name: c.Name, Classname: c.Classname, Time: c.Time,
-		Failure: c.Failure, Error: c.Error, Skipped: c.Skipped, SystemOut: c.SystemOut})
-}
-
 // junit builds the JUnit document: one <testsuite> per host and step,
 // holding a <testcase> for the step itself (its actions in system-out)
 // and one per check of the host's run record of that step's boot.
-func (r *Report) junit() junitSuites {
-	doc := junitSuites{Name: "atomic-selftest-outer." + r.Plan}
+func (r *Report) junit() format.JUnitSuites {
+	doc := format.JUnitSuites{Name: "atomic-selftest-outer." + r.Plan}
 	var total float64
 	for _, h := range r.Hosts {
 		for _, s := range h.Steps {
@@ -85,8 +36,8 @@ func (r *Report) junit() junitSuites {
 	return doc
 }
 
-func stepSuite(host string, s *StepReport) junitSuite {
-	suite := junitSuite{
+func stepSuite(host string, s *StepReport) format.JUnitSuite {
+	suite := format.JUnitSuite{
 		Name:      host + "." + s.Name,
 		Time:      fmt.Sprintf("%.3f", s.DurationSec),
 		Timestamp: s.Start.UTC().Format("2006-01-02T15:04:05"),
@@ -99,7 +50,9 @@ func stepSuite(host string, s *StepReport) junitSuite {
 			{Name: "boot_id", Value: s.BootID},
 		},
 	}
-	prop := func(n, v string) { suite.Properties = append(suite.Properties, format.JUnitProperty{Name: n, Value: v}) }
+	prop := func(n, v string) {
+		suite.Properties = append(suite.Properties, format.JUnitProperty{Name: n, Value: v})
+	}
 	if s.Before != nil {
 		prop("booted_before", s.Before.Checksum+" "+s.Before.Version)
 	}
@@ -129,12 +82,12 @@ func stepSuite(host string, s *StepReport) junitSuite {
 	default:
 		step.Failure = msg
 	}
-	suite.add(step)
+	suite.Add(step)
 	if rec := s.Record; rec != nil {
 		prop("run_record", rec.ID)
 		for _, c := range rec.Checks {
 			prop("criterion."+c.ID, c.Criterion)
-			suite.add(format.Case("atomic-selftest."+host+"."+s.Name, c))
+			suite.Add(format.Case("atomic-selftest."+host+"."+s.Name, c))
 		}
 	}
 	return suite

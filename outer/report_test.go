@@ -121,9 +121,9 @@ func checkJUnit(data []byte) error {
 }
 
 func TestReportsFromSim(t *testing.T) {
-	f := newSimFleet(t, 2, func(i int, h *simHost) { h.selftestFails = i == 1 })
+	f := newSimFleet(t, 2, func(i int, h *simHost) { h.SelftestFails = i == 1 })
 	opts := simOptions(t, DefaultPlan())
-	rep := Run(context.Background(), f.machines(t), opts)
+	rep := Run(context.Background(), simMachines(t, f), opts)
 	if rep.OK || !rep.Hosts[0].OK || rep.Hosts[1].OK {
 		t.Fatalf("want host00 pass, host01 fail")
 	}

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +48,17 @@ type SSHConfig struct {
 	DialTimeout time.Duration
 	// CommandTimeout bounds a command run with timeout 0 (default 5m).
 	CommandTimeout time.Duration
+	// KeepAlive is how often an idle or busy connection is probed with
+	// keepalive@openssh.com; a probe unanswered for as long drops the
+	// connection, so a host that froze fails its command now instead of
+	// at the command's timeout (default 15s; negative disables).
+	KeepAlive time.Duration
+	// NoRemoteTimeout leaves out the remote `timeout` wrapper (for hosts
+	// without coreutils). By default every command runs under
+	// `timeout -k 5 T+5` on the host, because OpenSSH does not deliver
+	// the SSH "signal" request and keeps a command running after its
+	// channel closed: without it, a timed-out command would go on.
+	NoRemoteTimeout bool
 }
 
 // HostKeyError is a host key that does not match known_hosts. It is never
@@ -106,6 +119,9 @@ func NewSSH(cfg SSHConfig) (*SSH, error) {
 	}
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = 5 * time.Minute
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = 15 * time.Second
 	}
 	m := &SSH{cfg: cfg}
 	if cfg.KeyFile != "" {
@@ -196,7 +212,42 @@ func (m *SSH) conn(ctx context.Context) (*ssh.Client, error) {
 		return nil, err
 	}
 	m.client = c
+	if m.cfg.KeepAlive > 0 {
+		go m.keepAlive(c)
+	}
 	return c, nil
+}
+
+// keepAlive probes c until it closes and drops it when a probe goes
+// unanswered. Any reply counts, also OpenSSH's "request failed".
+func (m *SSH) keepAlive(c *ssh.Client) {
+	closed := make(chan struct{})
+	go func() { c.Wait(); close(closed) }()
+	t := time.NewTicker(m.cfg.KeepAlive)
+	defer t.Stop()
+	for {
+		select {
+		case <-closed:
+			return
+		case <-t.C:
+		}
+		reply := make(chan error, 1)
+		go func() {
+			_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+			reply <- err
+		}()
+		select {
+		case err := <-reply:
+			if err == nil {
+				continue
+			}
+		case <-closed:
+			return
+		case <-time.After(m.cfg.KeepAlive):
+		}
+		m.lost(c)
+		return
+	}
 }
 
 // dial connects and authenticates; m.mu is held.
@@ -343,12 +394,19 @@ func (m *SSH) Run(ctx context.Context, timeout time.Duration, argv ...string) (R
 
 // RunInput is Run with stdin fed from in (nil for none).
 func (m *SSH) RunInput(ctx context.Context, timeout time.Duration, in io.Reader, argv ...string) (RunResult, error) {
-	cmd, err := QuoteArgv(argv)
-	if err != nil {
-		return RunResult{}, err
-	}
 	if timeout <= 0 {
 		timeout = m.cfg.CommandTimeout
+	}
+	remote := argv
+	if !m.cfg.NoRemoteTimeout && len(argv) > 0 {
+		// A little longer than ours, so the local timeout is what the
+		// caller sees and the remote one only cleans up.
+		secs := int(math.Ceil(timeout.Seconds())) + 5
+		remote = append([]string{"timeout", "-k", "5", strconv.Itoa(secs)}, argv...)
+	}
+	cmd, err := QuoteArgv(remote)
+	if err != nil {
+		return RunResult{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -372,11 +430,20 @@ func (m *SSH) RunInput(ctx context.Context, timeout time.Duration, in io.Reader,
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		// OpenSSH delivers "signal" requests since 7.9; the close ends the
-		// channel either way.
+		// Servers that honour "signal" stop the command now; for OpenSSH
+		// the remote timeout wrapper does.
 		sess.Signal(ssh.SIGKILL)
 		sess.Close()
-		res := RunResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1}
+		// The output buffers belong to the session's copy goroutines
+		// until Run returns; a dead connection may keep them, then the
+		// output is dropped.
+		res := RunResult{ExitCode: -1}
+		select {
+		case <-done:
+			res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+		case <-time.After(2 * time.Second):
+			m.lost(c)
+		}
 		if ctx.Err() == context.DeadlineExceeded {
 			return res, fmt.Errorf("%s: %s: timed out after %s", m.cfg.Name, argv[0], timeout)
 		}

@@ -3,9 +3,7 @@ package outer
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -29,28 +27,6 @@ type sshdServer struct {
 	clientKey  string // private key file
 	knownHosts string // empty file, for the test to fill
 	dir        string
-}
-
-// writeKey writes a fresh ed25519 private key in OpenSSH format and
-// returns its public half.
-func writeKey(t testing.TB, path string) ssh.PublicKey {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	spub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return spub
 }
 
 func freePort(t testing.TB) int {
@@ -200,15 +176,23 @@ func TestSSHRealSSHD(t *testing.T) {
 	// A command over its timeout is stopped, and the machine is usable
 	// afterwards.
 	start := time.Now()
-	_, err = m.Run(ctx, 500*time.Millisecond, "sleep", "30")
+	_, err = m.Run(ctx, 500*time.Millisecond, "sleep", "29.37")
 	if err == nil || !strings.Contains(err.Error(), "timed out") {
-		t.Errorf("sleep 30 with 0.5s timeout: %v", err)
+		t.Errorf("sleep 29.37 with 0.5s timeout: %v", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("timeout took %s", d)
 	}
 	if res, err := m.Run(ctx, 10*time.Second, "true"); err != nil || res.ExitCode != 0 {
 		t.Errorf("after a timeout: %+v %v", res, err)
+	}
+	// ... and the timed-out command does not go on running on the host.
+	gone := false
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && !gone; time.Sleep(200 * time.Millisecond) {
+		gone = exec.Command("pgrep", "-f", "^sleep 29.37$").Run() != nil
+	}
+	if !gone {
+		t.Errorf("the timed-out sleep 29.37 still runs on the host")
 	}
 
 	// File transfer: binary content and mode survive, the write replaces
@@ -327,9 +311,4 @@ func TestQuoteArgv(t *testing.T) {
 	if _, err := QuoteArgv(nil); err == nil {
 		t.Error("empty argv accepted")
 	}
-}
-
-func knownhostsLine(addr string, key ssh.PublicKey) string {
-	host, port, _ := net.SplitHostPort(addr)
-	return fmt.Sprintf("[%s]:%s %s", host, port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))))
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -142,42 +143,33 @@ func ParseOstreeAdminStatus(data []byte) (*Status, error) {
 		n++
 		line := sc.Text()
 		trim := strings.TrimSpace(line)
-		switch {
-		case trim == "" || trim == "No deployments.":
-		case strings.HasPrefix(line, "* ") || (strings.HasPrefix(line, "  ") && !strings.HasPrefix(line, "    ")):
-			f := strings.Fields(trim)
-			booted := f[0] == "*"
-			if booted {
-				f = f[1:]
+		if trim == "" || trim == "No deployments." {
+			continue
+		}
+		if m := deploymentLine.FindStringSubmatch(trim); m != nil {
+			serial, err := strconv.Atoi(m[4])
+			if err != nil {
+				return nil, fmt.Errorf("ostree admin status line %d: %q: serial: %w", n, line, err)
 			}
-			if len(f) < 2 {
-				return nil, fmt.Errorf("ostree admin status line %d: %q: want OSNAME CHECKSUM.SERIAL", n, line)
-			}
-			dot := strings.LastIndexByte(f[1], '.')
-			if dot < 0 {
-				return nil, fmt.Errorf("ostree admin status line %d: %q: no serial after the checksum", n, line)
-			}
-			serial, err := strconv.Atoi(f[1][dot+1:])
-			if err != nil || !isHex(f[1][:dot]) {
-				return nil, fmt.Errorf("ostree admin status line %d: %q: want CHECKSUM.SERIAL", n, line)
-			}
-			d := HostDeployment{OSName: f[0], Checksum: f[1][:dot], Serial: serial, Booted: booted}
-			d.Staged = strings.Contains(trim, "(staged")
-			s.Deployments = append(s.Deployments, d)
-		default:
-			if len(s.Deployments) == 0 {
-				return nil, fmt.Errorf("ostree admin status line %d: %q before any deployment", n, line)
-			}
-			d := &s.Deployments[len(s.Deployments)-1]
-			if v, ok := strings.CutPrefix(trim, "Version:"); ok {
-				d.Version = strings.TrimSpace(v)
-			} else if v, ok := strings.CutPrefix(trim, "origin refspec:"); ok {
-				d.Refspec = strings.TrimSpace(v)
-			}
+			s.Deployments = append(s.Deployments, HostDeployment{OSName: m[2], Checksum: m[3], Serial: serial,
+				Booted: m[1] != "", Staged: strings.Contains(m[5], "staged")})
+			continue
+		}
+		if len(s.Deployments) == 0 {
+			return nil, fmt.Errorf("ostree admin status line %d: %q: want \"[*] OSNAME CHECKSUM.SERIAL\" first", n, line)
+		}
+		d := &s.Deployments[len(s.Deployments)-1]
+		if v, ok := strings.CutPrefix(trim, "Version:"); ok {
+			d.Version = strings.TrimSpace(v)
+		} else if v, ok := strings.CutPrefix(trim, "origin refspec:"); ok {
+			d.Refspec = strings.TrimSpace(v)
 		}
 	}
 	return &s, sc.Err()
 }
+
+// deploymentLine is "[* ]OSNAME CHECKSUM.SERIAL[ (pending|rollback|staged)]".
+var deploymentLine = regexp.MustCompile(`^(\*\s+)?(\S+)\s+([0-9a-f]{64})\.([0-9]+)(\s+\(.*\))?$`)
 
 // LogEntry is one commit in `ostree log` output.
 type LogEntry struct {

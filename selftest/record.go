@@ -73,6 +73,10 @@ type Deployment struct {
 	// Rollback names the rollback deployment (osname/checksum.serial) at
 	// the time of the record, so the next boot can recognise a rollback.
 	Rollback string `json:"rollback,omitempty"`
+	// Deployed is when ostree wrote the deployment (its directory's
+	// ctime): a boot into a deployment older than the last boot's is a
+	// rollback, even when the rollback was ordered after the last record.
+	Deployed time.Time `json:"deployed,omitzero"`
 }
 
 // Transition kinds.

@@ -25,6 +25,7 @@ type runOptions struct {
 	report     string
 	verbose    bool
 	configDirs []string
+	probe      string
 }
 
 var runOpts runOptions
@@ -39,6 +40,10 @@ func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.report, "report", "auto", "report to the journal, sd_notify and /run/motd.d: auto (on a live host with the default results directory), yes or no")
 	fs.StringArrayVar(&o.configDirs, "config-dir", nil, "read *.toml configuration from `DIR` (repeatable) instead of /usr/lib/atomic-selftest/config.d and /etc/atomic-selftest/config.d")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "text format: show the evidence of every check")
+	// Hidden: the container probes run the running executable, which a
+	// test binary cannot be; tests point them at a static build.
+	fs.StringVar(&o.probe, "probe-binary", "", "run `FILE` (a static atomic-selftest) as the container probe")
+	_ = fs.MarkHidden("probe-binary")
 }
 
 func init() {
@@ -60,12 +65,13 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 		return usageErr("--format: %v", err)
 	}
 	opts := session.Options{
-		Root:       o.sysroot,
-		ResultsDir: o.resultsDir,
-		NoSave:     o.noSave,
-		Trigger:    o.trigger,
-		CheckIDs:   o.checks,
-		Version:    atomicselftest.Version,
+		Root:        o.sysroot,
+		ResultsDir:  o.resultsDir,
+		NoSave:      o.noSave,
+		Trigger:     o.trigger,
+		CheckIDs:    o.checks,
+		Version:     atomicselftest.Version,
+		ProbeBinary: o.probe,
 	}
 	switch o.report {
 	case "auto":

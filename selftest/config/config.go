@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -65,7 +66,8 @@ type Results struct {
 	LockTimeout Duration `toml:"lock_timeout"`
 }
 
-// Runtime names the container runtime the checks talk to.
+// Runtime names the container runtime the checks talk to: anything that
+// speaks the Docker Engine API on a unix socket (docker, a podman service).
 type Runtime struct {
 	// Socket is the Engine API's unix socket.
 	Socket string `toml:"socket"`
@@ -76,14 +78,26 @@ type Runtime struct {
 	MaxRestarts int `toml:"max_restarts"`
 	// PingTimeout bounds the daemon's answer to a ping.
 	PingTimeout Duration `toml:"ping_timeout"`
+	// Atomic is the atomic CLI runtime.atomic-run uses (a name looked up
+	// on PATH, or an absolute path); the check skips where it is absent.
+	Atomic string `toml:"atomic"`
 }
 
-// Storage holds the container storage thresholds.
+// Storage configures the container storage checks.
 type Storage struct {
 	// DataPercent and MetadataPercent are the highest thin pool usage
 	// that still passes.
 	DataPercent     float64 `toml:"data_percent"`
 	MetadataPercent float64 `toml:"metadata_percent"`
+	// Driver, if set, is the storage driver this host must use
+	// (overlay2, devicemapper, ...), whatever its files say.
+	Driver string `toml:"driver"`
+	// SetupUnit is docker-storage-setup's oneshot service, checked where
+	// it exists.
+	SetupUnit string `toml:"setup_unit"`
+	// RuntimeUnitFile is the unit whose command line storage.config reads
+	// for storage flags; empty means runtime.unit.
+	RuntimeUnitFile string `toml:"runtime_unit_file"`
 }
 
 // Syscontainer configures the system container checks.
@@ -96,6 +110,23 @@ type Syscontainer struct {
 	Runc string `toml:"runc"`
 	// StartTimeout bounds how long a system container may take to start.
 	StartTimeout Duration `toml:"start_timeout"`
+	// StateDir is the self-test's own directory for the probe's image
+	// store, bundles and source layouts (syscontainer.run).
+	StateDir string `toml:"state_dir"`
+	// RuncRoot is the private runc state root the probe containers use,
+	// so they never mix with the host's containers.
+	RuncRoot string `toml:"runc_root"`
+	// CheckoutDir is where the atomic CLI checks system containers out
+	// (its checkout_path).
+	CheckoutDir string `toml:"checkout_dir"`
+	// PreinstalledDir holds the system containers shipped in /usr.
+	PreinstalledDir string `toml:"preinstalled_dir"`
+	// SystemRuncRoot is the runc root the installed containers run under.
+	SystemRuncRoot string `toml:"system_runc_root"`
+	// OstreeRepo is the repository holding the system containers' images;
+	// empty means the atomic CLI's choice: /ostree/repo when it exists,
+	// else CheckoutDir/.storage/ostree.
+	OstreeRepo string `toml:"ostree_repo"`
 }
 
 // Cloudinit configures the cloud-init checks.
@@ -119,12 +150,21 @@ func Defaults() *Config {
 	return &Config{
 		Checks:       Checks{RunTimeout: Duration(10 * time.Minute)},
 		Results:      Results{Keep: 100, LockTimeout: Duration(5 * time.Minute)},
-		Runtime:      Runtime{Socket: "/run/docker.sock", Unit: "docker.service", MaxRestarts: 3, PingTimeout: Duration(5 * time.Second)},
-		Storage:      Storage{DataPercent: 90, MetadataPercent: 90},
-		Syscontainer: Syscontainer{Runc: "runc", StartTimeout: Duration(60 * time.Second)},
+		Runtime:      Runtime{Socket: "/run/docker.sock", Unit: "docker.service", MaxRestarts: 3, PingTimeout: Duration(5 * time.Second), Atomic: "atomic"},
+		Storage:      Storage{DataPercent: 90, MetadataPercent: 90, SetupUnit: "docker-storage-setup.service"},
+		Syscontainer: defaultSyscontainer(),
 		Cloudinit:    Cloudinit{RequireVirtualized: true},
 		DisabledBy:   map[string]string{},
 		DemotedBy:    map[string]string{},
+	}
+}
+
+func defaultSyscontainer() Syscontainer {
+	return Syscontainer{
+		Runc: "runc", StartTimeout: Duration(60 * time.Second),
+		StateDir: "/var/lib/atomic-selftest/syscontainer", RuncRoot: "/run/atomic-selftest/runc",
+		CheckoutDir: "/var/lib/containers/atomic", PreinstalledDir: "/usr/lib/containers/atomic",
+		SystemRuncRoot: "/run/runc",
 	}
 }
 
@@ -240,6 +280,24 @@ func (c *Config) validate(path string) error {
 			return bad(key, "must not be negative")
 		}
 	}
+	for key, p := range map[string]string{
+		"syscontainer.state_dir": c.Syscontainer.StateDir, "syscontainer.runc_root": c.Syscontainer.RuncRoot,
+		"syscontainer.checkout_dir": c.Syscontainer.CheckoutDir, "syscontainer.preinstalled_dir": c.Syscontainer.PreinstalledDir,
+		"syscontainer.system_runc_root": c.Syscontainer.SystemRuncRoot,
+	} {
+		if !filepath.IsAbs(p) {
+			return bad(key, "must be an absolute path, got %q", p)
+		}
+	}
+	if r := c.Syscontainer.OstreeRepo; r != "" && !filepath.IsAbs(r) {
+		return bad("syscontainer.ostree_repo", "must be an absolute path or empty, got %q", r)
+	}
+	if c.Syscontainer.Runc == "" {
+		return bad("syscontainer.runc", "must not be empty")
+	}
+	if c.Syscontainer.Image != "" && c.Syscontainer.Name == "" {
+		return bad("syscontainer.name", "must be set when syscontainer.image is")
+	}
 	if c.Runtime.MaxRestarts < 0 {
 		return bad("runtime.max_restarts", "must not be negative, got %d", c.Runtime.MaxRestarts)
 	}
@@ -252,8 +310,33 @@ func (c *Config) validate(path string) error {
 	if c.Runtime.Unit == "" {
 		return bad("runtime.unit", "must not be empty")
 	}
+	if c.Runtime.PingTimeout == 0 {
+		return bad("runtime.ping_timeout", "must be above zero")
+	}
+	if c.Runtime.Atomic == "" {
+		return bad("runtime.atomic", "must not be empty (name the atomic CLI, or disable runtime.atomic-run)")
+	}
+	if c.Runtime.Atomic != filepath.Base(c.Runtime.Atomic) && !filepath.IsAbs(c.Runtime.Atomic) {
+		return bad("runtime.atomic", "must be a command name or an absolute path, got %q", c.Runtime.Atomic)
+	}
+	if c.Storage.Driver != "" && !storageDriverPattern.MatchString(c.Storage.Driver) {
+		return bad("storage.driver", "%q is not a storage driver name (overlay2, devicemapper, ...)", c.Storage.Driver)
+	}
+	for key, unit := range map[string]string{"storage.setup_unit": c.Storage.SetupUnit, "storage.runtime_unit_file": c.Storage.RuntimeUnitFile, "runtime.unit": c.Runtime.Unit} {
+		if unit != "" && !unitPattern.MatchString(unit) {
+			return bad(key, "%q is not a systemd unit name (name.service or name.socket)", unit)
+		}
+	}
+	if c.Storage.SetupUnit == "" {
+		return bad("storage.setup_unit", "must not be empty")
+	}
 	return nil
 }
+
+var (
+	storageDriverPattern = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+	unitPattern          = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+\.(service|socket)$`)
+)
 
 // CheckIDs validates the check ids named in the configuration against the
 // known ones, naming the file of an unknown id.

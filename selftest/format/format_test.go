@@ -80,7 +80,7 @@ func TestJUnitStructure(t *testing.T) {
 	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("not well-formed: %v", err)
 	}
-	if doc.Tests != 6 || doc.Failures != 3 || doc.Errors != 1 || doc.Skipped != 1 || len(doc.Suites) != 2 {
+	if doc.Tests != 6 || doc.Failures != 3 || doc.Errors != 1 || doc.Suites[0].Skipped != 1 || len(doc.Suites) != 2 {
 		t.Errorf("totals: %+v", doc)
 	}
 	s := doc.Suites[1]

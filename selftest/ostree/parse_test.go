@@ -282,3 +282,23 @@ func FuzzParseCommit(f *testing.F) {
 		_, _ = DecodeVarDict(b)
 	})
 }
+
+// Arbitrary type strings with arbitrary data: errors, never panics (type
+// strings also arrive inside variants, from the data itself).
+func FuzzDecode(f *testing.F) {
+	f.Add("a{sv}", mustHexF("6b00000000000000050000000075020f"))
+	f.Add("(tt)", mustHexF("010301000000000087d6120000000000"))
+	f.Add("mv", []byte{0, 0, 'u'})
+	f.Add("(a{sv}aya(say)sstayay)", []byte{})
+	f.Fuzz(func(t *testing.T, sig string, data []byte) {
+		_, _ = Decode(sig, data)
+	})
+}
+
+func mustHexF(s string) []byte {
+	b := make([]byte, len(s)/2)
+	for i := range b {
+		fmt.Sscanf(s[2*i:2*i+2], "%02x", &b[i])
+	}
+	return b
+}

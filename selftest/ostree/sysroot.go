@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // DevIno identifies a directory the way libostree compares deployments
@@ -105,6 +106,9 @@ type Deployment struct {
 	// Dir is the deployment root, with the root prefix.
 	Dir    string
 	DevIno DevIno
+	// Deployed is the directory's ctime: when ostree wrote the deployment
+	// (it sets the immutable attribute last).
+	Deployed time.Time
 	// Problems are parts of this deployment that could not be read.
 	Problems []string
 }
@@ -388,6 +392,7 @@ func (s *Sysroot) deploymentForEntry(e *BootEntry) (*Deployment, error) {
 		return nil, fmt.Errorf("%s: ostree=%s: deployment %s: %w", e.File, bl.Path, d.Name(), err)
 	}
 	d.DevIno = DevIno{Dev: uint64(st.Dev), Ino: st.Ino}
+	d.Deployed = time.Unix(st.Ctim.Unix()).UTC()
 	s.fill(d)
 	return d, nil
 }
@@ -539,6 +544,7 @@ func (s *Sysroot) readStaged() {
 		d.Problems = append(d.Problems, fmt.Sprintf("staged deployment directory: %v", err))
 	} else {
 		d.DevIno = DevIno{Dev: uint64(st.Dev), Ino: st.Ino}
+		d.Deployed = time.Unix(st.Ctim.Unix()).UTC()
 	}
 	s.Staged = d
 	s.Deployments = append([]*Deployment{d}, s.Deployments...)

@@ -44,6 +44,9 @@ type Options struct {
 	NewSystemd func(ctx context.Context) (selftest.Systemd, error)
 	// Commands overrides the command runner (tests).
 	Commands selftest.Commander
+	// ProbeBinary overrides the binary the container probes run
+	// (selftest.Host.ProbeBinary).
+	ProbeBinary string
 	// OnResult is called as each check finishes.
 	OnResult func(selftest.Result)
 }
@@ -113,6 +116,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	h.Version = o.Version
 	h.ResultsDir = o.ResultsDir
 	h.NewSystemd = o.NewSystemd
+	h.ProbeBinary = o.ProbeBinary
 	if o.Commands != nil {
 		h.Commands = o.Commands
 	}

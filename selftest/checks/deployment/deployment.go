@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -36,7 +37,7 @@ func init() {
 		Required:    false,
 		Description: "classifies the change of booted deployment since the last boot (first boot, same, upgrade, rollback, deploy, layering) and records it",
 		Timeout:     30 * time.Second,
-		Applies:     needSysroot,
+		Applies:     needOstreeBooted,
 		Run:         checkTransition,
 	})
 	selftest.Register(&selftest.Check{
@@ -45,18 +46,27 @@ func init() {
 		Required:    false,
 		Description: "rpm-ostree's D-Bus view of the deployments (booted, checksums, order, packages) agrees with the sysroot",
 		Timeout:     30 * time.Second,
-		Applies:     needSysroot,
+		Applies:     needOstreeBooted,
 		Run:         checkRpmOstreeAgrees,
 	})
 }
 
-func needSysroot(ctx context.Context, h *selftest.Host) string {
-	if _, err := ot.Load(ot.Options{Root: h.Root}); err != nil {
+func needSysroot(_ context.Context, h *selftest.Host) string {
+	if fi, err := os.Stat(h.Path("/ostree/deploy")); err != nil || !fi.IsDir() {
 		return "not an OSTree host (no /ostree/deploy)"
 	}
 	return ""
 }
 
+func needOstreeBooted(ctx context.Context, h *selftest.Host) string {
+	if _, err := os.Stat(h.Path("/run/ostree-booted")); err != nil {
+		return "not an OSTree-booted host (no /run/ostree-booted)"
+	}
+	return ""
+}
+
+// needExpectation: an expectation on a host that is not OSTree-booted is a
+// failure of the expectation, so only the sysroot is required here.
 func needExpectation(ctx context.Context, h *selftest.Host) string {
 	if h.History.Expectation == nil {
 		return "no expectation left for this boot (atomic-selftest expect)"
@@ -233,6 +243,12 @@ func Classify(prev, cur *selftest.Deployment) *selftest.Transition {
 		tr.Kind, tr.Reason = selftest.TransitionSame, "booted the same deployment as last boot: "+ostreehost.Describe(cur)
 	case prev.Rollback != "" && prev.Rollback == cur.OSName+"/"+fmt.Sprintf("%s.%d", cur.Checksum, cur.Serial):
 		tr.Kind, tr.Reason = selftest.TransitionRollback, "booted the last boot's rollback deployment "+ostreehost.Describe(cur)
+	case !prev.Deployed.IsZero() && !cur.Deployed.IsZero() && cur.Deployed.Before(prev.Deployed):
+		// Not a new deployment: one that existed before the last boot's
+		// was written. That is a rollback even when the deployments were
+		// reordered after the last boot's record was saved.
+		tr.Kind = selftest.TransitionRollback
+		tr.Reason = fmt.Sprintf("booted %s, deployed %s, before the last boot's %s (deployed %s)", ostreehost.Describe(cur), cur.Deployed.Format(time.RFC3339), ostreehost.Describe(prev), prev.Deployed.Format(time.RFC3339))
 	case prev.OSName == cur.OSName && base(prev) == base(cur):
 		tr.Kind = selftest.TransitionLayering
 		tr.Reason = fmt.Sprintf("same base %s, layered packages %s -> %s", ostreehost.Short(base(cur)), list(prev.LayeredPackages), list(cur.LayeredPackages))

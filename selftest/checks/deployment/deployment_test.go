@@ -38,6 +38,11 @@ func TestClassify(t *testing.T) {
 		{"rollback", old, selftest.Deployment{OSName: "fa", Checksum: "cccc", CommitTime: t0.Add(-time.Hour)}, selftest.TransitionRollback},
 		// An older commit that was not the rollback: deploy.
 		{"older commit", old, selftest.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(-time.Hour)}, selftest.TransitionDeploy},
+		// Deployed before the last boot's deployment: it existed already,
+		// so booting it is a rollback whatever the last record said.
+		{"older deployment", &selftest.Deployment{OSName: "fa", Checksum: "aaaa", CommitTime: t0, Deployed: t0.Add(time.Hour)}, selftest.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(-time.Hour), Deployed: t0}, selftest.TransitionRollback},
+		// A new deployment of an older commit: deploy.
+		{"new deployment of an older commit", &selftest.Deployment{OSName: "fa", Checksum: "aaaa", CommitTime: t0, Deployed: t0}, selftest.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(-time.Hour), Deployed: t0.Add(time.Hour)}, selftest.TransitionDeploy},
 		{"layered on the same base", old, selftest.Deployment{OSName: "fa", Checksum: "eeee", BaseChecksum: "aaaa", LayeredPackages: []string{"htop"}, CommitTime: t0.Add(time.Minute)}, selftest.TransitionLayering},
 		// Without commit times, versions decide with strverscmp.
 		{"versions only", &selftest.Deployment{OSName: "fa", Checksum: "aaaa", Version: "28.9"}, selftest.Deployment{OSName: "fa", Checksum: "ffff", Version: "28.10"}, selftest.TransitionUpgrade},
@@ -99,6 +104,13 @@ func TestExpected(t *testing.T) {
 		"; package layered-tool is still layered in the origin"+
 		"; package layered-tool is still in the rpm database")
 
+	// An expectation on a sysroot whose booted deployment cannot be
+	// identified fails and says why.
+	un := ostreetest.LiveHost(sr.Dir)
+	un.History.Expectation = &selftest.Expectation{Version: "28.2"}
+	r, _ = ostreetest.RunCheck(t, un, "deployment.expected")
+	want(t, r, selftest.StatusFail, "cannot identify the booted deployment: not OSTree-booted (no /run/ostree-booted)")
+
 	// No expectation: skipped with the reason.
 	h.History.Expectation = nil
 	r, _ = ostreetest.RunCheck(t, h, "deployment.expected")
@@ -118,8 +130,17 @@ func TestTransition(t *testing.T) {
 	}
 	first := rec.Deployment
 
-	// Boot 2: rolled back to 28.1.
+	// The rollback is ordered during boot 1 and boot 1 runs again after
+	// it: that record has no rollback deployment any more (28.1 is now
+	// pending), as on the real VM when the boot-time run came late.
 	sr.Rollback()
+	_, rec = ostreetest.RunCheck(t, ostreetest.LiveHost(root), "deployment.transition")
+	late := rec.Deployment
+	if late.Rollback != "" || late.Deployed.IsZero() {
+		t.Fatalf("late record %+v", late)
+	}
+
+	// Boot 2: rolled back to 28.1.
 	root = sr.BootedRoot("fedora-atomic", c1, 0, false)
 	h := ostreetest.LiveHost(root)
 	h.History.LastDeployment = first
@@ -128,6 +149,10 @@ func TestTransition(t *testing.T) {
 	if rec.Transition == nil || rec.Transition.Kind != selftest.TransitionRollback || rec.Transition.From != first {
 		t.Errorf("transition %+v", rec.Transition)
 	}
+	// Against the late record: still a rollback, by when each was deployed.
+	h.History.LastDeployment = late
+	r, _ = ostreetest.RunCheck(t, h, "deployment.transition")
+	want(t, r, selftest.StatusPass, "rollback: booted fedora-atomic "+c1[:10]+"….0 (28.1), deployed ")
 
 	// Boot 3: upgrade to a new commit 28.3.
 	second := rec.Deployment

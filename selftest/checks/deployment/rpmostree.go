@@ -31,11 +31,28 @@ const (
 // DBUS_SYSTEM_BUS_ADDRESS names it) for its deployments. present is false
 // when the service is neither running nor activatable.
 func RpmOstreeDeployments(ctx context.Context) (deps []map[string]dbus.Variant, present bool, err error) {
-	conn, err := dbus.ConnectSystemBus(dbus.WithContext(ctx))
+	conn, err := dbus.SystemBusPrivate(dbus.WithContext(ctx))
 	if err != nil {
 		return nil, false, fmt.Errorf("connecting to the system bus: %w", err)
 	}
 	defer conn.Close()
+	// godbus's Auth and Hello take no context: closing the connection is
+	// what bounds them when the bus does not answer.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			conn.Close()
+		case <-done:
+		}
+	}()
+	if err := conn.Auth(nil); err != nil {
+		return nil, false, fmt.Errorf("authenticating to the system bus: %w", err)
+	}
+	if err := conn.Hello(); err != nil {
+		return nil, false, fmt.Errorf("greeting the system bus: %w", err)
+	}
 	var owned bool
 	if err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, rpmostreeName).Store(&owned); err != nil {
 		return nil, false, fmt.Errorf("asking the bus for %s: %w", rpmostreeName, err)

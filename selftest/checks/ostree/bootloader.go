@@ -55,14 +55,23 @@ func checkBootloader(_ context.Context, t *selftest.T) {
 			}
 		}
 	}
-	for _, u := range s.Unreferenced {
-		problems = append(problems, fmt.Sprintf("deployment %s has no BLS entry", u))
+	// A deployment directory no entry boots is not a failure: ostree
+	// writes the directory before the entries (a run during a deploy sees
+	// it), and an interrupted deploy leaves one until the next cleanup.
+	if len(s.Unreferenced) > 0 {
+		t.Evidence("deployment directories without a BLS entry", "", strings.Join(s.Unreferenced, ", ")+" (being deployed, or left for ostree's cleanup)")
 	}
 
+	// The default must be what boots next in the stateroot that matters:
+	// deployment.stateroot when configured, else the booted one's.
 	def := firstWithEntry(s)
 	want := def
-	if s.Booted != nil {
-		pending, _ := s.QueryDeploymentsFor(s.Booted.OSName)
+	osname := h.Config.Deployment.Stateroot
+	if osname == "" && s.Booted != nil {
+		osname = s.Booted.OSName
+	}
+	if osname != "" {
+		pending, _ := s.QueryDeploymentsFor(osname)
 		want = s.Booted
 		if pending != nil && !pending.Staged {
 			want = pending
@@ -73,8 +82,11 @@ func checkBootloader(_ context.Context, t *selftest.T) {
 		if def != want {
 			problems = append(problems, fmt.Sprintf("the default entry boots %s, not the pending or booted deployment %s", name(def), name(want)))
 		}
-		if msg := checkLoaderConfig(h, def); msg != "" {
-			problems = append(problems, msg)
+		if file, got, msg := checkLoaderConfig(h, def); file != "" {
+			t.Evidence(file+" default", "ostree="+def.Entry.OstreeArg(), got)
+			if msg != "" {
+				problems = append(problems, msg)
+			}
 		}
 	}
 	t.Detail("entries", len(s.Entries))
@@ -82,7 +94,7 @@ func checkBootloader(_ context.Context, t *selftest.T) {
 		t.Fail("%s", strings.Join(problems, "; "))
 		return
 	}
-	t.Pass("%d entries boot %d deployments, kernels and initramfs present; default %s", len(s.Entries), len(s.Deployments), name(def))
+	t.Pass("%s boot %s, kernels and initramfs present; default %s", plural(len(s.Entries), "entry", "entries"), plural(len(s.Deployments), "deployment", "deployments"), name(def))
 }
 
 func firstWithEntry(s *ot.Sysroot) *ot.Deployment {
@@ -109,20 +121,22 @@ func name(d *ot.Deployment) string {
 // BLS entry, for bootloaders that do not read BLS themselves: ostree
 // writes /boot/loader/syslinux.cfg (DEFAULT names a LABEL whose APPEND
 // carries ostree=), and grub2 without blscfg boots the first menuentry of
-// grub.cfg.
-func checkLoaderConfig(h *selftest.Host, def *ot.Deployment) string {
+// grub.cfg. It returns the file it read ("" for none), what it boots and
+// a problem, if any.
+func checkLoaderConfig(h *selftest.Host, def *ot.Deployment) (file, seen, problem string) {
 	want := def.Entry.OstreeArg()
-	if data, err := os.ReadFile(h.Path("/boot/loader/syslinux.cfg")); err == nil {
+	file = "/boot/loader/syslinux.cfg"
+	if data, err := os.ReadFile(h.Path(file)); err == nil {
 		got, ok := syslinuxDefault(string(data))
 		if !ok {
-			return "/boot/loader/syslinux.cfg has no DEFAULT label with an ostree= argument"
+			return file, "a label without ostree=", file + " boots by default a label without an ostree= argument"
 		}
 		if got != want {
-			return fmt.Sprintf("/boot/loader/syslinux.cfg boots ostree=%s by default, the first BLS entry ostree=%s", got, want)
+			return file, "ostree=" + got, fmt.Sprintf("%s boots ostree=%s by default, the first BLS entry ostree=%s", file, got, want)
 		}
-		return ""
+		return file, "ostree=" + got, ""
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err.Error()
+		return file, err.Error(), err.Error()
 	}
 	for _, p := range []string{"/boot/grub2/grub.cfg", "/boot/grub/grub.cfg"} {
 		data, err := os.ReadFile(h.Path(p))
@@ -132,25 +146,28 @@ func checkLoaderConfig(h *selftest.Host, def *ot.Deployment) string {
 		text := string(data)
 		// With blscfg, grub reads the entries itself.
 		if strings.Contains(text, "blscfg") {
-			return ""
+			return p, "blscfg (reads the BLS entries)", ""
 		}
-		if i := strings.Index(text, "ostree=/ostree/"); i >= 0 {
-			got := strings.Fields(text[i+len("ostree="):])[0]
-			if got != want {
-				return fmt.Sprintf("%s boots ostree=%s first, the first BLS entry ostree=%s", p, got, want)
-			}
+		i := strings.Index(text, "ostree=/ostree/")
+		if i < 0 {
+			return p, "no ostree= entry", p + " has no menu entry with an ostree= argument"
 		}
-		return ""
+		got := strings.Fields(text[i+len("ostree="):])[0]
+		if got != want {
+			return p, "ostree=" + got, fmt.Sprintf("%s boots ostree=%s first, the first BLS entry ostree=%s", p, got, want)
+		}
+		return p, "ostree=" + got, ""
 	}
-	return ""
+	return "", "", ""
 }
 
-// syslinuxDefault returns the ostree= argument of the DEFAULT label.
-// Labels are the rest of the line and may contain spaces: ostree writes
-// "LABEL <title>" and "DEFAULT <title>".
+// syslinuxDefault returns the ostree= argument of the label syslinux
+// boots: the DEFAULT one, or the first when there is no DEFAULT (ostree
+// drops a DEFAULT it did not write). Labels are the rest of the line and
+// may contain spaces: ostree writes "LABEL <title>" and "DEFAULT <title>".
 func syslinuxDefault(cfg string) (string, bool) {
 	labels := map[string]string{}
-	def, cur := "", ""
+	def, cur, first := "", "", ""
 	for _, line := range strings.Split(cfg, "\n") {
 		line = strings.TrimSpace(line)
 		word, rest, _ := strings.Cut(line, " ")
@@ -160,11 +177,17 @@ func syslinuxDefault(cfg string) (string, bool) {
 			def = rest
 		case "LABEL":
 			cur = rest
+			if first == "" {
+				first = rest
+			}
 		case "APPEND":
 			if v := kernelArg(rest, "ostree"); v != "" && cur != "" {
 				labels[cur] = v
 			}
 		}
+	}
+	if def == "" {
+		def = first
 	}
 	v, ok := labels[def]
 	return v, ok
@@ -177,4 +200,11 @@ func kernelArg(cmdline, name string) string {
 		}
 	}
 	return ""
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

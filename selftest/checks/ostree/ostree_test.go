@@ -1,6 +1,7 @@
 package ostree_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,27 @@ func TestBootedOnABootedRoot(t *testing.T) {
 	if rec.Deployment == nil || rec.Deployment.Checksum != c1 || rec.Deployment.Version != "28.1" || rec.Deployment.Refspec != ostreetest.Branch {
 		t.Errorf("record deployment %+v", rec.Deployment)
 	}
+
+	// The kernel's ostree= argument: the entry that booted 28.1 agrees;
+	// one naming another boot checksum (28.2 has another kernel) does not.
+	args := map[string]string{}
+	entries, _ := filepath.Glob(filepath.Join(sr.Dir, "boot", "loader", "entries", "*.conf"))
+	for _, e := range entries {
+		data, _ := os.ReadFile(e)
+		for _, l := range strings.Split(string(data), "\n") {
+			if o, ok := strings.CutPrefix(l, "options "); ok {
+				args[map[bool]string{true: "28.1", false: "28.2"}[strings.Contains(string(data), "28.1")]] = o
+			}
+		}
+	}
+	cmdline := filepath.Join(root, "proc", "cmdline")
+	os.WriteFile(cmdline, []byte("root=/dev/vda1 "+args["28.1"]+"\n"), 0o644)
+	r, _ = ostreetest.RunCheck(t, h, "ostree.booted")
+	want(t, r, selftest.StatusPass, "booted fedora-atomic "+c1[:10])
+	os.WriteFile(cmdline, []byte(args["28.2"]+"\n"), 0o644)
+	r, _ = ostreetest.RunCheck(t, h, "ostree.booted")
+	want(t, r, selftest.StatusFail, "the kernel was booted with "+args["28.2"]+", which is not the booted deployment's stateroot fedora-atomic and boot checksum")
+	os.WriteFile(cmdline, nil, 0o644)
 
 	// The bootloader check, live: the default (28.2) is the pending one.
 	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
@@ -86,8 +108,31 @@ func TestBootloaderOffline(t *testing.T) {
 	r, _ := ostreetest.RunCheck(t, h, "ostree.bootloader")
 	want(t, r, selftest.StatusPass, "2 entries boot 2 deployments")
 
-	// A syslinux.cfg whose default is not the first entry.
+	// A deployment directory without an entry yet (a run during a deploy
+	// sees one): reported, not failed.
+	name := sr.DeployTree("fedora-atomic", c1)
+	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
+	want(t, r, selftest.StatusPass, "2 entries boot 2 deployments")
+	if !strings.Contains(fmt.Sprint(r.Evidence), "fedora-atomic/"+name+" (being deployed") {
+		t.Errorf("evidence %+v", r.Evidence)
+	}
+
+	// A second stateroot deployed last takes the default entry: fine
+	// unless the configuration says fedora-atomic is the one that matters.
+	sr.Run("ostree", "admin", "os-init", "--sysroot="+sr.Dir, "debian")
+	sr.Commit("debian/12", "12.1", "d")
+	sr.Deploy("debian", "debian/12")
+	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
+	want(t, r, selftest.StatusPass, "default debian ")
+	h.Config.Deployment.Stateroot = "fedora-atomic"
+	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
+	want(t, r, selftest.StatusFail, "the default entry boots debian ")
+	want(t, r, selftest.StatusFail, "not the pending or booted deployment fedora-atomic "+c2[:10])
+	h.Config.Deployment.Stateroot = ""
+	sr.Rollback()
 	entries, _ := filepath.Glob(filepath.Join(sr.Dir, "boot", "loader", "entries", "*.conf"))
+
+	// A syslinux.cfg whose default is not the first entry.
 	var old string
 	for _, e := range entries {
 		if data, _ := os.ReadFile(e); strings.Contains(string(data), "28.1") {
@@ -122,4 +167,48 @@ func TestBootloaderOffline(t *testing.T) {
 	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
 	want(t, r, selftest.StatusFail, "of deployment "+c2[:10]+"….0: kernel /boot"+kernel+" is missing")
 	_ = c1
+}
+
+// ostree itself writes syslinux.cfg on deploy; its default must be the
+// first entry's, and the check notices when it is not.
+func TestBootloaderSyslinuxWrittenByOstree(t *testing.T) {
+	sr := ostreetest.New(t, "debian")
+	sr.UseSyslinux()
+	sr.Commit("debian/12", "12.1", "a")
+	sr.Deploy("debian", "debian/12")
+	c2 := sr.Commit("debian/12", "12.2", "b")
+	sr.Deploy("debian", "debian/12")
+	h := selftest.NewHost(sr.Dir, nil)
+	r, _ := ostreetest.RunCheck(t, h, "ostree.bootloader")
+	want(t, r, selftest.StatusPass, "default debian "+c2[:10])
+	seen := ""
+	for _, e := range r.Evidence {
+		if e.Name == "/boot/loader/syslinux.cfg default" {
+			seen = e.Seen
+		}
+	}
+	if !strings.HasPrefix(seen, "ostree=/ostree/boot.") {
+		t.Fatalf("evidence %+v", r.Evidence)
+	}
+	cfg := filepath.Join(sr.Dir, "boot", "loader", "syslinux.cfg")
+	data, _ := os.ReadFile(cfg)
+	// Point DEFAULT at the second label (12.1).
+	lines := strings.Split(string(data), "\n")
+	var labels []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "LABEL ") {
+			labels = append(labels, strings.TrimPrefix(l, "LABEL "))
+		}
+	}
+	if len(labels) != 2 {
+		t.Fatalf("syslinux.cfg written by ostree:\n%s", data)
+	}
+	for i, l := range lines {
+		if strings.HasPrefix(l, "DEFAULT ") {
+			lines[i] = "DEFAULT " + labels[1]
+		}
+	}
+	os.WriteFile(cfg, []byte(strings.Join(lines, "\n")), 0o644)
+	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
+	want(t, r, selftest.StatusFail, "/boot/loader/syslinux.cfg boots ostree=/ostree/boot.")
 }

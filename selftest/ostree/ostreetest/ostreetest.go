@@ -271,7 +271,8 @@ print("%s.%d" % (dep.get_csum(), dep.get_deployserial()))
 // to use as the host's root: the deployment directory, with the physical
 // sysroot bind-mounted on its /sysroot (read-only when sysrootRO), the
 // sysroot's /boot on /boot, the stateroot's /var on /var, /usr bind-mounted
-// read-only, and a tmpfs on /run holding an empty /run/ostree-booted. Its
+// read-only, a tmpfs on /run holding an empty /run/ostree-booted and one on
+// /proc holding an empty cmdline. Its
 // /ostree is the tree's link to sysroot/ostree. Needs root; everything is
 // unmounted in t.Cleanup.
 func (s *Sysroot) BootedRoot(stateroot, checksum string, serial int, sysrootRO bool) string {
@@ -302,6 +303,12 @@ func (s *Sysroot) BootedRoot(stateroot, checksum string, serial int, sysrootRO b
 	mount(filepath.Join(dep, "usr"), filepath.Join(dep, "usr"), "", syscall.MS_BIND, "")
 	mount("", filepath.Join(dep, "usr"), "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, "")
 	mount("tmpfs", filepath.Join(dep, "run"), "tmpfs", 0, "size=1m,mode=0755")
+	// A stand-in /proc holding only cmdline (empty until a test writes
+	// the ostree= argument it wants the kernel to have had).
+	mount("tmpfs", filepath.Join(dep, "proc"), "tmpfs", 0, "size=1m,mode=0755")
+	if err := os.WriteFile(filepath.Join(dep, "proc", "cmdline"), nil, 0o644); err != nil {
+		s.T.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dep, "run", "ostree-booted"), nil, 0o644); err != nil {
 		s.T.Fatal(err)
 	}
@@ -349,4 +356,28 @@ func TwoDeployments(t testing.TB) (*Sysroot, string, string) {
 	c2 := sr.Commit(Branch, "28.2", "b")
 	sr.Deploy("fedora-atomic", Branch)
 	return sr, c2, c1
+}
+
+// UseSyslinux makes ostree maintain a syslinux.cfg, as on an extlinux
+// booted host: /boot/syslinux/syslinux.cfg links to ../loader/syslinux.cfg
+// and the current loader directory has one. Call it before the first
+// deploy.
+func (s *Sysroot) UseSyslinux() {
+	s.T.Helper()
+	boot := filepath.Join(s.Dir, "boot")
+	for _, step := range []func() error{
+		func() error { return os.MkdirAll(filepath.Join(boot, "loader.0"), 0o755) },
+		func() error { return os.MkdirAll(filepath.Join(boot, "syslinux"), 0o755) },
+		func() error {
+			return os.WriteFile(filepath.Join(boot, "loader.0", "syslinux.cfg"), []byte("PROMPT 0\nTIMEOUT 10\n"), 0o644)
+		},
+		func() error { return os.Symlink("loader.0", filepath.Join(boot, "loader")) },
+		func() error {
+			return os.Symlink("../loader/syslinux.cfg", filepath.Join(boot, "syslinux", "syslinux.cfg"))
+		},
+	} {
+		if err := step(); err != nil {
+			s.T.Fatal(err)
+		}
+	}
 }

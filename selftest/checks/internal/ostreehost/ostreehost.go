@@ -41,6 +41,7 @@ func Record(s *ot.Sysroot, d *ot.Deployment) *selftest.Deployment {
 	if d.Commit != nil {
 		r.CommitTime = d.Commit.Timestamp
 	}
+	r.Deployed = d.Deployed
 	if s != nil && d.Booted {
 		if _, rb := s.QueryDeploymentsFor(d.OSName); rb != nil {
 			r.Rollback = rb.OSName + "/" + rb.Name()

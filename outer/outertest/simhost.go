@@ -1,4 +1,12 @@
-package outer
+// Package outertest plays OSTree hosts for the outer driver's tests: an
+// in-process SSH server (golang.org/x/crypto/ssh, server side) per host
+// that answers the commands the driver runs (rpm-ostree, atomic host and
+// ostree admin in their documented output formats, cat, find, systemctl,
+// journalctl, atomic-selftest expect), changes its deployments as they
+// would, drops connections and refuses them for a while on reboot, comes
+// back with a new boot id and writes the self-test's run record a little
+// later. Failures are injected per host.
+package outertest
 
 import (
 	"crypto/ed25519"
@@ -7,12 +15,14 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,16 +34,16 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
-// simHost is an in-process SSH server that plays an OSTree host for the
+// Host is an in-process SSH server that plays an OSTree host for the
 // driver: a boot id that changes on reboot, connections that drop on
 // reboot and are refused for a while, rpm-ostree, atomic host and ostree
 // commands that change the deployments, and a self-test that writes its
 // run record a little after each boot. The command outputs follow the
 // formats the parsers in status.go document (rpm-ostree status --json,
 // ostree admin status and ostree log of ostree 2022.7).
-type simHost struct {
-	name string
-	addr string
+type Host struct {
+	Name string
+	Addr string
 	ln   net.Listener
 
 	mu      sync.Mutex
@@ -43,41 +53,44 @@ type simHost struct {
 	upAt    time.Time // refuse connections until then
 	never   bool      // the host never comes back after a reboot
 	conns   map[ssh.Conn]bool
-	commits map[string]simCommit
+	commits map[string]commitInfo
 	refs    map[string]string
-	deps    []*simDep
-	booted  *simDep
+	deps    []*deployment
+	booted  *deployment
 	files   map[string][]byte
 	serial  int
 	boots   int
 	nextSeq int
 
 	// Failure injection.
-	downFor        time.Duration
-	selftestDelay  time.Duration
-	neverReturn    bool // after the first reboot
-	wrongBoot      bool // boots the second deployment instead of the first
-	selftestFails  bool // the self-test of every boot after the first fails
-	newKeyOnReboot bool
-	noUpgrade      bool // upgrade finds nothing new
-	selftestNever  bool // atomic-selftest.service never writes a record
+	DownFor        time.Duration
+	SelftestDelay  time.Duration
+	NeverReturn    bool // after the first reboot
+	WrongBoot      bool // boots the second deployment instead of the first
+	SelftestFails  bool // the self-test of every boot after the first fails
+	NewKeyOnReboot bool
+	NoUpgrade      bool   // upgrade finds nothing new
+	SelftestNever  bool   // atomic-selftest.service never writes a record
+	HangOn         string // the host freezes on a command line starting with this
+	frozen         bool
+	done           chan struct{}
 
 	commands []string // every command line received, for assertions
 }
 
-type simCommit struct {
+type commitInfo struct {
 	parent, version, base string
 }
 
-type simDep struct {
+type deployment struct {
 	os, checksum, base, version, refspec string
 	serial                               int
 	packages                             []string
 }
 
-const simResults = "/var/lib/atomic-selftest"
+const ResultsDir = "/var/lib/atomic-selftest"
 
-func newSimKey(t testing.TB) ssh.Signer {
+func newKey(t testing.TB) ssh.Signer {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -95,22 +108,22 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// newSimHost starts a host booted into one commit on a remote refspec.
-func newSimHost(t testing.TB, name string, clientKey ssh.PublicKey) *simHost {
+// NewHost starts a host booted into one commit on a remote refspec.
+func NewHost(t testing.TB, name string, clientKey ssh.PublicKey) *Host {
 	t.Helper()
-	h := &simHost{name: name, key: newSimKey(t), conns: map[ssh.Conn]bool{}, commits: map[string]simCommit{},
-		refs: map[string]string{}, files: map[string][]byte{}, downFor: 30 * time.Millisecond, selftestDelay: 20 * time.Millisecond}
+	h := &Host{Name: name, done: make(chan struct{}), key: newKey(t), conns: map[ssh.Conn]bool{}, commits: map[string]commitInfo{},
+		refs: map[string]string{}, files: map[string][]byte{}, DownFor: 30 * time.Millisecond, SelftestDelay: 20 * time.Millisecond}
 	c0 := sha(name + "c0")
-	h.commits[c0] = simCommit{version: "28.20180515.1"}
+	h.commits[c0] = commitInfo{version: "28.20180515.1"}
 	h.refs["fedora/28/x86_64/atomic-host"] = c0
-	d := &simDep{os: "fedora-atomic", checksum: c0, base: c0, version: "28.20180515.1", refspec: "fedora-atomic:fedora/28/x86_64/atomic-host"}
-	h.deps = []*simDep{d}
+	d := &deployment{os: "fedora-atomic", checksum: c0, base: c0, version: "28.20180515.1", refspec: "fedora-atomic:fedora/28/x86_64/atomic-host"}
+	h.deps = []*deployment{d}
 	h.files["/ostree/deploy/fedora-atomic/deploy/"+c0+".0.origin"] = []byte("[origin]\nrefspec=" + d.refspec + "\n")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.ln, h.addr = ln, ln.Addr().String()
+	h.ln, h.Addr = ln, ln.Addr().String()
 	h.client = clientKey
 	h.mu.Lock()
 	h.bootLocked(false)
@@ -120,12 +133,37 @@ func newSimHost(t testing.TB, name string, clientKey ssh.PublicKey) *simHost {
 	return h
 }
 
+// FirstCommit is the checksum of the commit a host named name boots first.
+func FirstCommit(name string) string { return sha(name + "c0") }
+
 func sha(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
 
-func (h *simHost) close() {
+// Commands returns every command line the host received.
+func (h *Host) Commands() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string{}, h.commands...)
+}
+
+// Boots is how many times the host booted.
+func (h *Host) Boots() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.boots
+}
+
+// Set changes the host's failure injection under its lock.
+func (h *Host) Set(f func(h *Host)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f(h)
+}
+
+func (h *Host) close() {
+	close(h.done)
 	h.ln.Close()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -134,7 +172,8 @@ func (h *simHost) close() {
 	}
 }
 
-func (h *simHost) hostKey() ssh.PublicKey {
+// HostKey is the key the host offers now.
+func (h *Host) HostKey() ssh.PublicKey {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.key.PublicKey()
@@ -142,21 +181,21 @@ func (h *simHost) hostKey() ssh.PublicKey {
 
 // bootLocked starts a new boot: a new boot id, the default deployment
 // booted, and the self-test's run record written after selftestDelay.
-func (h *simHost) bootLocked(reboot bool) {
+func (h *Host) bootLocked(reboot bool) {
 	h.boots++
 	h.bootID = randHex(16)
-	if reboot && h.newKeyOnReboot {
-		h.key = newSimKeyNoT()
+	if reboot && h.NewKeyOnReboot {
+		h.key = newKeyNoT()
 	}
 	h.booted = h.deps[0]
-	if h.wrongBoot && reboot && len(h.deps) > 1 {
+	if h.WrongBoot && reboot && len(h.deps) > 1 {
 		h.booted = h.deps[1]
 	}
 	boot, dep, n := h.bootID, *h.booted, h.boots
-	time.AfterFunc(h.selftestDelay, func() { h.selftest(boot, dep, n) })
+	time.AfterFunc(h.SelftestDelay, func() { h.selftest(boot, dep, n) })
 }
 
-func newSimKeyNoT() ssh.Signer {
+func newKeyNoT() ssh.Signer {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	s, _ := ssh.NewSignerFromKey(priv)
 	return s
@@ -164,15 +203,15 @@ func newSimKeyNoT() ssh.Signer {
 
 // selftest writes the run record of a boot the way atomic-selftest.service
 // does, consuming the expectation.
-func (h *simHost) selftest(boot string, dep simDep, n int) {
+func (h *Host) selftest(boot string, dep deployment, n int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if boot != h.bootID || h.selftestNever {
+	if boot != h.bootID || h.SelftestNever {
 		return
 	}
 	now := time.Now().UTC()
 	h.nextSeq++
-	rec := &selftest.Record{Schema: selftest.SchemaVersion, ToolVersion: "sim", BootID: boot, Hostname: h.name,
+	rec := &selftest.Record{Schema: selftest.SchemaVersion, ToolVersion: "sim", BootID: boot, Hostname: h.Name,
 		Trigger: selftest.TriggerBoot, Start: now.Add(time.Duration(h.nextSeq) * time.Microsecond), End: now,
 		Deployment: &selftest.Deployment{OSName: dep.os, Checksum: dep.checksum, Serial: dep.serial, Version: dep.version,
 			Refspec: dep.refspec, LayeredPackages: dep.packages}}
@@ -180,7 +219,7 @@ func (h *simHost) selftest(boot string, dep simDep, n int) {
 		rec.Checks = append(rec.Checks, selftest.Result{ID: id, Criterion: crit, Required: true, Status: st, Message: msg, Start: now, DurationSec: 0.01})
 	}
 	add("ostree.booted", "C1", selftest.StatusPass, "booted "+dep.checksum[:10])
-	if data, ok := h.files[simResults+"/expect.json"]; ok {
+	if data, ok := h.files[ResultsDir+"/expect.json"]; ok {
 		var e selftest.Expectation
 		json.Unmarshal(data, &e)
 		st, msg := selftest.StatusPass, "booted the expected deployment"
@@ -188,15 +227,15 @@ func (h *simHost) selftest(boot string, dep simDep, n int) {
 			st, msg = selftest.StatusFail, fmt.Sprintf("booted %s, expected %s", dep.checksum[:10], e.Checksum[:10])
 		}
 		for _, p := range e.Packages {
-			if !contains(dep.packages, p) {
+			if !slices.Contains(dep.packages, p) {
 				st, msg = selftest.StatusFail, p+" is not layered"
 			}
 		}
 		add("deployment.expected", "C3", st, msg)
 		rec.Expectation = &e
-		delete(h.files, simResults+"/expect.json")
+		delete(h.files, ResultsDir+"/expect.json")
 	}
-	if h.selftestFails && n > 1 {
+	if h.SelftestFails && n > 1 {
 		add("runtime.run", "C8", selftest.StatusFail, "docker run hello: exit status 125")
 	} else {
 		add("runtime.run", "C8", selftest.StatusPass, "")
@@ -205,10 +244,10 @@ func (h *simHost) selftest(boot string, dep simDep, n int) {
 	name := store.RunName(rec)
 	rec.ID = strings.TrimSuffix(name, ".json")
 	data, _ := json.Marshal(rec)
-	h.files[simResults+"/"+name] = data
+	h.files[ResultsDir+"/"+name] = data
 }
 
-func (h *simHost) serve() {
+func (h *Host) serve() {
 	for {
 		nc, err := h.ln.Accept()
 		if err != nil {
@@ -232,7 +271,7 @@ func (h *simHost) serve() {
 	}
 }
 
-func (h *simHost) conn(nc net.Conn, conf *ssh.ServerConfig) {
+func (h *Host) conn(nc net.Conn, conf *ssh.ServerConfig) {
 	sc, chans, reqs, err := ssh.NewServerConn(nc, conf)
 	if err != nil {
 		nc.Close()
@@ -247,7 +286,18 @@ func (h *simHost) conn(nc net.Conn, conf *ssh.ServerConfig) {
 		h.mu.Unlock()
 		sc.Close()
 	}()
-	go ssh.DiscardRequests(reqs)
+	go func() {
+		// Global requests (keepalive@openssh.com) are refused, as
+		// OpenSSH does, unless the host froze: then nothing answers.
+		for r := range reqs {
+			h.mu.Lock()
+			frozen := h.frozen
+			h.mu.Unlock()
+			if !frozen && r.WantReply {
+				r.Reply(false, nil)
+			}
+		}
+	}()
 	for nch := range chans {
 		if nch.ChannelType() != "session" {
 			nch.Reject(ssh.UnknownChannelType, "no")
@@ -261,7 +311,7 @@ func (h *simHost) conn(nc net.Conn, conf *ssh.ServerConfig) {
 	}
 }
 
-func (h *simHost) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
+func (h *Host) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer ch.Close()
 	for req := range reqs {
 		if req.Type != "exec" {
@@ -272,6 +322,9 @@ func (h *simHost) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		ssh.Unmarshal(req.Payload, &p)
 		req.Reply(true, nil)
 		argv, err := shellSplit(p.Cmd)
+		if len(argv) > 4 && argv[0] == "timeout" && argv[1] == "-k" {
+			argv = argv[4:] // the transport's remote timeout wrapper
+		}
 		code := 127
 		if err != nil {
 			fmt.Fprintf(ch.Stderr(), "sh: %v\n", err)
@@ -288,17 +341,17 @@ func (h *simHost) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	}
 }
 
-func (h *simHost) reboot() {
+func (h *Host) reboot() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.conns {
 		c.Close()
 	}
-	if h.neverReturn {
+	if h.NeverReturn {
 		h.never = true
 		return
 	}
-	h.upAt = time.Now().Add(h.downFor)
+	h.upAt = time.Now().Add(h.DownFor)
 	h.bootLocked(true)
 }
 
@@ -341,10 +394,19 @@ func shellSplit(s string) ([]string, error) {
 	return out, nil
 }
 
-func (h *simHost) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (code int, reboot bool) {
+func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (code int, reboot bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.commands = append(h.commands, strings.Join(argv, " "))
+	if h.HangOn != "" && strings.HasPrefix(strings.Join(argv, " "), h.HangOn) {
+		// The machine freezes (a kernel hang, a network black hole): no
+		// answer, no reset.
+		h.frozen = true
+		h.mu.Unlock()
+		<-h.done
+		h.mu.Lock()
+		return 1, false
+	}
 	fail := func(format string, a ...any) (int, bool) {
 		fmt.Fprintf(stderr, format+"\n", a...)
 		return 1, false
@@ -362,7 +424,7 @@ func (h *simHost) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader)
 			return fail("cat: %s: No such file or directory", argv[2])
 		}
 		stdout.Write(data)
-	case argv[0] == "sh" && len(argv) == 6 && argv[2] == writeScript:
+	case argv[0] == "sh" && argv[1] == "-c" && len(argv) == 6: // the driver's atomic write: stdin to $1
 		h.mu.Unlock()
 		data, err := io.ReadAll(stdin)
 		h.mu.Lock()
@@ -438,8 +500,8 @@ func (h *simHost) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader)
 		if _, ok := h.commits[base]; !ok {
 			return fail("error: Refspec '%s' not found", base)
 		}
-		c := sha(h.name + ref + version + parent)
-		h.commits[c] = simCommit{parent: parent, version: version, base: base}
+		c := sha(h.Name + ref + version + parent)
+		h.commits[c] = commitInfo{parent: parent, version: version, base: base}
 		h.refs[ref] = c
 		fmt.Fprintln(stdout, c)
 	case cmd == "rpm-ostree upgrade", cmd == "atomic host upgrade", cmd == "ostree admin upgrade":
@@ -451,19 +513,19 @@ func (h *simHost) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader)
 		if !ok {
 			return fail("error: Refspec '%s' not found", ref)
 		}
-		if h.noUpgrade || head == h.booted.checksum {
+		if h.NoUpgrade || head == h.booted.checksum {
 			fmt.Fprintln(stdout, "No upgrade available.")
 			return 0, false
 		}
 		h.deploy(head, h.booted.refspec, nil)
-	case cmd == "rpm-ostree rollback", cmd == "atomic host rollback", argv[0] == "/usr/bin/python3" && argv[2] == rollbackScript:
+	case cmd == "rpm-ostree rollback", cmd == "atomic host rollback", argv[0] == "/usr/bin/python3" && argv[1] == "-c": // the ostree rollback script
 		if len(h.deps) < 2 {
 			return fail("error: No rollback deployment found")
 		}
 		if h.deps[0] == h.booted {
 			h.deps[0], h.deps[1] = h.deps[1], h.deps[0]
 		} else {
-			rest := []*simDep{h.booted}
+			rest := []*deployment{h.booted}
 			for _, d := range h.deps {
 				if d != h.booted {
 					rest = append(rest, d)
@@ -492,7 +554,7 @@ func (h *simHost) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader)
 		h.deploy(c, c, nil)
 	case cmd == "rpm-ostree install "+argv[len(argv)-1], cmd == "atomic host install":
 		p := argv[len(argv)-1]
-		if contains(h.booted.packages, p) {
+		if slices.Contains(h.booted.packages, p) {
 			return fail("error: \"%s\" is already requested", p)
 		}
 		h.deploy(h.booted.base, h.booted.refspec, append(append([]string{}, h.booted.packages...), p))
@@ -511,7 +573,7 @@ func (h *simHost) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader)
 			}
 		}
 		data, _ := json.Marshal(e)
-		h.files[simResults+"/expect.json"] = data
+		h.files[ResultsDir+"/expect.json"] = data
 	default:
 		fmt.Fprintf(stderr, "sh: %s: command not found\n", argv[0])
 		return 127, false
@@ -521,89 +583,88 @@ func (h *simHost) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader)
 
 // deploy puts a new deployment of commit (layering packages) first and
 // keeps the booted one after it, pruning the rest, as rpm-ostree does.
-func (h *simHost) deploy(commit, refspec string, packages []string) {
+func (h *Host) deploy(commit, refspec string, packages []string) {
 	if commit == "" {
 		commit = h.booted.checksum
 	}
 	h.serial++
-	d := &simDep{os: h.booted.os, checksum: commit, base: commit, version: h.commits[commit].version, refspec: refspec, serial: h.serial}
+	d := &deployment{os: h.booted.os, checksum: commit, base: commit, version: h.commits[commit].version, refspec: refspec, serial: h.serial}
 	if len(packages) > 0 {
 		d.packages = packages
 		d.checksum = sha(commit + strings.Join(packages, ","))
-		h.commits[d.checksum] = simCommit{parent: commit, version: d.version}
+		h.commits[d.checksum] = commitInfo{parent: commit, version: d.version}
 	}
 	h.files[fmt.Sprintf("/ostree/deploy/%s/deploy/%s.%d.origin", d.os, d.checksum, d.serial)] = []byte("[origin]\nrefspec=" + refspec + "\n")
-	h.deps = []*simDep{d, h.booted}
+	h.deps = []*deployment{d, h.booted}
 }
 
-func (h *simHost) rpmOstreeStatus(w io.Writer) {
-	type dep struct {
-		OSName   string   `json:"osname"`
-		Checksum string   `json:"checksum"`
-		Serial   int      `json:"serial"`
-		Version  string   `json:"version"`
-		Origin   string   `json:"origin"`
-		Booted   bool     `json:"booted"`
-		Base     string   `json:"base-checksum,omitempty"`
-		Packages []string `json:"packages"`
-	}
-	var out struct {
-		Deployments []dep `json:"deployments"`
-	}
+func (h *Host) rpmOstreeStatus(w io.Writer) {
+	// Written as rpm-ostree names its fields, independently of the
+	// driver's parser, so a mismatch between the two shows.
+	var deps []map[string]any
 	for _, d := range h.deps {
-		x := dep{OSName: d.os, Checksum: d.checksum, Serial: d.serial, Version: d.version, Origin: d.refspec, Booted: d == h.booted, Packages: d.packages}
+		x := map[string]any{"osname": d.os, "checksum": d.checksum, "serial": d.serial, "version": d.version,
+			"origin": d.refspec, "booted": d == h.booted, "packages": d.packages}
 		if len(d.packages) > 0 {
-			x.Base = d.base
+			x["base-checksum"] = d.base
 		}
-		out.Deployments = append(out.Deployments, x)
+		deps = append(deps, x)
 	}
-	json.NewEncoder(w).Encode(out)
+	json.NewEncoder(w).Encode(map[string]any{"deployments": deps, "transaction": nil})
 }
 
-// simFleet is simulated hosts plus the client side: a client key and a
+// Fleet is simulated hosts plus the client side: a client key and a
 // known_hosts that knows every host.
-type simFleet struct {
-	hosts      []*simHost
-	keyFile    string
-	knownHosts string
+type Fleet struct {
+	Hosts      []*Host
+	KeyFile    string
+	KnownHosts string
 }
 
-func newSimFleet(t testing.TB, n int, tweak func(i int, h *simHost)) *simFleet {
+func NewFleet(t testing.TB, n int, tweak func(i int, h *Host)) *Fleet {
 	t.Helper()
 	dir := t.TempDir()
-	f := &simFleet{keyFile: filepath.Join(dir, "id"), knownHosts: filepath.Join(dir, "known_hosts")}
-	pub := writeKey(t, f.keyFile)
+	f := &Fleet{KeyFile: filepath.Join(dir, "id"), KnownHosts: filepath.Join(dir, "known_hosts")}
+	pub := WriteKey(t, f.KeyFile)
 	var kh strings.Builder
 	for i := 0; i < n; i++ {
-		h := newSimHost(t, fmt.Sprintf("host%02d", i), pub)
+		h := NewHost(t, fmt.Sprintf("host%02d", i), pub)
 		if tweak != nil {
-			h.mu.Lock()
-			tweak(i, h)
-			h.mu.Unlock()
+			h.Set(func(h *Host) { tweak(i, h) })
 		}
-		f.hosts = append(f.hosts, h)
-		kh.WriteString(knownhostsLine(h.addr, h.hostKey()) + "\n")
+		f.Hosts = append(f.Hosts, h)
+		kh.WriteString(KnownHostsLine(h.Addr, h.HostKey()) + "\n")
 	}
-	if err := os.WriteFile(f.knownHosts, []byte(kh.String()), 0o600); err != nil {
+	if err := os.WriteFile(f.KnownHosts, []byte(kh.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-func (f *simFleet) machines(t testing.TB) []Machine {
-	var ms []Machine
-	for _, h := range f.hosts {
-		m, err := NewSSH(SSHConfig{Name: h.name, Addr: h.addr, KeyFile: f.keyFile, KnownHosts: f.knownHosts, DialTimeout: 2 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		ms = append(ms, m)
+// WriteKey writes a fresh ed25519 private key in OpenSSH format to path
+// and returns its public half.
+func WriteKey(t testing.TB, path string) ssh.PublicKey {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return ms
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spub
 }
 
-func simOptions(t testing.TB, plan *Plan) Options {
-	return Options{Plan: plan, ArtifactsDir: t.TempDir(), Parallel: 64, RebootTimeout: 5 * time.Second,
-		SelftestTimeout: 5 * time.Second, CommandTimeout: 5 * time.Second, Poll: Backoff{Min: 5 * time.Millisecond, Max: 40 * time.Millisecond}}
+// KnownHostsLine is addr's known_hosts line in OpenSSH's format.
+func KnownHostsLine(addr string, key ssh.PublicKey) string {
+	host, port, _ := net.SplitHostPort(addr)
+	return fmt.Sprintf("[%s]:%s %s", host, port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))))
 }

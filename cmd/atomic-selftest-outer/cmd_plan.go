@@ -1,0 +1,27 @@
+package main
+
+import (
+	"errors"
+	"io"
+
+	"github.com/BurntSushi/toml"
+	"github.com/spf13/pflag"
+)
+
+// cmdPlan prints a built-in plan as a TOML plan file, to start one's own
+// from.
+func cmdPlan(args []string, stdout io.Writer) error {
+	fs := pflag.NewFlagSet("plan", pflag.ContinueOnError)
+	profile := fs.String("profile", "default", "the built-in plan to print: default or ostree")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil
+		}
+		return usageError{err}
+	}
+	p, err := choosePlan("", *profile, true)
+	if err != nil {
+		return err
+	}
+	return toml.NewEncoder(stdout).Encode(p)
+}

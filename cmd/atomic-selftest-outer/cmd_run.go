@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/atomic-selftest/atomic-selftest/outer"
+)
+
+// runOptions are the flags of `run`.
+type runOptions struct {
+	hosts           []string
+	inventory       string
+	group           string
+	user            string
+	identity        string
+	agent           bool
+	knownHosts      string
+	acceptNew       bool
+	planFile        string
+	profile         string
+	packages        []string
+	artifacts       string
+	parallel        int
+	connectTimeout  time.Duration
+	rebootTimeout   time.Duration
+	selftestTimeout time.Duration
+	commandTimeout  time.Duration
+	pollInterval    time.Duration
+}
+
+func (o *runOptions) flags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.hosts, "host", nil, "a host to drive: HOST, HOST:PORT or USER@HOST:PORT (repeatable)")
+	fs.StringVar(&o.inventory, "inventory", "", "an Ansible INI inventory file of hosts")
+	fs.StringVar(&o.group, "group", "all", "the inventory group to drive (with its children)")
+	fs.StringVarP(&o.user, "user", "l", "root", "the SSH user where the host or inventory names none")
+	fs.StringVarP(&o.identity, "identity", "i", "", "an unencrypted SSH private key file")
+	fs.BoolVar(&o.agent, "agent", false, "authenticate with the ssh-agent at $SSH_AUTH_SOCK")
+	home, _ := os.UserHomeDir()
+	fs.StringVar(&o.knownHosts, "known-hosts", filepath.Join(home, ".ssh", "known_hosts"), "the known_hosts file host keys are checked against")
+	fs.BoolVar(&o.acceptNew, "accept-new-host-key", false, "trust and record the key of a host not yet in known_hosts (a changed key is always refused)")
+	fs.StringVar(&o.planFile, "plan", "", "a plan `FILE` (TOML); the plan command prints the built-in ones to start from")
+	fs.StringVar(&o.profile, "profile", "default", "the built-in plan: default (rpm-ostree and atomic host) or ostree (plain ostree admin)")
+	fs.StringArrayVar(&o.packages, "package", nil, "a package to layer in install steps (repeatable; replaces the plan's packages)")
+	fs.StringVar(&o.artifacts, "artifacts", "", "the directory for artifacts and reports (default ./atomic-selftest-outer-<time>)")
+	fs.IntVar(&o.parallel, "parallel", 8, "how many hosts run at once")
+	fs.DurationVar(&o.connectTimeout, "connect-timeout", 15*time.Second, "bound on one SSH connect and handshake")
+	fs.DurationVar(&o.rebootTimeout, "reboot-timeout", 10*time.Minute, "bound on a reboot until the host answers with a new boot id")
+	fs.DurationVar(&o.selftestTimeout, "selftest-timeout", 15*time.Minute, "bound on the wait for a boot's self-test run record")
+	fs.DurationVar(&o.commandTimeout, "command-timeout", 30*time.Minute, "bound on one deployment command")
+	fs.DurationVar(&o.pollInterval, "poll-interval", 500*time.Millisecond, "first interval when polling a rebooting host or its self-test (doubles up to 20 times that)")
+}
+
+const runHelp = `Usage: atomic-selftest-outer run [OPTIONS]
+
+Drives every host through the plan (by default: baseline, rpm-ostree and
+atomic host upgrade, rollback, deploy of an older version and package
+install, each followed by a reboot and the host's self-test), then writes
+junit.xml, report.json and criteria.txt into the artifacts directory and
+prints the criteria table.
+
+Options:
+`
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) error {
+	var o runOptions
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.flags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, runHelp)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\n"+exitStatusHelp)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("run takes no arguments (got %q); name hosts with --host or --inventory", fs.Args())
+	}
+	plan, err := choosePlan(o.planFile, o.profile, fs.Changed("profile"))
+	if err != nil {
+		return err
+	}
+	if len(o.packages) > 0 {
+		plan.Packages = o.packages
+		if err := plan.Validate(); err != nil {
+			return usagef("--package: %v", err)
+		}
+	}
+	if o.parallel < 1 {
+		return usagef("--parallel %d: want at least 1", o.parallel)
+	}
+	for name, d := range map[string]time.Duration{"--connect-timeout": o.connectTimeout, "--reboot-timeout": o.rebootTimeout,
+		"--selftest-timeout": o.selftestTimeout, "--command-timeout": o.commandTimeout, "--poll-interval": o.pollInterval} {
+		if d <= 0 {
+			return usagef("%s %s: want a positive duration", name, d)
+		}
+	}
+	var hosts []outer.InventoryHost
+	for _, h := range o.hosts {
+		ih, err := outer.ParseHostArg(h)
+		if err != nil {
+			return usageError{err}
+		}
+		hosts = append(hosts, ih)
+	}
+	if o.inventory != "" {
+		inv, err := outer.LoadInventory(o.inventory)
+		if err != nil {
+			return usageError{err}
+		}
+		ih, err := inv.Hosts(o.group)
+		if err != nil {
+			return usagef("--inventory %s: %v", o.inventory, err)
+		}
+		hosts = append(hosts, ih...)
+	}
+	if len(hosts) == 0 {
+		return usagef("no hosts: give --host or --inventory")
+	}
+	if o.identity == "" && !o.agent {
+		return usagef("no credentials: give --identity FILE or --agent")
+	}
+	machines, err := outer.SSHMachines(hosts, outer.SSHConfig{User: o.user, KeyFile: o.identity, Agent: o.agent,
+		KnownHosts: o.knownHosts, AcceptNewHostKey: o.acceptNew, DialTimeout: o.connectTimeout})
+	if err != nil {
+		return usageError{err}
+	}
+	defer func() {
+		for _, m := range machines {
+			m.Close()
+		}
+	}()
+	dir := o.artifacts
+	if dir == "" {
+		dir = "atomic-selftest-outer-" + time.Now().UTC().Format("20060102T150405Z")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return usagef("--artifacts: %v", err)
+	}
+	prog := outer.NewProgress(stderr, tty, len(machines), len(plan.Steps))
+	rep := outer.Run(ctx, machines, outer.Options{Plan: plan, ArtifactsDir: dir, Parallel: o.parallel,
+		RebootTimeout: o.rebootTimeout, SelftestTimeout: o.selftestTimeout, CommandTimeout: o.commandTimeout, OnEvent: prog.Event,
+		Poll: outer.Backoff{Min: o.pollInterval, Max: 20 * o.pollInterval}})
+	prog.Stop()
+	werr := rep.WriteFiles(dir)
+	fmt.Fprintln(stdout)
+	rep.WriteTable(stdout)
+	fmt.Fprintf(stdout, "artifacts and reports: %s\n", dir)
+	switch {
+	case werr != nil:
+		return werr
+	case rep.Interrupted:
+		return exitCode(ExitInterrupted)
+	case !rep.OK:
+		return exitCode(ExitFailed)
+	}
+	return nil
+}
+
+func choosePlan(file, profile string, profileSet bool) (*outer.Plan, error) {
+	if file != "" {
+		if profileSet {
+			return nil, usagef("--plan and --profile exclude each other")
+		}
+		p, err := outer.LoadPlan(file)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return p, nil
+	}
+	mk, ok := outer.Profiles[profile]
+	if !ok {
+		return nil, usagef("--profile %q: want default or ostree", profile)
+	}
+	return mk(), nil
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/atomic-selftest/atomic-selftest/outer"
+	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
+)
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := mainCode(context.Background(), args, &out, &errb, false)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bogus"}, `unknown command "bogus"`},
+		{[]string{"run"}, "no hosts"},
+		{[]string{"run", "--host", "h"}, "no credentials"},
+		{[]string{"run", "--host", "h:99999", "-i", "k"}, `port "99999" is not a port`},
+		{[]string{"run", "--host", "h", "-i", "k", "--profile", "nope"}, `--profile "nope"`},
+		{[]string{"run", "--host", "h", "-i", "k", "--plan", "p.toml", "--profile", "ostree"}, "exclude each other"},
+		{[]string{"run", "--host", "h", "-i", "k", "--parallel", "0"}, "--parallel 0"},
+		{[]string{"run", "--host", "h", "-i", "k", "--reboot-timeout", "0s"}, "--reboot-timeout 0s"},
+		{[]string{"run", "--host", "h", "-i", "/nonexistent/key"}, "no such file"},
+		{[]string{"run", "--inventory", "/nonexistent/hosts", "-i", "k"}, "inventory"},
+		{[]string{"run", "--profile", "ostree", "--package", "x", "--host", "h", "-i", "k"}, ""},
+	} {
+		code, _, stderr := run(t, tc.args...)
+		if tc.want == "" {
+			continue // only checks that it does not panic
+		}
+		if code != ExitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// The printed plans are valid plan files equal to the built-in ones.
+func TestPlanRoundTrip(t *testing.T) {
+	for name, mk := range outer.Profiles {
+		code, out, _ := run(t, "plan", "--profile", name)
+		if code != 0 {
+			t.Fatalf("plan %s: exit %d", name, code)
+		}
+		p := filepath.Join(t.TempDir(), "plan.toml")
+		os.WriteFile(p, []byte(out), 0o600)
+		got, err := outer.LoadPlan(p)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if want := mk(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: round trip differs:\n%+v\n%+v", name, got, want)
+		}
+	}
+}
+
+// A host that never answers: the run ends within its bounds with exit 1,
+// every step failed with the reason, and the reports written.
+func TestRunUnreachableHost(t *testing.T) {
+	dir := t.TempDir()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	block, _ := ssh.MarshalPrivateKey(priv, "")
+	key := filepath.Join(dir, "id")
+	os.WriteFile(key, pem.EncodeToMemory(block), 0o600)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	arts := filepath.Join(dir, "artifacts")
+	code, out, stderr := run(t, "run", "--host", addr, "-i", key, "--known-hosts", filepath.Join(dir, "kh"),
+		"--reboot-timeout", "1s", "--connect-timeout", "500ms", "--artifacts", arts)
+	if code != ExitFailed {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "baseline              error") || !strings.Contains(out, "did not answer within 1s") || !strings.Contains(out, "plan default: FAIL") {
+		t.Errorf("table:\n%s", out)
+	}
+	if !strings.Contains(stderr, "baseline: error") {
+		t.Errorf("progress lines:\n%s", stderr)
+	}
+	for _, n := range []string{"junit.xml", "report.json", "criteria.txt"} {
+		if _, err := os.Stat(filepath.Join(arts, n)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func simArgs(t *testing.T, f *outertest.Fleet, extra ...string) []string {
+	args := []string{"run", "-i", f.KeyFile, "--poll-interval", "5ms", "--reboot-timeout", "5s", "--selftest-timeout", "5s", "--parallel", "4"}
+	for _, h := range f.Hosts {
+		args = append(args, "--host", h.Addr)
+	}
+	return append(args, extra...)
+}
+
+// The whole default plan through the command against simulated hosts
+// whose keys are not known yet: --accept-new-host-key records them, the
+// run passes with exit 0 and writes the reports.
+func TestRunDefaultPlanSim(t *testing.T) {
+	f := outertest.NewFleet(t, 3, nil)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	arts := filepath.Join(t.TempDir(), "a")
+	code, out, stderr := run(t, simArgs(t, f, "--known-hosts", kh, "--accept-new-host-key", "--artifacts", arts)...)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "3 host(s), plan default: PASS") {
+		t.Errorf("table:\n%s", out)
+	}
+	data, _ := os.ReadFile(kh)
+	for _, h := range f.Hosts {
+		if !strings.Contains(string(data), outertest.KnownHostsLine(h.Addr, h.HostKey())) {
+			t.Errorf("known_hosts lacks %s", h.Addr)
+		}
+	}
+	if n := strings.Count(string(data), "\n"); n != 3 {
+		t.Errorf("known_hosts has %d lines, want 3 (one per host, recorded once)", n)
+	}
+	// Without the flag a fresh known_hosts refuses the hosts.
+	code, out, _ = run(t, simArgs(t, f, "--known-hosts", filepath.Join(t.TempDir(), "kh"), "--artifacts", t.TempDir())...)
+	if code != ExitFailed || !strings.Contains(out, "--accept-new-host-key") {
+		t.Errorf("unknown keys: exit %d\n%s", code, out)
+	}
+}
+
+// SIGINT/SIGTERM (a cancelled context): exit 4, reports of what ran.
+func TestRunInterrupted(t *testing.T) {
+	f := outertest.NewFleet(t, 2, func(_ int, h *outertest.Host) { h.DownFor = 200 * time.Millisecond })
+	arts := filepath.Join(t.TempDir(), "a")
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := mainCode(ctx, simArgs(t, f, "--known-hosts", f.KnownHosts, "--artifacts", arts), &out, &errb, false)
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "interrupted") || !strings.Contains(out.String(), "INTERRUPTED") {
+		t.Errorf("table:\n%s", out.String())
+	}
+	data, err := os.ReadFile(filepath.Join(arts, "report.json"))
+	if err != nil || !strings.Contains(string(data), `"interrupted": true`) {
+		t.Errorf("report.json: %v", err)
+	}
+}

@@ -1,0 +1,38 @@
+package outer
+
+import (
+	"testing"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
+)
+
+type simHost = outertest.Host
+
+func newSimFleet(t testing.TB, n int, tweak func(i int, h *simHost)) *outertest.Fleet {
+	return outertest.NewFleet(t, n, tweak)
+}
+
+// simMachines connects an SSH machine to every simulated host.
+func simMachines(t testing.TB, f *outertest.Fleet) []Machine {
+	var ms []Machine
+	for _, h := range f.Hosts {
+		m, err := NewSSH(SSHConfig{Name: h.Name, Addr: h.Addr, KeyFile: f.KeyFile, KnownHosts: f.KnownHosts, DialTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+func simOptions(t testing.TB, plan *Plan) Options {
+	return Options{Plan: plan, ArtifactsDir: t.TempDir(), Parallel: 64, RebootTimeout: 5 * time.Second,
+		SelftestTimeout: 5 * time.Second, CommandTimeout: 5 * time.Second, Poll: Backoff{Min: 5 * time.Millisecond, Max: 40 * time.Millisecond}}
+}
+
+var (
+	writeKey       = outertest.WriteKey
+	knownhostsLine = outertest.KnownHostsLine
+)

@@ -1,0 +1,157 @@
+package deployment_test
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/godbus/dbus/v5/prop"
+
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
+	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
+)
+
+// privateBus starts a dbus-daemon on a unix socket in a temp dir and
+// points DBUS_SYSTEM_BUS_ADDRESS at it for the test.
+func privateBus(t *testing.T) string {
+	t.Helper()
+	daemon := testutil.NeedCommand(t, "dbus", "dbus-daemon")
+	dir := t.TempDir()
+	addr := "unix:path=" + filepath.Join(dir, "bus")
+	conf := filepath.Join(dir, "bus.conf")
+	os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>custom</type>
+  <listen>`+addr+`</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+`), 0o644)
+	cmd := exec.Command(daemon, "--config-file="+conf, "--nofork", "--print-address")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The daemon prints its address once it listens.
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(out).ReadString('\n')
+		line <- l
+	}()
+	select {
+	case l := <-line:
+		if !strings.HasPrefix(l, "unix:path=") {
+			t.Fatalf("dbus-daemon printed %q", l)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("dbus-daemon did not start in 10 s")
+	}
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", addr)
+	return addr
+}
+
+// exportRpmOstree owns org.projectatomic.rpmostree1 on the bus and exports
+// /org/projectatomic/rpmostree1/Sysroot with a Deployments property of type
+// aa{sv}, as rpm-ostree's daemon does (src/daemon/org.projectatomic.rpmostree1.xml,
+// keys from deployment_populate_variant in rust/src/daemon.rs and
+// rpmostreed_deployment_generate_variant in
+// src/daemon/rpmostreed-deployment-utils.cxx, coreos/rpm-ostree 2021-2024).
+func exportRpmOstree(t *testing.T, addr string, deps []map[string]dbus.Variant) {
+	t.Helper()
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	reply, err := conn.RequestName("org.projectatomic.rpmostree1", dbus.NameFlagDoNotQueue)
+	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("owning the name: %v %v", reply, err)
+	}
+	_, err = prop.Export(conn, "/org/projectatomic/rpmostree1/Sysroot", prop.Map{
+		"org.projectatomic.rpmostree1.Sysroot": {
+			"Deployments": {Value: deps, Emit: prop.EmitFalse},
+			"Booted":      {Value: dbus.ObjectPath("/org/projectatomic/rpmostree1/fedora_atomic"), Emit: prop.EmitFalse},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// asRpmOstree builds the Deployments value rpm-ostree would publish for s.
+func asRpmOstree(s *ot.Sysroot) []map[string]dbus.Variant {
+	var deps []map[string]dbus.Variant
+	for _, d := range s.Deployments {
+		m := map[string]dbus.Variant{
+			"id":                 dbus.MakeVariant(d.ID()),
+			"osname":             dbus.MakeVariant(d.OSName),
+			"checksum":           dbus.MakeVariant(d.Checksum),
+			"serial":             dbus.MakeVariant(int32(d.Serial)),
+			"booted":             dbus.MakeVariant(d.Booted),
+			"staged":             dbus.MakeVariant(d.Staged),
+			"pinned":             dbus.MakeVariant(d.Pinned()),
+			"unlocked":           dbus.MakeVariant(d.Unlocked),
+			"origin":             dbus.MakeVariant(d.Refspec()),
+			"version":            dbus.MakeVariant(d.Version()),
+			"timestamp":          dbus.MakeVariant(uint64(d.Commit.Timestamp.Unix())),
+			"requested-packages": dbus.MakeVariant(append([]string{}, d.Origin.RequestedPackages...)),
+			"packages":           dbus.MakeVariant(append([]string{}, d.Origin.RequestedPackages...)),
+		}
+		deps = append(deps, m)
+	}
+	return deps
+}
+
+func TestRpmOstreeAgrees(t *testing.T) {
+	sr, c2, c1 := ostreetest.TwoDeployments(t)
+	sr.WriteOrigin("fedora-atomic", c1, 0, "[origin]\nbaserefspec="+ostreetest.Branch+"\n\n[packages]\nrequested=htop;strace;\n")
+	root := sr.BootedRoot("fedora-atomic", c1, 0, false)
+	h := ostreetest.LiveHost(root)
+
+	// No rpm-ostree on the bus: skipped with the reason.
+	addr := privateBus(t)
+	r, _ := ostreetest.RunCheck(t, h, "deployment.rpmostree-agrees")
+	want(t, r, selftest.StatusSkip, "org.projectatomic.rpmostree1 is not on the system bus")
+
+	s, err := ot.Load(ot.Options{Root: root, Live: true})
+	if err != nil || s.Booted == nil {
+		t.Fatalf("%v %v", err, s.Problems)
+	}
+	deps := asRpmOstree(s)
+	// rpm-ostree lists packages in hash order: order must not matter.
+	deps[1]["requested-packages"] = dbus.MakeVariant([]string{"strace", "htop"})
+	exportRpmOstree(t, addr, deps)
+	r, _ = ostreetest.RunCheck(t, h, "deployment.rpmostree-agrees")
+	want(t, r, selftest.StatusPass, "rpm-ostree agrees on 2 deployments")
+
+	// A second daemon connection cannot take the name; restart the fake
+	// with a view that disagrees on order and packages.
+	t.Run("disagrees", func(t *testing.T) {
+		addr := privateBus(t)
+		bad := asRpmOstree(s)
+		bad[0], bad[1] = bad[1], bad[0]
+		bad[0]["requested-packages"] = dbus.MakeVariant([]string{"htop"})
+		exportRpmOstree(t, addr, bad)
+		r, _ := ostreetest.RunCheck(t, h, "deployment.rpmostree-agrees")
+		want(t, r, selftest.StatusFail, "rpm-ostree disagrees with the sysroot: deployment 0: rpm-ostree says id fedora-atomic-"+c1+".0, the sysroot fedora-atomic-"+c2+".0")
+		want(t, r, selftest.StatusFail, "deployment 0: rpm-ostree says booted true, the sysroot false")
+		want(t, r, selftest.StatusFail, "deployment 0: rpm-ostree says requested packages [htop], the sysroot []")
+	})
+}

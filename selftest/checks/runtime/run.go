@@ -1,0 +1,169 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
+	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
+)
+
+// checkRun proves the runtime runs containers, offline: it removes what
+// killed runs left, imports the probe image from this very binary, runs
+// it sandboxed, verifies the marker, and removes container and image.
+func checkRun(ctx context.Context, t *selftest.T) {
+	c := connect(ctx, t)
+	if c == nil {
+		return
+	}
+	self := dockerprobe.Self()
+	// Swept before and after the probe: the daemon may still finish a
+	// create that a killed run sent just before it died, after the first
+	// sweep listed the containers (docker 20.10 re-registers a container
+	// whose create raced with its forced removal).
+	var swept []string
+	defer func() { cleanLeftovers(ctx, t, c, self, swept) }()
+	swept = cleanLeftovers(ctx, t, c, self, nil)
+
+	nonce := probe.NewNonce()
+	image, ok := importProbe(ctx, t, c, nonce, self)
+	if !ok {
+		return
+	}
+	name := dockerprobe.ContainerName(nonce)
+	t.Cleanup(func() { c.RemoveContainer(context.Background(), name) })
+
+	out, err := c.RunProbe(ctx, dockerprobe.Spec{Image: image, Nonce: nonce, Owner: self})
+	tm := out.Timings
+	t.Detail("timings_ms", map[string]float64{
+		"create": msf(tm.Create), "start": msf(tm.Start), "exit": msf(tm.Exit), "logs": msf(tm.Logs), "remove": msf(tm.Remove),
+	})
+	t.Evidence("probe container create, start, exit", "", fmt.Sprintf("%s, %s, %s", ms(tm.Create), ms(tm.Start), ms(tm.Exit)))
+	if len(out.Warnings) > 0 {
+		t.Detail("create_warnings", out.Warnings)
+	}
+	// The run's own failure is the verdict; removing the image comes
+	// after it (a container that could not be removed also keeps its
+	// image, and that is the same failure).
+	if err != nil {
+		t.Fail("%v%s", err, tail(out.Stderr))
+		removeImage(ctx, t, c, image)
+		return
+	}
+	removed := removeImage(ctx, t, c, image)
+	t.Evidence("probe exit status", "0", fmt.Sprint(out.ExitCode))
+	if out.ExitCode != 0 {
+		t.Fail("the probe container exited with status %d%s", out.ExitCode, tail(out.Stderr, out.Stdout))
+		return
+	}
+	if !verifyMarker(t, out.Stdout, nonce) || !removed {
+		return
+	}
+	t.Pass("a probe container ran on %s as pid 1 with a read-only root and no network, and was removed (create %s, start %s, exit %s)",
+		c.Socket, ms(tm.Create), ms(tm.Start), ms(tm.Exit))
+}
+
+// cleanLeftovers removes what killed runs left and records it, with what
+// an earlier sweep of this check removed. A failure to remove is recorded
+// but does not decide the check: the probe proves or disproves the
+// runtime on its own.
+func cleanLeftovers(ctx context.Context, t *selftest.T, c *dockerprobe.Client, self dockerprobe.Owner, before []string) []string {
+	removed, err := c.RemoveLeftovers(ctx, self)
+	all := append(before, removed...)
+	if len(removed) > 0 {
+		t.Evidence("leftovers of earlier runs removed", "", strings.Join(all, ", "))
+		t.Detail("leftovers_removed", all)
+	}
+	if err != nil {
+		t.Evidence("removing leftovers of earlier runs", "done", err.Error())
+	}
+	return all
+}
+
+// importProbe makes the probe image; it fails the check when the runtime
+// refuses, and errors when this tool cannot read its own binary.
+func importProbe(ctx context.Context, t *selftest.T, c *dockerprobe.Client, nonce string, self dockerprobe.Owner, changes ...string) (string, bool) {
+	bin, err := probeBinary(t.Host)
+	if err != nil {
+		t.Error("%v", err)
+		return "", false
+	}
+	image := dockerprobe.ImageRef(nonce)
+	// Registered before the import so that an import cut short by the
+	// timeout, which the daemon may still finish, is removed too.
+	t.Cleanup(func() { c.RemoveImage(context.Background(), image, false) })
+	start := time.Now()
+	id, err := c.ImportProbe(ctx, bin, nonce, self, changes...)
+	took := time.Since(start)
+	if err != nil {
+		if dockerprobe.KindOf(err) == dockerprobe.KindLocal {
+			t.Error("cannot make the probe image from %s: %v", bin, err)
+		} else {
+			t.Evidence("probe image import", "an image", err.Error())
+			t.Fail("the runtime could not create the probe image: %v", err)
+		}
+		return "", false
+	}
+	t.Evidence("probe image import", "an image", fmt.Sprintf("%s %s in %s", image, strings.TrimPrefix(id, "sha256:")[:12], ms(took)))
+	t.Detail("import_ms", msf(took))
+	return image, true
+}
+
+// removeImage removes the probe image and fails the check when that is
+// impossible: a self-test must not leave images behind.
+func removeImage(ctx context.Context, t *selftest.T, c *dockerprobe.Client, image string) bool {
+	if err := c.RemoveImage(ctx, image, false); err != nil {
+		t.Evidence("probe image removed", "yes", err.Error())
+		t.Fail("the probe image could not be removed: %v", err)
+		return false
+	}
+	return true
+}
+
+// verifyMarker parses and verifies the probe's marker, failing the check
+// with every difference.
+func verifyMarker(t *selftest.T, stdout []byte, nonce string) bool {
+	m, err := probe.Parse(stdout)
+	if err != nil {
+		t.Fail("%v", err)
+		return false
+	}
+	t.Evidence("probe pid", "1", fmt.Sprint(m.PID))
+	t.Evidence("probe root read-only", "true", fmt.Sprint(m.RootReadOnly))
+	t.Evidence("probe network interfaces", "none but loopback", orNone(m.Interfaces))
+	t.Evidence("probe host name", dockerprobe.Hostname(nonce), m.Hostname)
+	t.Detail("marker", m)
+	if p := probe.Verify(m, probe.Want{Nonce: nonce, ReadOnly: true, NoNetwork: true, Hostname: dockerprobe.Hostname(nonce)}); len(p) > 0 {
+		t.Fail("the probe container was not sandboxed as asked: %s", strings.Join(p, "; "))
+		return false
+	}
+	return true
+}
+
+// tail formats the last part of a probe's output for a message.
+func tail(outs ...[]byte) string {
+	var s string
+	for _, o := range outs {
+		if v := strings.TrimSpace(string(o)); v != "" {
+			s = v
+			break
+		}
+	}
+	if s == "" {
+		return ""
+	}
+	if len(s) > 300 {
+		s = "…" + s[len(s)-300:]
+	}
+	return fmt.Sprintf("; its output: %q", s)
+}
+
+func orNone(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	return strings.Join(l, ", ")
+}

@@ -1,0 +1,348 @@
+// Package storage owns the container storage checks (C2): what the host's
+// files ask for (storage.config: docker-storage-setup's input and output,
+// daemon.json, the runtime unit's command line, which must agree), and
+// whether the running daemon uses it properly (storage.driver: the driver
+// from GET /info, overlay2 on a filesystem with d_type and on XFS
+// ftype=1, devicemapper on a real LVM thin pool with room left, and
+// docker-storage-setup.service ended well).
+package storage
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
+)
+
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "storage.config",
+		Criterion:   "C2",
+		Required:    true,
+		Description: "docker-storage-setup's configuration and output, daemon.json and the runtime unit's command line agree on the storage backend",
+		Timeout:     30 * time.Second,
+		Offline:     true,
+		Applies:     installed,
+		Run:         checkConfig,
+	})
+	selftest.Register(&selftest.Check{
+		ID:          "storage.driver",
+		Criterion:   "C2",
+		Required:    true,
+		Description: "the daemon's storage driver is the configured one and its backing store is sound (d_type/ftype for overlay2; thin pool, no loopback, free space for devicemapper)",
+		Timeout:     60 * time.Second,
+		Depends:     []string{"storage.config"},
+		Applies:     installed,
+		Run:         checkDriver,
+	})
+}
+
+// installed: against a sysroot, the runtime unit must be in it; on a live
+// host, the runtime must be expected (dockerprobe.Installed).
+func installed(_ context.Context, h *selftest.Host) string {
+	rc := h.Config.Runtime
+	if h.Offline {
+		if dockerprobe.UnitInstalled(unitName(h), h.Path) {
+			return ""
+		}
+		return fmt.Sprintf("no container runtime in %s: the unit %s is not installed", h.Root, unitName(h))
+	}
+	return dockerprobe.Installed(rc.Socket, rc.Unit, h.Path, hasSystemd(h))
+}
+
+// hasSystemd: systemd runs the host, or a systemd probe was supplied.
+func hasSystemd(h *selftest.Host) bool { return h.NewSystemd != nil || h.SystemdBooted() }
+
+func unitName(h *selftest.Host) string {
+	if u := h.Config.Storage.RuntimeUnitFile; u != "" {
+		return u
+	}
+	return h.Config.Runtime.Unit
+}
+
+func checkConfig(_ context.Context, t *selftest.T) {
+	s, err := ReadSetup(t.Host.Path, unitName(t.Host), t.Host.Config.Storage.Driver)
+	if err != nil {
+		// A configuration file that cannot be parsed is the host's
+		// problem, reported with the file's name.
+		t.Fail("%v", err)
+		return
+	}
+	t.Detail("setup", s)
+	evidence := func(name string, f *Flags) {
+		if f == nil {
+			t.Evidence(name, "", "absent")
+			return
+		}
+		seen := "driver " + orDefault(f.Driver)
+		if len(f.Opts) > 0 {
+			seen += ", options " + strings.Join(f.Opts, " ")
+		}
+		t.Evidence(name, "", seen)
+	}
+	if len(s.SetupFrom) > 0 {
+		t.Evidence("docker-storage-setup STORAGE_DRIVER", "", fmt.Sprintf("%s (%s)", orDefault(s.SetupDriver), strings.Join(s.SetupFrom, ", ")))
+	}
+	evidence(StorageFile, s.Generated)
+	evidence(DaemonJSONFile, s.DaemonJSON)
+	if s.Unit != "" {
+		evidence(s.Unit+" ExecStart", s.UnitFlags)
+	}
+	t.Evidence("backend that should be in use", "", describe(s))
+	if len(s.Problems) > 0 {
+		t.Fail("the storage configuration disagrees with itself: %s", strings.Join(s.Problems, "; "))
+		return
+	}
+	t.Pass("storage backend: %s", describe(s))
+}
+
+func describe(s *Setup) string {
+	if s.Driver == "" {
+		return "not configured: the daemon chooses its default"
+	}
+	d := s.Driver
+	if s.ThinPoolDev != "" {
+		d += " on thin pool " + s.ThinPoolDev
+	}
+	return d + " (from " + s.From + ")"
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "(not set)"
+	}
+	return s
+}
+
+// checkDriver compares the daemon's storage with the configuration and
+// examines the backing store.
+func checkDriver(ctx context.Context, t *selftest.T) {
+	h := t.Host
+	s, err := ReadSetup(h.Path, unitName(h), h.Config.Storage.Driver)
+	if err != nil {
+		t.Error("%v", err)
+		return
+	}
+	c, err := dockerprobe.Dial(h.Config.Runtime.Socket)
+	if err != nil {
+		t.Error("%v", err)
+		return
+	}
+	defer c.Close()
+	if _, _, err := c.Ping(ctx, h.Config.Runtime.PingTimeout.D()); err != nil {
+		t.Fail("%v", err)
+		return
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fail("%v", err)
+		return
+	}
+	t.Detail("driver_status", info.DriverStatus)
+	var problems []string
+	want := s.Driver
+	if want == "" {
+		t.Evidence("storage driver", "the daemon's default", info.Driver)
+	} else {
+		t.Evidence("storage driver", want, info.Driver)
+		if info.Driver != want {
+			problems = append(problems, fmt.Sprintf("the daemon uses %s, but %s configures %s", info.Driver, s.From, want))
+		}
+	}
+	status := NewDriverStatus(info.DriverStatus)
+	switch info.Driver {
+	case "overlay2", "overlay":
+		problems = append(problems, checkOverlay(t, info.DockerRootDir, info.Driver, status)...)
+	case "devicemapper":
+		problems = append(problems, checkDevmapper(ctx, t, s, status)...)
+	}
+	problems = append(problems, checkSetupUnit(ctx, t)...)
+	if len(problems) > 0 {
+		t.Fail("%s", strings.Join(problems, "; "))
+		return
+	}
+	t.Pass("the daemon uses %s as configured, on a sound backing store", info.Driver)
+}
+
+// checkOverlay checks d_type on the daemon's real directory, and ftype
+// on XFS; the daemon refuses overlay2 without d_type, and an XFS made
+// with ftype=0 is why (docker docs, "Use the OverlayFS storage driver").
+func checkOverlay(t *selftest.T, root, driver string, status DriverStatus) []string {
+	var problems []string
+	dir := filepath.Join(root, driver)
+	judged := false
+	for _, d := range []string{dir, root} {
+		ok, j, err := SupportsDType(d)
+		if err != nil {
+			continue
+		}
+		if j {
+			judged = true
+			t.Evidence("d_type on "+d, "supported", yesNo(ok, "supported", "not supported"))
+			if !ok {
+				problems = append(problems, fmt.Sprintf("the filesystem of %s does not support d_type, which %s needs", d, driver))
+			}
+			dir = d
+			break
+		}
+	}
+	if !judged {
+		problems = append(problems, fmt.Sprintf("could not read the directory entries of %s or %s to test d_type", dir, root))
+		return problems
+	}
+	if v, ok := status["Supports d_type"]; ok {
+		t.Evidence("daemon's Supports d_type", "true", v)
+		if v != "true" {
+			problems = append(problems, "the daemon reports Supports d_type: "+v)
+		}
+	}
+	fs, err := FSType(dir)
+	if err == nil {
+		t.Evidence("backing filesystem of "+dir, "", fs)
+	}
+	if fs == "xfs" {
+		ftype, err := XFSFtype(dir)
+		switch {
+		case err != nil:
+			problems = append(problems, err.Error())
+		default:
+			t.Evidence("XFS ftype", "1", yesNo(ftype, "1", "0"))
+			if !ftype {
+				problems = append(problems, fmt.Sprintf("%s is on XFS made with ftype=0; %s needs ftype=1 (mkfs.xfs -n ftype=1)", dir, driver))
+			}
+		}
+	}
+	return problems
+}
+
+// checkDevmapper checks the thin pool: the daemon uses the configured
+// one, no loopback files, usage below the thresholds, and (where lvs
+// exists) that LVM knows it as a thin pool.
+func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverStatus) []string {
+	var problems []string
+	cfg := t.Host.Config.Storage
+	for _, k := range []string{"Data loop file", "Metadata loop file"} {
+		if v := status[k]; v != "" {
+			t.Evidence(k, "none", v)
+			problems = append(problems, fmt.Sprintf("devicemapper uses a loopback file (%s: %s), not a thin pool", k, v))
+		}
+	}
+	for _, k := range []string{"Data file", "Metadata file"} {
+		if v := status[k]; strings.HasPrefix(v, "/dev/loop") {
+			t.Evidence(k, "not a loop device", v)
+			problems = append(problems, fmt.Sprintf("devicemapper's %s is the loop device %s", strings.ToLower(k), v))
+		}
+	}
+	pool := status["Pool Name"]
+	if s.ThinPoolDev != "" {
+		if _, err := os.Stat(t.Host.Path(s.ThinPoolDev)); err != nil {
+			t.Evidence("thin pool device "+s.ThinPoolDev, "exists", "missing")
+			problems = append(problems, fmt.Sprintf("the thin pool device %s named by dm.thinpooldev does not exist", s.ThinPoolDev))
+		}
+		want := filepath.Base(s.ThinPoolDev)
+		t.Evidence("thin pool", want, pool)
+		if pool != want {
+			problems = append(problems, fmt.Sprintf("the daemon uses pool %q, but dm.thinpooldev is %s", pool, s.ThinPoolDev))
+		}
+	}
+	for _, what := range []struct {
+		name  string
+		limit float64
+	}{{"Data", cfg.DataPercent}, {"Metadata", cfg.MetadataPercent}} {
+		pct, err := status.UsedPercent(what.name)
+		if err != nil {
+			problems = append(problems, "reading the daemon's thin pool usage: "+err.Error())
+			continue
+		}
+		t.Evidence(what.name+" space used", fmt.Sprintf("below %g %%", what.limit), fmt.Sprintf("%.1f %% (%s of %s)", pct, status[what.name+" Space Used"], status[what.name+" Space Total"]))
+		if pct >= what.limit {
+			problems = append(problems, fmt.Sprintf("the thin pool's %s space is %.1f %% used (limit %g %%)", strings.ToLower(what.name), pct, what.limit))
+		}
+	}
+	problems = append(problems, checkLvs(ctx, t, pool)...)
+	return problems
+}
+
+// checkLvs asks LVM about the pool where lvs is installed.
+func checkLvs(ctx context.Context, t *selftest.T, pool string) []string {
+	vg, lv, ok := SplitDMName(pool)
+	if !ok {
+		t.Evidence("lvs", "", fmt.Sprintf("pool %q is not an LVM device name: not asked", pool))
+		return nil
+	}
+	out, err := t.Host.Run(ctx, 20*time.Second, "lvs", "--noheadings", "--nameprefixes", "-o", LvsFields, vg+"/"+lv)
+	if err != nil {
+		if ee, isExit := err.(*selftest.ExitError); isExit {
+			return []string{fmt.Sprintf("lvs does not know the thin pool %s/%s: %s", vg, lv, strings.TrimSpace(ee.Stderr))}
+		}
+		// lvs not installed, or it could not run: LVM's view is optional.
+		t.Evidence("lvs "+vg+"/"+lv, "", "not run: "+err.Error())
+		return nil
+	}
+	lvs, err := ParseLvs(string(out))
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if len(lvs) != 1 {
+		return []string{fmt.Sprintf("lvs %s/%s listed %d volumes, expected 1", vg, lv, len(lvs))}
+	}
+	l := lvs[0]
+	t.Evidence("lvs "+vg+"/"+lv+" lv_attr", "t… (thin pool)", l["lv_attr"])
+	var problems []string
+	if !l.IsThinPool() {
+		problems = append(problems, fmt.Sprintf("%s/%s is not a thin pool (lv_attr %s)", vg, lv, l["lv_attr"]))
+	}
+	cfg := t.Host.Config.Storage
+	for _, f := range []struct {
+		field string
+		limit float64
+	}{{"data_percent", cfg.DataPercent}, {"metadata_percent", cfg.MetadataPercent}} {
+		if p, ok := l.Percent(f.field); ok {
+			t.Evidence("lvs "+f.field, fmt.Sprintf("below %g", f.limit), fmt.Sprintf("%g", p))
+			if p >= f.limit {
+				problems = append(problems, fmt.Sprintf("LVM reports %s/%s %s at %g %% (limit %g %%)", vg, lv, f.field, p, f.limit))
+			}
+		}
+	}
+	return problems
+}
+
+// checkSetupUnit: docker-storage-setup.service is a oneshot without
+// RemainAfterExit, so "inactive" with Result=success is its good state.
+func checkSetupUnit(ctx context.Context, t *selftest.T) []string {
+	h := t.Host
+	unit := h.Config.Storage.SetupUnit
+	if !hasSystemd(h) {
+		t.Evidence(unit, "", "not asked: systemd is not PID 1")
+		return nil
+	}
+	sd, err := h.Systemd(ctx)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	u, err := sd.Unit(ctx, unit)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if u.LoadState == "not-found" || u.LoadState == "" {
+		t.Evidence(unit, "", "not installed")
+		return nil
+	}
+	t.Evidence(unit, "Result=success, not failed", fmt.Sprintf("%s/%s Result=%s", u.ActiveState, u.SubState, u.Result))
+	if u.ActiveState == "failed" || (u.Result != "" && u.Result != "success") {
+		return []string{fmt.Sprintf("%s ended with Result=%s (%s)", unit, u.Result, u.ActiveState)}
+	}
+	return nil
+}
+
+func yesNo(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
+}

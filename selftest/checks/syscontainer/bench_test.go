@@ -1,0 +1,36 @@
+package syscontainer
+
+import (
+	"testing"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+)
+
+// BenchmarkRun is one whole syscontainer.run: the probe image made, copied
+// into the store, unpacked, run by runc, verified and removed.
+func BenchmarkRun(b *testing.B) {
+	needRunc(b)
+	h := testHost(b, b.TempDir())
+	c := registered(b, "syscontainer.run")
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := runCheck(b, h, c); r.Status != selftest.StatusPass {
+			b.Fatalf("%s: %s", r.Status, r.Message)
+		}
+	}
+}
+
+// BenchmarkRunOstree is BenchmarkRun through an ostree repository.
+func BenchmarkRunOstree(b *testing.B) {
+	needRunc(b)
+	dir := b.TempDir()
+	h := testHost(b, dir)
+	withOstree(b, h, dir)
+	c := registered(b, "syscontainer.run")
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := runCheck(b, h, c); r.Status != selftest.StatusPass {
+			b.Fatalf("%s: %s", r.Status, r.Message)
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package dockerprobe_test
+
+import (
+	"context"
+	"os/exec"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
+	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe/dockertest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
+)
+
+// BenchmarkProbeVersusCLI measures, in the same run and alternating
+// iteration by iteration so both see the same machine load:
+//
+//   - the self-test's full probe cycle through the Engine API with the
+//     image present (create, start, wait, read output, remove), and
+//   - `docker run --rm` of the same image with the same sandbox flags.
+//
+// It reports the median of each (probe-ms, cli-ms) and their ratio;
+// ns/op is one probe cycle plus one CLI run. Run it with e.g.
+//
+//	go test -run '^$' -bench ProbeVersusCLI -benchtime 30x ./selftest/dockerprobe/
+func BenchmarkProbeVersusCLI(b *testing.B) {
+	d := dockertest.Shared(b)
+	docker := testutil.NeedCommand(b, "docker", "docker")
+	c := d.Client(b)
+	ctx := context.Background()
+	self := dockerprobe.Self()
+	nonce := probe.NewNonce()
+	if _, err := c.ImportProbe(ctx, dockertest.ProbeBinary(b), nonce, self); err != nil {
+		b.Fatal(err)
+	}
+	image := dockerprobe.ImageRef(nonce)
+	b.Cleanup(func() { c.RemoveImage(context.Background(), image, false) })
+
+	var api, cli []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n := probe.NewNonce()
+		t0 := time.Now()
+		out, err := c.RunProbe(ctx, dockerprobe.Spec{Image: image, Nonce: n, Owner: self})
+		api = append(api, time.Since(t0))
+		if err != nil || out.ExitCode != 0 {
+			b.Fatalf("probe: %v exit %d", err, out.ExitCode)
+		}
+		if _, err := probe.Parse(out.Stdout); err != nil {
+			b.Fatal(err)
+		}
+
+		t0 = time.Now()
+		cmd := exec.Command(docker, "--host", "unix://"+d.Socket, "run", "--rm",
+			"--network", "none", "--read-only", "--user", dockerprobe.ProbeUser, "--cap-drop", "ALL",
+			"--security-opt", "no-new-privileges", "--init=false", "--log-driver", "json-file",
+			"--hostname", dockerprobe.Hostname(n), "--label", dockerprobe.LabelOwner+"="+self.String(),
+			image, probe.BinaryPath, "probe", "--nonce", n)
+		stdout, err := cmd.Output()
+		cli = append(cli, time.Since(t0))
+		if err != nil {
+			b.Fatalf("docker run: %v", err)
+		}
+		if _, err := probe.Parse(stdout); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	pm, cm := median(api), median(cli)
+	b.ReportMetric(ms(pm), "probe-ms")
+	b.ReportMetric(ms(cm), "cli-ms")
+	b.ReportMetric(float64(pm)/float64(cm), "probe/cli")
+}
+
+// BenchmarkImport measures making the probe image (the part of a
+// runtime.run the cycle above leaves out).
+func BenchmarkImport(b *testing.B) {
+	d := dockertest.Shared(b)
+	c := d.Client(b)
+	ctx := context.Background()
+	bin := dockertest.ProbeBinary(b)
+	self := dockerprobe.Self()
+	var took []time.Duration
+	for i := 0; i < b.N; i++ {
+		n := probe.NewNonce()
+		t0 := time.Now()
+		if _, err := c.ImportProbe(ctx, bin, n, self); err != nil {
+			b.Fatal(err)
+		}
+		took = append(took, time.Since(t0))
+		b.StopTimer()
+		if err := c.RemoveImage(ctx, dockerprobe.ImageRef(n), false); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(ms(median(took)), "import-ms")
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,110 @@
+// Package expect owns expect.json in the results directory: the
+// expectation the outer driver leaves before it reboots a host (booted
+// checksum, version or origin refspec; packages that must or must not be
+// layered). It is written atomically under the results lock with the id of
+// the boot it was left on; the first run on any other boot verifies it in
+// deployment.expected, and the session moves it into that run's record and
+// removes the file, so a stale expectation never fails a later boot.
+package expect
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
+)
+
+// Validate checks an expectation before it is written; errors name the
+// flag-like field that is wrong.
+func Validate(ex *selftest.Expectation) error {
+	ids := 0
+	for _, v := range []string{ex.Checksum, ex.Version, ex.Refspec} {
+		if v != "" {
+			ids++
+		}
+	}
+	if ids > 1 {
+		return fmt.Errorf("give one of checksum, version or refspec, not %d", ids)
+	}
+	if ids == 0 && len(ex.Packages) == 0 && len(ex.AbsentPackages) == 0 {
+		return fmt.Errorf("nothing expected: give a checksum, version, refspec or packages")
+	}
+	if c := ex.Checksum; c != "" {
+		if len(c) < 4 || len(c) > 64 || strings.Trim(c, "0123456789abcdef") != "" {
+			return fmt.Errorf("checksum %q is not 4 to 64 lowercase hex digits of a commit checksum", c)
+		}
+	}
+	for _, v := range []struct{ name, val string }{{"version", ex.Version}, {"refspec", ex.Refspec}} {
+		if strings.ContainsAny(v.val, " \t\n") {
+			return fmt.Errorf("%s %q contains white space", v.name, v.val)
+		}
+	}
+	seen := map[string]string{}
+	for _, l := range []struct {
+		name string
+		pkgs []string
+	}{{"package", ex.Packages}, {"absent-package", ex.AbsentPackages}} {
+		for _, p := range l.pkgs {
+			if p == "" || strings.ContainsAny(p, " \t\n;") {
+				return fmt.Errorf("%s %q is not a package name", l.name, p)
+			}
+			if prev, dup := seen[p]; dup {
+				return fmt.Errorf("package %q is named as %s and as %s", p, prev, l.name)
+			}
+			seen[p] = l.name
+		}
+	}
+	return nil
+}
+
+// Write validates ex, stamps it with now and bootID (the boot it is left
+// on, which it never applies to) and writes dir/expect.json atomically
+// under the results lock, replacing any pending expectation.
+func Write(ctx context.Context, dir string, ex selftest.Expectation, bootID string, lockTimeout time.Duration) error {
+	if err := Validate(&ex); err != nil {
+		return err
+	}
+	ex.Created = time.Now().UTC()
+	ex.CreatedBootID = bootID
+	st, err := store.Open(dir)
+	if err != nil {
+		return err
+	}
+	unlock, err := st.Lock(ctx, lockTimeout)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return st.WriteJSON(store.ExpectFile, ex)
+}
+
+// Read returns the pending expectation, or nil when there is none.
+func Read(dir string) (*selftest.Expectation, error) {
+	st := &store.Store{Dir: dir}
+	var ex selftest.Expectation
+	ok, err := st.ReadJSON(store.ExpectFile, &ex)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &ex, nil
+}
+
+// Clear removes the pending expectation under the lock; it reports
+// whether there was one.
+func Clear(ctx context.Context, dir string, lockTimeout time.Duration) (bool, error) {
+	st := &store.Store{Dir: dir}
+	unlock, err := st.Lock(ctx, lockTimeout)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	ex, err := Read(dir)
+	if ex == nil && err == nil {
+		return false, nil
+	}
+	// A garbled file is cleared too: that is what --clear is for.
+	return true, st.Remove(store.ExpectFile)
+}

@@ -1,0 +1,79 @@
+package expect
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
+)
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		ex   selftest.Expectation
+		want string
+	}{
+		{selftest.Expectation{Version: "28.1"}, ""},
+		{selftest.Expectation{Checksum: "3f2a9c"}, ""},
+		{selftest.Expectation{Packages: []string{"htop"}}, ""},
+		{selftest.Expectation{}, "nothing expected"},
+		{selftest.Expectation{Version: "1", Checksum: "abcd"}, "give one of checksum, version or refspec, not 2"},
+		{selftest.Expectation{Checksum: "3F2A"}, `checksum "3F2A" is not 4 to 64 lowercase hex digits`},
+		{selftest.Expectation{Checksum: "abc"}, "not 4 to 64"},
+		{selftest.Expectation{Refspec: "a b"}, `refspec "a b" contains white space`},
+		{selftest.Expectation{Packages: []string{""}}, `package "" is not a package name`},
+		{selftest.Expectation{Packages: []string{"a"}, AbsentPackages: []string{"a"}}, `package "a" is named as package and as absent-package`},
+	} {
+		err := Validate(&tc.ex)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: %v, want %q", tc.ex, err, tc.want)
+		}
+	}
+}
+
+func TestWriteReadClear(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "results")
+	ctx := context.Background()
+	if ex, err := Read(dir); ex != nil || err != nil {
+		t.Fatalf("%v %v", ex, err)
+	}
+	if err := Write(ctx, dir, selftest.Expectation{Version: "28.2", Packages: []string{"htop"}}, "boot1", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ex, err := Read(dir)
+	if err != nil || ex.Version != "28.2" || ex.CreatedBootID != "boot1" || time.Since(ex.Created) > time.Minute {
+		t.Fatalf("%+v %v", ex, err)
+	}
+	// An invalid expectation never replaces the pending one.
+	if err := Write(ctx, dir, selftest.Expectation{}, "boot1", time.Second); err == nil {
+		t.Fatal("empty expectation written")
+	}
+	if ex, _ := Read(dir); ex == nil || ex.Version != "28.2" {
+		t.Fatalf("pending expectation lost: %+v", ex)
+	}
+	// While a run holds the lock, writing waits and then gives up.
+	unlock, err := (&store.Store{Dir: dir}).Lock(ctx, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Write(ctx, dir, selftest.Expectation{Version: "28.3"}, "boot1", 200*time.Millisecond)
+	unlock()
+	if err == nil || !strings.Contains(err.Error(), "lock") {
+		t.Fatalf("write under a held lock: %v", err)
+	}
+	// A garbled file is an error naming it, and --clear removes it.
+	os.WriteFile(filepath.Join(dir, store.ExpectFile), []byte("{"), 0o600)
+	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), store.ExpectFile) {
+		t.Fatalf("garbled: %v", err)
+	}
+	if had, err := Clear(ctx, dir, time.Second); !had || err != nil {
+		t.Fatalf("clear: %v %v", had, err)
+	}
+	if had, err := Clear(ctx, dir, time.Second); had || err != nil {
+		t.Fatalf("second clear: %v %v", had, err)
+	}
+}
