@@ -1,0 +1,142 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+)
+
+// maxLines is how many console lines are kept in memory; the file has all.
+const maxLines = 5000
+
+// ansi matches the terminal escapes systemd and getty write to the serial
+// line (colours, cursor moves), which would break line matching.
+var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>c]`)
+
+// console copies the serial console to a file and keeps its last lines.
+type console struct {
+	file *os.File
+
+	mu      sync.Mutex
+	lines   []string // the last maxLines complete lines
+	total   int      // complete lines seen
+	partial string   // the line being written (a login prompt has no newline)
+	changed chan struct{}
+	closed  bool
+}
+
+func newConsole(f *os.File) *console {
+	return &console{file: f, changed: make(chan struct{})}
+}
+
+// copy reads QEMU's serial output until EOF.
+func (c *console) copy(r io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			_, _ = c.file.Write(buf[:n])
+			c.add(string(buf[:n]))
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (c *console) add(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s = c.partial + s
+	parts := strings.Split(s, "\n")
+	c.partial = parts[len(parts)-1]
+	for _, l := range parts[:len(parts)-1] {
+		c.lines = append(c.lines, clean(l))
+		c.total++
+	}
+	if over := len(c.lines) - maxLines; over > 0 {
+		c.lines = append(c.lines[:0:0], c.lines[over:]...)
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+func clean(l string) string {
+	l = ansi.ReplaceAllString(l, "")
+	l = strings.ReplaceAll(l, "\r", "")
+	return strings.TrimRight(l, " \t")
+}
+
+func (c *console) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.file.Close()
+	if !c.closed {
+		c.closed = true
+		close(c.changed)
+	}
+}
+
+func (c *console) mark() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
+}
+
+func (c *console) last(n int) []string {
+	if c == nil || n <= 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.lines
+	if p := clean(c.partial); p != "" {
+		out = append(out[:len(out):len(out)], p)
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return append([]string(nil), out...)
+}
+
+// wait returns the first line after mark matching re, looking at the
+// partial line too.
+func (c *console) wait(ctx context.Context, mark int, re *regexp.Regexp, exited <-chan struct{}) (string, error) {
+	for {
+		c.mu.Lock()
+		first := c.total - len(c.lines) // line number of c.lines[0]
+		start := mark - first
+		if start < 0 {
+			start = 0
+		}
+		for i := start; i < len(c.lines); i++ {
+			if re.MatchString(c.lines[i]) {
+				l := c.lines[i]
+				c.mu.Unlock()
+				return l, nil
+			}
+		}
+		if p := clean(c.partial); p != "" && re.MatchString(p) {
+			c.mu.Unlock()
+			return p, nil
+		}
+		ch, closed := c.changed, c.closed
+		c.mu.Unlock()
+		if closed {
+			return "", errors.New("console closed (QEMU exited) before " + re.String())
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-ch:
+		case <-exited:
+		}
+	}
+}

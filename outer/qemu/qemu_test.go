@@ -1,0 +1,145 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+)
+
+func needQEMU(t *testing.T) {
+	t.Helper()
+	testutil.NeedCommand(t, "qemu", "qemu-system-x86_64")
+	testutil.NeedCommand(t, "qemu", "qemu-img")
+	testutil.NeedCommand(t, "genisoimage", "genisoimage")
+	testutil.NeedCommand(t, "openssh-client", "ssh-keygen")
+}
+
+// blankImage is a disk with nothing to boot: the firmware keeps looking,
+// QEMU keeps running, which is all the lifecycle tests need.
+func blankImage(t *testing.T) string {
+	img := filepath.Join(t.TempDir(), "blank.raw")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "raw", img, "16M").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	return img
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+func TestStartAndClose(t *testing.T) {
+	needQEMU(t)
+	img := blankImage(t)
+	dir := t.TempDir()
+	vm, err := Start(context.Background(), Config{Name: "lifecycle", Image: img, Dir: dir, Memory: 128, CPUs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	pid := vm.cmd.Process.Pid
+	if !alive(pid) {
+		t.Fatal("QEMU is not running after Start")
+	}
+	// The overlay is on top of the image, never the image itself.
+	info, err := exec.Command("qemu-img", "info", "-U", filepath.Join(dir, "overlay.qcow2")).Output()
+	if err != nil || !strings.Contains(string(info), "backing file: "+img) {
+		t.Errorf("overlay: %v\n%s", err, info)
+	}
+	// QEMU's user network listens on the forwarded loopback port.
+	c, err := net.DialTimeout("tcp", vm.SSHAddr(), 5*time.Second)
+	if err != nil {
+		t.Errorf("forwarded port %s: %v", vm.SSHAddr(), err)
+	} else {
+		c.Close()
+	}
+	kh, _ := os.ReadFile(vm.KnownHosts())
+	if !strings.HasPrefix(string(kh), "[127.0.0.1]:"+strings.TrimPrefix(vm.SSHAddr(), "127.0.0.1:")+" ssh-ed25519 ") {
+		t.Errorf("known_hosts = %q", kh)
+	}
+	start := time.Now()
+	if err := vm.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 16*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	if alive(pid) {
+		t.Errorf("QEMU pid %d still alive after Close", pid)
+	}
+	select {
+	case <-vm.Exited():
+	default:
+		t.Error("Exited not closed")
+	}
+	if err := vm.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// An interrupted driver cancels its context: the VM must go with it.
+func TestContextStopsVM(t *testing.T) {
+	needQEMU(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	vm, err := Start(ctx, Config{Name: "interrupt", Image: blankImage(t), Dir: t.TempDir(), Memory: 128, CPUs: 1})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	cancel()
+	select {
+	case <-vm.Exited():
+	case <-time.After(20 * time.Second):
+		t.Fatal("QEMU still running 20s after the context was cancelled")
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	needQEMU(t)
+	_, err := Start(context.Background(), Config{Name: "x", Image: "/nonexistent/disk.img", Dir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/disk.img") {
+		t.Errorf("missing image: %v", err)
+	}
+	_, err = Start(context.Background(), Config{Name: "x", Image: blankImage(t), Dir: t.TempDir(), Accel: "hvf"})
+	if err == nil || !strings.Contains(err.Error(), `accel "hvf"`) {
+		t.Errorf("bad accel: %v", err)
+	}
+	// A QEMU that refuses its options is reported with its own words.
+	_, err = Start(context.Background(), Config{Name: "x", Image: blankImage(t), Dir: t.TempDir(), Memory: 1 << 30})
+	if err == nil || !strings.Contains(err.Error(), "exited at once") {
+		t.Errorf("impossible memory size: %v", err)
+	}
+}
+
+// A probe's answer is reused while QEMU and the host kernel are the same,
+// so only the first run on a machine pays for the probe boot.
+func TestProbeCache(t *testing.T) {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		if got := ProbeAccel(context.Background(), Config{Name: "p", Dir: t.TempDir()}); got != AccelTCG {
+			t.Errorf("no /dev/kvm: probe says %s", got)
+		}
+		return
+	}
+	f.Close()
+	cache := filepath.Join(t.TempDir(), "kvm-probe.json")
+	b, _ := json.Marshal(probeResult{Key: "qemu-system-x86_64 " + kernelRelease(), Accel: AccelKVM})
+	if err := os.WriteFile(cache, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if got := ProbeAccel(context.Background(), Config{Name: "p", Dir: t.TempDir(), ProbeCache: cache}); got != AccelKVM {
+		t.Errorf("cached answer kvm, probe says %s", got)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a cached answer took %v: the probe ran", d)
+	}
+}
