@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/atomic-selftest/atomic-selftest/outer"
+	"github.com/atomic-selftest/atomic-selftest/outer/qemu"
 )
 
 // runOptions are the flags of `run`.
@@ -34,6 +36,8 @@ type runOptions struct {
 	selftestTimeout time.Duration
 	commandTimeout  time.Duration
 	pollInterval    time.Duration
+	qemuImages      []string
+	qemuAccel       string
 }
 
 func (o *runOptions) flags(fs *pflag.FlagSet) {
@@ -55,6 +59,8 @@ func (o *runOptions) flags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.rebootTimeout, "reboot-timeout", 10*time.Minute, "bound on a reboot until the host answers with a new boot id")
 	fs.DurationVar(&o.selftestTimeout, "selftest-timeout", 15*time.Minute, "bound on the wait for a boot's self-test run record")
 	fs.DurationVar(&o.commandTimeout, "command-timeout", 30*time.Minute, "bound on one deployment command")
+	fs.StringArrayVar(&o.qemuImages, "qemu-image", nil, "boot a local QEMU guest from this disk `IMAGE` (on a throwaway overlay, NoCloud seed, SSH forwarded to loopback, console in the artifacts) and drive it as one more host (repeatable)")
+	fs.StringVar(&o.qemuAccel, "qemu-accel", qemu.AccelTCG, "QEMU accelerator: tcg, kvm, or auto (kvm only when a probe boot works)")
 	fs.DurationVar(&o.pollInterval, "poll-interval", 500*time.Millisecond, "first interval when polling a rebooting host or its self-test (doubles up to 20 times that)")
 }
 
@@ -126,16 +132,30 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 		}
 		hosts = append(hosts, ih...)
 	}
-	if len(hosts) == 0 {
-		return usagef("no hosts: give --host or --inventory")
+	if len(hosts) == 0 && len(o.qemuImages) == 0 {
+		return usagef("no hosts: give --host, --inventory or --qemu-image")
 	}
-	if o.identity == "" && !o.agent {
+	if len(hosts) > 0 && o.identity == "" && !o.agent {
 		return usagef("no credentials: give --identity FILE or --agent")
 	}
-	machines, err := outer.SSHMachines(hosts, outer.SSHConfig{User: o.user, KeyFile: o.identity, Agent: o.agent,
-		KnownHosts: o.knownHosts, AcceptNewHostKey: o.acceptNew, DialTimeout: o.connectTimeout})
-	if err != nil {
-		return usageError{err}
+	switch o.qemuAccel {
+	case qemu.AccelTCG, qemu.AccelKVM, "auto":
+	default:
+		return usagef("--qemu-accel %q: want tcg, kvm or auto", o.qemuAccel)
+	}
+	for _, img := range o.qemuImages {
+		if fi, err := os.Stat(img); err != nil || !fi.Mode().IsRegular() {
+			return usagef("--qemu-image %s: not a readable disk image file", img)
+		}
+	}
+	var machines []outer.Machine
+	if len(hosts) > 0 {
+		var err error
+		machines, err = outer.SSHMachines(hosts, outer.SSHConfig{User: o.user, KeyFile: o.identity, Agent: o.agent,
+			KnownHosts: o.knownHosts, AcceptNewHostKey: o.acceptNew, DialTimeout: o.connectTimeout})
+		if err != nil {
+			return usageError{err}
+		}
 	}
 	defer func() {
 		for _, m := range machines {
@@ -148,6 +168,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return usagef("--artifacts: %v", err)
+	}
+	for i, img := range o.qemuImages {
+		m, err := bootQEMU(ctx, dir, i, img, o.qemuAccel, o.rebootTimeout)
+		if err != nil {
+			return err
+		}
+		machines = append(machines, m)
 	}
 	prog := outer.NewProgress(stderr, tty, len(machines), len(plan.Steps))
 	rep := outer.Run(ctx, machines, outer.Options{Plan: plan, ArtifactsDir: dir, Parallel: o.parallel,
@@ -167,6 +194,26 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 		return exitCode(ExitFailed)
 	}
 	return nil
+}
+
+// bootQEMU starts a guest from img with its working files (overlay, seed,
+// keys, known_hosts) and serial console under the artifacts directory, and
+// waits for its sshd; the driver's first step then finds it up.
+func bootQEMU(ctx context.Context, dir string, i int, img, accel string, bound time.Duration) (*qemu.Machine, error) {
+	name := fmt.Sprintf("qemu%d", i+1)
+	vmDir := filepath.Join(dir, name+"-vm")
+	m, err := qemu.Boot(ctx, qemu.Config{Name: name, Image: img, Dir: vmDir,
+		ConsoleLog: filepath.Join(dir, name+"-console.log"), Accel: accel,
+		ProbeCache: filepath.Join(os.TempDir(), "atomic-selftest-qemu-accel.json")})
+	if err != nil {
+		return nil, fmt.Errorf("--qemu-image %s: %w", img, err)
+	}
+	if err := m.WaitBooted(ctx, bound); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("--qemu-image %s: the guest's sshd did not answer within %s: %w; console: %s", img, bound, err,
+			strings.Join(m.Console(5), " | "))
+	}
+	return m, nil
 }
 
 func choosePlan(file, profile string, profileSet bool) (*outer.Plan, error) {

@@ -33,7 +33,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"bogus"}, `unknown command "bogus"`},
-		{[]string{"run"}, "no hosts"},
+		{[]string{"run"}, "no hosts: give --host, --inventory or --qemu-image"},
 		{[]string{"run", "--host", "h"}, "no credentials"},
 		{[]string{"run", "--host", "h:99999", "-i", "k"}, `port "99999" is not a port`},
 		{[]string{"run", "--host", "h", "-i", "k", "--profile", "nope"}, `--profile "nope"`},
@@ -42,6 +42,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--host", "h", "-i", "k", "--reboot-timeout", "0s"}, "--reboot-timeout 0s"},
 		{[]string{"run", "--host", "h", "-i", "/nonexistent/key"}, "no such file"},
 		{[]string{"run", "--inventory", "/nonexistent/hosts", "-i", "k"}, "inventory"},
+		{[]string{"run", "--qemu-image", "/nonexistent/disk.img"}, "--qemu-image /nonexistent/disk.img: not a readable disk image file"},
+		{[]string{"run", "--qemu-image", "/", "--qemu-accel", "hvf"}, `--qemu-accel "hvf"`},
 		{[]string{"run", "--profile", "ostree", "--package", "x", "--host", "h", "-i", "k"}, ""},
 	} {
 		code, _, stderr := run(t, tc.args...)
