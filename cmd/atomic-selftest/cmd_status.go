@@ -94,7 +94,7 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		if r.BootID == current && current != "" {
 			mark = "●"
 		}
-		verdict := format.Text{Color: e.isTTY}.StatusWord(selftest.Result{Status: selftest.StatusPass, Required: true})
+		verdict := txt.StatusWord(selftest.Result{Status: selftest.StatusPass, Required: true})
 		if !r.Summary.OK {
 			verdict = txt.StatusWord(selftest.Result{Status: selftest.StatusFail, Required: true})
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
@@ -55,21 +56,9 @@ func hostAt(root string) *selftest.Host {
 	return h
 }
 
-func check(t testing.TB, id string) *selftest.Check {
-	t.Helper()
-	cs, err := selftest.Default.Select([]string{id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs[len(cs)-1]
-}
-
 func run(t testing.TB, h *selftest.Host, id string) selftest.Result {
 	t.Helper()
-	r := &selftest.Runner{Host: h, Checks: []*selftest.Check{check(t, id)}}
-	var rec selftest.Record
-	r.Run(context.Background(), &rec)
-	return rec.Checks[0]
+	return checktest.One(t, h, checktest.Registered(t, id))
 }
 
 func write(t *testing.T, root, rel, data string) {

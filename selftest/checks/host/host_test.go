@@ -7,6 +7,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 )
 
 // runOne runs a registered check with its applicability test removed, so
@@ -14,20 +15,11 @@ import (
 // against a fake systemd on a private bus.
 func runOne(t *testing.T, id string, h *selftest.Host) selftest.Result {
 	t.Helper()
-	var c selftest.Check
-	for _, rc := range selftest.Default.All() {
-		if rc.ID == id {
-			c = *rc
-		}
-	}
+	c := checktest.Registered(t, id)
 	c.Applies = nil
 	c.Depends = nil
-	reg := &selftest.Registry{}
-	reg.Register(&c)
-	rec := &selftest.Record{}
-	(&selftest.Runner{Host: h, Checks: reg.All()}).Run(context.Background(), rec)
 	defer h.Close()
-	return rec.Checks[0]
+	return checktest.One(t, h, c)
 }
 
 func TestBootPassesAndRecordsTimes(t *testing.T) {

@@ -1,7 +1,6 @@
 package syscontainer
 
 import (
-	"context"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 )
 
@@ -62,32 +62,10 @@ func testHost(t testing.TB, dir string) *selftest.Host {
 }
 
 // runCheck runs one check through the real runner and returns its result.
-func runCheck(t testing.TB, h *selftest.Host, c *selftest.Check) selftest.Result {
-	t.Helper()
-	r := &selftest.Runner{Host: h, Checks: []*selftest.Check{c}}
-	var rec selftest.Record
-	r.Run(context.Background(), &rec)
-	if len(rec.Checks) != 1 {
-		t.Fatalf("runner returned %d results", len(rec.Checks))
-	}
-	return rec.Checks[0]
-}
+var runCheck = checktest.One
 
-// registered returns the registered check with id.
-func registered(t testing.TB, id string) *selftest.Check {
-	t.Helper()
-	cs, err := selftest.Default.Select([]string{id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cs {
-		if c.ID == id {
-			return c
-		}
-	}
-	t.Fatalf("check %s not registered", id)
-	return nil
-}
+// registered returns a copy of the registered check with id.
+var registered = checktest.Registered
 
 func evidence(r selftest.Result) string {
 	var b strings.Builder

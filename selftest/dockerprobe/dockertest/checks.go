@@ -9,32 +9,18 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 )
 
 // RunCheck runs one registered check through the real runner, with its
 // timeout replaced when timeout is non-zero, and returns its result.
 func RunCheck(t testing.TB, h *selftest.Host, id string, timeout time.Duration) selftest.Result {
 	t.Helper()
-	var c *selftest.Check
-	for _, x := range selftest.Default.All() {
-		if x.ID == id {
-			cp := *x
-			c = &cp
-		}
-	}
-	if c == nil {
-		t.Fatalf("check %s is not registered", id)
-	}
+	c := checktest.Registered(t, id)
 	if timeout > 0 {
 		c.Timeout = timeout
 	}
-	r := &selftest.Runner{Host: h, Checks: []*selftest.Check{c}, RunTimeout: 5 * time.Minute}
-	rec := &selftest.Record{}
-	r.Run(context.Background(), rec)
-	if len(rec.Checks) != 1 {
-		t.Fatalf("run produced %d results", len(rec.Checks))
-	}
-	return rec.Checks[0]
+	return checktest.One(t, h, c)
 }
 
 // Expect fails t unless res has status and its message mentions every

@@ -10,7 +10,6 @@ package ostreetest
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 )
 
 // Sysroot is a physical sysroot made by ostree.
@@ -320,19 +320,7 @@ func (s *Sysroot) BootedRoot(stateroot, checksum string, serial int, sysrootRO b
 // with the engine's runner and returns its result and the run record.
 func RunCheck(t testing.TB, h *selftest.Host, id string) (selftest.Result, *selftest.Record) {
 	t.Helper()
-	checks, err := selftest.Default.Select([]string{id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &selftest.Record{}
-	(&selftest.Runner{Host: h, Checks: checks}).Run(context.Background(), rec)
-	for _, r := range rec.Checks {
-		if r.ID == id {
-			return r, rec
-		}
-	}
-	t.Fatalf("check %s did not run", id)
-	return selftest.Result{}, nil
+	return checktest.WithDepends(t, h, id)
 }
 
 // LiveHost returns a host rooted at root that is treated as the running

@@ -1,0 +1,63 @@
+// Package checktest runs registered checks through the engine's real
+// runner in tests of the area packages: find a check by id, run it (or it
+// and what it depends on) against a host, get its result. It is the one
+// copy of that loop; the area tests add their own fixtures around it.
+package checktest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+)
+
+// Registered returns a copy of the check registered under id, so a test
+// may change its timeout, applicability or dependencies without touching
+// the registry.
+func Registered(t testing.TB, id string) *selftest.Check {
+	t.Helper()
+	for _, c := range selftest.Default.All() {
+		if c.ID == id {
+			cp := *c
+			return &cp
+		}
+	}
+	t.Fatalf("check %s is not registered", id)
+	return nil
+}
+
+// Run runs checks against h with the engine's runner and returns the
+// record.
+func Run(h *selftest.Host, checks ...*selftest.Check) *selftest.Record {
+	rec := &selftest.Record{}
+	(&selftest.Runner{Host: h, Checks: checks}).Run(context.Background(), rec)
+	return rec
+}
+
+// One runs c alone against h and returns its result.
+func One(t testing.TB, h *selftest.Host, c *selftest.Check) selftest.Result {
+	t.Helper()
+	rec := Run(h, c)
+	if len(rec.Checks) != 1 {
+		t.Fatalf("the run of %s produced %d results", c.ID, len(rec.Checks))
+	}
+	return rec.Checks[0]
+}
+
+// WithDepends runs the check registered under id and what it depends on,
+// and returns its result and the run record.
+func WithDepends(t testing.TB, h *selftest.Host, id string) (selftest.Result, *selftest.Record) {
+	t.Helper()
+	checks, err := selftest.Default.Select([]string{id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := Run(h, checks...)
+	for _, r := range rec.Checks {
+		if r.ID == id {
+			return r, rec
+		}
+	}
+	t.Fatalf("check %s did not run", id)
+	return selftest.Result{}, nil
+}
