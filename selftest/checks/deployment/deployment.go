@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -37,7 +36,7 @@ func init() {
 		Required:    false,
 		Description: "classifies the change of booted deployment since the last boot (first boot, same, upgrade, rollback, deploy, layering) and records it",
 		Timeout:     30 * time.Second,
-		Applies:     needOstreeBooted,
+		Applies:     ostreehost.NeedOstreeBooted,
 		Run:         checkTransition,
 	})
 	selftest.Register(&selftest.Check{
@@ -46,23 +45,9 @@ func init() {
 		Required:    false,
 		Description: "rpm-ostree's D-Bus view of the deployments (booted, checksums, order, packages) agrees with the sysroot",
 		Timeout:     30 * time.Second,
-		Applies:     needOstreeBooted,
+		Applies:     ostreehost.NeedOstreeBooted,
 		Run:         checkRpmOstreeAgrees,
 	})
-}
-
-func needSysroot(_ context.Context, h *selftest.Host) string {
-	if fi, err := os.Stat(h.Path("/ostree/deploy")); err != nil || !fi.IsDir() {
-		return "not an OSTree host (no /ostree/deploy)"
-	}
-	return ""
-}
-
-func needOstreeBooted(ctx context.Context, h *selftest.Host) string {
-	if _, err := os.Stat(h.Path("/run/ostree-booted")); err != nil {
-		return "not an OSTree-booted host (no /run/ostree-booted)"
-	}
-	return ""
 }
 
 // needExpectation: an expectation on a host that is not OSTree-booted is a
@@ -71,7 +56,7 @@ func needExpectation(ctx context.Context, h *selftest.Host) string {
 	if h.History.Expectation == nil {
 		return "no expectation left for this boot (atomic-selftest expect)"
 	}
-	return needSysroot(ctx, h)
+	return ostreehost.NeedSysroot(ctx, h)
 }
 
 // booted loads the sysroot and returns its booted deployment, or reports

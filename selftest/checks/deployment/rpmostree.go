@@ -10,6 +10,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 )
 
@@ -90,7 +91,7 @@ func checkRpmOstreeAgrees(ctx context.Context, t *selftest.T) {
 		t.Fail("rpm-ostree is on the bus but did not answer: %v", err)
 		return
 	}
-	s, err := ot.Load(ot.Options{Root: t.Host.Root, Live: !t.Host.Offline})
+	s, err := ostreehost.Load(t.Host)
 	if err != nil {
 		t.Error("%v", err)
 		return

@@ -31,7 +31,7 @@ func init() {
 		Required:    true,
 		Description: "a booted deployment exists and is identified; /sysroot is mounted (read-only where configured), /usr is read-only, /etc and /var are the deployment's",
 		Timeout:     30 * time.Second,
-		Applies:     needOstreeBooted,
+		Applies:     ostreehost.NeedOstreeBooted,
 		Run:         checkBooted,
 	})
 	selftest.Register(&selftest.Check{
@@ -41,23 +41,9 @@ func init() {
 		Description: "every deployment has a BLS entry whose kernel and initramfs exist, no entry points at a missing deployment, the default entry boots the pending or booted deployment",
 		Timeout:     30 * time.Second,
 		Offline:     true,
-		Applies:     needSysroot,
+		Applies:     ostreehost.NeedSysroot,
 		Run:         checkBootloader,
 	})
-}
-
-func needOstreeBooted(_ context.Context, h *selftest.Host) string {
-	if _, err := os.Stat(h.Path("/run/ostree-booted")); err != nil {
-		return "not an OSTree-booted host (no /run/ostree-booted)"
-	}
-	return ""
-}
-
-func needSysroot(_ context.Context, h *selftest.Host) string {
-	if fi, err := os.Stat(h.Path("/ostree/deploy")); err != nil || !fi.IsDir() {
-		return "not an OSTree sysroot (no /ostree/deploy)"
-	}
-	return ""
 }
 
 func devIno(path string) (ot.DevIno, error) {

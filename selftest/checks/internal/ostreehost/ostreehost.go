@@ -5,6 +5,7 @@
 package ostreehost
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -14,6 +15,24 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 )
+
+// NeedOstreeBooted is the applicability test of checks that need a
+// running OSTree host: ostree-prepare-root leaves /run/ostree-booted.
+func NeedOstreeBooted(_ context.Context, h *selftest.Host) string {
+	if _, err := os.Stat(h.Path("/run/ostree-booted")); err != nil {
+		return "not an OSTree-booted host (no /run/ostree-booted)"
+	}
+	return ""
+}
+
+// NeedSysroot is the applicability test of checks that only read a
+// sysroot, live or offline.
+func NeedSysroot(_ context.Context, h *selftest.Host) string {
+	if fi, err := os.Stat(h.Path("/ostree/deploy")); err != nil || !fi.IsDir() {
+		return "not an OSTree sysroot (no /ostree/deploy)"
+	}
+	return ""
+}
 
 // Load reads the sysroot of h: the live one (booted and staged
 // deployments included) on a host, the offline one with --sysroot.
