@@ -94,7 +94,7 @@ func checkExpected(ctx context.Context, t *selftest.T) {
 	if ex.Checksum != "" {
 		t.Evidence("checksum", ex.Checksum, b.Checksum)
 		if !strings.HasPrefix(b.Checksum, ex.Checksum) {
-			diffs = append(diffs, fmt.Sprintf("booted %s(%s), expected checksum %s", ostreehost.Short(b.Checksum), b.Version(), ex.Checksum))
+			diffs = append(diffs, fmt.Sprintf("booted %s (%s), expected checksum %s", ostreehost.Short(b.Checksum), b.Version(), ex.Checksum))
 		}
 	}
 	if ex.Version != "" {

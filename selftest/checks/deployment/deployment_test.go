@@ -98,7 +98,7 @@ func TestExpected(t *testing.T) {
 	// Everything that can differ, said exactly.
 	h.History.Expectation = &selftest.Expectation{Checksum: c1, Version: "28.1", Packages: []string{"htop"}, AbsentPackages: []string{"layered-tool"}}
 	r, _ = ostreetest.RunCheck(t, h, "deployment.expected")
-	want(t, r, selftest.StatusFail, "booted "+c2[:10]+"…(28.2), expected checksum "+c1+
+	want(t, r, selftest.StatusFail, "booted "+c2[:10]+"… (28.2), expected checksum "+c1+
 		"; booted version \"28.2\" ("+c2[:10]+"…), expected \"28.1\""+
 		"; package htop is not layered in the origin (layered: layered-tool)"+
 		"; package htop is not in the rpm database"+
