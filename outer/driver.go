@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
@@ -132,14 +132,14 @@ type StepReport struct {
 	Start       time.Time `json:"start"`
 	DurationSec float64   `json:"duration_s"`
 	// BootID is the boot the step ended on.
-	BootID   string                `json:"boot_id,omitempty"`
-	Before   *HostDeployment       `json:"booted_before,omitempty"`
-	After    *HostDeployment       `json:"booted_after,omitempty"`
-	Expected *selftest.Expectation `json:"expected,omitempty"`
+	BootID   string              `json:"boot_id,omitempty"`
+	Before   *HostDeployment     `json:"booted_before,omitempty"`
+	After    *HostDeployment     `json:"booted_after,omitempty"`
+	Expected *record.Expectation `json:"expected,omitempty"`
 	// Record is the host's run record of the step's boot.
-	Record    *selftest.Record `json:"record,omitempty"`
-	Actions   []ActionReport   `json:"actions"`
-	Artifacts string           `json:"artifacts,omitempty"`
+	Record    *record.Record `json:"record,omitempty"`
+	Actions   []ActionReport `json:"actions"`
+	Artifacts string         `json:"artifacts,omitempty"`
 	// Tail is the last lines of the console or journal when the step
 	// failed, for the person reading the report.
 	Tail []string `json:"tail,omitempty"`
@@ -215,8 +215,8 @@ type hostRun struct {
 	dir  string
 
 	bootID    string
-	record    *selftest.Record // the run record of bootID, once read
-	expected  *selftest.Expectation
+	record    *record.Record // the run record of bootID, once read
+	expected  *record.Expectation
 	upgrade   *LogEntry // the upgrade source's last commit
 	older     *LogEntry // resolved lazily for {older_*}
 	unusable  error     // set when the host cannot be reached any more
@@ -756,7 +756,7 @@ func (h *hostRun) expect(ctx context.Context, a Action, sr *StepReport) (string,
 	if _, err := h.run(ctx, time.Minute, argv...); err != nil {
 		return "", err
 	}
-	h.expected = &selftest.Expectation{Checksum: def.Checksum, Version: def.Version, Packages: pk, AbsentPackages: absent,
+	h.expected = &record.Expectation{Checksum: def.Checksum, Version: def.Version, Packages: pk, AbsentPackages: absent,
 		Created: time.Now().UTC(), CreatedBootID: h.bootID}
 	sr.Expected = h.expected
 	return "next boot must be " + def.Short(), nil
@@ -764,7 +764,7 @@ func (h *hostRun) expect(ctx context.Context, a Action, sr *StepReport) (string,
 
 // waitSelftest waits for the run record of the current boot written by
 // atomic-selftest.service, reading each candidate file once.
-func (h *hostRun) waitSelftest(ctx context.Context, bound time.Duration) (*selftest.Record, error) {
+func (h *hostRun) waitSelftest(ctx context.Context, bound time.Duration) (*record.Record, error) {
 	if h.bootID == "" {
 		id, err := h.m.BootID(ctx)
 		if err != nil {
@@ -800,7 +800,7 @@ func (h *hostRun) waitSelftest(ctx context.Context, bound time.Duration) (*selft
 			if err != nil {
 				return nil, fmt.Errorf("run record %s: %w", n, err)
 			}
-			if rec.BootID == h.bootID && rec.Trigger == selftest.TriggerBoot {
+			if rec.BootID == h.bootID && rec.Trigger == record.TriggerBoot {
 				return rec, nil
 			}
 		}
@@ -873,7 +873,7 @@ func (h *hostRun) collect(ctx context.Context, sr *StepReport) (string, error) {
 
 // badChecks names the required checks that did not pass, with their
 // messages.
-func badChecks(rec *selftest.Record) []string {
+func badChecks(rec *record.Record) []string {
 	var out []string
 	for _, c := range rec.Checks {
 		if c.Required && c.Status.Bad() {

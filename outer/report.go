@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,7 +12,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
@@ -151,16 +151,16 @@ func cell(s *StepReport, crit string) string {
 		return ""
 	}
 	worst := ""
-	rank := map[selftest.Status]int{selftest.StatusSkip: 1, selftest.StatusPass: 2, selftest.StatusBlocked: 3, selftest.StatusFail: 4, selftest.StatusError: 5}
+	rank := map[record.Status]int{record.StatusSkip: 1, record.StatusPass: 2, record.StatusBlocked: 3, record.StatusFail: 4, record.StatusError: 5}
 	for _, c := range s.Record.Checks {
-		if c.Criterion == crit && (worst == "" || rank[c.Status] > rank[selftest.Status(worst)]) {
+		if c.Criterion == crit && (worst == "" || rank[c.Status] > rank[record.Status(worst)]) {
 			worst = string(c.Status)
 		}
 	}
 	if worst == "" && s.Criterion == crit {
 		worst = "pass"
 	}
-	if selftest.Status(worst).Bad() {
+	if record.Status(worst).Bad() {
 		worst = strings.ToUpper(worst)
 	}
 	return worst

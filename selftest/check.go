@@ -11,43 +11,13 @@ package selftest
 import (
 	"context"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 )
-
-// Status is the outcome of one check.
-type Status string
-
-const (
-	// StatusPass: the check ran and what it verifies is true.
-	StatusPass Status = "pass"
-	// StatusFail: the check ran and what it verifies is false.
-	StatusFail Status = "fail"
-	// StatusSkip: the check does not apply to this host; the message says why.
-	StatusSkip Status = "skip"
-	// StatusError: the check itself broke (a panic, or it could not decide).
-	StatusError Status = "error"
-	// StatusBlocked: a check it depends on did not pass.
-	StatusBlocked Status = "blocked"
-)
-
-// Valid reports whether s is one of the five statuses.
-func (s Status) Valid() bool {
-	switch s {
-	case StatusPass, StatusFail, StatusSkip, StatusError, StatusBlocked:
-		return true
-	}
-	return false
-}
-
-// Bad reports whether the status counts against the run when the check is
-// required: fail, error and blocked do; pass and skip do not.
-func (s Status) Bad() bool {
-	return s == StatusFail || s == StatusError || s == StatusBlocked
-}
 
 // Criteria are the release criteria a check may prove (DESIGN.md).
 var Criteria = map[string]string{
@@ -96,43 +66,23 @@ type Check struct {
 	Run func(ctx context.Context, t *T)
 }
 
-// Evidence is one thing a check compared: what it expected and what it saw.
-type Evidence struct {
-	Name     string `json:"name"`
-	Expected string `json:"expected,omitempty"`
-	Seen     string `json:"seen"`
-}
-
-// Result is one check's outcome in a run record.
-type Result struct {
-	ID          string         `json:"id"`
-	Criterion   string         `json:"criterion"`
-	Required    bool           `json:"required"`
-	Status      Status         `json:"status"`
-	Message     string         `json:"message,omitempty"`
-	Evidence    []Evidence     `json:"evidence,omitempty"`
-	Details     map[string]any `json:"details,omitempty"`
-	Start       time.Time      `json:"start"`
-	DurationSec float64        `json:"duration_s"`
-}
-
 // T is handed to a check's Run. Its methods are safe to call from
 // goroutines the check starts, but not after Run returned.
 type T struct {
 	Host *Host
 
 	mu       sync.Mutex
-	status   Status
+	status   record.Status
 	message  string
-	evidence []Evidence
+	evidence []record.Evidence
 	details  map[string]any
-	updates  []func(*Record)
+	updates  []func(*record.Record)
 	cleanups []func()
 }
 
 // verdict takes the finished message so that Pass, Fail, Skip and Error are
 // plain printf wrappers that go vet checks at every call site.
-func (t *T) verdict(s Status, msg string) {
+func (t *T) verdict(s record.Status, msg string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	// The first bad verdict wins: a later Pass must not hide a failure.
@@ -147,16 +97,24 @@ func (t *T) verdict(s Status, msg string) {
 }
 
 // Pass records success with a message saying what was verified.
-func (t *T) Pass(format string, args ...any) { t.verdict(StatusPass, fmt.Sprintf(format, args...)) }
+func (t *T) Pass(format string, args ...any) {
+	t.verdict(record.StatusPass, fmt.Sprintf(format, args...))
+}
 
 // Fail records that what the check verifies is false.
-func (t *T) Fail(format string, args ...any) { t.verdict(StatusFail, fmt.Sprintf(format, args...)) }
+func (t *T) Fail(format string, args ...any) {
+	t.verdict(record.StatusFail, fmt.Sprintf(format, args...))
+}
 
 // Skip records that the check does not apply, with the reason.
-func (t *T) Skip(format string, args ...any) { t.verdict(StatusSkip, fmt.Sprintf(format, args...)) }
+func (t *T) Skip(format string, args ...any) {
+	t.verdict(record.StatusSkip, fmt.Sprintf(format, args...))
+}
 
 // Error records that the check could not decide (the tool or probe broke).
-func (t *T) Error(format string, args ...any) { t.verdict(StatusError, fmt.Sprintf(format, args...)) }
+func (t *T) Error(format string, args ...any) {
+	t.verdict(record.StatusError, fmt.Sprintf(format, args...))
+}
 
 // Failed reports whether a bad verdict has been recorded.
 func (t *T) Failed() bool {
@@ -170,7 +128,7 @@ func (t *T) Failed() bool {
 func (t *T) Evidence(name, expected, seen string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.evidence = append(t.evidence, Evidence{Name: name, Expected: expected, Seen: seen})
+	t.evidence = append(t.evidence, record.Evidence{Name: name, Expected: expected, Seen: seen})
 }
 
 // Detail records structured data (timings, lists) in the result.
@@ -185,7 +143,7 @@ func (t *T) Detail(key string, value any) {
 
 // UpdateRecord queues a change to the run record (the booted deployment, the
 // transition); the runner applies it after the check returns, one at a time.
-func (t *T) UpdateRecord(f func(*Record)) {
+func (t *T) UpdateRecord(f func(*record.Record)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.updates = append(t.updates, f)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,11 +53,11 @@ type Host struct {
 type History struct {
 	// LastDeployment is the booted deployment the last run on an earlier
 	// boot saw, and LastBootID that boot's id; nil on a first boot.
-	LastDeployment *Deployment
+	LastDeployment *record.Deployment
 	LastBootID     string
 	// Expectation is the expectation the outer driver left, when it
 	// applies to this boot (it was left on another boot); nil otherwise.
-	Expectation *Expectation
+	Expectation *record.Expectation
 }
 
 // NewHost returns a host rooted at root ("/" for the live system).

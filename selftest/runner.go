@@ -3,6 +3,7 @@ package selftest
 import (
 	"context"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"runtime"
 	"runtime/debug"
 	"sort"
@@ -33,7 +34,7 @@ type Runner struct {
 	Demoted map[string]bool
 	// OnResult, if set, is called as each check finishes (from any
 	// goroutine, one call at a time).
-	OnResult func(Result)
+	OnResult func(record.Result)
 }
 
 func (r *Runner) runTimeout() time.Duration {
@@ -44,14 +45,14 @@ func (r *Runner) runTimeout() time.Duration {
 }
 
 type outcome struct {
-	res     Result
-	updates []func(*Record)
+	res     record.Result
+	updates []func(*record.Record)
 }
 
 // Run executes every check and returns the filled record: Start, End,
 // Checks (sorted by id), Summary, and the updates checks queued. Identity
 // fields (boot id, host name, trigger) are the caller's.
-func (r *Runner) Run(ctx context.Context, rec *Record) {
+func (r *Runner) Run(ctx context.Context, rec *record.Record) {
 	rec.Start = time.Now().UTC()
 	timeout := r.runTimeout()
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
@@ -89,7 +90,7 @@ func (r *Runner) Run(ctx context.Context, rec *Record) {
 		go func(c *Check) {
 			defer wg.Done()
 			required := c.Required && !r.Demoted[c.ID]
-			base := Result{ID: c.ID, Criterion: c.Criterion, Required: required, Start: time.Now().UTC()}
+			base := record.Result{ID: c.ID, Criterion: c.Criterion, Required: required, Start: time.Now().UTC()}
 			// Wait for dependencies that are part of this run. Every check
 			// finishes within its timeout plus cleanupGrace, even when the
 			// run is cut, so this wait is bounded.
@@ -104,14 +105,14 @@ func (r *Runner) Run(ctx context.Context, rec *Record) {
 				return
 			}
 			if runCtx.Err() != nil {
-				base.Status, base.Message = StatusError, fmt.Sprintf("not run: %s", runEnd(runCtx, timeout))
+				base.Status, base.Message = record.StatusError, fmt.Sprintf("not run: %s", runEnd(runCtx, timeout))
 				finish(&outcome{res: base})
 				return
 			}
 			select {
 			case sem <- struct{}{}:
 			case <-runCtx.Done():
-				base.Status, base.Message = StatusError, fmt.Sprintf("not run: %s", runEnd(runCtx, timeout))
+				base.Status, base.Message = record.StatusError, fmt.Sprintf("not run: %s", runEnd(runCtx, timeout))
 				finish(&outcome{res: base})
 				return
 			}
@@ -135,7 +136,7 @@ func (r *Runner) Run(ctx context.Context, rec *Record) {
 			f(rec)
 		}
 	}
-	rec.Summary = Summarise(rec.Checks)
+	rec.Summary = record.Summarise(rec.Checks)
 	rec.End = time.Now().UTC()
 }
 
@@ -148,15 +149,15 @@ func runEnd(ctx context.Context, timeout time.Duration) string {
 
 // gate decides, before running c, whether it is disabled, blocked by a
 // dependency, or skipped because of one.
-func (r *Runner) gate(c *Check, outcomes map[string]*outcome, mu *sync.Mutex) (Status, string) {
+func (r *Runner) gate(c *Check, outcomes map[string]*outcome, mu *sync.Mutex) (record.Status, string) {
 	if why, off := r.Disabled[c.ID]; off {
 		if why == "" {
 			why = "disabled by configuration"
 		}
-		return StatusSkip, why
+		return record.StatusSkip, why
 	}
 	if r.Host != nil && r.Host.Offline && !c.Offline {
-		return StatusSkip, "not run against --sysroot: it needs the running system"
+		return record.StatusSkip, "not run against --sysroot: it needs the running system"
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -169,22 +170,22 @@ func (r *Runner) gate(c *Check, outcomes map[string]*outcome, mu *sync.Mutex) (S
 		switch {
 		case o.res.Status.Bad():
 			blocked = append(blocked, fmt.Sprintf("%s (%s)", d, o.res.Status))
-		case o.res.Status == StatusSkip:
+		case o.res.Status == record.StatusSkip:
 			skipped = append(skipped, d)
 		}
 	}
 	if len(blocked) > 0 {
-		return StatusBlocked, "blocked: depends on " + strings.Join(blocked, ", ")
+		return record.StatusBlocked, "blocked: depends on " + strings.Join(blocked, ", ")
 	}
 	if len(skipped) > 0 {
-		return StatusSkip, "depends on " + strings.Join(skipped, ", ") + ", which was skipped"
+		return record.StatusSkip, "depends on " + strings.Join(skipped, ", ") + ", which was skipped"
 	}
 	return "", ""
 }
 
 // execute runs one check's applicability test and Run under its timeout,
 // turning a panic into an error result.
-func (r *Runner) execute(runCtx context.Context, c *Check, base Result) *outcome {
+func (r *Runner) execute(runCtx context.Context, c *Check, base record.Result) *outcome {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -201,7 +202,7 @@ func (r *Runner) execute(runCtx context.Context, c *Check, base Result) *outcome
 			if p := recover(); p != nil {
 				stack := string(debug.Stack())
 				t.mu.Lock()
-				t.status = StatusError
+				t.status = record.StatusError
 				t.message = fmt.Sprintf("panic: %v", p)
 				if t.details == nil {
 					t.details = map[string]any{}
@@ -233,7 +234,7 @@ func (r *Runner) execute(runCtx context.Context, c *Check, base Result) *outcome
 		case <-returned:
 		case <-time.After(cleanupGrace):
 		}
-		o.res.Status = StatusFail
+		o.res.Status = record.StatusFail
 		if runCtx.Err() != nil {
 			o.res.Message = fmt.Sprintf("cut short: %s", runEnd(runCtx, r.runTimeout()))
 		} else {
@@ -245,11 +246,11 @@ func (r *Runner) execute(runCtx context.Context, c *Check, base Result) *outcome
 	if !timedOut {
 		o.res.Status = t.status
 		if o.res.Status == "" {
-			o.res.Status = StatusPass
+			o.res.Status = record.StatusPass
 		}
 		o.res.Message = t.message
 	}
-	o.res.Evidence = append([]Evidence(nil), t.evidence...)
+	o.res.Evidence = append([]record.Evidence(nil), t.evidence...)
 	if len(t.details) > 0 {
 		o.res.Details = t.details
 	}

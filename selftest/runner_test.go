@@ -2,6 +2,7 @@ package selftest
 
 import (
 	"context"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,7 +13,7 @@ func mk(id string, run func(ctx context.Context, t *T), deps ...string) *Check {
 	return &Check{ID: id, Criterion: "C1", Required: true, Description: "test " + id, Depends: deps, Offline: true, Run: run}
 }
 
-func runChecks(t *testing.T, r *Runner, checks ...*Check) map[string]Result {
+func runChecks(t *testing.T, r *Runner, checks ...*Check) map[string]record.Result {
 	t.Helper()
 	reg := &Registry{}
 	for _, c := range checks {
@@ -22,9 +23,9 @@ func runChecks(t *testing.T, r *Runner, checks ...*Check) map[string]Result {
 	if r.Host == nil {
 		r.Host = NewHost("/", nil)
 	}
-	rec := &Record{}
+	rec := &record.Record{}
 	r.Run(context.Background(), rec)
-	out := map[string]Result{}
+	out := map[string]record.Result{}
 	for _, res := range rec.Checks {
 		out[res.ID] = res
 	}
@@ -43,12 +44,12 @@ func TestRunnerDependencies(t *testing.T) {
 		mk("b.after-skip", pass, "a.skip"),
 		mk("c.chain", pass, "b.after-bad"),
 	)
-	for id, want := range map[string]Status{
-		"a.ok": StatusPass, "a.bad": StatusFail, "a.skip": StatusSkip,
-		"b.after-ok":   StatusPass,    // dependency passed: runs
-		"b.after-bad":  StatusBlocked, // a dependent of a failed check is blocked, not failed
-		"b.after-skip": StatusSkip,    // a dependent of a skipped check is skipped with the reason
-		"c.chain":      StatusBlocked, // blocked propagates
+	for id, want := range map[string]record.Status{
+		"a.ok": record.StatusPass, "a.bad": record.StatusFail, "a.skip": record.StatusSkip,
+		"b.after-ok":   record.StatusPass,    // dependency passed: runs
+		"b.after-bad":  record.StatusBlocked, // a dependent of a failed check is blocked, not failed
+		"b.after-skip": record.StatusSkip,    // a dependent of a skipped check is skipped with the reason
+		"c.chain":      record.StatusBlocked, // blocked propagates
 	} {
 		if res[id].Status != want {
 			t.Errorf("%s: status %s (%q), want %s", id, res[id].Status, res[id].Message, want)
@@ -82,19 +83,19 @@ func TestRunnerTimeoutAndPanic(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("run took %s: a hung check was not cut", d)
 	}
-	if r := res["a.hang"]; r.Status != StatusFail || r.Message != "timed out after 0.2 s" {
+	if r := res["a.hang"]; r.Status != record.StatusFail || r.Message != "timed out after 0.2 s" {
 		t.Errorf("hung check: %s %q", r.Status, r.Message)
 	}
-	if r := res["a.polite"]; r.Status != StatusFail || !strings.HasPrefix(r.Message, "timed out") {
+	if r := res["a.polite"]; r.Status != record.StatusFail || !strings.HasPrefix(r.Message, "timed out") {
 		t.Errorf("a check that passes after its deadline must still be a timeout: %s %q", r.Status, r.Message)
 	}
 	if !cleaned.Load() {
 		t.Error("cleanup of the timed-out check did not run")
 	}
-	if r := res["a.panic"]; r.Status != StatusError || r.Message != "panic: boom" || r.Details["stack"] == nil {
+	if r := res["a.panic"]; r.Status != record.StatusError || r.Message != "panic: boom" || r.Details["stack"] == nil {
 		t.Errorf("panicking check: %s %q", r.Status, r.Message)
 	}
-	if res["a.fine"].Status != StatusPass {
+	if res["a.fine"].Status != record.StatusPass {
 		t.Errorf("the other checks must still report: %v", res["a.fine"])
 	}
 }
@@ -103,10 +104,10 @@ func TestRunnerWholeRunTimeout(t *testing.T) {
 	slow := mk("a.slow", func(ctx context.Context, t *T) { <-ctx.Done() })
 	slow.Timeout = time.Hour
 	res := runChecks(t, &Runner{RunTimeout: 150 * time.Millisecond}, slow, mk("b.after", pass, "a.slow"))
-	if r := res["a.slow"]; r.Status != StatusFail || !strings.Contains(r.Message, "time limit of 150ms") {
+	if r := res["a.slow"]; r.Status != record.StatusFail || !strings.Contains(r.Message, "time limit of 150ms") {
 		t.Errorf("slow check: %s %q", r.Status, r.Message)
 	}
-	if r := res["b.after"]; r.Status != StatusBlocked {
+	if r := res["b.after"]; r.Status != record.StatusBlocked {
 		t.Errorf("dependent of a cut check: %s %q", r.Status, r.Message)
 	}
 }
@@ -134,7 +135,7 @@ func TestRunnerParallel(t *testing.T) {
 	}
 	res := runChecks(t, &Runner{Parallel: 4}, checks...)
 	for id, r := range res {
-		if r.Status != StatusPass {
+		if r.Status != record.StatusPass {
 			t.Errorf("%s: %s %q", id, r.Status, r.Message)
 		}
 	}
@@ -149,20 +150,20 @@ func TestRunnerDisabledDemotedOffline(t *testing.T) {
 		Disabled: map[string]string{"a.off": "disabled by configuration /etc/x.toml"},
 		Demoted:  map[string]bool{"a.bad": true},
 	}, live, mk("a.off", pass), mk("a.bad", func(_ context.Context, t *T) { t.Fail("x") }))
-	if r := res["a.live"]; r.Status != StatusSkip || !strings.Contains(r.Message, "--sysroot") {
+	if r := res["a.live"]; r.Status != record.StatusSkip || !strings.Contains(r.Message, "--sysroot") {
 		t.Errorf("live check in sysroot mode: %s %q", r.Status, r.Message)
 	}
-	if r := res["a.off"]; r.Status != StatusSkip || r.Message != "disabled by configuration /etc/x.toml" {
+	if r := res["a.off"]; r.Status != record.StatusSkip || r.Message != "disabled by configuration /etc/x.toml" {
 		t.Errorf("disabled: %s %q", r.Status, r.Message)
 	}
 	if r := res["a.bad"]; r.Required {
 		t.Error("demoted check still required")
 	}
-	var results []Result
+	var results []record.Result
 	for _, r := range res {
 		results = append(results, r)
 	}
-	if s := Summarise(results); !s.OK || len(s.WantedBad) != 1 {
+	if s := record.Summarise(results); !s.OK || len(s.WantedBad) != 1 {
 		t.Errorf("a demoted failure must not fail the run: %+v", s)
 	}
 }
@@ -173,7 +174,7 @@ func TestVerdictFirstBadWins(t *testing.T) {
 		t.Error("second")
 		t.Pass("third")
 	}))
-	if r := res["a.x"]; r.Status != StatusFail || r.Message != "first" {
+	if r := res["a.x"]; r.Status != record.StatusFail || r.Message != "first" {
 		t.Errorf("got %s %q", r.Status, r.Message)
 	}
 }
@@ -181,9 +182,9 @@ func TestVerdictFirstBadWins(t *testing.T) {
 func TestUpdateRecord(t *testing.T) {
 	reg := &Registry{}
 	reg.Register(mk("a.dep", func(_ context.Context, t *T) {
-		t.UpdateRecord(func(r *Record) { r.Deployment = &Deployment{OSName: "fedora-atomic", Checksum: "abc"} })
+		t.UpdateRecord(func(r *record.Record) { r.Deployment = &record.Deployment{OSName: "fedora-atomic", Checksum: "abc"} })
 	}))
-	rec := &Record{}
+	rec := &record.Record{}
 	(&Runner{Host: NewHost("/", nil), Checks: reg.All()}).Run(context.Background(), rec)
 	if rec.Deployment == nil || rec.Deployment.OSName != "fedora-atomic" {
 		t.Fatalf("record update not applied: %+v", rec.Deployment)

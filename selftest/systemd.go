@@ -3,6 +3,7 @@ package selftest
 import (
 	"context"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"sort"
 	"strings"
 	"time"
@@ -21,7 +22,7 @@ type Systemd interface {
 	// sorted.
 	FailedUnits(ctx context.Context) ([]string, error)
 	// Manager returns the manager's state and boot timestamps.
-	Manager(ctx context.Context) (ManagerState, error)
+	Manager(ctx context.Context) (record.ManagerState, error)
 	// Close releases the connection.
 	Close()
 }
@@ -40,36 +41,6 @@ type UnitState struct {
 	// and ActiveEnterUsec the same on the monotonic clock.
 	ActiveEnter     time.Time `json:"active_enter,omitempty"`
 	ActiveEnterUsec uint64    `json:"active_enter_usec,omitempty"`
-}
-
-// ManagerState is systemd's view of the boot (systemd-analyze(1) reads the
-// same properties).
-type ManagerState struct {
-	// SystemState: initializing, starting, running, degraded, maintenance,
-	// stopping.
-	SystemState    string `json:"system_state"`
-	DefaultTarget  string `json:"default_target,omitempty"`
-	Virtualization string `json:"virtualization,omitempty"`
-	// Monotonic timestamps in microseconds; zero where not reached.
-	FirmwareUsec  uint64 `json:"firmware_usec,omitempty"`
-	LoaderUsec    uint64 `json:"loader_usec,omitempty"`
-	KernelUsec    uint64 `json:"kernel_usec,omitempty"`
-	InitRDUsec    uint64 `json:"initrd_usec,omitempty"`
-	UserspaceUsec uint64 `json:"userspace_usec,omitempty"`
-	FinishUsec    uint64 `json:"finish_usec,omitempty"`
-}
-
-// Finished reports whether the boot finished (systemd reached its default
-// target and the initial job queue emptied).
-func (m ManagerState) Finished() bool { return m.FinishUsec != 0 }
-
-// BootDuration is the time from the kernel to the end of the boot, as
-// `systemd-analyze time` counts it, excluding firmware and loader.
-func (m ManagerState) BootDuration() time.Duration {
-	if m.FinishUsec == 0 {
-		return 0
-	}
-	return time.Duration(m.FinishUsec-m.KernelUsec) * time.Microsecond
 }
 
 type dbusSystemd struct {
@@ -154,13 +125,13 @@ func (s *dbusSystemd) FailedUnits(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-func (s *dbusSystemd) Manager(ctx context.Context) (ManagerState, error) {
+func (s *dbusSystemd) Manager(ctx context.Context) (record.ManagerState, error) {
 	obj := s.bus.Object("org.freedesktop.systemd1", "/org/freedesktop/systemd1")
 	var props map[string]godbus.Variant
 	err := obj.CallWithContext(ctx, "org.freedesktop.DBus.Properties.GetAll", 0,
 		"org.freedesktop.systemd1.Manager").Store(&props)
 	if err != nil {
-		return ManagerState{}, fmt.Errorf("reading systemd manager properties: %w", err)
+		return record.ManagerState{}, fmt.Errorf("reading systemd manager properties: %w", err)
 	}
 	var target string
 	// GetDefaultTarget is a method, not a property (org.freedesktop.systemd1(5)).
@@ -171,7 +142,7 @@ func (s *dbusSystemd) Manager(ctx context.Context) (ManagerState, error) {
 		v, _ := props[k].Value().(uint64)
 		return v
 	}
-	return ManagerState{
+	return record.ManagerState{
 		SystemState:    str(props["SystemState"].Value()),
 		Virtualization: str(props["Virtualization"].Value()),
 		DefaultTarget:  target,

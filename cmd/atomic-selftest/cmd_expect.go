@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 
-	"github.com/spf13/pflag"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/expect"
 	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
+	"github.com/spf13/pflag"
 )
 
 type expectOptions struct {
@@ -50,7 +49,7 @@ func runExpect(ctx context.Context, e *env, o expectOptions, args []string) erro
 	if len(args) > 0 {
 		return usageErr("expect takes no arguments, got %q", args[0])
 	}
-	ex := selftest.Expectation{Checksum: o.checksum, Version: o.version, Refspec: o.refspec,
+	ex := record.Expectation{Checksum: o.checksum, Version: o.version, Refspec: o.refspec,
 		Packages: o.packages, AbsentPackages: o.absent, Note: o.note}
 	setsSomething := ex.Checksum != "" || ex.Version != "" || ex.Refspec != "" || len(ex.Packages)+len(ex.AbsentPackages) > 0 || ex.Note != ""
 	if o.show && o.clear || (o.show || o.clear) && setsSomething {

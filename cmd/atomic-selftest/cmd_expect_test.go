@@ -2,14 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
-	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
-	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 )
 
 func TestRunSysrootBootloader(t *testing.T) {
@@ -82,7 +81,7 @@ func TestExpectLifecycle(t *testing.T) {
 		t.Fatalf("expect.json %v %v", fi, err)
 	}
 	_, out, _ = cli(t, "expect", "--results-dir", dir, "--show")
-	var ex selftest.Expectation
+	var ex record.Expectation
 	if err := json.Unmarshal([]byte(out), &ex); err != nil || ex.Version != "28.2" || ex.CreatedBootID != session.ReadBootID() || ex.Packages[0] != "htop" || ex.Created.IsZero() {
 		t.Fatalf("%v %+v\n%s", err, ex, out)
 	}

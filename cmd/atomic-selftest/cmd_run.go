@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 
 	"github.com/spf13/pflag"
 
 	atomicselftest "github.com/atomic-selftest/atomic-selftest"
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/report"
@@ -33,7 +33,7 @@ var runOpts runOptions
 func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.checks, "check", nil, "run only these checks (comma-separated ids) and what they depend on")
 	fs.StringVar(&o.format, "format", "text", "output format: text, json, junit or tap")
-	fs.StringVar(&o.trigger, "trigger", selftest.TriggerManual, "why this run happens: boot, deployment-change or manual")
+	fs.StringVar(&o.trigger, "trigger", record.TriggerManual, "why this run happens: boot, deployment-change or manual")
 	fs.StringVar(&o.resultsDir, "results-dir", store.DefaultDir, "directory for run records")
 	fs.BoolVar(&o.noSave, "no-save", false, "do not save the run record or touch the results directory")
 	fs.StringVar(&o.sysroot, "sysroot", "", "check a mounted image or unbooted sysroot at `DIR` (read-only checks only)")
@@ -110,7 +110,7 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 	for _, p := range out.Problems {
 		fmt.Fprintf(e.stderr, "atomic-selftest run: warning: ignored unreadable state: %s\n", p)
 	}
-	if err := f.Write(e.stdout, []*selftest.Record{out.Record}); err != nil {
+	if err := f.Write(e.stdout, []*record.Record{out.Record}); err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}
 	if out.SaveErr != nil {

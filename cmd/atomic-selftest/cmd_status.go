@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"strings"
 
-	"github.com/spf13/pflag"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
+	"github.com/spf13/pflag"
 )
 
 type statusOptions struct {
@@ -71,7 +70,7 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		return err
 	}
 	// The last run of each boot, newest boot first.
-	var lasts []*selftest.Record
+	var lasts []*record.Record
 	seen := map[string]bool{}
 	for i := len(runs) - 1; i >= 0 && len(lasts) < o.boots; i-- {
 		if !seen[runs[i].BootID] {
@@ -94,9 +93,9 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		if r.BootID == current && current != "" {
 			mark = "●"
 		}
-		verdict := txt.StatusWord(selftest.Result{Status: selftest.StatusPass, Required: true})
+		verdict := txt.StatusWord(record.Result{Status: record.StatusPass, Required: true})
 		if !r.Summary.OK {
-			verdict = txt.StatusWord(selftest.Result{Status: selftest.StatusFail, Required: true})
+			verdict = txt.StatusWord(record.Result{Status: record.StatusFail, Required: true})
 		}
 		dep := ""
 		if d := r.Deployment; d != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -18,7 +19,6 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
@@ -53,19 +53,19 @@ func TestRunAndResultsEveryFormat(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("run exit %d\n%s\n%s", code, out, stderr)
 	}
-	var rec selftest.Record
+	var rec record.Record
 	if err := json.Unmarshal([]byte(out), &rec); err != nil {
 		t.Fatalf("run --format json is not a record: %v", err)
 	}
 	for _, c := range rec.Checks {
-		if c.Status != selftest.StatusPass && c.Status != selftest.StatusSkip {
+		if c.Status != record.StatusPass && c.Status != record.StatusSkip {
 			t.Errorf("%s: %s %q", c.ID, c.Status, c.Message)
 		}
-		if c.Status == selftest.StatusSkip && c.Message == "" {
+		if c.Status == record.StatusSkip && c.Message == "" {
 			t.Errorf("%s skipped without a reason", c.ID)
 		}
 	}
-	if rec.Schema != selftest.SchemaVersion || rec.BootID == "" || rec.ID == "" {
+	if rec.Schema != record.SchemaVersion || rec.BootID == "" || rec.ID == "" {
 		t.Errorf("record identity incomplete: schema %d boot %q id %q", rec.Schema, rec.BootID, rec.ID)
 	}
 	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
@@ -97,7 +97,7 @@ func TestRunAndResultsEveryFormat(t *testing.T) {
 				t.Errorf("testcase name %q, want the check id %q", doc.Suites[0].Cases[0].Name, rec.Checks[0].ID)
 			}
 		case "json":
-			var recs []selftest.Record
+			var recs []record.Record
 			if err := json.Unmarshal([]byte(out), &recs); err != nil || len(recs) != 1 || recs[0].ID != rec.ID {
 				t.Errorf("results json: %v %d", err, len(recs))
 			}

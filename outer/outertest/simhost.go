@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"net"
 	"os"
@@ -30,7 +31,6 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
@@ -211,24 +211,24 @@ func (h *Host) selftest(boot string, dep deployment, n int) {
 	}
 	now := time.Now().UTC()
 	h.nextSeq++
-	rec := &selftest.Record{Schema: selftest.SchemaVersion, ToolVersion: "sim", BootID: boot, Hostname: h.Name,
-		Trigger: selftest.TriggerBoot, Start: now.Add(time.Duration(h.nextSeq) * time.Microsecond), End: now,
-		Deployment: &selftest.Deployment{OSName: dep.os, Checksum: dep.checksum, Serial: dep.serial, Version: dep.version,
+	rec := &record.Record{Schema: record.SchemaVersion, ToolVersion: "sim", BootID: boot, Hostname: h.Name,
+		Trigger: record.TriggerBoot, Start: now.Add(time.Duration(h.nextSeq) * time.Microsecond), End: now,
+		Deployment: &record.Deployment{OSName: dep.os, Checksum: dep.checksum, Serial: dep.serial, Version: dep.version,
 			Refspec: dep.refspec, LayeredPackages: dep.packages}}
-	add := func(id, crit string, st selftest.Status, msg string) {
-		rec.Checks = append(rec.Checks, selftest.Result{ID: id, Criterion: crit, Required: true, Status: st, Message: msg, Start: now, DurationSec: 0.01})
+	add := func(id, crit string, st record.Status, msg string) {
+		rec.Checks = append(rec.Checks, record.Result{ID: id, Criterion: crit, Required: true, Status: st, Message: msg, Start: now, DurationSec: 0.01})
 	}
-	add("ostree.booted", "C1", selftest.StatusPass, "booted "+dep.checksum[:10])
+	add("ostree.booted", "C1", record.StatusPass, "booted "+dep.checksum[:10])
 	if data, ok := h.files[ResultsDir+"/expect.json"]; ok {
-		var e selftest.Expectation
+		var e record.Expectation
 		json.Unmarshal(data, &e)
-		st, msg := selftest.StatusPass, "booted the expected deployment"
+		st, msg := record.StatusPass, "booted the expected deployment"
 		if e.Checksum != "" && e.Checksum != dep.checksum {
-			st, msg = selftest.StatusFail, fmt.Sprintf("booted %s, expected %s", dep.checksum[:10], e.Checksum[:10])
+			st, msg = record.StatusFail, fmt.Sprintf("booted %s, expected %s", dep.checksum[:10], e.Checksum[:10])
 		}
 		for _, p := range e.Packages {
 			if !slices.Contains(dep.packages, p) {
-				st, msg = selftest.StatusFail, p+" is not layered"
+				st, msg = record.StatusFail, p+" is not layered"
 			}
 		}
 		add("deployment.expected", "C3", st, msg)
@@ -236,11 +236,11 @@ func (h *Host) selftest(boot string, dep deployment, n int) {
 		delete(h.files, ResultsDir+"/expect.json")
 	}
 	if h.SelftestFails && n > 1 {
-		add("runtime.run", "C8", selftest.StatusFail, "docker run hello: exit status 125")
+		add("runtime.run", "C8", record.StatusFail, "docker run hello: exit status 125")
 	} else {
-		add("runtime.run", "C8", selftest.StatusPass, "")
+		add("runtime.run", "C8", record.StatusPass, "")
 	}
-	rec.Summary = selftest.Summarise(rec.Checks)
+	rec.Summary = record.Summarise(rec.Checks)
 	name := store.RunName(rec)
 	rec.ID = strings.TrimSuffix(name, ".json")
 	data, _ := json.Marshal(rec)
@@ -559,7 +559,7 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		}
 		h.deploy(h.booted.base, h.booted.refspec, append(append([]string{}, h.booted.packages...), p))
 	case argv[0] == "atomic-selftest" && argv[1] == "expect":
-		e := selftest.Expectation{Created: time.Now().UTC(), CreatedBootID: h.bootID}
+		e := record.Expectation{Created: time.Now().UTC(), CreatedBootID: h.bootID}
 		for i := 2; i+1 < len(argv); i += 2 {
 			switch argv[i] {
 			case "--checksum":

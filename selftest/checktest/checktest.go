@@ -6,6 +6,7 @@ package checktest
 
 import (
 	"context"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"testing"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
@@ -28,14 +29,14 @@ func Registered(t testing.TB, id string) *selftest.Check {
 
 // Run runs checks against h with the engine's runner and returns the
 // record.
-func Run(h *selftest.Host, checks ...*selftest.Check) *selftest.Record {
-	rec := &selftest.Record{}
+func Run(h *selftest.Host, checks ...*selftest.Check) *record.Record {
+	rec := &record.Record{}
 	(&selftest.Runner{Host: h, Checks: checks}).Run(context.Background(), rec)
 	return rec
 }
 
 // One runs c alone against h and returns its result.
-func One(t testing.TB, h *selftest.Host, c *selftest.Check) selftest.Result {
+func One(t testing.TB, h *selftest.Host, c *selftest.Check) record.Result {
 	t.Helper()
 	rec := Run(h, c)
 	if len(rec.Checks) != 1 {
@@ -46,7 +47,7 @@ func One(t testing.TB, h *selftest.Host, c *selftest.Check) selftest.Result {
 
 // WithDepends runs the check registered under id and what it depends on,
 // and returns its result and the run record.
-func WithDepends(t testing.TB, h *selftest.Host, id string) (selftest.Result, *selftest.Record) {
+func WithDepends(t testing.TB, h *selftest.Host, id string) (record.Result, *record.Record) {
 	t.Helper()
 	checks, err := selftest.Default.Select([]string{id})
 	if err != nil {
@@ -59,5 +60,5 @@ func WithDepends(t testing.TB, h *selftest.Host, id string) (selftest.Result, *s
 		}
 	}
 	t.Fatalf("check %s did not run", id)
-	return selftest.Result{}, nil
+	return record.Result{}, nil
 }

@@ -10,16 +10,15 @@ package expect
 import (
 	"context"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 	"strings"
 	"time"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 // Validate checks an expectation before it is written; errors name the
 // flag-like field that is wrong.
-func Validate(ex *selftest.Expectation) error {
+func Validate(ex *record.Expectation) error {
 	ids := 0
 	for _, v := range []string{ex.Checksum, ex.Version, ex.Refspec} {
 		if v != "" {
@@ -63,7 +62,7 @@ func Validate(ex *selftest.Expectation) error {
 // Write validates ex, stamps it with now and bootID (the boot it is left
 // on, which it never applies to) and writes dir/expect.json atomically
 // under the results lock, replacing any pending expectation.
-func Write(ctx context.Context, dir string, ex selftest.Expectation, bootID string, lockTimeout time.Duration) error {
+func Write(ctx context.Context, dir string, ex record.Expectation, bootID string, lockTimeout time.Duration) error {
 	if err := Validate(&ex); err != nil {
 		return err
 	}
@@ -82,9 +81,9 @@ func Write(ctx context.Context, dir string, ex selftest.Expectation, bootID stri
 }
 
 // Read returns the pending expectation, or nil when there is none.
-func Read(dir string) (*selftest.Expectation, error) {
+func Read(dir string) (*record.Expectation, error) {
 	st := &store.Store{Dir: dir}
-	var ex selftest.Expectation
+	var ex record.Expectation
 	ok, err := st.ReadJSON(store.ExpectFile, &ex)
 	if err != nil || !ok {
 		return nil, err

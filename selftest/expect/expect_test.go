@@ -2,31 +2,30 @@ package expect
 
 import (
 	"context"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
-		ex   selftest.Expectation
+		ex   record.Expectation
 		want string
 	}{
-		{selftest.Expectation{Version: "28.1"}, ""},
-		{selftest.Expectation{Checksum: "3f2a9c"}, ""},
-		{selftest.Expectation{Packages: []string{"htop"}}, ""},
-		{selftest.Expectation{}, "nothing expected"},
-		{selftest.Expectation{Version: "1", Checksum: "abcd"}, "give one of checksum, version or refspec, not 2"},
-		{selftest.Expectation{Checksum: "3F2A"}, `checksum "3F2A" is not 4 to 64 lowercase hex digits`},
-		{selftest.Expectation{Checksum: "abc"}, "not 4 to 64"},
-		{selftest.Expectation{Refspec: "a b"}, `refspec "a b" contains white space`},
-		{selftest.Expectation{Packages: []string{""}}, `package "" is not a package name`},
-		{selftest.Expectation{Packages: []string{"a"}, AbsentPackages: []string{"a"}}, `package "a" is named as package and as absent-package`},
+		{record.Expectation{Version: "28.1"}, ""},
+		{record.Expectation{Checksum: "3f2a9c"}, ""},
+		{record.Expectation{Packages: []string{"htop"}}, ""},
+		{record.Expectation{}, "nothing expected"},
+		{record.Expectation{Version: "1", Checksum: "abcd"}, "give one of checksum, version or refspec, not 2"},
+		{record.Expectation{Checksum: "3F2A"}, `checksum "3F2A" is not 4 to 64 lowercase hex digits`},
+		{record.Expectation{Checksum: "abc"}, "not 4 to 64"},
+		{record.Expectation{Refspec: "a b"}, `refspec "a b" contains white space`},
+		{record.Expectation{Packages: []string{""}}, `package "" is not a package name`},
+		{record.Expectation{Packages: []string{"a"}, AbsentPackages: []string{"a"}}, `package "a" is named as package and as absent-package`},
 	} {
 		err := Validate(&tc.ex)
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
@@ -41,7 +40,7 @@ func TestWriteReadClear(t *testing.T) {
 	if ex, err := Read(dir); ex != nil || err != nil {
 		t.Fatalf("%v %v", ex, err)
 	}
-	if err := Write(ctx, dir, selftest.Expectation{Version: "28.2", Packages: []string{"htop"}}, "boot1", time.Second); err != nil {
+	if err := Write(ctx, dir, record.Expectation{Version: "28.2", Packages: []string{"htop"}}, "boot1", time.Second); err != nil {
 		t.Fatal(err)
 	}
 	ex, err := Read(dir)
@@ -49,7 +48,7 @@ func TestWriteReadClear(t *testing.T) {
 		t.Fatalf("%+v %v", ex, err)
 	}
 	// An invalid expectation never replaces the pending one.
-	if err := Write(ctx, dir, selftest.Expectation{}, "boot1", time.Second); err == nil {
+	if err := Write(ctx, dir, record.Expectation{}, "boot1", time.Second); err == nil {
 		t.Fatal("empty expectation written")
 	}
 	if ex, _ := Read(dir); ex == nil || ex.Version != "28.2" {
@@ -60,7 +59,7 @@ func TestWriteReadClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = Write(ctx, dir, selftest.Expectation{Version: "28.3"}, "boot1", 200*time.Millisecond)
+	err = Write(ctx, dir, record.Expectation{Version: "28.3"}, "boot1", 200*time.Millisecond)
 	unlock()
 	if err == nil || !strings.Contains(err.Error(), "lock") {
 		t.Fatalf("write under a held lock: %v", err)

@@ -6,16 +6,15 @@ package format
 
 import (
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"sort"
 	"strings"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
 // Formatter writes runs, oldest first.
 type Formatter interface {
-	Write(w io.Writer, runs []*selftest.Record) error
+	Write(w io.Writer, runs []*record.Record) error
 }
 
 // Options tune a formatter.

@@ -5,38 +5,38 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"flag"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
-func fixedRecords() map[string][]*selftest.Record {
+func fixedRecords() map[string][]*record.Record {
 	start := time.Date(2018, 6, 1, 12, 0, 0, 0, time.UTC)
-	ok := []selftest.Result{
-		{ID: "host.boot", Criterion: "C1", Required: true, Status: selftest.StatusPass, Message: "multi-user.target reached", DurationSec: 0.012, Start: start},
-		{ID: "cloudinit.finished", Criterion: "C7", Required: true, Status: selftest.StatusSkip, Message: "not virtualised", Start: start},
+	ok := []record.Result{
+		{ID: "host.boot", Criterion: "C1", Required: true, Status: record.StatusPass, Message: "multi-user.target reached", DurationSec: 0.012, Start: start},
+		{ID: "cloudinit.finished", Criterion: "C7", Required: true, Status: record.StatusSkip, Message: "not virtualised", Start: start},
 	}
-	bad := []selftest.Result{
-		{ID: "deployment.expected", Criterion: "C3", Required: true, Status: selftest.StatusFail, DurationSec: 0.003, Start: start,
+	bad := []record.Result{
+		{ID: "deployment.expected", Criterion: "C3", Required: true, Status: record.StatusFail, DurationSec: 0.003, Start: start,
 			Message:  "booted 3f2a…(28.20180601.0), expected 9c1e…(28.20180515.1)",
-			Evidence: []selftest.Evidence{{Name: "checksum", Expected: "9c1e", Seen: "3f2a"}, {Name: "note", Seen: "a <b> & \"c\""}}},
-		{ID: "runtime.run", Criterion: "C8", Required: true, Status: selftest.StatusBlocked, Message: "blocked: depends on runtime.service (fail)", Start: start},
-		{ID: "runtime.service", Criterion: "C9", Required: true, Status: selftest.StatusFail, Message: "docker.service is failed # not active", Start: start},
-		{ID: "syscontainer.atomic", Criterion: "C10", Required: false, Status: selftest.StatusError, Message: "panic: boom", Start: start},
+			Evidence: []record.Evidence{{Name: "checksum", Expected: "9c1e", Seen: "3f2a"}, {Name: "note", Seen: "a <b> & \"c\""}}},
+		{ID: "runtime.run", Criterion: "C8", Required: true, Status: record.StatusBlocked, Message: "blocked: depends on runtime.service (fail)", Start: start},
+		{ID: "runtime.service", Criterion: "C9", Required: true, Status: record.StatusFail, Message: "docker.service is failed # not active", Start: start},
+		{ID: "syscontainer.atomic", Criterion: "C10", Required: false, Status: record.StatusError, Message: "panic: boom", Start: start},
 	}
-	mk := func(id, boot string, res []selftest.Result) *selftest.Record {
-		return &selftest.Record{Schema: 1, ToolVersion: "0.1.0", ID: id, BootID: boot, Hostname: "atomic-host-1", Trigger: "boot",
-			Start: start, End: start.Add(1500 * time.Millisecond), Checks: res, Summary: selftest.Summarise(res),
-			Deployment: &selftest.Deployment{OSName: "fedora-atomic", Checksum: "3f2a0000000000000000", Serial: 0, Version: "28.20180601.0", Refspec: "fedora-atomic:fedora/28/x86_64/atomic-host"},
-			Transition: &selftest.Transition{Kind: "upgrade"}}
+	mk := func(id, boot string, res []record.Result) *record.Record {
+		return &record.Record{Schema: 1, ToolVersion: "0.1.0", ID: id, BootID: boot, Hostname: "atomic-host-1", Trigger: "boot",
+			Start: start, End: start.Add(1500 * time.Millisecond), Checks: res, Summary: record.Summarise(res),
+			Deployment: &record.Deployment{OSName: "fedora-atomic", Checksum: "3f2a0000000000000000", Serial: 0, Version: "28.20180601.0", Refspec: "fedora-atomic:fedora/28/x86_64/atomic-host"},
+			Transition: &record.Transition{Kind: "upgrade"}}
 	}
-	return map[string][]*selftest.Record{
+	return map[string][]*record.Record{
 		"pass": {mk("run-1", "b00t1", ok)},
 		"fail": {mk("run-2", "b00t2", bad)},
 		"many": {mk("run-1", "b00t1", ok), mk("run-2", "b00t2", bad)},
@@ -123,7 +123,7 @@ func TestJSONRoundTrip(t *testing.T) {
 	if err := (JSON{}).Write(&buf, runs); err != nil {
 		t.Fatal(err)
 	}
-	var back selftest.Record
+	var back record.Record
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,8 @@ package format
 
 import (
 	"encoding/json"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
 // JSON prints the run record itself, indented.
@@ -14,14 +13,14 @@ type JSON struct {
 }
 
 // Write implements Formatter.
-func (j JSON) Write(w io.Writer, runs []*selftest.Record) error {
+func (j JSON) Write(w io.Writer, runs []*record.Record) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if !j.List && len(runs) == 1 {
 		return enc.Encode(runs[0])
 	}
 	if runs == nil {
-		runs = []*selftest.Record{}
+		runs = []*record.Record{}
 	}
 	return enc.Encode(runs)
 }

@@ -3,10 +3,10 @@ package format
 import (
 	"encoding/xml"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"strings"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
 // JUnit prints JUnit XML: one <testsuite> per run, named after the host,
@@ -72,15 +72,15 @@ type JUnitMessage struct {
 func seconds(f float64) string { return fmt.Sprintf("%.3f", f) }
 
 // Case converts one result; the outer driver reuses it.
-func Case(classname string, r selftest.Result) JUnitCase {
+func Case(classname string, r record.Result) JUnitCase {
 	c := JUnitCase{Name: r.ID, Classname: classname, Time: seconds(r.DurationSec)}
 	body := evidenceText(r.Evidence)
 	switch r.Status {
-	case selftest.StatusFail, selftest.StatusBlocked:
+	case record.StatusFail, record.StatusBlocked:
 		c.Failure = &JUnitMessage{Message: r.Message, Type: string(r.Status), Text: body}
-	case selftest.StatusError:
+	case record.StatusError:
 		c.Error = &JUnitMessage{Message: r.Message, Type: "error", Text: body}
-	case selftest.StatusSkip:
+	case record.StatusSkip:
 		c.Skipped = &JUnitMessage{Message: r.Message}
 	default:
 		c.SystemOut = strings.TrimSpace(r.Message + "\n" + body)
@@ -88,7 +88,7 @@ func Case(classname string, r selftest.Result) JUnitCase {
 	return c
 }
 
-func evidenceText(ev []selftest.Evidence) string {
+func evidenceText(ev []record.Evidence) string {
 	var b strings.Builder
 	for _, e := range ev {
 		if e.Expected != "" {
@@ -115,7 +115,7 @@ func (s *JUnitSuite) Add(c JUnitCase) {
 }
 
 // Suite converts one run.
-func Suite(rec *selftest.Record) JUnitSuite {
+func Suite(rec *record.Record) JUnitSuite {
 	host := rec.Hostname
 	if host == "" {
 		host = "unknown-host"
@@ -176,7 +176,7 @@ func WriteSuites(w io.Writer, doc JUnitSuites) error {
 }
 
 // Write implements Formatter.
-func (JUnit) Write(w io.Writer, runs []*selftest.Record) error {
+func (JUnit) Write(w io.Writer, runs []*record.Record) error {
 	doc := JUnitSuites{Name: "atomic-selftest"}
 	for _, rec := range runs {
 		doc.Suites = append(doc.Suites, Suite(rec))

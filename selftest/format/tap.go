@@ -4,10 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"strings"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
 // TAP prints TAP version 14 (testanything.org/tap-version-14-specification).
@@ -17,7 +16,7 @@ import (
 type TAP struct{}
 
 // Write implements Formatter.
-func (TAP) Write(w io.Writer, runs []*selftest.Record) error {
+func (TAP) Write(w io.Writer, runs []*record.Record) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintln(bw, "TAP version 14")
 	switch len(runs) {
@@ -48,7 +47,7 @@ func q(s string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-func writeTAPRun(w io.Writer, ind string, rec *selftest.Record) {
+func writeTAPRun(w io.Writer, ind string, rec *record.Record) {
 	fmt.Fprintf(w, "%s1..%d\n", ind, len(rec.Checks))
 	for i, r := range rec.Checks {
 		ok := "ok"
@@ -56,7 +55,7 @@ func writeTAPRun(w io.Writer, ind string, rec *selftest.Record) {
 		// does not fail the plan, matching the run's exit status.
 		directive := ""
 		switch {
-		case r.Status == selftest.StatusSkip:
+		case r.Status == record.StatusSkip:
 			directive = " # SKIP " + oneLine(r.Message)
 		case r.Status.Bad() && !r.Required:
 			ok = "not ok"

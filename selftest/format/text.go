@@ -2,11 +2,10 @@ package format
 
 import (
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
 // Text prints an aligned table for a person at a terminal.
@@ -33,12 +32,12 @@ func (t Text) paint(color, s string) string {
 
 // StatusWord is the upper-case status, coloured when asked; status and
 // the outer driver's table use it too.
-func (t Text) StatusWord(r selftest.Result) string {
+func (t Text) StatusWord(r record.Result) string {
 	w := strings.ToUpper(string(r.Status))
 	switch {
-	case r.Status == selftest.StatusPass:
+	case r.Status == record.StatusPass:
 		return t.paint(ansiGreen, w)
-	case r.Status == selftest.StatusSkip:
+	case r.Status == record.StatusSkip:
 		return t.paint(ansiDim, w)
 	case r.Status.Bad() && !r.Required:
 		return t.paint(ansiYellow, w)
@@ -47,7 +46,7 @@ func (t Text) StatusWord(r selftest.Result) string {
 }
 
 // Write implements Formatter.
-func (t Text) Write(w io.Writer, runs []*selftest.Record) error {
+func (t Text) Write(w io.Writer, runs []*record.Record) error {
 	if len(runs) == 0 {
 		_, err := fmt.Fprintln(w, "no runs recorded")
 		return err
@@ -63,7 +62,7 @@ func (t Text) Write(w io.Writer, runs []*selftest.Record) error {
 	return nil
 }
 
-func (t Text) writeRun(w io.Writer, rec *selftest.Record) error {
+func (t Text) writeRun(w io.Writer, rec *record.Record) error {
 	fmt.Fprintf(w, "%s %s on %s, boot %s, trigger %s, %s\n", t.paint(ansiBold, "atomic-selftest"),
 		rec.ToolVersion, rec.Hostname, shortID(rec.BootID), rec.Trigger, rec.Start.Local().Format("2006-01-02 15:04:05"))
 	if rec.Sysroot != "" {

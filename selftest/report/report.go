@@ -9,6 +9,7 @@ package report
 import (
 	"errors"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,8 +17,6 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/coreos/go-systemd/v22/journal"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
 // Journal MESSAGE_IDs (sd-id128), fixed so `journalctl MESSAGE_ID=` finds
@@ -47,7 +46,7 @@ func Live() Options {
 
 // Emit reports rec. Failures to report are returned joined; they never
 // change the run's outcome.
-func Emit(rec *selftest.Record, o Options) error {
+func Emit(rec *record.Record, o Options) error {
 	var errs []error
 	if o.Journal && journal.Enabled() {
 		if err := sendJournal(rec); err != nil {
@@ -69,7 +68,7 @@ func Emit(rec *selftest.Record, o Options) error {
 
 // SummaryLine is the one line that describes a run everywhere a line is
 // all there is room for.
-func SummaryLine(rec *selftest.Record) string {
+func SummaryLine(rec *record.Record) string {
 	s := rec.Summary
 	var b strings.Builder
 	if s.OK {
@@ -102,7 +101,7 @@ func short(c string) string {
 	return c
 }
 
-func priority(r selftest.Result) journal.Priority {
+func priority(r record.Result) journal.Priority {
 	switch {
 	case r.Status.Bad() && r.Required:
 		return journal.PriErr
@@ -112,7 +111,7 @@ func priority(r selftest.Result) journal.Priority {
 	return journal.PriInfo
 }
 
-func sendJournal(rec *selftest.Record) error {
+func sendJournal(rec *record.Record) error {
 	common := map[string]string{
 		"SYSLOG_IDENTIFIER":    "atomic-selftest",
 		"ATOMIC_SELFTEST_RUN":  rec.ID,
@@ -160,7 +159,7 @@ func sendJournal(rec *selftest.Record) error {
 
 // writeMotd replaces the motd file atomically (a login may read it at any
 // moment).
-func writeMotd(path string, rec *selftest.Record) error {
+func writeMotd(path string, rec *record.Record) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,17 +12,16 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
-func sampleRecord() *selftest.Record {
-	checks := []selftest.Result{
-		{ID: "host.boot", Criterion: "C1", Required: true, Status: selftest.StatusPass, Message: "ok"},
-		{ID: "runtime.run", Criterion: "C8", Required: true, Status: selftest.StatusFail, Message: "container exited 1\nsecond line"},
-		{ID: "cloudinit.sshkey", Criterion: "C7", Required: false, Status: selftest.StatusFail, Message: "key missing"},
+func sampleRecord() *record.Record {
+	checks := []record.Result{
+		{ID: "host.boot", Criterion: "C1", Required: true, Status: record.StatusPass, Message: "ok"},
+		{ID: "runtime.run", Criterion: "C8", Required: true, Status: record.StatusFail, Message: "container exited 1\nsecond line"},
+		{ID: "cloudinit.sshkey", Criterion: "C7", Required: false, Status: record.StatusFail, Message: "key missing"},
 	}
-	return &selftest.Record{ID: "run-x", BootID: "b00t", Trigger: "boot", Checks: checks, Summary: selftest.Summarise(checks),
-		Deployment: &selftest.Deployment{OSName: "fedora-atomic", Checksum: "0123456789abcdef", Version: "28.20180515.1"}}
+	return &record.Record{ID: "run-x", BootID: "b00t", Trigger: "boot", Checks: checks, Summary: record.Summarise(checks),
+		Deployment: &record.Deployment{OSName: "fedora-atomic", Checksum: "0123456789abcdef", Version: "28.20180515.1"}}
 }
 
 func TestSummaryLine(t *testing.T) {

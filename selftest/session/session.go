@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"strings"
 	"time"
@@ -48,12 +49,12 @@ type Options struct {
 	// (selftest.Host.ProbeBinary).
 	ProbeBinary string
 	// OnResult is called as each check finishes.
-	OnResult func(selftest.Result)
+	OnResult func(record.Result)
 }
 
 // Outcome is what a run produced.
 type Outcome struct {
-	Record *selftest.Record
+	Record *record.Record
 	// Path is where the record was saved ("" with NoSave or on error).
 	Path string
 	// SaveErr is set when the run finished but saving failed; the record is
@@ -79,10 +80,10 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		o.ResultsDir = store.DefaultDir
 	}
 	if o.Trigger == "" {
-		o.Trigger = selftest.TriggerManual
+		o.Trigger = record.TriggerManual
 	}
 	switch o.Trigger {
-	case selftest.TriggerBoot, selftest.TriggerDeploymentChange, selftest.TriggerManual:
+	case record.TriggerBoot, record.TriggerDeploymentChange, record.TriggerManual:
 	default:
 		return nil, fmt.Errorf("%w: --trigger: %q is not one of boot, deployment-change, manual", ErrUsage, o.Trigger)
 	}
@@ -139,8 +140,8 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		out.Problems = readHistory(st, h)
 	}
 
-	rec := &selftest.Record{
-		Schema:      selftest.SchemaVersion,
+	rec := &record.Record{
+		Schema:      record.SchemaVersion,
 		ToolVersion: o.Version,
 		BootID:      h.BootID,
 		Trigger:     o.Trigger,
@@ -194,13 +195,13 @@ func ReadBootID() string {
 
 // lastDeployment is the state file that remembers the booted deployment.
 type lastDeployment struct {
-	BootID     string               `json:"boot_id"`
-	Deployment *selftest.Deployment `json:"deployment"`
-	Time       time.Time            `json:"time"`
+	BootID     string             `json:"boot_id"`
+	Deployment *record.Deployment `json:"deployment"`
+	Time       time.Time          `json:"time"`
 	// Previous is the deployment of the boot before BootID, kept so a
 	// second run on the same boot still classifies the transition.
-	PreviousBootID string               `json:"previous_boot_id,omitempty"`
-	Previous       *selftest.Deployment `json:"previous,omitempty"`
+	PreviousBootID string             `json:"previous_boot_id,omitempty"`
+	Previous       *record.Deployment `json:"previous,omitempty"`
 }
 
 // readHistory fills h.History from the state files. Garbled files are
@@ -219,7 +220,7 @@ func readHistory(st *store.Store, h *selftest.Host) []string {
 			h.History.LastDeployment, h.History.LastBootID = ld.Deployment, ld.BootID
 		}
 	}
-	var ex selftest.Expectation
+	var ex record.Expectation
 	if ok, err := st.ReadJSON(store.ExpectFile, &ex); err != nil {
 		problems = append(problems, err.Error())
 	} else if ok && (ex.CreatedBootID == "" || ex.CreatedBootID != h.BootID) && !h.Offline {
@@ -229,7 +230,7 @@ func readHistory(st *store.Store, h *selftest.Host) []string {
 }
 
 // save writes the record and the state that follows from it.
-func save(st *store.Store, h *selftest.Host, rec *selftest.Record, keep int) (string, error) {
+func save(st *store.Store, h *selftest.Host, rec *record.Record, keep int) (string, error) {
 	if h.History.Expectation != nil && rec.Expectation == nil {
 		rec.Expectation = h.History.Expectation
 	}
@@ -260,10 +261,10 @@ func save(st *store.Store, h *selftest.Host, rec *selftest.Record, keep int) (st
 		}
 	}
 	if err := st.WriteJSON(store.LastRunFile, struct {
-		ID      string           `json:"id"`
-		BootID  string           `json:"boot_id"`
-		End     time.Time        `json:"end"`
-		Summary selftest.Summary `json:"summary"`
+		ID      string         `json:"id"`
+		BootID  string         `json:"boot_id"`
+		End     time.Time      `json:"end"`
+		Summary record.Summary `json:"summary"`
 	}{rec.ID, rec.BootID, rec.End, rec.Summary}); err != nil {
 		return path, err
 	}

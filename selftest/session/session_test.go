@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,7 +19,7 @@ func deploymentRegistry(checksum string, seen *selftest.History) *selftest.Regis
 	reg.Register(&selftest.Check{ID: "fake.deployment", Criterion: "C3", Required: true, Description: "d",
 		Run: func(_ context.Context, t *selftest.T) {
 			*seen = t.Host.History
-			t.UpdateRecord(func(r *selftest.Record) { r.Deployment = &selftest.Deployment{OSName: "os", Checksum: checksum} })
+			t.UpdateRecord(func(r *record.Record) { r.Deployment = &record.Deployment{OSName: "os", Checksum: checksum} })
 		}})
 	return reg
 }
@@ -38,7 +39,7 @@ func TestExpectationConsumedOnlyOnAnotherBoot(t *testing.T) {
 	st, _ := store.Open(dir)
 	// Left on this very boot (before a reboot that has not happened yet):
 	// it must wait for the next boot.
-	if err := st.WriteJSON(store.ExpectFile, selftest.Expectation{Checksum: "c2", CreatedBootID: ReadBootID()}); err != nil {
+	if err := st.WriteJSON(store.ExpectFile, record.Expectation{Checksum: "c2", CreatedBootID: ReadBootID()}); err != nil {
 		t.Fatal(err)
 	}
 	out, seen := run(t, dir, "c1")
@@ -49,7 +50,7 @@ func TestExpectationConsumedOnlyOnAnotherBoot(t *testing.T) {
 		t.Fatalf("the pending expectation was removed: %v", err)
 	}
 	// Left on another boot: this run verifies and consumes it.
-	if err := st.WriteJSON(store.ExpectFile, selftest.Expectation{Checksum: "c2", CreatedBootID: "an-earlier-boot"}); err != nil {
+	if err := st.WriteJSON(store.ExpectFile, record.Expectation{Checksum: "c2", CreatedBootID: "an-earlier-boot"}); err != nil {
 		t.Fatal(err)
 	}
 	out, seen = run(t, dir, "c2")
@@ -78,7 +79,7 @@ func TestHistoryAcrossRunsOfOneBoot(t *testing.T) {
 	dir := t.TempDir()
 	st, _ := store.Open(dir)
 	// The previous boot saw deployment c0.
-	if err := st.WriteJSON(store.LastDeploymentFile, lastDeployment{BootID: "previous-boot", Deployment: &selftest.Deployment{Checksum: "c0"}}); err != nil {
+	if err := st.WriteJSON(store.LastDeploymentFile, lastDeployment{BootID: "previous-boot", Deployment: &record.Deployment{Checksum: "c0"}}); err != nil {
 		t.Fatal(err)
 	}
 	_, seen := run(t, dir, "c1")

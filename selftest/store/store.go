@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"io/fs"
 	"os"
@@ -22,8 +23,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
 // DefaultDir is where results live on a host.
@@ -254,7 +253,7 @@ func readBounded(path string) ([]byte, error) {
 
 // RunName returns the file name of a run record: sortable by start time,
 // and naming the boot.
-func RunName(rec *selftest.Record) string {
+func RunName(rec *record.Record) string {
 	boot := rec.BootID
 	if len(boot) > 8 {
 		boot = boot[:8]
@@ -267,7 +266,7 @@ func RunName(rec *selftest.Record) string {
 
 // SaveRun writes rec as a new run record, setting rec.ID, and returns the
 // path. The caller holds the lock.
-func (s *Store) SaveRun(rec *selftest.Record) (string, error) {
+func (s *Store) SaveRun(rec *record.Record) (string, error) {
 	name := RunName(rec)
 	rec.ID = strings.TrimSuffix(name, ".json")
 	data, err := json.MarshalIndent(rec, "", "  ")
@@ -315,12 +314,12 @@ type Filter struct {
 
 // Runs reads the run records matching f, oldest first. Files that cannot
 // be read or parsed are returned as problems and skipped, never fatal.
-func (s *Store) Runs(f Filter) ([]*selftest.Record, []Problem, error) {
+func (s *Store) Runs(f Filter) ([]*record.Record, []Problem, error) {
 	names, err := s.runFiles()
 	if err != nil {
 		return nil, nil, err
 	}
-	var recs []*selftest.Record
+	var recs []*record.Record
 	var problems []Problem
 	// Walk newest first so --last N reads only N files.
 	for i := len(names) - 1; i >= 0; i-- {
@@ -345,7 +344,7 @@ func (s *Store) Runs(f Filter) ([]*selftest.Record, []Problem, error) {
 }
 
 // ReadRecord reads and validates one run record file.
-func ReadRecord(path string) (*selftest.Record, error) {
+func ReadRecord(path string) (*record.Record, error) {
 	data, err := readBounded(path)
 	if err != nil {
 		return nil, err
@@ -355,14 +354,14 @@ func ReadRecord(path string) (*selftest.Record, error) {
 
 // DecodeRecord parses a run record and checks the fields every reader
 // relies on.
-func DecodeRecord(data []byte) (*selftest.Record, error) {
-	var rec selftest.Record
+func DecodeRecord(data []byte) (*record.Record, error) {
+	var rec record.Record
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&rec); err != nil {
 		return nil, fmt.Errorf("not a run record: %w", err)
 	}
-	if rec.Schema < 1 || rec.Schema > selftest.SchemaVersion {
-		return nil, fmt.Errorf("unsupported schema version %d (this tool reads 1 to %d)", rec.Schema, selftest.SchemaVersion)
+	if rec.Schema < 1 || rec.Schema > record.SchemaVersion {
+		return nil, fmt.Errorf("unsupported schema version %d (this tool reads 1 to %d)", rec.Schema, record.SchemaVersion)
 	}
 	if rec.Start.IsZero() {
 		return nil, errors.New("run record has no start time")

@@ -3,19 +3,18 @@ package store
 import (
 	"context"
 	"errors"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
-func rec(i int, boot string) *selftest.Record {
-	return &selftest.Record{Schema: selftest.SchemaVersion, BootID: boot,
+func rec(i int, boot string) *record.Record {
+	return &record.Record{Schema: record.SchemaVersion, BootID: boot,
 		Start: time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC), End: time.Date(2026, 1, 1, 0, 0, i+1, 0, time.UTC),
-		Checks: []selftest.Result{{ID: "host.var", Criterion: "C1", Status: selftest.StatusPass}}}
+		Checks: []record.Result{{ID: "host.var", Criterion: "C1", Status: record.StatusPass}}}
 }
 
 func TestSaveListPrune(t *testing.T) {

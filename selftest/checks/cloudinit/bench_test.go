@@ -1,9 +1,8 @@
 package cloudinit
 
 import (
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"testing"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
 // BenchmarkChecks runs the four cloud-init checks, each through the
@@ -14,7 +13,7 @@ func BenchmarkChecks(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, id := range ids {
-			if r := run(b, h, id); r.Status != selftest.StatusPass {
+			if r := run(b, h, id); r.Status != record.StatusPass {
 				b.Fatalf("%s: %s %s", id, r.Status, r.Message)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,7 +57,7 @@ func hostAt(root string) *selftest.Host {
 	return h
 }
 
-func run(t testing.TB, h *selftest.Host, id string) selftest.Result {
+func run(t testing.TB, h *selftest.Host, id string) record.Result {
 	t.Helper()
 	return checktest.One(t, h, checktest.Registered(t, id))
 }
@@ -117,7 +118,7 @@ func TestGoodTrees(t *testing.T) {
 		for _, id := range []string{"cloudinit.finished", "cloudinit.sshkey", "cloudinit.hostname", "cloudinit.scripts"} {
 			t.Run(tree+"/"+id, func(t *testing.T) {
 				r := run(t, hostAt(copyTree(t, tree)), id)
-				if r.Status != selftest.StatusPass {
+				if r.Status != record.StatusPass {
 					t.Fatalf("%s: %s (%v)", r.Status, r.Message, r.Evidence)
 				}
 			})
@@ -216,7 +217,7 @@ func TestBrokenTrees(t *testing.T) {
 				root := copyTree(t, tree)
 				c.breaks(t, tree, root)
 				r := run(t, hostAt(root), c.id)
-				if r.Status != selftest.StatusFail {
+				if r.Status != record.StatusFail {
 					t.Fatalf("status %s, want fail: %s", r.Status, r.Message)
 				}
 				if !strings.Contains(r.Message, want) {
@@ -244,7 +245,7 @@ func TestNothingRequested(t *testing.T) {
 		"cloudinit.scripts":  "no user scripts and no runcmd were requested",
 	} {
 		r := run(t, h, id)
-		if r.Status != selftest.StatusSkip || !strings.Contains(r.Message, want) {
+		if r.Status != record.StatusSkip || !strings.Contains(r.Message, want) {
 			t.Errorf("%s: %s %q, want skip %q", id, r.Status, r.Message, want)
 		}
 	}
@@ -256,8 +257,8 @@ type fakeSystemd struct {
 	err  error
 }
 
-func (f fakeSystemd) Manager(context.Context) (selftest.ManagerState, error) {
-	return selftest.ManagerState{Virtualization: f.virt}, f.err
+func (f fakeSystemd) Manager(context.Context) (record.ManagerState, error) {
+	return record.ManagerState{Virtualization: f.virt}, f.err
 }
 func (f fakeSystemd) Close() {}
 

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os/exec"
 	"strings"
 	"time"
@@ -83,13 +84,13 @@ func booted(t *selftest.T) (*ot.Sysroot, *ot.Deployment) {
 
 func checkExpected(ctx context.Context, t *selftest.T) {
 	ex := t.Host.History.Expectation
-	t.UpdateRecord(func(r *selftest.Record) { r.Expectation = ex })
+	t.UpdateRecord(func(r *record.Record) { r.Expectation = ex })
 	s, b := booted(t)
 	if b == nil {
 		return
 	}
 	rec := ostreehost.Record(t.Host, s, b)
-	t.UpdateRecord(func(r *selftest.Record) { r.Deployment = rec })
+	t.UpdateRecord(func(r *record.Record) { r.Deployment = rec })
 	var diffs []string
 	if ex.Checksum != "" {
 		t.Evidence("checksum", ex.Checksum, b.Checksum)
@@ -207,7 +208,7 @@ func checkTransition(_ context.Context, t *selftest.T) {
 	}
 	cur := ostreehost.Record(t.Host, s, b)
 	tr := Classify(t.Host.History.LastDeployment, cur)
-	t.UpdateRecord(func(r *selftest.Record) {
+	t.UpdateRecord(func(r *record.Record) {
 		r.Deployment = cur
 		r.Transition = tr
 	})
@@ -219,41 +220,41 @@ func checkTransition(_ context.Context, t *selftest.T) {
 
 // Classify names the change from prev (the booted deployment of the last
 // boot, nil on a first boot) to cur.
-func Classify(prev, cur *selftest.Deployment) *selftest.Transition {
-	tr := &selftest.Transition{From: prev, To: cur}
+func Classify(prev, cur *record.Deployment) *record.Transition {
+	tr := &record.Transition{From: prev, To: cur}
 	switch {
 	case prev == nil:
-		tr.Kind, tr.Reason = selftest.TransitionFirstBoot, "no deployment recorded by an earlier boot"
+		tr.Kind, tr.Reason = record.TransitionFirstBoot, "no deployment recorded by an earlier boot"
 	case prev.OSName == cur.OSName && prev.Checksum == cur.Checksum && prev.Serial == cur.Serial:
-		tr.Kind, tr.Reason = selftest.TransitionSame, "booted the same deployment as last boot: "+ostreehost.Describe(cur)
+		tr.Kind, tr.Reason = record.TransitionSame, "booted the same deployment as last boot: "+ostreehost.Describe(cur)
 	case prev.Rollback != "" && prev.Rollback == cur.OSName+"/"+fmt.Sprintf("%s.%d", cur.Checksum, cur.Serial):
-		tr.Kind, tr.Reason = selftest.TransitionRollback, "booted the last boot's rollback deployment "+ostreehost.Describe(cur)
+		tr.Kind, tr.Reason = record.TransitionRollback, "booted the last boot's rollback deployment "+ostreehost.Describe(cur)
 	case !prev.BootedAt.IsZero() && !cur.Deployed.IsZero() && cur.Deployed.Before(prev.BootedAt):
 		// Not a new deployment: it was written before the last boot
 		// started, so booting it is a rollback, even when the deployments
 		// were reordered after the last boot's record was saved.
-		tr.Kind = selftest.TransitionRollback
+		tr.Kind = record.TransitionRollback
 		tr.Reason = fmt.Sprintf("booted %s, deployed %s, before the last boot (of %s) started %s", ostreehost.Describe(cur), cur.Deployed.Format(time.RFC3339), ostreehost.Describe(prev), prev.BootedAt.Format(time.RFC3339))
 	case prev.OSName == cur.OSName && base(prev) == base(cur):
-		tr.Kind = selftest.TransitionLayering
+		tr.Kind = record.TransitionLayering
 		tr.Reason = fmt.Sprintf("same base %s, layered packages %s -> %s", ostreehost.Short(base(cur)), list(prev.LayeredPackages), list(cur.LayeredPackages))
 	default:
 		switch newer(cur, prev) {
 		case 1:
-			tr.Kind = selftest.TransitionUpgrade
+			tr.Kind = record.TransitionUpgrade
 			tr.Reason = fmt.Sprintf("%s -> %s: newer commit", ostreehost.Describe(prev), ostreehost.Describe(cur))
 		case -1:
-			tr.Kind = selftest.TransitionDeploy
+			tr.Kind = record.TransitionDeploy
 			tr.Reason = fmt.Sprintf("%s -> %s: deploy of an older commit", ostreehost.Describe(prev), ostreehost.Describe(cur))
 		default:
-			tr.Kind = selftest.TransitionDeploy
+			tr.Kind = record.TransitionDeploy
 			tr.Reason = fmt.Sprintf("%s -> %s: a different commit of the same age", ostreehost.Describe(prev), ostreehost.Describe(cur))
 		}
 	}
 	return tr
 }
 
-func base(d *selftest.Deployment) string {
+func base(d *record.Deployment) string {
 	if d.BaseChecksum != "" {
 		return d.BaseChecksum
 	}
@@ -262,7 +263,7 @@ func base(d *selftest.Deployment) string {
 
 // newer compares commit times, then versions with strverscmp semantics
 // (the order ostree itself gives versions).
-func newer(a, b *selftest.Deployment) int {
+func newer(a, b *record.Deployment) int {
 	if !a.CommitTime.IsZero() && !b.CommitTime.IsZero() && !a.CommitTime.Equal(b.CommitTime) {
 		if a.CommitTime.After(b.CommitTime) {
 			return 1

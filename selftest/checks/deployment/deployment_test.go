@@ -1,6 +1,7 @@
 package deployment_test
 
 import (
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,12 +10,11 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/deployment"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
 )
 
-func want(t *testing.T, r selftest.Result, status selftest.Status, msg string) {
+func want(t *testing.T, r record.Result, status record.Status, msg string) {
 	t.Helper()
 	if r.Status != status || !strings.Contains(r.Message, msg) {
 		t.Errorf("%s: %s %q, want %s containing %q; evidence %+v", r.ID, r.Status, r.Message, status, msg, r.Evidence)
@@ -23,30 +23,30 @@ func want(t *testing.T, r selftest.Result, status selftest.Status, msg string) {
 
 func TestClassify(t *testing.T) {
 	t0 := time.Date(2018, 5, 15, 0, 0, 0, 0, time.UTC)
-	old := &selftest.Deployment{OSName: "fa", Checksum: "aaaa", Version: "28.1", CommitTime: t0, Rollback: "fa/cccc.0"}
+	old := &record.Deployment{OSName: "fa", Checksum: "aaaa", Version: "28.1", CommitTime: t0, Rollback: "fa/cccc.0"}
 	for _, tc := range []struct {
 		name string
-		prev *selftest.Deployment
-		cur  selftest.Deployment
+		prev *record.Deployment
+		cur  record.Deployment
 		kind string
 	}{
-		{"nothing recorded before", nil, selftest.Deployment{OSName: "fa", Checksum: "aaaa"}, selftest.TransitionFirstBoot},
-		{"same deployment", old, *old, selftest.TransitionSame},
-		{"newer commit", old, selftest.Deployment{OSName: "fa", Checksum: "bbbb", Version: "28.2", CommitTime: t0.Add(time.Hour)}, selftest.TransitionUpgrade},
+		{"nothing recorded before", nil, record.Deployment{OSName: "fa", Checksum: "aaaa"}, record.TransitionFirstBoot},
+		{"same deployment", old, *old, record.TransitionSame},
+		{"newer commit", old, record.Deployment{OSName: "fa", Checksum: "bbbb", Version: "28.2", CommitTime: t0.Add(time.Hour)}, record.TransitionUpgrade},
 		// The last boot's rollback deployment booted: a rollback, even
 		// though it is older.
-		{"rollback", old, selftest.Deployment{OSName: "fa", Checksum: "cccc", CommitTime: t0.Add(-time.Hour)}, selftest.TransitionRollback},
+		{"rollback", old, record.Deployment{OSName: "fa", Checksum: "cccc", CommitTime: t0.Add(-time.Hour)}, record.TransitionRollback},
 		// An older commit that was not the rollback: deploy.
-		{"older commit", old, selftest.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(-time.Hour)}, selftest.TransitionDeploy},
+		{"older commit", old, record.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(-time.Hour)}, record.TransitionDeploy},
 		// Written before the last boot started: it existed already, so
 		// booting it is a rollback whatever the last record said, even
 		// to a newer commit.
-		{"existing deployment", &selftest.Deployment{OSName: "fa", Checksum: "aaaa", CommitTime: t0, BootedAt: t0.Add(2 * time.Hour)}, selftest.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(time.Hour), Deployed: t0.Add(time.Hour)}, selftest.TransitionRollback},
+		{"existing deployment", &record.Deployment{OSName: "fa", Checksum: "aaaa", CommitTime: t0, BootedAt: t0.Add(2 * time.Hour)}, record.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(time.Hour), Deployed: t0.Add(time.Hour)}, record.TransitionRollback},
 		// Written during the last boot, an older commit: deploy.
-		{"new deployment of an older commit", &selftest.Deployment{OSName: "fa", Checksum: "aaaa", CommitTime: t0, BootedAt: t0}, selftest.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(-time.Hour), Deployed: t0.Add(time.Hour)}, selftest.TransitionDeploy},
-		{"layered on the same base", old, selftest.Deployment{OSName: "fa", Checksum: "eeee", BaseChecksum: "aaaa", LayeredPackages: []string{"htop"}, CommitTime: t0.Add(time.Minute)}, selftest.TransitionLayering},
+		{"new deployment of an older commit", &record.Deployment{OSName: "fa", Checksum: "aaaa", CommitTime: t0, BootedAt: t0}, record.Deployment{OSName: "fa", Checksum: "dddd", CommitTime: t0.Add(-time.Hour), Deployed: t0.Add(time.Hour)}, record.TransitionDeploy},
+		{"layered on the same base", old, record.Deployment{OSName: "fa", Checksum: "eeee", BaseChecksum: "aaaa", LayeredPackages: []string{"htop"}, CommitTime: t0.Add(time.Minute)}, record.TransitionLayering},
 		// Without commit times, versions decide with strverscmp.
-		{"versions only", &selftest.Deployment{OSName: "fa", Checksum: "aaaa", Version: "28.9"}, selftest.Deployment{OSName: "fa", Checksum: "ffff", Version: "28.10"}, selftest.TransitionUpgrade},
+		{"versions only", &record.Deployment{OSName: "fa", Checksum: "aaaa", Version: "28.9"}, record.Deployment{OSName: "fa", Checksum: "ffff", Version: "28.10"}, record.TransitionUpgrade},
 	} {
 		cur := tc.cur
 		tr := deployment.Classify(tc.prev, &cur)
@@ -88,17 +88,17 @@ func TestExpected(t *testing.T) {
 	h := ostreetest.LiveHost(root)
 	h.Config.Deployment.RPMDBPath = db
 
-	h.History.Expectation = &selftest.Expectation{Version: "28.2", Refspec: ostreetest.Branch, Packages: []string{"layered-tool"}, AbsentPackages: []string{"docker"}}
+	h.History.Expectation = &record.Expectation{Version: "28.2", Refspec: ostreetest.Branch, Packages: []string{"layered-tool"}, AbsentPackages: []string{"docker"}}
 	r, rec := ostreetest.RunCheck(t, h, "deployment.expected")
-	want(t, r, selftest.StatusPass, "booted fedora-atomic "+c2[:10])
+	want(t, r, record.StatusPass, "booted fedora-atomic "+c2[:10])
 	if rec.Expectation == nil || rec.Expectation.Version != "28.2" || rec.Deployment == nil || rec.Deployment.Checksum != c2 {
 		t.Errorf("record %+v %+v", rec.Expectation, rec.Deployment)
 	}
 
 	// Everything that can differ, said exactly.
-	h.History.Expectation = &selftest.Expectation{Checksum: c1, Version: "28.1", Packages: []string{"htop"}, AbsentPackages: []string{"layered-tool"}}
+	h.History.Expectation = &record.Expectation{Checksum: c1, Version: "28.1", Packages: []string{"htop"}, AbsentPackages: []string{"layered-tool"}}
 	r, _ = ostreetest.RunCheck(t, h, "deployment.expected")
-	want(t, r, selftest.StatusFail, "booted "+c2[:10]+"… (28.2), expected checksum "+c1+
+	want(t, r, record.StatusFail, "booted "+c2[:10]+"… (28.2), expected checksum "+c1+
 		"; booted version \"28.2\" ("+c2[:10]+"…), expected \"28.1\""+
 		"; package htop is not layered in the origin (layered: layered-tool)"+
 		"; package htop is not in the rpm database"+
@@ -108,14 +108,14 @@ func TestExpected(t *testing.T) {
 	// An expectation on a sysroot whose booted deployment cannot be
 	// identified fails and says why.
 	un := ostreetest.LiveHost(sr.Dir)
-	un.History.Expectation = &selftest.Expectation{Version: "28.2"}
+	un.History.Expectation = &record.Expectation{Version: "28.2"}
 	r, _ = ostreetest.RunCheck(t, un, "deployment.expected")
-	want(t, r, selftest.StatusFail, "cannot identify the booted deployment: not OSTree-booted (no /run/ostree-booted)")
+	want(t, r, record.StatusFail, "cannot identify the booted deployment: not OSTree-booted (no /run/ostree-booted)")
 
 	// No expectation: skipped with the reason.
 	h.History.Expectation = nil
 	r, _ = ostreetest.RunCheck(t, h, "deployment.expected")
-	want(t, r, selftest.StatusSkip, "no expectation left for this boot")
+	want(t, r, record.StatusSkip, "no expectation left for this boot")
 }
 
 // Upgrade and rollback on a real sysroot: the record of one boot is the
@@ -127,7 +127,7 @@ func TestTransition(t *testing.T) {
 	root := sr.BootedRoot("fedora-atomic", c2, 0, false)
 	ostreetest.SetBootTime(t, root, time.Now().Add(time.Second))
 	r, rec := ostreetest.RunCheck(t, ostreetest.LiveHost(root), "deployment.transition")
-	want(t, r, selftest.StatusPass, "first-boot")
+	want(t, r, record.StatusPass, "first-boot")
 	if rec.Deployment == nil || rec.Deployment.Rollback != "fedora-atomic/"+c1+".0" {
 		t.Fatalf("record deployment %+v", rec.Deployment)
 	}
@@ -150,14 +150,14 @@ func TestTransition(t *testing.T) {
 	h := ostreetest.LiveHost(root)
 	h.History.LastDeployment = first
 	r, rec = ostreetest.RunCheck(t, h, "deployment.transition")
-	want(t, r, selftest.StatusPass, "rollback: booted the last boot's rollback deployment fedora-atomic "+c1[:10])
-	if rec.Transition == nil || rec.Transition.Kind != selftest.TransitionRollback || rec.Transition.From != first {
+	want(t, r, record.StatusPass, "rollback: booted the last boot's rollback deployment fedora-atomic "+c1[:10])
+	if rec.Transition == nil || rec.Transition.Kind != record.TransitionRollback || rec.Transition.From != first {
 		t.Errorf("transition %+v", rec.Transition)
 	}
 	// Against the late record: still a rollback, by when each was deployed.
 	h.History.LastDeployment = late
 	r, _ = ostreetest.RunCheck(t, h, "deployment.transition")
-	want(t, r, selftest.StatusPass, "rollback: booted fedora-atomic "+c1[:10]+"….0 (28.1), deployed ")
+	want(t, r, record.StatusPass, "rollback: booted fedora-atomic "+c1[:10]+"….0 (28.1), deployed ")
 	if late.BootedAt.IsZero() {
 		t.Error("the record has no boot time")
 	}
@@ -170,5 +170,5 @@ func TestTransition(t *testing.T) {
 	h = ostreetest.LiveHost(root)
 	h.History.LastDeployment = second
 	r, _ = ostreetest.RunCheck(t, h, "deployment.transition")
-	want(t, r, selftest.StatusPass, "upgrade: fedora-atomic "+c1[:10]+"….0 (28.1) -> fedora-atomic "+c3[:10]+"….0 (28.3): newer commit")
+	want(t, r, record.StatusPass, "upgrade: fedora-atomic "+c1[:10]+"….0 (28.1) -> fedora-atomic "+c3[:10]+"….0 (28.3): newer commit")
 }

@@ -1,13 +1,13 @@
 package deployment_test
 
 import (
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"testing"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/prop"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
 )
@@ -73,7 +73,7 @@ func TestRpmOstreeAgrees(t *testing.T) {
 	// No rpm-ostree on the bus: skipped with the reason.
 	addr := testutil.StartSystemBus(t)
 	r, _ := ostreetest.RunCheck(t, h, "deployment.rpmostree-agrees")
-	want(t, r, selftest.StatusSkip, "org.projectatomic.rpmostree1 is not on the system bus")
+	want(t, r, record.StatusSkip, "org.projectatomic.rpmostree1 is not on the system bus")
 
 	s, err := ot.Load(ot.Options{Root: root, Live: true})
 	if err != nil || s.Booted == nil {
@@ -84,7 +84,7 @@ func TestRpmOstreeAgrees(t *testing.T) {
 	deps[1]["requested-packages"] = dbus.MakeVariant([]string{"strace", "htop"})
 	exportRpmOstree(t, addr, deps)
 	r, _ = ostreetest.RunCheck(t, h, "deployment.rpmostree-agrees")
-	want(t, r, selftest.StatusPass, "rpm-ostree agrees on 2 deployments")
+	want(t, r, record.StatusPass, "rpm-ostree agrees on 2 deployments")
 
 	// A second daemon connection cannot take the name; restart the fake
 	// with a view that disagrees on order and packages.
@@ -95,8 +95,8 @@ func TestRpmOstreeAgrees(t *testing.T) {
 		bad[0]["requested-packages"] = dbus.MakeVariant([]string{"htop"})
 		exportRpmOstree(t, addr, bad)
 		r, _ := ostreetest.RunCheck(t, h, "deployment.rpmostree-agrees")
-		want(t, r, selftest.StatusFail, "rpm-ostree disagrees with the sysroot: deployment 0: rpm-ostree says id fedora-atomic-"+c1+".0, the sysroot fedora-atomic-"+c2+".0")
-		want(t, r, selftest.StatusFail, "deployment 0: rpm-ostree says booted true, the sysroot false")
-		want(t, r, selftest.StatusFail, "deployment 0: rpm-ostree says requested packages [htop], the sysroot []")
+		want(t, r, record.StatusFail, "rpm-ostree disagrees with the sysroot: deployment 0: rpm-ostree says id fedora-atomic-"+c1+".0, the sysroot fedora-atomic-"+c2+".0")
+		want(t, r, record.StatusFail, "deployment 0: rpm-ostree says booted true, the sysroot false")
+		want(t, r, record.StatusFail, "deployment 0: rpm-ostree says requested packages [htop], the sysroot []")
 	})
 }

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 // runOne runs a registered check with its applicability test removed, so
 // a host whose PID 1 is not systemd can still exercise the D-Bus path
 // against a fake systemd on a private bus.
-func runOne(t *testing.T, id string, h *selftest.Host) selftest.Result {
+func runOne(t *testing.T, id string, h *selftest.Host) record.Result {
 	t.Helper()
 	c := checktest.Registered(t, id)
 	c.Applies = nil
@@ -26,7 +27,7 @@ func TestBootPassesAndRecordsTimes(t *testing.T) {
 	// Our own failed unit is ignored: it fails whenever a check fails.
 	testutil.FakeSystemd(t, []string{"atomic-selftest.service"}, testutil.FakeUnits())
 	r := runOne(t, "host.boot", selftest.NewHost("/", nil))
-	if r.Status != selftest.StatusPass {
+	if r.Status != record.StatusPass {
 		t.Fatalf("%s %q %+v", r.Status, r.Message, r.Evidence)
 	}
 	if r.Details["target_reached_s"] != 20.0 || r.Details["boot_finished_s"] != 21.0 {
@@ -37,7 +38,7 @@ func TestBootPassesAndRecordsTimes(t *testing.T) {
 func TestBootFailsNamingFailedUnits(t *testing.T) {
 	testutil.FakeSystemd(t, []string{"docker.service", "var-lib-x.mount"}, testutil.FakeUnits())
 	r := runOne(t, "host.boot", selftest.NewHost("/", nil))
-	if r.Status != selftest.StatusFail || r.Message != "2 unit(s) failed: docker.service, var-lib-x.mount" {
+	if r.Status != record.StatusFail || r.Message != "2 unit(s) failed: docker.service, var-lib-x.mount" {
 		t.Fatalf("%s %q", r.Status, r.Message)
 	}
 }
@@ -47,7 +48,7 @@ func TestBootFailsWhenTargetNotReached(t *testing.T) {
 	units["multi-user.target"]["org.freedesktop.systemd1.Unit"]["ActiveState"] = "inactive"
 	testutil.FakeSystemd(t, nil, units)
 	r := runOne(t, "host.boot", selftest.NewHost("/", nil))
-	if r.Status != selftest.StatusFail || !strings.Contains(r.Message, "multi-user.target is inactive") {
+	if r.Status != record.StatusFail || !strings.Contains(r.Message, "multi-user.target is inactive") {
 		t.Fatalf("%s %q", r.Status, r.Message)
 	}
 }
@@ -69,13 +70,13 @@ func TestVarOnTmpfsFails(t *testing.T) {
 		return h
 	}
 	r := runOne(t, "host.var", live())
-	if r.Status != selftest.StatusPass {
+	if r.Status != record.StatusPass {
 		t.Fatalf("plain directory: %s %q", r.Status, r.Message)
 	}
 	// Make the root's /var a tmpfs: nothing there would survive a reboot.
 	mountTmpfs(t, root+"/var")
 	r = runOne(t, "host.var", live())
-	if r.Status != selftest.StatusFail || !strings.Contains(r.Message, "/var is on tmpfs") {
+	if r.Status != record.StatusFail || !strings.Contains(r.Message, "/var is on tmpfs") {
 		t.Fatalf("tmpfs /var: %s %q", r.Status, r.Message)
 	}
 }

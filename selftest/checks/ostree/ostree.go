@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,7 +75,7 @@ func checkBooted(_ context.Context, t *selftest.T) {
 		return
 	}
 	rec := ostreehost.Record(t.Host, s, b)
-	t.UpdateRecord(func(r *selftest.Record) { r.Deployment = rec })
+	t.UpdateRecord(func(r *record.Record) { r.Deployment = rec })
 	t.Evidence("booted deployment", "", ostreehost.Describe(rec))
 	t.Detail("booted", rec)
 	var problems []string

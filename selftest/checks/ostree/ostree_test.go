@@ -2,6 +2,7 @@ package ostree_test
 
 import (
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,7 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
 )
 
-func want(t *testing.T, r selftest.Result, status selftest.Status, msg string) {
+func want(t *testing.T, r record.Result, status record.Status, msg string) {
 	t.Helper()
 	if r.Status != status || !strings.Contains(r.Message, msg) {
 		t.Errorf("%s: %s %q, want %s containing %q; evidence %+v", r.ID, r.Status, r.Message, status, msg, r.Evidence)
@@ -27,7 +28,7 @@ func TestBootedOnABootedRoot(t *testing.T) {
 	root := sr.BootedRoot("fedora-atomic", c1, 0, false)
 	h := ostreetest.LiveHost(root)
 	r, rec := ostreetest.RunCheck(t, h, "ostree.booted")
-	want(t, r, selftest.StatusPass, "booted fedora-atomic "+c1[:10])
+	want(t, r, record.StatusPass, "booted fedora-atomic "+c1[:10])
 	if rec.Deployment == nil || rec.Deployment.Checksum != c1 || rec.Deployment.Version != "28.1" || rec.Deployment.Refspec != ostreetest.Branch {
 		t.Errorf("record deployment %+v", rec.Deployment)
 	}
@@ -47,22 +48,22 @@ func TestBootedOnABootedRoot(t *testing.T) {
 	cmdline := filepath.Join(root, "proc", "cmdline")
 	os.WriteFile(cmdline, []byte("root=/dev/vda1 "+args["28.1"]+"\n"), 0o644)
 	r, _ = ostreetest.RunCheck(t, h, "ostree.booted")
-	want(t, r, selftest.StatusPass, "booted fedora-atomic "+c1[:10])
+	want(t, r, record.StatusPass, "booted fedora-atomic "+c1[:10])
 	os.WriteFile(cmdline, []byte(args["28.2"]+"\n"), 0o644)
 	r, _ = ostreetest.RunCheck(t, h, "ostree.booted")
-	want(t, r, selftest.StatusFail, "the kernel was booted with "+args["28.2"]+", which is not the booted deployment's stateroot fedora-atomic and boot checksum")
+	want(t, r, record.StatusFail, "the kernel was booted with "+args["28.2"]+", which is not the booted deployment's stateroot fedora-atomic and boot checksum")
 	os.WriteFile(cmdline, nil, 0o644)
 
 	// The bootloader check, live: the default (28.2) is the pending one.
 	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, selftest.StatusPass, "default fedora-atomic "+c2[:10])
+	want(t, r, record.StatusPass, "default fedora-atomic "+c2[:10])
 
 	// /usr writable on a locked deployment fails.
 	if err := syscall.Mount("", filepath.Join(root, "usr"), "", syscall.MS_REMOUNT|syscall.MS_BIND, ""); err != nil {
 		t.Fatal(err)
 	}
 	r, _ = ostreetest.RunCheck(t, h, "ostree.booted")
-	want(t, r, selftest.StatusFail, "/usr is mounted read-write and the deployment is not unlocked")
+	want(t, r, record.StatusFail, "/usr is mounted read-write and the deployment is not unlocked")
 
 	// A sysroot configured read-only but mounted read-write fails.
 	cfg := filepath.Join(sr.Repo, "config")
@@ -71,7 +72,7 @@ func TestBootedOnABootedRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ = ostreetest.RunCheck(t, h, "ostree.booted")
-	want(t, r, selftest.StatusFail, "/sysroot is mounted read-write but the sysroot is configured read-only")
+	want(t, r, record.StatusFail, "/sysroot is mounted read-write but the sysroot is configured read-only")
 }
 
 func TestBootedReadOnlySysroot(t *testing.T) {
@@ -81,7 +82,7 @@ func TestBootedReadOnlySysroot(t *testing.T) {
 	os.WriteFile(cfg, append(data, []byte("\n[sysroot]\nreadonly=true\n")...), 0o644)
 	root := sr.BootedRoot("fedora-atomic", c2, 0, true)
 	r, _ := ostreetest.RunCheck(t, ostreetest.LiveHost(root), "ostree.booted")
-	want(t, r, selftest.StatusPass, "booted fedora-atomic "+c2[:10])
+	want(t, r, record.StatusPass, "booted fedora-atomic "+c2[:10])
 	found := false
 	for _, e := range r.Evidence {
 		if e.Name == "/sysroot mount" && e.Seen == "read-only" {
@@ -99,20 +100,20 @@ func TestBootedUnidentified(t *testing.T) {
 	os.MkdirAll(filepath.Join(sr.Dir, "run"), 0o755)
 	os.WriteFile(filepath.Join(sr.Dir, "run", "ostree-booted"), nil, 0o644)
 	r, _ := ostreetest.RunCheck(t, ostreetest.LiveHost(sr.Dir), "ostree.booted")
-	want(t, r, selftest.StatusFail, "/run/ostree-booted exists but no deployment's directory is the running root (dev ")
+	want(t, r, record.StatusFail, "/run/ostree-booted exists but no deployment's directory is the running root (dev ")
 }
 
 func TestBootloaderOffline(t *testing.T) {
 	sr, c2, c1 := ostreetest.TwoDeployments(t)
 	h := selftest.NewHost(sr.Dir, nil)
 	r, _ := ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, selftest.StatusPass, "2 entries boot 2 deployments")
+	want(t, r, record.StatusPass, "2 entries boot 2 deployments")
 
 	// A deployment directory without an entry yet (a run during a deploy
 	// sees one): reported, not failed.
 	name := sr.DeployTree("fedora-atomic", c1)
 	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, selftest.StatusPass, "2 entries boot 2 deployments")
+	want(t, r, record.StatusPass, "2 entries boot 2 deployments")
 	if !strings.Contains(fmt.Sprint(r.Evidence), "fedora-atomic/"+name+" (being deployed") {
 		t.Errorf("evidence %+v", r.Evidence)
 	}
@@ -123,11 +124,11 @@ func TestBootloaderOffline(t *testing.T) {
 	sr.Commit("debian/12", "12.1", "d")
 	sr.Deploy("debian", "debian/12")
 	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, selftest.StatusPass, "default debian ")
+	want(t, r, record.StatusPass, "default debian ")
 	h.Config.Deployment.Stateroot = "fedora-atomic"
 	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, selftest.StatusFail, "the default entry boots debian ")
-	want(t, r, selftest.StatusFail, "not the pending or booted deployment fedora-atomic "+c2[:10])
+	want(t, r, record.StatusFail, "the default entry boots debian ")
+	want(t, r, record.StatusFail, "not the pending or booted deployment fedora-atomic "+c2[:10])
 	h.Config.Deployment.Stateroot = ""
 	sr.Rollback()
 	entries, _ := filepath.Glob(filepath.Join(sr.Dir, "boot", "loader", "entries", "*.conf"))
@@ -146,7 +147,7 @@ func TestBootloaderOffline(t *testing.T) {
 	cfg := "DEFAULT Old One\nLABEL Old One\n\tKERNEL /x\n\tAPPEND " + old + "\n"
 	os.WriteFile(filepath.Join(sr.Dir, "boot", "loader", "syslinux.cfg"), []byte(cfg), 0o644)
 	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, selftest.StatusFail, "/boot/loader/syslinux.cfg boots "+old+" by default")
+	want(t, r, record.StatusFail, "/boot/loader/syslinux.cfg boots "+old+" by default")
 	os.Remove(filepath.Join(sr.Dir, "boot", "loader", "syslinux.cfg"))
 
 	// Remove the kernel the default entry boots.
@@ -165,7 +166,7 @@ func TestBootloaderOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, selftest.StatusFail, "of deployment "+c2[:10]+"….0: kernel /boot"+kernel+" is missing")
+	want(t, r, record.StatusFail, "of deployment "+c2[:10]+"….0: kernel /boot"+kernel+" is missing")
 	_ = c1
 }
 
@@ -180,7 +181,7 @@ func TestBootloaderSyslinuxWrittenByOstree(t *testing.T) {
 	sr.Deploy("debian", "debian/12")
 	h := selftest.NewHost(sr.Dir, nil)
 	r, _ := ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, selftest.StatusPass, "default debian "+c2[:10])
+	want(t, r, record.StatusPass, "default debian "+c2[:10])
 	seen := ""
 	for _, e := range r.Evidence {
 		if e.Name == "/boot/loader/syslinux.cfg default" {
@@ -210,5 +211,5 @@ func TestBootloaderSyslinuxWrittenByOstree(t *testing.T) {
 	}
 	os.WriteFile(cfg, []byte(strings.Join(lines, "\n")), 0o644)
 	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, selftest.StatusFail, "/boot/loader/syslinux.cfg boots ostree=/ostree/boot.")
+	want(t, r, record.StatusFail, "/boot/loader/syslinux.cfg boots ostree=/ostree/boot.")
 }

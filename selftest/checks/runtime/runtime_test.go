@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,12 +39,12 @@ func host(t *testing.T, socket string) *selftest.Host {
 	return h
 }
 
-func run(t *testing.T, h *selftest.Host, id string, timeout time.Duration) selftest.Result {
+func run(t *testing.T, h *selftest.Host, id string, timeout time.Duration) record.Result {
 	t.Helper()
 	return dockertest.RunCheck(t, h, id, timeout)
 }
 
-func expect(t *testing.T, res selftest.Result, status selftest.Status, parts ...string) {
+func expect(t *testing.T, res record.Result, status record.Status, parts ...string) {
 	t.Helper()
 	dockertest.Expect(t, res, status, parts...)
 }
@@ -86,7 +87,7 @@ func noStale(t *testing.T, c *dockerprobe.Client, private bool) {
 func TestRunPasses(t *testing.T) {
 	d := dockertest.Shared(t)
 	res := run(t, host(t, d.Socket), "runtime.run", 0)
-	expect(t, res, selftest.StatusPass, "pid 1", "read-only")
+	expect(t, res, record.StatusPass, "pid 1", "read-only")
 	seen := map[string]string{}
 	for _, e := range res.Evidence {
 		seen[e.Name] = e.Seen
@@ -108,9 +109,9 @@ func TestRunPasses(t *testing.T) {
 func TestRunDaemonStopped(t *testing.T) {
 	d := dockertest.Start(t, dockertest.Options{})
 	h := host(t, d.Socket)
-	expect(t, run(t, h, "runtime.run", 0), selftest.StatusPass)
+	expect(t, run(t, h, "runtime.run", 0), record.StatusPass)
 	d.Kill(t)
-	expect(t, run(t, h, "runtime.run", 0), selftest.StatusFail, "cannot connect", d.Socket, "is the daemon running?")
+	expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "cannot connect", d.Socket, "is the daemon running?")
 
 	d = dockertest.Start(t, dockertest.Options{})
 	h = host(t, d.Socket)
@@ -120,10 +121,10 @@ func TestRunDaemonStopped(t *testing.T) {
 	res := run(t, h, "runtime.run", 0)
 	if needRuntime(context.Background(), h) != "" {
 		// No docker.service installed on this machine either.
-		expect(t, res, selftest.StatusSkip, "no container runtime")
+		expect(t, res, record.StatusSkip, "no container runtime")
 		return
 	}
-	expect(t, res, selftest.StatusFail, "cannot connect", d.Socket)
+	expect(t, res, record.StatusFail, "cannot connect", d.Socket)
 }
 
 // TestRunImageRefused: a daemon whose data root is a 4 MiB tmpfs cannot
@@ -138,7 +139,7 @@ func TestRunImageRefused(t *testing.T) {
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	d := dockertest.Start(t, dockertest.Options{DataRoot: filepath.Join(dir, "data")})
 	res := run(t, host(t, d.Socket), "runtime.run", 0)
-	expect(t, res, selftest.StatusFail, "could not create the probe image")
+	expect(t, res, record.StatusFail, "could not create the probe image")
 	if !strings.Contains(res.Message, "no space left") {
 		t.Errorf("message %q does not give the daemon's reason", res.Message)
 	}
@@ -151,7 +152,7 @@ func TestRunBinaryUnreadable(t *testing.T) {
 	d := dockertest.Shared(t)
 	h := host(t, d.Socket)
 	h.ProbeBinary = filepath.Join(t.TempDir(), "missing")
-	expect(t, run(t, h, "runtime.run", 0), selftest.StatusError, "cannot make the probe image", "missing")
+	expect(t, run(t, h, "runtime.run", 0), record.StatusError, "cannot make the probe image", "missing")
 }
 
 // TestRunExitsNonZero: the probe exits 3; the check fails with the status
@@ -166,7 +167,7 @@ func TestRunExitsNonZero(t *testing.T) {
 	}
 	h := host(t, d.Socket)
 	h.ProbeBinary = bin
-	expect(t, run(t, h, "runtime.run", 0), selftest.StatusFail, "exited with status 3", "probe broke on purpose")
+	expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "exited with status 3", "probe broke on purpose")
 	noStale(t, d.Client(t), false)
 }
 
@@ -180,15 +181,15 @@ func TestStalledSocket(t *testing.T) {
 	h.NewSystemd = fakeSystemd(selftest.UnitState{LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"})
 
 	start := time.Now()
-	expect(t, run(t, h, "runtime.run", 0), selftest.StatusFail, "did not answer within 1s", sock)
-	expect(t, run(t, h, "runtime.service", 0), selftest.StatusFail, "did not answer within 1s")
+	expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "did not answer within 1s", sock)
+	expect(t, run(t, h, "runtime.service", 0), record.StatusFail, "did not answer within 1s")
 	if el := time.Since(start); el > 10*time.Second {
 		t.Errorf("two checks against a stalled socket took %s", el)
 	}
 
 	h.Config.Runtime.PingTimeout = config.Duration(time.Minute)
 	start = time.Now()
-	expect(t, run(t, h, "runtime.run", 2*time.Second), selftest.StatusFail, "timed out after 2 s")
+	expect(t, run(t, h, "runtime.run", 2*time.Second), record.StatusFail, "timed out after 2 s")
 	if el := time.Since(start); el > 2*time.Second+5*time.Second {
 		t.Errorf("the check was not cut at its timeout: the run took %s", el)
 	}
@@ -204,20 +205,20 @@ func TestService(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		unit   func(u selftest.UnitState) selftest.UnitState
-		status selftest.Status
+		status record.Status
 		msg    string
 	}{
 		// Active, started successfully, restarted within the bound.
-		{"good", func(u selftest.UnitState) selftest.UnitState { return u }, selftest.StatusPass, "restarted 1 times"},
+		{"good", func(u selftest.UnitState) selftest.UnitState { return u }, record.StatusPass, "restarted 1 times"},
 		// systemd knows no such unit: the runtime is not installed as configured.
-		{"not found", func(u selftest.UnitState) selftest.UnitState { u.LoadState = "not-found"; return u }, selftest.StatusFail, "not-found, not loaded"},
+		{"not found", func(u selftest.UnitState) selftest.UnitState { u.LoadState = "not-found"; return u }, record.StatusFail, "not-found, not loaded"},
 		// Start failed: ActiveState failed and Result names why.
 		{"failed", func(u selftest.UnitState) selftest.UnitState {
 			u.ActiveState, u.SubState, u.Result, u.ExecMainStatus = "failed", "failed", "exit-code", 1
 			return u
-		}, selftest.StatusFail, "Result=exit-code"},
+		}, record.StatusFail, "Result=exit-code"},
 		// Restart=on-failure keeps bringing it back: NRestarts above the bound.
-		{"restart loop", func(u selftest.UnitState) selftest.UnitState { u.NRestarts = 7; return u }, selftest.StatusFail, "restarting in a loop"},
+		{"restart loop", func(u selftest.UnitState) selftest.UnitState { u.NRestarts = 7; return u }, record.StatusFail, "restarting in a loop"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := host(t, d.Socket)
@@ -230,7 +231,7 @@ func TestService(t *testing.T) {
 func TestSkips(t *testing.T) {
 	h := host(t, filepath.Join(t.TempDir(), "no.sock"))
 	h.Config.Runtime.Unit = "atomic-selftest-no-such-runtime.service"
-	expect(t, run(t, h, "runtime.run", 0), selftest.StatusSkip, "no container runtime")
+	expect(t, run(t, h, "runtime.run", 0), record.StatusSkip, "no container runtime")
 
 	// The unit is installed but nothing listens and no systemd would
 	// start it (a build container): skipped; with systemd: a failure.
@@ -239,19 +240,19 @@ func TestSkips(t *testing.T) {
 	h = host(t, filepath.Join(dir, "no.sock"))
 	h.Root, h.Offline = dir, false
 	if !h.SystemdBooted() {
-		expect(t, run(t, h, "runtime.run", 0), selftest.StatusSkip, "systemd, which would start it, is not PID 1")
+		expect(t, run(t, h, "runtime.run", 0), record.StatusSkip, "systemd, which would start it, is not PID 1")
 	}
 	h.NewSystemd = dockertest.Systemd(nil)
-	expect(t, run(t, h, "runtime.run", 0), selftest.StatusFail, "cannot connect")
+	expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "cannot connect")
 
 	d := dockertest.Shared(t)
 	h = host(t, d.Socket)
 	h.Config.Runtime.Atomic = "atomic-selftest-no-such-atomic"
-	expect(t, run(t, h, "runtime.atomic-run", 0), selftest.StatusSkip, "atomic CLI is not installed")
+	expect(t, run(t, h, "runtime.atomic-run", 0), record.StatusSkip, "atomic CLI is not installed")
 	if h.SystemdBooted() {
 		t.Skip("systemd is PID 1 here")
 	}
-	expect(t, run(t, h, "runtime.service", 0), selftest.StatusSkip, "systemd is not PID 1")
+	expect(t, run(t, h, "runtime.service", 0), record.StatusSkip, "systemd is not PID 1")
 }
 
 const helperEnv = "ATOMIC_SELFTEST_RUNTIME_HELPER"
@@ -271,7 +272,7 @@ func helperLoop() {
 	}
 	for {
 		r := &selftest.Runner{Host: h, Checks: []*selftest.Check{c}}
-		r.Run(context.Background(), &selftest.Record{})
+		r.Run(context.Background(), &record.Record{})
 	}
 }
 
@@ -300,7 +301,7 @@ func TestNoLeftovers(t *testing.T) {
 		runs = 5
 	}
 	for i := 0; i < runs; i++ {
-		expect(t, run(t, h, "runtime.run", 0), selftest.StatusPass)
+		expect(t, run(t, h, "runtime.run", 0), record.StatusPass)
 	}
 	noStale(t, c, true)
 
@@ -348,7 +349,7 @@ func TestNoLeftovers(t *testing.T) {
 	}
 	t.Logf("after the killed runs the daemon holds %d containers and %d images of the self-test's", len(owned.Containers), len(owned.Images))
 	res := run(t, h, "runtime.run", 0)
-	expect(t, res, selftest.StatusPass)
+	expect(t, res, record.StatusPass)
 	t.Logf("the next run: %s; %+v", res.Message, res.Evidence)
 	noStale(t, c, true)
 }
@@ -369,7 +370,7 @@ func TestAtomicRun(t *testing.T) {
 	h := host(t, d.Socket)
 	h.Config.Runtime.Atomic = fake
 	res := run(t, h, "runtime.atomic-run", 0)
-	expect(t, res, selftest.StatusPass, "atomic run ran the probe image", "pid 1")
+	expect(t, res, record.StatusPass, "atomic run ran the probe image", "pid 1")
 	argv, _ := res.Details["argv"].([]string)
 	if len(argv) < 5 || argv[3] != "run" || argv[4] != "--name" {
 		t.Errorf("argv %q", argv)
@@ -378,6 +379,6 @@ func TestAtomicRun(t *testing.T) {
 
 	// An atomic that fails: the check fails and shows why.
 	h.Config.Runtime.Atomic = "/bin/false"
-	expect(t, run(t, h, "runtime.atomic-run", 0), selftest.StatusFail, "atomic run of the probe image failed")
+	expect(t, run(t, h, "runtime.atomic-run", 0), record.StatusFail, "atomic run of the probe image failed")
 	noStale(t, d.Client(t), false)
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"net"
 	"net/http"
 	"os"
@@ -216,17 +217,17 @@ func host(t *testing.T, dir, socket string) *selftest.Host {
 	return h
 }
 
-func run(t *testing.T, h *selftest.Host, id string) selftest.Result {
+func run(t *testing.T, h *selftest.Host, id string) record.Result {
 	t.Helper()
 	return dockertest.RunCheck(t, h, id, 0)
 }
 
-func expect(t *testing.T, res selftest.Result, status selftest.Status, parts ...string) {
+func expect(t *testing.T, res record.Result, status record.Status, parts ...string) {
 	t.Helper()
 	dockertest.Expect(t, res, status, parts...)
 }
 
-func evidence(res selftest.Result, name string) string {
+func evidence(res record.Result, name string) string {
 	for _, e := range res.Evidence {
 		if e.Name == name || strings.HasPrefix(e.Name, name) {
 			return e.Seen
@@ -237,28 +238,28 @@ func evidence(res selftest.Result, name string) string {
 
 func TestConfigCheck(t *testing.T) {
 	h := host(t, root(t, fedora(dssOverlay2, storageOverlay2)), "/nonexistent.sock")
-	expect(t, run(t, h, "storage.config"), selftest.StatusPass, "overlay2 (from /etc/sysconfig/docker-storage via /usr/lib/systemd/system/docker.service)")
+	expect(t, run(t, h, "storage.config"), record.StatusPass, "overlay2 (from /etc/sysconfig/docker-storage via /usr/lib/systemd/system/docker.service)")
 	h = host(t, root(t, fedora(dssOverlay2, storageDevmap)), "/nonexistent.sock")
-	expect(t, run(t, h, "storage.config"), selftest.StatusFail, "STORAGE_DRIVER=overlay2")
+	expect(t, run(t, h, "storage.config"), record.StatusFail, "STORAGE_DRIVER=overlay2")
 	h = host(t, root(t, map[string]string{"etc/sysconfig/docker-storage": "garbage\n", "usr/lib/systemd/system/docker.service": fedoraUnit}), "/nonexistent.sock")
-	expect(t, run(t, h, "storage.config"), selftest.StatusFail, "/etc/sysconfig/docker-storage: line 1")
+	expect(t, run(t, h, "storage.config"), record.StatusFail, "/etc/sysconfig/docker-storage: line 1")
 	// No runtime at all: skipped.
 	h = host(t, root(t, map[string]string{"etc/hostname": "x\n"}), "/nonexistent.sock")
-	expect(t, run(t, h, "storage.config"), selftest.StatusSkip, "no container runtime")
+	expect(t, run(t, h, "storage.config"), record.StatusSkip, "no container runtime")
 	// Installed, but no systemd to start it and no socket (a build
 	// container): skipped.
 	h = host(t, root(t, fedora(dssOverlay2, storageOverlay2)), "/nonexistent.sock")
 	h.NewSystemd = nil
 	if !h.SystemdBooted() {
-		expect(t, run(t, h, "storage.config"), selftest.StatusSkip, "systemd, which would start it, is not PID 1")
+		expect(t, run(t, h, "storage.config"), record.StatusSkip, "systemd, which would start it, is not PID 1")
 	}
 	// Offline against a sysroot: it runs.
 	h = host(t, root(t, fedora(dssDevmapper, storageDevmap)), "/nonexistent.sock")
 	h.Offline, h.NewSystemd = true, nil
-	expect(t, run(t, h, "storage.config"), selftest.StatusPass, "devicemapper on thin pool /dev/mapper/atomicos-docker--pool")
+	expect(t, run(t, h, "storage.config"), record.StatusPass, "devicemapper on thin pool /dev/mapper/atomicos-docker--pool")
 	h = host(t, root(t, map[string]string{"etc/hostname": "x\n"}), "/nonexistent.sock")
 	h.Offline = true
-	expect(t, run(t, h, "storage.config"), selftest.StatusSkip, "the unit docker.service is not installed")
+	expect(t, run(t, h, "storage.config"), record.StatusSkip, "the unit docker.service is not installed")
 }
 
 // TestDriverOverlayReal runs storage.driver against the real daemon
@@ -276,17 +277,17 @@ func TestDriverOverlayReal(t *testing.T) {
 	}
 	h := host(t, root(t, fedora(dssOverlay2, storageOverlay2)), d.Socket)
 	res := run(t, h, "storage.driver")
-	expect(t, res, selftest.StatusPass, "overlay2 as configured")
+	expect(t, res, record.StatusPass, "overlay2 as configured")
 	if evidence(res, "d_type on") != "supported" {
 		t.Errorf("d_type evidence: %+v", res.Evidence)
 	}
 	// The files ask for devicemapper: the daemon disagrees.
 	h = host(t, root(t, fedora(dssDevmapper, storageDevmap)), d.Socket)
-	expect(t, run(t, h, "storage.driver"), selftest.StatusFail, "the daemon uses overlay2, but /etc/sysconfig/docker-storage via /usr/lib/systemd/system/docker.service configures devicemapper")
+	expect(t, run(t, h, "storage.driver"), record.StatusFail, "the daemon uses overlay2, but /etc/sysconfig/docker-storage via /usr/lib/systemd/system/docker.service configures devicemapper")
 	// The self-test's configuration demands vfs.
 	h = host(t, root(t, map[string]string{"usr/lib/systemd/system/docker.service": debianUnit}), d.Socket)
 	h.Config.Storage.Driver = "vfs"
-	expect(t, run(t, h, "storage.driver"), selftest.StatusFail, "configures vfs")
+	expect(t, run(t, h, "storage.driver"), record.StatusFail, "configures vfs")
 }
 
 // TestDriverXFS starts a daemon whose data root is a real XFS (ftype=1)
@@ -311,7 +312,7 @@ func TestDriverXFS(t *testing.T) {
 	d := dockertest.Start(t, dockertest.Options{DataRoot: filepath.Join(mnt, "docker")})
 	h := host(t, root(t, fedora(dssOverlay2, storageOverlay2)), d.Socket)
 	res := run(t, h, "storage.driver")
-	expect(t, res, selftest.StatusPass)
+	expect(t, res, record.StatusPass)
 	if evidence(res, "XFS ftype") != "1" || !strings.HasSuffix(evidence(res, "backing filesystem"), "xfs") {
 		t.Errorf("evidence %+v", res.Evidence)
 	}
@@ -401,21 +402,21 @@ func TestDriverDevmapper(t *testing.T) {
 		status [][2]string
 		lvs    string
 		dss    selftest.UnitState
-		result selftest.Status
+		result record.Status
 		msg    []string
 	}{
 		// A healthy pool: 12 % data used, LVM agrees it is a thin pool,
 		// and the oneshot setup service ended with success (inactive).
-		{"healthy", devmapperStatus("1.26GB", false), lvsOutput, dssDone, selftest.StatusPass, []string{"devicemapper as configured"}},
-		{"loopback", devmapperStatus("1.26GB", true), lvsOutput, dssDone, selftest.StatusFail, []string{"loopback file (Data loop file"}},
-		{"full", devmapperStatus("9.8GB", false), lvsOutput, dssDone, selftest.StatusFail, []string{"data space is 96.1 % used (limit 90 %)"}},
-		{"not a pool", devmapperStatus("1.26GB", false), strings.Replace(lvsOutput, "twi-a-t---", "-wi-a-----", 1), dssDone, selftest.StatusFail, []string{"is not a thin pool"}},
-		{"lvm says full", devmapperStatus("1.26GB", false), strings.Replace(lvsOutput, "'3.05'", "'97.50'", 1), dssDone, selftest.StatusFail, []string{"metadata_percent at 97.5 %"}},
-		{"setup failed", devmapperStatus("1.26GB", false), lvsOutput, dssFailed, selftest.StatusFail, []string{"docker-storage-setup.service ended with Result=exit-code"}},
-		{"other pool", append(devmapperStatus("1.26GB", false)[1:], [2]string{"Pool Name", "docker-8:1-1234-pool"}), lvsOutput, dssDone, selftest.StatusFail, []string{`uses pool "docker-8:1-1234-pool"`}},
+		{"healthy", devmapperStatus("1.26GB", false), lvsOutput, dssDone, record.StatusPass, []string{"devicemapper as configured"}},
+		{"loopback", devmapperStatus("1.26GB", true), lvsOutput, dssDone, record.StatusFail, []string{"loopback file (Data loop file"}},
+		{"full", devmapperStatus("9.8GB", false), lvsOutput, dssDone, record.StatusFail, []string{"data space is 96.1 % used (limit 90 %)"}},
+		{"not a pool", devmapperStatus("1.26GB", false), strings.Replace(lvsOutput, "twi-a-t---", "-wi-a-----", 1), dssDone, record.StatusFail, []string{"is not a thin pool"}},
+		{"lvm says full", devmapperStatus("1.26GB", false), strings.Replace(lvsOutput, "'3.05'", "'97.50'", 1), dssDone, record.StatusFail, []string{"metadata_percent at 97.5 %"}},
+		{"setup failed", devmapperStatus("1.26GB", false), lvsOutput, dssFailed, record.StatusFail, []string{"docker-storage-setup.service ended with Result=exit-code"}},
+		{"other pool", append(devmapperStatus("1.26GB", false)[1:], [2]string{"Pool Name", "docker-8:1-1234-pool"}), lvsOutput, dssDone, record.StatusFail, []string{`uses pool "docker-8:1-1234-pool"`}},
 		// lvm2's message for a missing LV (tools/toollib.c).
-		{"unknown to lvm", devmapperStatus("1.26GB", false), "!  Failed to find logical volume \"atomicos/docker-pool\"\n", dssDone, selftest.StatusFail, []string{`lvs does not know the thin pool atomicos/docker-pool: Failed to find logical volume "atomicos/docker-pool"`}},
-		{"no pool device", devmapperStatus("1.26GB", false), lvsOutput, dssDone, selftest.StatusFail, []string{"/dev/mapper/atomicos-docker--pool named by dm.thinpooldev does not exist"}},
+		{"unknown to lvm", devmapperStatus("1.26GB", false), "!  Failed to find logical volume \"atomicos/docker-pool\"\n", dssDone, record.StatusFail, []string{`lvs does not know the thin pool atomicos/docker-pool: Failed to find logical volume "atomicos/docker-pool"`}},
+		{"no pool device", devmapperStatus("1.26GB", false), lvsOutput, dssDone, record.StatusFail, []string{"/dev/mapper/atomicos-docker--pool named by dm.thinpooldev does not exist"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			files := fedora(dssDevmapper, storageDevmap)
@@ -455,27 +456,27 @@ func TestWholeRunStalledDaemon(t *testing.T) {
 	h.Config.Runtime.PingTimeout = config.Duration(time.Second)
 	h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{"docker.service": {LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"}})
 
-	rec := &selftest.Record{}
+	rec := &record.Record{}
 	start := time.Now()
 	(&selftest.Runner{Host: h, Checks: checks, RunTimeout: time.Minute}).Run(context.Background(), rec)
 	if el := time.Since(start); el > 10*time.Second {
 		t.Errorf("the run took %s with a 1 s ping bound", el)
 	}
-	want := map[string]selftest.Status{
-		"runtime.run": selftest.StatusFail, "runtime.service": selftest.StatusFail, "storage.driver": selftest.StatusFail,
-		"storage.config": selftest.StatusPass, "runtime.atomic-run": selftest.StatusSkip,
+	want := map[string]record.Status{
+		"runtime.run": record.StatusFail, "runtime.service": record.StatusFail, "storage.driver": record.StatusFail,
+		"storage.config": record.StatusPass, "runtime.atomic-run": record.StatusSkip,
 	}
 	for _, r := range rec.Checks {
 		if r.Status != want[r.ID] {
 			t.Errorf("%s: %s (%s), want %s", r.ID, r.Status, r.Message, want[r.ID])
 		}
-		if r.Status == selftest.StatusFail && !strings.Contains(r.Message, "did not answer within 1s") {
+		if r.Status == record.StatusFail && !strings.Contains(r.Message, "did not answer within 1s") {
 			t.Errorf("%s: message %q does not say the daemon did not answer", r.ID, r.Message)
 		}
 	}
 
 	h.Config.Runtime.PingTimeout = config.Duration(10 * time.Minute)
-	rec = &selftest.Record{}
+	rec = &record.Record{}
 	start = time.Now()
 	(&selftest.Runner{Host: h, Checks: checks, RunTimeout: 5 * time.Second}).Run(context.Background(), rec)
 	if el := time.Since(start); el > 5*time.Second+5*time.Second {
@@ -485,7 +486,7 @@ func TestWholeRunStalledDaemon(t *testing.T) {
 		if r.ID == "storage.config" || r.ID == "runtime.atomic-run" {
 			continue
 		}
-		if r.Status != selftest.StatusFail || !strings.Contains(r.Message, "cut short") {
+		if r.Status != record.StatusFail || !strings.Contains(r.Message, "cut short") {
 			t.Errorf("%s: %s (%s), want a failure cut short by the run's bound", r.ID, r.Status, r.Message)
 		}
 	}

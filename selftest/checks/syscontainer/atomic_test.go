@@ -3,6 +3,7 @@ package syscontainer
 import (
 	"context"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,7 +81,7 @@ var atomicCheck = &selftest.Check{ID: "syscontainer.atomic", Criterion: "C10", D
 func TestAtomicSequence(t *testing.T) {
 	h, f := atomicHost(t, "")
 	r := runCheck(t, h, atomicCheck)
-	if r.Status != selftest.StatusPass {
+	if r.Status != record.StatusPass {
 		t.Fatalf("%s: %s\n%s", r.Status, r.Message, evidence(r))
 	}
 	want := []string{
@@ -105,7 +106,7 @@ func TestAtomicFailures(t *testing.T) {
 		t.Run(c.fail, func(t *testing.T) {
 			h, f := atomicHost(t, c.fail)
 			r := runCheck(t, h, atomicCheck)
-			if r.Status != selftest.StatusFail || !strings.Contains(r.Message, c.want) {
+			if r.Status != record.StatusFail || !strings.Contains(r.Message, c.want) {
 				t.Fatalf("%s: %s", r.Status, r.Message)
 			}
 			installed := false

@@ -1,9 +1,8 @@
 package syscontainer
 
 import (
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"testing"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
 // BenchmarkRun is one whole syscontainer.run: the probe image made, copied
@@ -14,7 +13,7 @@ func BenchmarkRun(b *testing.B) {
 	c := registered(b, "syscontainer.run")
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := runCheck(b, h, c); r.Status != selftest.StatusPass {
+		if r := runCheck(b, h, c); r.Status != record.StatusPass {
 			b.Fatalf("%s: %s", r.Status, r.Message)
 		}
 	}
@@ -29,7 +28,7 @@ func BenchmarkRunOstree(b *testing.B) {
 	c := registered(b, "syscontainer.run")
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := runCheck(b, h, c); r.Status != selftest.StatusPass {
+		if r := runCheck(b, h, c); r.Status != record.StatusPass {
 			b.Fatalf("%s: %s", r.Status, r.Message)
 		}
 	}

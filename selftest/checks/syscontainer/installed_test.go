@@ -3,6 +3,7 @@ package syscontainer
 import (
 	"context"
 	"encoding/json"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,7 +112,7 @@ func installedTree(t *testing.T) (string, *selftest.Host, *fakeSystemd) {
 func TestInstalledHealthy(t *testing.T) {
 	_, h, _ := installedTree(t)
 	r := runCheck(t, h, registered(t, "syscontainer.installed"))
-	if r.Status != selftest.StatusPass || r.Message != "2 system container(s) installed and healthy: etcd, flannel" {
+	if r.Status != record.StatusPass || r.Message != "2 system container(s) installed and healthy: etcd, flannel" {
 		t.Fatalf("%s: %s\n%s", r.Status, r.Message, evidence(r))
 	}
 }
@@ -175,7 +176,7 @@ func TestInstalledBroken(t *testing.T) {
 			c.breaks(t, root, sd)
 			r := runCheck(t, h, registered(t, "syscontainer.installed"))
 			want := strings.ReplaceAll(c.want, "ROOT", root)
-			if r.Status != selftest.StatusFail || !strings.Contains(r.Message, want) {
+			if r.Status != record.StatusFail || !strings.Contains(r.Message, want) {
 				t.Fatalf("%s: %s\nwant %q", r.Status, r.Message, want)
 			}
 		})
@@ -185,7 +186,7 @@ func TestInstalledBroken(t *testing.T) {
 func TestInstalledNone(t *testing.T) {
 	h := selftest.NewHost(t.TempDir(), nil)
 	r := runCheck(t, h, registered(t, "syscontainer.installed"))
-	if r.Status != selftest.StatusSkip || !strings.Contains(r.Message, "no system containers are installed") {
+	if r.Status != record.StatusSkip || !strings.Contains(r.Message, "no system containers are installed") {
 		t.Fatalf("%s: %s", r.Status, r.Message)
 	}
 }

@@ -2,6 +2,7 @@ package syscontainer
 
 import (
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -67,7 +68,7 @@ var runCheck = checktest.One
 // registered returns a copy of the registered check with id.
 var registered = checktest.Registered
 
-func evidence(r selftest.Result) string {
+func evidence(r record.Result) string {
 	var b strings.Builder
 	for _, e := range r.Evidence {
 		fmt.Fprintf(&b, "%s: expected %q seen %q\n", e.Name, e.Expected, e.Seen)

@@ -2,6 +2,7 @@ package syscontainer
 
 import (
 	"context"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"os"
 	"os/exec"
@@ -52,7 +53,7 @@ func TestRunPasses(t *testing.T) {
 	needRunc(t)
 	h := testHost(t, t.TempDir())
 	r := runCheck(t, h, registered(t, "syscontainer.run"))
-	if r.Status != selftest.StatusPass {
+	if r.Status != record.StatusPass {
 		t.Fatalf("status %s: %s\n%s", r.Status, r.Message, evidence(r))
 	}
 	ev := evidence(r)
@@ -73,7 +74,7 @@ func TestRunOstree(t *testing.T) {
 	h := testHost(t, dir)
 	repo := withOstree(t, h, dir)
 	r := runCheck(t, h, registered(t, "syscontainer.run"))
-	if r.Status != selftest.StatusPass {
+	if r.Status != record.StatusPass {
 		t.Fatalf("status %s: %s\n%s", r.Status, r.Message, evidence(r))
 	}
 	if ev := evidence(r); !strings.Contains(ev, "image store: expected \"ostree repository\" seen \""+repo+" ref ociimage/atomic-selftest-sc-") {
@@ -90,7 +91,7 @@ func TestRunMissingRunc(t *testing.T) {
 	h := testHost(t, t.TempDir())
 	h.Config.Syscontainer.Runc = "/nonexistent/runc"
 	r := runCheck(t, h, &selftest.Check{ID: "syscontainer.run", Criterion: "C10", Description: "t", Run: checkRun})
-	if r.Status != selftest.StatusFail || !strings.Contains(r.Message, `runc ("/nonexistent/runc") is not installed`) {
+	if r.Status != record.StatusFail || !strings.Contains(r.Message, `runc ("/nonexistent/runc") is not installed`) {
 		t.Fatalf("got %s: %s", r.Status, r.Message)
 	}
 }
@@ -102,7 +103,7 @@ func TestRunDynamicProbe(t *testing.T) {
 	h := testHost(t, t.TempDir())
 	h.ProbeBinary = "/bin/sh"
 	r := runCheck(t, h, registered(t, "syscontainer.run"))
-	if r.Status != selftest.StatusError || !strings.Contains(r.Message, "the probe binary /bin/sh is dynamically linked (interpreter /") {
+	if r.Status != record.StatusError || !strings.Contains(r.Message, "the probe binary /bin/sh is dynamically linked (interpreter /") {
 		t.Fatalf("%s: %s", r.Status, r.Message)
 	}
 	if err := staticBinary(probeBin(t)); err != nil {
@@ -116,14 +117,14 @@ func TestRunNonZeroExit(t *testing.T) {
 	h := testHost(t, t.TempDir())
 	h.ProbeBinary = exit3Bin(t)
 	r := runCheck(t, h, registered(t, "syscontainer.run"))
-	if r.Status != selftest.StatusFail || !strings.Contains(r.Message, "the probe container exited with status 3") {
+	if r.Status != record.StatusFail || !strings.Contains(r.Message, "the probe container exited with status 3") {
 		t.Fatalf("got %s: %s", r.Status, r.Message)
 	}
 	assertClean(t, h)
 }
 
 // runProbe runs p as the check would, through the runner.
-func runProbe(t testing.TB, h *selftest.Host, p *probeRun) selftest.Result {
+func runProbe(t testing.TB, h *selftest.Host, p *probeRun) record.Result {
 	t.Helper()
 	return runCheck(t, h, &selftest.Check{ID: "syscontainer.run", Criterion: "C10", Description: "t", Run: func(ctx context.Context, st *selftest.T) {
 		p.h = st.Host
@@ -171,7 +172,7 @@ func TestRunCorruptBlob(t *testing.T) {
 		return err
 	}
 	r := runProbe(t, h, p)
-	if r.Status != selftest.StatusFail || !strings.Contains(r.Message, "blob sha256:"+layer+": blob digest mismatch") {
+	if r.Status != record.StatusFail || !strings.Contains(r.Message, "blob sha256:"+layer+": blob digest mismatch") {
 		t.Fatalf("got %s: %s", r.Status, r.Message)
 	}
 	assertClean(t, h)
@@ -203,7 +204,7 @@ func TestRunFromRegistry(t *testing.T) {
 	p.sys = sys
 	p.source = "docker://" + reg + "/atomic-selftest/probe:" + p.nonce
 	r := runProbe(t, h, p)
-	if r.Status != selftest.StatusPass {
+	if r.Status != record.StatusPass {
 		t.Fatalf("status %s: %s\n%s", r.Status, r.Message, evidence(r))
 	}
 	assertClean(t, h)
@@ -223,7 +224,7 @@ func TestSweepSparesLiveProbes(t *testing.T) {
 	_, _, bundle := live.dirs()
 	os.MkdirAll(bundle, 0o700)
 	r := runCheck(t, h, registered(t, "syscontainer.run"))
-	if r.Status != selftest.StatusPass {
+	if r.Status != record.StatusPass {
 		t.Fatalf("%s: %s", r.Status, r.Message)
 	}
 	if _, err := os.Stat(bundle); err != nil {
@@ -232,7 +233,7 @@ func TestSweepSparesLiveProbes(t *testing.T) {
 	// The lock is released as a killed process's would be.
 	lock.Close()
 	r = runCheck(t, h, registered(t, "syscontainer.run"))
-	if r.Status != selftest.StatusPass || r.Details["leftovers_removed"] == nil {
+	if r.Status != record.StatusPass || r.Details["leftovers_removed"] == nil {
 		t.Fatalf("%s: %s, removed %v", r.Status, r.Message, r.Details["leftovers_removed"])
 	}
 	assertClean(t, h)
@@ -289,7 +290,7 @@ func TestRunFiftyTimesWithKills(t *testing.T) {
 			continue
 		}
 		r := runCheck(t, h, registered(t, "syscontainer.run"))
-		if r.Status != selftest.StatusPass {
+		if r.Status != record.StatusPass {
 			t.Fatalf("run %d: %s: %s", i, r.Status, r.Message)
 		}
 		if r.Details["leftovers_removed"] != nil {

@@ -2,6 +2,7 @@ package dockertest
 
 import (
 	"context"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"net"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 
 // RunCheck runs one registered check through the real runner, with its
 // timeout replaced when timeout is non-zero, and returns its result.
-func RunCheck(t testing.TB, h *selftest.Host, id string, timeout time.Duration) selftest.Result {
+func RunCheck(t testing.TB, h *selftest.Host, id string, timeout time.Duration) record.Result {
 	t.Helper()
 	c := checktest.Registered(t, id)
 	if timeout > 0 {
@@ -25,7 +26,7 @@ func RunCheck(t testing.TB, h *selftest.Host, id string, timeout time.Duration) 
 
 // Expect fails t unless res has status and its message mentions every
 // one of parts.
-func Expect(t testing.TB, res selftest.Result, status selftest.Status, parts ...string) {
+func Expect(t testing.TB, res record.Result, status record.Status, parts ...string) {
 	t.Helper()
 	if res.Status != status {
 		t.Fatalf("%s: %s (%s), want %s; evidence %+v", res.ID, res.Status, res.Message, status, res.Evidence)
@@ -54,8 +55,8 @@ func (f fakeSystemd) Unit(_ context.Context, name string) (selftest.UnitState, e
 	return selftest.UnitState{Name: name, LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}, nil
 }
 func (f fakeSystemd) FailedUnits(context.Context) ([]string, error) { return nil, nil }
-func (f fakeSystemd) Manager(context.Context) (selftest.ManagerState, error) {
-	return selftest.ManagerState{}, nil
+func (f fakeSystemd) Manager(context.Context) (record.ManagerState, error) {
+	return record.ManagerState{}, nil
 }
 func (f fakeSystemd) Close() {}
 

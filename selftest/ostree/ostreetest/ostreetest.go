@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -318,7 +319,7 @@ func (s *Sysroot) BootedRoot(stateroot, checksum string, serial int, sysrootRO b
 
 // RunCheck runs one registered check (and what it depends on) against h
 // with the engine's runner and returns its result and the run record.
-func RunCheck(t testing.TB, h *selftest.Host, id string) (selftest.Result, *selftest.Record) {
+func RunCheck(t testing.TB, h *selftest.Host, id string) (record.Result, *record.Record) {
 	t.Helper()
 	return checktest.WithDepends(t, h, id)
 }

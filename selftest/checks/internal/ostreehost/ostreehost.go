@@ -7,6 +7,7 @@ package ostreehost
 import (
 	"context"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"strconv"
 	"strings"
@@ -43,11 +44,11 @@ func Load(h *selftest.Host) (*ot.Sysroot, error) {
 // Record converts d for the run record; s supplies the rollback
 // deployment of d's stateroot, and h the start of this boot when d is the
 // booted deployment.
-func Record(h *selftest.Host, s *ot.Sysroot, d *ot.Deployment) *selftest.Deployment {
+func Record(h *selftest.Host, s *ot.Sysroot, d *ot.Deployment) *record.Deployment {
 	if d == nil {
 		return nil
 	}
-	r := &selftest.Deployment{
+	r := &record.Deployment{
 		OSName:   d.OSName,
 		Checksum: d.Checksum,
 		Serial:   d.Serial,
@@ -95,7 +96,7 @@ func BootTime(procStat string) time.Time {
 
 // Describe names a deployment the way messages do: osname
 // checksum-prefix.serial (version).
-func Describe(d *selftest.Deployment) string {
+func Describe(d *record.Deployment) string {
 	if d == nil {
 		return "none"
 	}

@@ -1,4 +1,10 @@
-package selftest
+// Package record is the run record's schema: what one run of atomic-selftest
+// checked, on which boot of which deployment, with each check's status and
+// evidence. The host binary writes it as JSON under /var/lib/atomic-selftest
+// and prints it in every format; the outer driver reads it back from hosts.
+// It depends on nothing else in the project, so readers of records (the
+// outer driver, report tools) do not pull in the engine.
+package record
 
 import (
 	"time"
@@ -142,4 +148,85 @@ func Summarise(results []Result) Summary {
 		}
 	}
 	return s
+}
+
+// Status is the outcome of one check.
+type Status string
+
+const (
+	// StatusPass: the check ran and what it verifies is true.
+	StatusPass Status = "pass"
+	// StatusFail: the check ran and what it verifies is false.
+	StatusFail Status = "fail"
+	// StatusSkip: the check does not apply to this host; the message says why.
+	StatusSkip Status = "skip"
+	// StatusError: the check itself broke (a panic, or it could not decide).
+	StatusError Status = "error"
+	// StatusBlocked: a check it depends on did not pass.
+	StatusBlocked Status = "blocked"
+)
+
+// Valid reports whether s is one of the five statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusPass, StatusFail, StatusSkip, StatusError, StatusBlocked:
+		return true
+	}
+	return false
+}
+
+// Bad reports whether the status counts against the run when the check is
+// required: fail, error and blocked do; pass and skip do not.
+func (s Status) Bad() bool {
+	return s == StatusFail || s == StatusError || s == StatusBlocked
+}
+
+// Evidence is one thing a check compared: what it expected and what it saw.
+type Evidence struct {
+	Name     string `json:"name"`
+	Expected string `json:"expected,omitempty"`
+	Seen     string `json:"seen"`
+}
+
+// Result is one check's outcome in a run record.
+type Result struct {
+	ID          string         `json:"id"`
+	Criterion   string         `json:"criterion"`
+	Required    bool           `json:"required"`
+	Status      Status         `json:"status"`
+	Message     string         `json:"message,omitempty"`
+	Evidence    []Evidence     `json:"evidence,omitempty"`
+	Details     map[string]any `json:"details,omitempty"`
+	Start       time.Time      `json:"start"`
+	DurationSec float64        `json:"duration_s"`
+}
+
+// ManagerState is systemd's view of the boot (systemd-analyze(1) reads the
+// same properties).
+type ManagerState struct {
+	// SystemState: initializing, starting, running, degraded, maintenance,
+	// stopping.
+	SystemState    string `json:"system_state"`
+	DefaultTarget  string `json:"default_target,omitempty"`
+	Virtualization string `json:"virtualization,omitempty"`
+	// Monotonic timestamps in microseconds; zero where not reached.
+	FirmwareUsec  uint64 `json:"firmware_usec,omitempty"`
+	LoaderUsec    uint64 `json:"loader_usec,omitempty"`
+	KernelUsec    uint64 `json:"kernel_usec,omitempty"`
+	InitRDUsec    uint64 `json:"initrd_usec,omitempty"`
+	UserspaceUsec uint64 `json:"userspace_usec,omitempty"`
+	FinishUsec    uint64 `json:"finish_usec,omitempty"`
+}
+
+// Finished reports whether the boot finished (systemd reached its default
+// target and the initial job queue emptied).
+func (m ManagerState) Finished() bool { return m.FinishUsec != 0 }
+
+// BootDuration is the time from the kernel to the end of the boot, as
+// `systemd-analyze time` counts it, excluding firmware and loader.
+func (m ManagerState) BootDuration() time.Duration {
+	if m.FinishUsec == 0 {
+		return 0
+	}
+	return time.Duration(m.FinishUsec-m.KernelUsec) * time.Microsecond
 }
