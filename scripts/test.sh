@@ -13,22 +13,65 @@
 #   ATOMIC_SELFTEST_REQUIRE  components that must not be skipped (default all)
 #   SKIP_E2E=1               leave out the end-to-end VM suite
 #   FUZZTIME                 time for each fuzz target (default 10s)
+#
+# At the end (and on failure) it prints how long each phase took, so a CI
+# log shows where the time goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
+# The Go the project needs is the go directive of go.mod. A missing or older
+# go is refused here with one sentence, before anything is installed: an
+# older go would otherwise try to download a newer toolchain, which fails
+# without network access.
+need_go=$(sed -n 's/^go \([0-9.]*\)$/\1/p' go.mod)
+go_too_old() {
+  echo "scripts/test.sh: atomic-selftest needs Go $need_go or newer on PATH (the go directive in go.mod); $1" >&2
+  exit 1
+}
+command -v go >/dev/null || go_too_old "no go command was found"
+have_go=$(GOTOOLCHAIN=local go env GOVERSION 2>/dev/null | sed 's/^go//')
+[ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -V | head -1)" = "$need_go" ] ||
+  go_too_old "found go ${have_go:-of unknown version}"
+export GOTOOLCHAIN=local
+
 export ATOMIC_SELFTEST_REQUIRE=${ATOMIC_SELFTEST_REQUIRE:-all}
 export FUZZTIME=${FUZZTIME:-10s}
-export PATH=/usr/local/go/bin:$HOME/go/bin:$PATH
 state=$(mktemp -d /tmp/atomic-selftest-test.XXXXXX)
 export ATOMIC_SELFTEST_TEST_STATE=$state
+# Phases append "seconds<TAB>name" here; scripts/e2e.d adds its own steps.
+export ATOMIC_SELFTEST_PHASES=$state/phases
+: >"$ATOMIC_SELFTEST_PHASES"
+t_start=$(date +%s)
 
 exit_hooks=()
 on_exit() { exit_hooks+=("$*"); }
 run_exit_hooks() {
-  local i
+  local rc=$? i
   for ((i=${#exit_hooks[@]}-1; i>=0; i--)); do eval "${exit_hooks[$i]}" || true; done
+  print_phases "$rc"
   rm -rf "$state"
+}
+# phase NAME CMD...: runs CMD and records how long it took under NAME. CMD
+# is not run in a condition, so `set -e` still stops the script inside it;
+# the exit trap then reports the phase that was running.
+cur_phase=""
+phase() {
+  cur_phase=$1
+  cur_start=$(date +%s)
+  shift
+  "$@"
+  printf '%s\t%s\n' "$(($(date +%s) - cur_start))" "$cur_phase" >>"$ATOMIC_SELFTEST_PHASES"
+  cur_phase=""
+}
+print_phases() {
+  if [ -n "$cur_phase" ]; then
+    printf '%s\t%s\n' "$(($(date +%s) - cur_start))" "$cur_phase (stopped here)" >>"$ATOMIC_SELFTEST_PHASES"
+  fi
+  [ -s "$ATOMIC_SELFTEST_PHASES" ] || return 0
+  echo "== phases (seconds)"
+  awk -F'\t' '{ printf "%-44s %6d\n", $2, $1 }' "$ATOMIC_SELFTEST_PHASES"
+  printf '%-44s %6d  (%s)\n' "total" "$(($(date +%s) - t_start))" "$([ "$1" = 0 ] && echo passed || echo "failed, exit $1")"
 }
 trap run_exit_hooks EXIT
 
@@ -46,44 +89,56 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+install_packages() {
   log "installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+if [ ${#missing[@]} -gt 0 ]; then
+  phase "package install" install_packages
 fi
 
 for s in "${SETUPS[@]}"; do
   log "setting up $s"
-  "setup_$s"
+  phase "daemon: $s" "setup_$s"
 done
 
+# Every Go tool comes from go.mod's tool directives, so the module download
+# is its own phase (cold caches make it minutes).
+log "go mod download"
+phase "go mod download" go mod download
 log "go vet"
-go vet ./...
+phase "go vet" go vet ./...
 log "staticcheck"
-if ! command -v staticcheck >/dev/null; then
-  GOFLAGS=-mod=mod go install honnef.co/go/tools/cmd/staticcheck@2025.1.1
-fi
-staticcheck ./...
+phase "staticcheck" go tool staticcheck ./...
 log "building"
-CGO_ENABLED=0 go build ./...
+phase "build" env CGO_ENABLED=0 go build ./...
 
-log "go test"
-go test -count=1 -timeout 45m ./...
+# The RPM suite (build, lint, install of real RPMs) is timed apart from
+# the other packages' tests.
+log "go test (all packages but ./rpm)"
+phase "go test" go test -count=1 -timeout 45m $(go list ./... | grep -v '/rpm$')
+log "go test ./rpm (RPM build, lint, install)"
+phase "go test ./rpm (RPM)" go test -count=1 -timeout 20m ./rpm
 
+fuzz_all() {
+  local pkg target
+  while read -r pkg target; do
+    [ -n "$target" ] || continue
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null
+    echo "fuzz $pkg $target: ok"
+  done < <(grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
+    d=$(dirname "$f")
+    grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //' | while read -r t; do echo "$d $t"; done
+  done)
+}
 log "fuzzing (each target $FUZZTIME)"
-while read -r pkg target; do
-  [ -n "$target" ] || continue
-  go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null
-  echo "fuzz $pkg $target: ok"
-done < <(grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
-  d=$(dirname "$f")
-  grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //' | while read -r t; do echo "$d $t"; done
-done)
+phase "fuzz" fuzz_all
 
 for s in scripts/e2e.d/*.sh; do
   [ -e "$s" ] || continue
   if [ "${SKIP_E2E:-0}" = 1 ]; then log "SKIP_E2E=1: leaving out $s"; continue; fi
   log "end to end: $s"
-  bash "$s"
+  phase "end to end: $(basename "$s") (whole)" bash "$s"
 done
 log "all tests passed"

@@ -84,7 +84,6 @@ mbr=/usr/lib/EXTLINUX/mbr.bin; [ -f "$mbr" ] || mbr=/usr/lib/syslinux/mbr/mbr.bi
 
 # The binary: given, or built from this checkout (static, like the RPM's).
 if [ -z "$rpmfile" ] && [ -z "$binary" ]; then
-  export PATH=/usr/local/go/bin:$PATH
   binary=$(mktemp /tmp/atomic-selftest-testbed-bin.XXXXXX)
   binary_tmp=$binary
   trap 'rm -f "$binary_tmp"' EXIT

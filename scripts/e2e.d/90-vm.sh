@@ -19,13 +19,18 @@
 #   E2E_VM_BINARY=FILE             install this atomic-selftest binary (and units/) instead
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export PATH=/usr/local/go/bin:$PATH
 art=${ATOMIC_SELFTEST_ARTIFACTS:-$PWD/artifacts/e2e-vm}
 mkdir -p "$art"
 export ATOMIC_SELFTEST_ARTIFACTS=$art
 t0=$(date +%s)
 times=()
-phase() { times+=("$(printf '%-34s %5ss' "$1" "$2")"); }
+# phase NAME SECONDS: one line of this suite's timing table, also appended
+# to scripts/test.sh's phase list when it runs this suite.
+phase() {
+  times+=("$(printf '%-34s %5ss' "$1" "$2")")
+  [ "$1" = total ] || [ -z "${ATOMIC_SELFTEST_PHASES:-}" ] ||
+    printf '%s\t%s\n' "$2" "  e2e: $1" >>"$ATOMIC_SELFTEST_PHASES"
+}
 
 # The self-test goes into the image as the RPM rpm/build.sh makes (no lint:
 # the packaging suite lints it), installed with rpm -i --root.
