@@ -1,6 +1,7 @@
 package syscontainer
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,12 +13,12 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
 )
 
-// runBundle runs binary as args[0] in a bundle made with probeSpec under
-// the real runc and returns its output.
-func runBundle(t *testing.T, binary string, args ...string) string {
+// makeBundle makes a bundle with probeSpec(args) whose rootfs holds
+// binary as args[0], and returns it and a runc root for it.
+func makeBundle(t *testing.T, binary string, args ...string) (bundle, runcRoot string) {
 	t.Helper()
 	dir := t.TempDir()
-	bundle := filepath.Join(dir, "bundle")
+	bundle = filepath.Join(dir, "bundle")
 	rootfs := filepath.Join(bundle, "rootfs")
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		t.Fatal(err)
@@ -35,9 +36,18 @@ func runBundle(t *testing.T, binary string, args ...string) string {
 	if err := writeSpec(bundle, probeSpec(args)); err != nil {
 		t.Fatal(err)
 	}
-	name := "atomic-selftest-bundle-test"
-	out, err := exec.Command("runc", "--root", filepath.Join(dir, "runc"), "run", "--bundle", bundle, name).CombinedOutput()
-	exec.Command("runc", "--root", filepath.Join(dir, "runc"), "delete", "--force", name).Run()
+	return bundle, filepath.Join(dir, "runc")
+}
+
+const bundleTestName = "atomic-selftest-bundle-test"
+
+// runBundle runs binary in a bundle made with probeSpec under the real
+// runc and returns its output.
+func runBundle(t *testing.T, binary string, args ...string) string {
+	t.Helper()
+	bundle, root := makeBundle(t, binary, args...)
+	out, err := exec.Command("runc", "--root", root, "run", "--bundle", bundle, bundleTestName).CombinedOutput()
+	exec.Command("runc", "--root", root, "delete", "--force", bundleTestName).Run()
 	if err != nil {
 		t.Fatalf("runc run: %v\n%s", err, out)
 	}
@@ -96,4 +106,37 @@ func TestProbeSpecLimits(t *testing.T) {
 	if r == nil || *r.Pids.Limit != probePidsLimit || *r.Memory.Limit != probeMemoryLimit {
 		t.Fatalf("resources %+v", r)
 	}
+}
+
+// The container's cgroup has the limits: runc's own statistics of a
+// running probe stand-in. Repro: on the old bundle pids.limit was 0 (no
+// limit) and the memory limit the whole machine's.
+func TestProbeCgroupLimits(t *testing.T) {
+	needRunc(t)
+	bundle, root := makeBundle(t, sleeperBin(t), "/sleeper")
+	// Detached, the container keeps runc's stdio: /dev/null, or the
+	// command would wait for the sleeper to close a pipe.
+	if err := exec.Command("runc", "--root", root, "run", "--detach", "--bundle", bundle, bundleTestName).Run(); err != nil {
+		t.Fatalf("runc run --detach: %v", err)
+	}
+	defer exec.Command("runc", "--root", root, "delete", "--force", bundleTestName).Run()
+	out, err := exec.Command("runc", "--root", root, "events", "--stats", bundleTestName).Output()
+	if err != nil {
+		t.Fatalf("runc events: %v", err)
+	}
+	var ev struct {
+		Data struct {
+			Pids   struct{ Current, Limit uint64 }
+			Memory struct {
+				Usage struct{ Usage, Limit uint64 }
+			}
+		}
+	}
+	if err := json.Unmarshal(out, &ev); err != nil {
+		t.Fatalf("runc events: %v\n%s", err, out)
+	}
+	if ev.Data.Pids.Limit != probePidsLimit || ev.Data.Memory.Usage.Limit != probeMemoryLimit {
+		t.Errorf("cgroup limits: pids %d, memory %d; want %d and %d", ev.Data.Pids.Limit, ev.Data.Memory.Usage.Limit, probePidsLimit, probeMemoryLimit)
+	}
+	t.Logf("pids %d of %d, memory %d of %d", ev.Data.Pids.Current, ev.Data.Pids.Limit, ev.Data.Memory.Usage.Usage, ev.Data.Memory.Usage.Limit)
 }
