@@ -56,7 +56,7 @@ func runResults(_ context.Context, e *env, o resultsOptions, args []string) erro
 		return err
 	}
 	for _, p := range problems {
-		fmt.Fprintf(e.stderr, "atomic-selftest results: skipped unreadable record %s\n", p.Error())
+		fmt.Fprintf(e.stderr, "atomic-selftest results: skipped unreadable record %s\n", format.Printable(p.Error()))
 	}
 	if len(runs) == 0 && o.boot != "" {
 		return usageErr("--boot: no runs recorded for a boot id starting with %q", o.boot)

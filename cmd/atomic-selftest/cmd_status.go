@@ -108,17 +108,19 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		if r.Transition != nil {
 			trans = r.Transition.Kind
 		}
-		fmt.Fprintf(e.stdout, "%s boot %-12.12s %s  %s  %s %s  %d passed, %d failed, %d skipped  %s\n", mark, r.BootID,
-			r.End.Local().Format("2006-01-02 15:04"), verdict, dep, trans,
-			r.Summary.Passed, r.Summary.Failed+r.Summary.Errors+r.Summary.Blocked, r.Summary.Skipped, r.Trigger)
+		// The record's strings come from the host: format.Printable
+		// escapes their control characters.
+		fmt.Fprintf(e.stdout, "%s boot %-12.12s %s  %s  %s %s  %d passed, %d failed, %d skipped  %s\n", mark, format.Printable(r.BootID),
+			r.End.Local().Format("2006-01-02 15:04"), verdict, format.Printable(dep), format.Printable(trans),
+			r.Summary.Passed, r.Summary.Failed+r.Summary.Errors+r.Summary.Blocked, r.Summary.Skipped, format.Printable(r.Trigger))
 		for _, c := range r.Checks {
 			if c.Status.Bad() {
-				fmt.Fprintf(e.stdout, "      %s %s: %s\n", txt.StatusWord(c), c.ID, strings.SplitN(c.Message, "\n", 2)[0])
+				fmt.Fprintf(e.stdout, "      %s %s: %s\n", txt.StatusWord(c), format.Printable(c.ID), format.Printable(strings.SplitN(c.Message, "\n", 2)[0]))
 			}
 		}
 	}
 	for _, p := range problems {
-		fmt.Fprintf(e.stdout, "  unreadable: %s\n", p.Error())
+		fmt.Fprintf(e.stdout, "  unreadable: %s\n", format.Printable(p.Error()))
 	}
 	return nil
 }

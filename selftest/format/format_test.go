@@ -143,3 +143,48 @@ func TestTextColorOnlyWhenAsked(t *testing.T) {
 		t.Error("no red FAIL with Color")
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain ünïcode ✓", "plain ünïcode ✓"},
+		{"\x1b[2Jcleared", `\x1b[2Jcleared`},
+		{"ok\rFAIL", `ok\rFAIL`},
+		{"a\tb\nc", `a\tb\nc`},
+		{"del\x7f c1\u009b[31m", `del\x7f c1\u009b[31m`},
+		{"rlo\u202etxt.exe", `rlo\u202etxt.exe`},
+		{"bad\xffutf8", `bad\xffutf8`},
+		{`back\slash`, `back\slash`},
+	} {
+		if got := Printable(tc.in); got != tc.want {
+			t.Errorf("Printable(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// Host-supplied strings reach no human output with their control
+// characters. Repro (issue 17 item 7): the old text and TAP formats wrote
+// the ESC and the carriage return of a host name, version, check message
+// and evidence as they were.
+func TestHumanOutputEscapesControls(t *testing.T) {
+	runs := fixedRecords()["fail"]
+	rec := runs[0]
+	rec.Hostname = "evil\x1b]0;pwned\x07"
+	rec.Deployment.Version = "28\x1b[31m"
+	rec.Checks[0].Message = "booted\rPASS"
+	rec.Checks[0].Evidence[1].Seen = "\x1b[2J"
+	rec.Checks[2].Status = record.StatusSkip
+	rec.Checks[2].Message = "skipped\r\x1b[1A"
+	for _, f := range []Formatter{Text{}, Text{Verbose: true}, TAP{}} {
+		var buf bytes.Buffer
+		if err := f.Write(&buf, runs); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if i := strings.IndexAny(out, "\x1b\r\x07"); i >= 0 {
+			t.Errorf("%T: a control character in the output at %d: %q", f, i, out[max(0, i-20):min(len(out), i+20)])
+		}
+		if !strings.Contains(out, `booted\rPASS`) && !strings.Contains(out, `"booted\rPASS"`) {
+			t.Errorf("%T: the escaped message is missing:\n%s", f, out)
+		}
+	}
+}

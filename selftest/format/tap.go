@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -27,24 +28,43 @@ func (TAP) Write(w io.Writer, runs []*record.Record) error {
 	default:
 		fmt.Fprintf(bw, "1..%d\n", len(runs))
 		for i, rec := range runs {
-			fmt.Fprintf(bw, "# Subtest: %s\n", rec.ID)
+			fmt.Fprintf(bw, "# Subtest: %s\n", oneLine(rec.ID))
 			writeTAPRun(bw, "    ", rec)
 			ok := "ok"
 			if !rec.Summary.OK {
 				ok = "not ok"
 			}
-			fmt.Fprintf(bw, "%s %d - %s boot %s\n", ok, i+1, rec.ID, rec.BootID)
+			fmt.Fprintf(bw, "%s %d - %s boot %s\n", ok, i+1, oneLine(rec.ID), oneLine(rec.BootID))
 		}
 	}
 	return bw.Flush()
 }
 
+// q writes s as a YAML double-quoted scalar: JSON's escapes (which cover
+// C0 controls) plus \u escapes for what JSON leaves raw (DEL, the C1
+// controls, format characters), so the value reads back exactly and no
+// control character reaches the terminal.
 func q(s string) string {
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)
-	return strings.TrimSuffix(b.String(), "\n")
+	out := strings.TrimSuffix(b.String(), "\n")
+	if strings.IndexFunc(out, func(r rune) bool { return !strconv.IsPrint(r) }) < 0 {
+		return out
+	}
+	b.Reset()
+	for _, r := range out {
+		switch {
+		case strconv.IsPrint(r):
+			b.WriteRune(r)
+		case r > 0xffff:
+			fmt.Fprintf(&b, "\\U%08x", r)
+		default:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
 }
 
 func writeTAPRun(w io.Writer, ind string, rec *record.Record) {
@@ -63,7 +83,7 @@ func writeTAPRun(w io.Writer, ind string, rec *record.Record) {
 		case r.Status.Bad():
 			ok = "not ok"
 		}
-		fmt.Fprintf(w, "%s%s %d - %s%s\n", ind, ok, i+1, r.ID, directive)
+		fmt.Fprintf(w, "%s%s %d - %s%s\n", ind, ok, i+1, oneLine(r.ID), directive)
 		if r.Status.Bad() {
 			fmt.Fprintf(w, "%s  ---\n", ind)
 			fmt.Fprintf(w, "%s  status: %s\n", ind, q(string(r.Status)))
@@ -84,8 +104,10 @@ func writeTAPRun(w io.Writer, ind string, rec *record.Record) {
 	}
 }
 
+// oneLine makes s part of a test line: newlines become spaces, other
+// control characters are escaped (Printable).
 func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
+	s = Printable(strings.ReplaceAll(s, "\n", " "))
 	// '#' would start a new directive in the description.
 	return strings.ReplaceAll(s, "#", "\\#")
 }

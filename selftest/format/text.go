@@ -63,30 +63,33 @@ func (t Text) Write(w io.Writer, runs []*record.Record) error {
 }
 
 func (t Text) writeRun(w io.Writer, rec *record.Record) error {
+	// Every string of the record may come from the host (or a planted
+	// record): each goes through Printable.
+	p := Printable
 	fmt.Fprintf(w, "%s %s on %s, boot %s, trigger %s, %s\n", t.paint(ansiBold, "atomic-selftest"),
-		rec.ToolVersion, rec.Hostname, shortID(rec.BootID), rec.Trigger, rec.Start.Local().Format("2006-01-02 15:04:05"))
+		p(rec.ToolVersion), p(rec.Hostname), p(shortID(rec.BootID)), p(rec.Trigger), rec.Start.Local().Format("2006-01-02 15:04:05"))
 	if rec.Sysroot != "" {
-		fmt.Fprintf(w, "sysroot %s\n", rec.Sysroot)
+		fmt.Fprintf(w, "sysroot %s\n", p(rec.Sysroot))
 	}
 	if d := rec.Deployment; d != nil {
-		fmt.Fprintf(w, "booted %s %s.%d", d.OSName, shortID(d.Checksum), d.Serial)
+		fmt.Fprintf(w, "booted %s %s.%d", p(d.OSName), p(shortID(d.Checksum)), d.Serial)
 		if d.Version != "" {
-			fmt.Fprintf(w, " (%s)", d.Version)
+			fmt.Fprintf(w, " (%s)", p(d.Version))
 		}
 		if d.Refspec != "" {
-			fmt.Fprintf(w, " from %s", d.Refspec)
+			fmt.Fprintf(w, " from %s", p(d.Refspec))
 		}
 		fmt.Fprintln(w)
 	}
 	if tr := rec.Transition; tr != nil {
-		fmt.Fprintf(w, "transition: %s", tr.Kind)
+		fmt.Fprintf(w, "transition: %s", p(tr.Kind))
 		if tr.Reason != "" {
-			fmt.Fprintf(w, " (%s)", tr.Reason)
+			fmt.Fprintf(w, " (%s)", p(tr.Reason))
 		}
 		fmt.Fprintln(w)
 	}
 	if b := rec.Boot; b != nil && b.Finished() {
-		fmt.Fprintf(w, "boot took %.1f s (kernel to %s)\n", b.BootDuration().Seconds(), b.SystemState)
+		fmt.Fprintf(w, "boot took %.1f s (kernel to %s)\n", b.BootDuration().Seconds(), p(b.SystemState))
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -96,7 +99,7 @@ func (t Text) writeRun(w io.Writer, rec *record.Record) error {
 		if !r.Required {
 			kind = " (wanted)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2fs\t%s\n", t.StatusWord(r), r.ID+kind, r.Criterion, r.DurationSec, firstLine(r.Message))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2fs\t%s\n", t.StatusWord(r), p(r.ID)+kind, p(r.Criterion), r.DurationSec, p(firstLine(r.Message)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -105,17 +108,17 @@ func (t Text) writeRun(w io.Writer, rec *record.Record) error {
 		if len(r.Evidence) == 0 || (!r.Status.Bad() && !t.Verbose) {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s %s:\n", t.StatusWord(r), r.ID)
+		fmt.Fprintf(w, "\n%s %s:\n", t.StatusWord(r), p(r.ID))
 		if strings.Contains(r.Message, "\n") {
 			for _, l := range strings.Split(r.Message, "\n") {
-				fmt.Fprintf(w, "    %s\n", l)
+				fmt.Fprintf(w, "    %s\n", p(l))
 			}
 		}
 		for _, e := range r.Evidence {
 			if e.Expected != "" {
-				fmt.Fprintf(w, "    %s: expected %s, seen %s\n", e.Name, e.Expected, e.Seen)
+				fmt.Fprintf(w, "    %s: expected %s, seen %s\n", p(e.Name), p(e.Expected), p(e.Seen))
 			} else {
-				fmt.Fprintf(w, "    %s: %s\n", e.Name, e.Seen)
+				fmt.Fprintf(w, "    %s: %s\n", p(e.Name), p(e.Seen))
 			}
 		}
 	}
@@ -127,7 +130,7 @@ func (t Text) writeRun(w io.Writer, rec *record.Record) error {
 	fmt.Fprintf(w, "\n%s: %d checks, %d passed, %d failed, %d errors, %d blocked, %d skipped in %.1f s\n",
 		verdict, s.Total, s.Passed, s.Failed, s.Errors, s.Blocked, s.Skipped, rec.End.Sub(rec.Start).Seconds())
 	if len(s.WantedBad) > 0 {
-		fmt.Fprintf(w, "warnings (wanted checks): %s\n", strings.Join(s.WantedBad, ", "))
+		fmt.Fprintf(w, "warnings (wanted checks): %s\n", p(strings.Join(s.WantedBad, ", ")))
 	}
 	return nil
 }

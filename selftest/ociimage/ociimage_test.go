@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -137,6 +138,36 @@ func TestGzipAndWhiteouts(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(root, n)); (err == nil) != want {
 			t.Errorf("%s exists: %v, want %v", n, err == nil, want)
 		}
+	}
+}
+
+// A whiteout must name an entry inside the unpack root. Repro (issue 17
+// item 6): on the old code ".wh..." at the top of a layer removed the
+// parent of the rootfs, the bundle with its config.json; ".wh.." and
+// ".wh." removed the rootfs or the directory holding them.
+func TestWhiteoutOutsideRefused(t *testing.T) {
+	for _, name := range []string{".wh...", ".wh..", ".wh.", "a/.wh..", "a/.wh...", "a/.wh."} {
+		t.Run(name, func(t *testing.T) {
+			bundle := t.TempDir()
+			config := filepath.Join(bundle, "config.json")
+			if err := os.WriteFile(config, []byte("{}"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			root := filepath.Join(bundle, "rootfs")
+			budget := int64(1 << 20)
+			var l bytes.Buffer
+			layerOf(reg("a/keep", 1), reg(name, 0))(&l)
+			err := untar(&l, root, &budget)
+			want := fmt.Sprintf("entry %q: a whiteout must name an entry inside the unpack root", name)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want %q", err, want)
+			}
+			for _, p := range []string{config, filepath.Join(root, "a/keep")} {
+				if _, err := os.Stat(p); err != nil {
+					t.Errorf("the whiteout %s deleted %s: %v", name, p, err)
+				}
+			}
+		})
 	}
 }
 

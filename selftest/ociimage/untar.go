@@ -64,7 +64,11 @@ func untar(r io.Reader, root string, budget *int64) error {
 			continue
 		}
 		if strings.HasPrefix(base, whiteoutPrefix) {
-			if err := os.RemoveAll(filepath.Join(filepath.Dir(target), strings.TrimPrefix(base, whiteoutPrefix))); err != nil {
+			victim, err := whiteoutTarget(root, filepath.Dir(target), strings.TrimPrefix(base, whiteoutPrefix))
+			if err != nil {
+				return fmt.Errorf("entry %q: %w", hdr.Name, err)
+			}
+			if err := os.RemoveAll(victim); err != nil {
 				return err
 			}
 			continue
@@ -116,6 +120,23 @@ func untar(r io.Reader, root string, budget *int64) error {
 			return err
 		}
 	}
+}
+
+// whiteoutTarget returns the path a whiteout of name in dir deletes. The
+// deleted entry must lie strictly inside root: ".wh." (an empty name),
+// ".wh.." (the directory itself) and ".wh..." (its parent) would delete
+// the directory holding the whiteout or, at the top of the layer, root or
+// the bundle around it.
+func whiteoutTarget(root, dir, name string) (string, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+		return "", fmt.Errorf("a whiteout must name an entry inside the unpack root, not %q", name)
+	}
+	victim := filepath.Join(dir, name)
+	rel, err := filepath.Rel(root, victim)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("a whiteout must name an entry inside the unpack root, not %q", name)
+	}
+	return victim, nil
 }
 
 // noSymlinkParents refuses a path whose parent directories include a

@@ -55,7 +55,7 @@ var typeCommit = mustType("(a{sv}aya(say)sstayay)")
 
 // ParseCommit decodes a serialized commit object; name is used in errors.
 func ParseCommit(name string, data []byte) (*Commit, error) {
-	v, err := decode(typeCommit, data, 0)
+	v, err := newDecoder(len(data)).decode(typeCommit, data, 0)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", name, err)
 	}
@@ -77,8 +77,12 @@ func ParseCommit(name string, data []byte) (*Commit, error) {
 	return c, nil
 }
 
-// maxObjectSize bounds what is read of a metadata object.
-const maxObjectSize = 64 << 20
+// MaxCommitSize bounds the size of a commit object. Decoding may take
+// up to 16 times its size in memory (see maxExpansion), so this bounds
+// that too. Real commits are far smaller: a few hundred bytes for plain
+// ostree, a few hundred KB with rpm-ostree's package list, about 40 bytes
+// an object with ostree.sizes.
+const MaxCommitSize = 16 << 20
 
 // ReadCommit reads the commit object checksum from the repository at
 // repoDir (objects/xx/yyyy.commit, the layout of every repo mode).
@@ -87,9 +91,9 @@ func ReadCommit(repoDir, checksum string) (*Commit, error) {
 		return nil, fmt.Errorf("%q is not a SHA-256 checksum", checksum)
 	}
 	path := filepath.Join(repoDir, "objects", checksum[:2], checksum[2:]+".commit")
-	data, err := readBounded(path, maxObjectSize)
+	data, err := readBounded(path, MaxCommitSize)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("commit object: %w", err)
 	}
 	c, err := ParseCommit(path, data)
 	if err != nil {
@@ -123,7 +127,7 @@ func readBounded(path string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if fi.Size() > max {
-		return nil, fmt.Errorf("%s: %d bytes, more than the %d allowed", path, fi.Size(), max)
+		return nil, fmt.Errorf("%s is %d bytes, more than the limit of %d", path, fi.Size(), max)
 	}
 	buf := make([]byte, fi.Size())
 	n, err := f.ReadAt(buf, 0)

@@ -2,6 +2,7 @@ package ostree
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -75,6 +76,9 @@ type gvType struct {
 	elems []*gvType
 	align int
 	fixed int // serialised size when fixed, else -1
+	// least is the least the decoder charges for one value of this type
+	// (see decoder.charge): arrays check it before allocating elements.
+	least int64
 }
 
 // parseTypeString parses one complete GVariant type string.
@@ -90,6 +94,14 @@ func parseTypeString(sig string) (*gvType, error) {
 }
 
 func parseType(s string, depth int) (*gvType, string, error) {
+	t, rest, err := parseType1(s, depth)
+	if err == nil {
+		t.least = leastCost(t)
+	}
+	return t, rest, err
+}
+
+func parseType1(s string, depth int) (*gvType, string, error) {
 	if depth > maxDepth {
 		return nil, "", fmt.Errorf("type nested deeper than %d", maxDepth)
 	}
@@ -203,21 +215,114 @@ func readOffset(b []byte) int {
 	return int(v)
 }
 
+// Memory bounds. Decoding turns bytes into Go values, and a value can
+// cost far more than the bytes it came from: an a() spends one byte per
+// element, and each element becomes an interface slot and a boxed slice
+// (40 bytes of heap per input byte). So a decode has a budget of
+// maxExpansion bytes of values per input byte plus decodeSlack, charged
+// as values are made (an upper bound of what each allocates, see cost),
+// and arrays check that their elements fit before allocating them: input
+// that would exceed it is refused, not decoded. The budget covers what
+// legitimate data needs with room to spare: rpm-ostree's package list
+// (a(stsss), about 48 bytes a package) takes about 5 bytes a byte.
+const (
+	maxExpansion = 16
+	decodeSlack  = 64 << 10
+)
+
+// ErrTooLarge is wrapped by the error of a decode refused for its memory
+// budget.
+var ErrTooLarge = errors.New("decoding would exceed its memory budget")
+
+type decoder struct {
+	size   int   // input bytes
+	budget int64 // bytes of values still allowed
+	limit  int64
+	// types caches the type strings of variants: an a{sv} repeats "s"
+	// thousands of times and parsing each again would cost more than
+	// the bytes it is made of.
+	types map[string]*gvType
+}
+
+func newDecoder(size int) *decoder {
+	limit := int64(size)*maxExpansion + decodeSlack
+	return &decoder{size: size, budget: limit, limit: limit, types: map[string]*gvType{}}
+}
+
+func (d *decoder) charge(n int64) error {
+	d.budget -= n
+	if d.budget < 0 {
+		return d.refuse()
+	}
+	return nil
+}
+
+func (d *decoder) refuse() error {
+	return fmt.Errorf("%w: %d bytes of input may take at most %d bytes of memory (%d per byte plus %d)",
+		ErrTooLarge, d.size, d.limit, maxExpansion, decodeSlack)
+}
+
+// cost is an upper bound of what the Go allocator takes for an object of
+// n bytes: its size classes round up by less than a quarter plus 16.
+func cost(n int) int64 {
+	return int64(n) + int64(n)/4 + 16
+}
+
+// Costs of what decode allocates: a boxed number (8 bytes), a boxed
+// string header (16) or slice header (24), a boxed DictEntry or Variant
+// (32), a parsed type node (gvType and its share of a parent's elems,
+// the cache entry: 160 is generous).
+var (
+	costNumber  = cost(8)
+	costString  = cost(16)
+	costSlice   = cost(24)
+	costBoxed32 = cost(32)
+)
+
+const costTypeChar = 160
+
+// leastCost is the least decode charges for a value of type t, whatever
+// the data: the bound arrays check before allocating their elements.
+func leastCost(t *gvType) int64 {
+	switch t.kind {
+	case 'b', 'y', 'm':
+		return 0
+	case 'n', 'q', 'i', 'u', 'h', 'x', 't', 'd':
+		return costNumber
+	case 's', 'o', 'g':
+		return costString + cost(0)
+	case 'v':
+		return costBoxed32
+	case 'a':
+		return costSlice
+	}
+	c := costSlice + cost(16*len(t.elems))
+	if t.kind == '{' {
+		c += costBoxed32
+	}
+	for _, e := range t.elems {
+		c += e.least
+	}
+	return c
+}
+
 // Decode decodes data as a value of type sig. Values map to Go as: b bool,
 // y byte, n int16, q uint16, i and h int32, u uint32, x int64, t uint64,
-// d float64, s/o/g string, v Variant, ay []byte, other arrays []any (of
-// DictEntry for dictionaries), tuples []any, maybe nil or the value.
+// d float64, s/o/g string, v Variant, ay []byte (sharing data's memory),
+// other arrays []any (of DictEntry for dictionaries), tuples []any, maybe
+// nil or the value. Data whose values would take more than maxExpansion
+// bytes of memory per input byte is refused with ErrTooLarge.
 func Decode(sig string, data []byte) (any, error) {
 	t, err := parseTypeString(sig)
 	if err != nil {
 		return nil, err
 	}
-	return decode(t, data, 0)
+	return newDecoder(len(data)).decode(t, data, 0)
 }
 
 // DecodeVarDict decodes data as a{sv}.
 func DecodeVarDict(data []byte) (VarDict, error) {
-	v, err := decode(typeVarDict, data, 0)
+	v, err := newDecoder(len(data)).decode(typeVarDict, data, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +359,7 @@ func toVarDict(v any) VarDict {
 	return d
 }
 
-func decode(t *gvType, data []byte, depth int) (any, error) {
+func (d *decoder) decode(t *gvType, data []byte, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("value nested deeper than %d", maxDepth)
 	}
@@ -272,6 +377,24 @@ func decode(t *gvType, data []byte, depth int) (any, error) {
 		return nil, fmt.Errorf("boolean byte is %d, not 0 or 1", data[0])
 	case 'y':
 		return data[0], nil
+	case 's', 'o', 'g':
+		if err := d.charge(costString + cost(len(data))); err != nil {
+			return nil, err
+		}
+		return decodeString(data)
+	case 'v':
+		return d.decodeVariant(data, depth)
+	case 'm':
+		return d.decodeMaybe(t, data, depth)
+	case 'a':
+		return d.decodeArray(t, data, depth)
+	case '(', '{':
+		return d.decodeTuple(t, data, depth)
+	}
+	if err := d.charge(costNumber); err != nil {
+		return nil, err
+	}
+	switch t.kind {
 	case 'n':
 		return int16(binary.LittleEndian.Uint16(data)), nil
 	case 'q':
@@ -286,16 +409,6 @@ func decode(t *gvType, data []byte, depth int) (any, error) {
 		return binary.LittleEndian.Uint64(data), nil
 	case 'd':
 		return math.Float64frombits(binary.LittleEndian.Uint64(data)), nil
-	case 's', 'o', 'g':
-		return decodeString(data)
-	case 'v':
-		return decodeVariant(data, depth)
-	case 'm':
-		return decodeMaybe(t, data, depth)
-	case 'a':
-		return decodeArray(t, data, depth)
-	case '(', '{':
-		return decodeTuple(t, data, depth)
 	}
 	return nil, fmt.Errorf("unsupported type %s", t.sig)
 }
@@ -313,7 +426,7 @@ func decodeString(data []byte) (string, error) {
 	return string(s), nil
 }
 
-func decodeVariant(data []byte, depth int) (Variant, error) {
+func (d *decoder) decodeVariant(data []byte, depth int) (Variant, error) {
 	// The value, a nul byte, then the type string: search backwards.
 	i := len(data) - 1
 	for i >= 0 && data[i] != 0 {
@@ -322,51 +435,84 @@ func decodeVariant(data []byte, depth int) (Variant, error) {
 	if i < 0 {
 		return Variant{}, fmt.Errorf("variant has no type string separator")
 	}
-	sig := string(data[i+1:])
-	t, rest, err := parseType(sig, depth+1)
+	if err := d.charge(costBoxed32); err != nil {
+		return Variant{}, err
+	}
+	t, ok := d.types[string(data[i+1:])] // no allocation for the lookup
+	if !ok {
+		if err := d.charge(cost(len(data)-i-1) + costTypeChar*int64(len(data)-i-1)); err != nil {
+			return Variant{}, err
+		}
+		sig := string(data[i+1:])
+		var rest string
+		var err error
+		t, rest, err = parseType(sig, depth+1)
+		if err != nil {
+			return Variant{}, fmt.Errorf("variant type: %w", err)
+		}
+		if rest != "" {
+			return Variant{}, fmt.Errorf("variant type %q is not one complete type", sig)
+		}
+		d.types[sig] = t
+	}
+	v, err := d.decode(t, data[:i], depth+1)
 	if err != nil {
-		return Variant{}, fmt.Errorf("variant type: %w", err)
+		return Variant{}, fmt.Errorf("variant of type %s: %w", t.sig, err)
 	}
-	if rest != "" {
-		return Variant{}, fmt.Errorf("variant type %q is not one complete type", sig)
-	}
-	v, err := decode(t, data[:i], depth+1)
-	if err != nil {
-		return Variant{}, fmt.Errorf("variant of type %s: %w", sig, err)
-	}
-	return Variant{Type: sig, Value: v}, nil
+	return Variant{Type: t.sig, Value: v}, nil
 }
 
-func decodeMaybe(t *gvType, data []byte, depth int) (any, error) {
+func (d *decoder) decodeMaybe(t *gvType, data []byte, depth int) (any, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
 	e := t.elems[0]
 	if e.fixed >= 0 {
-		return decode(e, data, depth+1)
+		return d.decode(e, data, depth+1)
 	}
 	if data[len(data)-1] != 0 {
 		return nil, fmt.Errorf("maybe of type %s lacks its trailing nul byte", t.sig)
 	}
-	return decode(e, data[:len(data)-1], depth+1)
+	return d.decode(e, data[:len(data)-1], depth+1)
 }
 
-func decodeArray(t *gvType, data []byte, depth int) (any, error) {
+// elements charges for an array of n elements of type e before it is
+// allocated: its slots, and the least its elements will charge, so an
+// array of tiny elements (a(), ab) too many for the budget is refused
+// before any is made.
+func (d *decoder) elements(e *gvType, n int) ([]any, error) {
+	if e.least > 0 && int64(n) > d.budget/e.least {
+		return nil, d.refuse()
+	}
+	if err := d.charge(costSlice + cost(16*n)); err != nil {
+		return nil, err
+	}
+	return make([]any, 0, n), nil
+}
+
+func (d *decoder) decodeArray(t *gvType, data []byte, depth int) (any, error) {
 	e := t.elems[0]
 	if e.kind == 'y' {
-		return append([]byte(nil), data...), nil
+		// ay is the input's own bytes: no copy, no value per byte.
+		if err := d.charge(costSlice); err != nil {
+			return nil, err
+		}
+		return data[:len(data):len(data)], nil
 	}
 	if len(data) == 0 {
-		return []any{}, nil
+		return d.elements(e, 0)
 	}
 	if e.fixed >= 0 {
 		if len(data)%e.fixed != 0 {
 			return nil, fmt.Errorf("array of %s has %d bytes, not a multiple of %d", e.sig, len(data), e.fixed)
 		}
 		n := len(data) / e.fixed
-		out := make([]any, 0, n)
+		out, err := d.elements(e, n)
+		if err != nil {
+			return nil, fmt.Errorf("array of %d %s: %w", n, e.sig, err)
+		}
 		for i := 0; i < n; i++ {
-			v, err := decode(e, data[i*e.fixed:(i+1)*e.fixed], depth+1)
+			v, err := d.decode(e, data[i*e.fixed:(i+1)*e.fixed], depth+1)
 			if err != nil {
 				return nil, fmt.Errorf("element %d: %w", i, err)
 			}
@@ -384,7 +530,10 @@ func decodeArray(t *gvType, data []byte, depth int) (any, error) {
 		return nil, fmt.Errorf("array of %s: framing offset table of %d bytes is not a multiple of %d", e.sig, len(table), osz)
 	}
 	n := len(table) / osz
-	out := make([]any, 0, n)
+	out, err := d.elements(e, n)
+	if err != nil {
+		return nil, fmt.Errorf("array of %d %s: %w", n, e.sig, err)
+	}
 	start := 0
 	for i := 0; i < n; i++ {
 		end := readOffset(table[i*osz : (i+1)*osz])
@@ -392,7 +541,7 @@ func decodeArray(t *gvType, data []byte, depth int) (any, error) {
 		if start > end || end > last {
 			return nil, fmt.Errorf("array of %s: element %d spans %d..%d outside 0..%d", e.sig, i, start, end, last)
 		}
-		v, err := decode(e, data[start:end], depth+1)
+		v, err := d.decode(e, data[start:end], depth+1)
 		if err != nil {
 			return nil, fmt.Errorf("element %d: %w", i, err)
 		}
@@ -402,10 +551,17 @@ func decodeArray(t *gvType, data []byte, depth int) (any, error) {
 	return out, nil
 }
 
-func decodeTuple(t *gvType, data []byte, depth int) (any, error) {
+func (d *decoder) decodeTuple(t *gvType, data []byte, depth int) (any, error) {
 	osz := offsetSize(len(data))
 	offsetsEnd := len(data)
 	pos := 0
+	c := costSlice + cost(16*len(t.elems))
+	if t.kind == '{' {
+		c += costBoxed32
+	}
+	if err := d.charge(c); err != nil {
+		return nil, err
+	}
 	out := make([]any, 0, len(t.elems))
 	for i, e := range t.elems {
 		pos = alignUp(pos, e.align)
@@ -425,7 +581,7 @@ func decodeTuple(t *gvType, data []byte, depth int) (any, error) {
 		if pos > end || end > offsetsEnd {
 			return nil, fmt.Errorf("%s: member %d spans %d..%d outside 0..%d", t.sig, i, pos, end, offsetsEnd)
 		}
-		v, err := decode(e, data[pos:end], depth+1)
+		v, err := d.decode(e, data[pos:end], depth+1)
 		if err != nil {
 			return nil, fmt.Errorf("%s member %d: %w", t.sig, i, err)
 		}

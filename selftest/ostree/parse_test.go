@@ -302,3 +302,27 @@ func mustHexF(s string) []byte {
 	}
 	return b
 }
+
+// The deployments section of status escapes what a sysroot supplies.
+// Repro (issue 17 item 7): the old WriteStatus printed the ESC and the
+// carriage return of a commit's version and a problem as they were.
+func TestWriteStatusEscapesControls(t *testing.T) {
+	s := &Sysroot{
+		Deployments: []*Deployment{{OSName: "os", Checksum: "c", Unlocked: "hotfix\x1b[2J",
+			Commit: &Commit{Metadata: VarDict{"version": {Type: "s", Value: "28\r\x1b[31mPASS"}}}}},
+		Problems: []string{"bad\x1b]0;title\x07"},
+	}
+	var b strings.Builder
+	if err := WriteStatus(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.ContainsAny(out, "\x1b\r\x07") {
+		t.Errorf("control characters in:\n%q", out)
+	}
+	for _, want := range []string{`28\r\x1b[31mPASS`, `hotfix\x1b[2J`, `bad\x1b]0;title\a`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+}

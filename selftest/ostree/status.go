@@ -5,14 +5,18 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 )
 
 // WriteStatus prints the deployments the way `rpm-ostree status` does: one
 // block per deployment in boot order, ● marking the booted one, then
 // aligned "Key: value" lines (version and commit time, base commit of a
 // layered deployment, commit, layered packages, pinned, unlocked,
-// staged), and what could not be read.
+// staged), and what could not be read. Every value comes from the
+// sysroot, so each passes through format.Printable.
 func WriteStatus(w io.Writer, s *Sysroot) error {
+	p := format.Printable
 	var b strings.Builder
 	fmt.Fprintln(&b, "Deployments:")
 	if len(s.Deployments) == 0 {
@@ -31,8 +35,8 @@ func WriteStatus(w io.Writer, s *Sysroot) error {
 		if origin == "" {
 			origin = "(no origin)"
 		}
-		fmt.Fprintf(&b, "%s %s\n", mark, originURL(d, origin))
-		kv := func(k, v string) { fmt.Fprintf(&b, "%26s: %s\n", k, v) }
+		fmt.Fprintf(&b, "%s %s\n", mark, p(originURL(d, origin)))
+		kv := func(k, v string) { fmt.Fprintf(&b, "%26s: %s\n", k, p(v)) }
 		if multi {
 			kv("StateRoot", d.OSName)
 		}
@@ -72,13 +76,13 @@ func WriteStatus(w io.Writer, s *Sysroot) error {
 		}
 	}
 	for _, e := range s.BadEntries {
-		fmt.Fprintf(&b, "\nBroken boot entry: %s\n", e.Err)
+		fmt.Fprintf(&b, "\nBroken boot entry: %s\n", p(e.Err))
 	}
 	for _, u := range s.Unreferenced {
-		fmt.Fprintf(&b, "\nDeployment without a boot entry: %s\n", u)
+		fmt.Fprintf(&b, "\nDeployment without a boot entry: %s\n", p(u))
 	}
-	for _, p := range s.Problems {
-		fmt.Fprintf(&b, "\nProblem: %s\n", p)
+	for _, pr := range s.Problems {
+		fmt.Fprintf(&b, "\nProblem: %s\n", p(pr))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

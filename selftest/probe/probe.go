@@ -44,7 +44,10 @@ type Marker struct {
 	RootReadOnly bool `json:"root_read_only"`
 	// Interfaces lists the network interfaces other than loopback.
 	Interfaces []string `json:"interfaces"`
-	Version    string   `json:"version,omitempty"`
+	// Seccomp is the Seccomp field of /proc/self/status: 0 none, 1
+	// strict, 2 a filter; -1 when it could not be read.
+	Seccomp int    `json:"seccomp"`
+	Version string `json:"version,omitempty"`
 }
 
 // Inspect gathers the marker from inside the container.
@@ -66,7 +69,25 @@ func Inspect(nonce, version string) Marker {
 		}
 	}
 	sort.Strings(m.Interfaces)
+	m.Seccomp = seccompMode()
 	return m
+}
+
+// seccompMode reads the Seccomp field of /proc/self/status (proc(5)).
+func seccompMode() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Seccomp:"); ok {
+			var n int
+			if _, err := fmt.Sscan(strings.TrimSpace(v), &n); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 // Write prints the marker as one JSON line.

@@ -9,6 +9,7 @@ package report
 import (
 	"errors"
 	"fmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
@@ -91,7 +92,9 @@ func SummaryLine(rec *record.Record) string {
 		}
 		fmt.Fprintf(&b, "; booted %s %s", d.OSName, v)
 	}
-	return b.String()
+	// The motd is shown at login on a terminal: no host string may
+	// carry a control character there.
+	return format.Printable(b.String())
 }
 
 func short(c string) string {

@@ -32,6 +32,18 @@ func TestSummaryLine(t *testing.T) {
 	}
 }
 
+// The summary line goes to the motd, shown at login: a version with an
+// ESC and a carriage return is escaped. Repro (issue 17 item 7): the old
+// line carried them raw.
+func TestSummaryLineEscapesControls(t *testing.T) {
+	rec := sampleRecord()
+	rec.Deployment.Version = "28\r\x1b[32mPASS"
+	got := SummaryLine(rec)
+	if strings.ContainsAny(got, "\r\x1b") || !strings.HasSuffix(got, `booted fedora-atomic 28\r\x1b[32mPASS`) {
+		t.Errorf("got %q", got)
+	}
+}
+
 func TestMotd(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "motd.d", "atomic-selftest")
 	if err := Emit(sampleRecord(), Options{MotdPath: path}); err != nil {

@@ -58,24 +58,48 @@ type Store struct {
 }
 
 // Open returns the store at dir, creating it 0700 if missing and tightening
-// its mode if it is looser.
+// its mode if it is looser. dir itself must be a directory, not a symbolic
+// link to one: the store chmods it, and following a link would make root
+// tighten (or write into) whatever directory the link names. The mode is
+// read and changed through a descriptor opened with O_NOFOLLOW, so a link
+// swapped in after the check is refused too.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, classify(fmt.Errorf("creating results directory %s: %w", dir, err))
 	}
-	fi, err := os.Stat(dir)
+	fi, err := os.Lstat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("results directory %s: %w", dir, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("results directory %s is a symbolic link; give the directory itself, the store does not follow links", dir)
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("results directory %s is not a directory", dir)
 	}
+	d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening results directory %s: %w", dir, noFollowError(dir, err))
+	}
+	defer d.Close()
+	if fi, err = d.Stat(); err != nil {
+		return nil, fmt.Errorf("results directory %s: %w", dir, err)
+	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
+		if err := d.Chmod(0o700); err != nil {
 			return nil, classify(fmt.Errorf("making results directory %s private: %w", dir, err))
 		}
 	}
 	return &Store{Dir: dir}, nil
+}
+
+// noFollowError turns the ELOOP of an O_NOFOLLOW open of a symbolic link
+// into an error that says why path was refused.
+func noFollowError(path string, err error) error {
+	if errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("%s is a symbolic link, which the results store does not follow: %w", path, err)
+	}
+	return err
 }
 
 // Lock takes the store's exclusive lock, waiting up to timeout. The
@@ -83,14 +107,19 @@ func Open(dir string) (*Store, error) {
 // removed once the lock is held.
 func (s *Store) Lock(ctx context.Context, timeout time.Duration) (unlock func(), err error) {
 	path := filepath.Join(s.Dir, lockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	// O_NOFOLLOW: O_CREAT through a planted link would create the file
+	// the link names, anywhere root can write.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil && !errors.Is(err, syscall.ELOOP) {
 		// A read-only /var can still be locked through an existing file.
 		var err2 error
-		f, err2 = os.Open(path)
-		if err2 != nil {
-			return nil, classify(fmt.Errorf("opening lock %s: %w", path, err))
+		f, err2 = os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+		if err2 == nil {
+			err = nil
 		}
+	}
+	if err != nil {
+		return nil, classify(fmt.Errorf("opening lock %s: %w", path, noFollowError(path, err)))
 	}
 	deadline := time.Now().Add(timeout)
 	for {
@@ -235,18 +264,33 @@ func (s *Store) Remove(name string) error {
 	return nil
 }
 
+// readBounded reads the regular file at path, at most maxRecordSize
+// bytes. It does not follow a symbolic link in the last component (every
+// file the store reads is one it wrote by rename, never a link) and
+// refuses anything but a regular file: O_NONBLOCK keeps a planted FIFO
+// from blocking the open, the type check from blocking the read.
 func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, err
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("opening %s: %w", path, noFollowError(path, err))
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxRecordSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	if len(data) > maxRecordSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxRecordSize)
+		return nil, fmt.Errorf("%s: larger than the limit of %d bytes", path, maxRecordSize)
 	}
 	return data, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -103,6 +104,123 @@ func TestOpenTightensMode(t *testing.T) {
 	}
 	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
 		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+}
+
+// Repro (issue 17 item 9): on the old code Open followed a --results-dir
+// that is a symbolic link and chmodded the 0755 directory it names to 0700.
+func TestOpenRefusesSymlink(t *testing.T) {
+	base := t.TempDir()
+	target := filepath.Join(base, "shared")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(target, 0o755); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	link := filepath.Join(base, "results")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(link)
+	if err == nil || !strings.Contains(err.Error(), "results directory "+link+" is a symbolic link") {
+		t.Errorf("err = %v, want a refusal naming %s", err, link)
+	}
+	if fi, _ := os.Stat(target); fi.Mode().Perm() != 0o755 {
+		t.Errorf("the link's target is now %v, want 0755 untouched", fi.Mode().Perm())
+	}
+}
+
+// Repro (issue 17 item 9): on the old code a state file that is a symbolic
+// link was read through (ok true and the target's contents decoded), and
+// a run record read by path likewise.
+func TestStateFilesNotFollowed(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(t.TempDir(), "secret.json")
+	if err := os.WriteFile(secret, []byte(`{"schema":1,"start":"2026-01-01T00:00:00Z","secret":"x"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{ExpectFile, LastDeploymentFile, LastRunFile} {
+		path := filepath.Join(st.Dir, name)
+		if err := os.Symlink(secret, path); err != nil {
+			t.Fatal(err)
+		}
+		var v map[string]any
+		ok, err := st.ReadJSON(name, &v)
+		if ok || v != nil || err == nil || !strings.Contains(err.Error(), path+" is a symbolic link") {
+			t.Errorf("%s: ok %v v %v err %v", name, ok, v, err)
+		}
+	}
+	path := filepath.Join(st.Dir, "run-20260101T000000.000000Z-aaaaaaaa.json")
+	if err := os.Symlink(secret, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadRecord(path); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("ReadRecord of a link: %v", err)
+	}
+}
+
+// Repro: on the old code a FIFO planted as expect.json blocked the open
+// for ever (this test timed out). A file over the bound is refused naming
+// the limit (sparse: no disk is used).
+func TestStateFileNotRegularOrTooLarge(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(st.Dir, ExpectFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		var v any
+		_, err := st.ReadJSON(ExpectFile, &v)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+			t.Errorf("FIFO: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reading a FIFO state file blocked")
+	}
+	big := filepath.Join(st.Dir, LastDeploymentFile)
+	if err := os.WriteFile(big, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if _, err := st.ReadJSON(LastDeploymentFile, &v); err == nil || !strings.Contains(err.Error(), "larger than the limit of 16777216 bytes") {
+		t.Errorf("1 GiB state file: %v", err)
+	}
+}
+
+// Repro: on the old code a .lock planted as a link made Lock create the
+// file the link names (O_CREAT follows links).
+func TestLockRefusesSymlink(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "created-by-root")
+	if err := os.Symlink(victim, filepath.Join(st.Dir, lockFile)); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := st.Lock(context.Background(), time.Second)
+	if err == nil {
+		unlock()
+		t.Error("locked through a symbolic link")
+	} else if !strings.Contains(err.Error(), "is a symbolic link") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := os.Lstat(victim); err == nil {
+		t.Error("Lock created the link's target")
 	}
 }
 
