@@ -32,7 +32,7 @@ var runOpts runOptions
 
 func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.checks, "check", nil, "run only these checks (comma-separated ids) and what they depend on")
-	fs.StringVar(&o.format, "format", "text", "output format: text, json, junit or tap")
+	fs.StringVar(&o.format, "format", "text", "output format: text, json, junit, tap or prometheus")
 	fs.StringVar(&o.trigger, "trigger", record.TriggerManual, "why this run happens: boot, deployment-change or manual")
 	fs.StringVar(&o.resultsDir, "results-dir", store.DefaultDir, "directory for run records")
 	fs.BoolVar(&o.noSave, "no-save", false, "do not save the run record or touch the results directory")
@@ -50,7 +50,7 @@ func init() {
 	register(&command{
 		name:  "run",
 		short: "run the checks, save the run record and print it",
-		usage: "run [--check ID,...] [--format text|json|junit|tap] [--trigger boot|deployment-change|manual] [--results-dir DIR] [--no-save] [--sysroot DIR]",
+		usage: "run [--check ID,...] [--format text|json|junit|tap|prometheus] [--trigger boot|deployment-change|manual] [--results-dir DIR] [--no-save] [--sysroot DIR]",
 		flags: runOpts.register,
 		run:   func(ctx context.Context, e *env, args []string) error { return runRun(ctx, e, runOpts, args) },
 	})
