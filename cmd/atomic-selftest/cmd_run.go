@@ -113,6 +113,9 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 	if err := f.Write(e.stdout, []*record.Record{out.Record}); err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}
+	if out.ReportErr != nil {
+		fmt.Fprintf(e.stderr, "atomic-selftest run: warning: the run was saved but not published: %v\n", out.ReportErr)
+	}
 	if out.SaveErr != nil {
 		return fmt.Errorf("the run finished but was not saved: %w", out.SaveErr)
 	}
