@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"strings"
+	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/session"
@@ -108,9 +109,9 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		if r.Transition != nil {
 			trans = r.Transition.Kind
 		}
-		fmt.Fprintf(e.stdout, "%s boot %-12.12s %s  %s  %s %s  %d passed, %d failed, %d skipped  %s\n", mark, r.BootID,
+		fmt.Fprintf(e.stdout, "%s boot %-12.12s %s  %s  %s %s  %d passed, %d failed, %d skipped  %s  %s\n", mark, r.BootID,
 			r.End.Local().Format("2006-01-02 15:04"), verdict, dep, trans,
-			r.Summary.Passed, r.Summary.Failed+r.Summary.Errors+r.Summary.Blocked, r.Summary.Skipped, r.Trigger)
+			r.Summary.Passed, r.Summary.Failed+r.Summary.Errors+r.Summary.Blocked, r.Summary.Skipped, r.Trigger, timings(r))
 		for _, c := range r.Checks {
 			if c.Status.Bad() {
 				fmt.Fprintf(e.stdout, "      %s %s: %s\n", txt.StatusWord(c), c.ID, strings.SplitN(c.Message, "\n", 2)[0])
@@ -121,4 +122,29 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		fmt.Fprintf(e.stdout, "  unreadable: %s\n", p.Error())
 	}
 	return nil
+}
+
+// timings says how long the run took and, where systemd recorded it, how
+// long the boot took to reach its default target (kernel to the end of
+// the boot, as `systemd-analyze time` counts it), in one short field so
+// the boot stays one line.
+func timings(r *record.Record) string {
+	s := "ran " + roundDuration(r.End.Sub(r.Start))
+	if b := r.Boot; b != nil && b.Finished() {
+		target := b.DefaultTarget
+		if target == "" {
+			target = "the default target"
+		}
+		s += ", " + target + " in " + roundDuration(b.BootDuration())
+	}
+	return s
+}
+
+// roundDuration keeps a tenth of a second below a minute, whole seconds
+// above: "11.8s", "1m4s".
+func roundDuration(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }
