@@ -140,9 +140,12 @@ func timings(r *record.Record) string {
 	return s
 }
 
-// roundDuration keeps a tenth of a second below a minute, whole seconds
-// above: "11.8s", "1m4s".
+// roundDuration keeps milliseconds below a second, a tenth of a second
+// below a minute, whole seconds above: "3ms", "11.8s", "1m4s".
 func roundDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
 	if d < time.Minute {
 		return d.Round(100 * time.Millisecond).String()
 	}
