@@ -171,6 +171,7 @@ func TestReportHTMLTailAndEscaping(t *testing.T) {
 	rec := &record.Record{ID: "run-1", ToolVersion: "0.4.0", Start: start.Add(20 * time.Second), End: start.Add(31 * time.Second),
 		Deployment: &record.Deployment{Version: "<b>28</b>", Checksum: "3f2a0123456789"},
 		Transition: &record.Transition{Kind: record.TransitionUpgrade},
+		Boot:       &record.ManagerState{KernelUsec: 1_000_000, FinishUsec: 24_500_000},
 		Checks: []record.Result{{ID: "deployment.expected", Criterion: "C3", Required: true, Status: record.StatusFail,
 			Message: `booted 3f2a, expected 9c1e <script>alert(1)</script>`, Evidence: []record.Evidence{{Name: "checksum", Expected: "9c1e", Seen: "3f2a"}}}}}
 	rep := &Report{Plan: "default", Start: start, End: start.Add(time.Minute), Hosts: []*HostReport{
@@ -189,6 +190,7 @@ func TestReportHTMLTailAndEscaping(t *testing.T) {
 	for _, want := range []string{
 		"kernel panic &lt;here&gt;", "&lt;script&gt;alert(1)&lt;/script&gt;", "expected <code>9c1e</code>, seen <code>3f2a</code>",
 		"&lt;b&gt;28&lt;/b&gt; 3f2a012345 (upgrade)", "reboot: no new boot within 25s", "atomic-selftest 0.4.0 on h&lt;1&gt;",
+		"kernel to the end of the boot 23.5s",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report.html lacks %q", want)

@@ -67,10 +67,13 @@ type stepView struct {
 	Anchor, Name, Status, Message string
 	Booted, Transition            string
 	Record                        string
-	Actions                       []ActionReport
-	Groups                        []checkGroup
-	Bad                           []record.Result
-	Tail                          []string
+	// BootTime is the host's own count from the kernel to the end of
+	// the boot (the record's systemd timestamps), "" where not recorded.
+	BootTime string
+	Actions  []ActionReport
+	Groups   []checkGroup
+	Bad      []record.Result
+	Tail     []string
 }
 
 type checkGroup struct {
@@ -203,6 +206,9 @@ func newReportView(r *Report) *reportView {
 			groups := map[string]*checkGroup{}
 			if rec := s.Record; rec != nil {
 				sv.Record = rec.ID
+				if b := rec.Boot; b != nil && b.Finished() {
+					sv.BootTime = seconds(b.BootDuration().Seconds())
+				}
 				if rec.ToolVersion != "" && !slices.Contains(hostTools[rec.ToolVersion], h.Host) {
 					hostTools[rec.ToolVersion] = append(hostTools[rec.ToolVersion], h.Host)
 				}
