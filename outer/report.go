@@ -223,6 +223,9 @@ func (r *Report) WriteFiles(dir string) error {
 	if err := r.WriteTable(&t); err != nil {
 		return err
 	}
+	if err := r.writeViews(dir); err != nil {
+		return err
+	}
 	for name, data := range map[string][]byte{"report.json": append(js, '\n'), "junit.xml": []byte(x.String()), "criteria.txt": []byte(t.String())} {
 		if err := store.WriteFile(dir, name, data); err != nil {
 			return fmt.Errorf("writing %s: %w", filepath.Join(dir, name), err)

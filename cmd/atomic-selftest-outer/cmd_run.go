@@ -69,8 +69,8 @@ const runHelp = `Usage: atomic-selftest-outer run [OPTIONS]
 Drives every host through the plan (by default: baseline, rpm-ostree and
 atomic host upgrade, rollback, deploy of an older version and package
 install, each followed by a reboot and the host's self-test), then writes
-junit.xml, report.json and criteria.txt into the artifacts directory and
-prints the criteria table.
+junit.xml, report.json, report.html, report.md and criteria.txt into the
+artifacts directory and prints the criteria table.
 
 Options:
 `

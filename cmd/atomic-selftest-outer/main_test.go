@@ -98,7 +98,7 @@ func TestRunUnreachableHost(t *testing.T) {
 	if !strings.Contains(stderr, "baseline: error") {
 		t.Errorf("progress lines:\n%s", stderr)
 	}
-	for _, n := range []string{"junit.xml", "report.json", "criteria.txt"} {
+	for _, n := range []string{"junit.xml", "report.json", "report.html", "report.md", "criteria.txt"} {
 		if _, err := os.Stat(filepath.Join(arts, n)); err != nil {
 			t.Error(err)
 		}

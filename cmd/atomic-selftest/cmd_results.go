@@ -24,11 +24,11 @@ func init() {
 	register(&command{
 		name:  "results",
 		short: "print saved runs, from this boot or another",
-		usage: "results [--last N] [--boot ID] [--format text|json|junit|tap] [--results-dir DIR]",
+		usage: "results [--last N] [--boot ID] [--format text|json|junit|tap|prometheus] [--results-dir DIR]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.IntVar(&resultsOpts.last, "last", 1, "print the newest N runs (0 for all)")
 			fs.StringVar(&resultsOpts.boot, "boot", "", "only runs of the boot whose id starts with `ID`")
-			fs.StringVar(&resultsOpts.format, "format", "text", "output format: text, json, junit or tap")
+			fs.StringVar(&resultsOpts.format, "format", "text", "output format: text, json, junit, tap or prometheus (the newest run only)")
 			fs.StringVar(&resultsOpts.resultsDir, "results-dir", store.DefaultDir, "directory of run records")
 			fs.BoolVarP(&resultsOpts.verbose, "verbose", "v", false, "text format: show the evidence of every check")
 		},

@@ -32,7 +32,7 @@ var runOpts runOptions
 
 func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.checks, "check", nil, "run only these checks (comma-separated ids) and what they depend on")
-	fs.StringVar(&o.format, "format", "text", "output format: text, json, junit or tap")
+	fs.StringVar(&o.format, "format", "text", "output format: text, json, junit, tap or prometheus")
 	fs.StringVar(&o.trigger, "trigger", record.TriggerManual, "why this run happens: boot, deployment-change or manual")
 	fs.StringVar(&o.resultsDir, "results-dir", store.DefaultDir, "directory for run records")
 	fs.BoolVar(&o.noSave, "no-save", false, "do not save the run record or touch the results directory")
@@ -50,7 +50,7 @@ func init() {
 	register(&command{
 		name:  "run",
 		short: "run the checks, save the run record and print it",
-		usage: "run [--check ID,...] [--format text|json|junit|tap] [--trigger boot|deployment-change|manual] [--results-dir DIR] [--no-save] [--sysroot DIR]",
+		usage: "run [--check ID,...] [--format text|json|junit|tap|prometheus] [--trigger boot|deployment-change|manual] [--results-dir DIR] [--no-save] [--sysroot DIR]",
 		flags: runOpts.register,
 		run:   func(ctx context.Context, e *env, args []string) error { return runRun(ctx, e, runOpts, args) },
 	})
@@ -112,6 +112,9 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 	}
 	if err := f.Write(e.stdout, []*record.Record{out.Record}); err != nil {
 		return fmt.Errorf("writing output: %w", err)
+	}
+	if out.ReportErr != nil {
+		fmt.Fprintf(e.stderr, "atomic-selftest run: warning: the run was saved but not published: %v\n", out.ReportErr)
 	}
 	if out.SaveErr != nil {
 		return fmt.Errorf("the run finished but was not saved: %w", out.SaveErr)

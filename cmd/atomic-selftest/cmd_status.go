@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"strings"
+	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/session"
@@ -110,9 +111,9 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		}
 		// The record's strings come from the host: format.Printable
 		// escapes their control characters.
-		fmt.Fprintf(e.stdout, "%s boot %-12.12s %s  %s  %s %s  %d passed, %d failed, %d skipped  %s\n", mark, format.Printable(r.BootID),
+		fmt.Fprintf(e.stdout, "%s boot %-12.12s %s  %s  %s %s  %d passed, %d failed, %d skipped  %s  %s\n", mark, format.Printable(r.BootID),
 			r.End.Local().Format("2006-01-02 15:04"), verdict, format.Printable(dep), format.Printable(trans),
-			r.Summary.Passed, r.Summary.Failed+r.Summary.Errors+r.Summary.Blocked, r.Summary.Skipped, format.Printable(r.Trigger))
+			r.Summary.Passed, r.Summary.Failed+r.Summary.Errors+r.Summary.Blocked, r.Summary.Skipped, format.Printable(r.Trigger), timings(r))
 		for _, c := range r.Checks {
 			if c.Status.Bad() {
 				fmt.Fprintf(e.stdout, "      %s %s: %s\n", txt.StatusWord(c), format.Printable(c.ID), format.Printable(strings.SplitN(c.Message, "\n", 2)[0]))
@@ -123,4 +124,32 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		fmt.Fprintf(e.stdout, "  unreadable: %s\n", format.Printable(p.Error()))
 	}
 	return nil
+}
+
+// timings says how long the run took and, where systemd recorded it, how
+// long the boot took to reach its default target (kernel to the end of
+// the boot, as `systemd-analyze time` counts it), in one short field so
+// the boot stays one line.
+func timings(r *record.Record) string {
+	s := "ran " + roundDuration(r.End.Sub(r.Start))
+	if b := r.Boot; b != nil && b.Finished() {
+		target := b.DefaultTarget
+		if target == "" {
+			target = "the default target"
+		}
+		s += ", " + target + " in " + roundDuration(b.BootDuration())
+	}
+	return s
+}
+
+// roundDuration keeps milliseconds below a second, a tenth of a second
+// below a minute, whole seconds above: "3ms", "11.8s", "1m4s".
+func roundDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	if d < time.Minute {
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }

@@ -33,6 +33,7 @@ var (
 type Config struct {
 	Checks       Checks       `toml:"checks"`
 	Results      Results      `toml:"results"`
+	Report       Report       `toml:"report"`
 	Runtime      Runtime      `toml:"runtime"`
 	Storage      Storage      `toml:"storage"`
 	Syscontainer Syscontainer `toml:"syscontainer"`
@@ -64,6 +65,15 @@ type Results struct {
 	Keep int `toml:"keep"`
 	// LockTimeout is how long a run waits for another run to finish.
 	LockTimeout Duration `toml:"lock_timeout"`
+}
+
+// Report says where a saved run is published besides its record.
+type Report struct {
+	// TextfileDir, if set, is node_exporter's textfile collector
+	// directory (its --collector.textfile.directory): every saved run
+	// replaces atomic-selftest.prom there, the newest run in the
+	// Prometheus text format, written atomically with mode 0644.
+	TextfileDir string `toml:"textfile_dir"`
 }
 
 // Runtime names the container runtime the checks talk to: anything that
@@ -303,6 +313,9 @@ func (c *Config) validate(path string) error {
 	}
 	if c.Runtime.Socket == "" || !filepath.IsAbs(c.Runtime.Socket) {
 		return bad("runtime.socket", "must be an absolute path, got %q", c.Runtime.Socket)
+	}
+	if p := c.Report.TextfileDir; p != "" && !filepath.IsAbs(p) {
+		return bad("report.textfile_dir", "must be an absolute path or empty, got %q", p)
 	}
 	if p := c.Deployment.RPMDBPath; p != "" && !filepath.IsAbs(p) {
 		return bad("deployment.rpm_dbpath", "must be an absolute path, got %q", p)

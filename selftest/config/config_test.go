@@ -48,13 +48,14 @@ func TestOverlay(t *testing.T) {
 
 func TestErrorsNameFileAndKey(t *testing.T) {
 	for name, tc := range map[string]struct{ data, want string }{
-		"unknown key":     {"[results]\nkepe = 3\n", "unknown key results.kepe"},
-		"unknown section": {"[rumtime]\nsocket = \"/x\"\n", "unknown key rumtime"},
-		"bad duration":    {"[checks]\nrun_timeout = \"ten minutes\"\n", `bad duration "ten minutes"`},
-		"wrong type":      {"[results]\nkeep = \"many\"\n", "results.keep"},
-		"out of range":    {"[storage]\ndata_percent = 120\n", "storage.data_percent: must be a percentage"},
-		"relative socket": {"[runtime]\nsocket = \"docker.sock\"\n", "runtime.socket: must be an absolute path"},
-		"syntax":          {"[results\n", "bad.toml"},
+		"unknown key":           {"[results]\nkepe = 3\n", "unknown key results.kepe"},
+		"unknown section":       {"[rumtime]\nsocket = \"/x\"\n", "unknown key rumtime"},
+		"bad duration":          {"[checks]\nrun_timeout = \"ten minutes\"\n", `bad duration "ten minutes"`},
+		"wrong type":            {"[results]\nkeep = \"many\"\n", "results.keep"},
+		"out of range":          {"[storage]\ndata_percent = 120\n", "storage.data_percent: must be a percentage"},
+		"relative socket":       {"[runtime]\nsocket = \"docker.sock\"\n", "runtime.socket: must be an absolute path"},
+		"syntax":                {"[results\n", "bad.toml"},
+		"relative textfile dir": {"[report]\ntextfile_dir = \"prom\"\n", "report.textfile_dir: must be an absolute path"},
 	} {
 		dir := t.TempDir()
 		write(t, dir, "bad.toml", tc.data)

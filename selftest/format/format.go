@@ -1,6 +1,7 @@
 // Package format prints run records. Each format is one file behind the
 // Formatter interface: text for a terminal, json (the run record itself),
-// junit (JUnit XML as Jenkins and GitLab read it) and tap (TAP version 14).
+// junit (JUnit XML as Jenkins and GitLab read it), tap (TAP version 14) and
+// prometheus (the Prometheus text exposition format, newest run only).
 // Formatters only present; whether a run passed was decided by the runner.
 package format
 
@@ -33,6 +34,8 @@ var formats = map[string]func(Options) Formatter{
 	"json":  func(o Options) Formatter { return JSON{List: o.List} },
 	"junit": func(Options) Formatter { return JUnit{} },
 	"tap":   func(Options) Formatter { return TAP{} },
+
+	"prometheus": func(Options) Formatter { return Prometheus{} },
 }
 
 // Names lists the format names.

@@ -3,14 +3,17 @@
 // (systemd's native journal protocol, through go-systemd's pure-Go
 // journal package), sd_notify(3) STATUS= for `systemctl status`, and a
 // one-line summary in /run/motd.d/ for the next login, in the spirit of
-// greenboot's boot status line.
+// greenboot's boot status line. WriteTextfile publishes a saved run to
+// node_exporter's textfile collector.
 package report
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -188,4 +191,23 @@ func writeMotd(path string, rec *record.Record) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// TextfileName is the file WriteTextfile replaces; node_exporter's textfile
+// collector reads *.prom.
+const TextfileName = "atomic-selftest.prom"
+
+// WriteTextfile replaces dir/atomic-selftest.prom with rec in the
+// Prometheus text format: a temporary file in dir, fsync, rename, so the
+// collector never reads half a file, and mode 0644 so node_exporter (not
+// root) can read it. The directory must exist: node_exporter owns it.
+func WriteTextfile(dir string, rec *record.Record) error {
+	var buf bytes.Buffer
+	if err := (format.Prometheus{}).Write(&buf, []*record.Record{rec}); err != nil {
+		return fmt.Errorf("textfile %s: %w", dir, err)
+	}
+	if err := store.WriteFileMode(dir, TextfileName, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("textfile collector directory: %w", err)
+	}
+	return nil
 }

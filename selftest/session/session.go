@@ -60,6 +60,9 @@ type Outcome struct {
 	// SaveErr is set when the run finished but saving failed; the record is
 	// still complete and printable.
 	SaveErr error
+	// ReportErr is set when the run was saved but publishing it failed
+	// ([report] textfile_dir); the saved record is not affected.
+	ReportErr error
 	// Problems are earlier files that could not be read (reported, not
 	// fatal).
 	Problems []string
@@ -176,6 +179,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 	if st != nil {
 		out.Path, out.SaveErr = save(st, h, rec, cfg.Results.Keep)
+		if dir := cfg.Report.TextfileDir; dir != "" && out.Path != "" {
+			out.ReportErr = report.WriteTextfile(dir, rec)
+		}
 	}
 	if o.Report != nil {
 		report.Emit(rec, *o.Report)

@@ -5,6 +5,7 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
@@ -108,5 +109,43 @@ func TestGarbledStateIsReportedNotFatal(t *testing.T) {
 	var ld lastDeployment
 	if ok, err := st.ReadJSON(store.LastDeploymentFile, &ld); !ok || err != nil || ld.Deployment.Checksum != "c1" {
 		t.Fatalf("state after the run: %v %v %+v", ok, err, ld)
+	}
+}
+
+// [report] textfile_dir: every saved run replaces atomic-selftest.prom,
+// readable by node_exporter; a directory that is not there is reported in
+// ReportErr and the record is saved all the same.
+func TestTextfileDir(t *testing.T) {
+	dir, prom := t.TempDir(), t.TempDir()
+	cfg := config.Defaults()
+	cfg.Report.TextfileDir = prom
+	var seen selftest.History
+	out, err := Run(context.Background(), Options{ResultsDir: dir, Registry: deploymentRegistry("c1", &seen), Config: cfg})
+	if err != nil || out.SaveErr != nil || out.ReportErr != nil {
+		t.Fatalf("run: %v %v %v", err, out.SaveErr, out.ReportErr)
+	}
+	path := filepath.Join(prom, "atomic-selftest.prom")
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("textfile: %v %v", fi, err)
+	}
+	data, _ := os.ReadFile(path)
+	if !strings.Contains(string(data), `atomic_selftest_check_status{id="fake.deployment",criterion="C3",required="true",status="pass"} 1`) {
+		t.Errorf("textfile lacks the check:\n%s", data)
+	}
+	if ents, _ := os.ReadDir(prom); len(ents) != 1 {
+		t.Errorf("left files behind in the collector directory: %v", ents)
+	}
+
+	cfg.Report.TextfileDir = filepath.Join(prom, "missing")
+	out, err = Run(context.Background(), Options{ResultsDir: dir, Registry: deploymentRegistry("c1", &seen), Config: cfg})
+	if err != nil || out.SaveErr != nil {
+		t.Fatalf("run: %v %v", err, out.SaveErr)
+	}
+	if out.ReportErr == nil || !strings.Contains(out.ReportErr.Error(), "missing") {
+		t.Errorf("ReportErr %v, want one naming the directory", out.ReportErr)
+	}
+	if _, err := store.ReadRecord(out.Path); err != nil {
+		t.Errorf("the record was lost with the textfile: %v", err)
 	}
 }

@@ -172,7 +172,14 @@ func classify(err error) error {
 // WriteFile atomically replaces dir/name with data, mode 0600, and makes
 // the new name durable (fsync of the directory).
 func WriteFile(dir, name string, data []byte) error {
-	if err := writeFile(dir, name, data); err != nil {
+	return WriteFileMode(dir, name, data, 0o600)
+}
+
+// WriteFileMode is WriteFile with the new file's mode, for files other
+// programs read (node_exporter's textfile collector). The temporary file
+// is named .tmp-NAME-*, which such readers' globs (*.prom) do not match.
+func WriteFileMode(dir, name string, data []byte, perm os.FileMode) error {
+	if err := writeFile(dir, name, data, perm); err != nil {
 		return err
 	}
 	return classify(syncDir(dir))
@@ -181,7 +188,7 @@ func WriteFile(dir, name string, data []byte) error {
 // writeFile is WriteFile without the directory fsync: the rename is
 // atomic, a crash may only undo it, so callers that write several files
 // sync the directory once at the end (Store.Sync).
-func writeFile(dir, name string, data []byte) (err error) {
+func writeFile(dir, name string, data []byte, perm os.FileMode) (err error) {
 	final := filepath.Join(dir, name)
 	f, err := os.CreateTemp(dir, tmpPrefix+name+"-*")
 	if err != nil {
@@ -195,7 +202,7 @@ func writeFile(dir, name string, data []byte) (err error) {
 			err = classify(fmt.Errorf("writing %s: %w", final, err))
 		}
 	}()
-	if err = f.Chmod(0o600); err != nil {
+	if err = f.Chmod(perm); err != nil {
 		return err
 	}
 	if _, err = f.Write(data); err != nil {
@@ -226,7 +233,7 @@ func (s *Store) WriteJSON(name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", name, err)
 	}
-	return writeFile(s.Dir, name, append(data, '\n'))
+	return writeFile(s.Dir, name, append(data, '\n'), 0o600)
 }
 
 // Sync makes every rename and removal in the store durable.
