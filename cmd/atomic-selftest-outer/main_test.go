@@ -35,7 +35,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bogus"}, `unknown command "bogus"`},
 		{[]string{"run"}, "no hosts: give --host, --inventory or --qemu-image"},
 		{[]string{"run", "--host", "h"}, "no credentials"},
-		{[]string{"run", "--host", "h:99999", "-i", "k"}, `port "99999" is not a port`},
+		{[]string{"run", "--host", "h:99999", "-i", "k"}, `--host: host "h:99999": port "99999" is not a port`},
 		{[]string{"run", "--host", "h", "-i", "k", "--profile", "nope"}, `--profile "nope"`},
 		{[]string{"run", "--host", "h", "-i", "k", "--plan", "p.toml", "--profile", "ostree"}, "exclude each other"},
 		{[]string{"run", "--host", "h", "-i", "k", "--parallel", "0"}, "--parallel 0"},

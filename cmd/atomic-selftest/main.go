@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	atomicselftest "github.com/atomic-selftest/atomic-selftest"
+	"github.com/atomic-selftest/atomic-selftest/cmd/internal/exit"
 	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 
@@ -67,25 +68,16 @@ func register(c *command) {
 	commands[c.name] = c
 }
 
-// exitError carries an exit code with the message for the operator.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
 func usageErr(format string, args ...any) error {
-	return &exitError{ExitUsage, fmt.Errorf(format, args...)}
+	return exit.Errorf(ExitUsage, format, args...)
 }
 
 // codeFor maps an error from the packages to an exit code.
 func codeFor(err error) int {
-	var ee *exitError
+	if code, _, ok := exit.CodeOf(err); ok {
+		return code
+	}
 	switch {
-	case errors.As(err, &ee):
-		return ee.code
 	case errors.Is(err, session.ErrUsage):
 		return ExitUsage
 	case errors.Is(err, store.ErrLocked):
@@ -162,8 +154,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return ExitOK
 	}
 	code := codeFor(err)
-	var ee *exitError
-	if errors.As(err, &ee) && ee.err == nil {
+	if _, silent, _ := exit.CodeOf(err); silent {
 		return code
 	}
 	msg := err.Error()

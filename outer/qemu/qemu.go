@@ -12,7 +12,7 @@
 // itself dies (PR_SET_PDEATHSIG), so no QEMU outlives its driver.
 //
 // Commands reach the guest over SSH: Machine joins a VM with an SSH
-// transport (outer.Machine) and answers Console from the captured serial log.
+// transport (transport.Machine) and answers Console from the captured serial log.
 package qemu
 
 import (
