@@ -201,15 +201,21 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 	return nil
 }
 
-// bootQEMU starts a guest from img with its working files (overlay, seed,
-// keys, known_hosts) and serial console under the artifacts directory, and
-// waits for its sshd; the driver's first step then finds it up.
+// bootQEMU starts a guest from img with QEMU's log and the serial console
+// under the artifacts directory (its keys, seed and overlay stay in a
+// private temporary directory), and waits for its sshd; the driver's first
+// step then finds it up. The KVM probe's verdict is cached in the user's
+// cache directory, which the qemu package keeps private.
 func bootQEMU(ctx context.Context, dir string, i int, img, accel string, bound time.Duration) (*qemu.Machine, error) {
 	name := fmt.Sprintf("qemu%d", i+1)
 	vmDir := filepath.Join(dir, name+"-vm")
+	probeCache := ""
+	if cache, err := os.UserCacheDir(); err == nil {
+		probeCache = filepath.Join(cache, "atomic-selftest", "qemu-accel.json")
+	}
 	m, err := qemu.Boot(ctx, qemu.Config{Name: name, Image: img, Dir: vmDir,
 		ConsoleLog: filepath.Join(dir, name+"-console.log"), Accel: accel,
-		ProbeCache: filepath.Join(os.TempDir(), "atomic-selftest-qemu-accel.json")})
+		ProbeCache: probeCache})
 	if err != nil {
 		return nil, fmt.Errorf("--qemu-image %s: %w", img, err)
 	}
