@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/atomic-selftest/atomic-selftest/cmd/internal/exit"
+	"github.com/atomic-selftest/atomic-selftest/outer"
 )
 
 // Exit codes, documented in the README and in the help.
@@ -88,7 +89,8 @@ func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer, tty 
 		code = ExitInternal
 	}
 	if !silent {
-		fmt.Fprintln(stderr, "atomic-selftest-outer:", err)
+		// The message may quote a host (its console, its name).
+		fmt.Fprintln(stderr, "atomic-selftest-outer:", outer.Printable(err.Error()))
 	}
 	return code
 }
