@@ -32,6 +32,7 @@ const (
 	ExitInternal = 3 // the tool itself broke
 	ExitNoSave   = 4 // the run finished but its results could not be saved (disk full, read-only)
 	ExitLocked   = 5 // another run held the results lock past the wait bound
+	ExitTimeout  = 6 // results --wait-boot: no run of that boot within --timeout
 )
 
 const exitStatusHelp = `EXIT STATUS
@@ -41,6 +42,7 @@ const exitStatusHelp = `EXIT STATUS
   3  internal error
   4  the results could not be saved (disk full, read-only /var); earlier results are intact
   5  another run held the results lock longer than results.lock_timeout
+  6  results --wait-boot: no run of that boot was saved within --timeout
 `
 
 // command is one subcommand.
