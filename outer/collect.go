@@ -47,7 +47,7 @@ func (h *hostRun) collect(ctx context.Context, sr *StepReport) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		h.record = rec
+		h.gotRecord(sr, rec)
 	}
 	sr.Record = h.record
 	if data, err := json.MarshalIndent(h.record, "", "  "); err == nil {

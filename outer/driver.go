@@ -163,6 +163,8 @@ type hostRun struct {
 	upgrade   *LogEntry // the upgrade source's last commit
 	older     *LogEntry // resolved lazily for {older_*}
 	unusable  error     // set when the host cannot be reached any more
+	upAt      time.Time // when the host last answered with a new boot id
+	waitMode  string    // WaitBlocking or WaitPoll, once known
 	stepIndex int
 }
 
@@ -238,7 +240,11 @@ func (h *hostRun) step(ctx context.Context, s Step) *StepReport {
 	if data, err := json.MarshalIndent(sr, "", "  "); err == nil {
 		h.save(sr, "step.json", append(data, '\n'))
 	}
-	h.emit(s.Name, "", sr.Status, sr.Message, start)
+	msg := sr.Message
+	if sr.Timing != nil {
+		msg = strings.TrimPrefix(msg+"; "+sr.Timing.String(), "; ")
+	}
+	h.emit(s.Name, "", sr.Status, msg, start)
 	return sr
 }
 
@@ -263,7 +269,7 @@ func (h *hostRun) do(ctx context.Context, a Action, sr *StepReport) (string, err
 		if err != nil {
 			return "", err
 		}
-		h.bootID = id
+		h.bootID, h.upAt = id, time.Now().UTC()
 		return "boot " + id, nil
 	case ActUpgradeSource:
 		return h.upgradeSource(ctx)
@@ -277,15 +283,15 @@ func (h *hostRun) do(ctx context.Context, a Action, sr *StepReport) (string, err
 			return "", err
 		}
 		old := h.bootID
-		h.bootID, h.record = id, nil
+		h.bootID, h.record, h.upAt = id, nil, time.Now().UTC()
 		return fmt.Sprintf("boot %s -> %s", short(old), short(id)), nil
 	case ActWaitSelftest:
 		rec, err := h.waitSelftest(ctx, orDefault(a.Timeout.Duration, h.opts.SelftestTimeout))
 		if err != nil {
 			return "", err
 		}
-		h.record = rec
-		return fmt.Sprintf("run record %s: %d checks, ok=%v", rec.ID, rec.Summary.Total, rec.Summary.OK), nil
+		h.gotRecord(sr, rec)
+		return fmt.Sprintf("run record %s: %d checks, ok=%v; %s", rec.ID, rec.Summary.Total, rec.Summary.OK, sr.Timing), nil
 	case ActCollect:
 		return h.collect(ctx, sr)
 	}

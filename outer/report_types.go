@@ -4,6 +4,7 @@ package outer
 // carries it and the renderers read it.
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
@@ -54,6 +55,41 @@ type StepReport struct {
 	// Tail is the last lines of the console or journal when the step
 	// failed, for the person reading the report.
 	Tail []string `json:"tail,omitempty"`
+	// Timing is where the step's boot spent its time, once its run
+	// record was read.
+	Timing *StepTiming `json:"timing,omitempty"`
+}
+
+// StepTiming is where a boot's time went: from the host's sshd answering
+// (with the new boot id) to the self-test's start, the self-test's run,
+// and how long after the record's end the driver had it. Start and end
+// are the host's clock, the others the driver's: the figures are as good
+// as the two clocks agree (a QEMU guest's follows its host).
+type StepTiming struct {
+	SSHUp       time.Time `json:"sshd_up,omitzero"`
+	RecordStart time.Time `json:"record_start"`
+	RecordEnd   time.Time `json:"record_end"`
+	RecordSeen  time.Time `json:"record_seen"`
+	// SSHToStartSec and LagSec are left out for a record older than the
+	// driver's first contact (a baseline step's boot).
+	SSHToStartSec float64 `json:"sshd_to_start_s,omitempty"`
+	RunSec        float64 `json:"run_s"`
+	LagSec        float64 `json:"driver_lag_s,omitempty"`
+	// Wait is how the driver learned of the record: WaitBlocking or
+	// WaitPoll.
+	Wait string `json:"wait,omitempty"`
+}
+
+// String is the timing for a progress line.
+func (t *StepTiming) String() string {
+	s := fmt.Sprintf("self-test %.1fs", t.RunSec)
+	if !t.SSHUp.IsZero() {
+		s = fmt.Sprintf("sshd→self-test %.1fs, %s, driver lag %.1fs", t.SSHToStartSec, s, t.LagSec)
+	}
+	if t.Wait != "" {
+		s += " (" + t.Wait + ")"
+	}
+	return s
 }
 
 // ActionReport is one action of a step.
