@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,107 +16,15 @@ import (
 
 	xssh "golang.org/x/crypto/ssh"
 
-	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
-// sshdServer is a real OpenSSH sshd (Debian's openssh-server) run by the
-// test on a free loopback port with its own host key and authorized key.
-type sshdServer struct {
-	addr       string
-	hostKey    xssh.PublicKey
-	clientKey  string // private key file
-	knownHosts string // empty file, for the test to fill
-	dir        string
-}
-
-func freePort(t testing.TB) int {
+// sshdMachine is an SSH transport to s as root.
+func sshdMachine(t *testing.T, s *outertest.SSHD, acceptNew bool) *Host {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func startSSHD(t *testing.T) *sshdServer {
-	t.Helper()
-	testutil.NeedRoot(t)
-	_, err := os.Stat("/usr/sbin/sshd")
-	testutil.Need(t, "sshd", err == nil, "/usr/sbin/sshd is missing (Debian package openssh-server)")
-	// sshd's privilege separation wants this directory; the Debian service
-	// creates it at start, which has not happened on a build machine.
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	s := &sshdServer{dir: dir, clientKey: filepath.Join(dir, "id_ed25519"), knownHosts: filepath.Join(dir, "known_hosts")}
-	s.hostKey = outertest.WriteKey(t, filepath.Join(dir, "host_ed25519"))
-	clientPub := outertest.WriteKey(t, s.clientKey)
-	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), xssh.MarshalAuthorizedKey(clientPub), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for attempt := 0; attempt < 5; attempt++ {
-		port := freePort(t)
-		conf := fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
-HostKey %s
-PidFile none
-AuthorizedKeysFile %s
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-LogLevel ERROR
-`, port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"))
-		cfgPath := filepath.Join(dir, "sshd_config")
-		if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", cfgPath)
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			select {
-			case <-exited:
-				t.Logf("sshd on %s exited: %s", addr, stderr.String())
-				goto retry
-			default:
-			}
-			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-				c.Close()
-				s.addr = addr
-				t.Cleanup(func() {
-					cmd.Process.Kill()
-					<-exited
-				})
-				return s
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		cmd.Process.Kill()
-		<-exited
-		t.Fatalf("sshd did not listen on %s: %s", addr, stderr.String())
-	retry:
-	}
-	t.Fatal("sshd could not start on a free port")
-	return nil
-}
-
-func (s *sshdServer) machine(t *testing.T, acceptNew bool) *Host {
-	t.Helper()
-	m, err := New(Config{Name: "sshd", Addr: s.addr, User: "root", KeyFile: s.clientKey,
-		KnownHosts: s.knownHosts, AcceptNewHostKey: acceptNew, DialTimeout: 10 * time.Second,
+	m, err := New(Config{Name: "sshd", Addr: s.Addr, User: "root", KeyFile: s.ClientKey,
+		KnownHosts: s.KnownHosts, AcceptNewHostKey: acceptNew, DialTimeout: 10 * time.Second,
 		NewHostKeyHint: "pass --accept-new-host-key"})
 	if err != nil {
 		t.Fatal(err)
@@ -127,35 +34,35 @@ func (s *sshdServer) machine(t *testing.T, acceptNew bool) *Host {
 }
 
 func TestSSHRealSSHD(t *testing.T) {
-	s := startSSHD(t)
+	s := outertest.StartSSHD(t)
 	ctx := context.Background()
 
 	// First contact without AcceptNewHostKey: refused, and the message
 	// says what to do in the caller's words.
-	m := s.machine(t, false)
+	m := sshdMachine(t, s, false)
 	_, err := m.Run(ctx, 10*time.Second, "true")
 	var hk *transport.HostKeyError
 	if !errors.As(err, &hk) || len(hk.Known) != 0 {
 		t.Fatalf("unknown host key: got %v, want a HostKeyError for a new host", err)
 	}
-	if !strings.Contains(err.Error(), "--accept-new-host-key") || !strings.Contains(err.Error(), xssh.FingerprintSHA256(s.hostKey)) {
+	if !strings.Contains(err.Error(), "--accept-new-host-key") || !strings.Contains(err.Error(), xssh.FingerprintSHA256(s.HostKey)) {
 		t.Errorf("message does not give the hint and the fingerprint: %v", err)
 	}
 
 	// With it: the key is recorded in known_hosts, in OpenSSH's format.
-	m = s.machine(t, true)
+	m = sshdMachine(t, s, true)
 	res, err := m.Run(ctx, 10*time.Second, "id", "-u")
 	if err != nil || res.ExitCode != 0 || strings.TrimSpace(string(res.Stdout)) != "0" {
 		t.Fatalf("id -u: %+v %v", res, err)
 	}
-	kh, _ := os.ReadFile(s.knownHosts)
-	want := outertest.KnownHostsLine(s.addr, s.hostKey)
+	kh, _ := os.ReadFile(s.KnownHosts)
+	want := outertest.KnownHostsLine(s.Addr, s.HostKey)
 	if strings.TrimSpace(string(kh)) != want {
 		t.Fatalf("known_hosts = %q, want %q", kh, want)
 	}
 
 	// Now the recorded key is checked without accept-new.
-	m = s.machine(t, false)
+	m = sshdMachine(t, s, false)
 
 	// Arguments reach the command exactly as given, whatever they hold.
 	args := []string{"a b", "it's", "$HOME", "`id`", ";rm -rf /nonexistent", "", "*", "tab\there", "new\nline", `back\slash`, "-n"}
@@ -203,7 +110,7 @@ func TestSSHRealSSHD(t *testing.T) {
 	// the file atomically (no temporary left behind).
 	data := make([]byte, 300<<10)
 	rand.Read(data)
-	target := filepath.Join(s.dir, "sub dir", "file 'x'")
+	target := filepath.Join(s.Dir, "sub dir", "file 'x'")
 	os.MkdirAll(filepath.Dir(target), 0o755)
 	if err := m.WriteFile(ctx, target, data, 0o640); err != nil {
 		t.Fatal(err)
@@ -224,10 +131,10 @@ func TestSSHRealSSHD(t *testing.T) {
 		!strings.Contains(err.Error(), "sshd: reading "+target+": larger than the limit of 307199 bytes") {
 		t.Errorf("reading %d bytes with a limit one less: %v", len(data), err)
 	}
-	if _, err := m.ReadFile(ctx, filepath.Join(s.dir, "missing"), 1<<20); err == nil || !strings.Contains(err.Error(), "No such file") {
+	if _, err := m.ReadFile(ctx, filepath.Join(s.Dir, "missing"), 1<<20); err == nil || !strings.Contains(err.Error(), "No such file") {
 		t.Errorf("reading a missing file: %v", err)
 	}
-	if err := m.WriteFile(ctx, filepath.Join(s.dir, "no", "such", "dir"), data, 0o600); err == nil {
+	if err := m.WriteFile(ctx, filepath.Join(s.Dir, "no", "such", "dir"), data, 0o600); err == nil {
 		t.Errorf("writing into a missing directory succeeded")
 	}
 
@@ -240,7 +147,7 @@ func TestSSHRealSSHD(t *testing.T) {
 
 	// A host that offers a 1 GiB record costs the driver the limit, not
 	// the file: the transfer is cut at the limit and the error names it.
-	huge := filepath.Join(s.dir, "run-huge.json")
+	huge := filepath.Join(s.Dir, "run-huge.json")
 	if f, err := os.Create(huge); err != nil {
 		t.Fatal(err)
 	} else {
@@ -280,11 +187,11 @@ func TestSSHRealSSHD(t *testing.T) {
 }
 
 func TestSSHRealSSHDChangedKey(t *testing.T) {
-	s := startSSHD(t)
-	other := outertest.WriteKey(t, filepath.Join(s.dir, "other"))
-	os.WriteFile(s.knownHosts, []byte(outertest.KnownHostsLine(s.addr, other)+"\n"), 0o600)
+	s := outertest.StartSSHD(t)
+	other := outertest.WriteKey(t, filepath.Join(s.Dir, "other"))
+	os.WriteFile(s.KnownHosts, []byte(outertest.KnownHostsLine(s.Addr, other)+"\n"), 0o600)
 	// Even accept-new never replaces a recorded key.
-	m := s.machine(t, true)
+	m := sshdMachine(t, s, true)
 	_, err := m.Run(context.Background(), 10*time.Second, "true")
 	var hk *transport.HostKeyError
 	if !errors.As(err, &hk) || len(hk.Known) != 1 || !strings.Contains(err.Error(), "CHANGED") {
@@ -296,10 +203,10 @@ func TestSSHRealSSHDChangedKey(t *testing.T) {
 }
 
 func TestSSHRealSSHDWrongUserKey(t *testing.T) {
-	s := startSSHD(t)
-	os.WriteFile(s.knownHosts, []byte(outertest.KnownHostsLine(s.addr, s.hostKey)+"\n"), 0o600)
-	outertest.WriteKey(t, s.clientKey) // a key that is not in authorized_keys
-	m := s.machine(t, false)
+	s := outertest.StartSSHD(t)
+	os.WriteFile(s.KnownHosts, []byte(outertest.KnownHostsLine(s.Addr, s.HostKey)+"\n"), 0o600)
+	outertest.WriteKey(t, s.ClientKey) // a key that is not in authorized_keys
+	m := sshdMachine(t, s, false)
 	_, err := m.Run(context.Background(), 10*time.Second, "true")
 	if err == nil || !strings.Contains(err.Error(), "authentication refused") || errors.Is(err, transport.ErrConnection) {
 		t.Fatalf("wrong key: got %v", err)
@@ -310,7 +217,7 @@ func TestSSHRefused(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "id")
 	outertest.WriteKey(t, key)
-	m, err := New(Config{Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), KeyFile: key, KnownHosts: filepath.Join(dir, "kh")})
+	m, err := New(Config{Addr: fmt.Sprintf("127.0.0.1:%d", outertest.FreePort(t)), KeyFile: key, KnownHosts: filepath.Join(dir, "kh")})
 	if err != nil {
 		t.Fatal(err)
 	}
