@@ -43,6 +43,10 @@ type Options struct {
 	Selftest string
 	// Repo is the host's ostree repository (default /ostree/repo).
 	Repo string
+	// PlanHint, if set, words the advice to use another built-in plan
+	// (named as in Profiles) in a not-applicable step's message, as the
+	// caller's interface spells it (a CLI names its option).
+	PlanHint func(plan string) string
 	// OnEvent, if set, hears progress; it is called from the hosts'
 	// goroutines and must be safe for that.
 	OnEvent func(Event)
@@ -81,11 +85,15 @@ func (o *Options) defaults() {
 // Event is one line of progress.
 type Event struct {
 	Host, Step, Action string
-	// Status is "start", or a step's final status.
+	// Status is "start", StatusInfo (a finding such as the preflight, in
+	// Message), or a step's final status.
 	Status  string
 	Message string
 	Elapsed time.Duration
 }
+
+// StatusInfo is an Event that reports a finding, not a step's end.
+const StatusInfo = "info"
 
 // Step statuses in reports.
 const (
@@ -164,6 +172,7 @@ type hostRun struct {
 	older     *LogEntry // resolved lazily for {older_*}
 	unusable  error     // set when the host cannot be reached any more
 	upAt      time.Time // when the host last answered with a new boot id
+	pre       *Preflight
 	waitMode  string    // WaitBlocking or WaitPoll, once known
 	stepIndex int
 }
@@ -176,6 +185,7 @@ func (h *hostRun) emit(step, action, status, msg string, start time.Time) {
 
 func (h *hostRun) steps(ctx context.Context) *HostReport {
 	hr := &HostReport{Host: h.m.Name(), OK: true}
+	defer func() { hr.Preflight = h.pre }()
 	for i, s := range h.opts.Plan.Steps {
 		h.stepIndex = i + 1
 		sr := h.step(ctx, s)
@@ -197,6 +207,11 @@ func (h *hostRun) step(ctx context.Context, s Step) *StepReport {
 		return sr
 	case h.unusable != nil:
 		sr.Status, sr.Message = StepNotRun, "not run: "+h.unusable.Error()
+		return sr
+	}
+	if why := h.notApplicable(s); why != "" {
+		sr.Status, sr.Message = StepNotRun, why
+		h.emit(s.Name, "", sr.Status, sr.Message, start)
 		return sr
 	}
 	h.emit(s.Name, "", "start", "", start)
@@ -270,6 +285,16 @@ func (h *hostRun) do(ctx context.Context, a Action, sr *StepReport) (string, err
 			return "", err
 		}
 		h.bootID, h.upAt = id, time.Now().UTC()
+		if h.pre == nil {
+			// Without a preflight (a host with no sh) every step is
+			// tried, as before there was one.
+			if pre, err := h.preflight(ctx); err != nil {
+				h.emit("preflight", "", StatusInfo, err.Error(), time.Now())
+			} else {
+				h.pre = pre
+				h.emit("preflight", "", StatusInfo, pre.String(), time.Now())
+			}
+		}
 		return "boot " + id, nil
 	case ActUpgradeSource:
 		return h.upgradeSource(ctx)

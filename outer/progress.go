@@ -54,6 +54,11 @@ func (p *Progress) Event(e Event) {
 		}
 		return
 	}
+	if e.Status == StatusInfo {
+		p.clear()
+		fmt.Fprintf(p.w, "[%7.1fs] %s %s: %s\n", time.Since(p.start).Seconds(), e.Host, e.Step, e.Message)
+		return
+	}
 	p.done++
 	if e.Status != StepPass {
 		p.failed++

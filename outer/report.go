@@ -194,8 +194,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			fmt.Fprintf(tw, "  %s\n", strings.Join(row, "\t"))
 		}
+		shown := map[string]bool{}
 		for _, s := range h.Steps {
-			if s.Status != StepPass && s.Status != StepNotRun {
+			switch {
+			case s.Status == StepNotRun && strings.HasPrefix(s.Message, NotApplicable):
+				// One line for the steps the host's tools rule out.
+				if !shown[s.Message] {
+					shown[s.Message] = true
+					fmt.Fprintf(tw, "  %s\n", Printable(s.Message))
+				}
+			case s.Status != StepPass && s.Status != StepNotRun:
 				fmt.Fprintf(tw, "  %s: %s\n", Printable(s.Name), Printable(s.Message))
 			}
 		}

@@ -33,6 +33,8 @@ type HostReport struct {
 	Host  string        `json:"host"`
 	OK    bool          `json:"ok"`
 	Steps []*StepReport `json:"steps"`
+	// Preflight is what the host had when it first answered.
+	Preflight *Preflight `json:"preflight,omitempty"`
 }
 
 // StepReport is one step on one host.

@@ -143,6 +143,22 @@ func TestRunDefaultPlanSim(t *testing.T) {
 	}
 }
 
+// The default plan against a plain ostree host fails once, naming the
+// missing tool and the profile that fits, not once per step.
+func TestRunDefaultPlanOnOstreeHost(t *testing.T) {
+	f := outertest.NewFleet(t, 1, func(_ int, h *outertest.Host) { h.Missing = []string{"rpm-ostree", "atomic"} })
+	code, out, stderr := run(t, simArgs(t, f, "--known-hosts", f.KnownHosts, "--artifacts", t.TempDir())...)
+	if code != ExitFailed {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	if n := strings.Count(out, "not applicable on this host: no rpm-ostree — use --profile ostree"); n != 1 || strings.Contains(out, "command not found") {
+		t.Errorf("the reason is shown %d times (want 1):\n%s", n, out)
+	}
+	if !strings.Contains(stderr, "preflight: deployment tools: ostree;") {
+		t.Errorf("progress lacks the preflight:\n%s", stderr)
+	}
+}
+
 // SIGINT/SIGTERM (a cancelled context): exit 4, reports of what ran.
 func TestRunInterrupted(t *testing.T) {
 	f := outertest.NewFleet(t, 2, func(_ int, h *outertest.Host) { h.DownFor = 200 * time.Millisecond })

@@ -75,6 +75,9 @@ type Host struct {
 	// NoWaitOption is a self-test older than `results --wait-boot`: it
 	// refuses the flag the way pflag does, and the driver must poll.
 	NoWaitOption bool
+	// Missing are commands the host does not have (rpm-ostree, atomic,
+	// docker, ...): they exit 127 and preflight does not list them.
+	Missing []string
 	saved        chan struct{} // closed and replaced each time a record is saved
 	frozen         bool
 	done           chan struct{}
@@ -460,7 +463,19 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		return 1, false
 	}
 	cmd := strings.Join(argv[:min(len(argv), 3)], " ")
+	if slices.Contains(h.Missing, argv[0]) {
+		fmt.Fprintf(stderr, "sh: %s: command not found\n", argv[0])
+		return 127, false
+	}
 	switch {
+	case argv[0] == "sh" && argv[1] == "-c" && strings.Contains(argv[2], "command -v"): // the driver's preflight
+		for _, t := range argv[4:] {
+			if slices.Contains([]string{"rpm-ostree", "atomic", "ostree", "docker", "atomic-selftest"}, t) && !slices.Contains(h.Missing, t) {
+				fmt.Fprintln(stdout, t)
+			}
+		}
+	case cmd == "atomic-selftest version":
+		fmt.Fprintln(stdout, "atomic-selftest sim (go1.26, linux/amd64)")
 	case argv[0] == "cat" && len(argv) == 3:
 		if argv[2] == "/proc/sys/kernel/random/boot_id" {
 			b := h.bootID
