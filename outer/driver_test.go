@@ -11,8 +11,11 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
+	"github.com/atomic-selftest/atomic-selftest/outer/ssh"
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
 func stepByName(t *testing.T, hr *HostReport, name string) *StepReport {
@@ -239,14 +242,14 @@ func TestInterrupt(t *testing.T) {
 func TestFrozenHostKeepAlive(t *testing.T) {
 	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.HangOn = "rpm-ostree upgrade" })
 	h := f.Hosts[0]
-	m, err := NewSSH(SSHConfig{Name: h.Name, Addr: h.Addr, KeyFile: f.KeyFile, KnownHosts: f.KnownHosts, KeepAlive: 100 * time.Millisecond})
+	m, err := ssh.New(ssh.Config{Name: h.Name, Addr: h.Addr, KeyFile: f.KeyFile, KnownHosts: f.KnownHosts, KeepAlive: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 	start := time.Now()
 	_, err = m.Run(context.Background(), time.Minute, "rpm-ostree", "upgrade")
-	if !errors.Is(err, ErrConnection) {
+	if !errors.Is(err, transport.ErrConnection) {
 		t.Fatalf("got %v, want a lost connection", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {
@@ -257,10 +260,10 @@ func TestFrozenHostKeepAlive(t *testing.T) {
 // Host names that map to the same file name get a directory each.
 func TestArtifactDirsUnique(t *testing.T) {
 	f := newSimFleet(t, 2, nil)
-	var ms []Machine
+	var ms []transport.Machine
 	for i, name := range []string{"web/1", "web:1"} {
 		h := f.Hosts[i]
-		m, err := NewSSH(SSHConfig{Name: name, Addr: h.Addr, KeyFile: f.KeyFile, KnownHosts: f.KnownHosts})
+		m, err := ssh.New(ssh.Config{Name: name, Addr: h.Addr, KeyFile: f.KeyFile, KnownHosts: f.KnownHosts})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -37,8 +37,10 @@ func NewProgress(w io.Writer, tty bool, hosts, steps int) *Progress {
 	return p
 }
 
-// Event is the Options.OnEvent hook.
+// Event is the Options.OnEvent hook. The host's name, the step and the
+// message may come from the host: they are printed through Printable.
 func (p *Progress) Event(e Event) {
+	e.Host, e.Step, e.Action, e.Status, e.Message = Printable(e.Host), Printable(e.Step), Printable(e.Action), Printable(e.Status), Printable(e.Message)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e.Status == "start" {
@@ -50,6 +52,11 @@ func (p *Progress) Event(e Event) {
 		if e.Action == "" && !p.tty {
 			fmt.Fprintf(p.w, "[%7.1fs] %s %s: start\n", time.Since(p.start).Seconds(), e.Host, e.Step)
 		}
+		return
+	}
+	if e.Status == StatusInfo {
+		p.clear()
+		fmt.Fprintf(p.w, "[%7.1fs] %s %s: %s\n", time.Since(p.start).Seconds(), e.Host, e.Step, e.Message)
 		return
 	}
 	p.done++

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
 // Backoff is the polling schedule while waiting for a host: Min first,
@@ -47,14 +49,14 @@ var ErrUnreachable = errors.New("host unreachable")
 // from notID ("" accepts any) or bound passes. Connection failures,
 // handshake failures and resets count as "still rebooting"; a host key
 // mismatch ends the wait at once.
-func WaitUp(ctx context.Context, m Machine, notID string, bound time.Duration, b Backoff) (string, error) {
+func WaitUp(ctx context.Context, m transport.Machine, notID string, bound time.Duration, b Backoff) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	var delay time.Duration
 	var last error
 	for {
 		id, err := m.BootID(ctx)
-		var hk *HostKeyError
+		var hk *transport.HostKeyError
 		switch {
 		case errors.As(err, &hk):
 			return "", err
@@ -81,7 +83,7 @@ func WaitUp(ctx context.Context, m Machine, notID string, bound time.Duration, b
 
 // RebootAndWait reads the boot id, reboots, and waits for a different one
 // within bound. It returns the new boot id.
-func RebootAndWait(ctx context.Context, m Machine, before string, bound time.Duration, b Backoff) (string, error) {
+func RebootAndWait(ctx context.Context, m transport.Machine, before string, bound time.Duration, b Backoff) (string, error) {
 	if before == "" {
 		id, err := m.BootID(ctx)
 		if err != nil {

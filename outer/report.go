@@ -167,21 +167,26 @@ func cell(s *StepReport, crit string) string {
 }
 
 // WriteTable prints the criteria by step, one block per host: a row per
-// step, a column per criterion; failures in capitals.
+// step, a column per criterion; failures in capitals. Everything that may
+// come from a host is printed through Printable.
 func (r *Report) WriteTable(w io.Writer) error {
-	crits := r.Criteria()
+	raw := r.Criteria()
+	crits := make([]string, len(raw))
+	for i, c := range raw {
+		crits[i] = Printable(c)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, h := range r.Hosts {
 		verdict := "PASS"
 		if !h.OK {
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s: %s\n", h.Host, verdict)
+		fmt.Fprintf(tw, "%s: %s\n", Printable(h.Host), verdict)
 		fmt.Fprintf(tw, "  step\tstatus\t%s\n", strings.Join(crits, "\t"))
 		for _, s := range h.Steps {
-			row := []string{s.Name, s.Status}
-			for _, c := range crits {
-				v := cell(s, c)
+			row := []string{Printable(s.Name), Printable(s.Status)}
+			for _, c := range raw {
+				v := Printable(cell(s, c))
 				if v == "" {
 					v = "-"
 				}
@@ -189,9 +194,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			fmt.Fprintf(tw, "  %s\n", strings.Join(row, "\t"))
 		}
+		shown := map[string]bool{}
 		for _, s := range h.Steps {
-			if s.Status != StepPass && s.Status != StepNotRun {
-				fmt.Fprintf(tw, "  %s: %s\n", s.Name, s.Message)
+			switch {
+			case s.Status == StepNotRun && strings.HasPrefix(s.Message, NotApplicable):
+				// One line for the steps the host's tools rule out.
+				if !shown[s.Message] {
+					shown[s.Message] = true
+					fmt.Fprintf(tw, "  %s\n", Printable(s.Message))
+				}
+			case s.Status != StepPass && s.Status != StepNotRun:
+				fmt.Fprintf(tw, "  %s: %s\n", Printable(s.Name), Printable(s.Message))
 			}
 		}
 	}
@@ -202,7 +215,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	case !r.OK:
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(tw, "%d host(s), plan %s: %s\n", len(r.Hosts), r.Plan, verdict)
+	fmt.Fprintf(tw, "%d host(s), plan %s: %s\n", len(r.Hosts), Printable(r.Plan), verdict)
 	return tw.Flush()
 }
 

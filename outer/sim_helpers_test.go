@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
+	"github.com/atomic-selftest/atomic-selftest/outer/ssh"
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
 type simHost = outertest.Host
@@ -14,10 +16,10 @@ func newSimFleet(t testing.TB, n int, tweak func(i int, h *simHost)) *outertest.
 }
 
 // simMachines connects an SSH machine to every simulated host.
-func simMachines(t testing.TB, f *outertest.Fleet) []Machine {
-	var ms []Machine
+func simMachines(t testing.TB, f *outertest.Fleet) []transport.Machine {
+	var ms []transport.Machine
 	for _, h := range f.Hosts {
-		m, err := NewSSH(SSHConfig{Name: h.Name, Addr: h.Addr, KeyFile: f.KeyFile, KnownHosts: f.KnownHosts, DialTimeout: 2 * time.Second})
+		m, err := ssh.New(ssh.Config{Name: h.Name, Addr: h.Addr, KeyFile: f.KeyFile, KnownHosts: f.KnownHosts, DialTimeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,8 +33,3 @@ func simOptions(t testing.TB, plan *Plan) Options {
 	return Options{Plan: plan, ArtifactsDir: t.TempDir(), Parallel: 64, RebootTimeout: 5 * time.Second,
 		SelftestTimeout: 5 * time.Second, CommandTimeout: 5 * time.Second, Poll: Backoff{Min: 5 * time.Millisecond, Max: 40 * time.Millisecond}}
 }
-
-var (
-	writeKey       = outertest.WriteKey
-	knownhostsLine = outertest.KnownHostsLine
-)

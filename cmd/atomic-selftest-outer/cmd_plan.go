@@ -17,7 +17,7 @@ func cmdPlan(args []string, stdout io.Writer) error {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
 		}
-		return usageError{err}
+		return usageError(err)
 	}
 	p, err := choosePlan("", *profile, true)
 	if err != nil {

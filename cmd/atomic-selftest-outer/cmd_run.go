@@ -12,8 +12,12 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/atomic-selftest/atomic-selftest/cmd/internal/exit"
 	"github.com/atomic-selftest/atomic-selftest/outer"
+	"github.com/atomic-selftest/atomic-selftest/outer/inventory"
 	"github.com/atomic-selftest/atomic-selftest/outer/qemu"
+	"github.com/atomic-selftest/atomic-selftest/outer/ssh"
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
 // runOptions are the flags of `run`.
@@ -89,7 +93,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
 		}
-		return usageError{err}
+		return usageError(err)
 	}
 	if fs.NArg() > 0 {
 		return usagef("run takes no arguments (got %q); name hosts with --host or --inventory", fs.Args())
@@ -113,18 +117,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 			return usagef("%s %s: want a positive duration", name, d)
 		}
 	}
-	var hosts []outer.InventoryHost
+	var hosts []inventory.Host
 	for _, h := range o.hosts {
-		ih, err := outer.ParseHostArg(h)
+		ih, err := inventory.ParseHostArg(h)
 		if err != nil {
-			return usageError{err}
+			return usagef("--host: %v", err)
 		}
 		hosts = append(hosts, ih)
 	}
 	if o.inventory != "" {
-		inv, err := outer.LoadInventory(o.inventory)
+		inv, err := inventory.Load(o.inventory)
 		if err != nil {
-			return usageError{err}
+			return usageError(err)
 		}
 		ih, err := inv.Hosts(o.group)
 		if err != nil {
@@ -148,13 +152,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 			return usagef("--qemu-image %s: not a readable disk image file", img)
 		}
 	}
-	var machines []outer.Machine
+	var machines []transport.Machine
 	if len(hosts) > 0 {
 		var err error
-		machines, err = outer.SSHMachines(hosts, outer.SSHConfig{User: o.user, KeyFile: o.identity, Agent: o.agent,
-			KnownHosts: o.knownHosts, AcceptNewHostKey: o.acceptNew, DialTimeout: o.connectTimeout})
+		machines, err = inventory.Machines(hosts, ssh.Config{User: o.user, KeyFile: o.identity, Agent: o.agent,
+			KnownHosts: o.knownHosts, AcceptNewHostKey: o.acceptNew, DialTimeout: o.connectTimeout,
+			NewHostKeyHint: "pass --accept-new-host-key to trust it on first contact"})
 		if err != nil {
-			return usageError{err}
+			return usageError(err)
 		}
 	}
 	defer func() {
@@ -179,6 +184,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 	prog := outer.NewProgress(stderr, tty, len(machines), len(plan.Steps))
 	rep := outer.Run(ctx, machines, outer.Options{Plan: plan, ArtifactsDir: dir, Parallel: o.parallel,
 		RebootTimeout: o.rebootTimeout, SelftestTimeout: o.selftestTimeout, CommandTimeout: o.commandTimeout, OnEvent: prog.Event,
+		PlanHint: func(plan string) string { return "use --profile " + plan },
 		Poll: outer.Backoff{Min: o.pollInterval, Max: 20 * o.pollInterval}})
 	prog.Stop()
 	werr := rep.WriteFiles(dir)
@@ -189,22 +195,28 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 	case werr != nil:
 		return werr
 	case rep.Interrupted:
-		return exitCode(ExitInterrupted)
+		return exit.Status(ExitInterrupted)
 	case !rep.OK:
-		return exitCode(ExitFailed)
+		return exit.Status(ExitFailed)
 	}
 	return nil
 }
 
-// bootQEMU starts a guest from img with its working files (overlay, seed,
-// keys, known_hosts) and serial console under the artifacts directory, and
-// waits for its sshd; the driver's first step then finds it up.
+// bootQEMU starts a guest from img with QEMU's log and the serial console
+// under the artifacts directory (its keys, seed and overlay stay in a
+// private temporary directory), and waits for its sshd; the driver's first
+// step then finds it up. The KVM probe's verdict is cached in the user's
+// cache directory, which the qemu package keeps private.
 func bootQEMU(ctx context.Context, dir string, i int, img, accel string, bound time.Duration) (*qemu.Machine, error) {
 	name := fmt.Sprintf("qemu%d", i+1)
 	vmDir := filepath.Join(dir, name+"-vm")
+	probeCache := ""
+	if cache, err := os.UserCacheDir(); err == nil {
+		probeCache = filepath.Join(cache, "atomic-selftest", "qemu-accel.json")
+	}
 	m, err := qemu.Boot(ctx, qemu.Config{Name: name, Image: img, Dir: vmDir,
 		ConsoleLog: filepath.Join(dir, name+"-console.log"), Accel: accel,
-		ProbeCache: filepath.Join(os.TempDir(), "atomic-selftest-qemu-accel.json")})
+		ProbeCache: probeCache})
 	if err != nil {
 		return nil, fmt.Errorf("--qemu-image %s: %w", img, err)
 	}
@@ -223,7 +235,7 @@ func choosePlan(file, profile string, profileSet bool) (*outer.Plan, error) {
 		}
 		p, err := outer.LoadPlan(file)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, usageError(err)
 		}
 		return p, nil
 	}

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,9 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
+
+	"github.com/atomic-selftest/atomic-selftest/cmd/internal/exit"
+	"github.com/atomic-selftest/atomic-selftest/outer"
 )
 
 // Exit codes, documented in the README and in the help.
@@ -33,13 +35,9 @@ const exitStatusHelp = `EXIT STATUS
   4  interrupted (SIGINT/SIGTERM); the artifacts and reports of what ran are kept
 `
 
-type usageError struct{ error }
+func usagef(format string, a ...any) error { return exit.Errorf(ExitUsage, format, a...) }
 
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
-
-type exitCode int
-
-func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+func usageError(err error) error { return exit.Wrap(ExitUsage, err) }
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `atomic-selftest-outer: cycle OSTree hosts through upgrade, rollback, deploy and
@@ -83,17 +81,16 @@ func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer, tty 
 	default:
 		err = usagef("unknown command %q", args[0])
 	}
-	var code exitCode
-	var ue usageError
-	switch {
-	case err == nil:
+	if err == nil {
 		return ExitOK
-	case errors.As(err, &code):
-		return int(code)
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "atomic-selftest-outer:", err)
-		return ExitUsage
 	}
-	fmt.Fprintln(stderr, "atomic-selftest-outer:", err)
-	return ExitInternal
+	code, silent, ok := exit.CodeOf(err)
+	if !ok {
+		code = ExitInternal
+	}
+	if !silent {
+		// The message may quote a host (its console, its name).
+		fmt.Fprintln(stderr, "atomic-selftest-outer:", outer.Printable(err.Error()))
+	}
+	return code
 }

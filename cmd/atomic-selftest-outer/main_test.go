@@ -35,7 +35,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bogus"}, `unknown command "bogus"`},
 		{[]string{"run"}, "no hosts: give --host, --inventory or --qemu-image"},
 		{[]string{"run", "--host", "h"}, "no credentials"},
-		{[]string{"run", "--host", "h:99999", "-i", "k"}, `port "99999" is not a port`},
+		{[]string{"run", "--host", "h:99999", "-i", "k"}, `--host: host "h:99999": port "99999" is not a port`},
 		{[]string{"run", "--host", "h", "-i", "k", "--profile", "nope"}, `--profile "nope"`},
 		{[]string{"run", "--host", "h", "-i", "k", "--plan", "p.toml", "--profile", "ostree"}, "exclude each other"},
 		{[]string{"run", "--host", "h", "-i", "k", "--parallel", "0"}, "--parallel 0"},
@@ -140,6 +140,22 @@ func TestRunDefaultPlanSim(t *testing.T) {
 	code, out, _ = run(t, simArgs(t, f, "--known-hosts", filepath.Join(t.TempDir(), "kh"), "--artifacts", t.TempDir())...)
 	if code != ExitFailed || !strings.Contains(out, "--accept-new-host-key") {
 		t.Errorf("unknown keys: exit %d\n%s", code, out)
+	}
+}
+
+// The default plan against a plain ostree host fails once, naming the
+// missing tool and the profile that fits, not once per step.
+func TestRunDefaultPlanOnOstreeHost(t *testing.T) {
+	f := outertest.NewFleet(t, 1, func(_ int, h *outertest.Host) { h.Missing = []string{"rpm-ostree", "atomic"} })
+	code, out, stderr := run(t, simArgs(t, f, "--known-hosts", f.KnownHosts, "--artifacts", t.TempDir())...)
+	if code != ExitFailed {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	if n := strings.Count(out, "not applicable on this host: no rpm-ostree — use --profile ostree"); n != 1 || strings.Contains(out, "command not found") {
+		t.Errorf("the reason is shown %d times (want 1):\n%s", n, out)
+	}
+	if !strings.Contains(stderr, "preflight: deployment tools: ostree;") {
+		t.Errorf("progress lacks the preflight:\n%s", stderr)
 	}
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+
+	"github.com/atomic-selftest/atomic-selftest/cmd/internal/exit"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 
 	"github.com/spf13/pflag"
@@ -120,7 +122,7 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 		return fmt.Errorf("the run finished but was not saved: %w", out.SaveErr)
 	}
 	if !out.Record.Summary.OK {
-		return &exitError{code: ExitFailed}
+		return exit.Status(ExitFailed)
 	}
 	return nil
 }

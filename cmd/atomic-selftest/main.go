@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	atomicselftest "github.com/atomic-selftest/atomic-selftest"
+	"github.com/atomic-selftest/atomic-selftest/cmd/internal/exit"
 	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 
@@ -31,6 +32,7 @@ const (
 	ExitInternal = 3 // the tool itself broke
 	ExitNoSave   = 4 // the run finished but its results could not be saved (disk full, read-only)
 	ExitLocked   = 5 // another run held the results lock past the wait bound
+	ExitTimeout  = 6 // results --wait-boot: no run of that boot within --timeout
 )
 
 const exitStatusHelp = `EXIT STATUS
@@ -40,6 +42,7 @@ const exitStatusHelp = `EXIT STATUS
   3  internal error
   4  the results could not be saved (disk full, read-only /var); earlier results are intact
   5  another run held the results lock longer than results.lock_timeout
+  6  results --wait-boot: no run of that boot was saved within --timeout
 `
 
 // command is one subcommand.
@@ -67,25 +70,16 @@ func register(c *command) {
 	commands[c.name] = c
 }
 
-// exitError carries an exit code with the message for the operator.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
 func usageErr(format string, args ...any) error {
-	return &exitError{ExitUsage, fmt.Errorf(format, args...)}
+	return exit.Errorf(ExitUsage, format, args...)
 }
 
 // codeFor maps an error from the packages to an exit code.
 func codeFor(err error) int {
-	var ee *exitError
+	if code, _, ok := exit.CodeOf(err); ok {
+		return code
+	}
 	switch {
-	case errors.As(err, &ee):
-		return ee.code
 	case errors.Is(err, session.ErrUsage):
 		return ExitUsage
 	case errors.Is(err, store.ErrLocked):
@@ -162,8 +156,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return ExitOK
 	}
 	code := codeFor(err)
-	var ee *exitError
-	if errors.As(err, &ee) && ee.err == nil {
+	if _, silent, _ := exit.CodeOf(err); silent {
 		return code
 	}
 	msg := err.Error()

@@ -72,6 +72,13 @@ type Host struct {
 	NoUpgrade      bool   // upgrade finds nothing new
 	SelftestNever  bool   // atomic-selftest.service never writes a record
 	HangOn         string // the host freezes on a command line starting with this
+	// NoWaitOption is a self-test older than `results --wait-boot`: it
+	// refuses the flag the way pflag does, and the driver must poll.
+	NoWaitOption bool
+	// Missing are commands the host does not have (rpm-ostree, atomic,
+	// docker, ...): they exit 127 and preflight does not list them.
+	Missing []string
+	saved        chan struct{} // closed and replaced each time a record is saved
 	frozen         bool
 	done           chan struct{}
 
@@ -112,7 +119,7 @@ func randHex(n int) string {
 func NewHost(t testing.TB, name string, clientKey ssh.PublicKey) *Host {
 	t.Helper()
 	h := &Host{Name: name, done: make(chan struct{}), key: newKey(t), conns: map[ssh.Conn]bool{}, commits: map[string]commitInfo{},
-		refs: map[string]string{}, files: map[string][]byte{}, DownFor: 30 * time.Millisecond, SelftestDelay: 20 * time.Millisecond}
+		refs: map[string]string{}, files: map[string][]byte{}, saved: make(chan struct{}), DownFor: 30 * time.Millisecond, SelftestDelay: 20 * time.Millisecond}
 	c0 := sha(name + "c0")
 	h.commits[c0] = commitInfo{version: "28.20180515.1"}
 	h.refs["fedora/28/x86_64/atomic-host"] = c0
@@ -245,6 +252,50 @@ func (h *Host) selftest(boot string, dep deployment, n int) {
 	rec.ID = strings.TrimSuffix(name, ".json")
 	data, _ := json.Marshal(rec)
 	h.files[ResultsDir+"/"+name] = data
+	close(h.saved)
+	h.saved = make(chan struct{})
+}
+
+// waitBoot is `atomic-selftest results --wait-boot ID --timeout D --format
+// json --results-dir DIR`: it prints the boot's record as a JSON array the
+// moment it is saved, or exits 6 after D. h.mu is held on entry and exit.
+func (h *Host) waitBoot(argv []string, stdout, stderr io.Writer) int {
+	if h.NoWaitOption {
+		fmt.Fprintln(stderr, "atomic-selftest results: unknown flag: --wait-boot")
+		return 2
+	}
+	opts := map[string]string{}
+	for i := 2; i+1 < len(argv); i += 2 {
+		opts[argv[i]] = argv[i+1]
+	}
+	bound, err := time.ParseDuration(opts["--timeout"])
+	if err != nil || opts["--format"] != "json" || opts["--results-dir"] != ResultsDir {
+		fmt.Fprintf(stderr, "atomic-selftest results: bad options %q\n", argv)
+		return 2
+	}
+	deadline := time.After(bound)
+	for {
+		for p, data := range h.files {
+			if !strings.HasPrefix(p, ResultsDir+"/run-") {
+				continue
+			}
+			var rec record.Record
+			if json.Unmarshal(data, &rec) == nil && rec.BootID == opts["--wait-boot"] && rec.Trigger == record.TriggerBoot {
+				fmt.Fprintf(stdout, "[%s]\n", data)
+				return 0
+			}
+		}
+		saved := h.saved
+		h.mu.Unlock()
+		select {
+		case <-saved:
+			h.mu.Lock()
+		case <-deadline:
+			h.mu.Lock()
+			fmt.Fprintf(stderr, "atomic-selftest results: --wait-boot: no run of boot %s within %s\n", opts["--wait-boot"], bound)
+			return 6
+		}
+	}
 }
 
 func (h *Host) serve() {
@@ -412,7 +463,19 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		return 1, false
 	}
 	cmd := strings.Join(argv[:min(len(argv), 3)], " ")
+	if slices.Contains(h.Missing, argv[0]) {
+		fmt.Fprintf(stderr, "sh: %s: command not found\n", argv[0])
+		return 127, false
+	}
 	switch {
+	case argv[0] == "sh" && argv[1] == "-c" && strings.Contains(argv[2], "command -v"): // the driver's preflight
+		for _, t := range argv[4:] {
+			if slices.Contains([]string{"rpm-ostree", "atomic", "ostree", "docker", "atomic-selftest"}, t) && !slices.Contains(h.Missing, t) {
+				fmt.Fprintln(stdout, t)
+			}
+		}
+	case cmd == "atomic-selftest version":
+		fmt.Fprintln(stdout, "atomic-selftest sim (go1.26, linux/amd64)")
 	case argv[0] == "cat" && len(argv) == 3:
 		if argv[2] == "/proc/sys/kernel/random/boot_id" {
 			b := h.bootID
@@ -558,6 +621,8 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 			return fail("error: \"%s\" is already requested", p)
 		}
 		h.deploy(h.booted.base, h.booted.refspec, append(append([]string{}, h.booted.packages...), p))
+	case argv[0] == "atomic-selftest" && len(argv) > 3 && argv[1] == "results" && argv[2] == "--wait-boot":
+		return h.waitBoot(argv, stdout, stderr), false
 	case argv[0] == "atomic-selftest" && argv[1] == "expect":
 		e := record.Expectation{Created: time.Now().UTC(), CreatedBootID: h.bootID}
 		for i := 2; i+1 < len(argv); i += 2 {

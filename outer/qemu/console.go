@@ -8,10 +8,9 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-)
 
-// maxLines is how many console lines are kept in memory; the file has all.
-const maxLines = 5000
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
+)
 
 // ansi matches the terminal escapes systemd and getty write to the serial
 // line (colours, cursor moves), which would break line matching.
@@ -22,7 +21,7 @@ type console struct {
 	file *os.File
 
 	mu      sync.Mutex
-	lines   []string // the last maxLines complete lines
+	lines   []string // the last transport.Limits.ConsoleLines lines
 	total   int      // complete lines seen
 	partial string   // the line being written (a login prompt has no newline)
 	changed chan struct{}
@@ -51,14 +50,19 @@ func (c *console) copy(r io.Reader) {
 func (c *console) add(s string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s = c.partial + s
-	parts := strings.Split(s, "\n")
+	parts := strings.Split(c.partial+s, "\n")
 	c.partial = parts[len(parts)-1]
-	for _, l := range parts[:len(parts)-1] {
+	lines := parts[:len(parts)-1]
+	// A guest that never ends its line must not grow the partial one
+	// without end: it is cut into lines of the limit's length.
+	for n := transport.Limits.ConsoleLine; len(c.partial) > n; c.partial = c.partial[n:] {
+		lines = append(lines, c.partial[:n])
+	}
+	for _, l := range lines {
 		c.lines = append(c.lines, clean(l))
 		c.total++
 	}
-	if over := len(c.lines) - maxLines; over > 0 {
+	if over := len(c.lines) - transport.Limits.ConsoleLines; over > 0 {
 		c.lines = append(c.lines[:0:0], c.lines[over:]...)
 	}
 	close(c.changed)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
 func newTestConsole(t *testing.T) *console {
@@ -75,12 +77,12 @@ func TestConsoleWaitAfterMark(t *testing.T) {
 func TestConsoleKeepsLastLines(t *testing.T) {
 	c := newTestConsole(t)
 	var b strings.Builder
-	for i := 0; i < maxLines+10; i++ {
+	for i := 0; i < transport.Limits.ConsoleLines+10; i++ {
 		b.WriteString("line\n")
 	}
 	c.add(b.String())
 	c.add("tail\n")
-	if c.mark() != maxLines+11 || len(c.lines) != maxLines {
+	if c.mark() != transport.Limits.ConsoleLines+11 || len(c.lines) != transport.Limits.ConsoleLines {
 		t.Errorf("mark %d, kept %d", c.mark(), len(c.lines))
 	}
 	if got := c.last(2); got[1] != "tail" {
@@ -90,5 +92,26 @@ func TestConsoleKeepsLastLines(t *testing.T) {
 	defer cancel()
 	if _, err := c.wait(ctx, 0, regexp.MustCompile(`^tail$`), nil); err != nil {
 		t.Errorf("a mark older than the kept lines: %v", err)
+	}
+}
+
+// A guest that prints without end and never a newline costs the driver
+// bounded memory: the line is cut at the limit.
+func TestConsoleEndlessLineBounded(t *testing.T) {
+	c := newTestConsole(t)
+	chunk := strings.Repeat("x", 32<<10)
+	for range 64 { // 2 MiB without a newline
+		c.add(chunk)
+	}
+	n := transport.Limits.ConsoleLine
+	if len(c.partial) > n {
+		t.Errorf("partial line holds %d bytes, limit %d", len(c.partial), n)
+	}
+	if got := c.last(1); len(got) != 1 || len(got[0]) != n {
+		t.Errorf("last line is %d bytes, want the limit %d", len(got[0]), n)
+	}
+	// The last n bytes stay the partial line until more arrives.
+	if want := 64*(32<<10)/n - 1; c.total != want {
+		t.Errorf("%d lines, want %d", c.total, want)
 	}
 }

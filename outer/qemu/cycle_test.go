@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/outer"
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
 // testbedInfo is outer/testbed/build.sh's testbed.json.
@@ -84,7 +85,7 @@ func drive(t *testing.T, m *Machine, planFile string, steps int) *outer.Report {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	rep := outer.Run(ctx, []outer.Machine{m}, outer.Options{
+	rep := outer.Run(ctx, []transport.Machine{m}, outer.Options{
 		Plan: plan, ArtifactsDir: art,
 		RebootTimeout: 15 * time.Minute, SelftestTimeout: 15 * time.Minute, CommandTimeout: 10 * time.Minute,
 		OnEvent: func(e outer.Event) {
@@ -157,7 +158,7 @@ func TestCycleTestbed(t *testing.T) {
 	if res, err := m.Run(ctx, time.Minute, "hostname"); err != nil || strings.TrimSpace(string(res.Stdout)) != "testbed-cycle" {
 		t.Errorf("hostname %q (%v), want testbed-cycle", res.Stdout, err)
 	}
-	if b, err := m.ReadFile(ctx, DefaultMarker); err != nil || !strings.HasPrefix(string(b), "testbed-cycle-") {
+	if b, err := m.ReadFile(ctx, DefaultMarker, 4096); err != nil || !strings.HasPrefix(string(b), "testbed-cycle-") {
 		t.Errorf("user script marker %q (%v)", b, err)
 	}
 	// Four boots, all in one QEMU process: a reboot is a real reboot.

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/atomic-selftest/atomic-selftest/outer"
+	"github.com/atomic-selftest/atomic-selftest/outer/ssh"
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
 // SSHParams is what an SSH transport needs to reach the guest: the
@@ -21,18 +22,18 @@ type SSHParams struct {
 	KnownHosts string
 }
 
-// Dialer makes the SSH transport for a VM (outer.NewSSH in the driver).
-type Dialer func(SSHParams) (outer.Machine, error)
+// Dialer makes the SSH transport for a VM (ssh.New in the driver).
+type Dialer func(SSHParams) (transport.Machine, error)
 
-// Machine is a QEMU guest as an outer.Machine: commands, files, reboots and
+// Machine is a QEMU guest as an transport.Machine: commands, files, reboots and
 // boot ids go over SSH; Console comes from the serial log; Close stops the
 // VM after closing the connection.
 type Machine struct {
-	outer.Machine
+	transport.Machine
 	VM *VM
 }
 
-var _ outer.Machine = (*Machine)(nil)
+var _ transport.Machine = (*Machine)(nil)
 
 // NewMachine joins a started VM with an SSH transport made by dial.
 func NewMachine(vm *VM, dial Dialer) (*Machine, error) {
@@ -54,8 +55,8 @@ func NewMachine(vm *VM, dial Dialer) (*Machine, error) {
 
 // DialSSH is the Dialer that uses the driver's own SSH transport, host key
 // checked against the known_hosts the VM wrote from its seed.
-func DialSSH(p SSHParams) (outer.Machine, error) {
-	return outer.NewSSH(outer.SSHConfig{Name: p.Name, Addr: p.Addr, User: p.User, KeyFile: p.KeyFile, KnownHosts: p.KnownHosts})
+func DialSSH(p SSHParams) (transport.Machine, error) {
+	return ssh.New(ssh.Config{Name: p.Name, Addr: p.Addr, User: p.User, KeyFile: p.KeyFile, KnownHosts: p.KnownHosts})
 }
 
 // Boot starts a VM (see Start) and joins it with the driver's SSH
@@ -73,10 +74,10 @@ func Boot(ctx context.Context, cfg Config) (*Machine, error) {
 	return m, nil
 }
 
-// Console implements outer.Machine from the captured serial console.
+// Console implements transport.Machine from the captured serial console.
 func (m *Machine) Console(n int) []string { return m.VM.Console(n) }
 
-// Close implements outer.Machine: the connection first, then the VM.
+// Close implements transport.Machine: the connection first, then the VM.
 func (m *Machine) Close() error {
 	err := m.Machine.Close()
 	if verr := m.VM.Close(); verr != nil {

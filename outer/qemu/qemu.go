@@ -12,7 +12,7 @@
 // itself dies (PR_SET_PDEATHSIG), so no QEMU outlives its driver.
 //
 // Commands reach the guest over SSH: Machine joins a VM with an SSH
-// transport (outer.Machine) and answers Console from the captured serial log.
+// transport (transport.Machine) and answers Console from the captured serial log.
 package qemu
 
 import (
@@ -48,8 +48,12 @@ type Config struct {
 	// Image is the base disk image (raw or qcow2). It is only read: the
 	// guest writes to an overlay in Dir.
 	Image string
-	// Dir holds the overlay, the seed, the SSH keys and known_hosts and
-	// QEMU's own log. It is created; the caller removes it.
+	// Dir holds QEMU's own log (and the console log by default). It is
+	// created; the caller removes it. It is usually inside the artifacts a
+	// CI system publishes, so nothing secret goes there: the SSH keys, the
+	// seed (which carries the guest's private host key), known_hosts and
+	// the overlay (the guest's disk, with the same key) live in a private
+	// 0700 temporary directory that Close removes.
 	Dir string
 	// ConsoleLog is where the serial console is appended (default
 	// Dir/console.log); put it in the artifacts.
@@ -61,7 +65,8 @@ type Config struct {
 	Accel string
 	// ProbeCache, with Accel auto, remembers the probe's answer in this
 	// file (keyed by QEMU's path and the host kernel) so later runs do not
-	// pay for a probe boot.
+	// pay for a probe boot. Its directory must be private to the user
+	// (made 0700 when missing); see ProbeAccel.
 	ProbeCache string
 	// QEMU is the emulator binary (default qemu-system-x86_64).
 	QEMU string
@@ -82,6 +87,7 @@ const DefaultMarker = "/var/lib/atomic-selftest-testbed/user-script-ran"
 // VM is a running QEMU guest.
 type VM struct {
 	cfg        Config
+	secrets    string // private 0700 directory for keys, seed and overlay
 	accel      string
 	port       int
 	keyFile    string
@@ -132,6 +138,17 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
 	}
 	v := &VM{cfg: cfg}
+	secrets, err := os.MkdirTemp("", "atomic-selftest-qemu-"+fileSafe(cfg.Name)+"-") // mode 0700
+	if err != nil {
+		return nil, fmt.Errorf("qemu %s: private directory for its keys: %w", cfg.Name, err)
+	}
+	v.secrets = secrets
+	started := false
+	defer func() {
+		if !started {
+			os.RemoveAll(secrets)
+		}
+	}()
 	switch cfg.Accel {
 	case AccelTCG, AccelKVM:
 		v.accel = cfg.Accel
@@ -142,7 +159,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	}
 	v.logf("accelerator %s", v.accel)
 
-	overlay := filepath.Join(cfg.Dir, "overlay.qcow2")
+	overlay := filepath.Join(v.secrets, "overlay.qcow2")
 	if err := makeOverlay(ctx, cfg.Image, overlay); err != nil {
 		return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
 	}
@@ -153,12 +170,12 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		InstanceID:     cfg.InstanceID,
 		Hostname:       cfg.Name,
 		AuthorizedKeys: []string{v.pubKey},
-		HostKeyPrivate: mustRead(filepath.Join(cfg.Dir, "ssh_host_ed25519_key")),
+		HostKeyPrivate: mustRead(filepath.Join(v.secrets, "ssh_host_ed25519_key")),
 		HostKeyPublic:  v.hostKey,
 		RunCmd:         cfg.RunCmd,
 		Marker:         cfg.Marker,
 	}
-	seedPath := filepath.Join(cfg.Dir, "seed.iso")
+	seedPath := filepath.Join(v.secrets, "seed.iso")
 	if err := seed.WriteISO(ctx, seedPath); err != nil {
 		return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
 	}
@@ -178,6 +195,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		v.port = port
 		err = v.launch(ctx, overlay, seedPath)
 		if err == nil {
+			started = true // Close removes the private directory from now on
 			if err := v.writeKnownHosts(); err != nil {
 				v.Close()
 				return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
@@ -365,9 +383,18 @@ func sshBanner(ctx context.Context, addr string) (string, error) {
 }
 
 // Close stops QEMU: SIGTERM to its process group, SIGKILL after 10 s; it
-// waits at most 15 s in all. Calling it again returns the first result.
+// waits at most 15 s in all. Then it removes the private directory with
+// the keys, the seed and the overlay. Calling it again returns the first
+// result.
 func (v *VM) Close() error {
 	v.stopOnce.Do(func() {
+		defer func() {
+			if v.secrets != "" {
+				if err := os.RemoveAll(v.secrets); err != nil && v.stopErr == nil {
+					v.stopErr = fmt.Errorf("qemu %s: removing its keys: %w", v.cfg.Name, err)
+				}
+			}
+		}()
 		if v.cmd == nil || v.cmd.Process == nil {
 			return
 		}
@@ -430,8 +457,8 @@ func imageFormat(ctx context.Context, image string) (string, error) {
 // makeKeys makes the client key and the guest's host key with ssh-keygen
 // (ed25519, no passphrase).
 func (v *VM) makeKeys(ctx context.Context) error {
-	v.keyFile = filepath.Join(v.cfg.Dir, "id_ed25519")
-	hostKey := filepath.Join(v.cfg.Dir, "ssh_host_ed25519_key")
+	v.keyFile = filepath.Join(v.secrets, "id_ed25519")
+	hostKey := filepath.Join(v.secrets, "ssh_host_ed25519_key")
 	for _, k := range []string{v.keyFile, hostKey} {
 		_ = os.Remove(k)
 		_ = os.Remove(k + ".pub")
@@ -455,9 +482,20 @@ func (v *VM) writeKnownHosts() error {
 	if len(f) < 2 {
 		return fmt.Errorf("host key %q: not an OpenSSH public key", v.hostKey)
 	}
-	v.knownHosts = filepath.Join(v.cfg.Dir, "known_hosts")
+	v.knownHosts = filepath.Join(v.secrets, "known_hosts")
 	line := fmt.Sprintf("[127.0.0.1]:%d %s %s\n", v.port, f[0], f[1])
 	return os.WriteFile(v.knownHosts, []byte(line), 0o600)
+}
+
+// fileSafe keeps the letters, digits, dots and dashes of a VM name, for
+// a temporary directory's name.
+func fileSafe(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 && (r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '_'
+	}, name)
 }
 
 func mustRead(path string) string {

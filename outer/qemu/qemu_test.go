@@ -48,8 +48,21 @@ func TestStartAndClose(t *testing.T) {
 	if !alive(pid) {
 		t.Fatal("QEMU is not running after Start")
 	}
+	// No private key reaches dir, which a CI system publishes with the
+	// artifacts: the keys, the seed and the overlay are in a private
+	// directory elsewhere.
+	noSecrets(t, dir)
+	secrets := filepath.Dir(vm.KeyFile())
+	if fi, err := os.Lstat(secrets); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || strings.HasPrefix(secrets, dir) {
+		t.Errorf("keys in %s (%v, %v), want a private 0700 directory outside %s", secrets, fi.Mode(), err, dir)
+	}
+	for _, n := range []string{"id_ed25519", "ssh_host_ed25519_key", "seed.iso", "overlay.qcow2"} {
+		if _, err := os.Stat(filepath.Join(secrets, n)); err != nil {
+			t.Errorf("private directory: %v", err)
+		}
+	}
 	// The overlay is on top of the image, never the image itself.
-	info, err := exec.Command("qemu-img", "info", "-U", filepath.Join(dir, "overlay.qcow2")).Output()
+	info, err := exec.Command("qemu-img", "info", "-U", filepath.Join(secrets, "overlay.qcow2")).Output()
 	if err != nil || !strings.Contains(string(info), "backing file: "+img) {
 		t.Errorf("overlay: %v\n%s", err, info)
 	}
@@ -73,6 +86,9 @@ func TestStartAndClose(t *testing.T) {
 	}
 	if alive(pid) {
 		t.Errorf("QEMU pid %d still alive after Close", pid)
+	}
+	if _, err := os.Lstat(secrets); !os.IsNotExist(err) {
+		t.Errorf("the private directory %s outlives the VM: %v", secrets, err)
 	}
 	select {
 	case <-vm.Exited():
@@ -100,6 +116,28 @@ func TestContextStopsVM(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("QEMU still running 20s after the context was cancelled")
 	}
+}
+
+// noSecrets fails when a file under dir holds a private key, in OpenSSH's
+// PEM armour or in cloud-config's ssh_keys (ed25519_private).
+func noSecrets(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		for _, s := range []string{"PRIVATE KEY", "ed25519_private"} {
+			if strings.Contains(string(b), s) {
+				t.Errorf("%s holds %q", p, s)
+			}
+		}
+		return nil
+	})
 }
 
 func TestStartErrors(t *testing.T) {
@@ -141,5 +179,54 @@ func TestProbeCache(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("a cached answer took %v: the probe ran", d)
+	}
+}
+
+// The probe's verdict lives only in a directory private to this user and
+// is never read or written through a link (issue: a fixed name under /tmp
+// that anyone could plant).
+func TestProbeCacheConfined(t *testing.T) {
+	base := t.TempDir()
+	cache := filepath.Join(base, "cache", "accel.json")
+	want := probeResult{Key: "qemu 6.1", Accel: AccelKVM}
+	if err := writeProbeCache(cache, want); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Dir(cache)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("cache directory made with %v (%v), want 0700", fi.Mode(), err)
+	}
+	if got, err := readProbeCache(cache); err != nil || got != want {
+		t.Errorf("read back %+v, %v", got, err)
+	}
+
+	// A link planted where the cache file goes is not followed on read,
+	// and a write replaces the link, not its target.
+	elsewhere := filepath.Join(base, "elsewhere.json")
+	os.WriteFile(elsewhere, []byte(`{"key":"qemu 6.1","accel":"kvm"}`), 0o600)
+	linked := filepath.Join(base, "cache", "linked.json")
+	os.Symlink(elsewhere, linked)
+	if _, err := readProbeCache(linked); err == nil {
+		t.Errorf("a cache file that is a link was read")
+	}
+	if err := writeProbeCache(linked, probeResult{Key: "k", Accel: AccelTCG}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(elsewhere); string(b) != `{"key":"qemu 6.1","accel":"kvm"}` {
+		t.Errorf("the write went through the link: target now %s", b)
+	}
+
+	// A directory that is a link, or that others may write, is refused.
+	os.Symlink(filepath.Join(base, "cache"), filepath.Join(base, "dirlink"))
+	if _, err := readProbeCache(filepath.Join(base, "dirlink", "accel.json")); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("cache directory through a link: %v", err)
+	}
+	open := filepath.Join(base, "open")
+	os.Mkdir(open, 0o755)
+	os.Chmod(open, 0o777)
+	if err := writeProbeCache(filepath.Join(open, "accel.json"), want); err == nil || !strings.Contains(err.Error(), "want no access for group and others") {
+		t.Errorf("world-writable cache directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(open, "accel.json")); err == nil {
+		t.Errorf("the verdict was written into a world-writable directory")
 	}
 }

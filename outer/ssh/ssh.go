@@ -1,4 +1,8 @@
-package outer
+// Package ssh is the SSH transport of the outer driver: a
+// transport.Machine reached over SSH (RFC 4254 "exec" channels) with host
+// keys checked against an OpenSSH known_hosts file, keepalives, remote
+// timeouts, and every output read from the host bounded.
+package ssh
 
 import (
 	"bytes"
@@ -14,17 +18,20 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"golang.org/x/crypto/ssh"
+	xssh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
-// SSHConfig says how to reach one host over SSH (RFC 4254 "exec"
+// Config says how to reach one host over SSH (RFC 4254 "exec"
 // channels; files move through cat on the remote side, so nothing but a
 // POSIX shell, cat, mv and chmod is needed there).
-type SSHConfig struct {
+type Config struct {
 	// Name is the host's name in reports; Addr when empty.
 	Name string
 	// Addr is host:port.
@@ -43,6 +50,9 @@ type SSHConfig struct {
 	// KnownHosts yet (OpenSSH's StrictHostKeyChecking=accept-new). A key
 	// that differs from a recorded one is always refused.
 	AcceptNewHostKey bool
+	// NewHostKeyHint ends the error about a host key not yet in
+	// KnownHosts: how the operator makes the program accept it.
+	NewHostKeyHint string
 	// DialTimeout bounds the TCP connect plus the SSH handshake
 	// (default 15s).
 	DialTimeout time.Duration
@@ -61,44 +71,19 @@ type SSHConfig struct {
 	NoRemoteTimeout bool
 }
 
-// HostKeyError is a host key that does not match known_hosts. It is never
-// "still rebooting": a reboot wait stops on it at once.
-type HostKeyError struct {
-	Host        string
-	Fingerprint string
-	// Known is where the recorded keys are (file:line); empty when the
-	// host has no entry at all.
-	Known []string
-	File  string
-}
-
-func (e *HostKeyError) Error() string {
-	if len(e.Known) == 0 {
-		return fmt.Sprintf("host key of %s (%s) is not in %s; check it and add it, or pass --accept-new-host-key to trust it on first contact",
-			e.Host, e.Fingerprint, e.File)
-	}
-	return fmt.Sprintf("host key of %s CHANGED: it offered %s but %s records another key (at %s); if the host was reinstalled, remove the old line",
-		e.Host, e.Fingerprint, e.File, strings.Join(e.Known, ", "))
-}
-
-// ErrConnection marks errors where the connection could not be made or was
-// lost (refused, reset, handshake cut short, timeout while dialing): what a
-// rebooting host looks like from outside.
-var ErrConnection = errors.New("connection to host failed")
-
-// SSH is a Machine reached over SSH. It dials lazily and dials again after
+// Host is a transport.Machine reached over SSH. It dials lazily and dials again after
 // the connection was lost, so it survives the host's reboots.
-type SSH struct {
-	cfg   SSHConfig
-	auth  []ssh.AuthMethod
+type Host struct {
+	cfg   Config
+	auth  []xssh.AuthMethod
 	agent net.Conn
 
 	mu     sync.Mutex // guards client and the known_hosts file
-	client *ssh.Client
+	client *xssh.Client
 }
 
 // NewSSH checks cfg and loads the credentials; it does not connect yet.
-func NewSSH(cfg SSHConfig) (*SSH, error) {
+func New(cfg Config) (*Host, error) {
 	if cfg.Addr == "" {
 		return nil, errors.New("ssh: no address (host:port)")
 	}
@@ -123,21 +108,21 @@ func NewSSH(cfg SSHConfig) (*SSH, error) {
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = 15 * time.Second
 	}
-	m := &SSH{cfg: cfg}
+	m := &Host{cfg: cfg}
 	if cfg.KeyFile != "" {
 		data, err := os.ReadFile(cfg.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("ssh key: %w", err)
 		}
-		signer, err := ssh.ParsePrivateKey(data)
-		var missing *ssh.PassphraseMissingError
+		signer, err := xssh.ParsePrivateKey(data)
+		var missing *xssh.PassphraseMissingError
 		if errors.As(err, &missing) {
 			return nil, fmt.Errorf("ssh key %s is encrypted: load it into an ssh-agent and use the agent instead", cfg.KeyFile)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("ssh key %s: %w", cfg.KeyFile, err)
 		}
-		m.auth = append(m.auth, ssh.PublicKeys(signer))
+		m.auth = append(m.auth, xssh.PublicKeys(signer))
 	}
 	if cfg.Agent || cfg.AgentSocket != "" {
 		sock := cfg.AgentSocket
@@ -152,7 +137,7 @@ func NewSSH(cfg SSHConfig) (*SSH, error) {
 			return nil, fmt.Errorf("ssh agent %s: %w", sock, err)
 		}
 		m.agent = conn
-		m.auth = append(m.auth, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
+		m.auth = append(m.auth, xssh.PublicKeysCallback(agent.NewClient(conn).Signers))
 	}
 	if len(m.auth) == 0 {
 		return nil, fmt.Errorf("ssh %s: no key file and no agent", cfg.Name)
@@ -160,17 +145,17 @@ func NewSSH(cfg SSHConfig) (*SSH, error) {
 	return m, nil
 }
 
-// Name implements Machine.
-func (m *SSH) Name() string { return m.cfg.Name }
+// Name implements transport.Machine.
+func (m *Host) Name() string { return m.cfg.Name }
 
 // Addr is the host:port dialed.
-func (m *SSH) Addr() string { return m.cfg.Addr }
+func (m *Host) Addr() string { return m.cfg.Addr }
 
-// Console implements Machine: plain SSH has no console.
-func (m *SSH) Console(int) []string { return nil }
+// Console implements transport.Machine: plain SSH has no console.
+func (m *Host) Console(int) []string { return nil }
 
-// Close implements Machine.
-func (m *SSH) Close() error {
+// Close implements transport.Machine.
+func (m *Host) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var err error
@@ -186,7 +171,7 @@ func (m *SSH) Close() error {
 }
 
 // Disconnect drops the current connection; the next call dials again.
-func (m *SSH) Disconnect() {
+func (m *Host) Disconnect() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.client != nil {
@@ -196,12 +181,12 @@ func (m *SSH) Disconnect() {
 }
 
 // Connect dials the host unless a connection is already open.
-func (m *SSH) Connect(ctx context.Context) error {
+func (m *Host) Connect(ctx context.Context) error {
 	_, err := m.conn(ctx)
 	return err
 }
 
-func (m *SSH) conn(ctx context.Context) (*ssh.Client, error) {
+func (m *Host) conn(ctx context.Context) (*xssh.Client, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.client != nil {
@@ -220,7 +205,7 @@ func (m *SSH) conn(ctx context.Context) (*ssh.Client, error) {
 
 // keepAlive probes c until it closes and drops it when a probe goes
 // unanswered. Any reply counts, also OpenSSH's "request failed".
-func (m *SSH) keepAlive(c *ssh.Client) {
+func (m *Host) keepAlive(c *xssh.Client) {
 	closed := make(chan struct{})
 	go func() { c.Wait(); close(closed) }()
 	t := time.NewTicker(m.cfg.KeepAlive)
@@ -251,7 +236,7 @@ func (m *SSH) keepAlive(c *ssh.Client) {
 }
 
 // dial connects and authenticates; m.mu is held.
-func (m *SSH) dial(ctx context.Context) (*ssh.Client, error) {
+func (m *Host) dial(ctx context.Context) (*xssh.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
 	defer cancel()
 	check, algos, err := m.hostKeyCheck()
@@ -259,10 +244,10 @@ func (m *SSH) dial(ctx context.Context) (*ssh.Client, error) {
 		return nil, err
 	}
 	var keyErr error
-	conf := &ssh.ClientConfig{
+	conf := &xssh.ClientConfig{
 		User: m.cfg.User,
 		Auth: m.auth,
-		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		HostKeyCallback: func(hostname string, remote net.Addr, key xssh.PublicKey) error {
 			keyErr = check(hostname, remote, key)
 			return keyErr
 		},
@@ -272,18 +257,18 @@ func (m *SSH) dial(ctx context.Context) (*ssh.Client, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", m.cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConnection, m.cfg.Name, err)
+		return nil, fmt.Errorf("%w: %s: %v", transport.ErrConnection, m.cfg.Name, err)
 	}
 	// The handshake has no context of its own: bound it by a deadline and
 	// by closing the socket when ctx ends first.
 	dl, _ := ctx.Deadline()
 	nc.SetDeadline(dl)
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	cc, chans, reqs, err := ssh.NewClientConn(nc, m.cfg.Addr, conf)
+	cc, chans, reqs, err := xssh.NewClientConn(nc, m.cfg.Addr, conf)
 	stop()
 	if err != nil {
 		nc.Close()
-		var hk *HostKeyError
+		var hk *transport.HostKeyError
 		if errors.As(keyErr, &hk) {
 			return nil, hk
 		}
@@ -293,17 +278,17 @@ func (m *SSH) dial(ctx context.Context) (*ssh.Client, error) {
 		if strings.Contains(err.Error(), "unable to authenticate") {
 			return nil, fmt.Errorf("ssh %s: user %s: authentication refused: %v", m.cfg.Name, m.cfg.User, err)
 		}
-		return nil, fmt.Errorf("%w: %s: ssh handshake: %v", ErrConnection, m.cfg.Name, err)
+		return nil, fmt.Errorf("%w: %s: ssh handshake: %v", transport.ErrConnection, m.cfg.Name, err)
 	}
 	nc.SetDeadline(time.Time{})
-	return ssh.NewClient(cc, chans, reqs), nil
+	return xssh.NewClient(cc, chans, reqs), nil
 }
 
 // hostKeyCheck builds the known_hosts callback and the host key algorithms
 // to offer. Offering only the types known_hosts has for this host matters:
 // otherwise the server may present a key type that has no line and the
 // check fails as a mismatch although the recorded key is fine.
-func (m *SSH) hostKeyCheck() (ssh.HostKeyCallback, []string, error) {
+func (m *Host) hostKeyCheck() (xssh.HostKeyCallback, []string, error) {
 	file := m.cfg.KnownHosts
 	files := []string{file}
 	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
@@ -315,13 +300,13 @@ func (m *SSH) hostKeyCheck() (ssh.HostKeyCallback, []string, error) {
 		return nil, nil, fmt.Errorf("known_hosts %s: %w", file, err)
 	}
 	algos := knownAlgorithms(cb, m.cfg.Addr)
-	check := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	check := func(hostname string, remote net.Addr, key xssh.PublicKey) error {
 		err := cb(hostname, remote, key)
 		var ke *knownhosts.KeyError
 		if err == nil || !errors.As(err, &ke) {
 			return err
 		}
-		herr := &HostKeyError{Host: m.cfg.Addr, Fingerprint: key.Type() + " " + ssh.FingerprintSHA256(key), File: file}
+		herr := &transport.HostKeyError{Host: m.cfg.Addr, Fingerprint: key.Type() + " " + xssh.FingerprintSHA256(key), File: file, Hint: m.cfg.NewHostKeyHint}
 		for _, w := range ke.Want {
 			herr.Known = append(herr.Known, fmt.Sprintf("%s:%d", w.Filename, w.Line))
 		}
@@ -351,8 +336,8 @@ func (m *SSH) hostKeyCheck() (ssh.HostKeyCallback, []string, error) {
 // knownAlgorithms asks the callback about a key no host has, which makes
 // knownhosts list every recorded key for addr, and returns the host key
 // algorithms that match them (nil, the library default, when none).
-func knownAlgorithms(cb ssh.HostKeyCallback, addr string) []string {
-	probe, err := ssh.NewPublicKey(probeKey())
+func knownAlgorithms(cb xssh.HostKeyCallback, addr string) []string {
+	probe, err := xssh.NewPublicKey(probeKey())
 	if err != nil {
 		return nil
 	}
@@ -376,8 +361,8 @@ func knownAlgorithms(cb ssh.HostKeyCallback, addr string) []string {
 	}
 	for _, w := range ke.Want {
 		switch t := w.Key.Type(); t {
-		case ssh.KeyAlgoRSA:
-			add(ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
+		case xssh.KeyAlgoRSA:
+			add(xssh.KeyAlgoRSASHA512, xssh.KeyAlgoRSASHA256, xssh.KeyAlgoRSA)
 		default:
 			add(t)
 		}
@@ -385,15 +370,47 @@ func knownAlgorithms(cb ssh.HostKeyCallback, addr string) []string {
 	return algos
 }
 
-// Run implements Machine. Each argument is single-quoted for the remote
-// user's POSIX shell, which is what an SSH "exec" request hands the
-// command line to; nothing in an argument is interpreted.
-func (m *SSH) Run(ctx context.Context, timeout time.Duration, argv ...string) (RunResult, error) {
-	return m.RunInput(ctx, timeout, nil, argv...)
+// Run implements transport.Machine. Each argument is single-quoted for
+// the remote user's POSIX shell, which is what an SSH "exec" request hands
+// the command line to; nothing in an argument is interpreted. Stdout and
+// stderr are each bounded by transport.Limits.Output.
+func (m *Host) Run(ctx context.Context, timeout time.Duration, argv ...string) (transport.RunResult, error) {
+	return m.run(ctx, timeout, nil, transport.Limits.Output, argv...)
 }
 
 // RunInput is Run with stdin fed from in (nil for none).
-func (m *SSH) RunInput(ctx context.Context, timeout time.Duration, in io.Reader, argv ...string) (RunResult, error) {
+func (m *Host) RunInput(ctx context.Context, timeout time.Duration, in io.Reader, argv ...string) (transport.RunResult, error) {
+	return m.run(ctx, timeout, in, transport.Limits.Output, argv...)
+}
+
+// capBuffer keeps at most max bytes; the first write past it calls full
+// (which ends the command) and marks the buffer over. Further writes are
+// dropped but accepted, so the session's copy goroutine never blocks the
+// channel.
+type capBuffer struct {
+	buf  bytes.Buffer
+	max  int64
+	over atomic.Bool
+	full func()
+}
+
+func (b *capBuffer) Write(p []byte) (int, error) {
+	if b.over.Load() {
+		return len(p), nil
+	}
+	if room := b.max - int64(b.buf.Len()); int64(len(p)) > room {
+		b.buf.Write(p[:room])
+		b.over.Store(true)
+		b.full()
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+// run runs argv with each of stdout and stderr bounded by limit bytes: a
+// command that prints more is ended and its error wraps
+// transport.ErrTooLarge.
+func (m *Host) run(ctx context.Context, timeout time.Duration, in io.Reader, limit int64, argv ...string) (transport.RunResult, error) {
 	if timeout <= 0 {
 		timeout = m.cfg.CommandTimeout
 	}
@@ -406,24 +423,31 @@ func (m *SSH) RunInput(ctx context.Context, timeout time.Duration, in io.Reader,
 	}
 	cmd, err := QuoteArgv(remote)
 	if err != nil {
-		return RunResult{}, err
+		return transport.RunResult{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := m.conn(ctx)
 	if err != nil {
-		return RunResult{}, err
+		return transport.RunResult{}, err
 	}
 	sess, err := c.NewSession()
 	if err != nil {
 		m.lost(c)
-		return RunResult{}, fmt.Errorf("%w: %s: opening session: %v", ErrConnection, m.cfg.Name, err)
+		return transport.RunResult{}, fmt.Errorf("%w: %s: opening session: %v", transport.ErrConnection, m.cfg.Name, err)
 	}
 	defer sess.Close()
-	var stdout, stderr bytes.Buffer
-	sess.Stdout, sess.Stderr = &stdout, &stderr
+	stdout := &capBuffer{max: limit, full: cancel}
+	stderr := &capBuffer{max: limit, full: cancel}
+	sess.Stdout, sess.Stderr = stdout, stderr
 	if in != nil {
 		sess.Stdin = in
+	}
+	tooLarge := func() error {
+		if stdout.over.Load() || stderr.over.Load() {
+			return fmt.Errorf("%s: output of %s: %w of %d bytes", m.cfg.Name, argv[0], transport.ErrTooLarge, limit)
+		}
+		return nil
 	}
 	done := make(chan error, 1)
 	go func() { done <- sess.Run(cmd) }()
@@ -432,26 +456,33 @@ func (m *SSH) RunInput(ctx context.Context, timeout time.Duration, in io.Reader,
 	case <-ctx.Done():
 		// Servers that honour "signal" stop the command now; for OpenSSH
 		// the remote timeout wrapper does.
-		sess.Signal(ssh.SIGKILL)
+		sess.Signal(xssh.SIGKILL)
 		sess.Close()
 		// The output buffers belong to the session's copy goroutines
 		// until Run returns; a dead connection may keep them, then the
 		// output is dropped.
-		res := RunResult{ExitCode: -1}
+		res := transport.RunResult{ExitCode: -1}
 		select {
 		case <-done:
-			res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+			res.Stdout, res.Stderr = stdout.buf.Bytes(), stderr.buf.Bytes()
 		case <-time.After(2 * time.Second):
 			m.lost(c)
+		}
+		if err := tooLarge(); err != nil {
+			return res, err
 		}
 		if ctx.Err() == context.DeadlineExceeded {
 			return res, fmt.Errorf("%s: %s: timed out after %s", m.cfg.Name, argv[0], timeout)
 		}
 		return res, fmt.Errorf("%s: %s: %w", m.cfg.Name, argv[0], ctx.Err())
 	}
-	res := RunResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
-	var exit *ssh.ExitError
-	var missing *ssh.ExitMissingError
+	res := transport.RunResult{Stdout: stdout.buf.Bytes(), Stderr: stderr.buf.Bytes()}
+	if err := tooLarge(); err != nil {
+		res.ExitCode = -1
+		return res, err
+	}
+	var exit *xssh.ExitError
+	var missing *xssh.ExitMissingError
 	switch {
 	case err == nil:
 	case errors.As(err, &exit):
@@ -462,17 +493,17 @@ func (m *SSH) RunInput(ctx context.Context, timeout time.Duration, in io.Reader,
 	case errors.As(err, &missing), errors.Is(err, io.EOF):
 		m.lost(c)
 		res.ExitCode = -1
-		return res, fmt.Errorf("%w: %s: %s: connection closed before the command finished", ErrConnection, m.cfg.Name, argv[0])
+		return res, fmt.Errorf("%w: %s: %s: connection closed before the command finished", transport.ErrConnection, m.cfg.Name, argv[0])
 	default:
 		m.lost(c)
 		res.ExitCode = -1
-		return res, fmt.Errorf("%w: %s: %s: %v", ErrConnection, m.cfg.Name, argv[0], err)
+		return res, fmt.Errorf("%w: %s: %s: %v", transport.ErrConnection, m.cfg.Name, argv[0], err)
 	}
 	return res, nil
 }
 
 // lost forgets c after it failed, so the next call dials again.
-func (m *SSH) lost(c *ssh.Client) {
+func (m *Host) lost(c *xssh.Client) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.client == c {
@@ -511,9 +542,13 @@ func shellQuote(s string) string {
 // fileTimeout bounds one file transfer.
 const fileTimeout = 2 * time.Minute
 
-// ReadFile implements Machine with cat.
-func (m *SSH) ReadFile(ctx context.Context, path string) ([]byte, error) {
-	res, err := m.Run(ctx, fileTimeout, "cat", "--", path)
+// ReadFile implements transport.Machine with cat; the transfer is ended
+// as soon as it passes limit bytes.
+func (m *Host) ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
+	res, err := m.run(ctx, fileTimeout, nil, limit, "cat", "--", path)
+	if errors.Is(err, transport.ErrTooLarge) {
+		return nil, fmt.Errorf("%s: reading %s: %w of %d bytes", m.cfg.Name, path, transport.ErrTooLarge, limit)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -529,8 +564,8 @@ func (m *SSH) ReadFile(ctx context.Context, path string) ([]byte, error) {
 // parameters, never inside the script text.
 const writeScript = `set -e; t="$1.outer-tmp.$$"; trap 'rm -f "$t"' EXIT; cat > "$t"; chmod "$2" "$t"; sync "$t" 2>/dev/null || true; mv -f "$t" "$1"; trap - EXIT`
 
-// WriteFile implements Machine.
-func (m *SSH) WriteFile(ctx context.Context, path string, data []byte, mode uint32) error {
+// WriteFile implements transport.Machine.
+func (m *Host) WriteFile(ctx context.Context, path string, data []byte, mode uint32) error {
 	res, err := m.RunInput(ctx, fileTimeout, bytes.NewReader(data), "sh", "-c", writeScript, "sh", path, fmt.Sprintf("%o", mode&0o7777))
 	if err != nil {
 		return err
@@ -541,14 +576,14 @@ func (m *SSH) WriteFile(ctx context.Context, path string, data []byte, mode uint
 	return nil
 }
 
-// BootID implements Machine.
-func (m *SSH) BootID(ctx context.Context) (string, error) {
-	return bootIDOf(ctx, m)
+// BootID implements transport.Machine.
+func (m *Host) BootID(ctx context.Context) (string, error) {
+	return transport.ReadBootID(ctx, m)
 }
 
-// Reboot implements Machine: systemctl reboot, where the connection
+// Reboot implements transport.Machine: systemctl reboot, where the connection
 // dropping under the command is the expected outcome.
-func (m *SSH) Reboot(ctx context.Context) error {
+func (m *Host) Reboot(ctx context.Context) error {
 	res, err := m.Run(ctx, 30*time.Second, "systemctl", "reboot")
 	m.Disconnect()
 	if err != nil {
@@ -560,19 +595,6 @@ func (m *SSH) Reboot(ctx context.Context) error {
 		return fmt.Errorf("%s: systemctl reboot exited %d: %s", m.cfg.Name, res.ExitCode, firstLine(res.Stderr))
 	}
 	return nil
-}
-
-// bootIDOf reads the kernel's boot id through any Machine.
-func bootIDOf(ctx context.Context, m Machine) (string, error) {
-	data, err := m.ReadFile(ctx, "/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return "", err
-	}
-	id := strings.ReplaceAll(strings.TrimSpace(string(data)), "-", "")
-	if len(id) != 32 {
-		return "", fmt.Errorf("%s: boot id %q is not 32 hex digits", m.Name(), id)
-	}
-	return id, nil
 }
 
 func firstLine(b []byte) string {

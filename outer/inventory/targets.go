@@ -1,19 +1,22 @@
-package outer
+package inventory
 
 import (
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/ssh"
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
-// ParseHostArg reads a --host value: HOST, HOST:PORT, USER@HOST[:PORT] or
+// ParseHostArg reads a host argument: HOST, HOST:PORT, USER@HOST[:PORT] or
 // [IPV6]:PORT.
-func ParseHostArg(s string) (InventoryHost, error) {
-	h := InventoryHost{Port: 22}
+func ParseHostArg(s string) (Host, error) {
+	h := Host{Port: 22}
 	if u, rest, ok := strings.Cut(s, "@"); ok {
 		if u == "" {
-			return h, fmt.Errorf("--host %q: empty user before @", s)
+			return h, fmt.Errorf("host %q: empty user before @", s)
 		}
 		h.User, s = u, rest
 	}
@@ -23,13 +26,13 @@ func ParseHostArg(s string) (InventoryHost, error) {
 		host, port = strings.Trim(s, "[]"), ""
 	}
 	if host == "" || strings.ContainsAny(host, " /\t") {
-		return h, fmt.Errorf("--host %q: want HOST, HOST:PORT or USER@HOST:PORT", s)
+		return h, fmt.Errorf("host %q: want HOST, HOST:PORT or USER@HOST:PORT", s)
 	}
 	h.Name, h.Addr = host, host
 	if port != "" {
 		p, err := strconv.Atoi(port)
 		if err != nil || p < 1 || p > 65535 {
-			return h, fmt.Errorf("--host %q: port %q is not a port", s, port)
+			return h, fmt.Errorf("host %q: port %q is not a port", s, port)
 		}
 		h.Port = p
 		if p != 22 {
@@ -39,10 +42,10 @@ func ParseHostArg(s string) (InventoryHost, error) {
 	return h, nil
 }
 
-// SSHMachines builds one SSH machine per host; per-host user, port and key
+// Machines builds one SSH machine per host; per-host user, port and key
 // override base's.
-func SSHMachines(hosts []InventoryHost, base SSHConfig) ([]Machine, error) {
-	var out []Machine
+func Machines(hosts []Host, base ssh.Config) ([]transport.Machine, error) {
+	var out []transport.Machine
 	seen := map[string]bool{}
 	for _, h := range hosts {
 		cfg := base
@@ -58,7 +61,7 @@ func SSHMachines(hosts []InventoryHost, base SSHConfig) ([]Machine, error) {
 			return nil, fmt.Errorf("host %s is named twice", cfg.Name)
 		}
 		seen[cfg.Name] = true
-		m, err := NewSSH(cfg)
+		m, err := ssh.New(cfg)
 		if err != nil {
 			for _, o := range out {
 				o.Close()

@@ -1,4 +1,7 @@
-package outer
+// Package inventory reads the hosts the outer driver drives: Ansible INI
+// inventories and host arguments (HOST, HOST:PORT, USER@HOST:PORT), and
+// turns them into SSH transports.
+package inventory
 
 import (
 	"bufio"
@@ -12,9 +15,9 @@ import (
 	"strings"
 )
 
-// InventoryHost is one host of an inventory with the connection variables
+// Host is one host of an inventory with the connection variables
 // the driver uses.
-type InventoryHost struct {
+type Host struct {
 	Name    string
 	Addr    string // ansible_host, else the name
 	Port    int    // ansible_port, else 22
@@ -29,7 +32,7 @@ type InventoryHost struct {
 // key=value variables, [group:vars] and [group:children] sections,
 // numeric ranges such as host[01:50], comments with # or ;.
 type Inventory struct {
-	hosts    map[string]*invHost
+	hosts    map[string]*entry
 	order    []string
 	groups   map[string][]string // group -> hosts, in file order
 	children map[string][]string
@@ -37,16 +40,16 @@ type Inventory struct {
 	gorder   []string
 }
 
-type invHost struct {
+type entry struct {
 	vars   map[string]string
 	groups []string
 }
 
 var rangeRe = regexp.MustCompile(`\[([0-9]+):([0-9]+)\]`)
 
-// ParseInventory reads the INI inventory in data; name is for messages.
-func ParseInventory(name string, data []byte) (*Inventory, error) {
-	inv := &Inventory{hosts: map[string]*invHost{}, groups: map[string][]string{}, children: map[string][]string{}, vars: map[string]map[string]string{}}
+// Parse reads the INI inventory in data; name is for messages.
+func Parse(name string, data []byte) (*Inventory, error) {
+	inv := &Inventory{hosts: map[string]*entry{}, groups: map[string][]string{}, children: map[string][]string{}, vars: map[string]map[string]string{}}
 	group, kind := "ungrouped", ""
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	n := 0
@@ -111,6 +114,9 @@ func ParseInventory(name string, data []byte) (*Inventory, error) {
 				}
 				inv.addHost(group, hn, vars)
 			}
+			if len(inv.order) > MaxHosts {
+				return nil, fmt.Errorf("%s: the inventory names more than %d hosts", where, MaxHosts)
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -127,13 +133,13 @@ func copyVars(m map[string]string) map[string]string {
 	return out
 }
 
-// LoadInventory reads an inventory file.
-func LoadInventory(path string) (*Inventory, error) {
+// Load reads an inventory file.
+func Load(path string) (*Inventory, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
-	return ParseInventory(path, data)
+	return Parse(path, data)
 }
 
 func (inv *Inventory) addGroup(g string) {
@@ -146,7 +152,7 @@ func (inv *Inventory) addGroup(g string) {
 func (inv *Inventory) addHost(group, name string, vars map[string]string) {
 	h, ok := inv.hosts[name]
 	if !ok {
-		h = &invHost{vars: map[string]string{}}
+		h = &entry{vars: map[string]string{}}
 		inv.hosts[name] = h
 		inv.order = append(inv.order, name)
 	}
@@ -205,9 +211,30 @@ func unquote(v string) string {
 	return v
 }
 
-// expandRange expands one numeric range host[01:50]; leading zeros set
-// the width as in Ansible.
+// MaxHosts bounds the hosts one inventory may name, after its ranges are
+// expanded: each range alone, their product on one line, and the file's
+// total.
+const MaxHosts = 10000
+
+// expandRange expands the numeric ranges of one host pattern,
+// host[01:50]; leading zeros set the width as in Ansible. Several ranges
+// multiply, and their product is counted before anything is expanded.
 func expandRange(name string) ([]string, error) {
+	n := 1
+	for _, m := range rangeRe.FindAllStringSubmatch(name, -1) {
+		a, _ := strconv.Atoi(m[1])
+		b, _ := strconv.Atoi(m[2])
+		if b < a || b-a >= MaxHosts {
+			return nil, fmt.Errorf("host pattern %q: bad range [%s:%s] (at most %d hosts)", name, m[1], m[2], MaxHosts)
+		}
+		if n *= b - a + 1; n > MaxHosts {
+			return nil, fmt.Errorf("host pattern %q expands to more than %d hosts", name, MaxHosts)
+		}
+	}
+	return expand(name)
+}
+
+func expand(name string) ([]string, error) {
 	m := rangeRe.FindStringSubmatchIndex(name)
 	if m == nil {
 		if strings.ContainsAny(name, "[]") {
@@ -218,19 +245,16 @@ func expandRange(name string) ([]string, error) {
 	lo, hi := name[m[2]:m[3]], name[m[4]:m[5]]
 	a, _ := strconv.Atoi(lo)
 	b, _ := strconv.Atoi(hi)
-	if b < a || b-a > 10000 {
-		return nil, fmt.Errorf("host pattern %q: bad range", name)
-	}
 	width := 0
 	if len(lo) > 1 && lo[0] == '0' {
 		width = len(lo)
 	}
-	var out []string
+	rest, err := expand(name[m[1]:])
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, (b-a+1)*len(rest))
 	for i := a; i <= b; i++ {
-		rest, err := expandRange(name[m[1]:])
-		if err != nil {
-			return nil, err
-		}
 		for _, r := range rest {
 			out = append(out, fmt.Sprintf("%s%0*d%s", name[:m[0]], width, i, r))
 		}
@@ -241,7 +265,7 @@ func expandRange(name string) ([]string, error) {
 // Hosts returns the hosts of group (with its children; "all" or "" for
 // every host), with their variables resolved: host variables over the
 // vars of their groups over [all:vars].
-func (inv *Inventory) Hosts(group string) ([]InventoryHost, error) {
+func (inv *Inventory) Hosts(group string) ([]Host, error) {
 	var names []string
 	if group == "" || group == "all" {
 		names = inv.order
@@ -267,7 +291,7 @@ func (inv *Inventory) Hosts(group string) ([]InventoryHost, error) {
 		}
 		walk(group, 0)
 	}
-	var out []InventoryHost
+	var out []Host
 	for _, n := range names {
 		h := inv.hosts[n]
 		vars := map[string]string{}
@@ -284,7 +308,7 @@ func (inv *Inventory) Hosts(group string) ([]InventoryHost, error) {
 		for k, v := range h.vars {
 			vars[k] = v
 		}
-		ih := InventoryHost{Name: n, Addr: n, Port: 22, Groups: h.groups}
+		ih := Host{Name: n, Addr: n, Port: 22, Groups: h.groups}
 		if v := first(vars, "ansible_host", "ansible_ssh_host"); v != "" {
 			ih.Addr = v
 		}

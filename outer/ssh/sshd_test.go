@@ -1,4 +1,4 @@
-package outer
+package ssh
 
 import (
 	"bytes"
@@ -6,115 +6,26 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
+	xssh "golang.org/x/crypto/ssh"
 
-	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
-// sshdServer is a real OpenSSH sshd (Debian's openssh-server) run by the
-// test on a free loopback port with its own host key and authorized key.
-type sshdServer struct {
-	addr       string
-	hostKey    ssh.PublicKey
-	clientKey  string // private key file
-	knownHosts string // empty file, for the test to fill
-	dir        string
-}
-
-func freePort(t testing.TB) int {
+// sshdMachine is an SSH transport to s as root.
+func sshdMachine(t *testing.T, s *outertest.SSHD, acceptNew bool) *Host {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func startSSHD(t *testing.T) *sshdServer {
-	t.Helper()
-	testutil.NeedRoot(t)
-	_, err := os.Stat("/usr/sbin/sshd")
-	testutil.Need(t, "sshd", err == nil, "/usr/sbin/sshd is missing (Debian package openssh-server)")
-	// sshd's privilege separation wants this directory; the Debian service
-	// creates it at start, which has not happened on a build machine.
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	s := &sshdServer{dir: dir, clientKey: filepath.Join(dir, "id_ed25519"), knownHosts: filepath.Join(dir, "known_hosts")}
-	s.hostKey = writeKey(t, filepath.Join(dir, "host_ed25519"))
-	clientPub := writeKey(t, s.clientKey)
-	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(clientPub), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for attempt := 0; attempt < 5; attempt++ {
-		port := freePort(t)
-		conf := fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
-HostKey %s
-PidFile none
-AuthorizedKeysFile %s
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-LogLevel ERROR
-`, port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"))
-		cfgPath := filepath.Join(dir, "sshd_config")
-		if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", cfgPath)
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			select {
-			case <-exited:
-				t.Logf("sshd on %s exited: %s", addr, stderr.String())
-				goto retry
-			default:
-			}
-			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-				c.Close()
-				s.addr = addr
-				t.Cleanup(func() {
-					cmd.Process.Kill()
-					<-exited
-				})
-				return s
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		cmd.Process.Kill()
-		<-exited
-		t.Fatalf("sshd did not listen on %s: %s", addr, stderr.String())
-	retry:
-	}
-	t.Fatal("sshd could not start on a free port")
-	return nil
-}
-
-func (s *sshdServer) machine(t *testing.T, acceptNew bool) *SSH {
-	t.Helper()
-	m, err := NewSSH(SSHConfig{Name: "sshd", Addr: s.addr, User: "root", KeyFile: s.clientKey,
-		KnownHosts: s.knownHosts, AcceptNewHostKey: acceptNew, DialTimeout: 10 * time.Second})
+	m, err := New(Config{Name: "sshd", Addr: s.Addr, User: "root", KeyFile: s.ClientKey,
+		KnownHosts: s.KnownHosts, AcceptNewHostKey: acceptNew, DialTimeout: 10 * time.Second,
+		NewHostKeyHint: "pass --accept-new-host-key"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,35 +34,35 @@ func (s *sshdServer) machine(t *testing.T, acceptNew bool) *SSH {
 }
 
 func TestSSHRealSSHD(t *testing.T) {
-	s := startSSHD(t)
+	s := outertest.StartSSHD(t)
 	ctx := context.Background()
 
-	// First contact without --accept-new-host-key: refused, and the
-	// message says what to do.
-	m := s.machine(t, false)
+	// First contact without AcceptNewHostKey: refused, and the message
+	// says what to do in the caller's words.
+	m := sshdMachine(t, s, false)
 	_, err := m.Run(ctx, 10*time.Second, "true")
-	var hk *HostKeyError
+	var hk *transport.HostKeyError
 	if !errors.As(err, &hk) || len(hk.Known) != 0 {
 		t.Fatalf("unknown host key: got %v, want a HostKeyError for a new host", err)
 	}
-	if !strings.Contains(err.Error(), "--accept-new-host-key") || !strings.Contains(err.Error(), ssh.FingerprintSHA256(s.hostKey)) {
-		t.Errorf("message does not name the flag and the fingerprint: %v", err)
+	if !strings.Contains(err.Error(), "--accept-new-host-key") || !strings.Contains(err.Error(), xssh.FingerprintSHA256(s.HostKey)) {
+		t.Errorf("message does not give the hint and the fingerprint: %v", err)
 	}
 
 	// With it: the key is recorded in known_hosts, in OpenSSH's format.
-	m = s.machine(t, true)
+	m = sshdMachine(t, s, true)
 	res, err := m.Run(ctx, 10*time.Second, "id", "-u")
 	if err != nil || res.ExitCode != 0 || strings.TrimSpace(string(res.Stdout)) != "0" {
 		t.Fatalf("id -u: %+v %v", res, err)
 	}
-	kh, _ := os.ReadFile(s.knownHosts)
-	want := knownhostsLine(s.addr, s.hostKey)
+	kh, _ := os.ReadFile(s.KnownHosts)
+	want := outertest.KnownHostsLine(s.Addr, s.HostKey)
 	if strings.TrimSpace(string(kh)) != want {
 		t.Fatalf("known_hosts = %q, want %q", kh, want)
 	}
 
 	// Now the recorded key is checked without accept-new.
-	m = s.machine(t, false)
+	m = sshdMachine(t, s, false)
 
 	// Arguments reach the command exactly as given, whatever they hold.
 	args := []string{"a b", "it's", "$HOME", "`id`", ";rm -rf /nonexistent", "", "*", "tab\there", "new\nline", `back\slash`, "-n"}
@@ -199,12 +110,12 @@ func TestSSHRealSSHD(t *testing.T) {
 	// the file atomically (no temporary left behind).
 	data := make([]byte, 300<<10)
 	rand.Read(data)
-	target := filepath.Join(s.dir, "sub dir", "file 'x'")
+	target := filepath.Join(s.Dir, "sub dir", "file 'x'")
 	os.MkdirAll(filepath.Dir(target), 0o755)
 	if err := m.WriteFile(ctx, target, data, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	got, err := m.ReadFile(ctx, target)
+	got, err := m.ReadFile(ctx, target, int64(len(data)))
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read back %d bytes (%v), want %d", len(got), err, len(data))
 	}
@@ -214,10 +125,16 @@ func TestSSHRealSSHD(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Dir(target)); len(ents) != 1 {
 		t.Errorf("temporary files left: %v", ents)
 	}
-	if _, err := m.ReadFile(ctx, filepath.Join(s.dir, "missing")); err == nil || !strings.Contains(err.Error(), "No such file") {
+	// A file one byte over the limit is refused, naming host, file and
+	// limit.
+	if _, err := m.ReadFile(ctx, target, int64(len(data))-1); !errors.Is(err, transport.ErrTooLarge) ||
+		!strings.Contains(err.Error(), "sshd: reading "+target+": larger than the limit of 307199 bytes") {
+		t.Errorf("reading %d bytes with a limit one less: %v", len(data), err)
+	}
+	if _, err := m.ReadFile(ctx, filepath.Join(s.Dir, "missing"), 1<<20); err == nil || !strings.Contains(err.Error(), "No such file") {
 		t.Errorf("reading a missing file: %v", err)
 	}
-	if err := m.WriteFile(ctx, filepath.Join(s.dir, "no", "such", "dir"), data, 0o600); err == nil {
+	if err := m.WriteFile(ctx, filepath.Join(s.Dir, "no", "such", "dir"), data, 0o600); err == nil {
 		t.Errorf("writing into a missing directory succeeded")
 	}
 
@@ -228,6 +145,40 @@ func TestSSHRealSSHD(t *testing.T) {
 		t.Errorf("boot id %q (%v), local %q", id, err, local)
 	}
 
+	// A host that offers a 1 GiB record costs the driver the limit, not
+	// the file: the transfer is cut at the limit and the error names it.
+	huge := filepath.Join(s.Dir, "run-huge.json")
+	if f, err := os.Create(huge); err != nil {
+		t.Fatal(err)
+	} else {
+		f.Truncate(1 << 30)
+		f.Close()
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start = time.Now()
+	_, err = m.ReadFile(ctx, huge, transport.Limits.Record)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, transport.ErrTooLarge) || !strings.Contains(err.Error(), fmt.Sprintf("reading %s: larger than the limit of %d bytes", huge, transport.Limits.Record)) {
+		t.Errorf("1 GiB file: %v", err)
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 8*uint64(transport.Limits.Record) {
+		t.Errorf("reading a 1 GiB file with a %d byte limit allocated %d bytes", transport.Limits.Record, grown)
+	}
+	t.Logf("1 GiB file refused in %s, %d bytes allocated", time.Since(start), after.TotalAlloc-before.TotalAlloc)
+	// The same bound holds for a command's output.
+	old := transport.Limits.Output
+	transport.Limits.Output = 1 << 20
+	res, err = m.Run(ctx, 30*time.Second, "head", "-c", "50000000", "/dev/zero")
+	transport.Limits.Output = old
+	if !errors.Is(err, transport.ErrTooLarge) || !strings.Contains(err.Error(), "sshd: output of head: larger than the limit of 1048576 bytes") || len(res.Stdout) > 1<<20 {
+		t.Errorf("50 MB of output with a 1 MiB limit: %d bytes, %v", len(res.Stdout), err)
+	}
+	if res, err := m.Run(ctx, 10*time.Second, "true"); err != nil || res.ExitCode != 0 {
+		t.Errorf("after an oversized output: %+v %v", res, err)
+	}
+
 	// A dropped connection is dialed again on the next call.
 	m.Disconnect()
 	if res, err := m.Run(ctx, 10*time.Second, "true"); err != nil || res.ExitCode != 0 {
@@ -236,28 +187,28 @@ func TestSSHRealSSHD(t *testing.T) {
 }
 
 func TestSSHRealSSHDChangedKey(t *testing.T) {
-	s := startSSHD(t)
-	other := writeKey(t, filepath.Join(s.dir, "other"))
-	os.WriteFile(s.knownHosts, []byte(knownhostsLine(s.addr, other)+"\n"), 0o600)
+	s := outertest.StartSSHD(t)
+	other := outertest.WriteKey(t, filepath.Join(s.Dir, "other"))
+	os.WriteFile(s.KnownHosts, []byte(outertest.KnownHostsLine(s.Addr, other)+"\n"), 0o600)
 	// Even accept-new never replaces a recorded key.
-	m := s.machine(t, true)
+	m := sshdMachine(t, s, true)
 	_, err := m.Run(context.Background(), 10*time.Second, "true")
-	var hk *HostKeyError
+	var hk *transport.HostKeyError
 	if !errors.As(err, &hk) || len(hk.Known) != 1 || !strings.Contains(err.Error(), "CHANGED") {
 		t.Fatalf("changed key: got %v", err)
 	}
-	if errors.Is(err, ErrConnection) {
+	if errors.Is(err, transport.ErrConnection) {
 		t.Errorf("a changed key must not look like a rebooting host")
 	}
 }
 
 func TestSSHRealSSHDWrongUserKey(t *testing.T) {
-	s := startSSHD(t)
-	os.WriteFile(s.knownHosts, []byte(knownhostsLine(s.addr, s.hostKey)+"\n"), 0o600)
-	writeKey(t, s.clientKey) // a key that is not in authorized_keys
-	m := s.machine(t, false)
+	s := outertest.StartSSHD(t)
+	os.WriteFile(s.KnownHosts, []byte(outertest.KnownHostsLine(s.Addr, s.HostKey)+"\n"), 0o600)
+	outertest.WriteKey(t, s.ClientKey) // a key that is not in authorized_keys
+	m := sshdMachine(t, s, false)
 	_, err := m.Run(context.Background(), 10*time.Second, "true")
-	if err == nil || !strings.Contains(err.Error(), "authentication refused") || errors.Is(err, ErrConnection) {
+	if err == nil || !strings.Contains(err.Error(), "authentication refused") || errors.Is(err, transport.ErrConnection) {
 		t.Fatalf("wrong key: got %v", err)
 	}
 }
@@ -265,32 +216,32 @@ func TestSSHRealSSHDWrongUserKey(t *testing.T) {
 func TestSSHRefused(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "id")
-	writeKey(t, key)
-	m, err := NewSSH(SSHConfig{Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), KeyFile: key, KnownHosts: filepath.Join(dir, "kh")})
+	outertest.WriteKey(t, key)
+	m, err := New(Config{Addr: fmt.Sprintf("127.0.0.1:%d", outertest.FreePort(t)), KeyFile: key, KnownHosts: filepath.Join(dir, "kh")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = m.Run(context.Background(), 5*time.Second, "true")
-	if !errors.Is(err, ErrConnection) {
-		t.Fatalf("closed port: %v, want ErrConnection", err)
+	if !errors.Is(err, transport.ErrConnection) {
+		t.Fatalf("closed port: %v, want transport.ErrConnection", err)
 	}
 }
 
 func TestNewSSHValidation(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "id")
-	writeKey(t, key)
+	outertest.WriteKey(t, key)
 	for _, tc := range []struct {
-		cfg  SSHConfig
+		cfg  Config
 		want string
 	}{
-		{SSHConfig{KeyFile: key, KnownHosts: "kh"}, "no address"},
-		{SSHConfig{Addr: "host", KeyFile: key, KnownHosts: "kh"}, "missing port"},
-		{SSHConfig{Addr: "h:22", KeyFile: key}, "no known_hosts"},
-		{SSHConfig{Addr: "h:22", KnownHosts: "kh"}, "no key file and no agent"},
-		{SSHConfig{Addr: "h:22", KeyFile: filepath.Join(dir, "nope"), KnownHosts: "kh"}, "no such file"},
+		{Config{KeyFile: key, KnownHosts: "kh"}, "no address"},
+		{Config{Addr: "host", KeyFile: key, KnownHosts: "kh"}, "missing port"},
+		{Config{Addr: "h:22", KeyFile: key}, "no known_hosts"},
+		{Config{Addr: "h:22", KnownHosts: "kh"}, "no key file and no agent"},
+		{Config{Addr: "h:22", KeyFile: filepath.Join(dir, "nope"), KnownHosts: "kh"}, "no such file"},
 	} {
-		_, err := NewSSH(tc.cfg)
+		_, err := New(tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: got %v, want %q", tc.cfg, err, tc.want)
 		}

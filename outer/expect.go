@@ -1,0 +1,45 @@
+package outer
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+)
+
+// expect leaves the expectation for the next boot on the host with
+// `atomic-selftest expect`: the default deployment's checksum plus the
+// packages the action names.
+func (h *hostRun) expect(ctx context.Context, a Action, sr *StepReport) (string, error) {
+	st, _, err := h.status(ctx)
+	if err != nil {
+		return "", err
+	}
+	def := st.Default()
+	if def == nil {
+		return "", errors.New("the host shows no deployments")
+	}
+	pk, err := h.expandAll(ctx, a.Packages)
+	if err != nil {
+		return "", err
+	}
+	absent, err := h.expandAll(ctx, a.AbsentPackages)
+	if err != nil {
+		return "", err
+	}
+	argv := []string{h.opts.Selftest, "expect", "--checksum", def.Checksum}
+	for _, p := range pk {
+		argv = append(argv, "--package", p)
+	}
+	for _, p := range absent {
+		argv = append(argv, "--absent-package", p)
+	}
+	if _, err := h.run(ctx, time.Minute, argv...); err != nil {
+		return "", err
+	}
+	h.expected = &record.Expectation{Checksum: def.Checksum, Version: def.Version, Packages: pk, AbsentPackages: absent,
+		Created: time.Now().UTC(), CreatedBootID: h.bootID}
+	sr.Expected = h.expected
+	return "next boot must be " + def.Short(), nil
+}

@@ -1,0 +1,116 @@
+package outer
+
+// Preflight: what a host has before the plan asks anything of it.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DeploymentTools are the commands a plan step may deploy with, and
+// ContainerEngines the runtimes the self-test drives; preflight looks for
+// each on the host's PATH.
+var (
+	DeploymentTools  = []string{"bootc", "rpm-ostree", "atomic", "ostree"}
+	ContainerEngines = []string{"docker", "podman"}
+)
+
+// NotApplicable begins the message of a step the host's tools rule out.
+const NotApplicable = "not applicable on this host"
+
+// preflightScript prints each of its arguments that is a command on the
+// host's PATH. The names arrive as positional parameters, never inside
+// the script.
+const preflightScript = `for t do command -v -- "$t" >/dev/null 2>&1 && echo "$t"; done; exit 0`
+
+// Preflight is what the driver found on a host before its first step.
+type Preflight struct {
+	// Tools are the deployment tools present (bootc, rpm-ostree, atomic,
+	// ostree), Engines the container engines.
+	Tools   []string `json:"tools"`
+	Engines []string `json:"engines"`
+	// Selftest is the host self-test's version line; empty when it is
+	// not installed.
+	Selftest string `json:"selftest,omitempty"`
+}
+
+// Has reports whether the host has the command tool.
+func (p *Preflight) Has(tool string) bool { return slices.Contains(p.Tools, tool) }
+
+// String is the preflight for a progress line.
+func (p *Preflight) String() string {
+	none := func(l []string) string {
+		if len(l) == 0 {
+			return "none"
+		}
+		return strings.Join(l, ", ")
+	}
+	st := p.Selftest
+	if st == "" {
+		st = "not installed"
+	}
+	return fmt.Sprintf("deployment tools: %s; container engines: %s; self-test: %s", none(p.Tools), none(p.Engines), st)
+}
+
+// preflight asks the host which deployment tools, engines and self-test
+// it has, in two commands.
+func (h *hostRun) preflight(ctx context.Context) (*Preflight, error) {
+	argv := append([]string{"sh", "-c", preflightScript, "sh"}, DeploymentTools...)
+	argv = append(append(argv, ContainerEngines...), h.opts.Selftest)
+	out, err := h.run(ctx, time.Minute, argv...)
+	if err != nil {
+		return nil, fmt.Errorf("preflight: %w", err)
+	}
+	p := &Preflight{Tools: []string{}, Engines: []string{}}
+	for _, l := range strings.Fields(string(out)) {
+		switch {
+		case slices.Contains(DeploymentTools, l):
+			p.Tools = append(p.Tools, l)
+		case slices.Contains(ContainerEngines, l):
+			p.Engines = append(p.Engines, l)
+		case l == h.opts.Selftest:
+			if v, err := h.run(ctx, time.Minute, h.opts.Selftest, "version"); err == nil {
+				p.Selftest = lastLine(v)
+			} else {
+				p.Selftest = "installed (version unknown)"
+			}
+		}
+	}
+	return p, nil
+}
+
+// notApplicable says why step s cannot run on a host with pre: a
+// deployment command whose tool the host lacks. It names the plan that
+// fits the host, in the caller's words (Options.PlanHint).
+func (h *hostRun) notApplicable(s Step) string {
+	pre := h.pre
+	if pre == nil {
+		return ""
+	}
+	for _, a := range s.Actions {
+		if a.Do != ActRun || len(a.Command) == 0 || !slices.Contains(DeploymentTools, a.Command[0]) || pre.Has(a.Command[0]) {
+			continue
+		}
+		msg := NotApplicable + ": no " + a.Command[0]
+		if fit := fittingPlan(pre); fit != "" && fit != h.opts.Plan.Name && h.opts.PlanHint != nil {
+			msg += " — " + h.opts.PlanHint(fit)
+		}
+		return msg
+	}
+	return ""
+}
+
+// fittingPlan is the built-in plan for a host's tools: rpm-ostree hosts
+// the default plan, plain ostree hosts the ostree plan.
+func fittingPlan(p *Preflight) string {
+	switch {
+	case p.Has("rpm-ostree"):
+		return "default"
+	case p.Has("ostree"):
+		return "ostree"
+	}
+	return ""
+}

@@ -1,0 +1,103 @@
+package outer
+
+// The report types: what one run of the driver found, as report.json
+// carries it and the renderers read it.
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+)
+
+// Report is one run of the driver over all hosts.
+type Report struct {
+	Plan        string        `json:"plan"`
+	Start       time.Time     `json:"start"`
+	End         time.Time     `json:"end"`
+	Interrupted bool          `json:"interrupted,omitempty"`
+	OK          bool          `json:"ok"`
+	Summary     Summary       `json:"summary"`
+	Hosts       []*HostReport `json:"hosts"`
+}
+
+// Summary counts hosts and steps by outcome.
+type Summary struct {
+	Hosts   int            `json:"hosts"`
+	HostsOK int            `json:"hosts_ok"`
+	Steps   map[string]int `json:"steps"` // by status
+}
+
+// HostReport is one host's steps.
+type HostReport struct {
+	Host  string        `json:"host"`
+	OK    bool          `json:"ok"`
+	Steps []*StepReport `json:"steps"`
+	// Preflight is what the host had when it first answered.
+	Preflight *Preflight `json:"preflight,omitempty"`
+}
+
+// StepReport is one step on one host.
+type StepReport struct {
+	Name        string    `json:"name"`
+	Criterion   string    `json:"criterion,omitempty"`
+	Status      string    `json:"status"`
+	Message     string    `json:"message,omitempty"`
+	Start       time.Time `json:"start"`
+	DurationSec float64   `json:"duration_s"`
+	// BootID is the boot the step ended on.
+	BootID   string              `json:"boot_id,omitempty"`
+	Before   *HostDeployment     `json:"booted_before,omitempty"`
+	After    *HostDeployment     `json:"booted_after,omitempty"`
+	Expected *record.Expectation `json:"expected,omitempty"`
+	// Record is the host's run record of the step's boot.
+	Record    *record.Record `json:"record,omitempty"`
+	Actions   []ActionReport `json:"actions"`
+	Artifacts string         `json:"artifacts,omitempty"`
+	// Tail is the last lines of the console or journal when the step
+	// failed, for the person reading the report.
+	Tail []string `json:"tail,omitempty"`
+	// Timing is where the step's boot spent its time, once its run
+	// record was read.
+	Timing *StepTiming `json:"timing,omitempty"`
+}
+
+// StepTiming is where a boot's time went: from the host's sshd answering
+// (with the new boot id) to the self-test's start, the self-test's run,
+// and how long after the record's end the driver had it. Start and end
+// are the host's clock, the others the driver's: the figures are as good
+// as the two clocks agree (a QEMU guest's follows its host).
+type StepTiming struct {
+	SSHUp       time.Time `json:"sshd_up,omitzero"`
+	RecordStart time.Time `json:"record_start"`
+	RecordEnd   time.Time `json:"record_end"`
+	RecordSeen  time.Time `json:"record_seen"`
+	// SSHToStartSec and LagSec are left out for a record older than the
+	// driver's first contact (a baseline step's boot).
+	SSHToStartSec float64 `json:"sshd_to_start_s,omitempty"`
+	RunSec        float64 `json:"run_s"`
+	LagSec        float64 `json:"driver_lag_s,omitempty"`
+	// Wait is how the driver learned of the record: WaitBlocking or
+	// WaitPoll.
+	Wait string `json:"wait,omitempty"`
+}
+
+// String is the timing for a progress line.
+func (t *StepTiming) String() string {
+	s := fmt.Sprintf("self-test %.1fs", t.RunSec)
+	if !t.SSHUp.IsZero() {
+		s = fmt.Sprintf("sshd→self-test %.1fs, %s, driver lag %.1fs", t.SSHToStartSec, s, t.LagSec)
+	}
+	if t.Wait != "" {
+		s += " (" + t.Wait + ")"
+	}
+	return s
+}
+
+// ActionReport is one action of a step.
+type ActionReport struct {
+	Do          string  `json:"do"`
+	Status      string  `json:"status"`
+	Message     string  `json:"message,omitempty"`
+	DurationSec float64 `json:"duration_s"`
+}

@@ -1,0 +1,185 @@
+package outer
+
+// Waiting for the self-test's run record of a boot.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
+)
+
+// Ways the driver learns of a boot's run record.
+const (
+	WaitBlocking = "wait-boot" // the host's `atomic-selftest results --wait-boot`
+	WaitPoll     = "poll"      // listing the results directory with backoff
+)
+
+// waitSlice bounds one blocking wait on the host, so that between two of
+// them the driver can notice atomic-selftest.service failing without a
+// record.
+const waitSlice = 30 * time.Second
+
+// errNoWaitOption is a host whose self-test has no `results --wait-boot`
+// (older than the option): the driver polls it instead.
+var errNoWaitOption = errors.New("the host's self-test has no results --wait-boot")
+
+// waitSelftest waits for the run record of the current boot written by
+// atomic-selftest.service: with the host's blocking wait, or by polling
+// when the host's self-test lacks it (then for the rest of the run).
+func (h *hostRun) waitSelftest(ctx context.Context, bound time.Duration) (*record.Record, error) {
+	if h.bootID == "" {
+		id, err := h.m.BootID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h.bootID = id
+	}
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	if h.waitMode != WaitPoll {
+		rec, err := h.waitBlocking(ctx, bound)
+		if !errors.Is(err, errNoWaitOption) {
+			if err == nil {
+				h.waitMode = WaitBlocking
+			}
+			return rec, err
+		}
+		h.waitMode = WaitPoll
+	}
+	return h.waitPoll(ctx, bound)
+}
+
+// waitBlocking runs `atomic-selftest results --wait-boot` on the host in
+// slices of waitSlice: each returns the moment the record is saved (exit
+// 0, the record as JSON), or exits 6 at the end of its slice. A self-test
+// that does not know the option fails with pflag's "unknown flag:
+// --wait-boot" and exit 2, or is missing (127): errNoWaitOption.
+func (h *hostRun) waitBlocking(ctx context.Context, bound time.Duration) (*record.Record, error) {
+	for {
+		slice := waitSlice
+		if dl, ok := ctx.Deadline(); ok {
+			slice = min(slice, time.Until(dl))
+		}
+		if slice < 100*time.Millisecond {
+			<-ctx.Done()
+			return nil, h.waitErr(ctx, ctx.Err(), bound)
+		}
+		argv := []string{h.opts.Selftest, "results", "--wait-boot", h.bootID, "--timeout", slice.String(),
+			"--format", "json", "--results-dir", h.opts.ResultsDir}
+		res, err := h.m.Run(ctx, slice+30*time.Second, argv...)
+		if err != nil {
+			return nil, h.waitErr(ctx, err, bound)
+		}
+		switch {
+		case res.ExitCode == 0:
+			var raw []json.RawMessage
+			if err := json.Unmarshal(res.Stdout, &raw); err != nil || len(raw) != 1 {
+				return nil, fmt.Errorf("`%s` printed no run record (%d records, %v)", displayArgv(argv), len(raw), err)
+			}
+			rec, err := store.DecodeRecord(raw[0])
+			if err != nil {
+				return nil, fmt.Errorf("run record of boot %s: %w", short(h.bootID), err)
+			}
+			if rec.BootID != h.bootID || rec.Trigger != record.TriggerBoot {
+				return nil, fmt.Errorf("`%s` printed the run of boot %s (trigger %s)", displayArgv(argv), short(rec.BootID), rec.Trigger)
+			}
+			return rec, nil
+		case res.ExitCode == 127, res.ExitCode == 2 && strings.Contains(string(res.Stderr), "unknown flag: --wait-boot"):
+			return nil, errNoWaitOption
+		case res.ExitCode == 6: // the slice passed without the record
+			if err := h.serviceFailed(ctx); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("`%s` exited %d: %s", displayArgv(argv), res.ExitCode, lastLine(res.Stderr))
+		}
+	}
+}
+
+// serviceFailed is an error when atomic-selftest.service failed on this
+// boot: no record is coming.
+func (h *hostRun) serviceFailed(ctx context.Context) error {
+	res, err := h.m.Run(ctx, time.Minute, "systemctl", "show", "-p", "ActiveState", "--value", "atomic-selftest.service")
+	if err == nil && strings.TrimSpace(string(res.Stdout)) == "failed" {
+		return fmt.Errorf("atomic-selftest.service failed on boot %s without writing a run record (see the journal)", short(h.bootID))
+	}
+	return nil
+}
+
+// waitPoll lists the results directory with backoff and reads each
+// candidate file once, bounded by transport.Limits.Record.
+func (h *hostRun) waitPoll(ctx context.Context, bound time.Duration) (*record.Record, error) {
+	seen := map[string]bool{}
+	var delay time.Duration
+	pattern := "run-*-" + short(h.bootID) + ".json"
+	for {
+		out, err := h.run(ctx, time.Minute, "find", h.opts.ResultsDir, "-maxdepth", "1", "-name", pattern)
+		if err != nil {
+			if errors.Is(err, transport.ErrConnection) || ctx.Err() != nil {
+				return nil, h.waitErr(ctx, err, bound)
+			}
+			// The results directory may not exist before the first run.
+		}
+		names := strings.Fields(string(out))
+		sort.Sort(sort.Reverse(sort.StringSlice(names))) // newest first: names begin with the time
+		for _, n := range names {
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			data, err := h.m.ReadFile(ctx, n, transport.Limits.Record)
+			if err != nil {
+				return nil, h.waitErr(ctx, err, bound)
+			}
+			rec, err := store.DecodeRecord(data)
+			if err != nil {
+				return nil, fmt.Errorf("run record %s: %w", n, err)
+			}
+			if rec.BootID == h.bootID && rec.Trigger == record.TriggerBoot {
+				return rec, nil
+			}
+		}
+		if len(names) == 0 {
+			if err := h.serviceFailed(ctx); err != nil {
+				return nil, err
+			}
+		}
+		delay = h.opts.Poll.next(delay)
+		if err := sleep(ctx, delay); err != nil {
+			return nil, h.waitErr(ctx, err, bound)
+		}
+	}
+}
+
+func (h *hostRun) waitErr(ctx context.Context, err error, bound time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no run record of boot %s from atomic-selftest.service within %s", short(h.bootID), bound)
+	}
+	return err
+}
+
+// gotRecord keeps rec as the boot's record and times the step: from the
+// host's sshd answering to the self-test's start, its run, and the
+// driver's lag behind the record's end.
+func (h *hostRun) gotRecord(sr *StepReport, rec *record.Record) {
+	h.record = rec
+	t := &StepTiming{SSHUp: h.upAt, RecordStart: rec.Start, RecordEnd: rec.End, RecordSeen: time.Now().UTC(), Wait: h.waitMode,
+		RunSec: rec.End.Sub(rec.Start).Seconds()}
+	// A record older than the driver's first contact (the baseline's
+	// boot) says nothing about sshd or the driver's lag.
+	if !h.upAt.IsZero() && rec.Start.After(h.upAt) {
+		t.SSHToStartSec = rec.Start.Sub(h.upAt).Seconds()
+		t.LagSec = max(t.RecordSeen.Sub(rec.End).Seconds(), 0)
+	} else {
+		t.SSHUp = time.Time{}
+	}
+	sr.Timing = t
+}

@@ -1,0 +1,107 @@
+package outer
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The driver learns of each boot's record through the host's blocking
+// `results --wait-boot` and times every step: sshd to the self-test's
+// start (the simulated self-test starts SelftestDelay after boot), the run,
+// and the driver's lag; the figures reach the progress lines and
+// report.json.
+func TestWaitBootSim(t *testing.T) {
+	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.SelftestDelay = 300 * time.Millisecond })
+	opts := simOptions(t, OstreePlan())
+	var mu sync.Mutex
+	var lines []string
+	opts.OnEvent = func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if e.Status != "start" && e.Action == "" {
+			lines = append(lines, e.Step+": "+e.Message)
+		}
+	}
+	rep := Run(context.Background(), simMachines(t, f), opts)
+	logReport(t, rep)
+	if !rep.OK {
+		t.Fatal("ostree plan failed")
+	}
+	cmds := strings.Join(f.Hosts[0].Commands(), "\n")
+	if !strings.Contains(cmds, "atomic-selftest results --wait-boot "+rep.Hosts[0].Steps[1].BootID) || strings.Contains(cmds, "find ") {
+		t.Errorf("the driver did not wait on the host (or also polled):\n%s", cmds)
+	}
+	for i, s := range rep.Hosts[0].Steps {
+		tm := s.Timing
+		if tm == nil || tm.Wait != WaitBlocking || tm.RecordSeen.Before(tm.RecordEnd) {
+			t.Fatalf("step %s: timing %+v", s.Name, tm)
+		}
+		if i == 0 {
+			continue // the baseline's boot began before the driver reached the host
+		}
+		// Every later step rebooted: sshd answered before the self-test
+		// started, the record came within a blocking wait's wake-up.
+		if tm.SSHUp.IsZero() || tm.SSHToStartSec <= 0 || tm.SSHToStartSec > 1 || tm.LagSec > 0.5 {
+			t.Errorf("step %s: sshd→start %.3fs, lag %.3fs (%+v)", s.Name, tm.SSHToStartSec, tm.LagSec, tm)
+		}
+	}
+	mu.Lock()
+	joined := strings.Join(lines, "\n")
+	mu.Unlock()
+	if !strings.Contains(joined, "ostree-upgrade: sshd→self-test ") || !strings.Contains(joined, "driver lag ") || !strings.Contains(joined, "(wait-boot)") {
+		t.Errorf("progress lines lack the timing:\n%s", joined)
+	}
+	if err := rep.WriteFiles(opts.ArtifactsDir); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(opts.ArtifactsDir, "report.json"))
+	var back struct {
+		Hosts []struct {
+			Steps []struct {
+				Timing map[string]any `json:"timing"`
+			} `json:"steps"`
+		} `json:"hosts"`
+	}
+	json.Unmarshal(data, &back)
+	tm := back.Hosts[0].Steps[1].Timing
+	for _, k := range []string{"sshd_up", "record_start", "record_end", "record_seen", "sshd_to_start_s", "run_s", "driver_lag_s", "wait"} {
+		if _, ok := tm[k]; !ok {
+			t.Errorf("report.json step timing lacks %s: %v", k, tm)
+		}
+	}
+}
+
+// A host whose self-test predates `results --wait-boot` is polled: the
+// driver asks once, reads pflag's refusal, and polls from then on.
+func TestWaitBootFallbackSim(t *testing.T) {
+	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.NoWaitOption = true })
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, OstreePlan()))
+	logReport(t, rep)
+	if !rep.OK {
+		t.Fatal("ostree plan failed")
+	}
+	cmds := f.Hosts[0].Commands()
+	asked, polled := 0, 0
+	for _, c := range cmds {
+		if strings.Contains(c, "results --wait-boot") {
+			asked++
+		}
+		if strings.HasPrefix(c, "find ") {
+			polled++
+		}
+	}
+	if asked != 1 || polled == 0 {
+		t.Errorf("asked for the blocking wait %d times (want 1), polled %d times", asked, polled)
+	}
+	for _, s := range rep.Hosts[0].Steps {
+		if s.Timing == nil || s.Timing.Wait != WaitPoll {
+			t.Errorf("step %s: timing %+v, want wait=poll", s.Name, s.Timing)
+		}
+	}
+}
