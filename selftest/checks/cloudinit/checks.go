@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path"
 	"regexp"
 	"sort"
@@ -344,7 +343,7 @@ func checkHostname(_ context.Context, t *selftest.T) {
 		t.Skip("no host name was requested (no hostname or fqdn in the user-data, no local-hostname from the datasource)")
 		return
 	}
-	b, err := os.ReadFile(t.Host.Path("/proc/sys/kernel/hostname"))
+	b, err := t.Host.ReadFile("/proc/sys/kernel/hostname", rootfs.Kernel)
 	if err != nil {
 		t.Error("reading the running host name: %v", err)
 		return
@@ -459,11 +458,7 @@ func presence(ok bool) string {
 }
 
 func (r tree) isDir(p string) (bool, error) {
-	rp, err := rootfs.Resolve(r.root(), p)
-	if err != nil {
-		return false, err
-	}
-	fi, err := os.Stat(rp)
+	fi, err := r.h.Stat(p)
 	return err == nil && fi.IsDir(), nil
 }
 
@@ -496,11 +491,7 @@ func (r tree) failedScripts() (map[string]string, string, error) {
 	if moduleErr == "" || len(failed) > 0 {
 		return failed, moduleErr, nil
 	}
-	rp, err := rootfs.Resolve(r.root(), logFile)
-	if err != nil {
-		return failed, moduleErr, nil
-	}
-	tail, err := rootfs.ReadTail(rp, maxLogTail)
+	tail, err := r.h.ReadTail(logFile, rootfs.LogTail)
 	if err != nil {
 		return failed, moduleErr, nil
 	}

@@ -19,7 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"time"
@@ -65,18 +65,18 @@ const (
 func applies(ctx context.Context, h *selftest.Host) string {
 	installed := false
 	for _, p := range []string{"/usr/bin/cloud-init", cloudCfg} {
-		if _, err := os.Stat(h.Path(p)); err == nil {
+		if h.Exists(p) {
 			installed = true
 		}
 	}
 	if !installed {
 		return "cloud-init is not installed (no /usr/bin/cloud-init, no " + cloudCfg + ")"
 	}
-	if _, err := os.Stat(h.Path(disabledFile)); err == nil {
+	if h.Exists(disabledFile) {
 		return "cloud-init is disabled (" + disabledFile + " exists)"
 	}
 	if !h.Offline {
-		if b, err := os.ReadFile(h.Path("/proc/cmdline")); err == nil {
+		if b, err := h.ReadFile("/proc/cmdline", rootfs.Kernel); err == nil {
 			for _, w := range strings.Fields(string(b)) {
 				if w == "cloud-init=disabled" {
 					return "cloud-init is disabled (cloud-init=disabled on the kernel command line)"
@@ -133,39 +133,22 @@ func virtualization(ctx context.Context, h *selftest.Host) (string, string) {
 	return v, how + ": " + v
 }
 
-// tree reads cloud-init's records under the host's root.
+// tree reads cloud-init's records through the host's confined file API.
 type tree struct{ h *selftest.Host }
 
-func (r tree) root() string {
-	if r.h.Root == "" {
-		return "/"
-	}
-	return r.h.Root
-}
-
-// read returns a record's bytes; a missing file is (nil, nil).
+// read returns a record's bytes, at most the limit for state records; a
+// missing file is (nil, nil).
 func (r tree) read(p string) ([]byte, error) {
-	rp, err := rootfs.Resolve(r.root(), p)
-	if err != nil {
-		return nil, err
-	}
-	b, err := rootfs.ReadBounded(rp, maxRecord)
-	if errors.Is(err, os.ErrNotExist) {
+	b, err := r.h.ReadFile(p, rootfs.State)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
-	}
-	return b, nil
+	return b, err
 }
 
 func (r tree) exists(p string) (bool, error) {
-	rp, err := rootfs.Resolve(r.root(), p)
-	if err != nil {
-		return false, err
-	}
-	_, err = os.Stat(rp)
-	if errors.Is(err, os.ErrNotExist) {
+	_, err := r.h.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	return err == nil, err
@@ -173,12 +156,8 @@ func (r tree) exists(p string) (bool, error) {
 
 // list returns the names in a directory; a missing one is empty.
 func (r tree) list(p string) ([]string, error) {
-	rp, err := rootfs.Resolve(r.root(), p)
-	if err != nil {
-		return nil, err
-	}
-	ents, err := os.ReadDir(rp)
-	if errors.Is(err, os.ErrNotExist) {
+	ents, err := r.h.ReadDir(p)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {

@@ -187,6 +187,7 @@ func rpmQuery(ctx context.Context, t *selftest.T) func(string) (tri, string) {
 	return func(p string) (tri, string) {
 		argv := []string{"rpm", "-q"}
 		if db := t.Host.Config.Deployment.RPMDBPath; db != "" {
+			// outside the door: rpm takes a path: the root-prefixed one.
 			argv = append(argv, "--dbpath", t.Host.Path(db))
 		}
 		out, err := t.Host.Run(ctx, 30*time.Second, append(argv, "--", p)...)

@@ -120,6 +120,8 @@ func checkVar(ctx context.Context, t *selftest.T) {
 	var problems []string
 
 	// Writable: create, fsync and remove a probe file in our own directory.
+	// outside the door: the one write of the check, in the tool's own
+	// directory, through the root-prefixed path (the file door only reads).
 	dir := h.Path(probeDir)
 	if err := writeProbe(dir); err != nil {
 		problems = append(problems, fmt.Sprintf("/var is not writable: %v", err))
@@ -130,9 +132,9 @@ func checkVar(ctx context.Context, t *selftest.T) {
 
 	// Persistent: /var must not be a RAM filesystem, or nothing survives a
 	// reboot and the results of earlier boots are lost.
-	var sf unix.Statfs_t
-	if err := unix.Statfs(h.Path("/var"), &sf); err != nil {
-		problems = append(problems, fmt.Sprintf("statfs /var: %v", err))
+	sf, err := h.Statfs("/var")
+	if err != nil {
+		problems = append(problems, err.Error())
 	} else {
 		fsType := fsName(sf.Type)
 		t.Evidence("/var filesystem", "persistent (not tmpfs or ramfs)", fsType)
@@ -147,8 +149,8 @@ func checkVar(ctx context.Context, t *selftest.T) {
 	// Read-only /usr: on an OSTree host /usr is a read-only bind mount;
 	// /run/ostree-booted says we are on one.
 	if ostreeBooted(h) {
-		if err := unix.Statfs(h.Path("/usr"), &sf); err != nil {
-			problems = append(problems, fmt.Sprintf("statfs /usr: %v", err))
+		if sf, err := h.Statfs("/usr"); err != nil {
+			problems = append(problems, err.Error())
 		} else {
 			ro := sf.Flags&unix.ST_RDONLY != 0
 			t.Evidence("/usr mount", "read-only", map[bool]string{true: "read-only", false: "read-write"}[ro])
@@ -170,8 +172,7 @@ func ostreeBooted(h *selftest.Host) bool {
 	if h.Offline {
 		return false
 	}
-	_, err := os.Stat("/run/ostree-booted")
-	return err == nil
+	return h.Exists("/run/ostree-booted")
 }
 
 func writeProbe(dir string) error {
@@ -179,7 +180,7 @@ func writeProbe(dir string) error {
 		return err
 	}
 	path := filepath.Join(dir, fmt.Sprintf(".probe-var-%d", os.Getpid()))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) // outside the door: our own probe file
 	if err != nil {
 		return err
 	}

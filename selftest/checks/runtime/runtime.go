@@ -55,7 +55,7 @@ func init() {
 }
 
 func needRuntime(_ context.Context, h *selftest.Host) string {
-	return dockerprobe.Installed(h.Config.Runtime.Socket, h.Config.Runtime.Unit, h.Path, hasSystemd(h))
+	return dockerprobe.Installed(h.Config.Runtime.Socket, h.Config.Runtime.Unit, h.Exists, hasSystemd(h))
 }
 
 // hasSystemd: systemd runs the host, or a systemd probe was supplied.

@@ -10,7 +10,6 @@ package storage
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -47,12 +46,12 @@ func init() {
 func installed(_ context.Context, h *selftest.Host) string {
 	rc := h.Config.Runtime
 	if h.Offline {
-		if dockerprobe.UnitInstalled(unitName(h), h.Path) {
+		if dockerprobe.UnitInstalled(unitName(h), h.Exists) {
 			return ""
 		}
 		return fmt.Sprintf("no container runtime in %s: the unit %s is not installed", h.Root, unitName(h))
 	}
-	return dockerprobe.Installed(rc.Socket, rc.Unit, h.Path, hasSystemd(h))
+	return dockerprobe.Installed(rc.Socket, rc.Unit, h.Exists, hasSystemd(h))
 }
 
 // hasSystemd: systemd runs the host, or a systemd probe was supplied.
@@ -66,7 +65,7 @@ func unitName(h *selftest.Host) string {
 }
 
 func checkConfig(_ context.Context, t *selftest.T) {
-	s, err := ReadSetup(t.Host.Path, unitName(t.Host), t.Host.Config.Storage.Driver)
+	s, err := ReadSetup(t.Host.Files(), unitName(t.Host), t.Host.Config.Storage.Driver)
 	if err != nil {
 		// A configuration file that cannot be parsed is the host's
 		// problem, reported with the file's name.
@@ -123,7 +122,7 @@ func orDefault(s string) string {
 // examines the backing store.
 func checkDriver(ctx context.Context, t *selftest.T) {
 	h := t.Host
-	s, err := ReadSetup(h.Path, unitName(h), h.Config.Storage.Driver)
+	s, err := ReadSetup(h.Files(), unitName(h), h.Config.Storage.Driver)
 	if err != nil {
 		t.Error("%v", err)
 		return
@@ -240,7 +239,7 @@ func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverS
 	}
 	pool := status["Pool Name"]
 	if s.ThinPoolDev != "" {
-		if _, err := os.Stat(t.Host.Path(s.ThinPoolDev)); err != nil {
+		if !t.Host.Exists(s.ThinPoolDev) {
 			t.Evidence("thin pool device "+s.ThinPoolDev, "exists", "missing")
 			problems = append(problems, fmt.Sprintf("the thin pool device %s named by dm.thinpooldev does not exist", s.ThinPoolDev))
 		}

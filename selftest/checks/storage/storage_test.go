@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"encoding/json"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +17,8 @@ import (
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/runtime"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe/dockertest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 func TestMain(m *testing.M) { dockertest.Main(m) }
@@ -116,9 +117,7 @@ func fedora(dss, storage string) map[string]string {
 	return m
 }
 
-func pathIn(dir string) func(string) string {
-	return func(p string) string { return filepath.Join(dir, filepath.Clean("/"+p)) }
-}
+func pathIn(dir string) rootfs.FS { return rootfs.FS{Root: dir} }
 
 func TestReadSetup(t *testing.T) {
 	with := func(m map[string]string, p, content string) map[string]string {

@@ -3,7 +3,6 @@ package syscontainer
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path"
 	"time"
@@ -37,7 +36,7 @@ func checkAtomic(ctx context.Context, t *selftest.T) {
 	h := t.Host
 	cfg := h.Config.Syscontainer
 	name, image := cfg.Name, cfg.Image
-	if _, err := os.Lstat(h.Path(path.Join(cfg.CheckoutDir, name))); err == nil {
+	if _, err := h.Lstat(path.Join(cfg.CheckoutDir, name)); err == nil {
 		t.Error("a system container named %s is already installed; set syscontainer.name to a name the self-test may install and remove", name)
 		return
 	}
@@ -109,7 +108,7 @@ func checkAtomic(ctx context.Context, t *selftest.T) {
 		return
 	}
 	uninstalled = true
-	if _, err := os.Lstat(h.Path(path.Join(cfg.CheckoutDir, name))); err == nil {
+	if _, err := h.Lstat(path.Join(cfg.CheckoutDir, name)); err == nil {
 		t.Fail("atomic uninstall left %s behind", path.Join(cfg.CheckoutDir, name))
 		return
 	}

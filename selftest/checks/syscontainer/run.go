@@ -335,7 +335,7 @@ func (p *probeRun) known(ctx context.Context) bool {
 
 // list returns the ids of the containers under the private runc root.
 func (p *probeRun) list(ctx context.Context) ([]string, error) {
-	if _, err := os.Stat(p.root); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(p.root); errors.Is(err, os.ErrNotExist) { // outside the door: the probe's own runc root
 		return nil, nil
 	}
 	out, err := p.h.Run(ctx, 15*time.Second, p.runcArgv("list", "--format", "json")...)
@@ -367,7 +367,7 @@ func (p *probeRun) lockProbe(name string, wait bool) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_RDWR, 0o600) // outside the door: the probe's own lock
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +420,7 @@ func (p *probeRun) sweep(ctx context.Context) ([]string, error) {
 		}
 	}
 	for _, sub := range []string{bundleDir, imagesDir, srcDir, locksDir} {
-		ents, err := os.ReadDir(filepath.Join(p.state, sub))
+		ents, err := os.ReadDir(filepath.Join(p.state, sub)) // outside the door: the probe's own state
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
