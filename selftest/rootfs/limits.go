@@ -20,9 +20,11 @@ const (
 	// Origin is a deployment's .origin key file.
 	Origin
 	// State is a state record a tool left: cloud-init's JSON and YAML,
-	// ostree's staged-deployment, a system container's info file,
-	// runc's state.json.
+	// ostree's staged-deployment and /run/ostree-booted.
 	State
+	// Container is a system container's info file or config.json, or
+	// runc's state.json: the atomic CLI and runc write a few kilobytes.
+	Container
 	// Object is an ostree metadata object (a commit).
 	Object
 	// Kernel is a file the kernel serves under /proc.
@@ -46,6 +48,7 @@ var limits = [nKinds]struct {
 	BootConfig: {1 << 20, "boot loader configuration"},
 	Origin:     {1 << 20, "origin files"},
 	State:      {8 << 20, "state records"},
+	Container:  {1 << 20, "container records"},
 	Object:     {64 << 20, "ostree metadata objects"},
 	Kernel:     {4 << 20, "kernel files"},
 	LogTail:    {4 << 20, "log tails"},

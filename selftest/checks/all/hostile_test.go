@@ -107,5 +107,5 @@ func TestHostileImageHugeFiles(t *testing.T) {
 	expect(t, got, "storage.config", record.StatusFail, "reading /etc/docker/daemon.json: larger than the 1 MiB limit for configuration files")
 	expect(t, got, "ostree.bootloader", record.StatusFail, "reading /boot/loader/syslinux.cfg: larger than the 1 MiB limit for boot loader configuration")
 	expect(t, got, "cloudinit.finished", record.StatusFail, "status.json: larger than the 8 MiB limit for state records")
-	expect(t, got, "syscontainer.installed", record.StatusFail, "reading /var/lib/containers/atomic/evil/info: larger than the 8 MiB limit for state records")
+	expect(t, got, "syscontainer.installed", record.StatusFail, "reading /var/lib/containers/atomic/evil/info: larger than the 1 MiB limit for container records")
 }

@@ -182,7 +182,7 @@ func checkInstalled(ctx context.Context, t *selftest.T) {
 func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.Host, sd selftest.Systemd, repos []string, c installedContainer) []string {
 	var p []string
 	read := func(name string) ([]byte, error) {
-		b, err := h.ReadFile(path.Join(c.dir, name), rootfs.State)
+		b, err := h.ReadFile(path.Join(c.dir, name), rootfs.Container)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s is missing", path.Join(c.dir, name))
 		}
@@ -244,7 +244,7 @@ func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.Host, sd s
 func runcAlive(h *selftest.Host, name string) string {
 	root := h.Config.Syscontainer.SystemRuncRoot
 	sp := path.Join(root, name, "state.json")
-	b, err := h.ReadFile(sp, rootfs.State)
+	b, err := h.ReadFile(sp, rootfs.Container)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Sprintf("runc does not know the container (no %s)", sp)
 	}
