@@ -135,3 +135,67 @@ func f(h *H) {
 		t.Fatalf("violations:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// checkFile is where the check id lives: selftest/checks/AREA/THING.go,
+// a '-' in THING written '_' (runtime.atomic-run: runtime/atomic_run.go).
+func checkFile(id string) string {
+	area, thing, _ := strings.Cut(id, ".")
+	return filepath.Join(area, strings.ReplaceAll(thing, "-", "_")+".go")
+}
+
+// One check, one file: every registered check's registration and its Run
+// function are in the file named after its id, so the name `list` shows
+// leads to one file.
+func TestOneCheckOneFile(t *testing.T) {
+	ids := registeredIDs(t)
+	for _, id := range ids {
+		p := checkFile(id)
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Errorf("%s: %v (its registration and Run belong in %s)", id, err, p)
+			continue
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, p, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := ""
+		ast.Inspect(f, func(n ast.Node) bool {
+			cl, ok := n.(*ast.CompositeLit)
+			if !ok {
+				return true
+			}
+			var idv, runv string
+			for _, e := range cl.Elts {
+				kv, ok := e.(*ast.KeyValueExpr)
+				if !ok {
+					continue
+				}
+				k, _ := kv.Key.(*ast.Ident)
+				switch {
+				case k == nil:
+				case k.Name == "ID":
+					if bl, ok := kv.Value.(*ast.BasicLit); ok {
+						idv = strings.Trim(bl.Value, `"`)
+					}
+				case k.Name == "Run":
+					if v, ok := kv.Value.(*ast.Ident); ok {
+						runv = v.Name
+					}
+				}
+			}
+			if idv == id {
+				run = runv
+			}
+			return true
+		})
+		if run == "" {
+			t.Errorf("%s is not registered in %s", id, p)
+			continue
+		}
+		if f.Scope.Lookup(run) == nil {
+			t.Errorf("%s: its Run function %s is not in %s", id, run, p)
+		}
+	}
+}

@@ -7,12 +7,26 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
+
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "ostree.bootloader",
+		Criterion:   "C1",
+		Required:    true,
+		Description: "every deployment has a BLS entry whose kernel and initramfs exist, no entry points at a missing deployment, the default entry boots the pending or booted deployment",
+		Timeout:     30 * time.Second,
+		Offline:     true,
+		Applies:     ostreehost.NeedSysroot,
+		Run:         checkBootloader,
+	})
+}
 
 // checkBootloader verifies the BLS entries of the current bootversion and,
 // where ostree also writes one, the bootloader's own configuration

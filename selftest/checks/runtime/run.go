@@ -11,10 +11,22 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
 )
 
-// checkRun proves the runtime runs containers, offline: it removes what
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "runtime.run",
+		Criterion:   "C8",
+		Required:    true,
+		Description: "a probe container made offline from this binary runs through the Engine API: pid 1, read-only root, no network, removed afterwards",
+		Timeout:     runTimeout,
+		Applies:     needRuntime,
+		Run:         checkRuntimeRun,
+	})
+}
+
+// checkRuntimeRun proves the runtime runs containers, offline: it removes what
 // killed runs left, imports the probe image from this very binary, runs
 // it sandboxed, verifies the marker, and removes container and image.
-func checkRun(ctx context.Context, t *selftest.T) {
+func checkRuntimeRun(ctx context.Context, t *selftest.T) {
 	c := connect(ctx, t)
 	if c == nil {
 		return

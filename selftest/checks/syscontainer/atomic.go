@@ -10,6 +10,18 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "syscontainer.atomic",
+		Criterion:   "C10",
+		Required:    false,
+		Description: "with syscontainer.image set: atomic pull --storage ostree, atomic install --system, systemctl start (active within syscontainer.start_timeout), atomic uninstall",
+		Timeout:     30 * time.Minute,
+		Applies:     atomicApplies,
+		Run:         checkAtomic,
+	})
+}
+
 // atomicTimeout bounds each atomic CLI command; a pull from a registry is
 // the slow one.
 const atomicTimeout = 10 * time.Minute

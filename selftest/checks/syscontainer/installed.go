@@ -19,6 +19,18 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "syscontainer.installed",
+		Criterion:   "C10",
+		Required:    true,
+		Description: "every installed system container has its info, config.json, image ref in the ostree repository, an active unit and a live runc container",
+		Timeout:     time.Minute,
+		Offline:     true,
+		Run:         checkInstalled,
+	})
+}
+
 // Info is the atomic CLI's "info" file of an installed system container
 // (Atomic/syscontainers.py _write_info_file, projectatomic/atomic at
 // d5f3f19, 2020): JSON written with indent 4.

@@ -22,6 +22,18 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
 )
 
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "syscontainer.run",
+		Criterion:   "C10",
+		Required:    true,
+		Description: "an OCI image of the probe is copied into the image store, unpacked into a bundle and run by runc; its marker proves the sandbox and nothing is left",
+		Timeout:     3 * time.Minute,
+		Applies:     needRoot,
+		Run:         checkSyscontainerRun,
+	})
+}
+
 // Prefix starts the name of everything syscontainer.run creates: the runc
 // container, its bundle, its image and its source layout. Whatever carries
 // it in the self-test's own state directory and runc root is a leftover of
@@ -87,7 +99,7 @@ func (p *probeRun) runcArgv(args ...string) []string {
 	return append([]string{p.runc, "--root", p.root}, args...)
 }
 
-func checkRun(ctx context.Context, t *selftest.T) {
+func checkSyscontainerRun(ctx context.Context, t *selftest.T) {
 	cfg := t.Host.Config.Syscontainer
 	runc, err := exec.LookPath(cfg.Runc)
 	if err != nil {
@@ -484,4 +496,11 @@ func staticBinary(path string) error {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+func needRoot(_ context.Context, h *selftest.Host) string {
+	if os.Geteuid() != 0 {
+		return "runc needs root to create containers; the self-test is not running as root"
+	}
+	return ""
 }

@@ -1,10 +1,3 @@
-// Package ostree owns the C1 checks of the OSTree sysroot: the host booted
-// a deployment it can identify, with the sysroot, /usr, /etc and /var
-// mounted the way ostree-prepare-root and ostree-remount set them up
-// (ostree.booted), and the bootloader entries boot existing deployments
-// with existing kernels, the default being the one that should boot next
-// (ostree.bootloader). It reads the sysroot with the pure-Go reader in
-// selftest/ostree and the mount table from /proc/self/mountinfo(5).
 package ostree
 
 import (
@@ -35,16 +28,6 @@ func init() {
 		Timeout:     30 * time.Second,
 		Applies:     ostreehost.NeedOstreeBooted,
 		Run:         checkBooted,
-	})
-	selftest.Register(&selftest.Check{
-		ID:          "ostree.bootloader",
-		Criterion:   "C1",
-		Required:    true,
-		Description: "every deployment has a BLS entry whose kernel and initramfs exist, no entry points at a missing deployment, the default entry boots the pending or booted deployment",
-		Timeout:     30 * time.Second,
-		Offline:     true,
-		Applies:     ostreehost.NeedSysroot,
-		Run:         checkBootloader,
 	})
 }
 

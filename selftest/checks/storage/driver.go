@@ -1,10 +1,3 @@
-// Package storage owns the container storage checks (C2): what the host's
-// files ask for (storage.config: docker-storage-setup's input and output,
-// daemon.json, the runtime unit's command line, which must agree), and
-// whether the running daemon uses it properly (storage.driver: the driver
-// from GET /info, overlay2 on a filesystem with d_type and on XFS
-// ftype=1, devicemapper on a real LVM thin pool with room left, and
-// docker-storage-setup.service ended well).
 package storage
 
 import (
@@ -20,16 +13,6 @@ import (
 
 func init() {
 	selftest.Register(&selftest.Check{
-		ID:          "storage.config",
-		Criterion:   "C2",
-		Required:    true,
-		Description: "docker-storage-setup's configuration and output, daemon.json and the runtime unit's command line agree on the storage backend",
-		Timeout:     30 * time.Second,
-		Offline:     true,
-		Applies:     installed,
-		Run:         checkConfig,
-	})
-	selftest.Register(&selftest.Check{
 		ID:          "storage.driver",
 		Criterion:   "C2",
 		Required:    true,
@@ -39,83 +22,6 @@ func init() {
 		Applies:     installed,
 		Run:         checkDriver,
 	})
-}
-
-// installed: against a sysroot, the runtime unit must be in it; on a live
-// host, the runtime must be expected (dockerprobe.Installed).
-func installed(_ context.Context, h *selftest.Host) string {
-	rc := h.Config.Runtime
-	if h.Offline {
-		if dockerprobe.UnitInstalled(unitName(h), h.Exists) {
-			return ""
-		}
-		return fmt.Sprintf("no container runtime in %s: the unit %s is not installed", h.Root, unitName(h))
-	}
-	return dockerprobe.Installed(rc.Socket, rc.Unit, h.Exists, hasSystemd(h))
-}
-
-// hasSystemd: systemd runs the host, or a systemd probe was supplied.
-func hasSystemd(h *selftest.Host) bool { return h.NewSystemd != nil || h.SystemdBooted() }
-
-func unitName(h *selftest.Host) string {
-	if u := h.Config.Storage.RuntimeUnitFile; u != "" {
-		return u
-	}
-	return h.Config.Runtime.Unit
-}
-
-func checkConfig(_ context.Context, t *selftest.T) {
-	s, err := ReadSetup(t.Host.Files(), unitName(t.Host), t.Host.Config.Storage.Driver)
-	if err != nil {
-		// A configuration file that cannot be parsed is the host's
-		// problem, reported with the file's name.
-		t.Fail("%v", err)
-		return
-	}
-	t.Detail("setup", s)
-	evidence := func(name string, f *Flags) {
-		if f == nil {
-			t.Evidence(name, "", "absent")
-			return
-		}
-		seen := "driver " + orDefault(f.Driver)
-		if len(f.Opts) > 0 {
-			seen += ", options " + strings.Join(f.Opts, " ")
-		}
-		t.Evidence(name, "", seen)
-	}
-	if len(s.SetupFrom) > 0 {
-		t.Evidence("docker-storage-setup STORAGE_DRIVER", "", fmt.Sprintf("%s (%s)", orDefault(s.SetupDriver), strings.Join(s.SetupFrom, ", ")))
-	}
-	evidence(StorageFile, s.Generated)
-	evidence(DaemonJSONFile, s.DaemonJSON)
-	if s.Unit != "" {
-		evidence(s.Unit+" ExecStart", s.UnitFlags)
-	}
-	t.Evidence("backend that should be in use", "", describe(s))
-	if len(s.Problems) > 0 {
-		t.Fail("the storage configuration disagrees with itself: %s", strings.Join(s.Problems, "; "))
-		return
-	}
-	t.Pass("storage backend: %s", describe(s))
-}
-
-func describe(s *Setup) string {
-	if s.Driver == "" {
-		return "not configured: the daemon chooses its default"
-	}
-	d := s.Driver
-	if s.ThinPoolDev != "" {
-		d += " on thin pool " + s.ThinPoolDev
-	}
-	return d + " (from " + s.From + ")"
-}
-
-func orDefault(s string) string {
-	if s == "" {
-		return "(not set)"
-	}
-	return s
 }
 
 // checkDriver compares the daemon's storage with the configuration and
