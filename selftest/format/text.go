@@ -64,12 +64,12 @@ func (t Text) Write(w io.Writer, runs []*record.Record) error {
 
 func (t Text) writeRun(w io.Writer, rec *record.Record) error {
 	fmt.Fprintf(w, "%s %s on %s, boot %s, trigger %s, %s\n", t.paint(ansiBold, "atomic-selftest"),
-		rec.ToolVersion, rec.Hostname, shortID(rec.BootID), rec.Trigger, rec.Start.Local().Format("2006-01-02 15:04:05"))
+		rec.ToolVersion, rec.Hostname, record.Short(rec.BootID), rec.Trigger, rec.Start.Local().Format("2006-01-02 15:04:05"))
 	if rec.Sysroot != "" {
 		fmt.Fprintf(w, "sysroot %s\n", rec.Sysroot)
 	}
 	if d := rec.Deployment; d != nil {
-		fmt.Fprintf(w, "booted %s %s.%d", d.OSName, shortID(d.Checksum), d.Serial)
+		fmt.Fprintf(w, "booted %s %s.%d", d.OSName, record.Short(d.Checksum), d.Serial)
 		if d.Version != "" {
 			fmt.Fprintf(w, " (%s)", d.Version)
 		}
@@ -135,13 +135,6 @@ func (t Text) writeRun(w io.Writer, rec *record.Record) error {
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i] + " …"
-	}
-	return s
-}
-
-func shortID(s string) string {
-	if len(s) > 12 {
-		return s[:12]
 	}
 	return s
 }

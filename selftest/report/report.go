@@ -87,18 +87,11 @@ func SummaryLine(rec *record.Record) string {
 	if d := rec.Deployment; d != nil {
 		v := d.Version
 		if v == "" {
-			v = short(d.Checksum)
+			v = record.Short(d.Checksum)
 		}
 		fmt.Fprintf(&b, "; booted %s %s", d.OSName, v)
 	}
 	return b.String()
-}
-
-func short(c string) string {
-	if len(c) > 10 {
-		return c[:10]
-	}
-	return c
 }
 
 func priority(r record.Result) journal.Priority {

@@ -47,13 +47,13 @@ func checkExpected(ctx context.Context, t *selftest.T) {
 	if ex.Checksum != "" {
 		t.Evidence("checksum", ex.Checksum, b.Checksum)
 		if !strings.HasPrefix(b.Checksum, ex.Checksum) {
-			diffs = append(diffs, fmt.Sprintf("booted %s (%s), expected checksum %s", ostreehost.Short(b.Checksum), b.Version(), ex.Checksum))
+			diffs = append(diffs, fmt.Sprintf("booted %s (%s), expected checksum %s", record.Short(b.Checksum), b.Version(), ex.Checksum))
 		}
 	}
 	if ex.Version != "" {
 		t.Evidence("version", ex.Version, b.Version())
 		if b.Version() != ex.Version {
-			diffs = append(diffs, fmt.Sprintf("booted version %q (%s), expected %q", b.Version(), ostreehost.Short(b.Checksum), ex.Version))
+			diffs = append(diffs, fmt.Sprintf("booted version %q (%s), expected %q", b.Version(), record.Short(b.Checksum), ex.Version))
 		}
 	}
 	if ex.Refspec != "" {

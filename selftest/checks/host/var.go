@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 func init() {
@@ -57,7 +58,7 @@ func checkVar(ctx context.Context, t *selftest.T) {
 		}
 	}
 	if lb := h.History.LastBootID; lb != "" && lb != h.BootID {
-		t.Evidence("results of an earlier boot", "", "kept (boot "+short(lb)+")")
+		t.Evidence("results of an earlier boot", "", "kept (boot "+record.Short(lb)+")")
 	}
 
 	// Read-only /usr: on an OSTree host /usr is a read-only bind mount;
@@ -121,11 +122,4 @@ func fsName(t int64) string {
 		return "overlay"
 	}
 	return fmt.Sprintf("0x%x", t)
-}
-
-func short(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }

@@ -57,7 +57,7 @@ func checkBooted(_ context.Context, t *selftest.T) {
 	if b == nil {
 		msg := fmt.Sprintf("/run/ostree-booted exists but no deployment's directory is the running root (%s)", s.RootDevIno)
 		if s.KernelArg != nil {
-			msg += fmt.Sprintf("; the kernel was booted with ostree=%s (stateroot %s, boot checksum %s)", s.KernelArg.Path, s.KernelArg.OSName, ostreehost.Short(s.KernelArg.BootChecksum))
+			msg += fmt.Sprintf("; the kernel was booted with ostree=%s (stateroot %s, boot checksum %s)", s.KernelArg.Path, s.KernelArg.OSName, record.Short(s.KernelArg.BootChecksum))
 		}
 		t.Fail("%s", msg)
 		return
@@ -71,11 +71,11 @@ func checkBooted(_ context.Context, t *selftest.T) {
 	// The ostree= argument names stateroot and boot checksum reliably;
 	// its boot serial and bootversion change with later deploys.
 	if ka := s.KernelArg; ka != nil {
-		seen := ka.OSName + " " + ostreehost.Short(ka.BootChecksum)
-		want := b.OSName + " " + ostreehost.Short(b.BootChecksum)
+		seen := ka.OSName + " " + record.Short(ka.BootChecksum)
+		want := b.OSName + " " + record.Short(b.BootChecksum)
 		t.Evidence("kernel ostree= stateroot and boot checksum", want, seen)
 		if ka.OSName != b.OSName || ka.BootChecksum != b.BootChecksum {
-			problems = append(problems, fmt.Sprintf("the kernel was booted with ostree=%s, which is not the booted deployment's stateroot %s and boot checksum %s", ka.Path, b.OSName, ostreehost.Short(b.BootChecksum)))
+			problems = append(problems, fmt.Sprintf("the kernel was booted with ostree=%s, which is not the booted deployment's stateroot %s and boot checksum %s", ka.Path, b.OSName, record.Short(b.BootChecksum)))
 		}
 	}
 

@@ -12,6 +12,7 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
@@ -65,7 +66,7 @@ func checkBootloader(_ context.Context, t *selftest.T) {
 			}
 			// BLS paths are relative to the boot filesystem, /boot here.
 			if !h.Exists("/boot/" + f) {
-				problems = append(problems, fmt.Sprintf("%s of deployment %s: %s /boot%s is missing", filepath.Base(d.Entry.File), ostreehost.Short(d.Checksum)+fmt.Sprintf(".%d", d.Serial), what, f))
+				problems = append(problems, fmt.Sprintf("%s of deployment %s: %s /boot%s is missing", filepath.Base(d.Entry.File), record.Short(d.Checksum)+fmt.Sprintf(".%d", d.Serial), what, f))
 			}
 		}
 	}
@@ -124,7 +125,7 @@ func name(d *ot.Deployment) string {
 	if d == nil {
 		return "none"
 	}
-	n := fmt.Sprintf("%s %s.%d", d.OSName, ostreehost.Short(d.Checksum), d.Serial)
+	n := fmt.Sprintf("%s %s.%d", d.OSName, record.Short(d.Checksum), d.Serial)
 	if v := d.Version(); v != "" {
 		n += " (" + v + ")"
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
 	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 func init() {
@@ -119,7 +120,7 @@ func importProbe(ctx context.Context, t *selftest.T, c *dockerprobe.Client, nonc
 		}
 		return "", false
 	}
-	t.Evidence("probe image import", "an image", fmt.Sprintf("%s %s in %s", image, strings.TrimPrefix(id, "sha256:")[:12], ms(took)))
+	t.Evidence("probe image import", "an image", fmt.Sprintf("%s %s in %s", image, record.Short(id), ms(took)))
 	t.Detail("import_ms", msf(took))
 	return image, true
 }

@@ -156,9 +156,9 @@ func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverS
 		}
 	}
 	for _, what := range []struct {
-		name  string
-		limit float64
-	}{{"Data", cfg.DataPercent}, {"Metadata", cfg.MetadataPercent}} {
+		name, key string
+		limit     float64
+	}{{"Data", "data_percent", cfg.DataPercent}, {"Metadata", "metadata_percent", cfg.MetadataPercent}} {
 		pct, err := status.UsedPercent(what.name)
 		if err != nil {
 			problems = append(problems, "reading the daemon's thin pool usage: "+err.Error())
@@ -166,7 +166,7 @@ func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverS
 		}
 		t.Evidence(what.name+" space used", fmt.Sprintf("below %g %%", what.limit), fmt.Sprintf("%.1f %% (%s of %s)", pct, status[what.name+" Space Used"], status[what.name+" Space Total"]))
 		if pct >= what.limit {
-			problems = append(problems, fmt.Sprintf("the thin pool's %s space is %.1f %% used (limit %g %%)", strings.ToLower(what.name), pct, what.limit))
+			problems = append(problems, fmt.Sprintf("the thin pool's %s space is %.1f %% used (limit %g %%, [storage] %s)", strings.ToLower(what.name), pct, what.limit, what.key))
 		}
 	}
 	problems = append(problems, checkLvs(ctx, t, pool)...)
@@ -210,7 +210,7 @@ func checkLvs(ctx context.Context, t *selftest.T, pool string) []string {
 		if p, ok := l.Percent(f.field); ok {
 			t.Evidence("lvs "+f.field, fmt.Sprintf("below %g", f.limit), fmt.Sprintf("%g", p))
 			if p >= f.limit {
-				problems = append(problems, fmt.Sprintf("LVM reports %s/%s %s at %g %% (limit %g %%)", vg, lv, f.field, p, f.limit))
+				problems = append(problems, fmt.Sprintf("LVM reports %s/%s %s at %g %% (limit %g %%, [storage] %s)", vg, lv, f.field, p, f.limit, f.field))
 			}
 		}
 	}

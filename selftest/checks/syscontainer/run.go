@@ -176,7 +176,7 @@ func (p *probeRun) run(ctx context.Context, t *selftest.T, timeout time.Duration
 		}
 		if p.damage != nil {
 			if err := p.damage(src); err != nil {
-				t.Error("test hook: %v", err)
+				t.Error("changing the probe image layout %s before the copy: %v", src, err)
 				return
 			}
 		}

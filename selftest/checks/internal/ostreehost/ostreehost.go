@@ -100,19 +100,11 @@ func Describe(d *record.Deployment) string {
 	if d == nil {
 		return "none"
 	}
-	s := fmt.Sprintf("%s %s.%d", d.OSName, Short(d.Checksum), d.Serial)
+	s := fmt.Sprintf("%s %s.%d", d.OSName, record.Short(d.Checksum), d.Serial)
 	if d.Version != "" {
 		s += " (" + d.Version + ")"
 	}
 	return s
-}
-
-// Short abbreviates a checksum to 10 characters.
-func Short(c string) string {
-	if len(c) > 10 {
-		return c[:10] + "…"
-	}
-	return c
 }
 
 // Problems summarises what could not be read, for evidence.
