@@ -9,6 +9,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/all"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
@@ -68,21 +69,14 @@ func runHostile(t *testing.T, img *ostreetest.Hostile) map[string]record.Result 
 	return got
 }
 
-func expect(t *testing.T, got map[string]record.Result, id string, status record.Status, contains ...string) {
+// checkResult asserts the result of id, which must have run.
+func checkResult(t *testing.T, got map[string]record.Result, id string, status record.Status, parts ...string) {
 	t.Helper()
 	r, ok := got[id]
 	if !ok {
-		t.Errorf("%s did not run", id)
-		return
+		t.Fatalf("%s did not run", id)
 	}
-	if r.Status != status {
-		t.Errorf("%s: %s %q, want %s", id, r.Status, r.Message, status)
-	}
-	for _, s := range contains {
-		if !strings.Contains(r.Message, s) {
-			t.Errorf("%s: message %q lacks %q", id, r.Message, s)
-		}
-	}
+	checktest.Expect(t, r, status, parts...)
 }
 
 // Issue 15.1 and 17.1: links out of the image (absolute, relative,
@@ -92,10 +86,10 @@ func expect(t *testing.T, got map[string]record.Result, id string, status record
 func TestHostileImageLinksFIFOsDevices(t *testing.T) {
 	img := ostreetest.HostileImage(t, false)
 	got := runHostile(t, img)
-	expect(t, got, "storage.config", record.StatusFail, "/etc/sysconfig/docker-storage", "not a regular file (a FIFO)")
-	expect(t, got, "ostree.bootloader", record.StatusFail, "/boot/loader/syslinux.cfg", "not a regular file (a character device)")
-	expect(t, got, "syscontainer.installed", record.StatusFail, "/var/lib/containers/atomic/evil/info")
-	expect(t, got, "cloudinit.finished", record.StatusFail)
+	checkResult(t, got, "storage.config", record.StatusFail, "/etc/sysconfig/docker-storage", "not a regular file (a FIFO)")
+	checkResult(t, got, "ostree.bootloader", record.StatusFail, "/boot/loader/syslinux.cfg", "not a regular file (a character device)")
+	checkResult(t, got, "syscontainer.installed", record.StatusFail, "/var/lib/containers/atomic/evil/info")
+	checkResult(t, got, "cloudinit.finished", record.StatusFail)
 }
 
 // Sparse 1 GB files where the checks read: each is refused at its limit,
@@ -104,8 +98,8 @@ func TestHostileImageLinksFIFOsDevices(t *testing.T) {
 func TestHostileImageHugeFiles(t *testing.T) {
 	img := ostreetest.HostileImage(t, true)
 	got := runHostile(t, img)
-	expect(t, got, "storage.config", record.StatusFail, "reading /etc/docker/daemon.json: larger than the 1 MiB limit for configuration files")
-	expect(t, got, "ostree.bootloader", record.StatusFail, "reading /boot/loader/syslinux.cfg: larger than the 1 MiB limit for boot loader configuration")
-	expect(t, got, "cloudinit.finished", record.StatusFail, "status.json: larger than the 8 MiB limit for state records")
-	expect(t, got, "syscontainer.installed", record.StatusFail, "reading /var/lib/containers/atomic/evil/info: larger than the 1 MiB limit for container records")
+	checkResult(t, got, "storage.config", record.StatusFail, "reading /etc/docker/daemon.json: larger than the 1 MiB limit for configuration files")
+	checkResult(t, got, "ostree.bootloader", record.StatusFail, "reading /boot/loader/syslinux.cfg: larger than the 1 MiB limit for boot loader configuration")
+	checkResult(t, got, "cloudinit.finished", record.StatusFail, "status.json: larger than the 8 MiB limit for state records")
+	checkResult(t, got, "syscontainer.installed", record.StatusFail, "reading /var/lib/containers/atomic/evil/info: larger than the 1 MiB limit for container records")
 }
