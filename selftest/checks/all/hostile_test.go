@@ -90,6 +90,9 @@ func TestHostileImageLinksFIFOsDevices(t *testing.T) {
 	checkResult(t, got, "ostree.bootloader", record.StatusFail, "/boot/loader/syslinux.cfg", "not a regular file (a character device)")
 	checkResult(t, got, "syscontainer.installed", record.StatusFail, "/var/lib/containers/atomic/evil/info")
 	checkResult(t, got, "cloudinit.finished", record.StatusFail)
+	// authorized_keys links to the live host's file: inside the image it
+	// does not exist.
+	checkResult(t, got, "cloudinit.sshkey", record.StatusFail, "user fedora has no /var/home/fedora/.ssh/authorized_keys")
 }
 
 // Sparse 1 GB files where the checks read: each is refused at its limit,
@@ -101,5 +104,6 @@ func TestHostileImageHugeFiles(t *testing.T) {
 	checkResult(t, got, "storage.config", record.StatusFail, "reading /etc/docker/daemon.json: larger than the 1 MiB limit for configuration files")
 	checkResult(t, got, "ostree.bootloader", record.StatusFail, "reading /boot/loader/syslinux.cfg: larger than the 1 MiB limit for boot loader configuration")
 	checkResult(t, got, "cloudinit.finished", record.StatusFail, "status.json: larger than the 8 MiB limit for state records")
+	checkResult(t, got, "cloudinit.sshkey", record.StatusFail, "reading /etc/passwd: larger than the 8 MiB limit for state records")
 	checkResult(t, got, "syscontainer.installed", record.StatusFail, "reading /var/lib/containers/atomic/evil/info: larger than the 1 MiB limit for container records")
 }

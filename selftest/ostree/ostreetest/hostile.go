@@ -8,6 +8,9 @@ import (
 	"testing"
 )
 
+// hostileKey is the key the hostile image's user-data asks for.
+const hostileKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMkLkzeUXFqlK11ugVBPTddX4Yj47jJo6UN3oTKpopSF usera@example.test"
+
 // HugeSize is the size of the sparse files a hostile image holds: 1 GB
 // (truncate, not written), far over every read limit.
 const HugeSize = 1 << 30
@@ -90,8 +93,14 @@ func HostileImage(t testing.TB, huge bool) *Hostile {
 	write("var/lib/cloud/instances/iid-evil/boot-finished", "1\n")
 	link("var/lib/cloud/instance", "/var/lib/cloud/instances/iid-evil")
 	write("var/lib/containers/atomic/evil/.keep", "")
+	// What the cloud-init checks compare: a requested key and a runcmd,
+	// for the default user.
+	write("var/lib/cloud/instances/iid-evil/cloud-config.txt", "#cloud-config\nssh_authorized_keys:\n- "+hostileKey+"\nruncmd:\n- [touch, /var/tmp/ran]\n")
+	write("etc/cloud/cloud.cfg.d/91-user.cfg", "system_info:\n  default_user:\n    name: fedora\n")
+	write("var/lib/cloud/instances/iid-evil/scripts/runcmd", "#!/bin/sh\ntouch /var/tmp/ran\n")
 
 	if huge {
+		sparse("etc/passwd")
 		sparse("etc/docker/daemon.json")
 		sparse("boot/loader/syslinux.cfg")
 		sparse("var/lib/cloud/data/status.json")
@@ -126,7 +135,9 @@ func HostileImage(t testing.TB, huge bool) *Hostile {
 	fifo("run/cloud-init/status.json")
 	fifo("run/cloud-init/result.json")
 	link("var/lib/cloud/instances/iid-evil/user-data.txt", abs)
-	link("var/lib/cloud/instances/iid-evil/cloud-config.txt", "missing/"+rel)
+	write("etc/passwd", "fedora:x:1000:1000::/var/home/fedora:/bin/bash\n")
+	link("var/home/fedora/.ssh/authorized_keys", abs)
+	fifo("var/lib/cloud/instances/iid-evil/sem/config_runcmd")
 	link("var/log/cloud-init.log", "/dev/zero")
 	link("var/lib/containers/atomic/evil/info", abs)
 	fifo("var/lib/containers/atomic/evil/config.json")
