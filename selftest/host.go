@@ -76,7 +76,12 @@ func NewHost(root string, cfg *config.Config) *Host {
 	}
 }
 
-// Path joins p (an absolute path on the host) onto the root prefix.
+// Path joins p (an absolute path on the host) onto the root prefix,
+// lexically: links in it are not resolved inside the root. Checks read
+// files through ReadFile, Stat, ReadDir and the other methods of
+// hostfiles.go; Path is only for a path handed to an external command
+// (ostree --repo, rpm --dbpath) or a syscall that takes no file
+// descriptor (statfs), and such a use says why in a comment.
 func (h *Host) Path(p string) string {
 	if h.Root == "" || h.Root == "/" {
 		return filepath.Clean("/" + p)

@@ -101,8 +101,8 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		dep := ""
 		if d := r.Deployment; d != nil {
 			dep = d.Version
-			if dep == "" && len(d.Checksum) >= 10 {
-				dep = d.Checksum[:10]
+			if dep == "" {
+				dep = record.Short(d.Checksum)
 			}
 		}
 		trans := ""

@@ -1,13 +1,16 @@
 // Package checktest runs registered checks through the engine's real
 // runner in tests of the area packages: find a check by id, run it (or it
-// and what it depends on) against a host, get its result. It is the one
-// copy of that loop; the area tests add their own fixtures around it.
+// and what it depends on) against a host, get its result, assert its
+// status and message. It is the one copy of that loop and that
+// assertion; the area tests add their own fixtures around it.
 package checktest
 
 import (
 	"context"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
@@ -61,4 +64,29 @@ func WithDepends(t testing.TB, h *selftest.Host, id string) (record.Result, *rec
 	}
 	t.Fatalf("check %s did not run", id)
 	return record.Result{}, nil
+}
+
+// ByID runs the check registered under id alone against h, with its
+// timeout replaced when timeout is non-zero, and returns its result.
+func ByID(t testing.TB, h *selftest.Host, id string, timeout time.Duration) record.Result {
+	t.Helper()
+	c := Registered(t, id)
+	if timeout > 0 {
+		c.Timeout = timeout
+	}
+	return One(t, h, c)
+}
+
+// Expect fails t unless res has status and its message mentions every
+// one of parts; a wrong status ends the test.
+func Expect(t testing.TB, res record.Result, status record.Status, parts ...string) {
+	t.Helper()
+	if res.Status != status {
+		t.Fatalf("%s: %s %q, want %s; evidence %+v", res.ID, res.Status, res.Message, status, res.Evidence)
+	}
+	for _, p := range parts {
+		if !strings.Contains(res.Message, p) {
+			t.Errorf("%s: message %q does not mention %q; evidence %+v", res.ID, res.Message, p, res.Evidence)
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 const (
@@ -392,15 +393,7 @@ func (c *Client) RemoveLeftovers(ctx context.Context, self Owner) ([]string, err
 			errs = append(errs, err)
 			continue
 		}
-		removed = append(removed, "image "+shortID(id))
+		removed = append(removed, "image "+record.Short(id))
 	}
 	return removed, errors.Join(errs...)
-}
-
-func shortID(id string) string {
-	id = strings.TrimPrefix(id, "sha256:")
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

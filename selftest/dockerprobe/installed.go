@@ -12,15 +12,15 @@ var UnitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/loca
 
 // Installed returns "" when a container runtime is expected on the host,
 // else a skip reason. It is expected when its socket exists, or when its
-// unit file is installed (path maps a host path to the file to look at)
-// and systemd, which would start it, runs the host (systemd true). So a
+// unit file is installed (exists says whether a host path exists; the
+// socket is always the live one) and systemd, which would start it, runs the host (systemd true). So a
 // runtime that is installed but stopped is a failure, not a skip, while a
 // machine without systemd as PID 1 (a build container) skips.
-func Installed(socket, unit string, path func(string) string, systemd bool) string {
+func Installed(socket, unit string, exists func(hostPath string) bool, systemd bool) string {
 	if _, err := os.Stat(socket); err == nil {
 		return ""
 	}
-	if UnitInstalled(unit, path) {
+	if UnitInstalled(unit, exists) {
 		if systemd {
 			return ""
 		}
@@ -30,9 +30,9 @@ func Installed(socket, unit string, path func(string) string, systemd bool) stri
 }
 
 // UnitInstalled reports whether unit's file exists under one of UnitDirs.
-func UnitInstalled(unit string, path func(string) string) bool {
+func UnitInstalled(unit string, exists func(hostPath string) bool) bool {
 	for _, d := range UnitDirs {
-		if _, err := os.Stat(path(filepath.Join(d, unit))); err == nil {
+		if exists(filepath.Join(d, unit)) {
 			return true
 		}
 	}

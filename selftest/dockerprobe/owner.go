@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 // Owner identifies the process that created a probe container or image:
@@ -62,7 +64,7 @@ func (o Owner) Alive() bool {
 }
 
 func bootID() string {
-	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	b, err := rootfs.FS{}.ReadFile("/proc/sys/kernel/random/boot_id", rootfs.Kernel)
 	if err != nil {
 		return "unknown"
 	}
@@ -73,7 +75,7 @@ func bootID() string {
 // in parentheses and may itself contain spaces and parentheses, so the
 // fields are counted from the last ')'.
 func startTime(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	b, err := rootfs.FS{}.ReadFile(fmt.Sprintf("/proc/%d/stat", pid), rootfs.Kernel)
 	if err != nil {
 		return 0, err
 	}

@@ -6,7 +6,6 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"strings"
-
 )
 
 // JUnit prints JUnit XML: one <testsuite> per run, named after the host,

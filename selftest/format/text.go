@@ -67,12 +67,12 @@ func (t Text) writeRun(w io.Writer, rec *record.Record) error {
 	// record): each goes through Printable.
 	p := Printable
 	fmt.Fprintf(w, "%s %s on %s, boot %s, trigger %s, %s\n", t.paint(ansiBold, "atomic-selftest"),
-		p(rec.ToolVersion), p(rec.Hostname), p(shortID(rec.BootID)), p(rec.Trigger), rec.Start.Local().Format("2006-01-02 15:04:05"))
+		p(rec.ToolVersion), p(rec.Hostname), p(record.Short(rec.BootID)), p(rec.Trigger), rec.Start.Local().Format("2006-01-02 15:04:05"))
 	if rec.Sysroot != "" {
 		fmt.Fprintf(w, "sysroot %s\n", p(rec.Sysroot))
 	}
 	if d := rec.Deployment; d != nil {
-		fmt.Fprintf(w, "booted %s %s.%d", p(d.OSName), p(shortID(d.Checksum)), d.Serial)
+		fmt.Fprintf(w, "booted %s %s.%d", p(d.OSName), p(record.Short(d.Checksum)), d.Serial)
 		if d.Version != "" {
 			fmt.Fprintf(w, " (%s)", p(d.Version))
 		}
@@ -138,13 +138,6 @@ func (t Text) writeRun(w io.Writer, rec *record.Record) error {
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i] + " …"
-	}
-	return s
-}
-
-func shortID(s string) string {
-	if len(s) > 12 {
-		return s[:12]
 	}
 	return s
 }

@@ -4,9 +4,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/bits"
-	"os"
-	"path/filepath"
+	"path"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 // Commit is an ostree commit object, the GVariant
@@ -77,25 +78,19 @@ func ParseCommit(name string, data []byte) (*Commit, error) {
 	return c, nil
 }
 
-// MaxCommitSize bounds the size of a commit object. Decoding may take
-// up to 16 times its size in memory (see maxExpansion), so this bounds
-// that too. Real commits are far smaller: a few hundred bytes for plain
-// ostree, a few hundred KB with rpm-ostree's package list, about 40 bytes
-// an object with ostree.sizes.
-const MaxCommitSize = 16 << 20
-
 // ReadCommit reads the commit object checksum from the repository at
-// repoDir (objects/xx/yyyy.commit, the layout of every repo mode).
-func ReadCommit(repoDir, checksum string) (*Commit, error) {
+// host path repo in files (objects/xx/yyyy.commit, the layout of every
+// repo mode), at most the limit for ostree metadata objects.
+func ReadCommit(files rootfs.FS, repo, checksum string) (*Commit, error) {
 	if !validChecksum(checksum) {
 		return nil, fmt.Errorf("%q is not a SHA-256 checksum", checksum)
 	}
-	path := filepath.Join(repoDir, "objects", checksum[:2], checksum[2:]+".commit")
-	data, err := readBounded(path, MaxCommitSize)
+	p := path.Join(repo, "objects", checksum[:2], checksum[2:]+".commit")
+	data, err := files.ReadFile(p, rootfs.Object)
 	if err != nil {
 		return nil, fmt.Errorf("commit object: %w", err)
 	}
-	c, err := ParseCommit(path, data)
+	c, err := ParseCommit(p, data)
 	if err != nil {
 		return nil, err
 	}
@@ -114,25 +109,4 @@ func validChecksum(s string) bool {
 		}
 	}
 	return true
-}
-
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("%s is %d bytes, more than the limit of %d", path, fi.Size(), max)
-	}
-	buf := make([]byte, fi.Size())
-	n, err := f.ReadAt(buf, 0)
-	if err != nil && n != len(buf) {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return buf[:n], nil
 }

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 // hostileCommit is a commit of about n bytes whose metadata holds one a()
@@ -101,7 +103,7 @@ func BenchmarkParseCommit(b *testing.B) {
 	}
 }
 
-// A commit object over MaxCommitSize is an error naming the object and the
+// A commit object over the limit for ostree metadata objects (16 MiB) is an error naming the object and the
 // limit, and is not read. Repro: the old limit was 64 MiB, so this 17 MiB
 // (sparse) commit was read and decoded.
 func TestReadCommitSizeLimit(t *testing.T) {
@@ -114,12 +116,16 @@ func TestReadCommitSizeLimit(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(path, MaxCommitSize+1<<20); err != nil {
+	max := rootfs.Limit(rootfs.Object)
+	if max != 16<<20 {
+		t.Fatalf("the limit for commit objects is %d, want 16 MiB", max)
+	}
+	if err := os.Truncate(path, max+1<<20); err != nil {
 		t.Fatal(err)
 	}
 	var err error
-	got := allocated(func() { _, err = ReadCommit(repo, sum) })
-	want := fmt.Sprintf("commit object: %s is %d bytes, more than the limit of %d", path, MaxCommitSize+1<<20, MaxCommitSize)
+	got := allocated(func() { _, err = ReadCommit(rootfs.FS{}, repo, sum) })
+	want := fmt.Sprintf("commit object: reading %s: larger than the 16 MiB limit for ostree metadata objects", path)
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
 	}

@@ -16,7 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -24,6 +24,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 // DevIno identifies a directory the way libostree compares deployments
@@ -174,6 +176,9 @@ type Sysroot struct {
 	Unreferenced []string
 	// Problems are parts of the sysroot that could not be read.
 	Problems []string
+
+	// files reads everything under Root, confined and bounded.
+	files rootfs.FS
 }
 
 // EntryProblem is a BLS entry that does not lead to a deployment.
@@ -224,6 +229,9 @@ func (s *Sysroot) Deployment(osname, name string) *Deployment {
 	return nil
 }
 
+// path is host path p with the root prefix, lexically: for Deployment.Dir
+// only, which callers hand to stat of the running system. Every read goes
+// through s.files.
 func (s *Sysroot) path(p string) string {
 	return filepath.Join(s.Root, filepath.Clean("/"+p))
 }
@@ -243,9 +251,9 @@ func Load(o Options) (*Sysroot, error) {
 	if root == "" {
 		root = "/"
 	}
-	s := &Sysroot{Root: root}
-	deployDir := s.path("/ostree/deploy")
-	ents, err := os.ReadDir(deployDir)
+	s := &Sysroot{Root: root, files: rootfs.FS{Root: root}}
+	deployDir := "/ostree/deploy"
+	ents, err := s.files.ReadDir(deployDir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotSysroot, deployDir, err)
 	}
@@ -290,7 +298,7 @@ func Load(o Options) (*Sysroot, error) {
 }
 
 func (s *Sysroot) readBootVersions() {
-	target, err := os.Readlink(s.path("/boot/loader"))
+	target, err := s.files.Readlink("/boot/loader")
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// libostree assumes bootversion 0 without the symlink.
@@ -303,7 +311,7 @@ func (s *Sysroot) readBootVersions() {
 		s.problem("/boot/loader links to %q, not loader.0 or loader.1", target)
 	}
 	link := fmt.Sprintf("/ostree/boot.%d", s.BootVersion)
-	target, err = os.Readlink(s.path(link))
+	target, err = s.files.Readlink(link)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -320,13 +328,13 @@ func (s *Sysroot) readBootVersions() {
 // ostree-<n>-<os> and ostree-<n> all occur across releases, so the name
 // means nothing; the version field orders them.
 func (s *Sysroot) readEntries() {
-	dir := s.path(fmt.Sprintf("/boot/loader.%d/entries", s.BootVersion))
-	ents, err := os.ReadDir(dir)
+	dir := fmt.Sprintf("/boot/loader.%d/entries", s.BootVersion)
+	ents, err := s.files.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	if err != nil {
-		s.problem("reading %s: %v", dir, err)
+		s.problem("listing %s: %v", dir, err)
 		return
 	}
 	for _, e := range ents {
@@ -334,12 +342,12 @@ func (s *Sysroot) readEntries() {
 		if !strings.HasPrefix(name, "ostree-") || !strings.HasSuffix(name, ".conf") || !e.Type().IsRegular() {
 			continue
 		}
-		data, err := readBounded(filepath.Join(dir, name), 1<<20)
+		data, err := s.files.ReadFile(path.Join(dir, name), rootfs.BootConfig)
 		if err != nil {
 			s.problem("%v", err)
 			continue
 		}
-		be, err := ParseBootEntry(filepath.Join(dir, name), data)
+		be, err := ParseBootEntry(path.Join(dir, name), data)
 		if err != nil {
 			s.problem("%v", err)
 			continue
@@ -375,7 +383,7 @@ func (s *Sysroot) deploymentForEntry(e *BootEntry) (*Deployment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e.File, err)
 	}
-	target, err := os.Readlink(s.path(bl.Path))
+	target, err := s.files.Readlink(bl.Path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: ostree=%s: %w", e.File, bl.Path, err)
 	}
@@ -387,12 +395,11 @@ func (s *Sysroot) deploymentForEntry(e *BootEntry) (*Deployment, error) {
 		OSName: bl.OSName, Checksum: csum, Serial: serial,
 		BootChecksum: bl.BootChecksum, BootSerial: bl.BootSerial, Entry: e,
 	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(s.path(bl.Path), &st); err != nil {
+	fi, err := s.files.Stat(bl.Path)
+	if err != nil {
 		return nil, fmt.Errorf("%s: ostree=%s: deployment %s: %w", e.File, bl.Path, d.Name(), err)
 	}
-	d.DevIno = DevIno{Dev: uint64(st.Dev), Ino: st.Ino}
-	d.Deployed = time.Unix(st.Ctim.Unix()).UTC()
+	d.DevIno, d.Deployed = statIDs(fi)
 	s.fill(d)
 	return d, nil
 }
@@ -411,49 +418,60 @@ func parseDeployName(name string) (string, int, error) {
 func (s *Sysroot) fill(d *Deployment) {
 	dirRel := fmt.Sprintf("/ostree/deploy/%s/deploy/%s", d.OSName, d.Name())
 	d.Dir = s.path(dirRel)
-	originPath := d.Dir + ".origin"
-	if data, err := readBounded(originPath, 1<<20); err == nil {
+	originPath := dirRel + ".origin"
+	if data, err := s.files.ReadFile(originPath, rootfs.Origin); err == nil {
 		if d.Origin, err = ParseOrigin(originPath, data); err != nil {
 			d.Problems = append(d.Problems, err.Error())
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		d.Problems = append(d.Problems, fmt.Sprintf("reading %s: %v", originPath, err))
+		d.Problems = append(d.Problems, err.Error())
 	}
 	d.Unlocked = "none"
-	state := s.path("/run/ostree/deployment-state/" + d.Name())
+	state := "/run/ostree/deployment-state/" + d.Name()
 	switch {
-	case exists(filepath.Join(state, "unlocked-development")):
+	case s.exists(path.Join(state, "unlocked-development")):
 		d.Unlocked = "development"
-	case exists(filepath.Join(state, "unlocked-transient")):
+	case s.exists(path.Join(state, "unlocked-transient")):
 		d.Unlocked = "transient"
 	case d.Origin != nil && d.Origin.Unlocked == "hotfix":
 		d.Unlocked = "hotfix"
 	}
-	repo := s.path("/ostree/repo")
-	c, err := ReadCommit(repo, d.Checksum)
+	const repo = "/ostree/repo"
+	c, err := ReadCommit(s.files, repo, d.Checksum)
 	if err != nil {
 		d.Problems = append(d.Problems, fmt.Sprintf("commit of deployment %s: %v", d.Name(), err))
 		return
 	}
 	d.Commit, d.BaseCommit = c, c
 	if c.ClientLayer() && c.Parent != "" {
-		if d.BaseCommit, err = ReadCommit(repo, c.Parent); err != nil {
+		if d.BaseCommit, err = ReadCommit(s.files, repo, c.Parent); err != nil {
 			d.BaseCommit = nil
 			d.Problems = append(d.Problems, fmt.Sprintf("base commit of layered deployment %s: %v", d.Name(), err))
 		}
 	}
 }
 
-func exists(p string) bool {
-	_, err := os.Lstat(p)
+// exists reports whether host path p itself (a link not followed) exists.
+func (s *Sysroot) exists(p string) bool {
+	_, err := s.files.Lstat(p)
 	return err == nil
+}
+
+// statIDs returns a directory's device and inode, and its ctime: when
+// ostree wrote the deployment (it sets the immutable attribute last).
+func statIDs(fi fs.FileInfo) (DevIno, time.Time) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return DevIno{}, time.Time{}
+	}
+	return DevIno{Dev: uint64(st.Dev), Ino: st.Ino}, time.Unix(st.Ctim.Unix()).UTC()
 }
 
 // readBooted reads what the initramfs left in /run and the running root's
 // identity.
 func (s *Sysroot) readBooted(o Options) {
-	booted := s.path("/run/ostree-booted")
-	data, err := readBounded(booted, 1<<20)
+	const booted = "/run/ostree-booted"
+	data, err := s.files.ReadFile(booted, rootfs.State)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -466,7 +484,7 @@ func (s *Sysroot) readBooted(o Options) {
 			}
 		}
 	}
-	if cmd, err := os.ReadFile(s.path("/proc/cmdline")); err == nil {
+	if cmd, err := s.files.ReadFile("/proc/cmdline", rootfs.Kernel); err == nil {
 		if arg := kernelArg(string(cmd), "ostree"); arg != "" {
 			if s.KernelArg, err = ParseBootLink(arg); err != nil {
 				s.problem("/proc/cmdline: %v", err)
@@ -485,11 +503,12 @@ func (s *Sysroot) readBooted(o Options) {
 	stat := o.StatRoot
 	if stat == nil {
 		stat = func() (DevIno, error) {
-			var st syscall.Stat_t
-			if err := syscall.Stat(s.Root, &st); err != nil {
+			fi, err := s.files.Stat("/")
+			if err != nil {
 				return DevIno{}, err
 			}
-			return DevIno{Dev: uint64(st.Dev), Ino: st.Ino}, nil
+			di, _ := statIDs(fi)
+			return di, nil
 		}
 	}
 	if s.RootDevIno, err = stat(); err != nil {
@@ -501,8 +520,8 @@ func (s *Sysroot) readBooted(o Options) {
 // admin deploy --stage` leaves for ostree-finalize-staged.service: "target"
 // is an a{sv} with name (checksum.serial), osname and bootcsum.
 func (s *Sysroot) readStaged() {
-	p := s.path("/run/ostree/staged-deployment")
-	data, err := readBounded(p, 1<<20)
+	const p = "/run/ostree/staged-deployment"
+	data, err := s.files.ReadFile(p, rootfs.State)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
@@ -535,16 +554,14 @@ func (s *Sysroot) readStaged() {
 	}
 	d := &Deployment{OSName: osname, Checksum: csum, Serial: serial, BootChecksum: bootcsum, Staged: true}
 	d.FinalizationLocked, _ = dict.Bool("locked")
-	if exists(s.path("/run/ostree/staged-deployment-locked")) {
+	if s.exists("/run/ostree/staged-deployment-locked") {
 		d.FinalizationLocked = true
 	}
 	s.fill(d)
-	var st syscall.Stat_t
-	if err := syscall.Stat(d.Dir, &st); err != nil {
+	if fi, err := s.files.Stat(fmt.Sprintf("/ostree/deploy/%s/deploy/%s", d.OSName, d.Name())); err != nil {
 		d.Problems = append(d.Problems, fmt.Sprintf("staged deployment directory: %v", err))
 	} else {
-		d.DevIno = DevIno{Dev: uint64(st.Dev), Ino: st.Ino}
-		d.Deployed = time.Unix(st.Ctim.Unix()).UTC()
+		d.DevIno, d.Deployed = statIDs(fi)
 	}
 	s.Staged = d
 	s.Deployments = append([]*Deployment{d}, s.Deployments...)
@@ -556,7 +573,7 @@ func (s *Sysroot) findUnreferenced() {
 		known[d.OSName+"/"+d.Name()] = true
 	}
 	for _, osname := range s.Stateroots {
-		ents, err := os.ReadDir(s.path("/ostree/deploy/" + osname + "/deploy"))
+		ents, err := s.files.ReadDir("/ostree/deploy/" + osname + "/deploy")
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				s.problem("%v", err)

@@ -91,20 +91,13 @@ func SummaryLine(rec *record.Record) string {
 	if d := rec.Deployment; d != nil {
 		v := d.Version
 		if v == "" {
-			v = short(d.Checksum)
+			v = record.Short(d.Checksum)
 		}
 		fmt.Fprintf(&b, "; booted %s %s", d.OSName, v)
 	}
 	// The motd is shown at login on a terminal: no host string may
 	// carry a control character there.
 	return format.Printable(b.String())
-}
-
-func short(c string) string {
-	if len(c) > 10 {
-		return c[:10]
-	}
-	return c
 }
 
 func priority(r record.Result) journal.Priority {

@@ -10,14 +10,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/report"
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
@@ -192,7 +193,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 // ReadBootID returns the kernel's id of this boot, without dashes as
 // journald and ostree print it, or "" if it cannot be read.
 func ReadBootID() string {
-	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	b, err := rootfs.FS{}.ReadFile("/proc/sys/kernel/random/boot_id", rootfs.Kernel)
 	if err != nil {
 		return ""
 	}

@@ -202,7 +202,7 @@ func TestBrokenTrees(t *testing.T) {
 		{"100 MB status.json", "cloudinit.finished", func(t *testing.T, tree, root string) {
 			p := filepath.Join(root, "var/lib/cloud/data/status.json")
 			os.Truncate(p, 100<<20) // sparse: no disk, but 100 MB to read
-		}, map[string]string{"*": "too large: more than 8388608 bytes"}},
+		}, map[string]string{"*": "status.json: larger than the 8 MiB limit for state records"}},
 	}
 	for _, c := range cases {
 		for _, tree := range trees {

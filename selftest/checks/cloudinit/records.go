@@ -10,13 +10,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// maxRecord bounds every JSON or YAML record read; cloud-init's are a few
-// kilobytes, user-data is limited by the clouds to well under this.
-const maxRecord = 8 << 20
-
-// maxLogTail is how much of the end of cloud-init.log is searched.
-const maxLogTail = 4 << 20
-
 // Stage is one stage's entry in status.json.
 type Stage struct {
 	Name     string

@@ -1,25 +1,18 @@
 package deployment_test
 
 import (
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/deployment"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
-
-func want(t *testing.T, r record.Result, status record.Status, msg string) {
-	t.Helper()
-	if r.Status != status || !strings.Contains(r.Message, msg) {
-		t.Errorf("%s: %s %q, want %s containing %q; evidence %+v", r.ID, r.Status, r.Message, status, msg, r.Evidence)
-	}
-}
 
 func TestClassify(t *testing.T) {
 	t0 := time.Date(2018, 5, 15, 0, 0, 0, 0, time.UTC)
@@ -89,16 +82,16 @@ func TestExpected(t *testing.T) {
 	h.Config.Deployment.RPMDBPath = db
 
 	h.History.Expectation = &record.Expectation{Version: "28.2", Refspec: ostreetest.Branch, Packages: []string{"layered-tool"}, AbsentPackages: []string{"docker"}}
-	r, rec := ostreetest.RunCheck(t, h, "deployment.expected")
-	want(t, r, record.StatusPass, "booted fedora-atomic "+c2[:10])
+	r, rec := checktest.WithDepends(t, h, "deployment.expected")
+	checktest.Expect(t, r, record.StatusPass, "booted fedora-atomic "+c2[:10])
 	if rec.Expectation == nil || rec.Expectation.Version != "28.2" || rec.Deployment == nil || rec.Deployment.Checksum != c2 {
 		t.Errorf("record %+v %+v", rec.Expectation, rec.Deployment)
 	}
 
 	// Everything that can differ, said exactly.
 	h.History.Expectation = &record.Expectation{Checksum: c1, Version: "28.1", Packages: []string{"htop"}, AbsentPackages: []string{"layered-tool"}}
-	r, _ = ostreetest.RunCheck(t, h, "deployment.expected")
-	want(t, r, record.StatusFail, "booted "+c2[:10]+"… (28.2), expected checksum "+c1+
+	r, _ = checktest.WithDepends(t, h, "deployment.expected")
+	checktest.Expect(t, r, record.StatusFail, "booted "+c2[:10]+"… (28.2), expected checksum "+c1+
 		"; booted version \"28.2\" ("+c2[:10]+"…), expected \"28.1\""+
 		"; package htop is not layered in the origin (layered: layered-tool)"+
 		"; package htop is not in the rpm database"+
@@ -109,13 +102,13 @@ func TestExpected(t *testing.T) {
 	// identified fails and says why.
 	un := ostreetest.LiveHost(sr.Dir)
 	un.History.Expectation = &record.Expectation{Version: "28.2"}
-	r, _ = ostreetest.RunCheck(t, un, "deployment.expected")
-	want(t, r, record.StatusFail, "cannot identify the booted deployment: not OSTree-booted (no /run/ostree-booted)")
+	r, _ = checktest.WithDepends(t, un, "deployment.expected")
+	checktest.Expect(t, r, record.StatusFail, "cannot identify the booted deployment: not OSTree-booted (no /run/ostree-booted)")
 
 	// No expectation: skipped with the reason.
 	h.History.Expectation = nil
-	r, _ = ostreetest.RunCheck(t, h, "deployment.expected")
-	want(t, r, record.StatusSkip, "no expectation left for this boot")
+	r, _ = checktest.WithDepends(t, h, "deployment.expected")
+	checktest.Expect(t, r, record.StatusSkip, "no expectation left for this boot")
 }
 
 // Upgrade and rollback on a real sysroot: the record of one boot is the
@@ -126,8 +119,8 @@ func TestTransition(t *testing.T) {
 	// both were deployed.
 	root := sr.BootedRoot("fedora-atomic", c2, 0, false)
 	ostreetest.SetBootTime(t, root, time.Now().Add(time.Second))
-	r, rec := ostreetest.RunCheck(t, ostreetest.LiveHost(root), "deployment.transition")
-	want(t, r, record.StatusPass, "first-boot")
+	r, rec := checktest.WithDepends(t, ostreetest.LiveHost(root), "deployment.transition")
+	checktest.Expect(t, r, record.StatusPass, "first-boot")
 	if rec.Deployment == nil || rec.Deployment.Rollback != "fedora-atomic/"+c1+".0" {
 		t.Fatalf("record deployment %+v", rec.Deployment)
 	}
@@ -137,7 +130,7 @@ func TestTransition(t *testing.T) {
 	// it: that record has no rollback deployment any more (28.1 is now
 	// pending), as on the real VM when the boot-time run came late.
 	sr.Rollback()
-	_, rec = ostreetest.RunCheck(t, ostreetest.LiveHost(root), "deployment.transition")
+	_, rec = checktest.WithDepends(t, ostreetest.LiveHost(root), "deployment.transition")
 	late := rec.Deployment
 	if late.Rollback != "" || late.Deployed.IsZero() {
 		t.Fatalf("late record %+v", late)
@@ -149,15 +142,15 @@ func TestTransition(t *testing.T) {
 	ostreetest.SetBootTime(t, root, time.Now().Add(-time.Second))
 	h := ostreetest.LiveHost(root)
 	h.History.LastDeployment = first
-	r, rec = ostreetest.RunCheck(t, h, "deployment.transition")
-	want(t, r, record.StatusPass, "rollback: booted the last boot's rollback deployment fedora-atomic "+c1[:10])
+	r, rec = checktest.WithDepends(t, h, "deployment.transition")
+	checktest.Expect(t, r, record.StatusPass, "rollback: booted the last boot's rollback deployment fedora-atomic "+c1[:10])
 	if rec.Transition == nil || rec.Transition.Kind != record.TransitionRollback || rec.Transition.From != first {
 		t.Errorf("transition %+v", rec.Transition)
 	}
 	// Against the late record: still a rollback, by when each was deployed.
 	h.History.LastDeployment = late
-	r, _ = ostreetest.RunCheck(t, h, "deployment.transition")
-	want(t, r, record.StatusPass, "rollback: booted fedora-atomic "+c1[:10]+"….0 (28.1), deployed ")
+	r, _ = checktest.WithDepends(t, h, "deployment.transition")
+	checktest.Expect(t, r, record.StatusPass, "rollback: booted fedora-atomic "+c1[:10]+"….0 (28.1), deployed ")
 	if late.BootedAt.IsZero() {
 		t.Error("the record has no boot time")
 	}
@@ -169,6 +162,6 @@ func TestTransition(t *testing.T) {
 	root = sr.BootedRoot("fedora-atomic", c3, 0, false)
 	h = ostreetest.LiveHost(root)
 	h.History.LastDeployment = second
-	r, _ = ostreetest.RunCheck(t, h, "deployment.transition")
-	want(t, r, record.StatusPass, "upgrade: fedora-atomic "+c1[:10]+"….0 (28.1) -> fedora-atomic "+c3[:10]+"….0 (28.3): newer commit")
+	r, _ = checktest.WithDepends(t, h, "deployment.transition")
+	checktest.Expect(t, r, record.StatusPass, "upgrade: fedora-atomic "+c1[:10]+"….0 (28.1) -> fedora-atomic "+c3[:10]+"….0 (28.3): newer commit")
 }

@@ -1,15 +1,16 @@
 package deployment_test
 
 import (
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"testing"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/prop"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // exportRpmOstree owns org.projectatomic.rpmostree1 on the bus and exports
@@ -72,8 +73,8 @@ func TestRpmOstreeAgrees(t *testing.T) {
 
 	// No rpm-ostree on the bus: skipped with the reason.
 	addr := testutil.StartSystemBus(t)
-	r, _ := ostreetest.RunCheck(t, h, "deployment.rpmostree-agrees")
-	want(t, r, record.StatusSkip, "org.projectatomic.rpmostree1 is not on the system bus")
+	r, _ := checktest.WithDepends(t, h, "deployment.rpmostree-agrees")
+	checktest.Expect(t, r, record.StatusSkip, "org.projectatomic.rpmostree1 is not on the system bus")
 
 	s, err := ot.Load(ot.Options{Root: root, Live: true})
 	if err != nil || s.Booted == nil {
@@ -83,8 +84,8 @@ func TestRpmOstreeAgrees(t *testing.T) {
 	// rpm-ostree lists packages in hash order: order must not matter.
 	deps[1]["requested-packages"] = dbus.MakeVariant([]string{"strace", "htop"})
 	exportRpmOstree(t, addr, deps)
-	r, _ = ostreetest.RunCheck(t, h, "deployment.rpmostree-agrees")
-	want(t, r, record.StatusPass, "rpm-ostree agrees on 2 deployments")
+	r, _ = checktest.WithDepends(t, h, "deployment.rpmostree-agrees")
+	checktest.Expect(t, r, record.StatusPass, "rpm-ostree agrees on 2 deployments")
 
 	// A second daemon connection cannot take the name; restart the fake
 	// with a view that disagrees on order and packages.
@@ -94,9 +95,9 @@ func TestRpmOstreeAgrees(t *testing.T) {
 		bad[0], bad[1] = bad[1], bad[0]
 		bad[0]["requested-packages"] = dbus.MakeVariant([]string{"htop"})
 		exportRpmOstree(t, addr, bad)
-		r, _ := ostreetest.RunCheck(t, h, "deployment.rpmostree-agrees")
-		want(t, r, record.StatusFail, "rpm-ostree disagrees with the sysroot: deployment 0: rpm-ostree says id fedora-atomic-"+c1+".0, the sysroot fedora-atomic-"+c2+".0")
-		want(t, r, record.StatusFail, "deployment 0: rpm-ostree says booted true, the sysroot false")
-		want(t, r, record.StatusFail, "deployment 0: rpm-ostree says requested packages [htop], the sysroot []")
+		r, _ := checktest.WithDepends(t, h, "deployment.rpmostree-agrees")
+		checktest.Expect(t, r, record.StatusFail, "rpm-ostree disagrees with the sysroot: deployment 0: rpm-ostree says id fedora-atomic-"+c1+".0, the sysroot fedora-atomic-"+c2+".0")
+		checktest.Expect(t, r, record.StatusFail, "deployment 0: rpm-ostree says booted true, the sysroot false")
+		checktest.Expect(t, r, record.StatusFail, "deployment 0: rpm-ostree says requested packages [htop], the sysroot []")
 	})
 }

@@ -5,14 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
+
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "ostree.bootloader",
+		Criterion:   "C1",
+		Required:    true,
+		Description: "every deployment has a BLS entry whose kernel and initramfs exist, no entry points at a missing deployment, the default entry boots the pending or booted deployment",
+		Timeout:     30 * time.Second,
+		Offline:     true,
+		Applies:     ostreehost.NeedSysroot,
+		Run:         checkBootloader,
+	})
+}
 
 // checkBootloader verifies the BLS entries of the current bootversion and,
 // where ostree also writes one, the bootloader's own configuration
@@ -50,8 +65,8 @@ func checkBootloader(_ context.Context, t *selftest.T) {
 				continue
 			}
 			// BLS paths are relative to the boot filesystem, /boot here.
-			if _, err := os.Stat(h.Path("/boot/" + f)); err != nil {
-				problems = append(problems, fmt.Sprintf("%s of deployment %s: %s /boot%s is missing", filepath.Base(d.Entry.File), ostreehost.Short(d.Checksum)+fmt.Sprintf(".%d", d.Serial), what, f))
+			if !h.Exists("/boot/" + f) {
+				problems = append(problems, fmt.Sprintf("%s of deployment %s: %s /boot%s is missing", filepath.Base(d.Entry.File), record.Short(d.Checksum)+fmt.Sprintf(".%d", d.Serial), what, f))
 			}
 		}
 	}
@@ -110,7 +125,7 @@ func name(d *ot.Deployment) string {
 	if d == nil {
 		return "none"
 	}
-	n := fmt.Sprintf("%s %s.%d", d.OSName, ostreehost.Short(d.Checksum), d.Serial)
+	n := fmt.Sprintf("%s %s.%d", d.OSName, record.Short(d.Checksum), d.Serial)
 	if v := d.Version(); v != "" {
 		n += " (" + v + ")"
 	}
@@ -126,7 +141,7 @@ func name(d *ot.Deployment) string {
 func checkLoaderConfig(h *selftest.Host, def *ot.Deployment) (file, seen, problem string) {
 	want := def.Entry.OstreeArg()
 	file = "/boot/loader/syslinux.cfg"
-	if data, err := os.ReadFile(h.Path(file)); err == nil {
+	if data, err := h.ReadFile(file, rootfs.BootConfig); err == nil {
 		got, ok := syslinuxDefault(string(data))
 		if !ok {
 			return file, "a label without ostree=", file + " boots by default a label without an ostree= argument"
@@ -139,9 +154,12 @@ func checkLoaderConfig(h *selftest.Host, def *ot.Deployment) (file, seen, proble
 		return file, err.Error(), err.Error()
 	}
 	for _, p := range []string{"/boot/grub2/grub.cfg", "/boot/grub/grub.cfg"} {
-		data, err := os.ReadFile(h.Path(p))
-		if err != nil {
+		data, err := h.ReadFile(p, rootfs.BootConfig)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
+		}
+		if err != nil {
+			return p, err.Error(), err.Error()
 		}
 		text := string(data)
 		// With blscfg, grub reads the entries itself.

@@ -2,7 +2,6 @@ package ostree_test
 
 import (
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,15 +10,10 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/ostree"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
-
-func want(t *testing.T, r record.Result, status record.Status, msg string) {
-	t.Helper()
-	if r.Status != status || !strings.Contains(r.Message, msg) {
-		t.Errorf("%s: %s %q, want %s containing %q; evidence %+v", r.ID, r.Status, r.Message, status, msg, r.Evidence)
-	}
-}
 
 // The rollback deployment (28.1) booted the way ostree-prepare-root sets
 // a host up: passes, and records the booted deployment.
@@ -27,8 +21,8 @@ func TestBootedOnABootedRoot(t *testing.T) {
 	sr, c2, c1 := ostreetest.TwoDeployments(t)
 	root := sr.BootedRoot("fedora-atomic", c1, 0, false)
 	h := ostreetest.LiveHost(root)
-	r, rec := ostreetest.RunCheck(t, h, "ostree.booted")
-	want(t, r, record.StatusPass, "booted fedora-atomic "+c1[:10])
+	r, rec := checktest.WithDepends(t, h, "ostree.booted")
+	checktest.Expect(t, r, record.StatusPass, "booted fedora-atomic "+c1[:10])
 	if rec.Deployment == nil || rec.Deployment.Checksum != c1 || rec.Deployment.Version != "28.1" || rec.Deployment.Refspec != ostreetest.Branch {
 		t.Errorf("record deployment %+v", rec.Deployment)
 	}
@@ -47,23 +41,23 @@ func TestBootedOnABootedRoot(t *testing.T) {
 	}
 	cmdline := filepath.Join(root, "proc", "cmdline")
 	os.WriteFile(cmdline, []byte("root=/dev/vda1 "+args["28.1"]+"\n"), 0o644)
-	r, _ = ostreetest.RunCheck(t, h, "ostree.booted")
-	want(t, r, record.StatusPass, "booted fedora-atomic "+c1[:10])
+	r, _ = checktest.WithDepends(t, h, "ostree.booted")
+	checktest.Expect(t, r, record.StatusPass, "booted fedora-atomic "+c1[:10])
 	os.WriteFile(cmdline, []byte(args["28.2"]+"\n"), 0o644)
-	r, _ = ostreetest.RunCheck(t, h, "ostree.booted")
-	want(t, r, record.StatusFail, "the kernel was booted with "+args["28.2"]+", which is not the booted deployment's stateroot fedora-atomic and boot checksum")
+	r, _ = checktest.WithDepends(t, h, "ostree.booted")
+	checktest.Expect(t, r, record.StatusFail, "the kernel was booted with "+args["28.2"]+", which is not the booted deployment's stateroot fedora-atomic and boot checksum")
 	os.WriteFile(cmdline, nil, 0o644)
 
 	// The bootloader check, live: the default (28.2) is the pending one.
-	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, record.StatusPass, "default fedora-atomic "+c2[:10])
+	r, _ = checktest.WithDepends(t, h, "ostree.bootloader")
+	checktest.Expect(t, r, record.StatusPass, "default fedora-atomic "+c2[:10])
 
 	// /usr writable on a locked deployment fails.
 	if err := syscall.Mount("", filepath.Join(root, "usr"), "", syscall.MS_REMOUNT|syscall.MS_BIND, ""); err != nil {
 		t.Fatal(err)
 	}
-	r, _ = ostreetest.RunCheck(t, h, "ostree.booted")
-	want(t, r, record.StatusFail, "/usr is mounted read-write and the deployment is not unlocked")
+	r, _ = checktest.WithDepends(t, h, "ostree.booted")
+	checktest.Expect(t, r, record.StatusFail, "/usr is mounted read-write and the deployment is not unlocked")
 
 	// A sysroot configured read-only but mounted read-write fails.
 	cfg := filepath.Join(sr.Repo, "config")
@@ -71,8 +65,8 @@ func TestBootedOnABootedRoot(t *testing.T) {
 	if err := os.WriteFile(cfg, append(data, []byte("\n[sysroot]\nreadonly=true\n")...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r, _ = ostreetest.RunCheck(t, h, "ostree.booted")
-	want(t, r, record.StatusFail, "/sysroot is mounted read-write but the sysroot is configured read-only")
+	r, _ = checktest.WithDepends(t, h, "ostree.booted")
+	checktest.Expect(t, r, record.StatusFail, "/sysroot is mounted read-write but the sysroot is configured read-only")
 }
 
 func TestBootedReadOnlySysroot(t *testing.T) {
@@ -81,8 +75,8 @@ func TestBootedReadOnlySysroot(t *testing.T) {
 	data, _ := os.ReadFile(cfg)
 	os.WriteFile(cfg, append(data, []byte("\n[sysroot]\nreadonly=true\n")...), 0o644)
 	root := sr.BootedRoot("fedora-atomic", c2, 0, true)
-	r, _ := ostreetest.RunCheck(t, ostreetest.LiveHost(root), "ostree.booted")
-	want(t, r, record.StatusPass, "booted fedora-atomic "+c2[:10])
+	r, _ := checktest.WithDepends(t, ostreetest.LiveHost(root), "ostree.booted")
+	checktest.Expect(t, r, record.StatusPass, "booted fedora-atomic "+c2[:10])
 	found := false
 	for _, e := range r.Evidence {
 		if e.Name == "/sysroot mount" && e.Seen == "read-only" {
@@ -99,21 +93,21 @@ func TestBootedUnidentified(t *testing.T) {
 	sr, _, _ := ostreetest.TwoDeployments(t)
 	os.MkdirAll(filepath.Join(sr.Dir, "run"), 0o755)
 	os.WriteFile(filepath.Join(sr.Dir, "run", "ostree-booted"), nil, 0o644)
-	r, _ := ostreetest.RunCheck(t, ostreetest.LiveHost(sr.Dir), "ostree.booted")
-	want(t, r, record.StatusFail, "/run/ostree-booted exists but no deployment's directory is the running root (dev ")
+	r, _ := checktest.WithDepends(t, ostreetest.LiveHost(sr.Dir), "ostree.booted")
+	checktest.Expect(t, r, record.StatusFail, "/run/ostree-booted exists but no deployment's directory is the running root (dev ")
 }
 
 func TestBootloaderOffline(t *testing.T) {
 	sr, c2, c1 := ostreetest.TwoDeployments(t)
 	h := selftest.NewHost(sr.Dir, nil)
-	r, _ := ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, record.StatusPass, "2 entries boot 2 deployments")
+	r, _ := checktest.WithDepends(t, h, "ostree.bootloader")
+	checktest.Expect(t, r, record.StatusPass, "2 entries boot 2 deployments")
 
 	// A deployment directory without an entry yet (a run during a deploy
 	// sees one): reported, not failed.
 	name := sr.DeployTree("fedora-atomic", c1)
-	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, record.StatusPass, "2 entries boot 2 deployments")
+	r, _ = checktest.WithDepends(t, h, "ostree.bootloader")
+	checktest.Expect(t, r, record.StatusPass, "2 entries boot 2 deployments")
 	if !strings.Contains(fmt.Sprint(r.Evidence), "fedora-atomic/"+name+" (being deployed") {
 		t.Errorf("evidence %+v", r.Evidence)
 	}
@@ -123,12 +117,12 @@ func TestBootloaderOffline(t *testing.T) {
 	sr.Run("ostree", "admin", "os-init", "--sysroot="+sr.Dir, "debian")
 	sr.Commit("debian/12", "12.1", "d")
 	sr.Deploy("debian", "debian/12")
-	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, record.StatusPass, "default debian ")
+	r, _ = checktest.WithDepends(t, h, "ostree.bootloader")
+	checktest.Expect(t, r, record.StatusPass, "default debian ")
 	h.Config.Deployment.Stateroot = "fedora-atomic"
-	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, record.StatusFail, "the default entry boots debian ")
-	want(t, r, record.StatusFail, "not the pending or booted deployment fedora-atomic "+c2[:10])
+	r, _ = checktest.WithDepends(t, h, "ostree.bootloader")
+	checktest.Expect(t, r, record.StatusFail, "the default entry boots debian ")
+	checktest.Expect(t, r, record.StatusFail, "not the pending or booted deployment fedora-atomic "+c2[:10])
 	h.Config.Deployment.Stateroot = ""
 	sr.Rollback()
 	entries, _ := filepath.Glob(filepath.Join(sr.Dir, "boot", "loader", "entries", "*.conf"))
@@ -146,8 +140,8 @@ func TestBootloaderOffline(t *testing.T) {
 	}
 	cfg := "DEFAULT Old One\nLABEL Old One\n\tKERNEL /x\n\tAPPEND " + old + "\n"
 	os.WriteFile(filepath.Join(sr.Dir, "boot", "loader", "syslinux.cfg"), []byte(cfg), 0o644)
-	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, record.StatusFail, "/boot/loader/syslinux.cfg boots "+old+" by default")
+	r, _ = checktest.WithDepends(t, h, "ostree.bootloader")
+	checktest.Expect(t, r, record.StatusFail, "/boot/loader/syslinux.cfg boots "+old+" by default")
 	os.Remove(filepath.Join(sr.Dir, "boot", "loader", "syslinux.cfg"))
 
 	// Remove the kernel the default entry boots.
@@ -165,8 +159,8 @@ func TestBootloaderOffline(t *testing.T) {
 	if err := os.Remove(filepath.Join(sr.Dir, "boot", kernel)); err != nil {
 		t.Fatal(err)
 	}
-	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, record.StatusFail, "of deployment "+c2[:10]+"….0: kernel /boot"+kernel+" is missing")
+	r, _ = checktest.WithDepends(t, h, "ostree.bootloader")
+	checktest.Expect(t, r, record.StatusFail, "of deployment "+c2[:10]+"….0: kernel /boot"+kernel+" is missing")
 	_ = c1
 }
 
@@ -180,8 +174,8 @@ func TestBootloaderSyslinuxWrittenByOstree(t *testing.T) {
 	c2 := sr.Commit("debian/12", "12.2", "b")
 	sr.Deploy("debian", "debian/12")
 	h := selftest.NewHost(sr.Dir, nil)
-	r, _ := ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, record.StatusPass, "default debian "+c2[:10])
+	r, _ := checktest.WithDepends(t, h, "ostree.bootloader")
+	checktest.Expect(t, r, record.StatusPass, "default debian "+c2[:10])
 	seen := ""
 	for _, e := range r.Evidence {
 		if e.Name == "/boot/loader/syslinux.cfg default" {
@@ -210,6 +204,6 @@ func TestBootloaderSyslinuxWrittenByOstree(t *testing.T) {
 		}
 	}
 	os.WriteFile(cfg, []byte(strings.Join(lines, "\n")), 0o644)
-	r, _ = ostreetest.RunCheck(t, h, "ostree.bootloader")
-	want(t, r, record.StatusFail, "/boot/loader/syslinux.cfg boots ostree=/ostree/boot.")
+	r, _ = checktest.WithDepends(t, h, "ostree.bootloader")
+	checktest.Expect(t, r, record.StatusFail, "/boot/loader/syslinux.cfg boots ostree=/ostree/boot.")
 }

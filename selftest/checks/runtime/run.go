@@ -9,12 +9,25 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
 	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
-// checkRun proves the runtime runs containers, offline: it removes what
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "runtime.run",
+		Criterion:   "C8",
+		Required:    true,
+		Description: "a probe container made offline from this binary runs through the Engine API: pid 1, read-only root, no network, removed afterwards",
+		Timeout:     runTimeout,
+		Applies:     needRuntime,
+		Run:         checkRuntimeRun,
+	})
+}
+
+// checkRuntimeRun proves the runtime runs containers, offline: it removes what
 // killed runs left, imports the probe image from this very binary, runs
 // it sandboxed, verifies the marker, and removes container and image.
-func checkRun(ctx context.Context, t *selftest.T) {
+func checkRuntimeRun(ctx context.Context, t *selftest.T) {
 	c := connect(ctx, t)
 	if c == nil {
 		return
@@ -107,7 +120,7 @@ func importProbe(ctx context.Context, t *selftest.T, c *dockerprobe.Client, nonc
 		}
 		return "", false
 	}
-	t.Evidence("probe image import", "an image", fmt.Sprintf("%s %s in %s", image, strings.TrimPrefix(id, "sha256:")[:12], ms(took)))
+	t.Evidence("probe image import", "an image", fmt.Sprintf("%s %s in %s", image, record.Short(id), ms(took)))
 	t.Detail("import_ms", msf(took))
 	return image, true
 }

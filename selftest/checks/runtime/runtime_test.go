@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe/dockertest"
-	"github.com/moby/moby/client"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 func TestMain(m *testing.M) {
@@ -41,12 +43,7 @@ func host(t *testing.T, socket string) *selftest.Host {
 
 func run(t *testing.T, h *selftest.Host, id string, timeout time.Duration) record.Result {
 	t.Helper()
-	return dockertest.RunCheck(t, h, id, timeout)
-}
-
-func expect(t *testing.T, res record.Result, status record.Status, parts ...string) {
-	t.Helper()
-	dockertest.Expect(t, res, status, parts...)
+	return checktest.ByID(t, h, id, timeout)
 }
 
 // noStale fails t when the daemon holds a container or image of the
@@ -87,7 +84,7 @@ func noStale(t *testing.T, c *dockerprobe.Client, private bool) {
 func TestRunPasses(t *testing.T) {
 	d := dockertest.Shared(t)
 	res := run(t, host(t, d.Socket), "runtime.run", 0)
-	expect(t, res, record.StatusPass, "pid 1", "read-only")
+	checktest.Expect(t, res, record.StatusPass, "pid 1", "read-only")
 	seen := map[string]string{}
 	for _, e := range res.Evidence {
 		seen[e.Name] = e.Seen
@@ -109,9 +106,9 @@ func TestRunPasses(t *testing.T) {
 func TestRunDaemonStopped(t *testing.T) {
 	d := dockertest.Start(t, dockertest.Options{})
 	h := host(t, d.Socket)
-	expect(t, run(t, h, "runtime.run", 0), record.StatusPass)
+	checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusPass)
 	d.Kill(t)
-	expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "cannot connect", d.Socket, "is the daemon running?")
+	checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "cannot connect", d.Socket, "is the daemon running?")
 
 	d = dockertest.Start(t, dockertest.Options{})
 	h = host(t, d.Socket)
@@ -121,10 +118,10 @@ func TestRunDaemonStopped(t *testing.T) {
 	res := run(t, h, "runtime.run", 0)
 	if needRuntime(context.Background(), h) != "" {
 		// No docker.service installed on this machine either.
-		expect(t, res, record.StatusSkip, "no container runtime")
+		checktest.Expect(t, res, record.StatusSkip, "no container runtime")
 		return
 	}
-	expect(t, res, record.StatusFail, "cannot connect", d.Socket)
+	checktest.Expect(t, res, record.StatusFail, "cannot connect", d.Socket)
 }
 
 // TestRunImageRefused: a daemon whose data root is a 4 MiB tmpfs cannot
@@ -139,7 +136,7 @@ func TestRunImageRefused(t *testing.T) {
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	d := dockertest.Start(t, dockertest.Options{DataRoot: filepath.Join(dir, "data")})
 	res := run(t, host(t, d.Socket), "runtime.run", 0)
-	expect(t, res, record.StatusFail, "could not create the probe image")
+	checktest.Expect(t, res, record.StatusFail, "could not create the probe image")
 	if !strings.Contains(res.Message, "no space left") {
 		t.Errorf("message %q does not give the daemon's reason", res.Message)
 	}
@@ -152,7 +149,7 @@ func TestRunBinaryUnreadable(t *testing.T) {
 	d := dockertest.Shared(t)
 	h := host(t, d.Socket)
 	h.ProbeBinary = filepath.Join(t.TempDir(), "missing")
-	expect(t, run(t, h, "runtime.run", 0), record.StatusError, "cannot make the probe image", "missing")
+	checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusError, "cannot make the probe image", "missing")
 }
 
 // TestRunExitsNonZero: the probe exits 3; the check fails with the status
@@ -167,7 +164,7 @@ func TestRunExitsNonZero(t *testing.T) {
 	}
 	h := host(t, d.Socket)
 	h.ProbeBinary = bin
-	expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "exited with status 3", "probe broke on purpose")
+	checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "exited with status 3", "probe broke on purpose")
 	noStale(t, d.Client(t), false)
 }
 
@@ -181,15 +178,15 @@ func TestStalledSocket(t *testing.T) {
 	h.NewSystemd = fakeSystemd(selftest.UnitState{LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"})
 
 	start := time.Now()
-	expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "did not answer within 1s", sock)
-	expect(t, run(t, h, "runtime.service", 0), record.StatusFail, "did not answer within 1s")
+	checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "did not answer within 1s", sock)
+	checktest.Expect(t, run(t, h, "runtime.service", 0), record.StatusFail, "did not answer within 1s")
 	if el := time.Since(start); el > 10*time.Second {
 		t.Errorf("two checks against a stalled socket took %s", el)
 	}
 
 	h.Config.Runtime.PingTimeout = config.Duration(time.Minute)
 	start = time.Now()
-	expect(t, run(t, h, "runtime.run", 2*time.Second), record.StatusFail, "timed out after 2 s")
+	checktest.Expect(t, run(t, h, "runtime.run", 2*time.Second), record.StatusFail, "timed out after 2 s")
 	if el := time.Since(start); el > 2*time.Second+5*time.Second {
 		t.Errorf("the check was not cut at its timeout: the run took %s", el)
 	}
@@ -223,7 +220,7 @@ func TestService(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := host(t, d.Socket)
 			h.NewSystemd = fakeSystemd(tc.unit(good))
-			expect(t, run(t, h, "runtime.service", 0), tc.status, tc.msg)
+			checktest.Expect(t, run(t, h, "runtime.service", 0), tc.status, tc.msg)
 		})
 	}
 }
@@ -231,7 +228,7 @@ func TestService(t *testing.T) {
 func TestSkips(t *testing.T) {
 	h := host(t, filepath.Join(t.TempDir(), "no.sock"))
 	h.Config.Runtime.Unit = "atomic-selftest-no-such-runtime.service"
-	expect(t, run(t, h, "runtime.run", 0), record.StatusSkip, "no container runtime")
+	checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusSkip, "no container runtime")
 
 	// The unit is installed but nothing listens and no systemd would
 	// start it (a build container): skipped; with systemd: a failure.
@@ -240,19 +237,19 @@ func TestSkips(t *testing.T) {
 	h = host(t, filepath.Join(dir, "no.sock"))
 	h.Root, h.Offline = dir, false
 	if !h.SystemdBooted() {
-		expect(t, run(t, h, "runtime.run", 0), record.StatusSkip, "systemd, which would start it, is not PID 1")
+		checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusSkip, "systemd, which would start it, is not PID 1")
 	}
 	h.NewSystemd = dockertest.Systemd(nil)
-	expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "cannot connect")
+	checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "cannot connect")
 
 	d := dockertest.Shared(t)
 	h = host(t, d.Socket)
 	h.Config.Runtime.Atomic = "atomic-selftest-no-such-atomic"
-	expect(t, run(t, h, "runtime.atomic-run", 0), record.StatusSkip, "atomic CLI is not installed")
+	checktest.Expect(t, run(t, h, "runtime.atomic-run", 0), record.StatusSkip, "atomic CLI is not installed")
 	if h.SystemdBooted() {
 		t.Skip("systemd is PID 1 here")
 	}
-	expect(t, run(t, h, "runtime.service", 0), record.StatusSkip, "systemd is not PID 1")
+	checktest.Expect(t, run(t, h, "runtime.service", 0), record.StatusSkip, "systemd is not PID 1")
 }
 
 const helperEnv = "ATOMIC_SELFTEST_RUNTIME_HELPER"
@@ -301,7 +298,7 @@ func TestNoLeftovers(t *testing.T) {
 		runs = 5
 	}
 	for i := 0; i < runs; i++ {
-		expect(t, run(t, h, "runtime.run", 0), record.StatusPass)
+		checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusPass)
 	}
 	noStale(t, c, true)
 
@@ -349,7 +346,7 @@ func TestNoLeftovers(t *testing.T) {
 	}
 	t.Logf("after the killed runs the daemon holds %d containers and %d images of the self-test's", len(owned.Containers), len(owned.Images))
 	res := run(t, h, "runtime.run", 0)
-	expect(t, res, record.StatusPass)
+	checktest.Expect(t, res, record.StatusPass)
 	t.Logf("the next run: %s; %+v", res.Message, res.Evidence)
 	noStale(t, c, true)
 }
@@ -370,7 +367,7 @@ func TestAtomicRun(t *testing.T) {
 	h := host(t, d.Socket)
 	h.Config.Runtime.Atomic = fake
 	res := run(t, h, "runtime.atomic-run", 0)
-	expect(t, res, record.StatusPass, "atomic run ran the probe image", "pid 1")
+	checktest.Expect(t, res, record.StatusPass, "atomic run ran the probe image", "pid 1")
 	argv, _ := res.Details["argv"].([]string)
 	if len(argv) < 5 || argv[3] != "run" || argv[4] != "--name" {
 		t.Errorf("argv %q", argv)
@@ -379,6 +376,6 @@ func TestAtomicRun(t *testing.T) {
 
 	// An atomic that fails: the check fails and shows why.
 	h.Config.Runtime.Atomic = "/bin/false"
-	expect(t, run(t, h, "runtime.atomic-run", 0), record.StatusFail, "atomic run of the probe image failed")
+	checktest.Expect(t, run(t, h, "runtime.atomic-run", 0), record.StatusFail, "atomic run of the probe image failed")
 	noStale(t, d.Client(t), false)
 }

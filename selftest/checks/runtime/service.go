@@ -8,6 +8,18 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
 
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "runtime.service",
+		Criterion:   "C9",
+		Required:    true,
+		Description: "the container runtime's unit is active, started successfully, is not restarting in a loop, and its daemon answers a ping",
+		Timeout:     serviceTimeout,
+		Applies:     needSystemdAndRuntime,
+		Run:         checkService,
+	})
+}
+
 // checkService passes when the runtime's unit is loaded and active, its
 // last start ended with Result=success, systemd restarted it at most
 // [runtime] max_restarts times (NRestarts, systemd.exec(5)), and the

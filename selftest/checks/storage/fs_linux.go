@@ -12,6 +12,8 @@ import (
 // FSType names the filesystem dir is on (statfs(2) f_type).
 func FSType(dir string) (string, error) {
 	var st unix.Statfs_t
+	// outside the door: dir is the running daemon's own directory
+	// (docker info's DockerRootDir), on the live host; never an image's.
 	if err := unix.Statfs(dir, &st); err != nil {
 		return "", fmt.Errorf("statfs %s: %w", dir, err)
 	}
@@ -38,6 +40,7 @@ func FSType(dir string) (string, error) {
 // reports them as directories even without ftype. ok is false when dir
 // has no other entry to judge by.
 func SupportsDType(dir string) (supported, ok bool, err error) {
+	// outside the door: the running daemon's directory; raw getdents.
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false, false, fmt.Errorf("opening %s: %w", dir, err)
@@ -95,7 +98,7 @@ const (
 // ftype=1 (directory entries carry the file type), what `xfs_info`
 // prints as "ftype=1".
 func XFSFtype(dir string) (bool, error) {
-	f, err := os.Open(dir)
+	f, err := os.Open(dir) // outside the door: the running daemon's directory, for an ioctl
 	if err != nil {
 		return false, err
 	}

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 // The files storage.config reads. Their formats are container-storage-
@@ -63,14 +64,14 @@ type Setup struct {
 // paths to files) for the runtime unit unitName; want, if set, is the
 // driver the self-test's configuration demands. A file that exists but
 // cannot be parsed is an error naming it.
-func ReadSetup(path func(string) string, unitName, want string) (*Setup, error) {
+func ReadSetup(files rootfs.FS, unitName, want string) (*Setup, error) {
 	s := &Setup{}
 	// docker-storage-setup's input: defaults, then the admin's file.
 	dss := map[string]string{}
 	for _, f := range []string{OldSetupDefaultsFile, SetupDefaultsFile, SetupFile} {
-		vars, err := readEnvFile(path(f))
+		vars, err := readEnvFile(files, f)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
+			return nil, err
 		}
 		if vars == nil {
 			continue
@@ -87,9 +88,9 @@ func ReadSetup(path func(string) string, unitName, want string) (*Setup, error) 
 	}
 
 	// What docker-storage-setup generated.
-	gen, err := readEnvFile(path(StorageFile))
+	gen, err := readEnvFile(files, StorageFile)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", StorageFile, err)
+		return nil, err
 	}
 	if gen != nil {
 		f, err := ParseFlags(strings.Fields(gen[StorageOptionsVar]))
@@ -100,7 +101,7 @@ func ReadSetup(path func(string) string, unitName, want string) (*Setup, error) 
 	}
 
 	// The unit's command line, with its environment files expanded.
-	u, err := LoadUnit(path, unitName)
+	u, err := LoadUnit(files, unitName)
 	if err != nil {
 		return nil, err
 	}
@@ -112,9 +113,9 @@ func ReadSetup(path func(string) string, unitName, want string) (*Setup, error) 
 		}
 		readsGenerated := false
 		for _, ef := range u.EnvironmentFiles {
-			data, err := os.ReadFile(path(ef))
+			data, err := files.ReadFile(ef, rootfs.Config)
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("reading %s (EnvironmentFile of %s): %w", ef, unitName, err)
+				return nil, fmt.Errorf("EnvironmentFile of %s: %w", unitName, err)
 			}
 			vars := ParseUnitEnvFile(string(data))
 			if filepath.Clean(ef) == StorageFile {
@@ -141,11 +142,11 @@ func ReadSetup(path func(string) string, unitName, want string) (*Setup, error) 
 	if s.UnitFlags != nil && s.UnitFlags.ConfigFile != "" {
 		dj = s.UnitFlags.ConfigFile
 	}
-	data, err := os.ReadFile(path(dj))
+	data, err := files.ReadFile(dj, rootfs.Config)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return nil, fmt.Errorf("reading %s: %w", dj, err)
+		return nil, err
 	default:
 		f, err := ParseDaemonJSON(data)
 		if err != nil {
@@ -157,16 +158,21 @@ func ReadSetup(path func(string) string, unitName, want string) (*Setup, error) 
 	return s, nil
 }
 
-// readEnvFile parses an environment file; nil, nil when it does not exist.
-func readEnvFile(p string) (map[string]string, error) {
-	data, err := os.ReadFile(p)
+// readEnvFile parses host environment file p; nil, nil when it does not
+// exist. Errors name p.
+func readEnvFile(files rootfs.FS, p string) (map[string]string, error) {
+	data, err := files.ReadFile(p, rootfs.Config)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return ParseEnvFile(string(data))
+	vars, err := ParseEnvFile(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return vars, nil
 }
 
 // decide works out the backend that should be in use and every way the

@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"encoding/json"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"net"
 	"net/http"
 	"os"
@@ -16,8 +15,11 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/runtime"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe/dockertest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 func TestMain(m *testing.M) { dockertest.Main(m) }
@@ -116,9 +118,7 @@ func fedora(dss, storage string) map[string]string {
 	return m
 }
 
-func pathIn(dir string) func(string) string {
-	return func(p string) string { return filepath.Join(dir, filepath.Clean("/"+p)) }
-}
+func pathIn(dir string) rootfs.FS { return rootfs.FS{Root: dir} }
 
 func TestReadSetup(t *testing.T) {
 	with := func(m map[string]string, p, content string) map[string]string {
@@ -219,12 +219,7 @@ func host(t *testing.T, dir, socket string) *selftest.Host {
 
 func run(t *testing.T, h *selftest.Host, id string) record.Result {
 	t.Helper()
-	return dockertest.RunCheck(t, h, id, 0)
-}
-
-func expect(t *testing.T, res record.Result, status record.Status, parts ...string) {
-	t.Helper()
-	dockertest.Expect(t, res, status, parts...)
+	return checktest.ByID(t, h, id, 0)
 }
 
 func evidence(res record.Result, name string) string {
@@ -238,28 +233,28 @@ func evidence(res record.Result, name string) string {
 
 func TestConfigCheck(t *testing.T) {
 	h := host(t, root(t, fedora(dssOverlay2, storageOverlay2)), "/nonexistent.sock")
-	expect(t, run(t, h, "storage.config"), record.StatusPass, "overlay2 (from /etc/sysconfig/docker-storage via /usr/lib/systemd/system/docker.service)")
+	checktest.Expect(t, run(t, h, "storage.config"), record.StatusPass, "overlay2 (from /etc/sysconfig/docker-storage via /usr/lib/systemd/system/docker.service)")
 	h = host(t, root(t, fedora(dssOverlay2, storageDevmap)), "/nonexistent.sock")
-	expect(t, run(t, h, "storage.config"), record.StatusFail, "STORAGE_DRIVER=overlay2")
+	checktest.Expect(t, run(t, h, "storage.config"), record.StatusFail, "STORAGE_DRIVER=overlay2")
 	h = host(t, root(t, map[string]string{"etc/sysconfig/docker-storage": "garbage\n", "usr/lib/systemd/system/docker.service": fedoraUnit}), "/nonexistent.sock")
-	expect(t, run(t, h, "storage.config"), record.StatusFail, "/etc/sysconfig/docker-storage: line 1")
+	checktest.Expect(t, run(t, h, "storage.config"), record.StatusFail, "/etc/sysconfig/docker-storage: line 1")
 	// No runtime at all: skipped.
 	h = host(t, root(t, map[string]string{"etc/hostname": "x\n"}), "/nonexistent.sock")
-	expect(t, run(t, h, "storage.config"), record.StatusSkip, "no container runtime")
+	checktest.Expect(t, run(t, h, "storage.config"), record.StatusSkip, "no container runtime")
 	// Installed, but no systemd to start it and no socket (a build
 	// container): skipped.
 	h = host(t, root(t, fedora(dssOverlay2, storageOverlay2)), "/nonexistent.sock")
 	h.NewSystemd = nil
 	if !h.SystemdBooted() {
-		expect(t, run(t, h, "storage.config"), record.StatusSkip, "systemd, which would start it, is not PID 1")
+		checktest.Expect(t, run(t, h, "storage.config"), record.StatusSkip, "systemd, which would start it, is not PID 1")
 	}
 	// Offline against a sysroot: it runs.
 	h = host(t, root(t, fedora(dssDevmapper, storageDevmap)), "/nonexistent.sock")
 	h.Offline, h.NewSystemd = true, nil
-	expect(t, run(t, h, "storage.config"), record.StatusPass, "devicemapper on thin pool /dev/mapper/atomicos-docker--pool")
+	checktest.Expect(t, run(t, h, "storage.config"), record.StatusPass, "devicemapper on thin pool /dev/mapper/atomicos-docker--pool")
 	h = host(t, root(t, map[string]string{"etc/hostname": "x\n"}), "/nonexistent.sock")
 	h.Offline = true
-	expect(t, run(t, h, "storage.config"), record.StatusSkip, "the unit docker.service is not installed")
+	checktest.Expect(t, run(t, h, "storage.config"), record.StatusSkip, "the unit docker.service is not installed")
 }
 
 // TestDriverOverlayReal runs storage.driver against the real daemon
@@ -277,17 +272,17 @@ func TestDriverOverlayReal(t *testing.T) {
 	}
 	h := host(t, root(t, fedora(dssOverlay2, storageOverlay2)), d.Socket)
 	res := run(t, h, "storage.driver")
-	expect(t, res, record.StatusPass, "overlay2 as configured")
+	checktest.Expect(t, res, record.StatusPass, "overlay2 as configured")
 	if evidence(res, "d_type on") != "supported" {
 		t.Errorf("d_type evidence: %+v", res.Evidence)
 	}
 	// The files ask for devicemapper: the daemon disagrees.
 	h = host(t, root(t, fedora(dssDevmapper, storageDevmap)), d.Socket)
-	expect(t, run(t, h, "storage.driver"), record.StatusFail, "the daemon uses overlay2, but /etc/sysconfig/docker-storage via /usr/lib/systemd/system/docker.service configures devicemapper")
+	checktest.Expect(t, run(t, h, "storage.driver"), record.StatusFail, "the daemon uses overlay2, but /etc/sysconfig/docker-storage via /usr/lib/systemd/system/docker.service configures devicemapper")
 	// The self-test's configuration demands vfs.
 	h = host(t, root(t, map[string]string{"usr/lib/systemd/system/docker.service": debianUnit}), d.Socket)
 	h.Config.Storage.Driver = "vfs"
-	expect(t, run(t, h, "storage.driver"), record.StatusFail, "configures vfs")
+	checktest.Expect(t, run(t, h, "storage.driver"), record.StatusFail, "configures vfs")
 }
 
 // TestDriverXFS starts a daemon whose data root is a real XFS (ftype=1)
@@ -312,7 +307,7 @@ func TestDriverXFS(t *testing.T) {
 	d := dockertest.Start(t, dockertest.Options{DataRoot: filepath.Join(mnt, "docker")})
 	h := host(t, root(t, fedora(dssOverlay2, storageOverlay2)), d.Socket)
 	res := run(t, h, "storage.driver")
-	expect(t, res, record.StatusPass)
+	checktest.Expect(t, res, record.StatusPass)
 	if evidence(res, "XFS ftype") != "1" || !strings.HasSuffix(evidence(res, "backing filesystem"), "xfs") {
 		t.Errorf("evidence %+v", res.Evidence)
 	}
@@ -409,7 +404,7 @@ func TestDriverDevmapper(t *testing.T) {
 		// and the oneshot setup service ended with success (inactive).
 		{"healthy", devmapperStatus("1.26GB", false), lvsOutput, dssDone, record.StatusPass, []string{"devicemapper as configured"}},
 		{"loopback", devmapperStatus("1.26GB", true), lvsOutput, dssDone, record.StatusFail, []string{"loopback file (Data loop file"}},
-		{"full", devmapperStatus("9.8GB", false), lvsOutput, dssDone, record.StatusFail, []string{"data space is 96.1 % used (limit 90 %)"}},
+		{"full", devmapperStatus("9.8GB", false), lvsOutput, dssDone, record.StatusFail, []string{"data space is 96.1 % used (limit 90 %, [storage] data_percent)"}},
 		{"not a pool", devmapperStatus("1.26GB", false), strings.Replace(lvsOutput, "twi-a-t---", "-wi-a-----", 1), dssDone, record.StatusFail, []string{"is not a thin pool"}},
 		{"lvm says full", devmapperStatus("1.26GB", false), strings.Replace(lvsOutput, "'3.05'", "'97.50'", 1), dssDone, record.StatusFail, []string{"metadata_percent at 97.5 %"}},
 		{"setup failed", devmapperStatus("1.26GB", false), lvsOutput, dssFailed, record.StatusFail, []string{"docker-storage-setup.service ended with Result=exit-code"}},
@@ -428,7 +423,7 @@ func TestDriverDevmapper(t *testing.T) {
 			cmd := &lvsCommander{out: tc.lvs}
 			h.Commands = cmd
 			h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{"docker-storage-setup.service": tc.dss})
-			expect(t, run(t, h, "storage.driver"), tc.result, tc.msg...)
+			checktest.Expect(t, run(t, h, "storage.driver"), tc.result, tc.msg...)
 			if tc.name == "healthy" && strings.Join(cmd.argv, " ") != "lvs --noheadings --nameprefixes -o "+LvsFields+" atomicos/docker-pool" {
 				t.Errorf("lvs argv %q", cmd.argv)
 			}

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 // Unit is what storage.config needs of the runtime's service unit: the
@@ -27,14 +27,13 @@ type Unit struct {
 	Environment map[string]string
 }
 
-// LoadUnit reads unit name as systemd would find it under root (path maps
-// a host path to the file to read). It returns nil, nil when no such
-// unit file exists.
-func LoadUnit(path func(string) string, name string) (*Unit, error) {
+// LoadUnit reads unit name as systemd would find it in files. It returns
+// nil, nil when no such unit file exists.
+func LoadUnit(files rootfs.FS, name string) (*Unit, error) {
 	u := &Unit{Environment: map[string]string{}}
 	for _, d := range dockerprobe.UnitDirs {
 		p := filepath.Join(d, name)
-		if _, err := os.Stat(path(p)); err == nil {
+		if files.Exists(p) {
 			u.Path = p
 			break
 		}
@@ -47,7 +46,7 @@ func LoadUnit(path func(string) string, name string) (*Unit, error) {
 	seen := map[string]string{}
 	for i := len(dockerprobe.UnitDirs) - 1; i >= 0; i-- {
 		dir := filepath.Join(dockerprobe.UnitDirs[i], name+".d")
-		entries, err := os.ReadDir(path(dir))
+		entries, err := files.ReadDir(dir)
 		if err != nil {
 			continue
 		}
@@ -66,12 +65,12 @@ func LoadUnit(path func(string) string, name string) (*Unit, error) {
 		u.DropIns = append(u.DropIns, seen[n])
 	}
 	for _, f := range append([]string{u.Path}, u.DropIns...) {
-		data, err := os.ReadFile(path(f))
+		data, err := files.ReadFile(f, rootfs.UnitFile)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			return nil, fmt.Errorf("reading %s: %w", f, err)
+			return nil, err
 		}
 		if err := u.parse(string(data)); err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)

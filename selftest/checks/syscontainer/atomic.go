@@ -3,13 +3,24 @@ package syscontainer
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path"
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 )
+
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "syscontainer.atomic",
+		Criterion:   "C10",
+		Required:    false,
+		Description: "with syscontainer.image set: atomic pull --storage ostree, atomic install --system, systemctl start (active within syscontainer.start_timeout), atomic uninstall",
+		Timeout:     30 * time.Minute,
+		Applies:     atomicApplies,
+		Run:         checkAtomic,
+	})
+}
 
 // atomicTimeout bounds each atomic CLI command; a pull from a registry is
 // the slow one.
@@ -37,7 +48,7 @@ func checkAtomic(ctx context.Context, t *selftest.T) {
 	h := t.Host
 	cfg := h.Config.Syscontainer
 	name, image := cfg.Name, cfg.Image
-	if _, err := os.Lstat(h.Path(path.Join(cfg.CheckoutDir, name))); err == nil {
+	if _, err := h.Lstat(path.Join(cfg.CheckoutDir, name)); err == nil {
 		t.Error("a system container named %s is already installed; set syscontainer.name to a name the self-test may install and remove", name)
 		return
 	}
@@ -109,7 +120,7 @@ func checkAtomic(ctx context.Context, t *selftest.T) {
 		return
 	}
 	uninstalled = true
-	if _, err := os.Lstat(h.Path(path.Join(cfg.CheckoutDir, name))); err == nil {
+	if _, err := h.Lstat(path.Join(cfg.CheckoutDir, name)); err == nil {
 		t.Fail("atomic uninstall left %s behind", path.Join(cfg.CheckoutDir, name))
 		return
 	}

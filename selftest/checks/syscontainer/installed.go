@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -18,13 +19,17 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
-// maxInfo bounds an info file, config.json and runc's state.json; the
-// atomic CLI writes a few kilobytes.
-const maxInfo = 1 << 20
-
-// maxRefs bounds how many ociimage refs are decoded when the encoded
-// name is not found directly.
-const maxRefs = 10000
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "syscontainer.installed",
+		Criterion:   "C10",
+		Required:    true,
+		Description: "every installed system container has its info, config.json, image ref in the ostree repository, an active unit and a live runc container",
+		Timeout:     time.Minute,
+		Offline:     true,
+		Run:         checkInstalled,
+	})
+}
 
 // Info is the atomic CLI's "info" file of an installed system container
 // (Atomic/syscontainers.py _write_info_file, projectatomic/atomic at
@@ -94,7 +99,7 @@ func findContainers(h *selftest.Host, dirs []string) ([]installedContainer, map[
 	broken := map[string]string{}
 	seen := map[string]bool{}
 	for _, dir := range dirs {
-		ents, err := os.ReadDir(h.Path(dir))
+		ents, err := h.ReadDir(dir)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -107,21 +112,19 @@ func findContainers(h *selftest.Host, dirs []string) ([]installedContainer, map[
 				continue
 			}
 			if strings.HasSuffix(n, ".0") || strings.HasSuffix(n, ".1") {
-				if fi, err := os.Lstat(h.Path(path.Join(dir, n[:len(n)-2]))); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+				if fi, err := h.Lstat(path.Join(dir, n[:len(n)-2])); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 					continue
 				}
 			}
 			seen[n] = true
 			p := path.Join(dir, n)
-			rp, err := rootfs.Resolve(h.Root, p)
-			if err != nil {
+			fi, err := h.Stat(p)
+			switch {
+			case err != nil && !errors.Is(err, fs.ErrNotExist):
 				broken[n] = err.Error()
 				continue
-			}
-			fi, err := os.Stat(rp)
-			switch {
 			case err != nil:
-				target, _ := os.Readlink(h.Path(p))
+				target, _ := h.Readlink(p)
 				broken[n] = fmt.Sprintf("%s points to %s, which does not exist", p, target)
 				continue
 			case !fi.IsDir():
@@ -191,18 +194,11 @@ func checkInstalled(ctx context.Context, t *selftest.T) {
 func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.Host, sd selftest.Systemd, repos []string, c installedContainer) []string {
 	var p []string
 	read := func(name string) ([]byte, error) {
-		rp, err := rootfs.Resolve(h.Root, path.Join(c.dir, name))
-		if err != nil {
-			return nil, err
-		}
-		b, err := rootfs.ReadBounded(rp, maxInfo)
-		if errors.Is(err, os.ErrNotExist) {
+		b, err := h.ReadFile(path.Join(c.dir, name), rootfs.Container)
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s is missing", path.Join(c.dir, name))
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path.Join(c.dir, name), err)
-		}
-		return b, nil
+		return b, err
 	}
 	var info *Info
 	b, err := read("info")
@@ -260,19 +256,20 @@ func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.Host, sd s
 func runcAlive(h *selftest.Host, name string) string {
 	root := h.Config.Syscontainer.SystemRuncRoot
 	sp := path.Join(root, name, "state.json")
-	b, err := rootfs.ReadBounded(h.Path(sp), maxInfo)
-	if errors.Is(err, os.ErrNotExist) {
+	b, err := h.ReadFile(sp, rootfs.Container)
+	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Sprintf("runc does not know the container (no %s)", sp)
 	}
 	if err != nil {
-		return fmt.Sprintf("%s: %v", sp, err)
+		return err.Error()
 	}
 	st, err := ParseRuncState(b)
 	if err != nil {
 		return fmt.Sprintf("%s: %v", sp, err)
 	}
-	// Processes are the running kernel's: /proc is never under the root.
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", st.PID))
+	// Processes are the running kernel's: /proc is never under the root,
+	// so this reads the live host's (the zero rootfs.FS).
+	stat, err := rootfs.FS{}.ReadFile(fmt.Sprintf("/proc/%d/stat", st.PID), rootfs.Kernel)
 	if err != nil {
 		return fmt.Sprintf("runc's init process %d is not running", st.PID)
 	}
@@ -312,7 +309,7 @@ func ostreeRepos(h *selftest.Host, configured, checkout string) []string {
 		return []string{configured}
 	}
 	var repos []string
-	if _, err := os.Stat(h.Path("/ostree/repo/config")); err == nil {
+	if h.Exists("/ostree/repo/config") {
 		repos = append(repos, "/ostree/repo")
 	}
 	return append(repos, path.Join(checkout, ".storage", "ostree"))
@@ -325,20 +322,18 @@ func ostreeRepos(h *selftest.Host, configured, checkout string) []string {
 func findImageRef(h *selftest.Host, repos []string, image string) (string, error) {
 	want := EncodeOstreeRef(image)
 	for _, repo := range repos {
-		if _, err := os.Stat(h.Path(path.Join(repo, "refs/heads", OciImagePrefix+want))); err == nil {
+		if h.Exists(path.Join(repo, "refs/heads", OciImagePrefix+want)) {
 			return repo + ":" + OciImagePrefix + want, nil
 		}
 	}
 	norm := normalizeImage(image)
 	for _, repo := range repos {
-		dir := h.Path(path.Join(repo, "refs/heads", strings.TrimSuffix(OciImagePrefix, "/")))
-		f, err := os.Open(dir)
+		ents, err := h.ReadDir(path.Join(repo, "refs/heads", strings.TrimSuffix(OciImagePrefix, "/")))
 		if err != nil {
 			continue
 		}
-		names, _ := f.Readdirnames(maxRefs)
-		f.Close()
-		for _, n := range names {
+		for _, e := range ents {
+			n := e.Name()
 			if normalizeImage(DecodeOstreeRef(n)) == norm {
 				return repo + ":" + OciImagePrefix + n, nil
 			}

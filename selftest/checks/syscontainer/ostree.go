@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -37,6 +38,8 @@ type ostreeStore struct {
 }
 
 func (s ostreeStore) run(ctx context.Context, args ...string) ([]byte, error) {
+	// outside the door: the ostree command takes a path: Path is the
+	// root-prefixed one.
 	argv := append([]string{"ostree", args[0], "--repo=" + s.h.Path(s.repo)}, args[1:]...)
 	return s.h.Run(ctx, ostreeTimeout, argv...)
 }
@@ -163,13 +166,12 @@ func (s ostreeStore) remove(ctx context.Context, name string) error {
 // has reports whether the repository has a branch (loose refs; ostree
 // keeps no packed refs).
 func (s ostreeStore) has(branch string) bool {
-	_, err := os.Stat(s.h.Path(filepath.Join(s.repo, "refs/heads", branch)))
-	return err == nil
+	return s.h.Exists(path.Join(s.repo, "refs/heads", branch))
 }
 
 // leftovers lists the names of probe images left in the repository.
 func (s ostreeStore) leftovers() []string {
-	ents, err := os.ReadDir(s.h.Path(filepath.Join(s.repo, "refs/heads", strings.TrimSuffix(OciImagePrefix, "/"))))
+	ents, err := s.h.ReadDir(path.Join(s.repo, "refs/heads", strings.TrimSuffix(OciImagePrefix, "/")))
 	if err != nil {
 		return nil
 	}
@@ -192,7 +194,7 @@ func layerBranch(d digest.Digest) string { return OciImagePrefix + d.Encoded() }
 func probeOstreeRepo(h *selftest.Host) string {
 	cfg := h.Config.Syscontainer
 	for _, r := range ostreeRepos(h, cfg.OstreeRepo, cfg.CheckoutDir) {
-		if _, err := os.Stat(h.Path(filepath.Join(r, "config"))); err == nil {
+		if h.Exists(path.Join(r, "config")) {
 			return r
 		}
 	}

@@ -22,6 +22,18 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
 )
 
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "syscontainer.run",
+		Criterion:   "C10",
+		Required:    true,
+		Description: "an OCI image of the probe is copied into the image store, unpacked into a bundle and run by runc; its marker proves the sandbox and nothing is left",
+		Timeout:     3 * time.Minute,
+		Applies:     needRoot,
+		Run:         checkSyscontainerRun,
+	})
+}
+
 // Prefix starts the name of everything syscontainer.run creates: the runc
 // container, its bundle, its image and its source layout. Whatever carries
 // it in the self-test's own state directory and runc root is a leftover of
@@ -87,7 +99,7 @@ func (p *probeRun) runcArgv(args ...string) []string {
 	return append([]string{p.runc, "--root", p.root}, args...)
 }
 
-func checkRun(ctx context.Context, t *selftest.T) {
+func checkSyscontainerRun(ctx context.Context, t *selftest.T) {
 	cfg := t.Host.Config.Syscontainer
 	runc, err := exec.LookPath(cfg.Runc)
 	if err != nil {
@@ -164,7 +176,7 @@ func (p *probeRun) run(ctx context.Context, t *selftest.T, timeout time.Duration
 		}
 		if p.damage != nil {
 			if err := p.damage(src); err != nil {
-				t.Error("test hook: %v", err)
+				t.Error("changing the probe image layout %s before the copy: %v", src, err)
 				return
 			}
 		}
@@ -335,7 +347,7 @@ func (p *probeRun) known(ctx context.Context) bool {
 
 // list returns the ids of the containers under the private runc root.
 func (p *probeRun) list(ctx context.Context) ([]string, error) {
-	if _, err := os.Stat(p.root); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(p.root); errors.Is(err, os.ErrNotExist) { // outside the door: the probe's own runc root
 		return nil, nil
 	}
 	out, err := p.h.Run(ctx, 15*time.Second, p.runcArgv("list", "--format", "json")...)
@@ -367,7 +379,7 @@ func (p *probeRun) lockProbe(name string, wait bool) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_RDWR, 0o600) // outside the door: the probe's own lock
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +432,7 @@ func (p *probeRun) sweep(ctx context.Context) ([]string, error) {
 		}
 	}
 	for _, sub := range []string{bundleDir, imagesDir, srcDir, locksDir} {
-		ents, err := os.ReadDir(filepath.Join(p.state, sub))
+		ents, err := os.ReadDir(filepath.Join(p.state, sub)) // outside the door: the probe's own state
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
@@ -484,4 +496,11 @@ func staticBinary(path string) error {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+func needRoot(_ context.Context, h *selftest.Host) string {
+	if os.Geteuid() != 0 {
+		return "runc needs root to create containers; the self-test is not running as root"
+	}
+	return ""
 }

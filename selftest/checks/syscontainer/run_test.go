@@ -90,7 +90,7 @@ func TestRunOstree(t *testing.T) {
 func TestRunMissingRunc(t *testing.T) {
 	h := testHost(t, t.TempDir())
 	h.Config.Syscontainer.Runc = "/nonexistent/runc"
-	r := runCheck(t, h, &selftest.Check{ID: "syscontainer.run", Criterion: "C10", Description: "t", Run: checkRun})
+	r := runCheck(t, h, &selftest.Check{ID: "syscontainer.run", Criterion: "C10", Description: "t", Run: checkSyscontainerRun})
 	if r.Status != record.StatusFail || !strings.Contains(r.Message, `runc ("/nonexistent/runc") is not installed`) {
 		t.Fatalf("got %s: %s", r.Status, r.Message)
 	}

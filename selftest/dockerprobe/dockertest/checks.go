@@ -2,41 +2,13 @@ package dockertest
 
 import (
 	"context"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"net"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
-	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
-
-// RunCheck runs one registered check through the real runner, with its
-// timeout replaced when timeout is non-zero, and returns its result.
-func RunCheck(t testing.TB, h *selftest.Host, id string, timeout time.Duration) record.Result {
-	t.Helper()
-	c := checktest.Registered(t, id)
-	if timeout > 0 {
-		c.Timeout = timeout
-	}
-	return checktest.One(t, h, c)
-}
-
-// Expect fails t unless res has status and its message mentions every
-// one of parts.
-func Expect(t testing.TB, res record.Result, status record.Status, parts ...string) {
-	t.Helper()
-	if res.Status != status {
-		t.Fatalf("%s: %s (%s), want %s; evidence %+v", res.ID, res.Status, res.Message, status, res.Evidence)
-	}
-	for _, p := range parts {
-		if !strings.Contains(res.Message, p) {
-			t.Errorf("%s: message %q does not mention %q", res.ID, res.Message, p)
-		}
-	}
-}
 
 // Systemd stands in for systemd, which is not PID 1 where the tests run:
 // it reports the given unit states as the D-Bus probe would read them,

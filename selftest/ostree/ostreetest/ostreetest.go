@@ -11,7 +11,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
-	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 )
 
 // Sysroot is a physical sysroot made by ostree.
@@ -315,13 +313,6 @@ func (s *Sysroot) BootedRoot(stateroot, checksum string, serial int, sysrootRO b
 		s.T.Fatal(err)
 	}
 	return dep
-}
-
-// RunCheck runs one registered check (and what it depends on) against h
-// with the engine's runner and returns its result and the run record.
-func RunCheck(t testing.TB, h *selftest.Host, id string) (record.Result, *record.Record) {
-	t.Helper()
-	return checktest.WithDepends(t, h, id)
 }
 
 // LiveHost returns a host rooted at root that is treated as the running

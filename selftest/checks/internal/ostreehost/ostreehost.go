@@ -7,20 +7,20 @@ package ostreehost
 import (
 	"context"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 // NeedOstreeBooted is the applicability test of checks that need a
 // running OSTree host: ostree-prepare-root leaves /run/ostree-booted.
 func NeedOstreeBooted(_ context.Context, h *selftest.Host) string {
-	if _, err := os.Stat(h.Path("/run/ostree-booted")); err != nil {
+	if !h.Exists("/run/ostree-booted") {
 		return "not an OSTree-booted host (no /run/ostree-booted)"
 	}
 	return ""
@@ -29,7 +29,7 @@ func NeedOstreeBooted(_ context.Context, h *selftest.Host) string {
 // NeedSysroot is the applicability test of checks that only read a
 // sysroot, live or offline.
 func NeedSysroot(_ context.Context, h *selftest.Host) string {
-	if fi, err := os.Stat(h.Path("/ostree/deploy")); err != nil || !fi.IsDir() {
+	if fi, err := h.Stat("/ostree/deploy"); err != nil || !fi.IsDir() {
 		return "not an OSTree sysroot (no /ostree/deploy)"
 	}
 	return ""
@@ -71,7 +71,7 @@ func Record(h *selftest.Host, s *ot.Sysroot, d *ot.Deployment) *record.Deploymen
 			r.Rollback = rb.OSName + "/" + rb.Name()
 		}
 		if h != nil && !h.Offline {
-			r.BootedAt = BootTime(h.Path("/proc/stat"))
+			r.BootedAt = BootTime(h)
 		}
 	}
 	return r
@@ -79,8 +79,8 @@ func Record(h *selftest.Host, s *ot.Sysroot, d *ot.Deployment) *record.Deploymen
 
 // BootTime returns the boot's start from the btime line of proc(5)'s
 // /proc/stat, or the zero time when it cannot be read.
-func BootTime(procStat string) time.Time {
-	data, err := os.ReadFile(procStat)
+func BootTime(h *selftest.Host) time.Time {
+	data, err := h.ReadFile("/proc/stat", rootfs.Kernel)
 	if err != nil {
 		return time.Time{}
 	}
@@ -100,19 +100,11 @@ func Describe(d *record.Deployment) string {
 	if d == nil {
 		return "none"
 	}
-	s := fmt.Sprintf("%s %s.%d", d.OSName, Short(d.Checksum), d.Serial)
+	s := fmt.Sprintf("%s %s.%d", d.OSName, record.Short(d.Checksum), d.Serial)
 	if d.Version != "" {
 		s += " (" + d.Version + ")"
 	}
 	return s
-}
-
-// Short abbreviates a checksum to 10 characters.
-func Short(c string) string {
-	if len(c) > 10 {
-		return c[:10] + "…"
-	}
-	return c
 }
 
 // Problems summarises what could not be read, for evidence.

@@ -1,18 +1,10 @@
-// Package ostree owns the C1 checks of the OSTree sysroot: the host booted
-// a deployment it can identify, with the sysroot, /usr, /etc and /var
-// mounted the way ostree-prepare-root and ostree-remount set them up
-// (ostree.booted), and the bootloader entries boot existing deployments
-// with existing kernels, the default being the one that should boot next
-// (ostree.bootloader). It reads the sysroot with the pure-Go reader in
-// selftest/ostree and the mount table from /proc/self/mountinfo(5).
 package ostree
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -23,6 +15,8 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 func init() {
@@ -35,22 +29,16 @@ func init() {
 		Applies:     ostreehost.NeedOstreeBooted,
 		Run:         checkBooted,
 	})
-	selftest.Register(&selftest.Check{
-		ID:          "ostree.bootloader",
-		Criterion:   "C1",
-		Required:    true,
-		Description: "every deployment has a BLS entry whose kernel and initramfs exist, no entry points at a missing deployment, the default entry boots the pending or booted deployment",
-		Timeout:     30 * time.Second,
-		Offline:     true,
-		Applies:     ostreehost.NeedSysroot,
-		Run:         checkBootloader,
-	})
 }
 
-func devIno(path string) (ot.DevIno, error) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
+func devIno(h *selftest.Host, p string) (ot.DevIno, error) {
+	fi, err := h.Stat(p)
+	if err != nil {
 		return ot.DevIno{}, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ot.DevIno{}, fmt.Errorf("stat %s: no device and inode", p)
 	}
 	return ot.DevIno{Dev: uint64(st.Dev), Ino: st.Ino}, nil
 }
@@ -69,7 +57,7 @@ func checkBooted(_ context.Context, t *selftest.T) {
 	if b == nil {
 		msg := fmt.Sprintf("/run/ostree-booted exists but no deployment's directory is the running root (%s)", s.RootDevIno)
 		if s.KernelArg != nil {
-			msg += fmt.Sprintf("; the kernel was booted with ostree=%s (stateroot %s, boot checksum %s)", s.KernelArg.Path, s.KernelArg.OSName, ostreehost.Short(s.KernelArg.BootChecksum))
+			msg += fmt.Sprintf("; the kernel was booted with ostree=%s (stateroot %s, boot checksum %s)", s.KernelArg.Path, s.KernelArg.OSName, record.Short(s.KernelArg.BootChecksum))
 		}
 		t.Fail("%s", msg)
 		return
@@ -83,18 +71,25 @@ func checkBooted(_ context.Context, t *selftest.T) {
 	// The ostree= argument names stateroot and boot checksum reliably;
 	// its boot serial and bootversion change with later deploys.
 	if ka := s.KernelArg; ka != nil {
-		seen := ka.OSName + " " + ostreehost.Short(ka.BootChecksum)
-		want := b.OSName + " " + ostreehost.Short(b.BootChecksum)
+		seen := ka.OSName + " " + record.Short(ka.BootChecksum)
+		want := b.OSName + " " + record.Short(b.BootChecksum)
 		t.Evidence("kernel ostree= stateroot and boot checksum", want, seen)
 		if ka.OSName != b.OSName || ka.BootChecksum != b.BootChecksum {
-			problems = append(problems, fmt.Sprintf("the kernel was booted with ostree=%s, which is not the booted deployment's stateroot %s and boot checksum %s", ka.Path, b.OSName, ostreehost.Short(b.BootChecksum)))
+			problems = append(problems, fmt.Sprintf("the kernel was booted with ostree=%s, which is not the booted deployment's stateroot %s and boot checksum %s", ka.Path, b.OSName, record.Short(b.BootChecksum)))
 		}
 	}
 
 	// /sysroot: mounted; read-only when the repo says [sysroot]
 	// readonly=true or ostree-prepare-root recorded sysroot-ro.
 	wantRO := sysrootReadonly(h, s)
-	mnt, err := findMount("/proc/self/mountinfo", h.Path("/sysroot"))
+	// The mount table is the running kernel's (the zero rootfs.FS reads
+	// the live host; this check never runs offline), and names mount
+	// points as the kernel sees them: /sysroot under the root.
+	point, err := h.Files().Resolve("/sysroot")
+	var mnt *mount
+	if err == nil {
+		mnt, err = findMount(rootfs.FS{}, "/proc/self/mountinfo", point)
+	}
 	switch {
 	case err != nil:
 		problems = append(problems, err.Error())
@@ -114,9 +109,8 @@ func checkBooted(_ context.Context, t *selftest.T) {
 	}
 
 	// /usr: read-only unless the deployment is unlocked.
-	var sf unix.Statfs_t
-	if err := unix.Statfs(h.Path("/usr"), &sf); err != nil {
-		problems = append(problems, fmt.Sprintf("statfs /usr: %v", err))
+	if sf, err := h.Statfs("/usr"); err != nil {
+		problems = append(problems, err.Error())
 	} else {
 		ro := sf.Flags&unix.ST_RDONLY != 0
 		seen := map[bool]string{true: "read-only", false: "read-write"}[ro]
@@ -134,21 +128,21 @@ func checkBooted(_ context.Context, t *selftest.T) {
 	// With transient /etc (ostree-prepare-root's etc.transient) /etc is an
 	// overlay that cannot match.
 	dirs := []struct{ name, path, want string }{
-		{"/var", h.Path("/var"), h.Path("/ostree/deploy/" + b.OSName + "/var")},
+		{"/var", "/var", "/ostree/deploy/" + b.OSName + "/var"},
 	}
 	if _, transient := s.BootedMetadata["transient-etc"]; transient {
 		t.Evidence("/etc", "", "transient (an overlay, not compared)")
 	} else {
-		dirs = append(dirs, struct{ name, path, want string }{"/etc", h.Path("/etc"), filepath.Join(b.Dir, "etc")})
+		dirs = append(dirs, struct{ name, path, want string }{"/etc", "/etc", fmt.Sprintf("/ostree/deploy/%s/deploy/%s/etc", b.OSName, b.Name())})
 	}
 	for _, c := range dirs {
-		got, err1 := devIno(c.path)
-		want, err2 := devIno(c.want)
+		got, err1 := devIno(h, c.path)
+		want, err2 := devIno(h, c.want)
 		if err1 != nil || err2 != nil {
 			problems = append(problems, fmt.Sprintf("comparing %s: %v", c.name, firstErr(err1, err2)))
 			continue
 		}
-		rel := strings.TrimPrefix(c.want, strings.TrimSuffix(h.Root, "/"))
+		rel := c.want
 		t.Evidence(c.name, rel+" ("+want.String()+")", got.String())
 		if got != want {
 			problems = append(problems, fmt.Sprintf("%s is not %s (%s, want %s)", c.name, rel, got, want))
@@ -174,7 +168,7 @@ func sysrootReadonly(h *selftest.Host, s *ot.Sysroot) bool {
 	if ro, ok := s.BootedMetadata.Bool("sysroot-ro"); ok && ro {
 		return true
 	}
-	data, err := os.ReadFile(h.Path("/ostree/repo/config"))
+	data, err := h.ReadFile("/ostree/repo/config", rootfs.Config)
 	if err != nil {
 		return false
 	}
@@ -191,16 +185,15 @@ type mount struct {
 	readOnly bool
 }
 
-// findMount returns the last (topmost) mount at point in a mountinfo file,
-// or nil when point is not a mount point.
-func findMount(mountinfo, point string) (*mount, error) {
-	f, err := os.Open(mountinfo)
+// findMount returns the last (topmost) mount at point in a mountinfo file
+// of files, or nil when point is not a mount point.
+func findMount(files rootfs.FS, mountinfo, point string) (*mount, error) {
+	data, err := files.ReadFile(mountinfo, rootfs.Kernel)
 	if err != nil {
 		return nil, fmt.Errorf("reading the mount table: %w", err)
 	}
-	defer f.Close()
 	var found *mount
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		// id parent major:minor root mountpoint options ...

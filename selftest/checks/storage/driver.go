@@ -1,16 +1,8 @@
-// Package storage owns the container storage checks (C2): what the host's
-// files ask for (storage.config: docker-storage-setup's input and output,
-// daemon.json, the runtime unit's command line, which must agree), and
-// whether the running daemon uses it properly (storage.driver: the driver
-// from GET /info, overlay2 on a filesystem with d_type and on XFS
-// ftype=1, devicemapper on a real LVM thin pool with room left, and
-// docker-storage-setup.service ended well).
 package storage
 
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -20,16 +12,6 @@ import (
 )
 
 func init() {
-	selftest.Register(&selftest.Check{
-		ID:          "storage.config",
-		Criterion:   "C2",
-		Required:    true,
-		Description: "docker-storage-setup's configuration and output, daemon.json and the runtime unit's command line agree on the storage backend",
-		Timeout:     30 * time.Second,
-		Offline:     true,
-		Applies:     installed,
-		Run:         checkConfig,
-	})
 	selftest.Register(&selftest.Check{
 		ID:          "storage.driver",
 		Criterion:   "C2",
@@ -42,88 +24,11 @@ func init() {
 	})
 }
 
-// installed: against a sysroot, the runtime unit must be in it; on a live
-// host, the runtime must be expected (dockerprobe.Installed).
-func installed(_ context.Context, h *selftest.Host) string {
-	rc := h.Config.Runtime
-	if h.Offline {
-		if dockerprobe.UnitInstalled(unitName(h), h.Path) {
-			return ""
-		}
-		return fmt.Sprintf("no container runtime in %s: the unit %s is not installed", h.Root, unitName(h))
-	}
-	return dockerprobe.Installed(rc.Socket, rc.Unit, h.Path, hasSystemd(h))
-}
-
-// hasSystemd: systemd runs the host, or a systemd probe was supplied.
-func hasSystemd(h *selftest.Host) bool { return h.NewSystemd != nil || h.SystemdBooted() }
-
-func unitName(h *selftest.Host) string {
-	if u := h.Config.Storage.RuntimeUnitFile; u != "" {
-		return u
-	}
-	return h.Config.Runtime.Unit
-}
-
-func checkConfig(_ context.Context, t *selftest.T) {
-	s, err := ReadSetup(t.Host.Path, unitName(t.Host), t.Host.Config.Storage.Driver)
-	if err != nil {
-		// A configuration file that cannot be parsed is the host's
-		// problem, reported with the file's name.
-		t.Fail("%v", err)
-		return
-	}
-	t.Detail("setup", s)
-	evidence := func(name string, f *Flags) {
-		if f == nil {
-			t.Evidence(name, "", "absent")
-			return
-		}
-		seen := "driver " + orDefault(f.Driver)
-		if len(f.Opts) > 0 {
-			seen += ", options " + strings.Join(f.Opts, " ")
-		}
-		t.Evidence(name, "", seen)
-	}
-	if len(s.SetupFrom) > 0 {
-		t.Evidence("docker-storage-setup STORAGE_DRIVER", "", fmt.Sprintf("%s (%s)", orDefault(s.SetupDriver), strings.Join(s.SetupFrom, ", ")))
-	}
-	evidence(StorageFile, s.Generated)
-	evidence(DaemonJSONFile, s.DaemonJSON)
-	if s.Unit != "" {
-		evidence(s.Unit+" ExecStart", s.UnitFlags)
-	}
-	t.Evidence("backend that should be in use", "", describe(s))
-	if len(s.Problems) > 0 {
-		t.Fail("the storage configuration disagrees with itself: %s", strings.Join(s.Problems, "; "))
-		return
-	}
-	t.Pass("storage backend: %s", describe(s))
-}
-
-func describe(s *Setup) string {
-	if s.Driver == "" {
-		return "not configured: the daemon chooses its default"
-	}
-	d := s.Driver
-	if s.ThinPoolDev != "" {
-		d += " on thin pool " + s.ThinPoolDev
-	}
-	return d + " (from " + s.From + ")"
-}
-
-func orDefault(s string) string {
-	if s == "" {
-		return "(not set)"
-	}
-	return s
-}
-
 // checkDriver compares the daemon's storage with the configuration and
 // examines the backing store.
 func checkDriver(ctx context.Context, t *selftest.T) {
 	h := t.Host
-	s, err := ReadSetup(h.Path, unitName(h), h.Config.Storage.Driver)
+	s, err := ReadSetup(h.Files(), unitName(h), h.Config.Storage.Driver)
 	if err != nil {
 		t.Error("%v", err)
 		return
@@ -240,7 +145,7 @@ func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverS
 	}
 	pool := status["Pool Name"]
 	if s.ThinPoolDev != "" {
-		if _, err := os.Stat(t.Host.Path(s.ThinPoolDev)); err != nil {
+		if !t.Host.Exists(s.ThinPoolDev) {
 			t.Evidence("thin pool device "+s.ThinPoolDev, "exists", "missing")
 			problems = append(problems, fmt.Sprintf("the thin pool device %s named by dm.thinpooldev does not exist", s.ThinPoolDev))
 		}
@@ -251,9 +156,9 @@ func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverS
 		}
 	}
 	for _, what := range []struct {
-		name  string
-		limit float64
-	}{{"Data", cfg.DataPercent}, {"Metadata", cfg.MetadataPercent}} {
+		name, key string
+		limit     float64
+	}{{"Data", "data_percent", cfg.DataPercent}, {"Metadata", "metadata_percent", cfg.MetadataPercent}} {
 		pct, err := status.UsedPercent(what.name)
 		if err != nil {
 			problems = append(problems, "reading the daemon's thin pool usage: "+err.Error())
@@ -261,7 +166,7 @@ func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverS
 		}
 		t.Evidence(what.name+" space used", fmt.Sprintf("below %g %%", what.limit), fmt.Sprintf("%.1f %% (%s of %s)", pct, status[what.name+" Space Used"], status[what.name+" Space Total"]))
 		if pct >= what.limit {
-			problems = append(problems, fmt.Sprintf("the thin pool's %s space is %.1f %% used (limit %g %%)", strings.ToLower(what.name), pct, what.limit))
+			problems = append(problems, fmt.Sprintf("the thin pool's %s space is %.1f %% used (limit %g %%, [storage] %s)", strings.ToLower(what.name), pct, what.limit, what.key))
 		}
 	}
 	problems = append(problems, checkLvs(ctx, t, pool)...)
@@ -305,7 +210,7 @@ func checkLvs(ctx context.Context, t *selftest.T, pool string) []string {
 		if p, ok := l.Percent(f.field); ok {
 			t.Evidence("lvs "+f.field, fmt.Sprintf("below %g", f.limit), fmt.Sprintf("%g", p))
 			if p >= f.limit {
-				problems = append(problems, fmt.Sprintf("LVM reports %s/%s %s at %g %% (limit %g %%)", vg, lv, f.field, p, f.limit))
+				problems = append(problems, fmt.Sprintf("LVM reports %s/%s %s at %g %% (limit %g %%, [storage] %s)", vg, lv, f.field, p, f.limit, f.field))
 			}
 		}
 	}

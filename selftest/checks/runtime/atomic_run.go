@@ -12,6 +12,18 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
 )
 
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "runtime.atomic-run",
+		Criterion:   "C8",
+		Required:    true,
+		Description: "`atomic run` runs the same probe image and the probe's marker is verified",
+		Timeout:     runTimeout,
+		Applies:     needAtomic,
+		Run:         checkAtomicRun,
+	})
+}
+
 // needAtomic skips hosts without the atomic CLI, and hosts without a
 // runtime.
 func needAtomic(ctx context.Context, h *selftest.Host) string {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 
@@ -13,6 +14,18 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 )
+
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "deployment.rpmostree-agrees",
+		Criterion:   "C3",
+		Required:    false,
+		Description: "rpm-ostree's D-Bus view of the deployments (booted, checksums, order, packages) agrees with the sysroot",
+		Timeout:     30 * time.Second,
+		Applies:     ostreehost.NeedOstreeBooted,
+		Run:         checkRpmOstreeAgrees,
+	})
+}
 
 // rpm-ostree's D-Bus API (src/daemon/org.projectatomic.rpmostree1.xml in
 // coreos/rpm-ostree): the Sysroot object's Deployments property is an

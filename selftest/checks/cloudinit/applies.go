@@ -1,0 +1,84 @@
+package cloudinit
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
+)
+
+// applies skips where cloud-init is not installed or is disabled, and,
+// with cloudinit.require_virtualized, on bare metal.
+func applies(ctx context.Context, h *selftest.Host) string {
+	installed := false
+	for _, p := range []string{"/usr/bin/cloud-init", cloudCfg} {
+		if h.Exists(p) {
+			installed = true
+		}
+	}
+	if !installed {
+		return "cloud-init is not installed (no /usr/bin/cloud-init, no " + cloudCfg + ")"
+	}
+	if h.Exists(disabledFile) {
+		return "cloud-init is disabled (" + disabledFile + " exists)"
+	}
+	if !h.Offline {
+		if b, err := h.ReadFile("/proc/cmdline", rootfs.Kernel); err == nil {
+			for _, w := range strings.Fields(string(b)) {
+				if w == "cloud-init=disabled" {
+					return "cloud-init is disabled (cloud-init=disabled on the kernel command line)"
+				}
+			}
+		}
+	}
+	if h.Config.Cloudinit.RequireVirtualized && !h.Offline {
+		virt, how := virtualization(ctx, h)
+		if virt == "none" {
+			return "the host is not virtualised (" + how + "); cloud-init is checked on virtualised images only (cloudinit.require_virtualized)"
+		}
+	}
+	return ""
+}
+
+// containerTypes are the values of systemd's Virtualization property
+// (and of systemd-detect-virt) that name containers, not virtual
+// machines (systemd's virt.c): C7 is about virtualised images, and a
+// container has no cloud seed to be configured from.
+var containerTypes = map[string]bool{
+	"openvz": true, "lxc": true, "lxc-libvirt": true, "systemd-nspawn": true, "docker": true,
+	"podman": true, "rkt": true, "wsl": true, "proot": true, "pouch": true, "container-other": true,
+}
+
+// virtualization asks systemd (the Manager's Virtualization property)
+// and falls back to systemd-detect-virt, which reports the same. Both name
+// the innermost environment, a container before the VM it may run in. It
+// returns "none" on bare metal and in containers, and says how it found
+// out; where neither can answer it returns "" (unknown: the checks run).
+func virtualization(ctx context.Context, h *selftest.Host) (string, string) {
+	v, how := "", ""
+	if sd, err := h.Systemd(ctx); err == nil {
+		if m, err := sd.Manager(ctx); err == nil {
+			v, how = m.Virtualization, "systemd's Virtualization property"
+			if v == "" {
+				v = "none"
+			}
+		}
+	}
+	if how == "" {
+		out, err := h.Run(ctx, 10*time.Second, "systemd-detect-virt")
+		v = strings.TrimSpace(string(out))
+		var ee *selftest.ExitError
+		// systemd-detect-virt prints "none" and exits 1 on bare metal.
+		if err != nil && !(errors.As(err, &ee) && v == "none") {
+			return "", ""
+		}
+		how = "systemd-detect-virt"
+	}
+	if containerTypes[v] {
+		return "none", how + " says container " + v + ", not a virtual machine"
+	}
+	return v, how + ": " + v
+}

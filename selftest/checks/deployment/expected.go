@@ -1,0 +1,148 @@
+package deployment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+)
+
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "deployment.expected",
+		Criterion:   "C3",
+		Required:    true,
+		Description: "the booted deployment matches the expectation the outer driver left (checksum, version or refspec; layered and absent packages) for C3-C6",
+		Timeout:     2 * time.Minute,
+		Applies:     needExpectation,
+		Run:         checkExpected,
+	})
+}
+
+// needExpectation: an expectation on a host that is not OSTree-booted is a
+// failure of the expectation, so only the sysroot is required here.
+func needExpectation(ctx context.Context, h *selftest.Host) string {
+	if h.History.Expectation == nil {
+		return "no expectation left for this boot (atomic-selftest expect)"
+	}
+	return ostreehost.NeedSysroot(ctx, h)
+}
+
+func checkExpected(ctx context.Context, t *selftest.T) {
+	ex := t.Host.History.Expectation
+	t.UpdateRecord(func(r *record.Record) { r.Expectation = ex })
+	s, b := booted(t)
+	if b == nil {
+		return
+	}
+	rec := ostreehost.Record(t.Host, s, b)
+	t.UpdateRecord(func(r *record.Record) { r.Deployment = rec })
+	var diffs []string
+	if ex.Checksum != "" {
+		t.Evidence("checksum", ex.Checksum, b.Checksum)
+		if !strings.HasPrefix(b.Checksum, ex.Checksum) {
+			diffs = append(diffs, fmt.Sprintf("booted %s (%s), expected checksum %s", record.Short(b.Checksum), b.Version(), ex.Checksum))
+		}
+	}
+	if ex.Version != "" {
+		t.Evidence("version", ex.Version, b.Version())
+		if b.Version() != ex.Version {
+			diffs = append(diffs, fmt.Sprintf("booted version %q (%s), expected %q", b.Version(), record.Short(b.Checksum), ex.Version))
+		}
+	}
+	if ex.Refspec != "" {
+		t.Evidence("origin refspec", ex.Refspec, b.Refspec())
+		if b.Refspec() != ex.Refspec {
+			diffs = append(diffs, fmt.Sprintf("booted deployment follows %q, expected %q", b.Refspec(), ex.Refspec))
+		}
+	}
+	layered := b.Origin.LayeredPackages()
+	rpm := rpmQuery(ctx, t)
+	for _, p := range ex.Packages {
+		inOrigin := hasPackage(layered, p)
+		installed, how := rpm(p)
+		t.Evidence("package "+p, "layered and installed", fmt.Sprintf("origin: %s; rpm: %s", yesNo(inOrigin, "layered", "not layered"), how))
+		if !inOrigin {
+			diffs = append(diffs, fmt.Sprintf("package %s is not layered in the origin (layered: %s)", p, list(layered)))
+		}
+		if installed == no {
+			diffs = append(diffs, fmt.Sprintf("package %s is not in the rpm database", p))
+		}
+	}
+	for _, p := range ex.AbsentPackages {
+		inOrigin := hasPackage(layered, p)
+		installed, how := rpm(p)
+		t.Evidence("package "+p, "absent", fmt.Sprintf("origin: %s; rpm: %s", yesNo(inOrigin, "layered", "not layered"), how))
+		if inOrigin {
+			diffs = append(diffs, fmt.Sprintf("package %s is still layered in the origin", p))
+		}
+		if installed == yes {
+			diffs = append(diffs, fmt.Sprintf("package %s is still in the rpm database", p))
+		}
+	}
+	if len(diffs) > 0 {
+		t.Fail("%s", strings.Join(diffs, "; "))
+		return
+	}
+	t.Pass("booted %s as expected", ostreehost.Describe(rec))
+}
+
+func yesNo(b bool, y, n string) string {
+	if b {
+		return y
+	}
+	return n
+}
+
+// hasPackage matches a name against origin entries, which are names for
+// repository packages and NEVRAs (name-version-release.arch) for local
+// ones.
+func hasPackage(layered []string, name string) bool {
+	for _, l := range layered {
+		if l == name {
+			return true
+		}
+		if rest, ok := strings.CutPrefix(l, name+"-"); ok && strings.Count(rest, "-") == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+type tri int
+
+const (
+	unknown tri = iota
+	yes
+	no
+)
+
+// rpmQuery returns a function asking the rpm database about one package
+// with `rpm -q`; without rpm on the host the answer is unknown.
+func rpmQuery(ctx context.Context, t *selftest.T) func(string) (tri, string) {
+	if _, err := exec.LookPath("rpm"); err != nil {
+		return func(string) (tri, string) { return unknown, "not asked (no rpm on this host)" }
+	}
+	return func(p string) (tri, string) {
+		argv := []string{"rpm", "-q"}
+		if db := t.Host.Config.Deployment.RPMDBPath; db != "" {
+			// outside the door: rpm takes a path: the root-prefixed one.
+			argv = append(argv, "--dbpath", t.Host.Path(db))
+		}
+		out, err := t.Host.Run(ctx, 30*time.Second, append(argv, "--", p)...)
+		var ee *selftest.ExitError
+		switch {
+		case err == nil:
+			return yes, strings.TrimSpace(string(out))
+		case errors.As(err, &ee) && ee.Code == 1:
+			return no, "not installed"
+		}
+		return unknown, "rpm -q failed: " + err.Error()
+	}
+}

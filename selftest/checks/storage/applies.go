@@ -1,0 +1,32 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
+)
+
+// installed: against a sysroot, the runtime unit must be in it; on a live
+// host, the runtime must be expected (dockerprobe.Installed).
+func installed(_ context.Context, h *selftest.Host) string {
+	rc := h.Config.Runtime
+	if h.Offline {
+		if dockerprobe.UnitInstalled(unitName(h), h.Exists) {
+			return ""
+		}
+		return fmt.Sprintf("no container runtime in %s: the unit %s is not installed", h.Root, unitName(h))
+	}
+	return dockerprobe.Installed(rc.Socket, rc.Unit, h.Exists, hasSystemd(h))
+}
+
+// hasSystemd: systemd runs the host, or a systemd probe was supplied.
+func hasSystemd(h *selftest.Host) bool { return h.NewSystemd != nil || h.SystemdBooted() }
+
+func unitName(h *selftest.Host) string {
+	if u := h.Config.Storage.RuntimeUnitFile; u != "" {
+		return u
+	}
+	return h.Config.Runtime.Unit
+}
