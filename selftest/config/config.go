@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 // Directories read by default, vendor first.
@@ -179,16 +180,31 @@ func defaultSyscontainer() Syscontainer {
 }
 
 // Load reads the default directories under root ("/" on a live host).
+// Under an image's root (run --sysroot) the files are the image's and are
+// read through the confined, bounded door (selftest/rootfs): a link in the
+// image's configuration never leads to the live host's files.
 func Load(root string) (*Config, error) {
-	return LoadDirs(filepath.Join(root, VendorDir), filepath.Join(root, AdminDir))
+	return loadDirs(rootfs.FS{Root: root}, VendorDir, AdminDir)
 }
 
-// LoadDirs reads *.toml from each directory in order over the defaults. A
-// missing directory is not an error.
+// LoadDirs reads *.toml from each directory of this machine in order over
+// the defaults (--config-dir). A missing directory is not an error.
 func LoadDirs(dirs ...string) (*Config, error) {
+	abs := make([]string, len(dirs))
+	for i, d := range dirs {
+		a, err := filepath.Abs(d)
+		if err != nil {
+			return nil, fmt.Errorf("configuration directory %s: %w", d, err)
+		}
+		abs[i] = a
+	}
+	return loadDirs(rootfs.FS{}, abs...)
+}
+
+func loadDirs(files rootfs.FS, dirs ...string) (*Config, error) {
 	cfg := Defaults()
 	for _, dir := range dirs {
-		entries, err := os.ReadDir(dir)
+		entries, err := files.ReadDir(dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -203,7 +219,7 @@ func LoadDirs(dirs ...string) (*Config, error) {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			if err := cfg.loadFile(filepath.Join(dir, n)); err != nil {
+			if err := cfg.loadFile(files, filepath.Join(dir, n)); err != nil {
 				return nil, err
 			}
 		}
@@ -212,8 +228,8 @@ func LoadDirs(dirs ...string) (*Config, error) {
 }
 
 // loadFile overlays one file.
-func (c *Config) loadFile(path string) error {
-	data, err := os.ReadFile(path)
+func (c *Config) loadFile(files rootfs.FS, path string) error {
+	data, err := files.ReadFile(path, rootfs.Config)
 	if err != nil {
 		return fmt.Errorf("reading configuration %s: %w", path, err)
 	}
