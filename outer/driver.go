@@ -173,7 +173,7 @@ type hostRun struct {
 	unusable  error     // set when the host cannot be reached any more
 	upAt      time.Time // when the host last answered with a new boot id
 	pre       *Preflight
-	waitMode  string    // WaitBlocking or WaitPoll, once known
+	waitMode  string // WaitBlocking or WaitPoll, once known
 	stepIndex int
 }
 

@@ -11,12 +11,13 @@ package selftest
 import (
 	"context"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // Criteria are the release criteria a check may prove (DESIGN.md).

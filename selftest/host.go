@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // Host is what every check uses to look at the machine: a root prefix for

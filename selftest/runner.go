@@ -3,13 +3,14 @@ package selftest
 import (
 	"context"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // DefaultRunTimeout bounds a whole run.

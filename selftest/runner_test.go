@@ -2,11 +2,12 @@ package selftest
 
 import (
 	"context"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 func mk(id string, run func(ctx context.Context, t *T), deps ...string) *Check {

@@ -3,13 +3,14 @@ package selftest
 import (
 	"context"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"sort"
 	"strings"
 	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	godbus "github.com/godbus/dbus/v5"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // Systemd is the part of systemd's D-Bus API (org.freedesktop.systemd1(5))

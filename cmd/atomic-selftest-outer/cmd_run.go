@@ -185,7 +185,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 	rep := outer.Run(ctx, machines, outer.Options{Plan: plan, ArtifactsDir: dir, Parallel: o.parallel,
 		RebootTimeout: o.rebootTimeout, SelftestTimeout: o.selftestTimeout, CommandTimeout: o.commandTimeout, OnEvent: prog.Event,
 		PlanHint: func(plan string) string { return "use --profile " + plan },
-		Poll: outer.Backoff{Min: o.pollInterval, Max: 20 * o.pollInterval}})
+		Poll:     outer.Backoff{Min: o.pollInterval, Max: 20 * o.pollInterval}})
 	prog.Stop()
 	werr := rep.WriteFiles(dir)
 	fmt.Fprintln(stdout)

@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+
+	"github.com/spf13/pflag"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/expect"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
-	"github.com/spf13/pflag"
 )
 
 type expectOptions struct {

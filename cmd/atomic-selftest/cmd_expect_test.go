@@ -2,13 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 )
 
 func TestRunSysrootBootloader(t *testing.T) {

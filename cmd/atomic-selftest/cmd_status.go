@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
-	"github.com/spf13/pflag"
 )
 
 type statusOptions struct {

@@ -7,7 +7,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 

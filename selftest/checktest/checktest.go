@@ -7,12 +7,12 @@ package checktest
 
 import (
 	"context"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // Registered returns a copy of the check registered under id, so a test

@@ -10,10 +10,11 @@ package expect
 import (
 	"context"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 	"strings"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 // Validate checks an expectation before it is written; errors name the

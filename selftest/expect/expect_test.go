@@ -2,13 +2,14 @@ package expect
 
 import (
 	"context"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 func TestValidate(t *testing.T) {

@@ -7,10 +7,11 @@ package format
 
 import (
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // Formatter writes runs, oldest first.

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"flag"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")

@@ -2,8 +2,9 @@ package format
 
 import (
 	"encoding/json"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // JSON prints the run record itself, indented.

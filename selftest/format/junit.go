@@ -3,9 +3,10 @@ package format
 import (
 	"encoding/xml"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"strings"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // JUnit prints JUnit XML: one <testsuite> per run, named after the host,

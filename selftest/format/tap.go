@@ -4,10 +4,11 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // TAP prints TAP version 14 (testanything.org/tap-version-14-specification).

@@ -2,10 +2,11 @@ package format
 
 import (
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // Text prints an aligned table for a person at a terminal.

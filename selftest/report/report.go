@@ -11,9 +11,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/format"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +18,10 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/coreos/go-systemd/v22/journal"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/format"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 // Journal MESSAGE_IDs (sd-id128), fixed so `journalctl MESSAGE_ID=` finds

@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"encoding/binary"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 func sampleRecord() *record.Record {

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"io/fs"
 	"os"
@@ -23,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // DefaultDir is where results live on a host.

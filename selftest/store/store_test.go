@@ -3,13 +3,14 @@ package store
 import (
 	"context"
 	"errors"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 func rec(i int, boot string) *record.Record {

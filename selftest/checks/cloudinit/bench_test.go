@@ -1,8 +1,9 @@
 package cloudinit
 
 import (
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"testing"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // BenchmarkChecks runs the four cloud-init checks, each through the

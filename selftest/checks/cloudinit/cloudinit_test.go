@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 

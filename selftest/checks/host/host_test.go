@@ -2,13 +2,13 @@ package host
 
 import (
 	"context"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"strings"
 	"testing"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // runOne runs a registered check with its applicability test removed, so

@@ -3,7 +3,6 @@ package syscontainer
 import (
 	"context"
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // fakeAtomic plays the atomic CLI and systemctl, which do not exist here,

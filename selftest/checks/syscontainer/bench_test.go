@@ -1,8 +1,9 @@
 package syscontainer
 
 import (
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"testing"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // BenchmarkRun is one whole syscontainer.run: the probe image made, copied

@@ -3,7 +3,6 @@ package syscontainer
 import (
 	"context"
 	"encoding/json"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // fakeSystemd answers for units by name; the host here has no systemd as

@@ -2,7 +2,6 @@ package syscontainer
 
 import (
 	"fmt"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // The real static atomic-selftest (the probe) and static stand-ins for

@@ -2,7 +2,6 @@ package syscontainer
 
 import (
 	"context"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"io"
 	"os"
 	"os/exec"
@@ -12,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"go.podman.io/image/v5/types"
+
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ociimage"
 	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
-	"go.podman.io/image/v5/types"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 func needRunc(t testing.TB) {
