@@ -107,6 +107,13 @@ done
 # is its own phase (cold caches make it minutes).
 log "go mod download"
 phase "go mod download" go mod download
+check_gofmt() {
+  local bad
+  bad=$(gofmt -l $(git ls-files '*.go'))
+  [ -z "$bad" ] || { echo "gofmt would change: $bad" >&2; return 1; }
+}
+log "gofmt"
+phase "gofmt" check_gofmt
 log "go vet"
 phase "go vet" go vet ./...
 log "staticcheck"
