@@ -24,11 +24,11 @@ func (h *hostRun) expand(ctx context.Context, s string) (string, error) {
 			if m == "{package2}" {
 				n = 1
 			}
-			if n < len(h.opts.Plan.Packages) {
-				return h.opts.Plan.Packages[n]
+			if n < len(h.plan.Packages) {
+				return h.plan.Packages[n]
 			}
 		case "{upgrade_ref}":
-			return h.opts.Plan.UpgradeRef
+			return h.plan.UpgradeRef
 		case "{upgrade_version}":
 			if h.upgrade != nil {
 				return h.upgrade.Version
@@ -123,7 +123,7 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the older commit %s(%s)", shown, def.Short(), short(o.Checksum), o.Version)
 		}
 	case ChangeInstall:
-		for _, p := range h.opts.Plan.Packages {
+		for _, p := range h.plan.Packages {
 			if slices.Contains(argv[1:], p) && !def.HasPackage(p) {
 				return "", fmt.Errorf("after `%s` the default deployment %s does not layer %s (it layers %v)", shown, def.Short(), p, def.Packages)
 			}

@@ -23,7 +23,7 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ref := h.opts.Plan.UpgradeRef
+	ref := h.plan.UpgradeRef
 	base := b.Checksum
 	if b.BaseChecksum != "" {
 		base = b.BaseChecksum // a layered deployment: commit from its base
@@ -114,7 +114,7 @@ func (h *hostRun) pointOrigin(ctx context.Context, b *HostDeployment, ref string
 	if err := h.m.WriteFile(ctx, path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 		return err
 	}
-	if h.opts.Plan.Family == "rpm-ostree" {
+	if h.plan.Family == "rpm-ostree" {
 		// rpm-ostreed caches the sysroot; reload makes it read the origin.
 		if _, err := h.run(ctx, time.Minute, "rpm-ostree", "reload"); err != nil {
 			return err
@@ -135,7 +135,7 @@ func (h *hostRun) olderCommit(ctx context.Context) (*LogEntry, error) {
 		return nil, err
 	}
 	var log []LogEntry
-	refs := []string{h.opts.Plan.UpgradeRef}
+	refs := []string{h.plan.UpgradeRef}
 	if b.Refspec != "" && b.Refspec != refs[0] {
 		refs = append(refs, b.Refspec)
 	}

@@ -78,9 +78,9 @@ type Host struct {
 	// Missing are commands the host does not have (rpm-ostree, atomic,
 	// docker, ...): they exit 127 and preflight does not list them.
 	Missing []string
-	saved        chan struct{} // closed and replaced each time a record is saved
-	frozen         bool
-	done           chan struct{}
+	saved   chan struct{} // closed and replaced each time a record is saved
+	frozen  bool
+	done    chan struct{}
 
 	commands []string // every command line received, for assertions
 }
