@@ -168,16 +168,21 @@ type hostRun struct {
 	plan *Plan
 	dir  string
 
-	bootID    string
-	record    *record.Record // the run record of bootID, once read
-	expected  *record.Expectation
-	upgrade   *LogEntry // the upgrade source's last commit
-	older     *LogEntry // resolved lazily for {older_*}
-	unusable  error     // set when the host cannot be reached any more
-	upAt      time.Time // when the host last answered with a new boot id
-	pre       *Preflight
-	waitMode  string // WaitBlocking or WaitPoll, once known
-	stepIndex int
+	bootID   string
+	record   *record.Record // the run record of bootID, once read
+	expected *record.Expectation
+	upgrade  *LogEntry // the upgrade source's last commit
+	older    *LogEntry // resolved lazily for {older_*}
+	unusable error     // set when the host cannot be reached any more
+	upAt     time.Time // when the host last answered with a new boot id
+	pre      *Preflight
+	// The bootc plan's images: the booted digest before the first
+	// upgrade source, how many images were built, the last one.
+	bootcBase    string
+	bootcBuilds  int
+	bootcUpgrade *bootcImage
+	waitMode     string // WaitBlocking or WaitPoll, once known
+	stepIndex    int
 }
 
 func (h *hostRun) emit(step, action, status, msg string, start time.Time) {
@@ -312,6 +317,9 @@ func (h *hostRun) do(ctx context.Context, a Action, sr *StepReport) (string, err
 		}
 		return "boot " + id, nil
 	case ActUpgradeSource:
+		if h.plan.Family == "bootc" {
+			return h.bootcUpgradeSource(ctx)
+		}
 		return h.upgradeSource(ctx)
 	case ActRun:
 		return h.runCommand(ctx, a)

@@ -201,18 +201,21 @@ func AutoPlan() *Plan {
 }
 
 // Profiles are the built-in plans by name.
-var Profiles = map[string]func() *Plan{"auto": AutoPlan, "default": DefaultPlan, "rpm-ostree": RpmOstreePlan, "ostree": OstreePlan}
+var Profiles = map[string]func() *Plan{"auto": AutoPlan, "default": DefaultPlan, "rpm-ostree": RpmOstreePlan, "ostree": OstreePlan, "bootc": BootcPlan}
 
 // ProfileNames are the keys of Profiles in the order help texts list them.
-var ProfileNames = []string{"auto", "default", "rpm-ostree", "ostree"}
+var ProfileNames = []string{"auto", "bootc", "default", "rpm-ostree", "ostree"}
 
 // FitPlan is the name of the built-in plan for a host's deployment tools,
-// or "" when none fits: a bootc host gets the bootc plan, an rpm-ostree
+// or "" when none fits: a bootc host gets the bootc plan (before
+// rpm-ostree, which bootc images also ship), an rpm-ostree
 // host the default plan where the atomic CLI exists and the rpm-ostree
 // plan (the default without its atomic host steps) where it does not,
 // a plain ostree host the ostree plan.
 func FitPlan(p *Preflight) string {
 	switch {
+	case p.Has("bootc"):
+		return "bootc"
 	case p.Has("rpm-ostree") && p.Has("atomic"):
 		return "default"
 	case p.Has("rpm-ostree"):
@@ -269,9 +272,9 @@ func (p *Plan) Validate() error {
 	switch p.Family {
 	case "":
 		p.Family = "rpm-ostree"
-	case "rpm-ostree", "ostree":
+	case "rpm-ostree", "ostree", "bootc":
 	default:
-		return fmt.Errorf("family %q: want rpm-ostree or ostree", p.Family)
+		return fmt.Errorf("family %q: want rpm-ostree, ostree or bootc", p.Family)
 	}
 	if p.UpgradeRef == "" {
 		p.UpgradeRef = "atomic-selftest/upgrade"

@@ -113,3 +113,53 @@ func TestAutoPlanPerHostSim(t *testing.T) {
 		}
 	}
 }
+
+// A bootc host in auto mode gets the bootc plan: bootc upgrade to the
+// image the driver builds (after bootc switch points the host at it),
+// bootc switch to the image booted before, bootc rollback back to the
+// upgrade, each judged by bootc status before and after and by the next
+// boot's self-test; an rpm-ostree host of the same run gets its own plan.
+func TestAutoPlanBootcSim(t *testing.T) {
+	f := newSimFleet(t, 2, func(i int, h *simHost) { h.Bootc = i == 0 })
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, AutoPlan()))
+	logReport(t, rep)
+	if !rep.OK {
+		t.Errorf("the run failed")
+	}
+	if p := rep.Hosts[0].Plan; p != "bootc" {
+		t.Errorf("bootc host: plan %q", p)
+	}
+	if p := rep.Hosts[1].Plan; p != "default" {
+		t.Errorf("rpm-ostree host: plan %q", p)
+	}
+	var ran []string
+	for _, c := range f.Hosts[0].Commands() {
+		if strings.HasPrefix(c, "bootc ") && !strings.HasPrefix(c, "bootc status") || strings.HasPrefix(c, "podman build") || strings.HasPrefix(c, "rpm-ostree") {
+			ran = append(ran, c)
+		}
+	}
+	want := []string{"bootc image copy-to-storage",
+		"podman build --tag " + BootcUpgradeImage + " /var/tmp/atomic-selftest-outer.bootc.1",
+		"bootc switch --transport containers-storage " + BootcUpgradeImage,
+		"podman build --tag " + BootcUpgradeImage + " /var/tmp/atomic-selftest-outer.bootc.2",
+		"bootc upgrade",
+		"bootc switch --transport containers-storage localhost/bootc",
+		"bootc rollback"}
+	if !slices.Equal(ran, want) {
+		t.Errorf("commands %q\nwant %q", ran, want)
+	}
+	steps := rep.Hosts[0].Steps
+	if len(steps) != 4 {
+		t.Fatalf("%d steps", len(steps))
+	}
+	up, sw, rb := steps[1], steps[2], steps[3]
+	if up.After == nil || up.After.Version != "28.20180515.1.selftest.2" || up.After.Refspec != "containers-storage:"+BootcUpgradeImage {
+		t.Errorf("after bootc-upgrade: %+v", up.After)
+	}
+	if sw.After == nil || sw.After.Refspec != "containers-storage:localhost/bootc" || sw.After.Version != "28.20180515.1" {
+		t.Errorf("after bootc-switch: %+v", sw.After)
+	}
+	if rb.After == nil || rb.After.Checksum != up.After.Checksum || rb.Expected == nil || rb.Expected.Checksum != up.After.Checksum {
+		t.Errorf("after bootc-rollback: %+v (expected %+v), want the upgrade %+v", rb.After, rb.Expected, up.After)
+	}
+}

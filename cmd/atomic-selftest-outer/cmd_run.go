@@ -55,7 +55,7 @@ func (o *runOptions) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.knownHosts, "known-hosts", filepath.Join(home, ".ssh", "known_hosts"), "the known_hosts file host keys are checked against")
 	fs.BoolVar(&o.acceptNew, "accept-new-host-key", false, "trust and record the key of a host not yet in known_hosts (a changed key is always refused)")
 	fs.StringVar(&o.planFile, "plan", "", "a plan `FILE` (TOML); the plan command prints the built-in ones to start from")
-	fs.StringVar(&o.profile, "profile", "auto", "the built-in plan: auto (per host, the one that fits its tools), default (rpm-ostree and atomic host), rpm-ostree (default without atomic host) or ostree (plain ostree admin)")
+	fs.StringVar(&o.profile, "profile", "auto", "the built-in plan: auto (per host, the one that fits its tools), bootc, default (rpm-ostree and atomic host), rpm-ostree (default without atomic host) or ostree (plain ostree admin)")
 	fs.StringArrayVar(&o.packages, "package", nil, "a package to layer in install steps (repeatable; replaces the plan's packages)")
 	fs.StringVar(&o.artifacts, "artifacts", "", "the directory for artifacts and reports (default ./atomic-selftest-outer-<time>)")
 	fs.IntVar(&o.parallel, "parallel", 8, "how many hosts run at once")
@@ -75,7 +75,9 @@ junit.xml, report.json, report.html, report.md and criteria.txt into the
 artifacts directory and prints the criteria table.
 
 By default (--profile auto) each host gets, after its preflight, the
-built-in plan that fits its deployment tools: rpm-ostree hosts the default
+built-in plan that fits its deployment tools: bootc hosts the bootc plan
+(bootc upgrade, switch, rollback; unproved on a real bootc host),
+rpm-ostree hosts the default
 plan (baseline, rpm-ostree and atomic host upgrade, rollback, deploy of an
 older version and package install, each followed by a reboot and the
 host's self-test; the atomic host steps only where the atomic CLI exists),
