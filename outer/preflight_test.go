@@ -163,3 +163,34 @@ func TestAutoPlanBootcSim(t *testing.T) {
 		t.Errorf("after bootc-rollback: %+v (expected %+v), want the upgrade %+v", rb.After, rb.Expected, up.After)
 	}
 }
+
+// The upgrade source needs no writable /sysroot: on hosts that refuse
+// writes there, the driver points the origin with ostree admin set-origin
+// (through the host's own repository as a remote), and the ostree and
+// rpm-ostree plans pass in auto mode.
+func TestUpgradeSourceReadOnlySysrootSim(t *testing.T) {
+	missing := [][]string{{"atomic"}, {"rpm-ostree", "atomic"}}
+	f := newSimFleet(t, 2, func(i int, h *simHost) { h.Missing, h.ReadOnlySysroot = missing[i], true })
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, AutoPlan()))
+	logReport(t, rep)
+	if !rep.OK {
+		t.Errorf("the run failed")
+	}
+	for i, h := range f.Hosts {
+		var sets int
+		for _, c := range h.Commands() {
+			if strings.HasPrefix(c, "ostree admin set-origin") {
+				sets++
+				if want := "ostree admin set-origin --set=gpg-verify=false atomic-selftest file:///ostree/repo atomic-selftest/upgrade"; c != want {
+					t.Errorf("host %d ran %q, want %q", i, c, want)
+				}
+			}
+		}
+		if sets != 1 {
+			t.Errorf("host %d: %d set-origin calls, want 1 (the origin keeps pointing at the upgrade ref)", i, sets)
+		}
+		if up := rep.Hosts[i].Steps[1]; up.After == nil || up.After.Refspec != "atomic-selftest:atomic-selftest/upgrade" {
+			t.Errorf("host %d after %s: %+v", i, up.Name, up.After)
+		}
+	}
+}

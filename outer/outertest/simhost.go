@@ -80,6 +80,11 @@ type Host struct {
 	// the first command.
 	Bootc  bool
 	images map[string]simImage // containers-storage, by reference
+	// ReadOnlySysroot refuses the driver's file writes under /ostree and
+	// /sysroot, as a host that mounts /sysroot read-only does; ostree
+	// admin commands still work (they remount it in their own mount
+	// namespace).
+	ReadOnlySysroot bool
 	// Missing are commands the host does not have (rpm-ostree, atomic,
 	// docker, ...): they exit 127 and preflight does not list them.
 	Missing []string
@@ -513,6 +518,9 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		if err != nil {
 			return fail("read: %v", err)
 		}
+		if h.ReadOnlySysroot && (strings.HasPrefix(argv[4], "/ostree/") || strings.HasPrefix(argv[4], "/sysroot/")) {
+			return fail("sh: 1: cannot create %s: Read-only file system", argv[4])
+		}
 		h.files[argv[4]] = data
 		// An origin file written by the driver retargets its deployment.
 		for _, d := range h.deps {
@@ -628,6 +636,19 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 			}
 		}
 		return fail("error: Failed to find version %s", v)
+	case cmd == "ostree admin set-origin" && len(argv) == 7:
+		// ostree admin set-origin --set=gpg-verify=false REMOTE URL
+		// BRANCH: a fresh origin for the booted deployment; the remote is
+		// the host's own repository, so its branches are the local refs.
+		if argv[3] != "--set=gpg-verify=false" || argv[5] != "file:///ostree/repo" {
+			return fail("set-origin: unexpected arguments %q", argv[3:])
+		}
+		if _, ok := h.refs[argv[6]]; !ok {
+			return fail("error: Refspec '%s' not found", argv[6])
+		}
+		d := h.booted
+		d.refspec = argv[4] + ":" + argv[6]
+		h.files[fmt.Sprintf("/ostree/deploy/%s/deploy/%s.%d.origin", d.os, d.checksum, d.serial)] = []byte("[origin]\nrefspec=" + d.refspec + "\n")
 	case cmd == "ostree admin deploy":
 		c := argv[3]
 		if _, ok := h.commits[c]; !ok {
