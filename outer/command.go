@@ -24,11 +24,11 @@ func (h *hostRun) expand(ctx context.Context, s string) (string, error) {
 			if m == "{package2}" {
 				n = 1
 			}
-			if n < len(h.opts.Plan.Packages) {
-				return h.opts.Plan.Packages[n]
+			if n < len(h.plan.Packages) {
+				return h.plan.Packages[n]
 			}
 		case "{upgrade_ref}":
-			return h.opts.Plan.UpgradeRef
+			return h.plan.UpgradeRef
 		case "{upgrade_version}":
 			if h.upgrade != nil {
 				return h.upgrade.Version
@@ -102,6 +102,13 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 	}
 	switch a.Changes {
 	case ChangeUpgrade:
+		if u := h.bootcUpgrade; u != nil && h.plan.Family == "bootc" {
+			if def.ImageDigest != u.Digest {
+				return "", fmt.Errorf("after `%s` the default deployment is %s image %s, expected the upgrade source's %s %s(%s)",
+					shown, def.Short(), def.ImageDigest, u.Ref, u.Digest, u.Version)
+			}
+			break
+		}
 		if h.upgrade != nil && def.Checksum != h.upgrade.Checksum && def.BaseChecksum != h.upgrade.Checksum {
 			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the upgrade source's commit %s(%s)",
 				shown, def.Short(), short(h.upgrade.Checksum), h.upgrade.Version)
@@ -115,6 +122,16 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the rollback deployment %s", shown, def.Short(), want.Short())
 		}
 	case ChangeOlder:
+		if h.plan.Family == "bootc" {
+			// The older image is the one booted before the first upgrade
+			// source, copied to containers-storage (whether the copy
+			// keeps the registry's digest is not known here, so only
+			// the reference is compared).
+			if want := "containers-storage:" + BootcBaseImage; def.Refspec != want {
+				return "", fmt.Errorf("after `%s` the default deployment is %s of %s, expected one of %s", shown, def.Short(), def.Refspec, want)
+			}
+			break
+		}
 		o, err := h.olderCommit(ctx)
 		if err != nil {
 			return "", err
@@ -123,7 +140,7 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the older commit %s(%s)", shown, def.Short(), short(o.Checksum), o.Version)
 		}
 	case ChangeInstall:
-		for _, p := range h.opts.Plan.Packages {
+		for _, p := range h.plan.Packages {
 			if slices.Contains(argv[1:], p) && !def.HasPackage(p) {
 				return "", fmt.Errorf("after `%s` the default deployment %s does not layer %s (it layers %v)", shown, def.Short(), p, def.Packages)
 			}

@@ -128,7 +128,7 @@ func Run(ctx context.Context, machines []transport.Machine, opts Options) *Repor
 				defer func() { <-sem }()
 			case <-ctx.Done():
 			}
-			h := &hostRun{m: m, opts: &opts, dir: filepath.Join(opts.ArtifactsDir, dir)}
+			h := &hostRun{m: m, opts: &opts, plan: opts.Plan, dir: filepath.Join(opts.ArtifactsDir, dir)}
 			rep.Hosts[i] = h.steps(ctx)
 		}()
 	}
@@ -163,18 +163,26 @@ func safeName(s string) string {
 type hostRun struct {
 	m    transport.Machine
 	opts *Options
+	// plan is the host's plan: opts.Plan, or with the auto profile the
+	// built-in plan that fits the host once its preflight ran.
+	plan *Plan
 	dir  string
 
-	bootID    string
-	record    *record.Record // the run record of bootID, once read
-	expected  *record.Expectation
-	upgrade   *LogEntry // the upgrade source's last commit
-	older     *LogEntry // resolved lazily for {older_*}
-	unusable  error     // set when the host cannot be reached any more
-	upAt      time.Time // when the host last answered with a new boot id
-	pre       *Preflight
-	waitMode  string // WaitBlocking or WaitPoll, once known
-	stepIndex int
+	bootID   string
+	record   *record.Record // the run record of bootID, once read
+	expected *record.Expectation
+	upgrade  *LogEntry // the upgrade source's last commit
+	older    *LogEntry // resolved lazily for {older_*}
+	unusable error     // set when the host cannot be reached any more
+	upAt     time.Time // when the host last answered with a new boot id
+	pre      *Preflight
+	// The bootc plan's images: the booted digest before the first
+	// upgrade source, how many images were built, the last one.
+	bootcBase    string
+	bootcBuilds  int
+	bootcUpgrade *bootcImage
+	waitMode     string // WaitBlocking or WaitPoll, once known
+	stepIndex    int
 }
 
 func (h *hostRun) emit(step, action, status, msg string, start time.Time) {
@@ -185,8 +193,12 @@ func (h *hostRun) emit(step, action, status, msg string, start time.Time) {
 
 func (h *hostRun) steps(ctx context.Context) *HostReport {
 	hr := &HostReport{Host: h.m.Name(), OK: true}
-	defer func() { hr.Preflight = h.pre }()
-	for i, s := range h.opts.Plan.Steps {
+	defer func() { hr.Preflight, hr.Plan = h.pre, h.plan.Name }()
+	// h.plan may change during the first step (the auto profile, after
+	// the preflight); every built-in plan begins with the same baseline,
+	// so the loop goes on with the second step of the plan chosen.
+	for i := 0; i < len(h.plan.Steps); i++ {
+		s := h.plan.Steps[i]
 		h.stepIndex = i + 1
 		sr := h.step(ctx, s)
 		hr.Steps = append(hr.Steps, sr)
@@ -267,9 +279,14 @@ func (h *hostRun) step(ctx context.Context, s Step) *StepReport {
 // unusable when it can no longer be reached.
 func (h *hostRun) classify(ctx context.Context, err error) string {
 	var hk *transport.HostKeyError
+	var mf *misfitError
 	switch {
 	case ctx.Err() != nil:
 		return StepInterrupted
+	case errors.As(err, &mf):
+		// Once, here: the later steps are not run, with the reason.
+		h.unusable = errors.New("the plan does not fit this host (see the first step)")
+		return StepFail
 	case errors.As(err, &hk), errors.Is(err, ErrUnreachable), errors.Is(err, transport.ErrConnection):
 		h.unusable = err
 		return StepError
@@ -293,10 +310,16 @@ func (h *hostRun) do(ctx context.Context, a Action, sr *StepReport) (string, err
 			} else {
 				h.pre = pre
 				h.emit("preflight", "", StatusInfo, pre.String(), time.Now())
+				if err := h.fit(pre); err != nil {
+					return "", err
+				}
 			}
 		}
 		return "boot " + id, nil
 	case ActUpgradeSource:
+		if h.plan.Family == "bootc" {
+			return h.bootcUpgradeSource(ctx)
+		}
 		return h.upgradeSource(ctx)
 	case ActRun:
 		return h.runCommand(ctx, a)

@@ -50,10 +50,20 @@ func lastLine(b []byte) string {
 }
 
 // status reads the host's deployments with the plan's family's command.
+// The auto profile's baseline reads them with the command of the plan
+// chosen for the host.
 func (h *hostRun) status(ctx context.Context) (*Status, []byte, error) {
+	if h.plan.Family == "bootc" {
+		out, err := h.run(ctx, time.Minute, BootcStatusArgv...)
+		if err != nil {
+			return nil, nil, err
+		}
+		st, err := ParseBootcStatus(out)
+		return st, out, err
+	}
 	// A host without rpm-ostree is read with ostree itself, so that the
 	// baseline's collection works on any OSTree host.
-	if h.opts.Plan.Family == "ostree" || h.pre != nil && !h.pre.Has("rpm-ostree") && h.pre.Has("ostree") {
+	if h.plan.Family == "ostree" || h.pre != nil && !h.pre.Has("rpm-ostree") && h.pre.Has("ostree") {
 		out, err := h.run(ctx, time.Minute, "ostree", "admin", "status")
 		if err != nil {
 			return nil, nil, err

@@ -27,6 +27,10 @@ type Plan struct {
 	// UpgradeRef is the local ref the upgrade source commits to.
 	UpgradeRef string `toml:"upgrade_ref,omitempty"`
 	Steps      []Step `toml:"step"`
+	// Auto marks the auto profile: its only step is the baseline, and
+	// after each host's preflight the driver replaces it with the
+	// built-in plan that fits that host (FitPlan).
+	Auto bool `toml:"-"`
 }
 
 // Step is one named cycle.
@@ -170,8 +174,66 @@ func OstreePlan() *Plan {
 	}
 }
 
+// RpmOstreePlan is the default plan's rpm-ostree steps, for an rpm-ostree
+// host without the atomic CLI (Fedora CoreOS, IoT, Silverblue). With one
+// upgrade only, the deploy goes to the tree booted before it (the
+// upgrade's parent) and the rollback back to the upgrade, as in the
+// ostree plan.
+func RpmOstreePlan() *Plan {
+	p := DefaultPlan()
+	p.Name = "rpm-ostree"
+	byName := map[string]Step{}
+	for _, s := range p.Steps {
+		byName[s.Name] = s
+	}
+	p.Steps = nil
+	for _, n := range []string{"baseline", "rpm-ostree-upgrade", "rpm-ostree-deploy", "rpm-ostree-rollback", "rpm-ostree-install"} {
+		p.Steps = append(p.Steps, byName[n])
+	}
+	return p
+}
+
+// AutoPlan is the auto profile: a baseline, after whose preflight each
+// host gets the plan FitPlan picks for it.
+func AutoPlan() *Plan {
+	return &Plan{Name: "auto", Auto: true, Family: "rpm-ostree", UpgradeRef: "atomic-selftest/upgrade", Packages: DefaultPlan().Packages,
+		Steps: []Step{baseline()}}
+}
+
 // Profiles are the built-in plans by name.
-var Profiles = map[string]func() *Plan{"default": DefaultPlan, "ostree": OstreePlan}
+var Profiles = map[string]func() *Plan{"auto": AutoPlan, "default": DefaultPlan, "rpm-ostree": RpmOstreePlan, "ostree": OstreePlan, "bootc": BootcPlan}
+
+// ProfileNames are the keys of Profiles in the order help texts list them.
+var ProfileNames = []string{"auto", "bootc", "default", "rpm-ostree", "ostree"}
+
+// FitPlan is the name of the built-in plan for a host's deployment tools,
+// or "" when none fits: a bootc host gets the bootc plan (before
+// rpm-ostree, which bootc images also ship), an rpm-ostree
+// host the default plan where the atomic CLI exists and the rpm-ostree
+// plan (the default without its atomic host steps) where it does not,
+// a plain ostree host the ostree plan.
+func FitPlan(p *Preflight) string {
+	switch {
+	case p.Has("bootc"):
+		return "bootc"
+	case p.Has("rpm-ostree") && p.Has("atomic"):
+		return "default"
+	case p.Has("rpm-ostree"):
+		return "rpm-ostree"
+	case p.Has("ostree"):
+		return "ostree"
+	}
+	return ""
+}
+
+// Tool is the deployment tool the plan's family reads and changes
+// deployments with; a host without it cannot run the plan.
+func (p *Plan) Tool() string {
+	if p.Family == "" {
+		return "rpm-ostree"
+	}
+	return p.Family
+}
 
 // LoadPlan reads a plan from a TOML file and validates it.
 func LoadPlan(path string) (*Plan, error) {
@@ -210,9 +272,9 @@ func (p *Plan) Validate() error {
 	switch p.Family {
 	case "":
 		p.Family = "rpm-ostree"
-	case "rpm-ostree", "ostree":
+	case "rpm-ostree", "ostree", "bootc":
 	default:
-		return fmt.Errorf("family %q: want rpm-ostree or ostree", p.Family)
+		return fmt.Errorf("family %q: want rpm-ostree, ostree or bootc", p.Family)
 	}
 	if p.UpgradeRef == "" {
 		p.UpgradeRef = "atomic-selftest/upgrade"

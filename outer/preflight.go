@@ -95,7 +95,7 @@ func (h *hostRun) notApplicable(s Step) string {
 			continue
 		}
 		msg := NotApplicable + ": no " + a.Command[0]
-		if fit := fittingPlan(pre); fit != "" && fit != h.opts.Plan.Name && h.opts.PlanHint != nil {
+		if fit := FitPlan(pre); fit != "" && fit != h.plan.Name && h.opts.PlanHint != nil {
 			msg += " — " + h.opts.PlanHint(fit)
 		}
 		return msg
@@ -103,14 +103,37 @@ func (h *hostRun) notApplicable(s Step) string {
 	return ""
 }
 
-// fittingPlan is the built-in plan for a host's tools: rpm-ostree hosts
-// the default plan, plain ostree hosts the ostree plan.
-func fittingPlan(p *Preflight) string {
-	switch {
-	case p.Has("rpm-ostree"):
-		return "default"
-	case p.Has("ostree"):
-		return "ostree"
+// fit makes the host's plan fit what its preflight found. The auto
+// profile becomes the built-in plan FitPlan names (keeping packages the
+// caller set); any other plan must find its family's tool on the host,
+// else the host fails here, once, with the sentence that names the
+// missing tool and the plan to use instead.
+func (h *hostRun) fit(pre *Preflight) error {
+	if h.plan.Auto {
+		name := FitPlan(pre)
+		if name == "" {
+			return fmt.Errorf("preflight: no built-in plan fits this host: it has none of rpm-ostree, ostree (deployment tools: %s)", pre.String())
+		}
+		p := Profiles[name]()
+		if len(p.Packages) > 0 && len(h.plan.Packages) > 0 {
+			p.Packages = h.plan.Packages
+		}
+		h.plan = p
+		h.emit("preflight", "", StatusInfo, "plan: "+name, time.Now())
+		return nil
 	}
-	return ""
+	if tool := h.plan.Tool(); !pre.Has(tool) {
+		msg := NotApplicable + ": no " + tool
+		if fit := FitPlan(pre); fit != "" && fit != h.plan.Name && h.opts.PlanHint != nil {
+			msg += " — " + h.opts.PlanHint(fit)
+		}
+		return &misfitError{msg}
+	}
+	return nil
 }
+
+// misfitError is a plan that cannot run on the host: the step it shows in
+// fails and every later step is not run.
+type misfitError struct{ msg string }
+
+func (e *misfitError) Error() string { return "preflight: " + e.msg }

@@ -24,7 +24,7 @@ func (r *Report) junit() format.JUnitSuites {
 	var total float64
 	for _, h := range r.Hosts {
 		for _, s := range h.Steps {
-			suite := stepSuite(h.Host, s)
+			suite := stepSuite(h.Host, h.Plan, s)
 			doc.Tests += suite.Tests
 			doc.Failures += suite.Failures
 			doc.Errors += suite.Errors
@@ -36,7 +36,7 @@ func (r *Report) junit() format.JUnitSuites {
 	return doc
 }
 
-func stepSuite(host string, s *StepReport) format.JUnitSuite {
+func stepSuite(host, plan string, s *StepReport) format.JUnitSuite {
 	suite := format.JUnitSuite{
 		Name:      host + "." + s.Name,
 		Time:      fmt.Sprintf("%.3f", s.DurationSec),
@@ -44,6 +44,7 @@ func stepSuite(host string, s *StepReport) format.JUnitSuite {
 		Hostname:  host,
 		Properties: []format.JUnitProperty{
 			{Name: "host", Value: host},
+			{Name: "plan", Value: plan},
 			{Name: "step", Value: s.Name},
 			{Name: "criterion", Value: s.Criterion},
 			{Name: "status", Value: s.Status},
@@ -181,7 +182,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if !h.OK {
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s: %s\n", Printable(h.Host), verdict)
+		fmt.Fprintf(tw, "%s: %s (plan %s)\n", Printable(h.Host), verdict, Printable(h.Plan))
 		fmt.Fprintf(tw, "  step\tstatus\t%s\n", strings.Join(crits, "\t"))
 		for _, s := range h.Steps {
 			row := []string{Printable(s.Name), Printable(s.Status)}

@@ -47,6 +47,7 @@ func mdText(s string) string {
 
 type mdHost struct {
 	Name  string
+	Plan  string
 	Rows  []rowView
 	Lines []string
 }
@@ -76,7 +77,7 @@ func (v *reportView) writeMarkdown(w io.Writer) error {
 			m.MoreFailed = append(m.MoreFailed, h.Name)
 			continue
 		}
-		mh := mdHost{Name: h.Name, Rows: h.Rows}
+		mh := mdHost{Name: h.Name, Plan: h.Plan, Rows: h.Rows}
 		add := func(format string, args ...any) {
 			if lines >= mdMaxLines {
 				m.Dropped++

@@ -30,7 +30,10 @@ type Summary struct {
 
 // HostReport is one host's steps.
 type HostReport struct {
-	Host  string        `json:"host"`
+	Host string `json:"host"`
+	// Plan is the plan the host ran: the run's, or with the auto profile
+	// the one chosen for the host after its preflight.
+	Plan  string        `json:"plan,omitempty"`
 	OK    bool          `json:"ok"`
 	Steps []*StepReport `json:"steps"`
 	// Preflight is what the host had when it first answered.

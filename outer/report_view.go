@@ -41,6 +41,7 @@ type failView struct {
 
 type hostView struct {
 	Name, Anchor string
+	Plan         string
 	OK           bool
 	Rows         []rowView
 	Timeline     []barView
@@ -180,7 +181,7 @@ func newReportView(r *Report) *reportView {
 		if h == nil {
 			continue
 		}
-		hv := hostView{Name: h.Host, OK: h.OK, Anchor: fmt.Sprintf("h%d", hi)}
+		hv := hostView{Name: h.Host, Plan: h.Plan, OK: h.OK, Anchor: fmt.Sprintf("h%d", hi)}
 		var t0, t1 time.Time
 		for _, s := range h.Steps {
 			end := s.Start.Add(time.Duration(s.DurationSec * float64(time.Second)))

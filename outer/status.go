@@ -24,6 +24,8 @@ type HostDeployment struct {
 	Packages []string `json:"packages,omitempty"`
 	// BaseChecksum is the base of a layered deployment.
 	BaseChecksum string `json:"base_checksum,omitempty"`
+	// ImageDigest is a bootc deployment's image digest (sha256:…).
+	ImageDigest string `json:"image_digest,omitempty"`
 }
 
 // Short is "checksum-prefix (version)" for messages.

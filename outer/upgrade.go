@@ -23,7 +23,7 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ref := h.opts.Plan.UpgradeRef
+	ref := h.plan.UpgradeRef
 	base := b.Checksum
 	if b.BaseChecksum != "" {
 		base = b.BaseChecksum // a layered deployment: commit from its base
@@ -88,11 +88,32 @@ func commitArgv(repo, ref, parent, base, dir, version string) []string {
 		"--add-metadata-string=version=" + version, "--subject=atomic-selftest upgrade source " + version}
 }
 
-// pointOrigin rewrites the booted deployment's origin file (a GKeyFile,
-// ostree's deployment origin) so that its refspec is ref.
+// UpgradeRemote is the remote the upgrade source is pulled through: the
+// host's own repository by its file URL.
+const UpgradeRemote = "atomic-selftest"
+
+// pointOrigin points the booted deployment at ref with ostree's own
+// command, `ostree admin set-origin --set=gpg-verify=false REMOTE URL
+// BRANCH` (ostree src/ostree/ot-admin-builtin-set-origin.c: it adds the
+// remote if missing and writes the origin file with
+// ostree_sysroot_write_origin_file). Like every `ostree admin` command it
+// makes /sysroot writable in its own mount namespace, so a host that
+// mounts /sysroot read-only (as ostree-prepare-root does with
+// sysroot.readonly) takes it; a write of the origin file by the driver
+// would fail there. The refspec becomes REMOTE:ref, which ostree admin
+// upgrade and rpm-ostree upgrade pull from the host's own repository.
+// set-origin writes a fresh origin with only the refspec, which would
+// drop an rpm-ostree layered deployment's packages; such a deployment
+// keeps the older way, the origin file rewritten in place.
 func (h *hostRun) pointOrigin(ctx context.Context, b *HostDeployment, ref string) error {
-	if b.Refspec == ref {
+	if b.Refspec == ref || b.Refspec == UpgradeRemote+":"+ref {
 		return nil
+	}
+	if b.BaseChecksum == "" || b.BaseChecksum == b.Checksum {
+		if _, err := h.run(ctx, time.Minute, "ostree", "admin", "set-origin", "--set=gpg-verify=false", UpgradeRemote, "file://"+h.opts.Repo, ref); err != nil {
+			return err
+		}
+		return h.reloadOrigin(ctx)
 	}
 	path := fmt.Sprintf("/ostree/deploy/%s/deploy/%s.%d.origin", b.OSName, b.Checksum, b.Serial)
 	data, err := h.m.ReadFile(ctx, path, transport.Limits.File)
@@ -114,7 +135,11 @@ func (h *hostRun) pointOrigin(ctx context.Context, b *HostDeployment, ref string
 	if err := h.m.WriteFile(ctx, path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 		return err
 	}
-	if h.opts.Plan.Family == "rpm-ostree" {
+	return h.reloadOrigin(ctx)
+}
+
+func (h *hostRun) reloadOrigin(ctx context.Context) error {
+	if h.plan.Family == "rpm-ostree" {
 		// rpm-ostreed caches the sysroot; reload makes it read the origin.
 		if _, err := h.run(ctx, time.Minute, "rpm-ostree", "reload"); err != nil {
 			return err
@@ -135,7 +160,7 @@ func (h *hostRun) olderCommit(ctx context.Context) (*LogEntry, error) {
 		return nil, err
 	}
 	var log []LogEntry
-	refs := []string{h.opts.Plan.UpgradeRef}
+	refs := []string{h.plan.UpgradeRef}
 	if b.Refspec != "" && b.Refspec != refs[0] {
 		refs = append(refs, b.Refspec)
 	}

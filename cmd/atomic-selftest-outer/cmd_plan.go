@@ -12,7 +12,7 @@ import (
 // from.
 func cmdPlan(args []string, stdout io.Writer) error {
 	fs := pflag.NewFlagSet("plan", pflag.ContinueOnError)
-	profile := fs.String("profile", "default", "the built-in plan to print: default or ostree")
+	profile := fs.String("profile", "default", "the built-in plan to print: bootc, default, rpm-ostree or ostree (auto picks one of them per host at run time)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
@@ -22,6 +22,9 @@ func cmdPlan(args []string, stdout io.Writer) error {
 	p, err := choosePlan("", *profile, true)
 	if err != nil {
 		return err
+	}
+	if p.Auto {
+		return usagef("--profile auto: the plan is chosen per host at run time; print bootc, default, rpm-ostree or ostree")
 	}
 	return toml.NewEncoder(stdout).Encode(p)
 }

@@ -55,7 +55,7 @@ func (o *runOptions) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.knownHosts, "known-hosts", filepath.Join(home, ".ssh", "known_hosts"), "the known_hosts file host keys are checked against")
 	fs.BoolVar(&o.acceptNew, "accept-new-host-key", false, "trust and record the key of a host not yet in known_hosts (a changed key is always refused)")
 	fs.StringVar(&o.planFile, "plan", "", "a plan `FILE` (TOML); the plan command prints the built-in ones to start from")
-	fs.StringVar(&o.profile, "profile", "default", "the built-in plan: default (rpm-ostree and atomic host) or ostree (plain ostree admin)")
+	fs.StringVar(&o.profile, "profile", "auto", "the built-in plan: auto (per host, the one that fits its tools), bootc, default (rpm-ostree and atomic host), rpm-ostree (default without atomic host) or ostree (plain ostree admin)")
 	fs.StringArrayVar(&o.packages, "package", nil, "a package to layer in install steps (repeatable; replaces the plan's packages)")
 	fs.StringVar(&o.artifacts, "artifacts", "", "the directory for artifacts and reports (default ./atomic-selftest-outer-<time>)")
 	fs.IntVar(&o.parallel, "parallel", 8, "how many hosts run at once")
@@ -70,11 +70,21 @@ func (o *runOptions) flags(fs *pflag.FlagSet) {
 
 const runHelp = `Usage: atomic-selftest-outer run [OPTIONS]
 
-Drives every host through the plan (by default: baseline, rpm-ostree and
-atomic host upgrade, rollback, deploy of an older version and package
-install, each followed by a reboot and the host's self-test), then writes
+Drives every host through the plan, then writes
 junit.xml, report.json, report.html, report.md and criteria.txt into the
 artifacts directory and prints the criteria table.
+
+By default (--profile auto) each host gets, after its preflight, the
+built-in plan that fits its deployment tools: bootc hosts the bootc plan
+(bootc upgrade, switch, rollback; unproved on a real bootc host),
+rpm-ostree hosts the default
+plan (baseline, rpm-ostree and atomic host upgrade, rollback, deploy of an
+older version and package install, each followed by a reboot and the
+host's self-test; the atomic host steps only where the atomic CLI exists),
+plain ostree hosts the ostree plan. The reports name each host's plan. A
+plan named with --profile or --plan that the host's tools cannot run
+fails that host once, at preflight, naming the missing tool and the
+profile to use.
 
 Options:
 `
@@ -241,7 +251,7 @@ func choosePlan(file, profile string, profileSet bool) (*outer.Plan, error) {
 	}
 	mk, ok := outer.Profiles[profile]
 	if !ok {
-		return nil, usagef("--profile %q: want default or ostree", profile)
+		return nil, usagef("--profile %q: want one of %s", profile, strings.Join(outer.ProfileNames, ", "))
 	}
 	return mk(), nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,9 @@ func TestUsageErrors(t *testing.T) {
 // The printed plans are valid plan files equal to the built-in ones.
 func TestPlanRoundTrip(t *testing.T) {
 	for name, mk := range outer.Profiles {
+		if name == "auto" {
+			continue
+		}
 		code, out, _ := run(t, "plan", "--profile", name)
 		if code != 0 {
 			t.Fatalf("plan %s: exit %d", name, code)
@@ -92,7 +96,7 @@ func TestRunUnreachableHost(t *testing.T) {
 	if code != ExitFailed {
 		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, stderr)
 	}
-	if !strings.Contains(out, "baseline              error") || !strings.Contains(out, "did not answer within 1s") || !strings.Contains(out, "plan default: FAIL") {
+	if !regexp.MustCompile(`(?m)^\s+baseline\s+error`).MatchString(out) || !strings.Contains(out, "did not answer within 1s") || !strings.Contains(out, "plan auto: FAIL") {
 		t.Errorf("table:\n%s", out)
 	}
 	if !strings.Contains(stderr, "baseline: error") {
@@ -115,7 +119,8 @@ func simArgs(t *testing.T, f *outertest.Fleet, extra ...string) []string {
 
 // The whole default plan through the command against simulated hosts
 // whose keys are not known yet: --accept-new-host-key records them, the
-// run passes with exit 0 and writes the reports.
+// run passes with exit 0 and writes the reports. The hosts have
+// rpm-ostree and the atomic CLI, so auto picks the default plan for each.
 func TestRunDefaultPlanSim(t *testing.T) {
 	f := outertest.NewFleet(t, 3, nil)
 	kh := filepath.Join(t.TempDir(), "known_hosts")
@@ -124,7 +129,7 @@ func TestRunDefaultPlanSim(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
 	}
-	if !strings.Contains(out, "3 host(s), plan default: PASS") {
+	if !strings.Contains(out, "3 host(s), plan auto: PASS") || strings.Count(out, ": PASS (plan default)") != 3 {
 		t.Errorf("table:\n%s", out)
 	}
 	data, _ := os.ReadFile(kh)
@@ -143,11 +148,12 @@ func TestRunDefaultPlanSim(t *testing.T) {
 	}
 }
 
-// The default plan against a plain ostree host fails once, naming the
-// missing tool and the profile that fits, not once per step.
+// --profile default against a plain ostree host fails once, at
+// preflight, naming the missing tool and the profile that fits, not once
+// per step.
 func TestRunDefaultPlanOnOstreeHost(t *testing.T) {
 	f := outertest.NewFleet(t, 1, func(_ int, h *outertest.Host) { h.Missing = []string{"rpm-ostree", "atomic"} })
-	code, out, stderr := run(t, simArgs(t, f, "--known-hosts", f.KnownHosts, "--artifacts", t.TempDir())...)
+	code, out, stderr := run(t, simArgs(t, f, "--known-hosts", f.KnownHosts, "--artifacts", t.TempDir(), "--profile", "default")...)
 	if code != ExitFailed {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
 	}
@@ -156,6 +162,22 @@ func TestRunDefaultPlanOnOstreeHost(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "preflight: deployment tools: ostree;") {
 		t.Errorf("progress lacks the preflight:\n%s", stderr)
+	}
+	if !regexp.MustCompile(`(?m)^\s+baseline\s+fail\s`).MatchString(out) || strings.Count(out, " fail ") != 1 {
+		t.Errorf("want the baseline failed and no other step:\n%s", out)
+	}
+}
+
+// With no --profile (auto) the same host gets the ostree plan and passes;
+// the criteria table names the plan.
+func TestRunAutoOstreeHost(t *testing.T) {
+	f := outertest.NewFleet(t, 1, func(_ int, h *outertest.Host) { h.Missing = []string{"rpm-ostree", "atomic"} })
+	code, out, stderr := run(t, simArgs(t, f, "--known-hosts", f.KnownHosts, "--artifacts", t.TempDir())...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(out, ": PASS (plan ostree)") || !strings.Contains(out, "ostree-rollback") || !strings.Contains(out, "plan auto: PASS") {
+		t.Errorf("table:\n%s", out)
 	}
 }
 

@@ -75,6 +75,16 @@ type Host struct {
 	// NoWaitOption is a self-test older than `results --wait-boot`: it
 	// refuses the flag the way pflag does, and the driver must poll.
 	NoWaitOption bool
+	// Bootc makes the host a bootc host: it has bootc and podman, and
+	// its first deployment was made from a registry image. Set it before
+	// the first command.
+	Bootc  bool
+	images map[string]simImage // containers-storage, by reference
+	// ReadOnlySysroot refuses the driver's file writes under /ostree and
+	// /sysroot, as a host that mounts /sysroot read-only does; ostree
+	// admin commands still work (they remount it in their own mount
+	// namespace).
+	ReadOnlySysroot bool
 	// Missing are commands the host does not have (rpm-ostree, atomic,
 	// docker, ...): they exit 127 and preflight does not list them.
 	Missing []string
@@ -85,6 +95,11 @@ type Host struct {
 	commands []string // every command line received, for assertions
 }
 
+// simImage is a container image in the simulated containers-storage.
+type simImage struct {
+	digest, version, commit string
+}
+
 type commitInfo struct {
 	parent, version, base string
 }
@@ -93,6 +108,10 @@ type deployment struct {
 	os, checksum, base, version, refspec string
 	serial                               int
 	packages                             []string
+	// A bootc deployment's image reference (TRANSPORT:NAME) and digest,
+	// and whether bootc staged it.
+	image, digest string
+	staged        bool
 }
 
 const ResultsDir = "/var/lib/atomic-selftest"
@@ -193,6 +212,9 @@ func (h *Host) bootLocked(reboot bool) {
 	h.bootID = randHex(16)
 	if reboot && h.NewKeyOnReboot {
 		h.key = newKeyNoT()
+	}
+	for _, d := range h.deps {
+		d.staged = false // a boot finalizes the staged deployment
 	}
 	h.booted = h.deps[0]
 	if h.WrongBoot && reboot && len(h.deps) > 1 {
@@ -470,10 +492,12 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 	switch {
 	case argv[0] == "sh" && argv[1] == "-c" && strings.Contains(argv[2], "command -v"): // the driver's preflight
 		for _, t := range argv[4:] {
-			if slices.Contains([]string{"rpm-ostree", "atomic", "ostree", "docker", "atomic-selftest"}, t) && !slices.Contains(h.Missing, t) {
+			if (slices.Contains([]string{"rpm-ostree", "atomic", "ostree", "docker", "atomic-selftest"}, t) || h.Bootc && (t == "bootc" || t == "podman")) && !slices.Contains(h.Missing, t) {
 				fmt.Fprintln(stdout, t)
 			}
 		}
+	case h.Bootc && argv[0] == "bootc" || h.Bootc && argv[0] == "podman":
+		return h.bootc(argv, stdout, stderr)
 	case cmd == "atomic-selftest version":
 		fmt.Fprintln(stdout, "atomic-selftest sim (go1.26, linux/amd64)")
 	case argv[0] == "cat" && len(argv) == 3:
@@ -493,6 +517,9 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		h.mu.Lock()
 		if err != nil {
 			return fail("read: %v", err)
+		}
+		if h.ReadOnlySysroot && (strings.HasPrefix(argv[4], "/ostree/") || strings.HasPrefix(argv[4], "/sysroot/")) {
+			return fail("sh: 1: cannot create %s: Read-only file system", argv[4])
 		}
 		h.files[argv[4]] = data
 		// An origin file written by the driver retargets its deployment.
@@ -609,6 +636,19 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 			}
 		}
 		return fail("error: Failed to find version %s", v)
+	case cmd == "ostree admin set-origin" && len(argv) == 7:
+		// ostree admin set-origin --set=gpg-verify=false REMOTE URL
+		// BRANCH: a fresh origin for the booted deployment; the remote is
+		// the host's own repository, so its branches are the local refs.
+		if argv[3] != "--set=gpg-verify=false" || argv[5] != "file:///ostree/repo" {
+			return fail("set-origin: unexpected arguments %q", argv[3:])
+		}
+		if _, ok := h.refs[argv[6]]; !ok {
+			return fail("error: Refspec '%s' not found", argv[6])
+		}
+		d := h.booted
+		d.refspec = argv[4] + ":" + argv[6]
+		h.files[fmt.Sprintf("/ostree/deploy/%s/deploy/%s.%d.origin", d.os, d.checksum, d.serial)] = []byte("[origin]\nrefspec=" + d.refspec + "\n")
 	case cmd == "ostree admin deploy":
 		c := argv[3]
 		if _, ok := h.commits[c]; !ok {
@@ -732,4 +772,141 @@ func WriteKey(t testing.TB, path string) ssh.PublicKey {
 func KnownHostsLine(addr string, key ssh.PublicKey) string {
 	host, port, _ := net.SplitHostPort(addr)
 	return fmt.Sprintf("[%s]:%s %s", host, port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))))
+}
+
+// bootc answers the commands of the driver's bootc plan the way bootc
+// (bootc-dev/bootc crates/lib/src/cli.rs) and podman do, changing the
+// deployments: switch and upgrade stage a deployment of an image in
+// containers-storage, rollback reorders, status prints the BootcHost
+// document of crates/lib/src/spec.rs (shape of the fixture
+// crates/lib/src/fixtures/spec-staged-booted.yaml). h.mu is held.
+func (h *Host) bootc(argv []string, stdout, stderr io.Writer) (int, bool) {
+	fail := func(format string, a ...any) (int, bool) {
+		fmt.Fprintf(stderr, "error: "+format+"\n", a...)
+		return 1, false
+	}
+	if h.images == nil {
+		h.images = map[string]simImage{}
+	}
+	if h.booted.image == "" {
+		// The first deployment came from a registry image.
+		h.booted.image, h.booted.digest = "registry:quay.io/example/sim:latest", "sha256:"+sha(h.Name+"img0")
+	}
+	cmd := strings.Join(argv, " ")
+	switch {
+	case cmd == "bootc status --format=json --format-version=1":
+		h.bootcStatus(stdout)
+	case cmd == "bootc image copy-to-storage":
+		h.images["localhost/bootc"] = simImage{digest: h.booted.digest, version: h.booted.version, commit: h.booted.checksum}
+	case len(argv) == 5 && argv[0] == "podman" && argv[1] == "build" && argv[2] == "--tag":
+		cf := string(h.files[argv[4]+"/Containerfile"])
+		from, version := "", ""
+		for _, l := range strings.Split(cf, "\n") {
+			if v, ok := strings.CutPrefix(l, "FROM "); ok {
+				from = v
+			}
+			if v, ok := strings.CutPrefix(l, "LABEL org.opencontainers.image.version="); ok {
+				version = strings.Trim(v, `"`)
+			}
+		}
+		base, ok := h.images[from]
+		if !ok {
+			return fail("%s: image not known", from)
+		}
+		c := sha(h.Name + argv[3] + version)
+		h.commits[c] = commitInfo{parent: base.commit, version: version}
+		h.images[argv[3]] = simImage{digest: "sha256:" + sha(c), version: version, commit: c}
+	case len(argv) == 6 && cmd == "podman image inspect --format {{.Digest}} "+argv[5]:
+		img, ok := h.images[argv[5]]
+		if !ok {
+			return fail("%s: image not known", argv[5])
+		}
+		fmt.Fprintln(stdout, img.digest)
+	case len(argv) == 5 && cmd == "bootc switch --transport containers-storage "+argv[4]:
+		img, ok := h.images[argv[4]]
+		if !ok {
+			return fail("%s: image not known", argv[4])
+		}
+		h.deployImage(img, "containers-storage:"+argv[4])
+	case cmd == "bootc upgrade":
+		// bootc upgrade fetches the image the host follows: the staged
+		// deployment's, else the booted one's.
+		follow := h.booted
+		if h.deps[0].staged {
+			follow = h.deps[0]
+		}
+		name, ok := strings.CutPrefix(follow.image, "containers-storage:")
+		img, known := h.images[name]
+		if !ok || !known {
+			return fail("pulling %s: no registry in this simulation", follow.image)
+		}
+		if img.digest == follow.digest {
+			fmt.Fprintln(stdout, "No changes in "+follow.image)
+			return 0, false
+		}
+		h.deployImage(img, follow.image)
+	case cmd == "bootc rollback":
+		if len(h.deps) < 2 {
+			return fail("No rollback available")
+		}
+		rest := []*deployment{}
+		for _, d := range h.deps {
+			if d != h.booted && !d.staged {
+				rest = append(rest, d)
+			}
+		}
+		if h.deps[0] == h.booted {
+			h.deps = append(rest[:1:1], h.booted)
+		} else {
+			h.deps = []*deployment{h.booted, rest[0]}
+		}
+	default:
+		fmt.Fprintf(stderr, "sh: %s: command not found\n", cmd)
+		return 127, false
+	}
+	return 0, false
+}
+
+// deployImage stages a deployment of img, replacing a staged one, with
+// the booted one after it (ostree's order).
+func (h *Host) deployImage(img simImage, ref string) {
+	h.serial++
+	d := &deployment{os: h.booted.os, checksum: img.commit, base: img.commit, version: img.version, refspec: ref, serial: h.serial,
+		image: ref, digest: img.digest, staged: true}
+	h.deps = []*deployment{d, h.booted}
+}
+
+func (h *Host) bootcStatus(w io.Writer) {
+	// Written with bootc's field names, independently of the driver's
+	// parser (crates/lib/src/spec.rs).
+	entry := func(d *deployment) any {
+		if d == nil {
+			return nil
+		}
+		transport, name, _ := strings.Cut(d.image, ":")
+		return map[string]any{
+			"image": map[string]any{"image": map[string]any{"image": name, "transport": transport},
+				"version": d.version, "imageDigest": d.digest, "architecture": "amd64"},
+			"cachedUpdate": nil, "incompatible": false, "pinned": false, "softRebootCapable": false, "downloadOnly": false,
+			"store": "ostreeContainer", "ostree": map[string]any{"stateroot": d.os, "checksum": d.checksum, "deploySerial": d.serial},
+		}
+	}
+	var staged, rollback *deployment
+	bi, ri := 0, 0
+	for i, d := range h.deps {
+		switch {
+		case d == h.booted:
+			bi = i
+		case i == 0 && d.staged:
+			staged = d
+		case rollback == nil:
+			rollback, ri = d, i
+		}
+	}
+	json.NewEncoder(w).Encode(map[string]any{
+		"apiVersion": "org.containers.bootc/v1", "kind": "BootcHost", "metadata": map[string]any{"name": "host"},
+		"spec": map[string]any{"image": nil, "bootOrder": "default"},
+		"status": map[string]any{"staged": entry(staged), "booted": entry(h.booted), "rollback": entry(rollback),
+			"rollbackQueued": rollback != nil && ri < bi, "type": "bootcHost"},
+	})
 }
