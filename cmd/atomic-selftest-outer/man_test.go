@@ -17,6 +17,9 @@ func manPage() *mangen.Page {
 	run := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	run.SortFlags = false
 	(&runOptions{}).flags(run)
+	// The default is the running user's home: the page shows it as the
+	// shell writes it, so it is the same wherever it is generated.
+	run.Lookup("known-hosts").DefValue = "~/.ssh/known_hosts"
 	plan := pflag.NewFlagSet("plan", pflag.ContinueOnError)
 	planFlags(plan)
 	return &mangen.Page{

@@ -233,7 +233,7 @@ func (p *Page) Man() string {
 			if d := defaultText(f); d != "" {
 				text += " (default " + d + ")"
 			}
-			if repeatable(f) {
+			if repeatable(f) && !strings.Contains(text, "repeatable") {
 				text += "; may be repeated"
 			}
 			w("%s\n", roffText(text))
