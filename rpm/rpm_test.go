@@ -455,6 +455,11 @@ func TestRPM(t *testing.T) {
 			"-rw-r--r-- root:root /usr/lib/atomic-selftest/config.d/00-defaults.toml",
 			"drwxr-xr-x root:root /etc/atomic-selftest",
 			"drwxr-xr-x root:root /etc/atomic-selftest/config.d",
+			// Generated from the CLI's flags (dist/man, dist/completion);
+			// brp-compress gzips the man page.
+			"-rw-r--r-- root:root /usr/share/man/man8/atomic-selftest.8.gz",
+			"-rw-r--r-- root:root /usr/share/bash-completion/completions/atomic-selftest",
+			"-rw-r--r-- root:root /usr/share/zsh/site-functions/_atomic-selftest",
 			// find-debuginfo's link from the build-id to the binary.
 			"drwxr-xr-x root:root /usr/lib/.build-id",
 			"drwxr-xr-x root:root /usr/lib/.build-id/" + id[:2],
@@ -482,6 +487,9 @@ func TestRPM(t *testing.T) {
 			oid := buildID(t, obin)
 			want := append([]string{
 				"-rwxr-xr-x root:root /usr/bin/atomic-selftest-outer",
+				"-rw-r--r-- root:root /usr/share/man/man1/atomic-selftest-outer.1.gz",
+				"-rw-r--r-- root:root /usr/share/bash-completion/completions/atomic-selftest-outer",
+				"-rw-r--r-- root:root /usr/share/zsh/site-functions/_atomic-selftest-outer",
 				"drwxr-xr-x root:root /usr/lib/.build-id",
 				"drwxr-xr-x root:root /usr/lib/.build-id/" + oid[:2],
 				"lrwxrwxrwx root:root /usr/lib/.build-id/" + oid[:2] + "/" + oid[2:],

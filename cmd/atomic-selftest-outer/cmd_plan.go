@@ -12,7 +12,7 @@ import (
 // from.
 func cmdPlan(args []string, stdout io.Writer) error {
 	fs := pflag.NewFlagSet("plan", pflag.ContinueOnError)
-	profile := fs.String("profile", "default", "the built-in plan to print: bootc, default, rpm-ostree or ostree (auto picks one of them per host at run time)")
+	profile := planFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
@@ -27,4 +27,10 @@ func cmdPlan(args []string, stdout io.Writer) error {
 		return usagef("--profile auto: the plan is chosen per host at run time; print bootc, default, rpm-ostree or ostree")
 	}
 	return toml.NewEncoder(stdout).Encode(p)
+}
+
+// planFlags registers the flags of `plan` (the man page and completions are
+// made from them too) and returns the profile's.
+func planFlags(fs *pflag.FlagSet) *string {
+	return fs.String("profile", "default", "the built-in plan to print: bootc, default, rpm-ostree or ostree (auto picks one of them per host at run time)")
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -22,9 +24,9 @@ func init() {
 	register(&command{
 		name:  "list",
 		short: "list every check with its criterion and what it verifies",
-		usage: "list [--format text|json]",
+		usage: "list [--format text|json|markdown]",
 		flags: func(fs *pflag.FlagSet) {
-			fs.StringVar(&listOpts.format, "format", "text", "output format: text or json")
+			fs.StringVar(&listOpts.format, "format", "text", "output format: text (with the criteria legend), json or markdown (the check table of the docs)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error { return runList(ctx, e, listOpts, args) },
 	})
@@ -41,10 +43,22 @@ type listEntry struct {
 	Description string   `json:"description"`
 }
 
-func runList(_ context.Context, e *env, o listOptions, args []string) error {
-	if len(args) > 0 {
-		return usageErr("list takes no arguments")
+func (c listEntry) kind() string {
+	if c.Required {
+		return "required"
 	}
+	return "wanted"
+}
+
+// verifies is the description with the checks it runs after.
+func (c listEntry) verifies() string {
+	if len(c.Depends) == 0 {
+		return c.Description
+	}
+	return c.Description + " (after " + strings.Join(c.Depends, ", ") + ")"
+}
+
+func listEntries() []listEntry {
 	var entries []listEntry
 	for _, c := range selftest.Default.All() {
 		t := c.Timeout
@@ -53,26 +67,70 @@ func runList(_ context.Context, e *env, o listOptions, args []string) error {
 		}
 		entries = append(entries, listEntry{c.ID, c.Criterion, c.Required, c.Offline, t.Seconds(), c.Depends, c.Description})
 	}
+	return entries
+}
+
+// criterionIDs lists the criteria in order, C1 to C10.
+func criterionIDs() []string {
+	ids := make([]string, 0, len(selftest.Criteria))
+	for id := range selftest.Criteria {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		if len(ids[i]) != len(ids[j]) {
+			return len(ids[i]) < len(ids[j])
+		}
+		return ids[i] < ids[j]
+	})
+	return ids
+}
+
+func runList(_ context.Context, e *env, o listOptions, args []string) error {
+	if len(args) > 0 {
+		return usageErr("list takes no arguments")
+	}
+	entries := listEntries()
 	switch o.format {
 	case "json":
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(entries)
+	case "markdown":
+		return writeCheckTable(e.stdout, entries)
 	case "text":
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "CHECK\tCRIT\tKIND\tVERIFIES")
 		for _, c := range entries {
-			kind := "required"
-			if !c.Required {
-				kind = "wanted"
-			}
-			desc := c.Description
-			if len(c.Depends) > 0 {
-				desc += " (after " + strings.Join(c.Depends, ", ") + ")"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, c.Criterion, kind, desc)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, c.Criterion, c.kind(), c.verifies())
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "\nCRITERIA")
+		tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		for _, id := range criterionIDs() {
+			fmt.Fprintf(tw, "%s\t%s\n", id, selftest.Criteria[id])
 		}
 		return tw.Flush()
 	}
-	return usageErr("--format: %q is not one of text, json", o.format)
+	return usageErr("--format: %q is not one of text, json, markdown", o.format)
+}
+
+// writeCheckTable writes the check table the README and docs/criteria.md
+// carry between their <!-- checks:begin --> and <!-- checks:end -->
+// markers: one row per check, in the registry's order.
+func writeCheckTable(w io.Writer, entries []listEntry) error {
+	var b strings.Builder
+	b.WriteString("| id | criterion | kind | offline | verifies |\n")
+	b.WriteString("|----|-----------|------|---------|----------|\n")
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	for _, c := range entries {
+		offline := "no"
+		if c.Offline {
+			offline = "yes"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", c.ID, c.Criterion, c.kind(), offline, cell(c.verifies()))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -61,6 +61,17 @@ type env struct {
 	isTTY          bool
 }
 
+// flagSet builds the command's flags. The help, the man page and the
+// shell completions (dist/man, dist/completion) are all made from it.
+func (c *command) flagSet() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("atomic-selftest "+c.name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	if c.flags != nil {
+		c.flags(fs)
+	}
+	return fs
+}
+
 var commands = map[string]*command{}
 
 func register(c *command) {
@@ -135,12 +146,8 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		mainUsage(stderr)
 		return ExitUsage
 	}
-	fs := pflag.NewFlagSet("atomic-selftest "+c.name, pflag.ContinueOnError)
+	fs := c.flagSet()
 	fs.SetOutput(stderr)
-	fs.SortFlags = false
-	if c.flags != nil {
-		c.flags(fs)
-	}
 	fs.Usage = func() {
 		fmt.Fprintf(stdout, "Usage: atomic-selftest %s\n\n%s\n\nOptions:\n%s\n%s", c.usage, c.short, fs.FlagUsages(), exitStatusHelp)
 	}
