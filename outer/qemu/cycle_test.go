@@ -144,6 +144,13 @@ func TestCycleTestbed(t *testing.T) {
 	if got := probe.stepsSeen(); strings.Join(got, " ") != "ostree-upgrade ostree-rollback ostree-deploy-oldest" {
 		t.Errorf("deployment-change run records before the reboots of steps %v, want ostree-upgrade, ostree-rollback, ostree-deploy-oldest", got)
 	}
+	// Each names what the reboot will boot.
+	vers := []string{info.Commits[0].Version, info.Commits[1].Version, info.Commits[2].Version}
+	probe.wantPending(map[string]string{
+		"ostree-upgrade":       "upgrade to " + vers[2] + " pending",
+		"ostree-rollback":      "rollback to " + vers[1] + " pending",
+		"ostree-deploy-oldest": "deploy to " + vers[0] + " pending",
+	})
 	if !rep.OK {
 		t.Fatal("the cycle failed; see the table above")
 	}
@@ -193,11 +200,12 @@ func TestCycleTestbed(t *testing.T) {
 	}
 	// Two rollbacks in a row before the reboot: the record must judge the
 	// state after the second (a run that began before it is followed by
-	// another one).
+	// another one), where the booted deployment is back in front.
 	bad := drive(t, m, "broken-expectation.toml", 0, probe)
 	if got := probe.stepsSeen(); len(got) != 4 || got[3] != "ostree-rollback-wrong-expectation" {
 		t.Errorf("deployment-change run records before the reboots of steps %v, want the wrong-expectation step's too", got)
 	}
+	probe.wantPending(map[string]string{"ostree-rollback-wrong-expectation": "nothing pending"})
 	if bad.OK {
 		t.Fatal("the wrong-expectation step passed")
 	}
@@ -269,6 +277,7 @@ type deploymentChange struct {
 	Record   *record.Record
 	Waited   time.Duration // this machine's clock: command end to the record found
 	GuestEnd time.Duration // the guest's clock: command end to the record's end
+	checked  bool
 }
 
 const deploymentRecordBound = 10 * time.Minute
@@ -292,6 +301,30 @@ func (p *deploymentChangeProbe) stepsSeen() []string {
 		out = append(out, c.Step)
 	}
 	return out
+}
+
+// wantPending checks the deployment.pending message of each record found
+// for a step that want names.
+func (p *deploymentChangeProbe) wantPending(want map[string]string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.seen {
+		c := &p.seen[i]
+		w, ok := want[c.Step]
+		if !ok || c.checked {
+			continue
+		}
+		c.checked = true
+		var got *record.Result
+		for j := range c.Record.Checks {
+			if c.Record.Checks[j].ID == "deployment.pending" {
+				got = &c.Record.Checks[j]
+			}
+		}
+		if got == nil || got.Status != record.StatusPass || !strings.Contains(got.Message, w) {
+			p.t.Errorf("step %s: the deployment-change record's deployment.pending is %+v, want pass with %q", c.Step, got, w)
+		}
+	}
 }
 
 // isDeploymentCommand: the commands of outer/testbed's plans that write
