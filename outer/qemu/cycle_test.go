@@ -344,6 +344,9 @@ func (p *deploymentChangeProbe) Run(ctx context.Context, timeout time.Duration, 
 		return res, err
 	}
 	c := &deploymentCommand{argv: strings.Join(argv[:min(len(argv), 3)], " "), hostEnd: time.Now()}
+	if argv[0] != "ostree" {
+		c.argv = "outer/rollback.py" // not the script's text
+	}
 	// The guest's clock now, and ostree's last write by the same clock.
 	if r, e := p.Machine.Run(ctx, time.Minute, "date", "+%s.%N"); e == nil && r.ExitCode == 0 {
 		c.guestEnd = unixTime(strings.TrimSpace(string(r.Stdout)))
