@@ -35,7 +35,7 @@ func (h *hostRun) expect(ctx context.Context, a Action, sr *StepReport) (string,
 	for _, p := range absent {
 		argv = append(argv, "--absent-package", p)
 	}
-	if _, err := h.run(ctx, time.Minute, argv...); err != nil {
+	if _, err := h.run(ctx, expectTimeout, argv...); err != nil {
 		return "", err
 	}
 	h.expected = &record.Expectation{Checksum: def.Checksum, Version: def.Version, Packages: pk, AbsentPackages: absent,
@@ -43,3 +43,10 @@ func (h *hostRun) expect(ctx context.Context, a Action, sr *StepReport) (string,
 	sr.Expected = h.expected
 	return "next boot must be " + def.Short(), nil
 }
+
+// expectTimeout bounds `atomic-selftest expect` on the host. It writes
+// under the results lock, which the run a deployment change just started
+// (atomic-selftest-deployment.path) may hold for a whole run; the host
+// waits for it up to results.lock_timeout (5 min by default), so the
+// driver waits a little longer than that.
+const expectTimeout = 6 * time.Minute

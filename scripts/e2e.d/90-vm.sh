@@ -2,7 +2,10 @@
 # End to end on a real OSTree VM (issue 8): build (or reuse) the Debian 12
 # OSTree test image, boot it in QEMU (TCG unless a probe shows KVM works)
 # and run the outer driver's ostree cycle against it: baseline, upgrade,
-# rollback, deploy the oldest; every boot's self-test must pass. Then the
+# rollback, deploy the oldest; every boot's self-test must pass, and before
+# each reboot the deployment command's own run (atomic-selftest-deployment.
+# path, trigger deployment-change) must have left a record naming what is
+# pending; the time from the command's end to it is printed. Then the
 # deliberately broken variants must fail at the right step: an expectation
 # pointing at the wrong checksum (outer/testbed/broken-expectation.toml, run
 # on the same VM after the cycle) at its rollback step, an image with
