@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/deployment"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
