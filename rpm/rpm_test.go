@@ -655,7 +655,9 @@ func TestRPM(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the installed vendor configuration: %v", err)
 			}
-			want := filepath.Join(root, config.VendorDir, "00-defaults.toml")
+			// The files are named as the installed tree sees them: they
+			// are read through the confined door under root.
+			want := filepath.Join(config.VendorDir, "00-defaults.toml")
 			if len(cfg.Files) != 1 || cfg.Files[0] != want {
 				t.Errorf("configuration files read %v, want [%s]", cfg.Files, want)
 			}
@@ -709,6 +711,24 @@ func TestRPM(t *testing.T) {
 					continue
 				}
 				if err := os.WriteFile(dst, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The base tree's commands the units call (coreutils' sleep,
+			// rm, touch; findutils' find): a real tree has them.
+			for _, c := range []string{"/usr/bin/sleep", "/usr/bin/rm", "/usr/bin/touch", "/usr/bin/find"} {
+				dst := filepath.Join(root, c)
+				if _, err := os.Stat(dst); err == nil {
+					continue
+				}
+				data, err := os.ReadFile(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(dst, data, 0o755); err != nil {
 					t.Fatal(err)
 				}
 			}
