@@ -71,12 +71,9 @@ func checkPending(_ context.Context, t *selftest.T) {
 func missingBootFiles(h *selftest.Host, d *ot.Deployment) []string {
 	var missing []string
 	if d.Entry != nil {
-		for _, p := range append([]string{d.Entry.Linux}, d.Entry.Initrds...) {
-			if p == "" {
-				continue
-			}
-			if !h.Exists(filepath.Join("/boot", p)) {
-				missing = append(missing, fmt.Sprintf("%s (entry %s)", filepath.Join("/boot", p), d.Entry.File))
+		for _, f := range ostreehost.BootFiles(h, d.Entry) {
+			if f.Path != "" && f.Missing {
+				missing = append(missing, fmt.Sprintf("%s (entry %s)", filepath.Join("/boot", f.Path), d.Entry.File))
 			}
 		}
 		if d.Entry.Linux == "" {

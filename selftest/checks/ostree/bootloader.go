@@ -54,19 +54,13 @@ func checkBootloader(_ context.Context, t *selftest.T) {
 		if d.Entry == nil {
 			continue // staged: its entry is written at shutdown
 		}
-		files := append([]string{d.Entry.Linux}, d.Entry.Initrds...)
-		for i, f := range files {
-			what := "initramfs"
-			if i == 0 {
-				what = "kernel"
-			}
-			if f == "" {
-				problems = append(problems, fmt.Sprintf("%s of deployment %s: no %s line", filepath.Base(d.Entry.File), d.Name(), map[bool]string{true: "linux", false: "initrd"}[i == 0]))
-				continue
-			}
-			// BLS paths are relative to the boot filesystem, /boot here.
-			if !h.Exists("/boot/" + f) {
-				problems = append(problems, fmt.Sprintf("%s of deployment %s: %s /boot%s is missing", filepath.Base(d.Entry.File), record.Short(d.Checksum)+fmt.Sprintf(".%d", d.Serial), what, f))
+		for _, f := range ostreehost.BootFiles(h, d.Entry) {
+			switch {
+			case f.Path == "":
+				problems = append(problems, fmt.Sprintf("%s of deployment %s: no %s line", filepath.Base(d.Entry.File), d.Name(), map[bool]string{true: "linux", false: "initrd"}[f.What == "kernel"]))
+			case f.Missing:
+				// BLS paths are relative to the boot filesystem, /boot here.
+				problems = append(problems, fmt.Sprintf("%s of deployment %s: %s /boot%s is missing", filepath.Base(d.Entry.File), record.Short(d.Checksum)+fmt.Sprintf(".%d", d.Serial), f.What, f.Path))
 			}
 		}
 	}

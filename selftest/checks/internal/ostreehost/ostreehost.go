@@ -116,3 +116,30 @@ func Problems(s *ot.Sysroot) string {
 	}
 	return strings.Join(l, "; ")
 }
+
+// BootFile is one file a BLS entry needs to boot: its kernel (the linux
+// line) or an initramfs (an initrd line).
+type BootFile struct {
+	// What is "kernel" or "initramfs".
+	What string
+	// Path is the entry's path, relative to the boot filesystem (/boot
+	// here); empty when the entry has no such line.
+	Path string
+	// Missing: the line is absent, or the file is not under /boot.
+	Missing bool
+}
+
+// BootFiles lists the kernel and initramfs files entry e names and
+// whether each is in place under /boot, read through h's door.
+func BootFiles(h *selftest.Host, e *ot.BootEntry) []BootFile {
+	files := make([]BootFile, 0, 1+len(e.Initrds))
+	for i, p := range append([]string{e.Linux}, e.Initrds...) {
+		f := BootFile{What: "initramfs", Path: p}
+		if i == 0 {
+			f.What = "kernel"
+		}
+		f.Missing = p == "" || !h.Exists("/boot/"+strings.TrimPrefix(p, "/"))
+		files = append(files, f)
+	}
+	return files
+}
