@@ -40,9 +40,12 @@ type Record struct {
 	// Expectation is the one the outer driver left, consumed by this run.
 	Expectation *Expectation `json:"expectation,omitempty"`
 	// Boot holds systemd's boot timestamps, where systemd is PID 1.
-	Boot    *ManagerState `json:"boot,omitempty"`
-	Checks  []Result      `json:"checks"`
-	Summary Summary       `json:"summary"`
+	Boot *ManagerState `json:"boot,omitempty"`
+	// Health is what this run did about its verdict under the [health]
+	// policy (record, reboot, rollback, or a refusal with its reason).
+	Health  *Health  `json:"health,omitempty"`
+	Checks  []Result `json:"checks"`
+	Summary Summary  `json:"summary"`
 }
 
 // Summary counts the results. OK is decided once, by the runner: every
@@ -97,7 +100,15 @@ const (
 	TransitionDeploy    = "deploy"
 	TransitionLayering  = "layering"
 	TransitionUnknown   = "unknown"
+	// TransitionFallback: the bootloader started another entry than the
+	// default one (the new deployment never came up, or a person picked
+	// the previous entry). Transition.Expected is what should have booted.
+	TransitionFallback = "fallback"
 )
+
+// TransitionByAtomicSelftest is Transition.By for a rollback that
+// atomic-selftest's health policy ordered.
+const TransitionByAtomicSelftest = "atomic-selftest"
 
 // Transition is the change of booted deployment since the last run.
 type Transition struct {
@@ -105,6 +116,63 @@ type Transition struct {
 	From   *Deployment `json:"from,omitempty"`
 	To     *Deployment `json:"to,omitempty"`
 	Reason string      `json:"reason,omitempty"`
+	// By names who ordered a rollback where it is known
+	// (TransitionByAtomicSelftest), and ActionRecord the ID of the run
+	// record whose Health action ordered it.
+	By           string `json:"by,omitempty"`
+	ActionRecord string `json:"action_record,omitempty"`
+	// Expected is, for a fallback, the deployment that should have booted.
+	Expected *Deployment `json:"expected,omitempty"`
+}
+
+// Health policies ([health] on_failure) and actions.
+const (
+	HealthRecord   = "record"   // policy: only record; action: recorded, nothing done
+	HealthReboot   = "reboot"   // reboot the same deployment and test it again
+	HealthRollback = "rollback" // roll back to the previous deployment and reboot
+	// HealthRefused: the policy asked to act and a rule refused; Reason says which.
+	HealthRefused = "refused"
+)
+
+// Health stages, written to the state file before each step so an
+// interrupted action is completed or reported by the next run, never
+// repeated.
+const (
+	HealthStageDecided         = "decided"
+	HealthStageRollbackWritten = "rollback-written"
+	HealthStageRebootRequested = "reboot-requested"
+	HealthStageDone            = "done"
+)
+
+// Health is what a run decided to do about a failed verdict.
+type Health struct {
+	// Policy is [health] on_failure; Action what was done (HealthRecord,
+	// HealthReboot, HealthRollback, HealthRefused).
+	Policy string `json:"policy"`
+	Action string `json:"action"`
+	Reason string `json:"reason,omitempty"`
+	// From is the failing deployment, To the rollback target.
+	From *Deployment `json:"from,omitempty"`
+	To   *Deployment `json:"to,omitempty"`
+	// Tool is the deployment tool that did the rollback: bootc,
+	// rpm-ostree or command (health.rollback_command).
+	Tool    string         `json:"tool,omitempty"`
+	Failing []FailingCheck `json:"failing,omitempty"`
+	// Attempt counts the failed boots of From's checksum so far (this one
+	// included); MaxAttempts is reboot_attempts+1.
+	Attempt     int       `json:"attempt"`
+	MaxAttempts int       `json:"max_attempts"`
+	Stage       string    `json:"stage,omitempty"`
+	DecidedAt   time.Time `json:"decided_at,omitzero"`
+	// RebootRequestedAt is when the reboot was asked of systemd.
+	RebootRequestedAt time.Time `json:"reboot_requested_at,omitzero"`
+	Error             string    `json:"error,omitempty"`
+}
+
+// FailingCheck is a required check that failed, with its message.
+type FailingCheck struct {
+	ID      string `json:"id"`
+	Message string `json:"message,omitempty"`
 }
 
 // Expectation is what the outer driver says the next boot must be. It is
