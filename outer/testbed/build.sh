@@ -93,10 +93,11 @@ fi
 [ -z "$rpmfile" ] || [ -f "$rpmfile" ] || die "--rpm $rpmfile: no such file"
 [ -d "$units" ] || die "--units $units: no such directory"
 
-# Packages of the test host. dracut (not initramfs-tools) because Debian's
+# Packages of the test host (podman too: the runtime checks run against both
+# engines on the VM). dracut (not initramfs-tools) because Debian's
 # dracut adds its ostree module, which puts ostree-prepare-root in the initramfs.
 packages=(systemd systemd-sysv udev dbus linux-image-amd64 dracut
-  ostree ostree-boot docker.io runc cloud-init openssh-server
+  ostree ostree-boot docker.io runc podman cloud-init openssh-server
   python3-gi gir1.2-ostree-1.0 iproute2 e2fsprogs ca-certificates sudo procps less
   rpm) # rpm: the self-test's RPM is installed with it, and it reads the rpmdb
 
