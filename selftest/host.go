@@ -55,6 +55,13 @@ type History struct {
 	// boot saw, and LastBootID that boot's id; nil on a first boot.
 	LastDeployment *record.Deployment
 	LastBootID     string
+	// LastAction is the health action the last boot's runs took (the
+	// newest Health whose action is not "record": a rollback, a reboot, a
+	// refusal), and LastActionRecord the ID of the run record carrying it;
+	// nil and "" when that boot did nothing. deployment.transition names
+	// a rollback atomic-selftest ordered by it.
+	LastAction       *record.Health
+	LastActionRecord string
 	// Expectation is the expectation the outer driver left, when it
 	// applies to this boot (it was left on another boot); nil otherwise.
 	Expectation *record.Expectation

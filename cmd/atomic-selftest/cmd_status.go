@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
+	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
@@ -18,6 +20,7 @@ type statusOptions struct {
 	resultsDir string
 	boots      int
 	sysroot    string
+	format     string
 }
 
 var statusOpts statusOptions
@@ -26,11 +29,12 @@ func init() {
 	register(&command{
 		name:  "status",
 		short: "one screen for an admin: the last run of each recent boot and what failed",
-		usage: "status [--boots N] [--results-dir DIR] [--sysroot DIR]",
+		usage: "status [--boots N] [--format text|json] [--results-dir DIR] [--sysroot DIR]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.IntVar(&statusOpts.boots, "boots", 5, "show the last run of the newest N boots")
 			fs.StringVar(&statusOpts.resultsDir, "results-dir", store.DefaultDir, "directory of run records")
 			fs.StringVar(&statusOpts.sysroot, "sysroot", "", "show the deployments of the sysroot at `DIR`")
+			fs.StringVar(&statusOpts.format, "format", "text", "output format: text, or json (runs and the latest health action with its attempt counts; no deployments section)")
 		},
 		run: func(ctx context.Context, e *env, args []string) error { return runStatus(ctx, e, statusOpts, args) },
 	})
@@ -46,6 +50,15 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 	}
 	if o.boots < 1 {
 		return usageErr("--boots: must be at least 1, got %d", o.boots)
+	}
+	if o.format != "text" && o.format != "json" {
+		return usageErr("--format: %q is not one of text, json", o.format)
+	}
+	if o.format == "json" {
+		if o.sysroot != "" {
+			return usageErr("--format json shows the results directory; it does not go with --sysroot")
+		}
+		return statusJSON(e, o)
 	}
 	root := "/"
 	if o.sysroot != "" {
@@ -71,17 +84,20 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 	if err != nil {
 		return err
 	}
-	// The last run of each boot, newest boot first.
-	var lasts []*record.Record
-	seen := map[string]bool{}
-	for i := len(runs) - 1; i >= 0 && len(lasts) < o.boots; i-- {
-		if !seen[runs[i].BootID] {
-			seen[runs[i].BootID] = true
-			lasts = append(lasts, runs[i])
-		}
-	}
+	lasts := lastOfEachBoot(runs, o.boots)
 	current := session.ReadBootID()
 	txt := format.Text{Color: e.isTTY}
+	ack, ackErr := notice.ReadAck(st)
+	if ackErr != nil {
+		fmt.Fprintf(e.stderr, "atomic-selftest status: %v\n", ackErr)
+	}
+	view := notice.Summarize(runs, ack)
+	if view.Banner != "" {
+		fmt.Fprintf(e.stdout, "%s\n  (record %s; `atomic-selftest ack` acknowledges it)\n\n", view.Banner, format.Printable(view.Unacknowledged.Record))
+	}
+	if a := view.Latest; a != nil && (view.Unacknowledged == nil || a.Record != view.Unacknowledged.Record) {
+		fmt.Fprintf(e.stdout, "Last health action: %s\n\n", format.Printable(describeAction(a)))
+	}
 	fmt.Fprintf(e.stdout, "Runs (%d recorded in %s", len(runs), o.resultsDir)
 	if len(problems) > 0 {
 		fmt.Fprintf(e.stdout, ", %d unreadable", len(problems))
@@ -109,6 +125,9 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		trans := ""
 		if r.Transition != nil {
 			trans = r.Transition.Kind
+			if r.Transition.By != "" {
+				trans += " by " + r.Transition.By
+			}
 		}
 		// The record's strings come from the host: format.Printable
 		// escapes their control characters.
@@ -153,4 +172,87 @@ func roundDuration(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+// describeAction says what a run's health policy did: "reboot (attempt 1
+// of 2) on 2026-12-07 03:10 UTC, record run-…: runtime.service failed: …".
+func describeAction(a *notice.Action) string {
+	h := a.Health
+	s := h.Action
+	if h.MaxAttempts > 0 {
+		s += fmt.Sprintf(" (attempt %d of %d)", h.Attempt, h.MaxAttempts)
+	}
+	s += " on " + a.Time.Format("2006-01-02 15:04 UTC") + ", record " + a.Record
+	if h.Action == record.HealthRefused && h.Reason != "" {
+		return s + ": refused: " + h.Reason
+	}
+	s += ": " + notice.Failures(h)
+	if h.Error != "" {
+		s += "; error: " + h.Error
+	}
+	return s
+}
+
+// statusBoot is one boot's last run in `status --format json`.
+type statusBoot struct {
+	Record     string             `json:"record"`
+	BootID     string             `json:"boot_id"`
+	End        time.Time          `json:"end"`
+	OK         bool               `json:"ok"`
+	Deployment *record.Deployment `json:"deployment,omitempty"`
+	Transition *record.Transition `json:"transition,omitempty"`
+	Health     *record.Health     `json:"health,omitempty"`
+	Summary    record.Summary     `json:"summary"`
+}
+
+// statusDoc is `status --format json`.
+type statusDoc struct {
+	ResultsDir string       `json:"results_dir"`
+	Runs       int          `json:"runs"`
+	Unreadable []string     `json:"unreadable,omitempty"`
+	Health     notice.View  `json:"health"`
+	Boots      []statusBoot `json:"boots"`
+}
+
+func statusJSON(e *env, o statusOptions) error {
+	doc := statusDoc{ResultsDir: o.resultsDir, Boots: []statusBoot{}}
+	if err := checkDir(o.resultsDir); err == nil {
+		st := &store.Store{Dir: o.resultsDir}
+		runs, problems, err := st.Runs(store.Filter{})
+		if err != nil {
+			return err
+		}
+		ack, err := notice.ReadAck(st)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "atomic-selftest status: %v\n", err)
+		}
+		doc.Runs, doc.Health = len(runs), notice.Summarize(runs, ack)
+		for _, p := range problems {
+			doc.Unreadable = append(doc.Unreadable, p.Error())
+		}
+		for _, r := range lastOfEachBoot(runs, o.boots) {
+			doc.Boots = append(doc.Boots, statusBoot{Record: r.ID, BootID: r.BootID, End: r.End, OK: r.Summary.OK,
+				Deployment: r.Deployment, Transition: r.Transition, Health: r.Health, Summary: r.Summary})
+		}
+	}
+	data, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(e.stdout, string(data))
+	return err
+}
+
+// lastOfEachBoot returns the last run of each of the newest n boots,
+// newest boot first.
+func lastOfEachBoot(runs []*record.Record, n int) []*record.Record {
+	var lasts []*record.Record
+	seen := map[string]bool{}
+	for i := len(runs) - 1; i >= 0 && len(lasts) < n; i-- {
+		if !seen[runs[i].BootID] {
+			seen[runs[i].BootID] = true
+			lasts = append(lasts, runs[i])
+		}
+	}
+	return lasts
 }

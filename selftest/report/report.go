@@ -20,6 +20,7 @@ import (
 	"github.com/coreos/go-systemd/v22/journal"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
+	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
@@ -42,6 +43,10 @@ type Options struct {
 	Notify bool
 	// MotdPath, if set, receives the one-line summary.
 	MotdPath string
+	// ResultsDir, if set, is read for an automatic rollback nobody has
+	// acknowledged yet; the motd then leads with its banner (see
+	// selftest/notice).
+	ResultsDir string
 }
 
 // Live returns the options for a run on the live host.
@@ -64,7 +69,14 @@ func Emit(rec *record.Record, o Options) error {
 		}
 	}
 	if o.MotdPath != "" {
-		if err := writeMotd(o.MotdPath, rec); err != nil {
+		var banner []string
+		if o.ResultsDir != "" {
+			var err error
+			if banner, err = notice.MotdLines(o.ResultsDir); err != nil {
+				errs = append(errs, fmt.Errorf("motd: %w", err))
+			}
+		}
+		if err := writeMotd(o.MotdPath, rec, banner); err != nil {
 			errs = append(errs, fmt.Errorf("motd: %w", err))
 		}
 	}
@@ -158,8 +170,8 @@ func sendJournal(rec *record.Record) error {
 }
 
 // writeMotd replaces the motd file atomically (a login may read it at any
-// moment).
-func writeMotd(path string, rec *record.Record) error {
+// moment). The banner lines, if any, come first.
+func writeMotd(path string, rec *record.Record, banner []string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -169,7 +181,11 @@ func writeMotd(path string, rec *record.Record) error {
 		return err
 	}
 	defer os.Remove(f.Name())
-	line := SummaryLine(rec) + "\n"
+	line := ""
+	for _, b := range banner {
+		line += b + "\n"
+	}
+	line += SummaryLine(rec) + "\n"
 	if !rec.Summary.OK {
 		line += "Run `atomic-selftest status` for details.\n"
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
+	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
@@ -16,7 +17,7 @@ func init() {
 		ID:          "deployment.transition",
 		Criterion:   "C3",
 		Required:    false,
-		Description: "classifies the change of booted deployment since the last boot (first boot, same, upgrade, rollback, deploy, layering) and records it",
+		Description: "classifies the change of booted deployment since the last boot (first boot, same, upgrade, rollback, deploy, layering), names a rollback atomic-selftest ordered, and fails on a fallback (the bootloader started another entry than the default)",
 		Timeout:     30 * time.Second,
 		Applies:     ostreehost.NeedOstreeBooted,
 		Run:         checkTransition,
@@ -29,15 +30,91 @@ func checkTransition(_ context.Context, t *selftest.T) {
 		return
 	}
 	cur := ostreehost.Record(t.Host, s, b)
-	tr := Classify(t.Host.History.LastDeployment, cur)
+	hist := t.Host.History
+	tr := Classify(hist.LastDeployment, cur)
+	if !Attribute(tr, hist.LastActionRecord, hist.LastAction) {
+		if def, loaderAt := defaultEntry(t.Host, s, b); def != nil {
+			Fallback(tr, ostreehost.Record(t.Host, s, def))
+			t.Evidence("bootloader configuration", "/boot/loader", "written "+loaderAt.Format(time.RFC3339)+", before this boot started "+cur.BootedAt.Format(time.RFC3339))
+		}
+	}
 	t.UpdateRecord(func(r *record.Record) {
 		r.Deployment = cur
 		r.Transition = tr
 	})
 	t.Evidence("last boot", "", ostreehost.Describe(tr.From))
 	t.Evidence("this boot", "", ostreehost.Describe(cur))
+	if tr.Expected != nil {
+		t.Evidence("default entry", "", ostreehost.Describe(tr.Expected))
+	}
 	t.Detail("transition", tr.Kind)
-	t.Pass("%s: %s", tr.Kind, tr.Reason)
+	switch {
+	case tr.Kind == record.TransitionFallback:
+		// The new deployment never came up (or a person picked another
+		// entry): nobody may miss it (greenboot issue #200).
+		t.Fail("%s: %s", tr.Kind, tr.Reason)
+	case tr.By != "":
+		t.Detail("by", tr.By)
+		t.Pass("%s", tr.Reason)
+	default:
+		t.Pass("%s: %s", tr.Kind, tr.Reason)
+	}
+}
+
+// Attribute makes tr the rollback atomic-selftest ordered when the last
+// boot's health action h, saved in the run record id, rolled back to the
+// deployment tr goes to, and reports whether it did. Any other rollback
+// stays a manual one.
+func Attribute(tr *record.Transition, id string, h *record.Health) bool {
+	if h == nil || h.Action != record.HealthRollback || !same(h.To, tr.To) {
+		return false
+	}
+	tr.Kind, tr.By, tr.ActionRecord = record.TransitionRollback, record.TransitionByAtomicSelftest, id
+	if tr.From == nil {
+		tr.From = h.From
+	}
+	tr.Reason = fmt.Sprintf("rollback by %s (record %s): %s", record.TransitionByAtomicSelftest, id, notice.Failures(h))
+	return true
+}
+
+// Fallback makes tr a fallback: the booted deployment tr.To is not def,
+// the default boot entry.
+func Fallback(tr *record.Transition, def *record.Deployment) {
+	tr.Kind, tr.Expected = record.TransitionFallback, def
+	tr.Reason = fmt.Sprintf("the bootloader started %s, the default entry is %s", notice.Name(tr.To), notice.Name(def))
+}
+
+// defaultEntry returns the default boot entry's deployment and when the
+// bootloader configuration was written, when this boot did not start it:
+// b is not the first deployment of the bootloader configuration (the
+// staged one, not in it yet, aside), and that configuration, the
+// /boot/loader link ostree swaps on every change, was written before
+// this boot started (btime). A configuration written during this boot
+// (an rpm-ostree rollback, deploy or cleanup, or a health rollback before
+// its reboot) says nothing about what the bootloader chose: no fallback
+// is claimed then.
+func defaultEntry(h *selftest.Host, s *ot.Sysroot, b *ot.Deployment) (*ot.Deployment, time.Time) {
+	var def *ot.Deployment
+	for _, d := range s.Deployments {
+		if !d.Staged {
+			def = d
+			break
+		}
+	}
+	if def == nil || def == b || h.Offline {
+		return nil, time.Time{}
+	}
+	start := ostreehost.BootTime(h)
+	fi, err := h.Lstat("/boot/loader")
+	if err != nil || start.IsZero() || fi.ModTime().After(start) {
+		return nil, time.Time{}
+	}
+	return def, fi.ModTime().UTC()
+}
+
+// same reports whether a and b name the same deployment.
+func same(a, b *record.Deployment) bool {
+	return a != nil && b != nil && a.OSName == b.OSName && a.Checksum == b.Checksum && a.Serial == b.Serial
 }
 
 // Classify names the change from prev (the booted deployment of the last
@@ -47,7 +124,7 @@ func Classify(prev, cur *record.Deployment) *record.Transition {
 	switch {
 	case prev == nil:
 		tr.Kind, tr.Reason = record.TransitionFirstBoot, "no deployment recorded by an earlier boot"
-	case prev.OSName == cur.OSName && prev.Checksum == cur.Checksum && prev.Serial == cur.Serial:
+	case same(prev, cur):
 		tr.Kind, tr.Reason = record.TransitionSame, "booted the same deployment as last boot: "+ostreehost.Describe(cur)
 	case prev.Rollback != "" && prev.Rollback == cur.OSName+"/"+fmt.Sprintf("%s.%d", cur.Checksum, cur.Serial):
 		tr.Kind, tr.Reason = record.TransitionRollback, "booted the last boot's rollback deployment "+ostreehost.Describe(cur)
