@@ -67,6 +67,10 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		}
 		root = o.sysroot
 	}
+	if o.sysroot == "" {
+		// An automatic rollback nobody acknowledged comes first.
+		statusBanner(e, o.resultsDir)
+	}
 	for _, s := range statusSections {
 		if err := s(ctx, root, e); err != nil {
 			fmt.Fprintf(e.stderr, "atomic-selftest status: %v\n", err)
@@ -87,17 +91,6 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 	lasts := lastOfEachBoot(runs, o.boots)
 	current := session.ReadBootID()
 	txt := format.Text{Color: e.isTTY}
-	ack, ackErr := notice.ReadAck(st)
-	if ackErr != nil {
-		fmt.Fprintf(e.stderr, "atomic-selftest status: %v\n", ackErr)
-	}
-	view := notice.Summarize(runs, ack)
-	if view.Banner != "" {
-		fmt.Fprintf(e.stdout, "%s\n  (record %s; `atomic-selftest ack` acknowledges it)\n\n", view.Banner, format.Printable(view.Unacknowledged.Record))
-	}
-	if a := view.Latest; a != nil && (view.Unacknowledged == nil || a.Record != view.Unacknowledged.Record) {
-		fmt.Fprintf(e.stdout, "Last health action: %s\n\n", format.Printable(describeAction(a)))
-	}
 	fmt.Fprintf(e.stdout, "Runs (%d recorded in %s", len(runs), o.resultsDir)
 	if len(problems) > 0 {
 		fmt.Fprintf(e.stdout, ", %d unreadable", len(problems))
@@ -172,6 +165,30 @@ func roundDuration(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+// statusBanner prints the banner of the newest unacknowledged automatic
+// rollback, or else the last health action, if any.
+func statusBanner(e *env, dir string) {
+	if checkDir(dir) != nil {
+		return
+	}
+	st := &store.Store{Dir: dir}
+	runs, _, err := st.Runs(store.Filter{})
+	if err != nil {
+		return // the runs section below says why
+	}
+	ack, err := notice.ReadAck(st)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "atomic-selftest status: %v\n", err)
+	}
+	view := notice.Summarize(runs, ack)
+	if view.Banner != "" {
+		fmt.Fprintf(e.stdout, "%s\n  (record %s; `atomic-selftest ack` acknowledges it)\n\n", view.Banner, format.Printable(view.Unacknowledged.Record))
+	}
+	if a := view.Latest; a != nil && (view.Unacknowledged == nil || a.Record != view.Unacknowledged.Record) {
+		fmt.Fprintf(e.stdout, "Last health action: %s\n\n", format.Printable(describeAction(a)))
+	}
 }
 
 // describeAction says what a run's health policy did: "reboot (attempt 1

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"net"
 	"os"
@@ -11,7 +12,9 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 func sampleRecord() *record.Record {
@@ -58,6 +61,48 @@ func TestMotd(t *testing.T) {
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o644 {
 		t.Errorf("motd mode %v", fi.Mode().Perm())
+	}
+}
+
+// An automatic rollback nobody acknowledged leads the motd, on every
+// boot, until `atomic-selftest ack`.
+func TestMotdRollbackBanner(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 7, 3, 10, 0, 0, time.UTC)
+	rb := sampleRecord()
+	rb.Schema, rb.Start, rb.End = record.SchemaVersion, at, at.Add(time.Second)
+	rb.Health = &record.Health{Policy: "rollback", Action: record.HealthRollback, Attempt: 1, MaxAttempts: 1, DecidedAt: at,
+		From: rb.Deployment, To: &record.Deployment{OSName: "fedora-atomic", Checksum: "fedcba9876543210", Version: "28.20180501.0"},
+		Failing: []record.FailingCheck{{ID: "runtime.run", Message: "container exited 1"}}}
+	if _, err := st.SaveRun(rb); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "atomic-selftest")
+	motd := func() []string {
+		t.Helper()
+		if err := Emit(sampleRecord(), Options{MotdPath: path, ResultsDir: dir}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	lines := motd()
+	want := "atomic-selftest: rolled back from 28.20180515.1 (0123456789…) to 28.20180501.0 (fedcba9876…) on 2026-12-07 03:10 UTC: runtime.run failed: container exited 1"
+	if len(lines) != 4 || lines[0] != want || !strings.Contains(lines[1], "atomic-selftest ack") || !strings.HasPrefix(lines[2], "atomic-selftest: FAIL") {
+		t.Fatalf("motd %q, want first %q", lines, want)
+	}
+	if rec, err := notice.Acknowledge(context.Background(), dir, "b00t", time.Second, at.Add(time.Hour)); err != nil || rec == nil {
+		t.Fatalf("ack: %v %v", rec, err)
+	}
+	if lines := motd(); len(lines) != 2 || !strings.HasPrefix(lines[0], "atomic-selftest: FAIL") {
+		t.Errorf("motd after ack %q", lines)
 	}
 }
 

@@ -1,0 +1,134 @@
+package notice_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
+)
+
+var (
+	t0   = time.Date(2026, 12, 7, 3, 10, 0, 0, time.UTC)
+	from = &record.Deployment{OSName: "fedora", Checksum: "abc1234567890", Version: "12.3"}
+	to   = &record.Deployment{OSName: "fedora", Checksum: "def4567890123", Version: "12.2"}
+)
+
+// save writes a run record of boot at start with health action h (nil:
+// none) and returns its ID.
+func save(t *testing.T, st *store.Store, boot string, start time.Time, h *record.Health) string {
+	t.Helper()
+	res := []record.Result{{ID: "runtime.service", Criterion: "C5", Required: true, Status: record.StatusPass, Start: start}}
+	rec := &record.Record{Schema: 1, BootID: boot, Trigger: "boot", Start: start, End: start.Add(time.Second),
+		Deployment: from, Health: h, Checks: res, Summary: record.Summarise(res)}
+	if _, err := st.SaveRun(rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec.ID
+}
+
+func rollback(at time.Time) *record.Health {
+	return &record.Health{Policy: "rollback", Action: record.HealthRollback, From: from, To: to, Tool: "rpm-ostree",
+		Attempt: 2, MaxAttempts: 2, DecidedAt: at, Stage: record.HealthStageDone,
+		Failing: []record.FailingCheck{{ID: "runtime.service", Message: "docker.service is failed, expected active\nmore"}}}
+}
+
+// The banner stays until ack, is gone after, and a new rollback brings
+// it back.
+func TestAckCycle(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if rec, err := notice.Acknowledge(ctx, dir, "b0", time.Second, t0); rec != nil || err != nil {
+		t.Fatalf("nothing to acknowledge: %v, %v", rec, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, notice.AckFile)); !os.IsNotExist(err) {
+		t.Fatalf("ack file written with nothing to acknowledge: %v", err)
+	}
+	save(t, st, "b1", t0.Add(-time.Minute), nil)
+	id := save(t, st, "b1", t0, rollback(t0))
+	save(t, st, "b2", t0.Add(time.Minute), nil)
+
+	lines, err := notice.MotdLines(dir)
+	want := "atomic-selftest: rolled back from 12.3 (abc1234567…) to 12.2 (def4567890…) on 2026-12-07 03:10 UTC: runtime.service failed: docker.service is failed, expected active"
+	if err != nil || len(lines) != 2 || lines[0] != want {
+		t.Fatalf("motd lines %q (%v), want %q first", lines, err, want)
+	}
+	rec, err := notice.Acknowledge(ctx, dir, "b2", time.Second, t0.Add(2*time.Minute))
+	if err != nil || rec == nil || rec.ID != id {
+		t.Fatalf("acknowledged %v, %v; want %s", rec, err, id)
+	}
+	info, err := os.Stat(filepath.Join(dir, notice.AckFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("ack file: %v %v", info, err)
+	}
+	if lines, err := notice.MotdLines(dir); lines != nil || err != nil {
+		t.Fatalf("after ack: %q %v", lines, err)
+	}
+	// The latest action is still there for status, acknowledged.
+	runs, _, _ := st.Runs(store.Filter{})
+	ack, _ := notice.ReadAck(st)
+	v := notice.Summarize(runs, ack)
+	if v.Banner != "" || v.Latest == nil || v.Latest.Record != id || v.Latest.Health.Attempt != 2 || v.Acknowledged == nil || v.Acknowledged.Record != id {
+		t.Fatalf("view after ack %+v", v)
+	}
+
+	// A later rollback brings the banner back.
+	id2 := save(t, st, "b3", t0.Add(time.Hour), rollback(t0.Add(time.Hour)))
+	rec, err = notice.Pending(st)
+	if err != nil || rec == nil || rec.ID != id2 {
+		t.Fatalf("pending %v %v, want %s", rec, err, id2)
+	}
+	// A garbled ack file: the newest rollback shows and the error says why.
+	if err := os.WriteFile(filepath.Join(dir, notice.AckFile), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := notice.Pending(st); err == nil || rec == nil || rec.ID != id2 {
+		t.Fatalf("garbled ack: %v %v", rec, err)
+	}
+}
+
+// The history carries the last boot's rollback, even when a later run of
+// that boot recorded a refusal, and nothing of other boots.
+func TestReadLastAction(t *testing.T) {
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	save(t, st, "oldboot", t0.Add(-time.Hour), rollback(t0.Add(-time.Hour)))
+	id := save(t, st, "lastboot", t0, rollback(t0))
+	save(t, st, "lastboot", t0.Add(time.Minute), &record.Health{Action: record.HealthRefused, Reason: "already rolled back from 12.3"})
+	save(t, st, "lastboot", t0.Add(2*time.Minute), &record.Health{Action: record.HealthRecord})
+	save(t, st, "lastbootX", t0.Add(3*time.Minute), &record.Health{Action: record.HealthReboot})
+
+	var h selftest.History
+	if err := notice.ReadLastAction(st, &h); err != nil || h.LastAction != nil {
+		t.Fatalf("no last boot: %+v %v", h, err)
+	}
+	h.LastBootID = "lastboot"
+	if err := notice.ReadLastAction(st, &h); err != nil || h.LastActionRecord != id || h.LastAction.Action != record.HealthRollback {
+		t.Fatalf("history %+v %v, want the rollback %s", h, err, id)
+	}
+	h = selftest.History{LastBootID: "oldboot2"}
+	if err := notice.ReadLastAction(st, &h); err != nil || h.LastAction != nil {
+		t.Fatalf("boot without runs: %+v %v", h, err)
+	}
+}
+
+// Host strings in the banner are escaped for the terminal.
+func TestBannerEscapes(t *testing.T) {
+	h := rollback(t0)
+	h.Failing[0].Message = "bad\x1b[2Jthing"
+	b := notice.Banner(&record.Record{Health: h})
+	if want := `runtime.service failed: bad\x1b[2Jthing`; b[len(b)-len(want):] != want {
+		t.Errorf("banner %q", b)
+	}
+}
