@@ -33,6 +33,14 @@ func TestUnitsVerify(t *testing.T) {
 // returns the lines systemd-analyze printed about them.
 func verify(t *testing.T, override map[string]string) []string {
 	analyze := testutil.NeedCommand(t, "systemd", "systemd-analyze")
+	root, paths := installRoot(t, override)
+	return analyzeVerify(t, analyze, root, paths...)
+}
+
+// installRoot installs systemd's units, ours (with overrides by name),
+// the real binary and the commands our units run into a fresh root, the
+// way the RPM does; it returns the root and the paths of our units.
+func installRoot(t *testing.T, override map[string]string) (string, []string) {
 	bin := testutil.BuildBinary(t, "./cmd/atomic-selftest")
 	root := t.TempDir()
 	unitDir := filepath.Join(root, "usr/lib/systemd/system")
@@ -80,7 +88,13 @@ func verify(t *testing.T, override map[string]string) []string {
 			}
 		}
 	}
-	args := append([]string{"verify", "--root=" + root, "--man=no"}, paths...)
+	return root, paths
+}
+
+// analyzeVerify runs `systemd-analyze verify --root=root` on the units
+// (paths or names) and returns the lines naming our files.
+func analyzeVerify(t *testing.T, analyze, root string, units ...string) []string {
+	args := append([]string{"verify", "--root=" + root, "--man=no"}, units...)
 	out, err := exec.Command(analyze, args...).CombinedOutput()
 	// Lines about units we do not ship (docker.service is not in this
 	// root) are not ours to fix; anything naming our files is a problem.
