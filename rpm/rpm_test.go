@@ -453,6 +453,8 @@ func TestRPM(t *testing.T) {
 			"drwxr-xr-x root:root /usr/lib/atomic-selftest",
 			"drwxr-xr-x root:root /usr/lib/atomic-selftest/config.d",
 			"-rw-r--r-- root:root /usr/lib/atomic-selftest/config.d/00-defaults.toml",
+			// The opt-in boot-complete.target gate, a drop-in to copy.
+			"-rw-r--r-- root:root /usr/lib/atomic-selftest/boot-complete.conf",
 			"drwxr-xr-x root:root /etc/atomic-selftest",
 			"drwxr-xr-x root:root /etc/atomic-selftest/config.d",
 			// Generated from the CLI's flags (dist/man, dist/completion);
