@@ -132,3 +132,33 @@ func TestBannerEscapes(t *testing.T) {
 		t.Errorf("banner %q", b)
 	}
 }
+
+// The motd banner reads every kept record on every run: with the default
+// results.keep of 100 records it must stay cheap.
+func BenchmarkPending100(b *testing.B) {
+	st, err := store.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		var h *record.Health
+		if i == 50 {
+			h = rollback(t0)
+		}
+		res := []record.Result{{ID: "runtime.service", Criterion: "C5", Required: true, Status: record.StatusPass, Start: t0}}
+		for j := 0; j < 40; j++ {
+			res = append(res, record.Result{ID: "host.check" + string(rune('a'+j%26)), Criterion: "C1", Status: record.StatusPass, Start: t0,
+				Evidence: []record.Evidence{{Name: "seen", Expected: "something", Seen: "something else, at some length"}}})
+		}
+		rec := &record.Record{Schema: 1, BootID: "boot", Start: t0.Add(time.Duration(i) * time.Minute), Deployment: from, Health: h, Checks: res, Summary: record.Summarise(res)}
+		if _, err := st.SaveRun(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if rec, err := notice.Pending(st); err != nil || rec == nil {
+			b.Fatal(rec, err)
+		}
+	}
+}
