@@ -26,6 +26,17 @@ func enable(t *testing.T, root, verb string) []string {
 	return dirs
 }
 
+// installGate copies the drop-in where the docs say and returns it.
+func installGate(t *testing.T, root string) string {
+	t.Helper()
+	gate, err := os.ReadFile("boot-complete.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteFile(t, root, "etc/systemd/system/atomic-selftest.service.d/boot-complete.conf", string(gate))
+	return string(gate)
+}
+
 // The gate is opt-in: enabled as shipped, the unit is wanted by
 // multi-user.target only; with the drop-in copied into /etc as the docs
 // say, `enable` makes boot-complete.target require it, and systemd
@@ -37,11 +48,7 @@ func TestBootCompleteGate(t *testing.T) {
 	if got := strings.Join(enable(t, root, "enable"), " "); got != "multi-user.target.wants" {
 		t.Fatalf("enabled as shipped: linked from %q, want multi-user.target.wants only", got)
 	}
-	gate, err := os.ReadFile("boot-complete.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testutil.WriteFile(t, root, "etc/systemd/system/atomic-selftest.service.d/boot-complete.conf", string(gate))
+	gate := installGate(t, root)
 	// `enable` again, as the docs say: it adds the link the drop-in's
 	// [Install] names. (systemd 252's `reenable` drops it: it reads the
 	// drop-in's [Install] when disabling, not when enabling again.)
@@ -55,7 +62,7 @@ func TestBootCompleteGate(t *testing.T) {
 	}
 	// The drop-in orders the unit before boot-complete.target and
 	// nothing else; it never undoes After=multi-user.target.
-	for _, line := range strings.Split(string(gate), "\n") {
+	for _, line := range strings.Split(gate, "\n") {
 		if strings.HasPrefix(line, "#") || line == "" {
 			continue
 		}
@@ -78,11 +85,7 @@ func TestBootCompleteGate(t *testing.T) {
 func TestBootCompleteGateCycleOnGreenbootHosts(t *testing.T) {
 	analyze := testutil.NeedCommand(t, "systemd", "systemd-analyze")
 	root, _ := installRoot(t, nil)
-	gate, err := os.ReadFile("boot-complete.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testutil.WriteFile(t, root, "etc/systemd/system/atomic-selftest.service.d/boot-complete.conf", string(gate))
+	installGate(t, root)
 	testutil.WriteFile(t, root, "usr/lib/systemd/system/set-success.service",
 		"[Unit]\nDescription=greenboot-grub2-set-success's ordering\nRequires=boot-complete.target\nAfter=boot-complete.target\n\n[Service]\nType=oneshot\nExecStart=/usr/bin/atomic-selftest version\n\n[Install]\nWantedBy=multi-user.target\n")
 	systemctl := testutil.NeedCommand(t, "systemd", "systemctl")
