@@ -9,6 +9,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
+	"github.com/atomic-selftest/atomic-selftest/selftest/report"
 	"github.com/atomic-selftest/atomic-selftest/selftest/session"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
@@ -51,5 +52,11 @@ func runAck(ctx context.Context, e *env, o ackOptions, args []string) error {
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "acknowledged: %s (record %s)\n", notice.Banner(rec), rec.ID)
+	if o.resultsDir == store.DefaultDir {
+		// The login banner goes now, not at the next run.
+		if err := report.RefreshMotd(report.DefaultMotdPath, o.resultsDir); err != nil {
+			fmt.Fprintf(e.stderr, "atomic-selftest ack: warning: %v\n", err)
+		}
+	}
 	return nil
 }

@@ -169,6 +169,24 @@ func sendJournal(rec *record.Record) error {
 	return errors.Join(errs...)
 }
 
+// RefreshMotd rewrites an existing motd file at path from the newest run
+// record in resultsDir, so an acknowledged rollback's banner leaves it at
+// once. A missing motd file (reports are off) is left missing.
+func RefreshMotd(path, resultsDir string) error {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	runs, _, err := (&store.Store{Dir: resultsDir}).Runs(store.Filter{Last: 1})
+	if err != nil || len(runs) == 0 {
+		return err
+	}
+	banner, err := notice.MotdLines(resultsDir)
+	if werr := writeMotd(path, runs[0], banner); werr != nil {
+		return fmt.Errorf("motd: %w", werr)
+	}
+	return err
+}
+
 // writeMotd replaces the motd file atomically (a login may read it at any
 // moment). The banner lines, if any, come first.
 func writeMotd(path string, rec *record.Record, banner []string) error {

@@ -101,8 +101,23 @@ func TestMotdRollbackBanner(t *testing.T) {
 	if rec, err := notice.Acknowledge(context.Background(), dir, "b00t", time.Second, at.Add(time.Hour)); err != nil || rec == nil {
 		t.Fatalf("ack: %v %v", rec, err)
 	}
+	// RefreshMotd (what `ack` calls) drops the banner from the motd at once.
+	if err := RefreshMotd(path, dir); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); strings.Contains(string(b), "rolled back") || !strings.HasPrefix(string(b), "atomic-selftest: FAIL") {
+		t.Errorf("motd refreshed after ack %q", b)
+	}
 	if lines := motd(); len(lines) != 2 || !strings.HasPrefix(lines[0], "atomic-selftest: FAIL") {
 		t.Errorf("motd after ack %q", lines)
+	}
+	// Reports off: no motd file, and RefreshMotd makes none.
+	none := filepath.Join(t.TempDir(), "none")
+	if err := RefreshMotd(none, dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(none); !os.IsNotExist(err) {
+		t.Errorf("RefreshMotd created %s: %v", none, err)
 	}
 }
 
