@@ -95,7 +95,10 @@ func Attribute(tr *record.Transition, id string, h *record.Health) bool {
 }
 
 // Fallback makes tr a fallback: the booted deployment tr.To is not def,
-// the default boot entry.
+// the default boot entry. It is a kind of transition, not a check of its
+// own: a boot has one Transition in its record, and a fallback replaces
+// what Classify would have called it (a "rollback", a "same"); a second
+// check would have to overwrite this one's record and run after it.
 func Fallback(tr *record.Transition, def *record.Deployment) {
 	tr.Kind, tr.Expected = record.TransitionFallback, def
 	tr.Reason = fmt.Sprintf("the bootloader started %s, the default entry is %s", notice.Name(tr.To), notice.Name(def))
