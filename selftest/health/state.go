@@ -124,8 +124,10 @@ func (s *State) series(checksum string) string {
 	return s.Attempts[checksum].Kind
 }
 
-func (s *State) rolledBackFrom(c string) bool { return s != nil && slices.Contains(s.RolledBackFrom, c) }
-func (s *State) rolledBackTo(c string) bool   { return s != nil && slices.Contains(s.RolledBackTo, c) }
+func (s *State) rolledBackFrom(c string) bool {
+	return s != nil && slices.Contains(s.RolledBackFrom, c)
+}
+func (s *State) rolledBackTo(c string) bool { return s != nil && slices.Contains(s.RolledBackTo, c) }
 
 // inFlight is the action an earlier run left unfinished.
 func (s *State) inFlight() *Action {

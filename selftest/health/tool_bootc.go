@@ -51,4 +51,3 @@ func (b bootc) Rollback(ctx context.Context) error {
 	}
 	return nil
 }
-
