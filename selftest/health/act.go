@@ -42,6 +42,10 @@ func (e *Env) now() time.Time {
 // test kills the process there.
 var afterStage func(stage string)
 
+// stageToolReturned is the instant between the tool's return and the
+// rollback-written state: the rollback is on disk, the state says decided.
+const stageToolReturned = "tool-returned"
+
 func reached(stage string) {
 	if afterStage != nil {
 		afterStage(stage)
@@ -141,6 +145,7 @@ func Prepare(ctx context.Context, env *Env, rec *record.Record) (*Pending, error
 		if err := tool.Rollback(ctx); err != nil {
 			return nil, fail(env, st, h, err)
 		}
+		reached(stageToolReturned)
 		a.Stage = record.HealthStageRollbackWritten
 		if err := st.write(env.Store); err != nil {
 			return nil, err
