@@ -157,21 +157,30 @@ type Deployment struct {
 	RPMDBPath string `toml:"rpm_dbpath"`
 }
 
-// Health is the policy for a boot whose required checks failed
-// (selftest/health). The shipped default only records.
+// Health is the policy for a boot-triggered run whose required checks
+// failed. The shipped default only records: nothing changes on a host
+// that did not opt in. The state it keeps is
+// /var/lib/atomic-selftest/health.json.
 type Health struct {
-	// OnFailure is record, reboot or rollback.
+	// OnFailure is record (note the failure in the run record and the
+	// journal), reboot (reboot the failing deployment to test it again)
+	// or rollback (reboot first while attempts are left, then roll back
+	// to the previous deployment and reboot).
 	OnFailure string `toml:"on_failure"`
 	// RebootAttempts is how many times a failing new deployment is
-	// rebooted and tested again before it is rolled back (0..10).
+	// rebooted and tested again before it is rolled back (0 to 10).
 	RebootAttempts int `toml:"reboot_attempts"`
-	// Transitions are the transition kinds (record.Transition*) whose
-	// failure is acted on: upgrade, deploy, layering, first-boot, unknown.
+	// Transitions are the changes of deployment whose failure is acted
+	// on: upgrade, deploy, layering, first-boot, unknown. A rollback, a
+	// fallback and a boot of the same deployment are never acted on.
 	Transitions []string `toml:"transitions"`
-	// Tool is the deployment tool that rolls back: auto (bootc, then
-	// rpm-ostree, then command), bootc, rpm-ostree or command.
+	// Tool is the deployment tool that rolls back: auto (bootc where it
+	// manages the host, then rpm-ostree, then the command), bootc,
+	// rpm-ostree or command.
 	Tool string `toml:"tool"`
-	// RollbackCommand is the argv the command tool runs (no shell).
+	// RollbackCommand is the program and arguments (run directly, no
+	// shell) that roll back a plain ostree host, whose ostree has no
+	// rollback verb; required there.
 	RollbackCommand []string `toml:"rollback_command"`
 }
 
