@@ -79,8 +79,10 @@ func TestDetectBootc(t *testing.T) {
 
 // TestDetectRPMOstree: bootc is installed but does not manage the host
 // (status.booted null), so rpm-ostree, which lists a booted deployment,
-// rolls back.
+// rolls back (here through its CLI: the private bus has no rpmostreed;
+// the D-Bus path is in tool_rpmostree_test.go).
 func TestDetectRPMOstree(t *testing.T) {
+	testutil.StartSystemBus(t)
 	dir := t.TempDir()
 	standIn(t, dir, "bootc", "bootc-status-null.json", 0)
 	rpmLog := standIn(t, dir, "rpm-ostree", "rpm-ostree-status.json", 0)
