@@ -93,6 +93,9 @@ func Prepare(ctx context.Context, env *Env, rec *record.Record) (*Pending, error
 		dec = Decide(env.Policy, rec, st, attempt)
 	}
 	h := dec.Health
+	if h != nil && h.DecidedAt.IsZero() {
+		h.DecidedAt = env.now()
+	}
 	if h != nil && note != "" {
 		h.Reason = strings.TrimSpace(h.Reason + " (" + note + ")")
 	}
@@ -119,7 +122,6 @@ func Prepare(ctx context.Context, env *Env, rec *record.Record) (*Pending, error
 	// An action: decided.
 	a := st.Action
 	if resume == nil {
-		h.DecidedAt = env.now()
 		h.Stage = record.HealthStageDecided
 		a = &Action{Action: h.Action, Stage: record.HealthStageDecided, From: h.From, To: h.To,
 			Record: strings.TrimSuffix(store.RunName(rec), ".json"), BootID: env.BootID, Attempt: h.Attempt, DecidedAt: h.DecidedAt}
