@@ -118,7 +118,7 @@ func TestKilledActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	py := "/usr/bin/python3"
+	py := needGI(t)
 	for _, point := range killPoints {
 		t.Run(point, func(t *testing.T) {
 			sr, newer, older := ostreetest.TwoDeployments(t)

@@ -20,9 +20,7 @@ import (
 func startRpmostreed(t *testing.T, sysroot, mode string) string {
 	t.Helper()
 	testutil.StartSystemBus(t)
-	py := "/usr/bin/python3"
-	probe := exec.Command(py, "-c", "import gi; gi.require_version('OSTree', '1.0'); from gi.repository import OSTree, Gio")
-	testutil.Need(t, "python3-gi", probe.Run() == nil, "gi.repository.OSTree does not import under /usr/bin/python3")
+	py := needGI(t)
 	log := filepath.Join(t.TempDir(), "calls.log")
 	cmd := exec.Command(py, "testdata/rpmostreed-standin.py", sysroot, log, mode)
 	stdout, err := cmd.StdoutPipe()

@@ -143,10 +143,7 @@ func TestToolOverride(t *testing.T) {
 // the VM testbed installs as ostree-rollback).
 func TestCommandRollbackRealSysroot(t *testing.T) {
 	sr, newer, older := ostreetest.TwoDeployments(t)
-	py := "/usr/bin/python3"
-	probe := []string{py, "-c", "import gi; gi.require_version('OSTree', '1.0'); from gi.repository import OSTree"}
-	_, _, err := selftest.ExecCommander{}.Command(context.Background(), detectTimeout, probe...)
-	testutil.Need(t, "python3-gi", err == nil, "gi.repository.OSTree does not import under /usr/bin/python3")
+	py := needGI(t)
 	root, err := testutil.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -168,4 +165,16 @@ func TestCommandRollbackRealSysroot(t *testing.T) {
 	if len(st) != 2 || st[0].Checksum != older || st[1].Checksum != newer {
 		t.Fatalf("after the rollback the boot order is %+v, want %s then %s", st, older[:10], newer[:10])
 	}
+}
+
+// needGI returns Debian's Python (python3-gi lives there, not in a
+// Python on PATH) after checking that libostree imports through GObject
+// introspection (gir1.2-ostree-1.0).
+func needGI(t *testing.T) string {
+	t.Helper()
+	py := "/usr/bin/python3"
+	probe := []string{py, "-c", "import gi; gi.require_version('OSTree', '1.0'); from gi.repository import OSTree, Gio"}
+	_, _, err := selftest.ExecCommander{}.Command(context.Background(), detectTimeout, probe...)
+	testutil.Need(t, "python3-gi", err == nil, "gi.repository.OSTree does not import under "+py)
+	return py
 }
