@@ -272,9 +272,17 @@ func orNone(s string) string {
 	return s
 }
 
+// maxRolledBack bounds the rollback history kept in health.json; a host
+// rolls back rarely, and the newest entries are the ones a loop needs.
+const maxRolledBack = 32
+
 func appendNew(l []string, s string) []string {
 	if slices.Contains(l, s) {
 		return l
 	}
-	return append(l, s)
+	l = append(l, s)
+	if len(l) > maxRolledBack {
+		l = l[len(l)-maxRolledBack:]
+	}
+	return l
 }
