@@ -239,3 +239,36 @@ func TestStateFileMode(t *testing.T) {
 		t.Fatalf("%v %v", fi, err)
 	}
 }
+
+// TestSameBootCarriesOn: a run killed after the rollback was written, and
+// a second boot-triggered run on the same boot (no reboot in between):
+// the second run requests the reboot without rolling back again, and a
+// third does not request it twice.
+func TestSameBootCarriesOn(t *testing.T) {
+	h := newHost(t)
+	afterStage = func(stage string) {
+		if stage == record.HealthStageRollbackWritten {
+			panic("killed")
+		}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the run was not interrupted")
+			}
+		}()
+		h.run("rollback", 0, record.TransitionUpgrade, false)
+	}()
+	afterStage = nil
+	if h.tool.calls != 1 || h.rebooter.calls != 0 {
+		t.Fatalf("first run: %d rollbacks, %d reboots", h.tool.calls, h.rebooter.calls)
+	}
+	got := h.run("rollback", 0, record.TransitionSame, false)
+	if got.Action != record.HealthRollback || !strings.Contains(got.Reason, "carrying on") || h.tool.calls != 1 || h.rebooter.calls != 1 {
+		t.Fatalf("second run: %+v, %d rollbacks, %d reboots", got, h.tool.calls, h.rebooter.calls)
+	}
+	got = h.run("rollback", 0, record.TransitionSame, false)
+	if got.Action != record.HealthRefused || !strings.Contains(got.Reason, "not requested twice") || h.tool.calls != 1 || h.rebooter.calls != 1 {
+		t.Fatalf("third run: %+v, %d rollbacks, %d reboots", got, h.tool.calls, h.rebooter.calls)
+	}
+}
