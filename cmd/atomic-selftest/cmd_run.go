@@ -123,6 +123,9 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 	if out.ReportErr != nil {
 		fmt.Fprintf(e.stderr, "atomic-selftest run: warning: the run was saved but not published: %v\n", out.ReportErr)
 	}
+	if out.HealthErr != nil {
+		fmt.Fprintf(e.stderr, "atomic-selftest run: warning: the [health] policy could not act: %v\n", out.HealthErr)
+	}
 	if out.SaveErr != nil {
 		return fmt.Errorf("the run finished but was not saved: %w", out.SaveErr)
 	}

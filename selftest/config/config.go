@@ -40,6 +40,7 @@ type Config struct {
 	Syscontainer Syscontainer `toml:"syscontainer"`
 	Cloudinit    Cloudinit    `toml:"cloudinit"`
 	Deployment   Deployment   `toml:"deployment"`
+	Health       Health       `toml:"health"`
 
 	// Files lists the files that were read, in order.
 	Files []string `toml:"-"`
@@ -156,6 +157,41 @@ type Deployment struct {
 	RPMDBPath string `toml:"rpm_dbpath"`
 }
 
+// Health is the policy for a boot-triggered run whose required checks
+// failed. The shipped default only records: nothing changes on a host
+// that did not opt in. The state it keeps is
+// /var/lib/atomic-selftest/health.json.
+type Health struct {
+	// OnFailure is record (note the failure in the run record and the
+	// journal), reboot (reboot the failing deployment to test it again)
+	// or rollback (reboot first while attempts are left, then roll back
+	// to the previous deployment and reboot).
+	OnFailure string `toml:"on_failure"`
+	// RebootAttempts is how many times a failing new deployment is
+	// rebooted and tested again before it is rolled back (0 to 10).
+	RebootAttempts int `toml:"reboot_attempts"`
+	// Transitions are the changes of deployment whose failure is acted
+	// on: upgrade, deploy, layering, first-boot, unknown. A rollback, a
+	// fallback and a boot of the same deployment are never acted on.
+	Transitions []string `toml:"transitions"`
+	// Tool is the deployment tool that rolls back: auto (bootc where it
+	// manages the host, then rpm-ostree, then the command), bootc,
+	// rpm-ostree or command.
+	Tool string `toml:"tool"`
+	// RollbackCommand is the program and arguments (run directly, no
+	// shell) that roll back a plain ostree host, whose ostree has no
+	// rollback verb; required there.
+	RollbackCommand []string `toml:"rollback_command"`
+}
+
+// Health policies and tools, as written in [health].
+const (
+	HealthToolAuto      = "auto"
+	HealthToolBootc     = "bootc"
+	HealthToolRPMOstree = "rpm-ostree"
+	HealthToolCommand   = "command"
+)
+
 // Defaults returns the built-in configuration.
 func Defaults() *Config {
 	return &Config{
@@ -165,6 +201,7 @@ func Defaults() *Config {
 		Storage:      Storage{DataPercent: 90, MetadataPercent: 90, SetupUnit: "docker-storage-setup.service"},
 		Syscontainer: defaultSyscontainer(),
 		Cloudinit:    Cloudinit{RequireVirtualized: true},
+		Health:       Health{OnFailure: "record", RebootAttempts: 1, Transitions: []string{"upgrade", "deploy", "layering"}, Tool: HealthToolAuto},
 		DisabledBy:   map[string]string{},
 		DemotedBy:    map[string]string{},
 	}
@@ -358,6 +395,38 @@ func (c *Config) validate(path string) error {
 	}
 	if c.Storage.SetupUnit == "" {
 		return bad("storage.setup_unit", "must not be empty")
+	}
+	return c.Health.validate(bad)
+}
+
+func (h *Health) validate(bad func(key, format string, args ...any) error) error {
+	switch h.OnFailure {
+	case "record", "reboot", "rollback":
+	default:
+		return bad("health.on_failure", "must be one of record, reboot, rollback, got %q", h.OnFailure)
+	}
+	if h.RebootAttempts < 0 || h.RebootAttempts > 10 {
+		return bad("health.reboot_attempts", "must be from 0 to 10, got %d", h.RebootAttempts)
+	}
+	for _, k := range h.Transitions {
+		switch k {
+		case "upgrade", "deploy", "layering", "first-boot", "unknown":
+		case "rollback", "same", "fallback":
+			return bad("health.transitions", "%q is never eligible: acting on it could undo a rollback or loop", k)
+		default:
+			return bad("health.transitions", "%q is not a transition kind (upgrade, deploy, layering, first-boot, unknown)", k)
+		}
+	}
+	switch h.Tool {
+	case HealthToolAuto, HealthToolBootc, HealthToolRPMOstree, HealthToolCommand:
+	default:
+		return bad("health.tool", "must be one of auto, bootc, rpm-ostree, command, got %q", h.Tool)
+	}
+	if h.Tool == HealthToolCommand && len(h.RollbackCommand) == 0 {
+		return bad("health.rollback_command", "must be set when health.tool is command")
+	}
+	if len(h.RollbackCommand) > 0 && h.RollbackCommand[0] == "" {
+		return bad("health.rollback_command", "the program (first element) must not be empty")
 	}
 	return nil
 }

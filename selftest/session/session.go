@@ -16,6 +16,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/health"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/report"
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
@@ -51,6 +52,11 @@ type Options struct {
 	ProbeBinary string
 	// OnResult is called as each check finishes.
 	OnResult func(record.Result)
+	// HealthTool and Rebooter override the deployment tool and the
+	// systemd reboot of the [health] policy (tests); nil means detect and
+	// systemd's D-Bus API.
+	HealthTool health.Tool
+	Rebooter   health.Rebooter
 }
 
 // Outcome is what a run produced.
@@ -64,6 +70,9 @@ type Outcome struct {
 	// ReportErr is set when the run was saved but publishing it failed
 	// ([report] textfile_dir); the saved record is not affected.
 	ReportErr error
+	// HealthErr is set when the [health] step could not keep its state,
+	// roll back or request the reboot; Record.Health says what was done.
+	HealthErr error
 	// Problems are earlier files that could not be read (reported, not
 	// fatal).
 	Problems []string
@@ -178,6 +187,15 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	r.Run(ctx, rec)
 	out.Record = rec
 
+	// The [health] policy acts only on the verdict of a boot: a manual
+	// run or a deployment-change run (the host is still on the old boot)
+	// never reboots or rolls back. It runs before the save so the record
+	// carries the decision, and the reboot is requested after the save.
+	var pending *health.Pending
+	if st != nil && o.Trigger == record.TriggerBoot && !h.Offline {
+		env := &health.Env{Store: st, Policy: cfg.Health, BootID: h.BootID, Commands: h.Commands, Tool: o.HealthTool, Rebooter: o.Rebooter}
+		pending, out.HealthErr = health.Prepare(ctx, env, rec)
+	}
 	if st != nil {
 		out.Path, out.SaveErr = save(st, h, rec, cfg.Results.Keep)
 		if dir := cfg.Report.TextfileDir; dir != "" && out.Path != "" {
@@ -186,6 +204,19 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	if o.Report != nil {
 		report.Emit(rec, *o.Report)
+		if o.Report.Journal && rec.Health != nil {
+			_ = health.SendJournal(rec.ID, rec.Health)
+		}
+	}
+	// Only a saved record may be followed by the reboot: the next boot
+	// reads it to tell what happened.
+	if pending != nil && out.Path != "" && out.SaveErr == nil {
+		if err := pending.Reboot(ctx); err != nil {
+			out.HealthErr = err
+			if _, err := st.SaveRun(rec); err != nil {
+				out.SaveErr = err
+			}
+		}
 	}
 	return out, nil
 }
