@@ -16,6 +16,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	"github.com/atomic-selftest/atomic-selftest/selftest/health"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/report"
@@ -257,6 +258,11 @@ func readHistory(st *store.Store, h *selftest.Host) []string {
 		} else {
 			h.History.LastDeployment, h.History.LastBootID = ld.Deployment, ld.BootID
 		}
+	}
+	// The last boot's health action, so deployment.transition can name a
+	// rollback atomic-selftest ordered.
+	if err := notice.ReadLastAction(st, &h.History); err != nil {
+		problems = append(problems, err.Error())
 	}
 	var ex record.Expectation
 	if ok, err := st.ReadJSON(store.ExpectFile, &ex); err != nil {
