@@ -69,7 +69,7 @@ func TestBootedComposefs(t *testing.T) {
 	}
 	want := map[string]string{
 		"root (/run/ostree-booted)": "composefs, fs-verity required",
-		"/ mount":                  "overlay, source composefs, read-only",
+		"/ mount":                   "overlay, source composefs, read-only",
 	}
 	for _, e := range r.Evidence {
 		if w, ok := want[e.Name]; ok {
