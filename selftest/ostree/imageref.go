@@ -93,3 +93,38 @@ func SplitDigest(ref string) (image, digest string) {
 	}
 	return ref, ""
 }
+
+// MatchImage says how a deployment following ref (its origin's
+// container-image-reference) with manifest digest digest differs from
+// want, an expectation written REFERENCE[@sha256:DIGEST]; "" when it
+// matches. REFERENCE is either the origin's string as written
+// (ostree-unverified-registry:quay.io/x:tag) or the image inside it
+// (quay.io/x:tag); a digest, when given, must be the deployment's.
+func MatchImage(want, ref, digest string) string {
+	if ref == "" {
+		return fmt.Sprintf("the deployment follows no container image, expected %s", want)
+	}
+	wantImg, wantDigest := SplitDigest(want)
+	candidates := []string{ref}
+	if r, err := ParseImageRef(ref); err == nil {
+		candidates = append(candidates, r.Image)
+	}
+	match := false
+	for _, c := range candidates {
+		bare, _ := SplitDigest(c)
+		// An origin may pin the digest in the reference itself.
+		if c == want || c == wantImg || bare == wantImg {
+			match = true
+		}
+	}
+	if !match {
+		return fmt.Sprintf("the deployment follows %s, expected %s", ref, wantImg)
+	}
+	if wantDigest != "" && wantDigest != digest {
+		if digest == "" {
+			return fmt.Sprintf("image %s has no manifest digest (no ostree.manifest-digest on its commit), expected %s", ref, wantDigest)
+		}
+		return fmt.Sprintf("image %s has digest %s, expected %s", ref, digest, wantDigest)
+	}
+	return ""
+}

@@ -62,3 +62,28 @@ func FuzzParseImageRef(f *testing.F) {
 		SplitDigest(s)
 	})
 }
+
+func TestMatchImage(t *testing.T) {
+	const (
+		d1  = "sha256:d12dd2fcb57ecfde0941be604f4dcd43ce0409b86e5ee4e362184c802b80fb84"
+		d2  = "sha256:736b359467c9437c1ac915acaae952aad854e07eb4a16a94999a48af08c83c34"
+		ref = "ostree-unverified-registry:quay.io/fedora/fedora-coreos:stable"
+	)
+	for _, tc := range []struct{ want, ref, digest, msg string }{
+		{ref, ref, d1, ""},
+		{"quay.io/fedora/fedora-coreos:stable", ref, d1, ""},
+		{"quay.io/fedora/fedora-coreos:stable@" + d1, ref, d1, ""},
+		{ref + "@" + d1, ref, d1, ""},
+		// rpm-ostree's coreos-oci-status fixture pins the digest in the
+		// reference itself.
+		{"quay.io/fedora/fedora-coreos@" + d1, "ostree-unverified-registry:quay.io/fedora/fedora-coreos@" + d1, d1, ""},
+		{"quay.io/fedora/fedora-coreos:stable@" + d2, ref, d1, "image " + ref + " has digest " + d1 + ", expected " + d2},
+		{"quay.io/fedora/fedora-coreos:next", ref, d1, "the deployment follows " + ref + ", expected quay.io/fedora/fedora-coreos:next"},
+		{"quay.io/x:1@" + d1, "ostree-unverified-registry:quay.io/x:1", "", "has no manifest digest"},
+		{"quay.io/x:1", "", "", "the deployment follows no container image, expected quay.io/x:1"},
+	} {
+		if got := MatchImage(tc.want, tc.ref, tc.digest); tc.msg == "" && got != "" || tc.msg != "" && !strings.Contains(got, tc.msg) {
+			t.Errorf("MatchImage(%q, %q, %q) = %q, want %q", tc.want, tc.ref, tc.digest, got, tc.msg)
+		}
+	}
+}

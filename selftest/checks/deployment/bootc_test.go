@@ -139,3 +139,26 @@ func mustRead(t *testing.T, name string) []byte {
 	}
 	return data
 }
+
+// expect --image: the booted container image and its digest against the
+// expectation, on a real sysroot whose origin follows an image.
+func TestExpectedImage(t *testing.T) {
+	sr := ostreetest.New(t, "default")
+	c := sr.Commit("ostree/container/image/test", "nightly", "a", "--add-metadata-string=ostree.manifest-digest="+fixtureBootedDigest)
+	sr.Deploy("default", c)
+	sr.WriteOrigin("default", c, 0, containerImageOrigin)
+	h := ostreetest.LiveHost(sr.BootedRoot("default", c, 0, false))
+
+	h.History.Expectation = &record.Expectation{Image: fixtureImage + "@" + fixtureBootedDigest}
+	r, rec := checktest.WithDepends(t, h, "deployment.expected")
+	checktest.Expect(t, r, record.StatusPass, "booted default "+c[:10])
+	if rec.Deployment == nil || rec.Deployment.ImageDigest != fixtureBootedDigest || rec.Deployment.ImageReference != "ostree-unverified-registry:"+fixtureImage {
+		t.Errorf("record deployment %+v", rec.Deployment)
+	}
+	h.History.Expectation = &record.Expectation{Image: fixtureImage + "@" + fixtureStagedDigest}
+	r, _ = checktest.WithDepends(t, h, "deployment.expected")
+	checktest.Expect(t, r, record.StatusFail, "booted "+c[:10]+"…: image ostree-unverified-registry:"+fixtureImage+" has digest "+fixtureBootedDigest+", expected "+fixtureStagedDigest)
+	h.History.Expectation = &record.Expectation{Image: "quay.io/example/other:latest"}
+	r, _ = checktest.WithDepends(t, h, "deployment.expected")
+	checktest.Expect(t, r, record.StatusFail, "the deployment follows ostree-unverified-registry:"+fixtureImage+", expected quay.io/example/other:latest")
+}
