@@ -19,7 +19,7 @@ func init() {
 		ID:          "deployment.expected",
 		Criterion:   "C3",
 		Required:    true,
-		Description: "the booted deployment matches the expectation the outer driver left (checksum, version or refspec; layered and absent packages) for C3-C6",
+		Description: "the booted deployment matches the expectation the outer driver left (checksum, version, refspec or container image and digest; layered and absent packages) for C3-C6",
 		Timeout:     2 * time.Minute,
 		Applies:     needExpectation,
 		Run:         checkExpected,
