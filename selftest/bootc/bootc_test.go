@@ -132,3 +132,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse: one status document of bootc's fixtures, as the check
+// decodes it on every boot.
+func BenchmarkParse(b *testing.B) {
+	data := readFixture(b, "spec-staged-booted.json")
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

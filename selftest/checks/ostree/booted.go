@@ -132,9 +132,11 @@ func checkBooted(_ context.Context, t *selftest.T) {
 	// (s) with the public key that verified the commit, and
 	// "backing-root-device-inode" (tt), the deployment directory's
 	// identity, by which the booted deployment was found above since /
-	// itself is the composefs mount, an overlay whose source is
-	// "composefs" (lcfs_mount_image in composefs's libcomposefs). /etc and
-	// /var are bind mounts from the deployment as without composefs.
+	// itself is the composefs mount: an overlay (read-only, metacopy and
+	// redirect_dir on, the erofs image as its lower layer) whose source is
+	// CFS_MOUNT_SOURCE, "composefs" (libcomposefs/lcfs-mount.c in
+	// containers/composefs, which ostree links). /etc and /var are bind
+	// mounts from the deployment as without composefs.
 	if cfs, ok := s.BootedMetadata.Bool("composefs"); ok && cfs {
 		problems = append(problems, checkComposefs(t, s)...)
 	}
