@@ -6,9 +6,12 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -67,7 +70,63 @@ func fcosRoot(t *testing.T) (string, *selftest.Host) {
 	h := selftest.NewHost(root, nil)
 	h.Offline = false
 	h.BootID = thisBoot
+	h.Commands = &journalStandIn{}
 	return root, h
+}
+
+// journalStandIn answers journalctl's query for Ignition's key entries of
+// the provisioning boot with out, one JSON object per line as
+// `journalctl --output=json` prints them; with out empty, journalctl is
+// not installed. The entries carry the fields Ignition's AuthorizeSSHKeys
+// sends (internal/exec/util/passwd.go in coreos/ignition).
+type journalStandIn struct{ out string }
+
+func (j *journalStandIn) Command(_ context.Context, _ time.Duration, argv ...string) ([]byte, []byte, error) {
+	want := []string{"journalctl", "--no-pager", "--output=json", "--boot=3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", "MESSAGE_ID=225067b87bbd4a0cb6ab151f82fa364b"}
+	if j.out == "" || !slices.Equal(argv, want) {
+		return nil, nil, fmt.Errorf("running %s: %w", argv[0], exec.ErrNotFound)
+	}
+	return []byte(j.out), nil, nil
+}
+
+func keyEntry(user, path string) string {
+	return `{"__CURSOR":"s=1;i=2","_BOOT_ID":"3d1c5a0e8a524f7e9a4b2e6c0f1d7b93","MESSAGE":"wrote ssh authorized keys file for user: ` + user +
+		`","MESSAGE_ID":"225067b87bbd4a0cb6ab151f82fa364b","PRIORITY":"6","IGNITION_USER_NAME":"` + user + `","IGNITION_PATH":"` + path + `","SYSLOG_IDENTIFIER":"ignition"}` + "\n"
+}
+
+func TestProvisionedJournal(t *testing.T) {
+	_, h := fcosRoot(t)
+	h.Commands = &journalStandIn{out: keyEntry("core", "/sysroot/var/home/core/.ssh/authorized_keys.d/ignition")}
+	r := run(t, h)
+	checktest.Expect(t, r, record.StatusPass, "3 ssh key(s) in 2 file(s)")
+	found := false
+	for _, e := range r.Evidence {
+		if e.Name == "keys asked (journal of the provisioning boot)" && e.Seen == "core /var/home/core/.ssh/authorized_keys.d/ignition" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no journal evidence in %+v", r.Evidence)
+	}
+
+	h.Commands = &journalStandIn{out: keyEntry("core", "/sysroot/var/home/core/.ssh/authorized_keys.d/ignition") + keyEntry("admin", "/sysroot/var/home/admin/.ssh/authorized_keys.d/ignition")}
+	checktest.Expect(t, run(t, h), record.StatusFail, "Ignition wrote ssh keys for user admin to /var/home/admin/.ssh/authorized_keys.d/ignition on the provisioning boot (journal MESSAGE_ID 225067b87bbd4a0cb6ab151f82fa364b), but it is gone")
+
+	h.Commands = &journalStandIn{out: "not json\n"}
+	checktest.Expect(t, run(t, h), record.StatusFail, "reading Ignition's journal entries: journalctl printed a line that is not JSON")
+}
+
+func FuzzParseKeyWrites(f *testing.F) {
+	f.Add([]byte(keyEntry("core", "/sysroot/var/home/core/.ssh/authorized_keys.d/ignition")))
+	f.Add([]byte("{}\n[1,2]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ws, _ := parseKeyWrites(data)
+		for _, w := range ws {
+			if w.user == "" || w.path == "" {
+				t.Fatalf("empty write %+v", w)
+			}
+		}
+	})
 }
 
 func run(t *testing.T, h *selftest.Host) record.Result {

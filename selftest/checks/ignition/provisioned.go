@@ -51,7 +51,7 @@ func applies(_ context.Context, h *selftest.Host) string {
 // ("afterburn") write.
 var keyFiles = []string{"ignition", "afterburn"}
 
-func checkProvisioned(_ context.Context, t *selftest.T) {
+func checkProvisioned(ctx context.Context, t *selftest.T) {
 	h := t.Host
 	var problems []string
 	data, err := h.ReadFile(provisioner.IgnitionResult, rootfs.State)
@@ -112,6 +112,30 @@ func checkProvisioned(_ context.Context, t *selftest.T) {
 	}
 	if files == 0 {
 		t.Evidence("ssh keys", "", "none written by Ignition or Afterburn")
+	}
+	// What the config asked, as far as the host still knows: Ignition's
+	// journal entries of the provisioning boot name each key file it
+	// wrote. Each must still be there.
+	if !h.Offline {
+		writes, err := journalKeyWrites(ctx, h, res.ProvisioningBootID)
+		switch {
+		case errors.Is(err, errNoJournal):
+			t.Evidence("keys asked (journal of the provisioning boot)", "", err.Error())
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("reading Ignition's journal entries: %v", err))
+		default:
+			var asked []string
+			for _, w := range writes {
+				asked = append(asked, w.user+" "+w.path)
+				if _, err := h.Stat(w.path); err != nil {
+					problems = append(problems, fmt.Sprintf("Ignition wrote ssh keys for user %s to %s on the provisioning boot (journal MESSAGE_ID %s), but it is gone: %v", w.user, w.path, sshKeysMessageID, err))
+				}
+			}
+			if len(asked) == 0 {
+				asked = []string{"none"}
+			}
+			t.Evidence("keys asked (journal of the provisioning boot)", "", strings.Join(asked, ", "))
+		}
 	}
 
 	if !h.Offline {
