@@ -196,7 +196,11 @@ func compareEntry(role string, b *bootc.BootEntry, d *ot.Deployment) []string {
 		check("image", im.Image.String(), (bootc.ImageReference{Image: ir.Image, Transport: ir.Transport}).String())
 	}
 	check("imageDigest", im.ImageDigest, d.ImageDigest())
-	if im.Version != "" || d.Version() != "" {
+	// bootc takes the version from the image's labels, ostree-rs-ext
+	// copies it to the commit's "version"; a commit without one (an
+	// image without the label, or an older importer) is not a
+	// disagreement.
+	if im.Version != "" && d.Version() != "" {
 		check("version", im.Version, d.Version())
 	}
 	return diffs

@@ -119,6 +119,9 @@ func TestBootcAgrees(t *testing.T) {
 		{"other image", bootcFixture(t, newer, older, func(st map[string]any) {
 			st["booted"].(map[string]any)["image"].(map[string]any)["image"].(map[string]any)["image"] = "quay.io/example/other:1"
 		}), record.StatusFail, "booted: bootc says image quay.io/example/other:1, the sysroot " + fixtureImage},
+		{"other version", bootcFixture(t, newer, older, func(st map[string]any) {
+			st["booted"].(map[string]any)["image"].(map[string]any)["version"] = "42.1"
+		}), record.StatusFail, "booted: bootc says version 42.1, the sysroot nightly"},
 		{"swapped", bootcFixture(t, older, newer, nil), record.StatusFail, "booted: bootc says ostree.checksum " + older + ", the sysroot " + newer},
 		{"no rollback", bootcFixture(t, newer, older, func(st map[string]any) { st["rollback"] = nil }),
 			record.StatusFail, "rollback: bootc has none, the sysroot default-" + older + ".0"},
