@@ -16,6 +16,7 @@ import (
 
 type expectOptions struct {
 	checksum, version, refspec string
+	image                      string
 	packages, absent           []string
 	note                       string
 	show, clear                bool
@@ -28,6 +29,7 @@ func (o *expectOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.checksum, "checksum", "", "the next boot must run the commit whose checksum starts with `C`")
 	fs.StringVar(&o.version, "version", "", "the next boot must run a commit with version `V`")
 	fs.StringVar(&o.refspec, "refspec", "", "the next boot's deployment must follow origin refspec `R`")
+	fs.StringVar(&o.image, "image", "", "the next boot's deployment must follow container image `REF[@DIGEST]` (the origin's container-image-reference or the image in it; a sha256 digest must be the booted image's)")
 	fs.StringArrayVar(&o.packages, "package", nil, "package `P` must be layered and installed (repeatable)")
 	fs.StringArrayVar(&o.absent, "absent-package", nil, "package `P` must not be layered or installed (repeatable)")
 	fs.StringVar(&o.note, "note", "", "free text kept with the expectation (e.g. the outer driver's step)")
@@ -39,8 +41,8 @@ func (o *expectOptions) register(fs *pflag.FlagSet) {
 func init() {
 	register(&command{
 		name:  "expect",
-		short: "leave what the next boot must run (checksum, version or refspec; packages) for deployment.expected",
-		usage: "expect (--checksum C | --version V | --refspec R) [--package P]... [--absent-package P]... | --show | --clear",
+		short: "leave what the next boot must run (checksum, version, refspec or image; packages) for deployment.expected",
+		usage: "expect (--checksum C | --version V | --refspec R | --image REF[@DIGEST]) [--package P]... [--absent-package P]... | --show | --clear",
 		flags: expectOpts.register,
 		run:   func(ctx context.Context, e *env, args []string) error { return runExpect(ctx, e, expectOpts, args) },
 	})
@@ -50,9 +52,9 @@ func runExpect(ctx context.Context, e *env, o expectOptions, args []string) erro
 	if len(args) > 0 {
 		return usageErr("expect takes no arguments, got %q", args[0])
 	}
-	ex := record.Expectation{Checksum: o.checksum, Version: o.version, Refspec: o.refspec,
+	ex := record.Expectation{Checksum: o.checksum, Version: o.version, Refspec: o.refspec, Image: o.image,
 		Packages: o.packages, AbsentPackages: o.absent, Note: o.note}
-	setsSomething := ex.Checksum != "" || ex.Version != "" || ex.Refspec != "" || len(ex.Packages)+len(ex.AbsentPackages) > 0 || ex.Note != ""
+	setsSomething := ex.Checksum != "" || ex.Version != "" || ex.Refspec != "" || ex.Image != "" || len(ex.Packages)+len(ex.AbsentPackages) > 0 || ex.Note != ""
 	if o.show && o.clear || (o.show || o.clear) && setsSomething {
 		return usageErr("--show and --clear go alone")
 	}

@@ -66,6 +66,9 @@ func TestExpectLifecycle(t *testing.T) {
 		{"--show", "--clear"},
 		{"--show", "--version", "1"},
 		{"--package", "a", "--absent-package", "a"},
+		{"--image", "quay.io/x:1", "--checksum", "abcd"},
+		{"--image", "quay.io/x:1@sha256:short"},
+		{"--show", "--image", "quay.io/x:1"},
 		{},
 	} {
 		code, _, errs := cli(t, append([]string{"expect", "--results-dir", dir}, bad...)...)
@@ -85,6 +88,18 @@ func TestExpectLifecycle(t *testing.T) {
 	var ex record.Expectation
 	if err := json.Unmarshal([]byte(out), &ex); err != nil || ex.Version != "28.2" || ex.CreatedBootID != session.ReadBootID() || ex.Packages[0] != "htop" || ex.Created.IsZero() {
 		t.Fatalf("%v %+v\n%s", err, ex, out)
+	}
+
+	// --image is kept as given, digest and all.
+	imgDir := t.TempDir()
+	const img = "ostree-unverified-registry:quay.io/fedora/fedora-coreos:stable@sha256:d12dd2fcb57ecfde0941be604f4dcd43ce0409b86e5ee4e362184c802b80fb84"
+	if code, out, errs := cli(t, "expect", "--results-dir", imgDir, "--image", img); code != ExitOK {
+		t.Fatalf("--image: exit %d %s %s", code, out, errs)
+	}
+	_, out, _ = cli(t, "expect", "--results-dir", imgDir, "--show")
+	var imgEx record.Expectation
+	if err := json.Unmarshal([]byte(out), &imgEx); err != nil || imgEx.Image != img {
+		t.Fatalf("--image: %v %+v\n%s", err, imgEx, out)
 	}
 
 	// A run on the boot that left it does not consume it.

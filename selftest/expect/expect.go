@@ -1,7 +1,7 @@
 // Package expect owns expect.json in the results directory: the
 // expectation the outer driver leaves before it reboots a host (booted
-// checksum, version or origin refspec; packages that must or must not be
-// layered). It is written atomically under the results lock with the id of
+// checksum, version, origin refspec or container image; packages that
+// must or must not be layered). It is written atomically under the results lock with the id of
 // the boot it was left on; the first run on any other boot verifies it in
 // deployment.expected, and the session moves it into that run's record and
 // removes the file, so a stale expectation never fails a later boot.
@@ -21,16 +21,27 @@ import (
 // flag-like field that is wrong.
 func Validate(ex *record.Expectation) error {
 	ids := 0
-	for _, v := range []string{ex.Checksum, ex.Version, ex.Refspec} {
+	for _, v := range []string{ex.Checksum, ex.Version, ex.Refspec, ex.Image} {
 		if v != "" {
 			ids++
 		}
 	}
 	if ids > 1 {
-		return fmt.Errorf("give one of checksum, version or refspec, not %d", ids)
+		return fmt.Errorf("give one of checksum, version, refspec or image, not %d", ids)
 	}
 	if ids == 0 && len(ex.Packages) == 0 && len(ex.AbsentPackages) == 0 {
-		return fmt.Errorf("nothing expected: give a checksum, version, refspec or packages")
+		return fmt.Errorf("nothing expected: give a checksum, version, refspec, image or packages")
+	}
+	if im := ex.Image; im != "" {
+		if strings.ContainsAny(im, " \t\n") {
+			return fmt.Errorf("image %q contains white space", im)
+		}
+		if i := strings.LastIndex(im, "@"); i >= 0 {
+			alg, hex, _ := strings.Cut(im[i+1:], ":")
+			if alg != "sha256" || len(hex) != 64 || strings.Trim(hex, "0123456789abcdef") != "" {
+				return fmt.Errorf("image %q: the digest after @ is not sha256:<64 lowercase hex digits>", im)
+			}
+		}
 	}
 	if c := ex.Checksum; c != "" {
 		if len(c) < 4 || len(c) > 64 || strings.Trim(c, "0123456789abcdef") != "" {

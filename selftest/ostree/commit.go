@@ -37,6 +37,20 @@ func (c *Commit) Version() string {
 	return v
 }
 
+// ManifestDigest is the digest of the container image manifest a commit
+// was imported from: the "ostree.manifest-digest" key that ostree-rs-ext
+// puts on the merge commit of an image (META_MANIFEST_DIGEST in
+// ostreedev/ostree-rs-ext lib/src/container/store.rs; rpm-ostree shows it
+// as "Digest:" and publishes it as container-image-reference-digest).
+// "" when unset, as for commits pulled from an ostree repository.
+func (c *Commit) ManifestDigest() string {
+	if c == nil {
+		return ""
+	}
+	v, _ := c.Metadata.String("ostree.manifest-digest")
+	return v
+}
+
 // ClientLayer reports whether rpm-ostree made this commit on the host to
 // layer packages: rpmostree.clientlayer=true, or for older rpm-ostree the
 // presence of rpmostree.spec (rust/src/daemon.rs,

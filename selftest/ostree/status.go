@@ -40,6 +40,12 @@ func WriteStatus(w io.Writer, s *Sysroot) error {
 		if multi {
 			kv("StateRoot", d.OSName)
 		}
+		// rpm-ostree prints a container deployment's manifest digest
+		// under its image reference (rust/src/status.rs in
+		// coreos/rpm-ostree: "Digest" from container-image-reference-digest).
+		if dg := d.ImageDigest(); dg != "" && d.ImageReference() != "" {
+			kv("Digest", dg)
+		}
 		if d.Commit != nil {
 			v := d.Version()
 			if v == "" {

@@ -127,6 +127,26 @@ func (d *Deployment) Version() string { return d.Commit.Version() }
 // Refspec is the origin's refspec or base refspec.
 func (d *Deployment) Refspec() string { return d.Origin.EffectiveRefspec() }
 
+// ImageReference is the container image a container-image deployment
+// follows (its origin's container-image-reference), "" for ref
+// deployments.
+func (d *Deployment) ImageReference() string {
+	if d.Origin == nil {
+		return ""
+	}
+	return d.Origin.ContainerImageReference
+}
+
+// ImageDigest is the manifest digest of the image the deployment's base
+// commit was imported from, "" when it was not imported from an image.
+// For a layered deployment the digest is on the base (parent) commit.
+func (d *Deployment) ImageDigest() string {
+	if v := d.Commit.ManifestDigest(); v != "" {
+		return v
+	}
+	return d.BaseCommit.ManifestDigest()
+}
+
 // Pinned reports [libostree-transient] pinned=true.
 func (d *Deployment) Pinned() bool { return d.Origin != nil && d.Origin.Pinned }
 

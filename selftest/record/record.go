@@ -72,6 +72,14 @@ type Deployment struct {
 	Version  string `json:"version,omitempty"`
 	// Refspec is the origin's refspec (or rpm-ostree's baserefspec).
 	Refspec string `json:"refspec,omitempty"`
+	// ImageReference is the container image a container-image deployment
+	// follows (the origin's container-image-reference, as
+	// "ostree-unverified-registry:quay.io/fedora/fedora-coreos:stable"),
+	// and ImageDigest the digest of the manifest it was built from (the
+	// commit's ostree.manifest-digest, "sha256:..."). Both empty for a
+	// deployment of an ostree ref.
+	ImageReference string `json:"image_reference,omitempty"`
+	ImageDigest    string `json:"image_digest,omitempty"`
 	// BaseChecksum is the base commit of a layered deployment (its parent).
 	BaseChecksum    string   `json:"base_checksum,omitempty"`
 	LayeredPackages []string `json:"layered_packages,omitempty"`
@@ -178,9 +186,13 @@ type FailingCheck struct {
 // Expectation is what the outer driver says the next boot must be. It is
 // saved as expect.json and consumed by the next run on a new boot.
 type Expectation struct {
-	Checksum       string    `json:"checksum,omitempty"`
-	Version        string    `json:"version,omitempty"`
-	Refspec        string    `json:"refspec,omitempty"`
+	Checksum string `json:"checksum,omitempty"`
+	Version  string `json:"version,omitempty"`
+	Refspec  string `json:"refspec,omitempty"`
+	// Image is the container image the next boot must follow, as
+	// REFERENCE or REFERENCE@sha256:DIGEST; the digest, when given, must
+	// be the booted commit's manifest digest.
+	Image          string    `json:"image,omitempty"`
 	Packages       []string  `json:"packages,omitempty"`
 	AbsentPackages []string  `json:"absent_packages,omitempty"`
 	Created        time.Time `json:"created"`

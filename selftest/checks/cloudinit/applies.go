@@ -7,12 +7,20 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/provisioner"
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
-// applies skips where cloud-init is not installed or is disabled, and,
+// applies skips on a host Ignition provisioned, where cloud-init is not
+// installed or is disabled, and,
 // with cloudinit.require_virtualized, on bare metal.
 func applies(ctx context.Context, h *selftest.Host) string {
+	// Fedora CoreOS and the other Ignition-provisioned successors may
+	// carry cloud-init's files without running it: Ignition's result
+	// file or its kernel arguments say who provisioned the host.
+	if how := provisioner.Ignition(h); how != "" {
+		return "provisioned by Ignition (" + how + "), not cloud-init: ignition.provisioned judges it"
+	}
 	installed := false
 	for _, p := range []string{"/usr/bin/cloud-init", cloudCfg} {
 		if h.Exists(p) {

@@ -293,6 +293,14 @@ func TestApplies(t *testing.T) {
 		{"disabled on the command line", func(root string, h *selftest.Host) {
 			write(t, root, "proc/cmdline", "root=/dev/vda1 cloud-init=disabled quiet\n")
 		}, "cloud-init is disabled (cloud-init=disabled on the kernel command line)"},
+		// Ignition's result file (coreos/ignition internal/distro/distro.go)
+		// or its kernel arguments: Ignition provisioned the host.
+		{"provisioned by Ignition", func(root string, h *selftest.Host) {
+			write(t, root, "etc/.ignition-result.json", `{"provisioningBootID":"0b5c3b6e-4a47-4a63-9a7c-5b0f4a4c1d2e","provisioningDate":"2026-12-01T10:00:00Z","userConfigProvided":true}`)
+		}, "provisioned by Ignition (/etc/.ignition-result.json exists), not cloud-init: ignition.provisioned judges it"},
+		{"Ignition on the command line", func(root string, h *selftest.Host) {
+			write(t, root, "proc/cmdline", "root=UUID=x ignition.platform.id=qemu quiet\n")
+		}, "provisioned by Ignition (ignition.platform.id=qemu is on the kernel command line)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -4,5 +4,7 @@
 // change since the last boot is classified as first boot, same, upgrade,
 // rollback, deploy or layering change (deployment.transition), and
 // rpm-ostree's own view over D-Bus (org.projectatomic.rpmostree1) agrees
-// with the sysroot reader (deployment.rpmostree-agrees).
+// with the sysroot reader (deployment.rpmostree-agrees), and so does
+// bootc's `bootc status --format=json --format-version=1` on bootc hosts
+// (deployment.bootc-agrees), container image and digest included.
 package deployment

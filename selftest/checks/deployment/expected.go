@@ -10,6 +10,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
+	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -18,7 +19,7 @@ func init() {
 		ID:          "deployment.expected",
 		Criterion:   "C3",
 		Required:    true,
-		Description: "the booted deployment matches the expectation the outer driver left (checksum, version or refspec; layered and absent packages) for C3-C6",
+		Description: "the booted deployment matches the expectation the outer driver left (checksum, version, refspec or container image and digest; layered and absent packages) for C3-C6",
 		Timeout:     2 * time.Minute,
 		Applies:     needExpectation,
 		Run:         checkExpected,
@@ -60,6 +61,16 @@ func checkExpected(ctx context.Context, t *selftest.T) {
 		t.Evidence("origin refspec", ex.Refspec, b.Refspec())
 		if b.Refspec() != ex.Refspec {
 			diffs = append(diffs, fmt.Sprintf("booted deployment follows %q, expected %q", b.Refspec(), ex.Refspec))
+		}
+	}
+	if ex.Image != "" {
+		seen := b.ImageReference()
+		if dg := b.ImageDigest(); dg != "" {
+			seen += " (digest " + dg + ")"
+		}
+		t.Evidence("image", ex.Image, seen)
+		if msg := ot.MatchImage(ex.Image, b.ImageReference(), b.ImageDigest()); msg != "" {
+			diffs = append(diffs, fmt.Sprintf("booted %s: %s", record.Short(b.Checksum), msg))
 		}
 	}
 	layered := b.Origin.LayeredPackages()

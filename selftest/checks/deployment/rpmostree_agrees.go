@@ -20,7 +20,7 @@ func init() {
 		ID:          "deployment.rpmostree-agrees",
 		Criterion:   "C3",
 		Required:    false,
-		Description: "rpm-ostree's D-Bus view of the deployments (booted, checksums, order, packages) agrees with the sysroot",
+		Description: "rpm-ostree's D-Bus view of the deployments (booted, checksums, order, packages, container image and digest) agrees with the sysroot",
 		Timeout:     30 * time.Second,
 		Applies:     ostreehost.NeedOstreeBooted,
 		Run:         checkRpmOstreeAgrees,
@@ -140,8 +140,20 @@ func Compare(deps []map[string]dbus.Variant, s *ot.Sysroot) []string {
 		check("booted", flag("booted"), d.Booted)
 		check("staged", flag("staged"), d.Staged)
 		check("pinned", flag("pinned"), d.Pinned())
+		// A container-image deployment has no "origin" key but
+		// container-image-reference and its manifest digest
+		// (rpmostreed_deployment_generate_variant; rpm-ostree's
+		// rust/rpmostree-client tests and coreos/rpmostree-client-go's
+		// pkg/client/test-fixtures/fcos-container-status.json show the
+		// same keys in `rpm-ostree status --json`).
 		if _, ok := m["origin"]; ok {
 			check("origin", str("origin"), d.Refspec())
+		}
+		if _, ok := m["container-image-reference"]; ok || d.ImageReference() != "" {
+			check("container-image-reference", str("container-image-reference"), d.ImageReference())
+		}
+		if _, ok := m["container-image-reference-digest"]; ok {
+			check("container-image-reference-digest", str("container-image-reference-digest"), d.ImageDigest())
 		}
 		if v, ok := m["requested-packages"]; ok {
 			var req []string

@@ -1,6 +1,10 @@
 package deployment_test
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/godbus/dbus/v5"
@@ -99,5 +103,91 @@ func TestRpmOstreeAgrees(t *testing.T) {
 		checktest.Expect(t, r, record.StatusFail, "rpm-ostree disagrees with the sysroot: deployment 0: rpm-ostree says id fedora-atomic-"+c1+".0, the sysroot fedora-atomic-"+c2+".0")
 		checktest.Expect(t, r, record.StatusFail, "deployment 0: rpm-ostree says booted true, the sysroot false")
 		checktest.Expect(t, r, record.StatusFail, "deployment 0: rpm-ostree says requested packages [htop], the sysroot []")
+	})
+}
+
+// fromStatusJSON turns the deployments of `rpm-ostree status --json` into
+// the aa{sv} the daemon publishes: strings, booleans, string lists, serial
+// as int32 and timestamp as uint64, as
+// rpmostreed_deployment_generate_variant builds them. Nested dictionaries
+// (base-commit-meta) are left out: Compare does not read them.
+func fromStatusJSON(t *testing.T, data []byte) []map[string]dbus.Variant {
+	t.Helper()
+	var doc struct {
+		Deployments []map[string]any `json:"deployments"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var deps []map[string]dbus.Variant
+	for _, d := range doc.Deployments {
+		m := map[string]dbus.Variant{}
+		for k, v := range d {
+			switch v := v.(type) {
+			case string:
+				m[k] = dbus.MakeVariant(v)
+			case bool:
+				m[k] = dbus.MakeVariant(v)
+			case float64:
+				if k == "serial" {
+					m[k] = dbus.MakeVariant(int32(v))
+				} else {
+					m[k] = dbus.MakeVariant(uint64(v))
+				}
+			case []any:
+				l := []string{}
+				for _, s := range v {
+					str, _ := s.(string)
+					l = append(l, str)
+				}
+				m[k] = dbus.MakeVariant(l)
+			}
+		}
+		deps = append(deps, m)
+	}
+	return deps
+}
+
+// rpm-ostree's own fixture of a Fedora CoreOS host booted from a
+// container image (testdata/README.md), fed through the D-Bus stand-in
+// against a real sysroot holding that deployment: the container image
+// and its digest are compared, and a digest rpm-ostree reports that the
+// booted commit does not carry is a failure.
+func TestRpmOstreeAgreesContainerImage(t *testing.T) {
+	fixture, err := os.ReadFile(filepath.Join("testdata", "rpmostree-coreos-oci-status.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		fixtureSum = "41e8b64a8995e7412047dc0436934df69cb7886c73c2476f5743ba752dbb3e98"
+		digest     = "sha256:d12dd2fcb57ecfde0941be604f4dcd43ce0409b86e5ee4e362184c802b80fb84"
+		image      = "ostree-unverified-registry:quay.io/fedora/fedora-coreos@" + digest
+	)
+	sr := ostreetest.New(t, "fedora-coreos")
+	c := sr.Commit("ostree/container/image/fcos", "41.20241109.3.0", "a", "--add-metadata-string=ostree.manifest-digest="+digest)
+	sr.Deploy("fedora-coreos", c)
+	sr.WriteOrigin("fedora-coreos", c, 0, "[origin]\ncontainer-image-reference="+image+"\n")
+	root := sr.BootedRoot("fedora-coreos", c, 0, false)
+	h := ostreetest.LiveHost(root)
+	// The fixture's commit cannot be made here: ours stands in for it.
+	doc := []byte(strings.ReplaceAll(string(fixture), fixtureSum, c))
+
+	addr := testutil.StartSystemBus(t)
+	exportRpmOstree(t, addr, fromStatusJSON(t, doc))
+	r, _ := checktest.WithDepends(t, h, "deployment.rpmostree-agrees")
+	checktest.Expect(t, r, record.StatusPass, "rpm-ostree agrees on 1 deployments")
+
+	t.Run("other digest", func(t *testing.T) {
+		addr := testutil.StartSystemBus(t)
+		other := "sha256:" + strings.Repeat("0", 64)
+		exportRpmOstree(t, addr, fromStatusJSON(t, []byte(strings.Replace(string(doc), `"container-image-reference-digest" : "`+digest, `"container-image-reference-digest" : "`+other, 1))))
+		r, _ := checktest.WithDepends(t, h, "deployment.rpmostree-agrees")
+		checktest.Expect(t, r, record.StatusFail, "deployment 0: rpm-ostree says container-image-reference-digest "+other+", the sysroot "+digest)
+	})
+	t.Run("other image", func(t *testing.T) {
+		addr := testutil.StartSystemBus(t)
+		exportRpmOstree(t, addr, fromStatusJSON(t, []byte(strings.Replace(string(doc), "quay.io/fedora/fedora-coreos@", "quay.io/fedora/fedora-coreos:stable@", 1))))
+		r, _ := checktest.WithDepends(t, h, "deployment.rpmostree-agrees")
+		checktest.Expect(t, r, record.StatusFail, "deployment 0: rpm-ostree says container-image-reference ostree-unverified-registry:quay.io/fedora/fedora-coreos:stable@")
 	})
 }

@@ -24,7 +24,7 @@ func init() {
 		ID:          "ostree.booted",
 		Criterion:   "C1",
 		Required:    true,
-		Description: "a booted deployment exists and is identified; /sysroot is mounted (read-only where configured), /usr is read-only, /etc and /var are the deployment's",
+		Description: "a booted deployment exists and is identified; /sysroot is mounted (read-only where configured), /usr is read-only, /etc and /var are the deployment's; a composefs root is composefs's read-only overlay",
 		Timeout:     30 * time.Second,
 		Applies:     ostreehost.NeedOstreeBooted,
 		Run:         checkBooted,
@@ -124,6 +124,23 @@ func checkBooted(_ context.Context, t *selftest.T) {
 		}
 	}
 
+	// composefs: ostree-prepare-root (src/switchroot/ostree-prepare-root.c
+	// in ostreedev/ostree) mounts the deployment's composefs image as the
+	// root and records it in /run/ostree-booted under the keys of
+	// src/libotcore/otcore.h: "composefs" (b) when composefs was used,
+	// "composefs.verity" when fs-verity was required, "composefs.signed"
+	// (s) with the public key that verified the commit, and
+	// "backing-root-device-inode" (tt), the deployment directory's
+	// identity, by which the booted deployment was found above since /
+	// itself is the composefs mount: an overlay (read-only, metacopy and
+	// redirect_dir on, the erofs image as its lower layer) whose source is
+	// CFS_MOUNT_SOURCE, "composefs" (libcomposefs/lcfs-mount.c in
+	// containers/composefs, which ostree links). /etc and /var are bind
+	// mounts from the deployment as without composefs.
+	if cfs, ok := s.BootedMetadata.Bool("composefs"); ok && cfs {
+		problems = append(problems, checkComposefs(t, s)...)
+	}
+
 	// /etc is the deployment's own; /var is the stateroot's, bind-mounted.
 	// With transient /etc (ostree-prepare-root's etc.transient) /etc is an
 	// overlay that cannot match.
@@ -183,6 +200,44 @@ func sysrootReadonly(h *selftest.Host, s *ot.Sysroot) bool {
 type mount struct {
 	point    string
 	readOnly bool
+	// fstype and source are the fields after mountinfo's " - ".
+	fstype, source string
+}
+
+// checkComposefs checks a root ostree-prepare-root recorded as composefs:
+// it is a read-only overlay with source "composefs"; fs-verity and the
+// signing key are shown as recorded.
+func checkComposefs(t *selftest.T, s *ot.Sysroot) []string {
+	h := t.Host
+	seen := "composefs"
+	if v, ok := s.BootedMetadata.Bool("composefs.verity"); ok && v {
+		seen += ", fs-verity required"
+	}
+	if k, ok := s.BootedMetadata.String("composefs.signed"); ok {
+		seen += ", commit signature verified with " + k
+	}
+	t.Evidence("root (/run/ostree-booted)", "", seen)
+	point, err := h.Files().Resolve("/")
+	if err != nil {
+		return []string{err.Error()}
+	}
+	m, err := findMount(rootfs.FS{}, "/proc/self/mountinfo", point)
+	switch {
+	case err != nil:
+		return []string{err.Error()}
+	case m == nil:
+		t.Evidence("/ mount", "composefs (overlay, source composefs), read-only", "not a mount point")
+		return []string{"/run/ostree-booted says composefs but / is not a mount point"}
+	}
+	desc := fmt.Sprintf("%s, source %s, %s", m.fstype, m.source, map[bool]string{true: "read-only", false: "read-write"}[m.readOnly])
+	t.Evidence("/ mount", "overlay, source composefs, read-only", desc)
+	var problems []string
+	if m.fstype != "overlay" || m.source != "composefs" {
+		problems = append(problems, fmt.Sprintf("/run/ostree-booted says composefs but / is %s, not a composefs overlay", desc))
+	} else if !m.readOnly {
+		problems = append(problems, "the composefs root / is mounted read-write")
+	}
+	return problems
 }
 
 // findMount returns the last (topmost) mount at point in a mountinfo file
@@ -211,6 +266,13 @@ func findMount(files rootfs.FS, mountinfo, point string) (*mount, error) {
 			}
 		}
 		found = &mount{point: point, readOnly: ro}
+		// Optional fields end at "-"; then fstype, source, super options.
+		for i := 6; i+2 < len(fields); i++ {
+			if fields[i] == "-" {
+				found.fstype, found.source = fields[i+1], unescapeOctal(fields[i+2])
+				break
+			}
+		}
 	}
 	return found, sc.Err()
 }

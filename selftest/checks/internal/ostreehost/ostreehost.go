@@ -55,6 +55,11 @@ func Record(h *selftest.Host, s *ot.Sysroot, d *ot.Deployment) *record.Deploymen
 		Version:  d.Version(),
 		Refspec:  d.Refspec(),
 		Pinned:   d.Pinned(),
+		// A container-image deployment is known by its image and the
+		// manifest digest next to the checksum: the image a bootc or
+		// rpm-ostree host booted.
+		ImageReference: d.ImageReference(),
+		ImageDigest:    d.ImageDigest(),
 	}
 	if d.Layered() {
 		r.BaseChecksum = d.BaseChecksum()

@@ -1,0 +1,242 @@
+package ignition
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+)
+
+const thisBoot = "6b0f3c2a-1d4e-4f5a-8b9c-0d1e2f3a4b5c"
+
+func write(t *testing.T, root, rel, data string, mode os.FileMode) {
+	t.Helper()
+	p := filepath.Join(root, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pubKey(t *testing.T, comment string) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " " + comment + "\n"
+}
+
+// fcosRoot lays out what Ignition and Afterburn leave on a Fedora CoreOS
+// host: the result file (mode 0600, as createResultFile writes it), the
+// core user in /etc/passwd, its key drop-ins, /etc/hostname and the
+// running host name.
+func fcosRoot(t *testing.T) (string, *selftest.Host) {
+	t.Helper()
+	root := t.TempDir()
+	res, err := os.ReadFile(filepath.Join("testdata", "ignition-result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, root, "etc/.ignition-result.json", string(res), 0o600)
+	write(t, root, "etc/passwd", fmt.Sprintf("root:x:0:0:root:/root:/bin/bash\ncore:x:%d:%d:CoreOS Admin:/var/home/core:/bin/bash\n", os.Getuid(), os.Getgid()), 0o644)
+	write(t, root, "var/home/core/.ssh/authorized_keys.d/ignition", pubKey(t, "from ignition"), 0o600)
+	write(t, root, "var/home/core/.ssh/authorized_keys.d/afterburn", pubKey(t, "from afterburn")+pubKey(t, "second"), 0o600)
+	write(t, root, "etc/hostname", "fcos-test\n", 0o644)
+	write(t, root, "proc/sys/kernel/hostname", "fcos-test\n", 0o644)
+	write(t, root, "proc/cmdline", "root=UUID=x ignition.platform.id=qemu\n", 0o644)
+	h := selftest.NewHost(root, nil)
+	h.Offline = false
+	h.BootID = thisBoot
+	h.Commands = &journalStandIn{}
+	return root, h
+}
+
+// journalStandIn answers journalctl's query for Ignition's key entries of
+// the provisioning boot with out, one JSON object per line as
+// `journalctl --output=json` prints them; with out empty, journalctl is
+// not installed. The entries carry the fields Ignition's AuthorizeSSHKeys
+// sends (internal/exec/util/passwd.go in coreos/ignition).
+type journalStandIn struct{ out string }
+
+func (j *journalStandIn) Command(_ context.Context, _ time.Duration, argv ...string) ([]byte, []byte, error) {
+	want := []string{"journalctl", "--no-pager", "--output=json", "--boot=3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", "MESSAGE_ID=225067b87bbd4a0cb6ab151f82fa364b"}
+	if j.out == "" || !slices.Equal(argv, want) {
+		return nil, nil, fmt.Errorf("running %s: %w", argv[0], exec.ErrNotFound)
+	}
+	return []byte(j.out), nil, nil
+}
+
+func keyEntry(user, path string) string {
+	return `{"__CURSOR":"s=1;i=2","_BOOT_ID":"3d1c5a0e8a524f7e9a4b2e6c0f1d7b93","MESSAGE":"wrote ssh authorized keys file for user: ` + user +
+		`","MESSAGE_ID":"225067b87bbd4a0cb6ab151f82fa364b","PRIORITY":"6","IGNITION_USER_NAME":"` + user + `","IGNITION_PATH":"` + path + `","SYSLOG_IDENTIFIER":"ignition"}` + "\n"
+}
+
+func TestProvisionedJournal(t *testing.T) {
+	_, h := fcosRoot(t)
+	h.Commands = &journalStandIn{out: keyEntry("core", "/sysroot/var/home/core/.ssh/authorized_keys.d/ignition")}
+	r := run(t, h)
+	checktest.Expect(t, r, record.StatusPass, "3 ssh key(s) in 2 file(s)")
+	found := false
+	for _, e := range r.Evidence {
+		if e.Name == "keys asked (journal of the provisioning boot)" && e.Seen == "core /var/home/core/.ssh/authorized_keys.d/ignition" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no journal evidence in %+v", r.Evidence)
+	}
+
+	h.Commands = &journalStandIn{out: keyEntry("core", "/sysroot/var/home/core/.ssh/authorized_keys.d/ignition") + keyEntry("admin", "/sysroot/var/home/admin/.ssh/authorized_keys.d/ignition")}
+	checktest.Expect(t, run(t, h), record.StatusFail, "Ignition wrote ssh keys for user admin to /var/home/admin/.ssh/authorized_keys.d/ignition on the provisioning boot (journal MESSAGE_ID 225067b87bbd4a0cb6ab151f82fa364b), but it is gone")
+
+	h.Commands = &journalStandIn{out: "not json\n"}
+	checktest.Expect(t, run(t, h), record.StatusFail, "reading Ignition's journal entries: journalctl printed a line that is not JSON")
+}
+
+func FuzzParseKeyWrites(f *testing.F) {
+	f.Add([]byte(keyEntry("core", "/sysroot/var/home/core/.ssh/authorized_keys.d/ignition")))
+	f.Add([]byte("{}\n[1,2]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ws, _ := parseKeyWrites(data)
+		for _, w := range ws {
+			if w.user == "" || w.path == "" {
+				t.Fatalf("empty write %+v", w)
+			}
+		}
+	})
+}
+
+func run(t *testing.T, h *selftest.Host) record.Result {
+	t.Helper()
+	return checktest.One(t, h, checktest.Registered(t, "ignition.provisioned"))
+}
+
+func TestProvisioned(t *testing.T) {
+	_, h := fcosRoot(t)
+	r := run(t, h)
+	checktest.Expect(t, r, record.StatusPass, "Ignition provisioned 2026-11-30T08:15:42Z on boot 3d1c5a0e-8a52-4f7e-9a4b-2e6c0f1d7b93; 3 ssh key(s) in 2 file(s)")
+
+	// The first boot: the result names this boot.
+	root, h := fcosRoot(t)
+	write(t, root, "etc/.ignition-result.json", `{"provisioningBootID":"`+thisBoot+`","provisioningDate":"2026-12-07T02:00:00Z","userConfigProvided":true}`, 0o600)
+	checktest.Expect(t, run(t, h), record.StatusPass, "on this boot (the first)")
+}
+
+func TestProvisionedBroken(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		break_ func(t *testing.T, root string)
+		want   string
+	}{
+		{"result missing", func(t *testing.T, root string) { os.Remove(filepath.Join(root, "etc/.ignition-result.json")) },
+			"/etc/.ignition-result.json is missing, but ignition.platform.id=qemu is on the kernel command line"},
+		{"result garbled", func(t *testing.T, root string) {
+			write(t, root, "etc/.ignition-result.json", `{"provisioningBootID":"yesterday","provisioningDate":"2026-11-30T08:15:42Z","userConfigProvided":true}`, 0o600)
+		}, `/etc/.ignition-result.json: provisioningBootID "yesterday" is not a boot id`},
+		{"result without a field", func(t *testing.T, root string) {
+			write(t, root, "etc/.ignition-result.json", `{"provisioningBootID":"3d1c5a0e-8a52-4f7e-9a4b-2e6c0f1d7b93","provisioningDate":"2026-11-30T08:15:42Z"}`, 0o600)
+		}, "/etc/.ignition-result.json has no userConfigProvided"},
+		{"key file writable by others", func(t *testing.T, root string) {
+			os.Chmod(filepath.Join(root, "var/home/core/.ssh/authorized_keys.d/ignition"), 0o666)
+		}, "/var/home/core/.ssh/authorized_keys.d/ignition has mode 0666: group or others can write it, and sshd ignores it"},
+		{"key file of another user", func(t *testing.T, root string) {
+			write(t, root, "etc/passwd", "core:x:4242:4242::/var/home/core:/bin/bash\n", 0o644)
+		}, fmt.Sprintf("/var/home/core/.ssh/authorized_keys.d/afterburn is owned by uid %d, not by its user core (uid 4242)", os.Getuid())},
+		{"garbled key", func(t *testing.T, root string) {
+			write(t, root, "var/home/core/.ssh/authorized_keys.d/ignition", "ssh-ed25519 not-base64!\n", 0o600)
+		}, "/var/home/core/.ssh/authorized_keys.d/ignition line 1 is not an ssh public key"},
+		{"empty key file", func(t *testing.T, root string) {
+			write(t, root, "var/home/core/.ssh/authorized_keys.d/afterburn", "# nothing\n", 0o600)
+		}, "/var/home/core/.ssh/authorized_keys.d/afterburn holds no key"},
+		{"host name not applied", func(t *testing.T, root string) {
+			write(t, root, "proc/sys/kernel/hostname", "localhost\n", 0o644)
+		}, `the running host name is "localhost", /etc/hostname says "fcos-test"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, h := fcosRoot(t)
+			tc.break_(t, root)
+			checktest.Expect(t, run(t, h), record.StatusFail, tc.want)
+		})
+	}
+}
+
+func TestApplies(t *testing.T) {
+	ctx := context.Background()
+	root, h := fcosRoot(t)
+	if got := applies(ctx, h); got != "" {
+		t.Fatalf("applies on an Ignition host: %q", got)
+	}
+	os.Remove(filepath.Join(root, "etc/.ignition-result.json"))
+	if got := applies(ctx, h); got != "" {
+		t.Fatalf("applies with ignition.platform.id= alone: %q", got)
+	}
+	write(t, root, "proc/cmdline", "root=/dev/vda1\n", 0o644)
+	want := "not provisioned by Ignition (no /etc/.ignition-result.json, no ignition.firstboot or ignition.platform.id= on the kernel command line)"
+	if got := applies(ctx, h); got != want {
+		t.Fatalf("applies = %q, want %q", got, want)
+	}
+	os.MkdirAll(filepath.Join(root, "var/lib/cloud"), 0o755)
+	want = "provisioned by cloud-init (/var/lib/cloud exists), not Ignition: the cloudinit.* checks judge it"
+	if got := applies(ctx, h); got != want {
+		t.Fatalf("applies = %q, want %q", got, want)
+	}
+}
+
+func TestParseResult(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "ignition-result-previous.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ParseResult("x", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.UserConfigProvided || r.ProvisioningBootID != "9f2e7b11-5c3d-4e8a-b1f0-6a7d2c9e4b05" || r.ProvisioningDate.Nanosecond() != 512000000 || len(r.PreviousReport) == 0 {
+		t.Errorf("parsed %+v", r)
+	}
+	if _, err := ParseResult("x", []byte(`{"provisioningBootID":"3d1c5a0e-8a52-4f7e-9a4b-2e6c0f1d7b93","provisioningDate":"not a date","userConfigProvided":true}`)); err == nil || !strings.Contains(err.Error(), "decoding x") {
+		t.Errorf("a bad date: %v", err)
+	}
+	if _, err := ParseResult("x", make([]byte, MaxResult+1)); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("too big: %v", err)
+	}
+}
+
+func FuzzParseResult(f *testing.F) {
+	for _, n := range []string{"ignition-result.json", "ignition-result-previous.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", n))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := ParseResult("fuzz", data)
+		if err == nil && (r.ProvisioningDate.IsZero() || len(r.ProvisioningBootID) != 36) {
+			t.Fatalf("accepted %+v", r)
+		}
+	})
+}
