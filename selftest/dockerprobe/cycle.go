@@ -148,9 +148,16 @@ func (s Spec) Config() *container.Config {
 // capability dropped, no new privileges, no init process (the probe must
 // be pid 1 whatever daemon.json says), and the json-file log driver so its
 // output can be read back whatever the daemon's default log driver is.
+// It also sets the probe's own modest resource limits (ProbeUlimits):
+// podman otherwise asks the OCI runtime for nofile and nproc limits from
+// its containers.conf defaults or its own limits, which are above the hard
+// limits of a host with tightened limits, and raising a hard limit takes
+// CAP_SYS_RESOURCE (setrlimit(2)), so runc fails with "error setting
+// rlimit type 7: operation not permitted". Limits at or below the host's
+// hard ones need no privilege, on docker as on podman.
 func (s Spec) HostConfig() *container.HostConfig {
 	no := false
-	return &container.HostConfig{
+	hc := &container.HostConfig{
 		NetworkMode:    "none",
 		ReadonlyRootfs: true,
 		CapDrop:        []string{"ALL"},
@@ -158,6 +165,19 @@ func (s Spec) HostConfig() *container.HostConfig {
 		Init:           &no,
 		LogConfig:      container.LogConfig{Type: "json-file"},
 	}
+	for _, u := range ProbeUlimits {
+		u := u
+		hc.Ulimits = append(hc.Ulimits, &u)
+	}
+	return hc
+}
+
+// ProbeUlimits are the probe container's resource limits: a static
+// binary that opens a few files and forks nothing needs no more, and
+// 1024 is at or below every distribution's default hard limit.
+var ProbeUlimits = []container.Ulimit{
+	{Name: "nofile", Soft: 1024, Hard: 1024},
+	{Name: "nproc", Soft: 1024, Hard: 1024},
 }
 
 // Timings are how long each step of the cycle took.
