@@ -58,6 +58,9 @@ func Hostname(nonce string) string {
 // instructions for the image (`docker import --change`), such as a LABEL.
 // It returns the image id.
 func (c *Client) ImportProbe(ctx context.Context, binary, nonce string, owner Owner, changes ...string) (string, error) {
+	if c.Podman {
+		return c.importLibpod(ctx, binary, nonce, owner, changes)
+	}
 	if err := c.negotiate(ctx); err != nil {
 		return "", c.explain("importing the probe image", ctx, 0, err)
 	}

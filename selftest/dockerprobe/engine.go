@@ -3,7 +3,6 @@ package dockerprobe
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -98,12 +97,7 @@ func ChooseEngine(rc config.Runtime, exists func(hostPath string) bool) Engine {
 func (c *Client) LibpodVersion(ctx context.Context, timeout time.Duration) (string, error) {
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	hc := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", c.Socket)
-		},
-		DisableKeepAlives: true,
-	}}
+	hc := c.raw()
 	req, err := http.NewRequestWithContext(pctx, http.MethodGet, "http://podman/_ping", nil)
 	if err != nil {
 		return "", err

@@ -28,6 +28,7 @@ func dial(ctx context.Context, t *selftest.T, e dockerprobe.Engine) (*dockerprob
 		t.Error("%v", err)
 		return nil, nil
 	}
+	c.Podman = e.Podman()
 	t.Cleanup(func() { c.Close() })
 	want := fmt.Sprintf("an answer within %s", rc.PingTimeout.D())
 	ver, took, err := c.Ping(ctx, rc.PingTimeout.D())
