@@ -16,7 +16,7 @@ func init() {
 		ID:          "storage.driver",
 		Criterion:   "C2",
 		Required:    true,
-		Description: "the daemon's storage driver is the configured one and its backing store is sound (d_type/ftype for overlay2; thin pool, no loopback, free space for devicemapper)",
+		Description: "the daemon's storage driver (and, for podman, its graph root) is the configured one and its backing store is sound (d_type/ftype for overlay; thin pool, no loopback, free space for devicemapper)",
 		Timeout:     60 * time.Second,
 		Depends:     []string{"storage.config"},
 		Applies:     installed,
@@ -28,12 +28,17 @@ func init() {
 // examines the backing store.
 func checkDriver(ctx context.Context, t *selftest.T) {
 	h := t.Host
+	e := engineOf(h)
+	if e.Podman() {
+		checkPodmanDriver(ctx, t, e)
+		return
+	}
 	s, err := ReadSetup(h.Files(), unitName(h), h.Config.Storage.Driver)
 	if err != nil {
 		t.Error("%v", err)
 		return
 	}
-	c, err := dockerprobe.Dial(h.Config.Runtime.Socket)
+	c, err := dockerprobe.Dial(e.Socket)
 	if err != nil {
 		t.Error("%v", err)
 		return
