@@ -85,7 +85,7 @@ type Runtime struct {
 	// or the podman binary is installed (the run's --engine flag overrides
 	// it).
 	Engine string `toml:"engine"`
-	// Socket is docker's Engine API unix socket.
+	// Socket is the unix socket of docker's API.
 	Socket string `toml:"socket"`
 	// Unit is docker's systemd service.
 	Unit string `toml:"unit"`
