@@ -352,6 +352,9 @@ func (c *Config) validate(path string) error {
 	if err := CheckEngine(c.Runtime.Engine); err != nil {
 		return bad("runtime.engine", "%v", err)
 	}
+	if c.Runtime.PodmanUnit == "" {
+		return bad("runtime.podman_unit", "must not be empty")
+	}
 	if c.Runtime.PodmanSocket == "" || !filepath.IsAbs(c.Runtime.PodmanSocket) {
 		return bad("runtime.podman_socket", "must be an absolute path, got %q", c.Runtime.PodmanSocket)
 	}
