@@ -255,6 +255,15 @@ func (c *Client) RunProbe(ctx context.Context, s Spec) (out *Outcome, err error)
 	out.Timings.Start = time.Since(t0)
 
 	t0 = time.Now()
+	if c.Podman {
+		code, err := c.waitLibpod(ctx, cr.ID)
+		out.Timings.Exit = time.Since(t0)
+		if err != nil {
+			return out, err
+		}
+		out.ExitCode = code
+		return c.readLogs(ctx, cr.ID, out)
+	}
 	wr := c.api.ContainerWait(ctx, cr.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	select {
 	case res := <-wr.Result:
@@ -271,8 +280,13 @@ func (c *Client) RunProbe(ctx context.Context, s Spec) (out *Outcome, err error)
 		return out, c.explain("waiting for the probe container", ctx, 0, ctx.Err())
 	}
 
-	t0 = time.Now()
-	rc, err := c.api.ContainerLogs(ctx, cr.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	return c.readLogs(ctx, cr.ID, out)
+}
+
+// readLogs reads the exited probe's stdout and stderr into out.
+func (c *Client) readLogs(ctx context.Context, id string, out *Outcome) (*Outcome, error) {
+	t0 := time.Now()
+	rc, err := c.api.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
 	if err != nil {
 		out.Timings.Logs = time.Since(t0)
 		return out, c.explain("reading the probe's output", ctx, 0, err)
