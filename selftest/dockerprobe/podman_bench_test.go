@@ -34,41 +34,14 @@ func BenchmarkPodmanProbeVersusCLI(b *testing.B) {
 	image := dockerprobe.ImageRef(nonce)
 	b.Cleanup(func() { c.RemoveImage(context.Background(), image, false) })
 
-	var api, cli []time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		n := probe.NewNonce()
-		t0 := time.Now()
-		out, err := c.RunProbe(ctx, dockerprobe.Spec{Image: image, Nonce: n, Owner: self})
-		api = append(api, time.Since(t0))
-		if err != nil || out.ExitCode != 0 {
-			b.Fatalf("probe: %v exit %d", err, out.ExitCode)
-		}
-		if _, err := probe.Parse(out.Stdout); err != nil {
-			b.Fatal(err)
-		}
-
-		t0 = time.Now()
-		args := append(s.GlobalArgs(), "run", "--rm",
+	benchVersusCLI(b, c, image, self, func(n string) *exec.Cmd {
+		return exec.Command(s.Podman, append(s.GlobalArgs(), "run", "--rm",
 			"--network", "none", "--read-only", "--user", dockerprobe.ProbeUser, "--cap-drop", "ALL",
 			"--security-opt", "no-new-privileges", "--log-driver", "k8s-file",
 			"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
 			"--hostname", dockerprobe.Hostname(n), "--label", dockerprobe.LabelOwner+"="+self.String(),
-			image, probe.BinaryPath, "probe", "--nonce", n)
-		stdout, err := exec.Command(s.Podman, args...).Output()
-		cli = append(cli, time.Since(t0))
-		if err != nil {
-			b.Fatalf("podman run: %v", err)
-		}
-		if _, err := probe.Parse(stdout); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	pm, cm := median(api), median(cli)
-	b.ReportMetric(ms(pm), "probe-ms")
-	b.ReportMetric(ms(cm), "cli-ms")
-	b.ReportMetric(float64(pm)/float64(cm), "probe/cli")
+			image, probe.BinaryPath, "probe", "--nonce", n)...)
+	})
 }
 
 // TestPodmanProbeCycle: the probe cycle through the real podman service
@@ -85,20 +58,7 @@ func TestPodmanProbeCycle(t *testing.T) {
 	if _, err := c.ImportProbe(ctx, dockertest.ProbeBinary(t), nonce, self); err != nil {
 		t.Fatal(err)
 	}
-	out, err := c.RunProbe(ctx, dockerprobe.Spec{Image: dockerprobe.ImageRef(nonce), Nonce: nonce, Owner: self})
-	if err != nil || out.ExitCode != 0 {
-		t.Fatalf("RunProbe: %v exit %d (stderr %q)", err, out.ExitCode, out.Stderr)
-	}
-	m, err := probe.Parse(out.Stdout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := probe.Verify(m, probe.Want{Nonce: nonce, ReadOnly: true, NoNetwork: true, Hostname: dockerprobe.Hostname(nonce)}); p != nil {
-		t.Fatalf("probe problems: %q (marker %+v)", p, m)
-	}
-	if m.UID != 65534 {
-		t.Errorf("probe uid %d, want 65534", m.UID)
-	}
+	runSandboxed(t, ctx, c, nonce, self)
 	if err := c.RemoveImage(ctx, dockerprobe.ImageRef(nonce), false); err != nil {
 		t.Fatal(err)
 	}

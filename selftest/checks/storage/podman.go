@@ -68,23 +68,10 @@ func checkPodmanDriver(ctx context.Context, t *selftest.T, e dockerprobe.Engine)
 		t.Error("%v", err)
 		return
 	}
-	c, err := dockerprobe.Dial(e.Socket)
-	if err != nil {
-		t.Error("%v", err)
+	info, ok := daemonInfo(ctx, t, e)
+	if !ok {
 		return
 	}
-	defer c.Close()
-	if _, _, err := c.Ping(ctx, h.Config.Runtime.PingTimeout.D()); err != nil {
-		t.Fail("%v", err)
-		return
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		t.Fail("%v", err)
-		return
-	}
-	t.Detail("engine", e)
-	t.Detail("driver_status", info.DriverStatus)
 	var problems []string
 	want, from := wantPodmanDriver(h, sc)
 	if want == "" {
