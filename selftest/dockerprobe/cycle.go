@@ -169,7 +169,6 @@ func (s Spec) HostConfig() *container.HostConfig {
 		LogConfig:      container.LogConfig{Type: "json-file"},
 	}
 	for _, u := range ProbeUlimits {
-		u := u
 		hc.Ulimits = append(hc.Ulimits, &u)
 	}
 	return hc
