@@ -28,6 +28,7 @@ type runOptions struct {
 	verbose    bool
 	configDirs []string
 	probe      string
+	engine     string
 }
 
 var runOpts runOptions
@@ -41,6 +42,7 @@ func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.sysroot, "sysroot", "", "check a mounted image or unbooted sysroot at `DIR` (read-only checks only)")
 	fs.StringVar(&o.report, "report", "auto", "report to the journal, sd_notify and /run/motd.d: auto (on a live host with the default results directory), yes or no")
 	fs.StringArrayVar(&o.configDirs, "config-dir", nil, "read *.toml configuration from `DIR` (repeatable) instead of /usr/lib/atomic-selftest/config.d and /etc/atomic-selftest/config.d")
+	fs.StringVar(&o.engine, "engine", "", "container engine the runtime and storage checks talk to: auto, docker or podman (overrides [runtime] engine)")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "text format: show the evidence of every check")
 	// Hidden: the container probes run the running executable, which a
 	// test binary cannot be; tests point them at a static build.
@@ -52,7 +54,7 @@ func init() {
 	register(&command{
 		name:  "run",
 		short: "run the checks, save the run record and print it",
-		usage: "run [--check ID,...] [--format text|json|junit|tap|prometheus] [--trigger boot|deployment-change|manual] [--results-dir DIR] [--no-save] [--sysroot DIR]",
+		usage: "run [--check ID,...] [--format text|json|junit|tap|prometheus] [--trigger boot|deployment-change|manual] [--results-dir DIR] [--no-save] [--sysroot DIR] [--engine auto|docker|podman]",
 		flags: runOpts.register,
 		run:   func(ctx context.Context, e *env, args []string) error { return runRun(ctx, e, runOpts, args) },
 	})
@@ -109,6 +111,21 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 			return usageErr("%v", err)
 		}
 		opts.Config = cfg
+	}
+	if o.engine != "" {
+		if err := config.CheckEngine(o.engine); err != nil {
+			return usageErr("--engine: %v", err)
+		}
+		if opts.Config == nil {
+			// What the session would load, so that the flag overrides
+			// only [runtime] engine.
+			cfg, err := config.Load(o.sysroot)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			opts.Config = cfg
+		}
+		opts.Config.Runtime.Engine = o.engine
 	}
 	out, err := session.Run(ctx, opts)
 	if err != nil {

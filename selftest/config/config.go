@@ -78,13 +78,23 @@ type Report struct {
 	TextfileDir string `toml:"textfile_dir"`
 }
 
-// Runtime names the container runtime the checks talk to: anything that
-// speaks the Docker Engine API on a unix socket (docker, a podman service).
+// Runtime names the container runtime the checks talk to: docker, or a
+// podman API service, both through the Docker Engine API on a unix socket.
 type Runtime struct {
-	// Socket is the Engine API's unix socket.
+	// Engine is "auto", "docker" or "podman": auto picks docker when its
+	// unit is enabled or its socket exists, else podman when podman.socket
+	// or the podman binary is installed (the run's --engine flag overrides
+	// it).
+	Engine string `toml:"engine"`
+	// Socket is the unix socket of docker's API.
 	Socket string `toml:"socket"`
-	// Unit is the runtime's systemd service.
+	// Unit is docker's systemd service.
 	Unit string `toml:"unit"`
+	// PodmanSocket is the rootful podman API service's unix socket.
+	PodmanSocket string `toml:"podman_socket"`
+	// PodmanUnit is the systemd socket unit that starts podman's API
+	// service on PodmanSocket.
+	PodmanUnit string `toml:"podman_unit"`
 	// MaxRestarts is the NRestarts above which the service counts as
 	// restarting in a loop.
 	MaxRestarts int `toml:"max_restarts"`
@@ -197,7 +207,7 @@ func Defaults() *Config {
 	return &Config{
 		Checks:       Checks{RunTimeout: Duration(10 * time.Minute)},
 		Results:      Results{Keep: 100, LockTimeout: Duration(5 * time.Minute)},
-		Runtime:      Runtime{Socket: "/run/docker.sock", Unit: "docker.service", MaxRestarts: 3, PingTimeout: Duration(5 * time.Second), Atomic: "atomic"},
+		Runtime:      Runtime{Engine: EngineAuto, Socket: "/run/docker.sock", Unit: "docker.service", PodmanSocket: "/run/podman/podman.sock", PodmanUnit: "podman.socket", MaxRestarts: 3, PingTimeout: Duration(5 * time.Second), Atomic: "atomic"},
 		Storage:      Storage{DataPercent: 90, MetadataPercent: 90, SetupUnit: "docker-storage-setup.service"},
 		Syscontainer: defaultSyscontainer(),
 		Cloudinit:    Cloudinit{RequireVirtualized: true},
@@ -376,6 +386,15 @@ func (c *Config) validate(path string) error {
 	if c.Runtime.Unit == "" {
 		return bad("runtime.unit", "must not be empty")
 	}
+	if err := CheckEngine(c.Runtime.Engine); err != nil {
+		return bad("runtime.engine", "%v", err)
+	}
+	if c.Runtime.PodmanUnit == "" {
+		return bad("runtime.podman_unit", "must not be empty")
+	}
+	if c.Runtime.PodmanSocket == "" || !filepath.IsAbs(c.Runtime.PodmanSocket) {
+		return bad("runtime.podman_socket", "must be an absolute path, got %q", c.Runtime.PodmanSocket)
+	}
 	if c.Runtime.PingTimeout == 0 {
 		return bad("runtime.ping_timeout", "must be above zero")
 	}
@@ -388,7 +407,7 @@ func (c *Config) validate(path string) error {
 	if c.Storage.Driver != "" && !storageDriverPattern.MatchString(c.Storage.Driver) {
 		return bad("storage.driver", "%q is not a storage driver name (overlay2, devicemapper, ...)", c.Storage.Driver)
 	}
-	for key, unit := range map[string]string{"storage.setup_unit": c.Storage.SetupUnit, "storage.runtime_unit_file": c.Storage.RuntimeUnitFile, "runtime.unit": c.Runtime.Unit} {
+	for key, unit := range map[string]string{"storage.setup_unit": c.Storage.SetupUnit, "storage.runtime_unit_file": c.Storage.RuntimeUnitFile, "runtime.unit": c.Runtime.Unit, "runtime.podman_unit": c.Runtime.PodmanUnit} {
 		if unit != "" && !unitPattern.MatchString(unit) {
 			return bad(key, "%q is not a systemd unit name (name.service or name.socket)", unit)
 		}
@@ -470,3 +489,19 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// The container engines [runtime] engine names.
+const (
+	EngineAuto   = "auto"
+	EngineDocker = "docker"
+	EnginePodman = "podman"
+)
+
+// CheckEngine returns an error unless e is one of auto, docker, podman.
+func CheckEngine(e string) error {
+	switch e {
+	case EngineAuto, EngineDocker, EnginePodman:
+		return nil
+	}
+	return fmt.Errorf("%q is not one of %s, %s, %s", e, EngineAuto, EngineDocker, EnginePodman)
+}

@@ -26,6 +26,7 @@ func writeConf(t *testing.T, dir, name, content string) string {
 func TestRuntimeStorageOverlay(t *testing.T) {
 	dir := t.TempDir()
 	vendor, admin := filepath.Join(dir, "vendor"), filepath.Join(dir, "admin")
+	writeConf(t, vendor, "05-engine.toml", "[runtime]\nengine = \"podman\"\npodman_socket = \"/run/user/0/podman/podman.sock\"\n")
 	writeConf(t, vendor, "10-runtime.toml", "[runtime]\nsocket = \"/run/podman/podman.sock\"\nunit = \"podman.socket\"\n[storage]\ndata_percent = 80\n")
 	writeConf(t, admin, "50-site.toml", "[runtime]\nping_timeout = \"2s\"\nmax_restarts = 0\natomic = \"/usr/local/bin/atomic\"\n[storage]\ndata_percent = 95.5\ndriver = \"overlay2\"\nsetup_unit = \"container-storage-setup.service\"\n[checks]\ndemote = [\"runtime.atomic-run\"]\ndisable = [\"storage.driver\"]\n")
 	cfg, err := LoadDirs(vendor, admin)
@@ -33,6 +34,9 @@ func TestRuntimeStorageOverlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, s := cfg.Runtime, cfg.Storage
+	if r.Engine != "podman" || r.PodmanSocket != "/run/user/0/podman/podman.sock" || r.PodmanUnit != "podman.socket" {
+		t.Errorf("runtime engine %q, podman socket %q, unit %q", r.Engine, r.PodmanSocket, r.PodmanUnit)
+	}
 	if r.Socket != "/run/podman/podman.sock" || r.Unit != "podman.socket" || r.PingTimeout.D() != 2*time.Second || r.MaxRestarts != 0 || r.Atomic != "/usr/local/bin/atomic" {
 		t.Errorf("runtime %+v", r)
 	}
@@ -60,6 +64,11 @@ func TestRuntimeStorageBad(t *testing.T) {
 		{"[runtime]\nsocket = \"docker.sock\"\n", "runtime.socket"},
 		{"[runtime]\nsocket = \"\"\n", "runtime.socket"},
 		{"[runtime]\nunit = \"docker\"\n", "runtime.unit"},
+		{"[runtime]\nengine = \"rkt\"\n", "runtime.engine"},
+		{"[runtime]\nengine = \"\"\n", "runtime.engine"},
+		{"[runtime]\npodman_socket = \"podman.sock\"\n", "runtime.podman_socket"},
+		{"[runtime]\npodman_unit = \"podman\"\n", "runtime.podman_unit"},
+		{"[runtime]\npodman_unit = \"\"\n", "runtime.podman_unit"},
 		{"[runtime]\nping_timeout = \"5 seconds\"\n", "ping_timeout"},
 		{"[runtime]\nping_timeout = \"0s\"\n", "runtime.ping_timeout"},
 		{"[runtime]\nping_timeout = \"-1s\"\n", "runtime.ping_timeout"},

@@ -37,7 +37,22 @@ func BenchmarkProbeVersusCLI(b *testing.B) {
 	image := dockerprobe.ImageRef(nonce)
 	b.Cleanup(func() { c.RemoveImage(context.Background(), image, false) })
 
-	var api, cli []time.Duration
+	benchVersusCLI(b, c, image, self, func(n string) *exec.Cmd {
+		return exec.Command(docker, "--host", "unix://"+d.Socket, "run", "--rm",
+			"--network", "none", "--read-only", "--user", dockerprobe.ProbeUser, "--cap-drop", "ALL",
+			"--security-opt", "no-new-privileges", "--init=false", "--log-driver", "json-file",
+			"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+			"--hostname", dockerprobe.Hostname(n), "--label", dockerprobe.LabelOwner+"="+self.String(),
+			image, probe.BinaryPath, "probe", "--nonce", n)
+	})
+}
+
+// benchVersusCLI alternates, b.N times, a probe cycle through c and the
+// command cli makes for a fresh nonce, and reports their medians and
+// ratio.
+func benchVersusCLI(b *testing.B, c *dockerprobe.Client, image string, self dockerprobe.Owner, cli func(nonce string) *exec.Cmd) {
+	ctx := context.Background()
+	var api, cl []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		n := probe.NewNonce()
@@ -50,24 +65,19 @@ func BenchmarkProbeVersusCLI(b *testing.B) {
 		if _, err := probe.Parse(out.Stdout); err != nil {
 			b.Fatal(err)
 		}
-
+		cmd := cli(n)
 		t0 = time.Now()
-		cmd := exec.Command(docker, "--host", "unix://"+d.Socket, "run", "--rm",
-			"--network", "none", "--read-only", "--user", dockerprobe.ProbeUser, "--cap-drop", "ALL",
-			"--security-opt", "no-new-privileges", "--init=false", "--log-driver", "json-file",
-			"--hostname", dockerprobe.Hostname(n), "--label", dockerprobe.LabelOwner+"="+self.String(),
-			image, probe.BinaryPath, "probe", "--nonce", n)
 		stdout, err := cmd.Output()
-		cli = append(cli, time.Since(t0))
+		cl = append(cl, time.Since(t0))
 		if err != nil {
-			b.Fatalf("docker run: %v", err)
+			b.Fatalf("%s: %v", cmd.Args[0], err)
 		}
 		if _, err := probe.Parse(stdout); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
-	pm, cm := median(api), median(cli)
+	pm, cm := median(api), median(cl)
 	b.ReportMetric(ms(pm), "probe-ms")
 	b.ReportMetric(ms(cm), "cli-ms")
 	b.ReportMetric(float64(pm)/float64(cm), "probe/cli")

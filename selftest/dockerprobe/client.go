@@ -31,6 +31,10 @@ import (
 type Client struct {
 	// Socket is the unix socket's path.
 	Socket string
+	// Podman makes ImportProbe use podman's libpod API (see
+	// importLibpod); everything else goes through the Docker-compatible
+	// API, which podman serves as well.
+	Podman bool
 
 	mu      sync.Mutex
 	api     *client.Client

@@ -58,6 +58,9 @@ func Hostname(nonce string) string {
 // instructions for the image (`docker import --change`), such as a LABEL.
 // It returns the image id.
 func (c *Client) ImportProbe(ctx context.Context, binary, nonce string, owner Owner, changes ...string) (string, error) {
+	if c.Podman {
+		return c.importLibpod(ctx, binary, nonce, owner, changes)
+	}
 	if err := c.negotiate(ctx); err != nil {
 		return "", c.explain("importing the probe image", ctx, 0, err)
 	}
@@ -148,9 +151,16 @@ func (s Spec) Config() *container.Config {
 // capability dropped, no new privileges, no init process (the probe must
 // be pid 1 whatever daemon.json says), and the json-file log driver so its
 // output can be read back whatever the daemon's default log driver is.
+// It also sets the probe's own modest resource limits (ProbeUlimits):
+// podman otherwise asks the OCI runtime for nofile and nproc limits from
+// its containers.conf defaults or its own limits, which are above the hard
+// limits of a host with tightened limits, and raising a hard limit takes
+// CAP_SYS_RESOURCE (setrlimit(2)), so runc fails with "error setting
+// rlimit type 7: operation not permitted". Limits at or below the host's
+// hard ones need no privilege, on docker as on podman.
 func (s Spec) HostConfig() *container.HostConfig {
 	no := false
-	return &container.HostConfig{
+	hc := &container.HostConfig{
 		NetworkMode:    "none",
 		ReadonlyRootfs: true,
 		CapDrop:        []string{"ALL"},
@@ -158,6 +168,18 @@ func (s Spec) HostConfig() *container.HostConfig {
 		Init:           &no,
 		LogConfig:      container.LogConfig{Type: "json-file"},
 	}
+	for _, u := range ProbeUlimits {
+		hc.Ulimits = append(hc.Ulimits, &u)
+	}
+	return hc
+}
+
+// ProbeUlimits are the probe container's resource limits: a static
+// binary that opens a few files and forks nothing needs no more, and
+// 1024 is at or below every distribution's default hard limit.
+var ProbeUlimits = []container.Ulimit{
+	{Name: "nofile", Soft: 1024, Hard: 1024},
+	{Name: "nproc", Soft: 1024, Hard: 1024},
 }
 
 // Timings are how long each step of the cycle took.
@@ -232,6 +254,15 @@ func (c *Client) RunProbe(ctx context.Context, s Spec) (out *Outcome, err error)
 	out.Timings.Start = time.Since(t0)
 
 	t0 = time.Now()
+	if c.Podman {
+		code, err := c.waitLibpod(ctx, cr.ID)
+		out.Timings.Exit = time.Since(t0)
+		if err != nil {
+			return out, err
+		}
+		out.ExitCode = code
+		return c.readLogs(ctx, cr.ID, out)
+	}
 	wr := c.api.ContainerWait(ctx, cr.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	select {
 	case res := <-wr.Result:
@@ -248,8 +279,13 @@ func (c *Client) RunProbe(ctx context.Context, s Spec) (out *Outcome, err error)
 		return out, c.explain("waiting for the probe container", ctx, 0, ctx.Err())
 	}
 
-	t0 = time.Now()
-	rc, err := c.api.ContainerLogs(ctx, cr.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	return c.readLogs(ctx, cr.ID, out)
+}
+
+// readLogs reads the exited probe's stdout and stderr into out.
+func (c *Client) readLogs(ctx context.Context, id string, out *Outcome) (*Outcome, error) {
+	t0 := time.Now()
+	rc, err := c.api.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
 	if err != nil {
 		out.Timings.Logs = time.Since(t0)
 		return out, c.explain("reading the probe's output", ctx, 0, err)

@@ -30,23 +30,7 @@ func TestProbeCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.RemoveImage(ctx, dockerprobe.ImageRef(nonce), false)
-	out, err := c.RunProbe(ctx, dockerprobe.Spec{Image: dockerprobe.ImageRef(nonce), Nonce: nonce, Owner: self})
-	if err != nil {
-		t.Fatalf("RunProbe: %v (stderr %q)", err, out.Stderr)
-	}
-	if out.ExitCode != 0 {
-		t.Fatalf("exit %d, stderr %q", out.ExitCode, out.Stderr)
-	}
-	m, err := probe.Parse(out.Stdout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := probe.Verify(m, probe.Want{Nonce: nonce, ReadOnly: true, NoNetwork: true, Hostname: dockerprobe.Hostname(nonce)}); p != nil {
-		t.Fatalf("probe problems: %q (marker %+v)", p, m)
-	}
-	if m.UID != 65534 {
-		t.Errorf("probe uid %d, want 65534", m.UID)
-	}
+	out := runSandboxed(t, ctx, c, nonce, self)
 	if out.Timings.Create <= 0 || out.Timings.Start <= 0 || out.Timings.Remove <= 0 {
 		t.Errorf("timings not measured: %+v", out.Timings)
 	}
@@ -67,6 +51,28 @@ func TestProbeCycle(t *testing.T) {
 			t.Errorf("image %s left behind", id)
 		}
 	}
+}
+
+// runSandboxed runs the probe of nonce and fails t unless it exited 0 and
+// its marker proves the sandbox: pid 1, read-only root, no network, its
+// host name, uid 65534.
+func runSandboxed(t *testing.T, ctx context.Context, c *dockerprobe.Client, nonce string, self dockerprobe.Owner) *dockerprobe.Outcome {
+	t.Helper()
+	out, err := c.RunProbe(ctx, dockerprobe.Spec{Image: dockerprobe.ImageRef(nonce), Nonce: nonce, Owner: self})
+	if err != nil || out.ExitCode != 0 {
+		t.Fatalf("RunProbe: %v, exit %d (stderr %q)", err, out.ExitCode, out.Stderr)
+	}
+	m, err := probe.Parse(out.Stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := probe.Verify(m, probe.Want{Nonce: nonce, ReadOnly: true, NoNetwork: true, Hostname: dockerprobe.Hostname(nonce)}); p != nil {
+		t.Fatalf("probe problems: %q (marker %+v)", p, m)
+	}
+	if m.UID != 65534 {
+		t.Errorf("probe uid %d, want 65534", m.UID)
+	}
+	return out
 }
 
 // TestLeftovers: probes of a dead owner are removed, those of a live

@@ -2,13 +2,29 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
 )
 
 func needRuntime(_ context.Context, h *selftest.Host) string {
-	return dockerprobe.Installed(h.Config.Runtime.Socket, h.Config.Runtime.Unit, h.Exists, hasSystemd(h))
+	e := engine(h)
+	return dockerprobe.Installed(e.Socket, e.Unit, h.Exists, hasSystemd(h))
+}
+
+// engine is the container engine [runtime] engine (or the run's --engine)
+// chose on this host.
+func engine(h *selftest.Host) dockerprobe.Engine {
+	return dockerprobe.ChooseEngine(h.Config.Runtime, h.Exists)
+}
+
+// recordEngine records which engine the check talks to and why.
+func recordEngine(t *selftest.T) dockerprobe.Engine {
+	e := engine(t.Host)
+	t.Detail("engine", e)
+	t.Evidence("container engine", "", fmt.Sprintf("%s (%s)", e.Name, e.Why))
+	return e
 }
 
 // hasSystemd: systemd runs the host, or a systemd probe was supplied.

@@ -30,6 +30,9 @@ func needAtomic(ctx context.Context, h *selftest.Host) string {
 	if why := needRuntime(ctx, h); why != "" {
 		return why
 	}
+	if e := engine(h); e.Podman() {
+		return fmt.Sprintf("the atomic CLI drives docker, and the engine here is podman (%s)", e.Why)
+	}
 	if _, err := exec.LookPath(h.Config.Runtime.Atomic); err != nil {
 		return fmt.Sprintf("the atomic CLI is not installed here (%s: not found)", h.Config.Runtime.Atomic)
 	}
@@ -54,7 +57,7 @@ func RunLabel(owner dockerprobe.Owner, nonce string) string {
 // checkAtomicRun runs the probe image with `atomic run`, pointed at the
 // configured socket through DOCKER_HOST, and verifies the marker.
 func checkAtomicRun(ctx context.Context, t *selftest.T) {
-	c := connect(ctx, t)
+	c := connect(ctx, t, recordEngine(t))
 	if c == nil {
 		return
 	}

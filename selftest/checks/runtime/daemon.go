@@ -21,29 +21,30 @@ const (
 // ping_timeout, recording the evidence, so a stalled daemon is reported as
 // such rather than as a slow probe. A nil client with a nil error means
 // the socket is misconfigured and t already has an error verdict.
-func dial(ctx context.Context, t *selftest.T) (*dockerprobe.Client, error) {
+func dial(ctx context.Context, t *selftest.T, e dockerprobe.Engine) (*dockerprobe.Client, error) {
 	rc := t.Host.Config.Runtime
-	c, err := dockerprobe.Dial(rc.Socket)
+	c, err := dockerprobe.Dial(e.Socket)
 	if err != nil {
 		t.Error("%v", err)
 		return nil, nil
 	}
+	c.Podman = e.Podman()
 	t.Cleanup(func() { c.Close() })
 	want := fmt.Sprintf("an answer within %s", rc.PingTimeout.D())
 	ver, took, err := c.Ping(ctx, rc.PingTimeout.D())
 	if err != nil {
-		t.Evidence("ping "+rc.Socket, want, err.Error())
+		t.Evidence("ping "+e.Socket, want, err.Error())
 		return nil, err
 	}
-	t.Evidence("ping "+rc.Socket, want, fmt.Sprintf("API %s in %s", ver, ms(took)))
+	t.Evidence("ping "+e.Socket, want, fmt.Sprintf("API %s in %s", ver, ms(took)))
 	t.Detail("api_version", ver)
 	return c, nil
 }
 
 // connect is dial for checks that need the daemon: an unreachable daemon
 // fails the check. nil means the verdict is given.
-func connect(ctx context.Context, t *selftest.T) *dockerprobe.Client {
-	c, err := dial(ctx, t)
+func connect(ctx context.Context, t *selftest.T, e dockerprobe.Engine) *dockerprobe.Client {
+	c, err := dial(ctx, t, e)
 	if err != nil {
 		t.Fail("%v", err)
 	}

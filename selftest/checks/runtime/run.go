@@ -28,7 +28,8 @@ func init() {
 // killed runs left, imports the probe image from this very binary, runs
 // it sandboxed, verifies the marker, and removes container and image.
 func checkRuntimeRun(ctx context.Context, t *selftest.T) {
-	c := connect(ctx, t)
+	e := recordEngine(t)
+	c := connect(ctx, t, e)
 	if c == nil {
 		return
 	}
@@ -75,8 +76,8 @@ func checkRuntimeRun(ctx context.Context, t *selftest.T) {
 	if !verifyMarker(t, out.Stdout, nonce) || !removed {
 		return
 	}
-	t.Pass("a probe container ran on %s as pid 1 with a read-only root and no network, and was removed (create %s, start %s, exit %s)",
-		c.Socket, ms(tm.Create), ms(tm.Start), ms(tm.Exit))
+	t.Pass("a probe container ran on %s (%s) as pid 1 with a read-only root and no network, and was removed (create %s, start %s, exit %s)",
+		e.Name, c.Socket, ms(tm.Create), ms(tm.Start), ms(tm.Exit))
 }
 
 // cleanLeftovers removes what killed runs left and records it, with what

@@ -34,6 +34,7 @@ func TestMain(m *testing.M) {
 func host(t *testing.T, socket string) *selftest.Host {
 	t.Helper()
 	cfg := config.Defaults()
+	cfg.Runtime.Engine = config.EngineDocker
 	cfg.Runtime.Socket = socket
 	cfg.Runtime.PingTimeout = config.Duration(5 * time.Second)
 	h := selftest.NewHost("/", cfg)

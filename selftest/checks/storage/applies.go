@@ -11,14 +11,23 @@ import (
 // installed: against a sysroot, the runtime unit must be in it; on a live
 // host, the runtime must be expected (dockerprobe.Installed).
 func installed(_ context.Context, h *selftest.Host) string {
-	rc := h.Config.Runtime
+	e := engineOf(h)
+	if e.Podman() {
+		if h.Offline {
+			if dockerprobe.UnitInstalled(e.Unit, h.Exists) {
+				return ""
+			}
+			return fmt.Sprintf("no podman in %s: the unit %s is not installed", h.Root, e.Unit)
+		}
+		return dockerprobe.Installed(e.Socket, e.Unit, h.Exists, hasSystemd(h))
+	}
 	if h.Offline {
 		if dockerprobe.UnitInstalled(unitName(h), h.Exists) {
 			return ""
 		}
 		return fmt.Sprintf("no container runtime in %s: the unit %s is not installed", h.Root, unitName(h))
 	}
-	return dockerprobe.Installed(rc.Socket, rc.Unit, h.Exists, hasSystemd(h))
+	return dockerprobe.Installed(e.Socket, e.Unit, h.Exists, hasSystemd(h))
 }
 
 // hasSystemd: systemd runs the host, or a systemd probe was supplied.

@@ -14,7 +14,7 @@ func init() {
 		ID:          "storage.config",
 		Criterion:   "C2",
 		Required:    true,
-		Description: "docker-storage-setup's configuration and output, daemon.json and the runtime unit's command line agree on the storage backend",
+		Description: "docker: docker-storage-setup's configuration and output, daemon.json and the runtime unit's command line agree on the storage backend; podman: containers-storage's storage.conf is sound and names the required driver",
 		Timeout:     30 * time.Second,
 		Offline:     true,
 		Applies:     installed,
@@ -23,6 +23,11 @@ func init() {
 }
 
 func checkConfig(_ context.Context, t *selftest.T) {
+	if e := engineOf(t.Host); e.Podman() {
+		t.Detail("engine", e)
+		checkPodmanConfig(t)
+		return
+	}
 	s, err := ReadSetup(t.Host.Files(), unitName(t.Host), t.Host.Config.Storage.Driver)
 	if err != nil {
 		// A configuration file that cannot be parsed is the host's

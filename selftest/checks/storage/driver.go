@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/moby/api/types/system"
+
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
 )
@@ -16,7 +18,7 @@ func init() {
 		ID:          "storage.driver",
 		Criterion:   "C2",
 		Required:    true,
-		Description: "the daemon's storage driver is the configured one and its backing store is sound (d_type/ftype for overlay2; thin pool, no loopback, free space for devicemapper)",
+		Description: "the daemon's storage driver (and, for podman, its graph root) is the configured one and its backing store is sound (d_type/ftype for overlay; thin pool, no loopback, free space for devicemapper)",
 		Timeout:     60 * time.Second,
 		Depends:     []string{"storage.config"},
 		Applies:     installed,
@@ -28,27 +30,20 @@ func init() {
 // examines the backing store.
 func checkDriver(ctx context.Context, t *selftest.T) {
 	h := t.Host
+	e := engineOf(h)
+	if e.Podman() {
+		checkPodmanDriver(ctx, t, e)
+		return
+	}
 	s, err := ReadSetup(h.Files(), unitName(h), h.Config.Storage.Driver)
 	if err != nil {
 		t.Error("%v", err)
 		return
 	}
-	c, err := dockerprobe.Dial(h.Config.Runtime.Socket)
-	if err != nil {
-		t.Error("%v", err)
+	info, ok := daemonInfo(ctx, t, e)
+	if !ok {
 		return
 	}
-	defer c.Close()
-	if _, _, err := c.Ping(ctx, h.Config.Runtime.PingTimeout.D()); err != nil {
-		t.Fail("%v", err)
-		return
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		t.Fail("%v", err)
-		return
-	}
-	t.Detail("driver_status", info.DriverStatus)
 	var problems []string
 	want := s.Driver
 	if want == "" {
@@ -72,6 +67,31 @@ func checkDriver(ctx context.Context, t *selftest.T) {
 		return
 	}
 	t.Pass("the daemon uses %s as configured, on a sound backing store", info.Driver)
+}
+
+// daemonInfo pings the engine and reads its GET /info, recording the
+// driver status; false means the verdict is given (an error when the
+// socket is misconfigured, a failure when the daemon does not answer).
+func daemonInfo(ctx context.Context, t *selftest.T, e dockerprobe.Engine) (system.Info, bool) {
+	c, err := dockerprobe.Dial(e.Socket)
+	if err != nil {
+		t.Error("%v", err)
+		return system.Info{}, false
+	}
+	defer c.Close()
+	c.Podman = e.Podman()
+	if _, _, err := c.Ping(ctx, t.Host.Config.Runtime.PingTimeout.D()); err != nil {
+		t.Fail("%v", err)
+		return system.Info{}, false
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fail("%v", err)
+		return system.Info{}, false
+	}
+	t.Detail("engine", e)
+	t.Detail("driver_status", info.DriverStatus)
+	return info, true
 }
 
 // checkOverlay checks d_type on the daemon's real directory, and ftype

@@ -207,6 +207,7 @@ func TestReadSetupBadFiles(t *testing.T) {
 // at socket.
 func host(t *testing.T, dir, socket string) *selftest.Host {
 	cfg := config.Defaults()
+	cfg.Runtime.Engine = config.EngineDocker
 	cfg.Runtime.Socket = socket
 	h := selftest.NewHost(dir, cfg)
 	// Files from the fixture root, the daemon live: the checks under

@@ -294,20 +294,20 @@ func (d *Daemon) stop() {
 }
 
 func (d *Daemon) cleanupDirs() {
-	unmountUnder(d.execRoot)
+	UnmountUnder(d.execRoot)
 	if d.state != "" {
-		unmountUnder(d.state)
+		UnmountUnder(d.state)
 	}
 	if d.DataRoot != "" {
-		unmountUnder(d.DataRoot)
+		UnmountUnder(d.DataRoot)
 	}
 	os.RemoveAll(d.execRoot)
 	os.RemoveAll(d.state)
 }
 
-// unmountUnder lazily unmounts everything mounted below dir, deepest
+// UnmountUnder lazily unmounts everything mounted below dir, deepest
 // first, so the directory can be removed.
-func unmountUnder(dir string) {
+func UnmountUnder(dir string) {
 	b, err := os.ReadFile("/proc/self/mounts")
 	if err != nil {
 		return
