@@ -72,7 +72,7 @@ func (h *hostRun) collect(ctx context.Context, sr *StepReport) (string, error) {
 		if e.Checksum != "" && sr.After.Checksum != e.Checksum {
 			want := short(e.Checksum)
 			if e.Version != "" {
-				want += "(" + e.Version + ")"
+				want += " (" + e.Version + ")"
 			}
 			return "", fmt.Errorf("booted %s, expected %s", sr.After.Short(), want)
 		}

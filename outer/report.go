@@ -66,6 +66,9 @@ func stepSuite(host, plan string, s *StepReport) format.JUnitSuite {
 			prop("expected_packages", strings.Join(e.Packages, " "))
 		}
 	}
+	for _, p := range s.Pending {
+		prop("before_reboot", p.String())
+	}
 	step := format.JUnitCase{Name: s.Name, Classname: "atomic-selftest-outer." + host, Time: suite.Time}
 	var out strings.Builder
 	for _, a := range s.Actions {

@@ -63,6 +63,9 @@ type StepReport struct {
 	// Timing is where the step's boot spent its time, once its run
 	// record was read.
 	Timing *StepTiming `json:"timing,omitempty"`
+	// Pending are the host's deployment-change run records found after
+	// the step's deployment commands, before its reboot (issue 16).
+	Pending []*PendingReport `json:"before_reboot,omitempty"`
 }
 
 // StepTiming is where a boot's time went: from the host's sshd answering

@@ -23,6 +23,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +86,16 @@ type Host struct {
 	// admin commands still work (they remount it in their own mount
 	// namespace).
 	ReadOnlySysroot bool
+	// DeploymentWatch plays atomic-selftest-deployment.path: every
+	// change of the deployment list (or a touch of /sysroot/ostree/deploy)
+	// bumps the watched directory's mtime and a moment later saves a run
+	// record with trigger deployment-change whose deployment.pending
+	// names the new default deployment.
+	DeploymentWatch bool
+	// PendingBroken makes that check fail: the pending deployment's
+	// initramfs is missing.
+	PendingBroken bool
+	deployMtime   time.Time
 	// Missing are commands the host does not have (rpm-ostree, atomic,
 	// docker, ...): they exit 127 and preflight does not list them.
 	Missing []string
@@ -485,6 +496,12 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		return 1, false
 	}
 	cmd := strings.Join(argv[:min(len(argv), 3)], " ")
+	before := h.depsSig()
+	defer func() {
+		if h.DeploymentWatch && code == 0 && (h.depsSig() != before || cmd == "touch /sysroot/ostree/deploy") {
+			h.deploymentChanged()
+		}
+	}()
 	if slices.Contains(h.Missing, argv[0]) {
 		fmt.Fprintf(stderr, "sh: %s: command not found\n", argv[0])
 		return 127, false
@@ -534,8 +551,13 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		}
 	case cmd == "systemctl reboot":
 		return 0, true
+	case argv[0] == "systemctl" && argv[1] == "show" && argv[len(argv)-1] == "atomic-selftest-deployment.path" && h.DeploymentWatch:
+		fmt.Fprintln(stdout, "active")
 	case argv[0] == "systemctl" && argv[1] == "show":
 		fmt.Fprintln(stdout, "inactive")
+	case cmd == "stat -c %.9Y" && argv[3] == "/sysroot/ostree/deploy":
+		fmt.Fprintf(stdout, "%d.%09d\n", h.deployMtime.Unix(), h.deployMtime.Nanosecond())
+	case cmd == "touch /sysroot/ostree/deploy":
 	case argv[0] == "journalctl":
 		fmt.Fprintf(stdout, "-- boot %s --\nsim kernel: Linux version 6.1\nsim systemd[1]: Startup finished.\n", h.bootID)
 	case argv[0] == "find":
@@ -649,6 +671,12 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		d := h.booted
 		d.refspec = argv[4] + ":" + argv[6]
 		h.files[fmt.Sprintf("/ostree/deploy/%s/deploy/%s.%d.origin", d.os, d.checksum, d.serial)] = []byte("[origin]\nrefspec=" + d.refspec + "\n")
+	case cmd == "ostree admin undeploy" && len(argv) == 4:
+		i, err := strconv.Atoi(argv[3])
+		if err != nil || i < 0 || i >= len(h.deps) || h.deps[i] == h.booted {
+			return fail("error: Cannot undeploy index %s", argv[3])
+		}
+		h.deps = slices.Delete(h.deps, i, i+1)
 	case cmd == "ostree admin deploy":
 		c := argv[3]
 		if _, ok := h.commits[c]; !ok {
@@ -684,6 +712,49 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		return 127, false
 	}
 	return 0, false
+}
+
+// depsSig is the deployment list in order.
+func (h *Host) depsSig() string {
+	var b strings.Builder
+	for _, d := range h.deps {
+		fmt.Fprintf(&b, "%s.%d ", d.checksum, d.serial)
+	}
+	return b.String()
+}
+
+// deploymentChanged plays ostree's mtime bump and the path unit's run: a
+// record with trigger deployment-change a moment later. h.mu is held.
+func (h *Host) deploymentChanged() {
+	h.deployMtime = time.Now().UTC()
+	boot := h.bootID
+	next := *h.deps[0]
+	time.AfterFunc(20*time.Millisecond, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if boot != h.bootID {
+			return
+		}
+		now := time.Now().UTC()
+		h.nextSeq++
+		st, msg := record.StatusPass, "nothing pending: the default deployment is the booted one"
+		if next.checksum != h.booted.checksum || next.serial != h.booted.serial {
+			msg = fmt.Sprintf("%s to %s pending (the new default): kernel and initramfs in place", "deploy", next.version)
+			if h.PendingBroken {
+				st, msg = record.StatusFail, fmt.Sprintf("deploy to %s pending (the new default): missing /boot/ostree/sim-0/initramfs.img (entry ostree-2.conf)", next.version)
+			}
+		}
+		rec := &record.Record{Schema: record.SchemaVersion, ToolVersion: "sim", BootID: boot, Hostname: h.Name,
+			Trigger: record.TriggerDeploymentChange, Start: now.Add(time.Duration(h.nextSeq) * time.Microsecond), End: now.Add(time.Duration(h.nextSeq+1) * time.Microsecond),
+			Checks: []record.Result{{ID: "deployment.pending", Criterion: "C3", Required: true, Status: st, Message: msg, Start: now}}}
+		rec.Summary = record.Summarise(rec.Checks)
+		name := store.RunName(rec)
+		rec.ID = strings.TrimSuffix(name, ".json")
+		data, _ := json.Marshal(rec)
+		h.files[ResultsDir+"/"+name] = data
+		close(h.saved)
+		h.saved = make(chan struct{})
+	})
 }
 
 // deploy puts a new deployment of commit (layering packages) first and
