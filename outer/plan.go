@@ -46,6 +46,12 @@ type Step struct {
 	// breaks the pending deployment on purpose and the host must catch
 	// it: a check-pending action then passes on the failure).
 	ExpectPending string `toml:"expect_pending,omitempty"`
+	// ExpectHostRollback says the host must reject what the step
+	// deploys (issue 12): after the step's reboot the boot's self-test
+	// fails, the host's health policy rolls back and reboots by itself;
+	// the driver waits for that second boot and judges the host back on
+	// the deployment it booted before the step.
+	ExpectHostRollback bool `toml:"expect_host_rollback,omitempty"`
 }
 
 // Action kinds.
