@@ -353,6 +353,9 @@ func (h *hostRun) do(ctx context.Context, s Step, a Action, sr *StepReport) (str
 		h.bootID, h.record, h.upAt = id, nil, time.Now().UTC()
 		return fmt.Sprintf("boot %s -> %s", short(old), short(id)), nil
 	case ActWaitSelftest:
+		if s.ExpectHostRollback {
+			return h.waitHostRollback(ctx, sr, orDefault(a.Timeout.Duration, h.opts.SelftestTimeout))
+		}
 		rec, err := h.waitSelftest(ctx, orDefault(a.Timeout.Duration, h.opts.SelftestTimeout))
 		if err != nil {
 			return "", err

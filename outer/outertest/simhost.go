@@ -96,6 +96,16 @@ type Host struct {
 	// initramfs is missing.
 	PendingBroken bool
 	deployMtime   time.Time
+	// RejectVersion plays [health] on_failure = "rollback": the first
+	// boot of a deployment of this version fails its self-test
+	// (runtime.run), its record holds the rollback action, and a moment
+	// later the host makes the previous deployment the default and
+	// reboots by itself; the next boot's record names the rollback by
+	// atomic-selftest. RejectNoReboot orders the rollback but never
+	// reboots (a broken rollback command).
+	RejectVersion  string
+	RejectNoReboot bool
+	transition     *record.Transition // for the next boot's record
 	// Missing are commands the host does not have (rpm-ostree, atomic,
 	// docker, ...): they exit 127 and preflight does not list them.
 	Missing []string
@@ -275,14 +285,34 @@ func (h *Host) selftest(boot string, dep deployment, n int) {
 		rec.Expectation = &e
 		delete(h.files, ResultsDir+"/expect.json")
 	}
-	if h.SelftestFails && n > 1 {
+	reject := h.RejectVersion != "" && dep.version == h.RejectVersion
+	if h.SelftestFails && n > 1 || reject {
 		add("runtime.run", "C8", record.StatusFail, "docker run hello: exit status 125")
 	} else {
 		add("runtime.run", "C8", record.StatusPass, "")
 	}
+	rec.Transition, h.transition = h.transition, nil
 	rec.Summary = record.Summarise(rec.Checks)
 	name := store.RunName(rec)
 	rec.ID = strings.TrimSuffix(name, ".json")
+	if reject {
+		from := rec.Deployment
+		prev := h.deps[1]
+		rec.Health = &record.Health{Policy: record.HealthRollback, Action: record.HealthRollback, Reason: "required checks failed",
+			From: from, To: &record.Deployment{OSName: prev.os, Checksum: prev.checksum, Serial: prev.serial, Version: prev.version},
+			Tool: "command", Failing: []record.FailingCheck{{ID: "runtime.run", Message: "docker run hello: exit status 125"}},
+			Attempt: 1, MaxAttempts: 1, DecidedAt: now, RebootRequestedAt: now}
+		h.transition = &record.Transition{Kind: record.TransitionRollback, From: from, To: rec.Health.To,
+			By: record.TransitionByAtomicSelftest, ActionRecord: rec.ID}
+		if !h.RejectNoReboot {
+			time.AfterFunc(30*time.Millisecond, func() {
+				h.mu.Lock()
+				h.deps[0], h.deps[1] = h.deps[1], h.deps[0]
+				h.mu.Unlock()
+				h.reboot()
+			})
+		}
+	}
 	data, _ := json.Marshal(rec)
 	h.files[ResultsDir+"/"+name] = data
 	close(h.saved)
