@@ -2,9 +2,10 @@
 # initramfs aside ("break") or back ("restore"), and bumps the mtime of
 # /sysroot/ostree/deploy the way libostree does after a deployment write,
 # so atomic-selftest-deployment.path runs the self-test on the broken
-# state. /sysroot (and /boot, where mounted from it) may be read-only
+# state. It works on the physical root (/sysroot: the testbed's /boot is
+# on it, and BLS paths carry the /boot prefix), which may be read-only
 # (sysroot.readonly): like libostree, it writes from a mount namespace of
-# its own where they are remounted writable.
+# its own where /sysroot is remounted writable.
 # Installed as /usr/libexec/atomic-selftest-testbed/break-pending by build.sh.
 import ctypes
 import glob
@@ -20,31 +21,29 @@ def check(rc, what):
         sys.exit("%s: %s" % (what, os.strerror(ctypes.get_errno())))
 
 
-def writable(*mounts):
+def writable(mount):
     check(libc.unshare(CLONE_NEWNS), "unshare")
     check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    for m in mounts:
-        if os.path.ismount(m):
-            check(libc.mount(None, m.encode(), None, MS_REMOUNT | MS_BIND, None), "remount %s rw" % m)
+    check(libc.mount(None, mount.encode(), None, MS_REMOUNT | MS_BIND, None), "remount %s rw" % mount)
 
 
 def pending_initramfs():
     # The default entry is the one with the highest version.
     best = None
-    for f in glob.glob("/boot/loader/entries/*.conf"):
+    for f in glob.glob("/sysroot/boot/loader/entries/*.conf"):
         keys = dict(l.split(None, 1) for l in open(f).read().splitlines() if " " in l)
         v = int(keys.get("version", "0").strip())
         if best is None or v > best[0]:
             best = (v, f, keys["initrd"].strip())
     if best is None:
-        sys.exit("no BLS entries under /boot/loader/entries")
-    return best[1], best[2]
+        sys.exit("no BLS entries under /sysroot/boot/loader/entries")
+    return best[1], "/sysroot" + best[2]
 
 
 if len(sys.argv) != 2 or sys.argv[1] not in ("break", "restore"):
     sys.exit("usage: break-pending break|restore")
 entry, initrd = pending_initramfs()
-writable("/sysroot", "/boot")
+writable("/sysroot")
 if sys.argv[1] == "break":
     os.rename(initrd, initrd + ".aside")
 else:
