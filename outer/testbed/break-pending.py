@@ -3,7 +3,8 @@
 # /sysroot/ostree/deploy the way libostree does after a deployment write,
 # so atomic-selftest-deployment.path runs the self-test on the broken
 # state. It works on the physical root (/sysroot: the testbed's /boot is
-# on it, and BLS paths carry the /boot prefix), which may be read-only
+# on it; an entry's path is relative to /boot, with or without the /boot
+# prefix ostree's sysroot.bootprefix adds), which may be read-only
 # (sysroot.readonly): like libostree, it writes from a mount namespace of
 # its own where /sysroot is remounted writable.
 # Installed as /usr/libexec/atomic-selftest-testbed/break-pending by build.sh.
@@ -27,7 +28,7 @@ def writable(mount):
     check(libc.mount(None, mount.encode(), None, MS_REMOUNT | MS_BIND, None), "remount %s rw" % mount)
 
 
-def pending_initramfs():
+def pending_initramfs(suffix):
     # The default entry is the one with the highest version.
     best = None
     for f in glob.glob("/sysroot/boot/loader/entries/*.conf"):
@@ -37,12 +38,15 @@ def pending_initramfs():
             best = (v, f, keys["initrd"].strip())
     if best is None:
         sys.exit("no BLS entries under /sysroot/boot/loader/entries")
-    return best[1], "/sysroot" + best[2]
+    for root in ("/sysroot", "/sysroot/boot"):
+        if os.path.exists(root + best[2] + suffix):
+            return best[1], root + best[2]
+    sys.exit("%s: initrd %s is in neither /sysroot nor /sysroot/boot" % (best[1], best[2]))
 
 
 if len(sys.argv) != 2 or sys.argv[1] not in ("break", "restore"):
     sys.exit("usage: break-pending break|restore")
-entry, initrd = pending_initramfs()
+entry, initrd = pending_initramfs("" if sys.argv[1] == "break" else ".aside")
 writable("/sysroot")
 if sys.argv[1] == "break":
     os.rename(initrd, initrd + ".aside")
