@@ -7,10 +7,12 @@ package outer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -20,7 +22,7 @@ import (
 // reboot by boot id and for the next boot's record, which collect judges
 // against the deployment booted before the step.
 func (h *hostRun) waitHostRollback(ctx context.Context, sr *StepReport, bound time.Duration) (string, error) {
-	rec, err := h.waitSelftest(ctx, bound)
+	rec, rebooted, err := h.rejectedRecord(ctx, bound)
 	if err != nil {
 		return "", err
 	}
@@ -49,9 +51,11 @@ func (h *hostRun) waitHostRollback(ctx context.Context, sr *StepReport, bound ti
 		return "", fmt.Errorf("%s", msg)
 	}
 	// The host's own reboot: a new boot id, then that boot's record.
-	id, err := WaitUp(ctx, h.m, h.bootID, h.opts.RebootTimeout, h.opts.Poll)
-	if err != nil {
-		return "", fmt.Errorf("the host ordered a rollback on boot %s but did not come back with a new boot: %w", short(h.bootID), err)
+	id := rebooted
+	if id == "" {
+		if id, err = WaitUp(ctx, h.m, h.bootID, h.opts.RebootTimeout, h.opts.Poll); err != nil {
+			return "", fmt.Errorf("the host ordered a rollback on boot %s but did not come back with a new boot: %w", short(h.bootID), err)
+		}
 	}
 	h.bootID, h.record, h.upAt = id, nil, time.Now().UTC()
 	next, err := h.waitSelftest(ctx, bound)
@@ -67,6 +71,27 @@ func (h *hostRun) waitHostRollback(ctx context.Context, sr *StepReport, bound ti
 	}
 	return fmt.Sprintf("boot %s rejected %s (%s); the host rolled back and rebooted by itself: boot %s, run record %s; %s",
 		short(r.FailedBootID), deploymentName(r.From), r.Reason, short(id), next.ID, sr.Timing), nil
+}
+
+// rejectedRecord is the run record of the boot that is to reject the
+// deployment. The host may reboot right after saving it, before the
+// driver has read it: then the driver waits for the next boot and reads
+// the record from the results directory, where it stays; rebooted is
+// that next boot's id.
+func (h *hostRun) rejectedRecord(ctx context.Context, bound time.Duration) (rec *record.Record, rebooted string, err error) {
+	rec, err = h.waitSelftest(ctx, bound)
+	if err == nil || ctx.Err() != nil || !(errors.Is(err, transport.ErrConnection) || errors.Is(err, ErrUnreachable)) {
+		return rec, "", err
+	}
+	failed := h.bootID
+	if rebooted, err = WaitUp(ctx, h.m, failed, h.opts.RebootTimeout, h.opts.Poll); err != nil {
+		return nil, "", fmt.Errorf("the host went away during boot %s and did not come back with a new boot: %w", short(failed), err)
+	}
+	rec, err = h.waitPoll(ctx, time.Minute, "atomic-selftest.service", func(r *record.Record) bool { return r.Trigger == record.TriggerBoot })
+	if err != nil {
+		return nil, "", fmt.Errorf("the host rebooted by itself (boot %s) and left no run record of boot %s: %w", short(rebooted), short(failed), err)
+	}
+	return rec, rebooted, nil
 }
 
 // judgeHostRollback is collect's part for such a step: the next boot's

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
@@ -33,7 +34,19 @@ func hostRollbackPlan(t *testing.T) *Plan {
 // the reason in the step's message, JUnit and the criteria table; the
 // following good upgrade passes.
 func TestHostRollbackSim(t *testing.T) {
-	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.RejectVersion = "28.20180515.1.selftest.1" })
+	for _, now := range []bool{false, true} {
+		t.Run(map[bool]string{false: "after-read", true: "before-read"}[now], func(t *testing.T) { testHostRollbackSim(t, now) })
+	}
+}
+
+// testHostRollbackSim: with now, the host reboots the moment it saves the
+// failing boot's record, before the driver has read it.
+func testHostRollbackSim(t *testing.T, now bool) {
+	// The self-test runs a moment after sshd answers, as on a real host:
+	// the driver sees the boot that is to reject the deployment.
+	f := newSimFleet(t, 1, func(_ int, h *simHost) {
+		h.RejectVersion, h.RejectRebootNow, h.SelftestDelay = "28.20180515.1.selftest.1", now, 300*time.Millisecond
+	})
 	opts := simOptions(t, hostRollbackPlan(t))
 	rep := Run(context.Background(), simMachines(t, f), opts)
 	logReport(t, rep)
@@ -45,6 +58,12 @@ func TestHostRollbackSim(t *testing.T) {
 	r := bad.HostRollback
 	if r == nil || r.FailedRecord == nil || r.FailedRecord.Health == nil || r.FailedRecord.Health.Action != record.HealthRollback {
 		t.Fatalf("no host rollback in %+v", bad)
+	}
+	// Rebooted before the driver read it: the record was read from the
+	// results directory after the host's reboot.
+	polled := strings.Contains(strings.Join(f.Hosts[0].Commands(), "\n"), "-name run-*-"+r.FailedBootID[:8]+".json")
+	if polled != now {
+		t.Errorf("the failing boot's record read from the results directory: %v, want %v", polled, now)
 	}
 	if r.From == nil || r.From.Version != "28.20180515.1.selftest.1" || r.Reason != "runtime.run: docker run hello: exit status 125" {
 		t.Errorf("host rollback from %v reason %q", r.From, r.Reason)

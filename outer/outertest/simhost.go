@@ -105,7 +105,10 @@ type Host struct {
 	// reboots (a broken rollback command).
 	RejectVersion  string
 	RejectNoReboot bool
-	transition     *record.Transition // for the next boot's record
+	// RejectRebootNow reboots in the same moment the record is saved,
+	// before the driver can read it.
+	RejectRebootNow bool
+	transition      *record.Transition // for the next boot's record
 	// Missing are commands the host does not have (rpm-ostree, atomic,
 	// docker, ...): they exit 127 and preflight does not list them.
 	Missing []string
@@ -304,7 +307,16 @@ func (h *Host) selftest(boot string, dep deployment, n int) {
 			Attempt: 1, MaxAttempts: 1, DecidedAt: now, RebootRequestedAt: now}
 		h.transition = &record.Transition{Kind: record.TransitionRollback, From: from, To: rec.Health.To,
 			By: record.TransitionByAtomicSelftest, ActionRecord: rec.ID}
-		if !h.RejectNoReboot {
+		if h.RejectRebootNow {
+			defer func() {
+				h.deps[0], h.deps[1] = h.deps[1], h.deps[0]
+				for c := range h.conns {
+					c.Close()
+				}
+				h.upAt = time.Now().Add(h.DownFor)
+				h.bootLocked(true)
+			}()
+		} else if !h.RejectNoReboot {
 			time.AfterFunc(30*time.Millisecond, func() {
 				h.mu.Lock()
 				h.deps[0], h.deps[1] = h.deps[1], h.deps[0]
