@@ -72,7 +72,7 @@ func (h *hostRun) collect(ctx context.Context, sr *StepReport) (string, error) {
 		if e.Checksum != "" && sr.After.Checksum != e.Checksum {
 			want := short(e.Checksum)
 			if e.Version != "" {
-				want += "(" + e.Version + ")"
+				want += " (" + e.Version + ")"
 			}
 			return "", fmt.Errorf("booted %s, expected %s", sr.After.Short(), want)
 		}
@@ -82,10 +82,20 @@ func (h *hostRun) collect(ctx context.Context, sr *StepReport) (string, error) {
 			}
 		}
 	}
+	if sr.HostRollback != nil {
+		if err := judgeHostRollback(sr, h.record); err != nil {
+			return "", err
+		}
+	}
 	if !h.record.Summary.OK {
 		return "", fmt.Errorf("the self-test of boot %s failed: required checks %s", short(h.bootID), strings.Join(badChecks(h.record), "; "))
 	}
-	return fmt.Sprintf("booted %s; self-test ok (%d passed, %d skipped)", sr.After.Short(), h.record.Summary.Passed, h.record.Summary.Skipped), nil
+	msg := fmt.Sprintf("booted %s; self-test ok (%d passed, %d skipped)", sr.After.Short(), h.record.Summary.Passed, h.record.Summary.Skipped)
+	if r := sr.HostRollback; r != nil {
+		msg = fmt.Sprintf("the host rejected %s (%s) and rolled back by itself in %.0fs: %s", deploymentName(r.From), r.Reason, r.RecoverSec, msg)
+		sr.Message = msg
+	}
+	return msg, nil
 }
 
 // badChecks names the required checks that did not pass, with their

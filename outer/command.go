@@ -86,6 +86,9 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 	if _, err := h.run(ctx, orDefault(a.Timeout.Duration, h.opts.CommandTimeout), argv...); err != nil {
 		return "", err
 	}
+	if a.Changes != "" || a.DeploymentChange {
+		h.noteChange(ctx, argv)
+	}
 	if a.Changes == "" {
 		return "ran " + shown, nil
 	}
@@ -104,13 +107,13 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 	case ChangeUpgrade:
 		if u := h.bootcUpgrade; u != nil && h.plan.Family == "bootc" {
 			if def.ImageDigest != u.Digest {
-				return "", fmt.Errorf("after `%s` the default deployment is %s image %s, expected the upgrade source's %s %s(%s)",
+				return "", fmt.Errorf("after `%s` the default deployment is %s image %s, expected the upgrade source's %s %s (%s)",
 					shown, def.Short(), def.ImageDigest, u.Ref, u.Digest, u.Version)
 			}
 			break
 		}
 		if h.upgrade != nil && def.Checksum != h.upgrade.Checksum && def.BaseChecksum != h.upgrade.Checksum {
-			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the upgrade source's commit %s(%s)",
+			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the upgrade source's commit %s (%s)",
 				shown, def.Short(), short(h.upgrade.Checksum), h.upgrade.Version)
 		}
 	case ChangeRollback:
@@ -137,7 +140,7 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 			return "", err
 		}
 		if def.Checksum != o.Checksum && def.BaseChecksum != o.Checksum {
-			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the older commit %s(%s)", shown, def.Short(), short(o.Checksum), o.Version)
+			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the older commit %s (%s)", shown, def.Short(), short(o.Checksum), o.Version)
 		}
 	case ChangeInstall:
 		for _, p := range h.plan.Packages {

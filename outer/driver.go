@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -183,6 +184,9 @@ type hostRun struct {
 	bootcUpgrade *bootcImage
 	waitMode     string // WaitBlocking or WaitPoll, once known
 	stepIndex    int
+	// change is the last deployment command whose deployment-change run
+	// the driver has not checked yet.
+	change *deployChange
 }
 
 func (h *hostRun) emit(step, action, status, msg string, start time.Time) {
@@ -242,10 +246,19 @@ func (h *hostRun) step(ctx context.Context, s Step) *StepReport {
 	}
 	h.expected = nil
 	sr.Status = StepPass
-	for _, a := range s.Actions {
+	h.change = nil
+	acts := s.Actions
+	for i := 0; i < len(acts); i++ {
+		a := acts[i]
+		// Before a reboot, the deployment-change run of the step's
+		// deployment commands, unless an action checked it already.
+		if a.Do == ActReboot && h.change != nil {
+			acts = slices.Insert(slices.Clone(acts), i, Action{Do: ActCheckPending})
+			a = acts[i]
+		}
 		astart := time.Now()
 		h.emit(s.Name, a.Do, "start", "", start)
-		msg, err := h.do(ctx, a, sr)
+		msg, err := h.do(ctx, s, a, sr)
 		ar := ActionReport{Do: a.Do, Status: StepPass, Message: msg, DurationSec: time.Since(astart).Seconds()}
 		if err != nil {
 			ar.Status, ar.Message = h.classify(ctx, err), err.Error()
@@ -255,6 +268,10 @@ func (h *hostRun) step(ctx context.Context, s Step) *StepReport {
 		if err != nil {
 			break
 		}
+	}
+	if sr.Status == StepPass && sr.Message == "" && len(sr.Pending) > 0 {
+		// What the host said before the reboot is the step's news.
+		sr.Message = sr.Pending[len(sr.Pending)-1].String()
 	}
 	if sr.Status != StepPass && sr.Status != StepInterrupted {
 		sr.Tail = h.tail(ctx)
@@ -294,7 +311,7 @@ func (h *hostRun) classify(ctx context.Context, err error) string {
 	return StepFail
 }
 
-func (h *hostRun) do(ctx context.Context, a Action, sr *StepReport) (string, error) {
+func (h *hostRun) do(ctx context.Context, s Step, a Action, sr *StepReport) (string, error) {
 	switch a.Do {
 	case ActWaitUp:
 		id, err := WaitUp(ctx, h.m, "", orDefault(a.Timeout.Duration, h.opts.RebootTimeout), h.opts.Poll)
@@ -323,6 +340,8 @@ func (h *hostRun) do(ctx context.Context, a Action, sr *StepReport) (string, err
 		return h.upgradeSource(ctx)
 	case ActRun:
 		return h.runCommand(ctx, a)
+	case ActCheckPending:
+		return h.checkPending(ctx, s, sr)
 	case ActExpect:
 		return h.expect(ctx, a, sr)
 	case ActReboot:
@@ -334,6 +353,9 @@ func (h *hostRun) do(ctx context.Context, a Action, sr *StepReport) (string, err
 		h.bootID, h.record, h.upAt = id, nil, time.Now().UTC()
 		return fmt.Sprintf("boot %s -> %s", short(old), short(id)), nil
 	case ActWaitSelftest:
+		if s.ExpectHostRollback {
+			return h.waitHostRollback(ctx, sr, orDefault(a.Timeout.Duration, h.opts.SelftestTimeout))
+		}
 		rec, err := h.waitSelftest(ctx, orDefault(a.Timeout.Duration, h.opts.SelftestTimeout))
 		if err != nil {
 			return "", err

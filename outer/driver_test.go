@@ -126,7 +126,7 @@ func TestDefaultPlanSimFailures(t *testing.T) {
 		{"never returns", func(h *simHost) { h.NeverReturn = true }, "rpm-ostree-upgrade", StepError,
 			"did not come back with a new boot id within 1.5s", false, 0},
 		{"boots the wrong deployment", func(h *simHost) { h.WrongBoot = true }, "rpm-ostree-upgrade", StepFail,
-			"collect: booted " + outertest.FirstCommit("host00")[:10] + "…(28.20180515.1), expected", true, 0},
+			"collect: booted " + outertest.FirstCommit("host00")[:10] + "… (28.20180515.1), expected", true, 0},
 		{"self-test fails", func(h *simHost) { h.SelftestFails = true }, "rpm-ostree-upgrade", StepFail,
 			"required checks runtime.run fail (docker run hello: exit status 125)", true, 0},
 		{"host key changed", func(h *simHost) { h.NewKeyOnReboot = true }, "rpm-ostree-upgrade", StepError,

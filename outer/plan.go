@@ -40,6 +40,18 @@ type Step struct {
 	// empty for the baseline.
 	Criterion string   `toml:"criterion,omitempty"`
 	Actions   []Action `toml:"action"`
+	// ExpectPending is what the host's deployment-change run must say
+	// of the pending deployment before the reboot: "pass" (the default;
+	// a failing deployment.pending fails the step) or "fail" (the step
+	// breaks the pending deployment on purpose and the host must catch
+	// it: a check-pending action then passes on the failure).
+	ExpectPending string `toml:"expect_pending,omitempty"`
+	// ExpectHostRollback says the host must reject what the step
+	// deploys (issue 12): after the step's reboot the boot's self-test
+	// fails, the host's health policy rolls back and reboots by itself;
+	// the driver waits for that second boot and judges the host back on
+	// the deployment it booted before the step.
+	ExpectHostRollback bool `toml:"expect_host_rollback,omitempty"`
 }
 
 // Action kinds.
@@ -62,6 +74,11 @@ const (
 	// ActCollect saves the run record, deployment status, journal and
 	// console into the artifacts and verifies the booted deployment.
 	ActCollect = "collect"
+	// ActCheckPending waits for the host's deployment-change run record
+	// of the step's last deployment command and judges its
+	// deployment.pending (see Step.ExpectPending). A reboot does it
+	// first by itself when the step has not.
+	ActCheckPending = "check-pending"
 )
 
 // Changes say what the default deployment must be after a run action.
@@ -86,6 +103,12 @@ type Action struct {
 	// (placeholders allowed).
 	Packages       []string `toml:"packages,omitempty"`
 	AbsentPackages []string `toml:"absent_packages,omitempty"`
+	// DeploymentChange marks a run action without changes that writes
+	// the deployment list (or breaks a deployment and touches the
+	// watched /sysroot/ostree/deploy): like a run with changes, the
+	// host's deployment-change run after it is checked before the
+	// reboot.
+	DeploymentChange bool `toml:"deployment_change,omitempty"`
 	// Timeout bounds the action (defaults per kind in Options).
 	Timeout duration `toml:"timeout,omitempty"`
 }
@@ -292,6 +315,11 @@ func (p *Plan) Validate() error {
 			return fmt.Errorf("%s: name used twice", where)
 		}
 		seen[s.Name] = true
+		switch s.ExpectPending {
+		case "", PendingPass, PendingFail:
+		default:
+			return fmt.Errorf("%s: expect_pending %q: want pass or fail", where, s.ExpectPending)
+		}
 		if s.Criterion != "" && !criterion.MatchString(s.Criterion) {
 			return fmt.Errorf("%s: criterion %q: want C1 to C10", where, s.Criterion)
 		}
@@ -311,9 +339,9 @@ func (p *Plan) Validate() error {
 func (p *Plan) validateAction(a Action) error {
 	var texts []string
 	switch a.Do {
-	case ActWaitUp, ActUpgradeSource, ActReboot, ActWaitSelftest, ActCollect:
-		if len(a.Command) > 0 || a.Changes != "" || len(a.Packages)+len(a.AbsentPackages) > 0 {
-			return errors.New("field command, changes, packages: only for run and expect actions")
+	case ActWaitUp, ActUpgradeSource, ActReboot, ActWaitSelftest, ActCollect, ActCheckPending:
+		if len(a.Command) > 0 || a.Changes != "" || len(a.Packages)+len(a.AbsentPackages) > 0 || a.DeploymentChange {
+			return errors.New("field command, changes, packages, deployment_change: only for run and expect actions")
 		}
 	case ActRun:
 		if len(a.Command) == 0 {
@@ -330,7 +358,7 @@ func (p *Plan) validateAction(a Action) error {
 	case "":
 		return errors.New("field do: missing")
 	default:
-		return fmt.Errorf("field do: %q: want one of wait-up, upgrade-source, run, expect, reboot, wait-selftest, collect", a.Do)
+		return fmt.Errorf("field do: %q: want one of wait-up, upgrade-source, run, expect, check-pending, reboot, wait-selftest, collect", a.Do)
 	}
 	for _, t := range texts {
 		for _, h := range holder.FindAllString(t, -1) {

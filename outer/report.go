@@ -66,6 +66,17 @@ func stepSuite(host, plan string, s *StepReport) format.JUnitSuite {
 			prop("expected_packages", strings.Join(e.Packages, " "))
 		}
 	}
+	for _, p := range s.Pending {
+		prop("before_reboot", p.String())
+	}
+	if r := s.HostRollback; r != nil {
+		prop("host_rollback_boot", r.FailedBootID)
+		prop("host_rollback_from", deploymentName(r.From))
+		prop("host_rollback_reason", r.Reason)
+		if r.FailedRecord != nil {
+			prop("host_rollback_record", r.FailedRecord.ID)
+		}
+	}
 	step := format.JUnitCase{Name: s.Name, Classname: "atomic-selftest-outer." + host, Time: suite.Time}
 	var out strings.Builder
 	for _, a := range s.Actions {
@@ -145,6 +156,10 @@ func cell(s *StepReport, crit string) string {
 	if s.Criterion == crit && s.Status != StepPass {
 		return strings.ToUpper(s.Status)
 	}
+	if s.Criterion == crit && s.HostRollback != nil {
+		// The step passed because the host rejected its deployment.
+		return "rolled-back"
+	}
 	if s.Record == nil {
 		if s.Criterion == crit {
 			return "pass"
@@ -206,6 +221,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 				}
 			case s.Status != StepPass && s.Status != StepNotRun:
 				fmt.Fprintf(tw, "  %s: %s\n", Printable(s.Name), Printable(s.Message))
+			case s.HostRollback != nil:
+				fmt.Fprintf(tw, "  %s: the host rolled back by itself from %s: %s\n", Printable(s.Name), Printable(deploymentName(s.HostRollback.From)), Printable(s.HostRollback.Reason))
 			}
 		}
 	}

@@ -63,6 +63,28 @@ type StepReport struct {
 	// Timing is where the step's boot spent its time, once its run
 	// record was read.
 	Timing *StepTiming `json:"timing,omitempty"`
+	// Pending are the host's deployment-change run records found after
+	// the step's deployment commands, before its reboot (issue 16).
+	Pending []*PendingReport `json:"before_reboot,omitempty"`
+	// HostRollback is the host rejecting the step's deployment by
+	// itself, for a step that expects it (issue 12).
+	HostRollback *HostRollbackReport `json:"host_rollback,omitempty"`
+}
+
+// HostRollbackReport is a host that rolled itself back: the boot whose
+// self-test failed, its run record (with the health action), the reason,
+// and how long from that boot's record to the next boot's.
+type HostRollbackReport struct {
+	FailedBootID string         `json:"failed_boot_id"`
+	FailedRecord *record.Record `json:"failed_record"`
+	// Reason is the failing checks with their messages, as the host's
+	// health action names them.
+	Reason string `json:"reason"`
+	// From is the deployment the host rejected.
+	From *HostDeployment `json:"from,omitempty"`
+	// RecoverSec is the driver's time from the failing boot's record
+	// found to the next boot's record found.
+	RecoverSec float64 `json:"recover_s"`
 }
 
 // StepTiming is where a boot's time went: from the host's sshd answering

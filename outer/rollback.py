@@ -4,6 +4,11 @@ gi.require_version("OSTree", "1.0")
 from gi.repository import Gio, OSTree
 path = sys.argv[1] if len(sys.argv) > 1 else None
 s = OSTree.Sysroot.new(Gio.File.new_for_path(path)) if path else OSTree.Sysroot.new_default()
+# A booted host may mount /sysroot read-only (sysroot.readonly): as `ostree
+# admin` does, write from a mount namespace of our own, where libostree
+# remounts it writable.
+if not path and hasattr(s, "initialize_with_mount_namespace"):
+    s.initialize_with_mount_namespace(None)
 s.lock()
 try:
     s.load(None)

@@ -54,7 +54,7 @@ func (h *hostRun) waitSelftest(ctx context.Context, bound time.Duration) (*recor
 		}
 		h.waitMode = WaitPoll
 	}
-	return h.waitPoll(ctx, bound)
+	return h.waitPoll(ctx, bound, "atomic-selftest.service", func(r *record.Record) bool { return r.Trigger == record.TriggerBoot })
 }
 
 // waitBlocking runs `atomic-selftest results --wait-boot` on the host in
@@ -70,13 +70,13 @@ func (h *hostRun) waitBlocking(ctx context.Context, bound time.Duration) (*recor
 		}
 		if slice < 100*time.Millisecond {
 			<-ctx.Done()
-			return nil, h.waitErr(ctx, ctx.Err(), bound)
+			return nil, h.waitErr(ctx, ctx.Err(), bound, "atomic-selftest.service")
 		}
 		argv := []string{h.opts.Selftest, "results", "--wait-boot", h.bootID, "--timeout", slice.String(),
 			"--format", "json", "--results-dir", h.opts.ResultsDir}
 		res, err := h.m.Run(ctx, slice+30*time.Second, argv...)
 		if err != nil {
-			return nil, h.waitErr(ctx, err, bound)
+			return nil, h.waitErr(ctx, err, bound, "atomic-selftest.service")
 		}
 		switch {
 		case res.ExitCode == 0:
@@ -95,7 +95,7 @@ func (h *hostRun) waitBlocking(ctx context.Context, bound time.Duration) (*recor
 		case res.ExitCode == 127, res.ExitCode == 2 && strings.Contains(string(res.Stderr), "unknown flag: --wait-boot"):
 			return nil, errNoWaitOption
 		case res.ExitCode == 6: // the slice passed without the record
-			if err := h.serviceFailed(ctx); err != nil {
+			if err := h.serviceFailed(ctx, "atomic-selftest.service"); err != nil {
 				return nil, err
 			}
 		default:
@@ -104,19 +104,22 @@ func (h *hostRun) waitBlocking(ctx context.Context, bound time.Duration) (*recor
 	}
 }
 
-// serviceFailed is an error when atomic-selftest.service failed on this
-// boot: no record is coming.
-func (h *hostRun) serviceFailed(ctx context.Context) error {
-	res, err := h.m.Run(ctx, time.Minute, "systemctl", "show", "-p", "ActiveState", "--value", "atomic-selftest.service")
+// serviceFailed is an error when unit failed on this boot: no record is
+// coming.
+func (h *hostRun) serviceFailed(ctx context.Context, unit string) error {
+	res, err := h.m.Run(ctx, time.Minute, "systemctl", "show", "-p", "ActiveState", "--value", unit)
 	if err == nil && strings.TrimSpace(string(res.Stdout)) == "failed" {
-		return fmt.Errorf("atomic-selftest.service failed on boot %s without writing a run record (see the journal)", short(h.bootID))
+		return fmt.Errorf("%s failed on boot %s without writing a run record (see the journal)", unit, short(h.bootID))
 	}
 	return nil
 }
 
 // waitPoll lists the results directory with backoff and reads each
-// candidate file once, bounded by transport.Limits.Record.
-func (h *hostRun) waitPoll(ctx context.Context, bound time.Duration) (*record.Record, error) {
+// candidate file once, bounded by transport.Limits.Record, until a record
+// of this boot that match accepts: the one unit writes.
+func (h *hostRun) waitPoll(ctx context.Context, bound time.Duration, unit string, match func(*record.Record) bool) (*record.Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
 	seen := map[string]bool{}
 	var delay time.Duration
 	pattern := "run-*-" + short(h.bootID) + ".json"
@@ -124,7 +127,7 @@ func (h *hostRun) waitPoll(ctx context.Context, bound time.Duration) (*record.Re
 		out, err := h.run(ctx, time.Minute, "find", h.opts.ResultsDir, "-maxdepth", "1", "-name", pattern)
 		if err != nil {
 			if errors.Is(err, transport.ErrConnection) || ctx.Err() != nil {
-				return nil, h.waitErr(ctx, err, bound)
+				return nil, h.waitErr(ctx, err, bound, unit)
 			}
 			// The results directory may not exist before the first run.
 		}
@@ -137,31 +140,34 @@ func (h *hostRun) waitPoll(ctx context.Context, bound time.Duration) (*record.Re
 			seen[n] = true
 			data, err := h.m.ReadFile(ctx, n, transport.Limits.Record)
 			if err != nil {
-				return nil, h.waitErr(ctx, err, bound)
+				return nil, h.waitErr(ctx, err, bound, unit)
 			}
 			rec, err := store.DecodeRecord(data)
 			if err != nil {
 				return nil, fmt.Errorf("run record %s: %w", n, err)
 			}
-			if rec.BootID == h.bootID && rec.Trigger == record.TriggerBoot {
+			if rec.BootID == h.bootID && match(rec) {
 				return rec, nil
 			}
 		}
-		if len(names) == 0 {
-			if err := h.serviceFailed(ctx); err != nil {
+		// Only the boot's service says for sure that no record is coming:
+		// the deployment-change service may still be failed from an
+		// earlier run of this boot.
+		if len(names) == 0 && unit == "atomic-selftest.service" {
+			if err := h.serviceFailed(ctx, unit); err != nil {
 				return nil, err
 			}
 		}
 		delay = h.opts.Poll.next(delay)
 		if err := sleep(ctx, delay); err != nil {
-			return nil, h.waitErr(ctx, err, bound)
+			return nil, h.waitErr(ctx, err, bound, unit)
 		}
 	}
 }
 
-func (h *hostRun) waitErr(ctx context.Context, err error, bound time.Duration) error {
+func (h *hostRun) waitErr(ctx context.Context, err error, bound time.Duration, unit string) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("no run record of boot %s from atomic-selftest.service within %s", short(h.bootID), bound)
+		return fmt.Errorf("no run record of boot %s from %s within %s", short(h.bootID), unit, bound)
 	}
 	return err
 }

@@ -35,7 +35,7 @@ func (d *HostDeployment) Short() string {
 		c = c[:10] + "…"
 	}
 	if d.Version != "" {
-		return c + "(" + d.Version + ")"
+		return c + " (" + d.Version + ")"
 	}
 	return c
 }

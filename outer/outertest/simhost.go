@@ -23,6 +23,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +86,29 @@ type Host struct {
 	// admin commands still work (they remount it in their own mount
 	// namespace).
 	ReadOnlySysroot bool
+	// DeploymentWatch plays atomic-selftest-deployment.path: every
+	// change of the deployment list (or a touch of /sysroot/ostree/deploy)
+	// bumps the watched directory's mtime and a moment later saves a run
+	// record with trigger deployment-change whose deployment.pending
+	// names the new default deployment.
+	DeploymentWatch bool
+	// PendingBroken makes that check fail: the pending deployment's
+	// initramfs is missing.
+	PendingBroken bool
+	deployMtime   time.Time
+	// RejectVersion plays [health] on_failure = "rollback": the first
+	// boot of a deployment of this version fails its self-test
+	// (runtime.run), its record holds the rollback action, and a moment
+	// later the host makes the previous deployment the default and
+	// reboots by itself; the next boot's record names the rollback by
+	// atomic-selftest. RejectNoReboot orders the rollback but never
+	// reboots (a broken rollback command).
+	RejectVersion  string
+	RejectNoReboot bool
+	// RejectRebootNow reboots in the same moment the record is saved,
+	// before the driver can read it.
+	RejectRebootNow bool
+	transition      *record.Transition // for the next boot's record
 	// Missing are commands the host does not have (rpm-ostree, atomic,
 	// docker, ...): they exit 127 and preflight does not list them.
 	Missing []string
@@ -264,14 +288,43 @@ func (h *Host) selftest(boot string, dep deployment, n int) {
 		rec.Expectation = &e
 		delete(h.files, ResultsDir+"/expect.json")
 	}
-	if h.SelftestFails && n > 1 {
+	reject := h.RejectVersion != "" && dep.version == h.RejectVersion
+	if h.SelftestFails && n > 1 || reject {
 		add("runtime.run", "C8", record.StatusFail, "docker run hello: exit status 125")
 	} else {
 		add("runtime.run", "C8", record.StatusPass, "")
 	}
+	rec.Transition, h.transition = h.transition, nil
 	rec.Summary = record.Summarise(rec.Checks)
 	name := store.RunName(rec)
 	rec.ID = strings.TrimSuffix(name, ".json")
+	if reject {
+		from := rec.Deployment
+		prev := h.deps[1]
+		rec.Health = &record.Health{Policy: record.HealthRollback, Action: record.HealthRollback, Reason: "required checks failed",
+			From: from, To: &record.Deployment{OSName: prev.os, Checksum: prev.checksum, Serial: prev.serial, Version: prev.version},
+			Tool: "command", Failing: []record.FailingCheck{{ID: "runtime.run", Message: "docker run hello: exit status 125"}},
+			Attempt: 1, MaxAttempts: 1, DecidedAt: now, RebootRequestedAt: now}
+		h.transition = &record.Transition{Kind: record.TransitionRollback, From: from, To: rec.Health.To,
+			By: record.TransitionByAtomicSelftest, ActionRecord: rec.ID}
+		if h.RejectRebootNow {
+			defer func() {
+				h.deps[0], h.deps[1] = h.deps[1], h.deps[0]
+				for c := range h.conns {
+					c.Close()
+				}
+				h.upAt = time.Now().Add(h.DownFor)
+				h.bootLocked(true)
+			}()
+		} else if !h.RejectNoReboot {
+			time.AfterFunc(30*time.Millisecond, func() {
+				h.mu.Lock()
+				h.deps[0], h.deps[1] = h.deps[1], h.deps[0]
+				h.mu.Unlock()
+				h.reboot()
+			})
+		}
+	}
 	data, _ := json.Marshal(rec)
 	h.files[ResultsDir+"/"+name] = data
 	close(h.saved)
@@ -485,6 +538,12 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		return 1, false
 	}
 	cmd := strings.Join(argv[:min(len(argv), 3)], " ")
+	before := h.depsSig()
+	defer func() {
+		if h.DeploymentWatch && code == 0 && (h.depsSig() != before || cmd == "touch /sysroot/ostree/deploy") {
+			h.deploymentChanged()
+		}
+	}()
 	if slices.Contains(h.Missing, argv[0]) {
 		fmt.Fprintf(stderr, "sh: %s: command not found\n", argv[0])
 		return 127, false
@@ -534,8 +593,13 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		}
 	case cmd == "systemctl reboot":
 		return 0, true
+	case argv[0] == "systemctl" && argv[1] == "show" && argv[len(argv)-1] == "atomic-selftest-deployment.path" && h.DeploymentWatch:
+		fmt.Fprintln(stdout, "active")
 	case argv[0] == "systemctl" && argv[1] == "show":
 		fmt.Fprintln(stdout, "inactive")
+	case cmd == "stat -c %.9Y" && argv[3] == "/sysroot/ostree/deploy":
+		fmt.Fprintf(stdout, "%d.%09d\n", h.deployMtime.Unix(), h.deployMtime.Nanosecond())
+	case cmd == "touch /sysroot/ostree/deploy":
 	case argv[0] == "journalctl":
 		fmt.Fprintf(stdout, "-- boot %s --\nsim kernel: Linux version 6.1\nsim systemd[1]: Startup finished.\n", h.bootID)
 	case argv[0] == "find":
@@ -649,6 +713,12 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		d := h.booted
 		d.refspec = argv[4] + ":" + argv[6]
 		h.files[fmt.Sprintf("/ostree/deploy/%s/deploy/%s.%d.origin", d.os, d.checksum, d.serial)] = []byte("[origin]\nrefspec=" + d.refspec + "\n")
+	case cmd == "ostree admin undeploy" && len(argv) == 4:
+		i, err := strconv.Atoi(argv[3])
+		if err != nil || i < 0 || i >= len(h.deps) || h.deps[i] == h.booted {
+			return fail("error: Cannot undeploy index %s", argv[3])
+		}
+		h.deps = slices.Delete(h.deps, i, i+1)
 	case cmd == "ostree admin deploy":
 		c := argv[3]
 		if _, ok := h.commits[c]; !ok {
@@ -684,6 +754,49 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		return 127, false
 	}
 	return 0, false
+}
+
+// depsSig is the deployment list in order.
+func (h *Host) depsSig() string {
+	var b strings.Builder
+	for _, d := range h.deps {
+		fmt.Fprintf(&b, "%s.%d ", d.checksum, d.serial)
+	}
+	return b.String()
+}
+
+// deploymentChanged plays ostree's mtime bump and the path unit's run: a
+// record with trigger deployment-change a moment later. h.mu is held.
+func (h *Host) deploymentChanged() {
+	h.deployMtime = time.Now().UTC()
+	boot := h.bootID
+	next := *h.deps[0]
+	time.AfterFunc(20*time.Millisecond, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if boot != h.bootID {
+			return
+		}
+		now := time.Now().UTC()
+		h.nextSeq++
+		st, msg := record.StatusPass, "nothing pending: the default deployment is the booted one"
+		if next.checksum != h.booted.checksum || next.serial != h.booted.serial {
+			msg = fmt.Sprintf("%s to %s pending (the new default): kernel and initramfs in place", "deploy", next.version)
+			if h.PendingBroken {
+				st, msg = record.StatusFail, fmt.Sprintf("deploy to %s pending (the new default): missing /boot/ostree/sim-0/initramfs.img (entry ostree-2.conf)", next.version)
+			}
+		}
+		rec := &record.Record{Schema: record.SchemaVersion, ToolVersion: "sim", BootID: boot, Hostname: h.Name,
+			Trigger: record.TriggerDeploymentChange, Start: now.Add(time.Duration(h.nextSeq) * time.Microsecond), End: now.Add(time.Duration(h.nextSeq+1) * time.Microsecond),
+			Checks: []record.Result{{ID: "deployment.pending", Criterion: "C3", Required: true, Status: st, Message: msg, Start: now}}}
+		rec.Summary = record.Summarise(rec.Checks)
+		name := store.RunName(rec)
+		rec.ID = strings.TrimSuffix(name, ".json")
+		data, _ := json.Marshal(rec)
+		h.files[ResultsDir+"/"+name] = data
+		close(h.saved)
+		h.saved = make(chan struct{})
+	})
 }
 
 // deploy puts a new deployment of commit (layering packages) first and

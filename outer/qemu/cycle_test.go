@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/outer"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 // testbedInfo is outer/testbed/build.sh's testbed.json.
@@ -29,6 +27,11 @@ type testbedInfo struct {
 		Checksum string `json:"checksum"`
 		Version  string `json:"version"`
 	} `json:"commits"`
+	// Bad is the commit whose docker.service is masked, on its own ref.
+	Bad struct {
+		Checksum, Version, Ref string
+	} `json:"bad"`
+	Health bool `json:"health"`
 }
 
 func readTestbed(t *testing.T, dir string) *testbedInfo {
@@ -41,8 +44,8 @@ func readTestbed(t *testing.T, dir string) *testbedInfo {
 	if err := json.Unmarshal(b, &info); err != nil {
 		t.Fatalf("testbed.json: %v", err)
 	}
-	if len(info.Commits) != 3 {
-		t.Fatalf("testbed.json: %d commits, want 3", len(info.Commits))
+	if len(info.Commits) != 3 || info.Bad.Checksum == "" {
+		t.Fatalf("testbed.json: %d commits and bad %+v, want 3 and the bad one", len(info.Commits), info.Bad)
 	}
 	return &info
 }
@@ -70,12 +73,8 @@ func bootCycleVM(t *testing.T, name string) (*Machine, *testbedInfo) {
 // drive runs the outer driver with a plan from outer/testbed against m,
 // writes the reports into the artifacts and prints the criteria table and
 // the time of every step.
-func drive(t *testing.T, m *Machine, planFile string, steps int, probe *deploymentChangeProbe) *outer.Report {
+func drive(t *testing.T, m *Machine, planFile string, steps int, skip ...string) *outer.Report {
 	t.Helper()
-	art := os.Getenv("ATOMIC_SELFTEST_ARTIFACTS")
-	if art == "" {
-		art = t.TempDir()
-	}
 	plan, err := outer.LoadPlan(filepath.Join("..", "testbed", planFile))
 	if err != nil {
 		t.Fatal(err)
@@ -83,23 +82,28 @@ func drive(t *testing.T, m *Machine, planFile string, steps int, probe *deployme
 	if steps > 0 && steps < len(plan.Steps) {
 		plan.Steps = plan.Steps[:steps]
 	}
+	plan.Steps = slices.DeleteFunc(plan.Steps, func(s outer.Step) bool { return slices.Contains(skip, s.Name) })
+	return drivePlan(t, m, plan)
+}
+
+// drivePlan runs the outer driver with plan against m (see drive).
+func drivePlan(t *testing.T, m *Machine, plan *outer.Plan) *outer.Report {
+	t.Helper()
+	art := os.Getenv("ATOMIC_SELFTEST_ARTIFACTS")
+	if art == "" {
+		art = t.TempDir()
+	}
 	art = filepath.Join(art, m.Name()+"-"+plan.Name)
 	// An interrupted run stops the VM (Start's goroutine) and still
 	// writes the report of what ran.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	var mach transport.Machine = m
-	if probe != nil {
-		mach = probe
-	}
-	rep := outer.Run(ctx, []transport.Machine{mach}, outer.Options{
+	rep := outer.Run(ctx, []transport.Machine{m}, outer.Options{
 		Plan: plan, ArtifactsDir: art,
 		RebootTimeout: 15 * time.Minute, SelftestTimeout: 15 * time.Minute, CommandTimeout: 10 * time.Minute,
+		PlanHint: func(plan string) string { return "use --profile " + plan },
 		OnEvent: func(e outer.Event) {
-			if probe != nil && e.Status == "start" {
-				probe.setStep(e.Step)
-			}
 			if e.Status != "start" {
 				fmt.Fprintf(os.Stderr, "  %-34s %-8s %6.0fs %s\n", e.Step, e.Status, e.Elapsed.Seconds(), e.Message)
 			}
@@ -117,54 +121,125 @@ func drive(t *testing.T, m *Machine, planFile string, steps int, probe *deployme
 			fmt.Fprintf(os.Stderr, "  %s %.0fs", a.Do, a.DurationSec)
 		}
 		fmt.Fprintln(os.Stderr)
+		for _, p := range s.Pending {
+			fmt.Fprintf(os.Stderr, "      %s\n", p)
+		}
+		if r := s.HostRollback; r != nil {
+			fmt.Fprintf(os.Stderr, "      host rollback: boot %s rejected %v (%s); recovered in %.0fs\n", r.FailedBootID, r.From, r.Reason, r.RecoverSec)
+		}
 	}
 	fmt.Fprintf(os.Stderr, "phase %-34s %-8s %6.0fs\n", "plan "+plan.Name, map[bool]string{true: "pass", false: "FAIL"}[rep.OK], time.Since(start).Seconds())
 	fmt.Fprintf(os.Stderr, "artifacts: %s\n", art)
 	return rep
 }
 
-// TestCycleTestbed is issue 8's cycle: baseline 12.2, upgrade to 12.3,
-// rollback to 12.2, deploy the oldest 12.1; every boot's self-test passes
-// and the booted checksums come in exactly that order, each with its own
-// boot id and run record. Then, on the same VM, the deliberately broken
-// step (outer/testbed/broken-expectation.toml) must fail at collect with
-// both checksums named.
+// TestCycleTestbed is issues 8, 12, 16 and 18 on one VM. First the
+// built-in default profile against it must stop once, at preflight, naming
+// the missing tool and the profile that fits (no reboot), and that profile
+// is the ostree plan. Then outer/testbed/ostree-cycle.toml: baseline 12.2,
+// upgrade to the bad 12.4 which the host rejects and rolls back from by
+// itself (with E2E_VM_HEALTH other than 0), a staged upgrade to 12.3, a
+// broken pending initramfs caught before any reboot, rollback to 12.2,
+// deploy the oldest 12.1; every boot's self-test passes and the booted
+// checksums come in that order, each with its own boot id and run
+// record, and before each reboot the driver's report has the host's
+// deployment-change record naming what the reboot boots. Then, on the same
+// VM, the deliberately broken step (outer/testbed/broken-expectation.toml)
+// must fail at collect with both checksums named.
 func TestCycleTestbed(t *testing.T) {
 	if os.Getenv("ATOMIC_SELFTEST_TESTBED_CYCLE") == "" {
 		t.Skip("ATOMIC_SELFTEST_TESTBED_CYCLE is not set (scripts/e2e.d/90-vm.sh runs the cycle)")
 	}
+	health := os.Getenv("E2E_VM_HEALTH") != "0"
 	m, info := bootCycleVM(t, "testbed-cycle")
 	if info.Variant != "good" {
 		t.Fatalf("image variant %s: the cycle needs the good one", info.Variant)
 	}
-	v1, v2, v3 := info.Commits[0].Checksum, info.Commits[1].Checksum, info.Commits[2].Checksum
-	probe := newDeploymentChangeProbe(t, m)
-	rep := drive(t, m, "ostree-cycle.toml", 0, probe)
-	// Every step that wrote a deployment had its deployment-change run
-	// before the reboot (issue 16): upgrade, rollback, deploy.
-	if got := probe.stepsSeen(); strings.Join(got, " ") != "ostree-upgrade ostree-rollback ostree-deploy-oldest" {
-		t.Errorf("deployment-change run records before the reboots of steps %v, want ostree-upgrade, ostree-rollback, ostree-deploy-oldest", got)
+	if health && !info.Health {
+		t.Fatal("E2E_VM_HEALTH is on but the image has no [health] configuration (build.sh --health)")
 	}
-	// Each names what the reboot will boot.
+	v1, v2, v3 := info.Commits[0].Checksum, info.Commits[1].Checksum, info.Commits[2].Checksum
 	vers := []string{info.Commits[0].Version, info.Commits[1].Version, info.Commits[2].Version}
-	probe.wantPending(map[string]string{
-		"ostree-upgrade":       "upgrade to " + vers[2] + " pending",
-		"ostree-rollback":      "rollback to " + vers[1] + " pending",
-		"ostree-deploy-oldest": "deploy to " + vers[0] + " pending",
-	})
+	ctx := context.Background()
+
+	// Issue 18: the plan that does not fit fails once, at preflight.
+	def := drivePlan(t, m, outer.DefaultPlan())
+	h := def.Hosts[0]
+	if def.OK || len(h.Steps) != 9 || h.Steps[0].Status != outer.StepFail ||
+		h.Steps[0].Message != "wait-up: preflight: not applicable on this host: no rpm-ostree — use --profile ostree" {
+		t.Errorf("default profile: first step %s %q, want the preflight's one sentence", h.Steps[0].Status, h.Steps[0].Message)
+	}
+	for _, s := range h.Steps[1:] {
+		if s.Status != outer.StepNotRun || strings.Contains(s.Message, "rpm-ostree") {
+			t.Errorf("default profile: step %s %s %q, want not run without repeating the reason", s.Name, s.Status, s.Message)
+		}
+	}
+	if h.Preflight == nil || outer.FitPlan(h.Preflight) != "ostree" {
+		t.Errorf("the auto profile would pick %q for this host (preflight %v), want ostree", outer.FitPlan(h.Preflight), h.Preflight)
+	}
+	// /sysroot is read-only, as ostree configures it (sysroot.readonly),
+	// through the whole cycle.
+	sysrootRO := func(when string) {
+		res, err := m.Run(ctx, time.Minute, "findmnt", "-n", "-o", "OPTIONS", "/sysroot")
+		if err != nil || !slices.Contains(strings.Split(strings.TrimSpace(string(res.Stdout)), ","), "ro") {
+			t.Errorf("%s: /sysroot mounted %q (%v), want ro", when, res.Stdout, err)
+		}
+	}
+	sysrootRO("before the cycle")
+
+	var skip []string
+	if !health {
+		skip = append(skip, "ostree-upgrade-to-bad")
+	}
+	rep := drive(t, m, "ostree-cycle.toml", 0, skip...)
+	sysrootRO("after the cycle")
 	if !rep.OK {
 		t.Fatal("the cycle failed; see the table above")
 	}
-	want := []string{v2, v3, v2, v1}
+	type want struct {
+		step, booted, pending string
+		reboots               bool
+	}
+	wants := []want{{"baseline", v2, "", true}}
+	if health {
+		wants = append(wants, want{"ostree-upgrade-to-bad", v2, "upgrade to " + info.Bad.Version + " pending (the new default)", true})
+	}
+	wants = append(wants,
+		want{"ostree-upgrade-staged", v3, "upgrade to " + vers[2] + " pending (staged)", true},
+		want{"ostree-broken-initramfs-caught", v3, "pending (the new default), but it cannot boot: ", false},
+		want{"ostree-rollback", v2, "rollback to " + vers[1] + " pending", true},
+		want{"ostree-deploy-oldest", v1, "deploy to " + vers[0] + " pending", true})
 	steps := rep.Hosts[0].Steps
-	if len(steps) != len(want) {
-		t.Fatalf("%d steps, want %d", len(steps), len(want))
+	if len(steps) != len(wants) {
+		t.Fatalf("%d steps, want %d", len(steps), len(wants))
 	}
 	boots := map[string]string{}
+	reboots := 0
 	for i, s := range steps {
-		if s.After == nil || s.After.Checksum != want[i] {
-			t.Errorf("step %s booted %v, want %s", s.Name, s.After, want[i])
+		w := wants[i]
+		if s.Name != w.step {
+			t.Fatalf("step %d is %s, want %s", i, s.Name, w.step)
 		}
+		// A step without a reboot collects nothing: what it ran on is
+		// its status before.
+		if on := map[bool]*outer.HostDeployment{true: s.After, false: s.Before}[w.reboots]; on == nil || on.Checksum != w.booted {
+			t.Errorf("step %s: booted %v, want %s", s.Name, on, w.booted)
+		}
+		// Issue 16: the host's deployment-change record of the step's
+		// commands, found by the driver before the reboot.
+		switch {
+		case w.pending == "" && len(s.Pending) != 0:
+			t.Errorf("step %s: deployment-change records %+v, want none", s.Name, s.Pending)
+		case w.pending != "" && (len(s.Pending) == 0 || !strings.Contains(s.Pending[len(s.Pending)-1].Message, w.pending)):
+			t.Errorf("step %s: deployment-change records %+v, want one with %q", s.Name, s.Pending, w.pending)
+		}
+		if !w.reboots {
+			if s.BootID != steps[i-1].BootID {
+				t.Errorf("step %s rebooted the host", s.Name)
+			}
+			continue
+		}
+		reboots++
 		if s.Record == nil || s.Record.BootID != s.BootID {
 			t.Errorf("step %s: no run record of its boot %s", s.Name, s.BootID)
 		}
@@ -176,24 +251,50 @@ func TestCycleTestbed(t *testing.T) {
 			t.Errorf("step %s: %v", s.Name, err)
 		}
 	}
+	// (b): the broken initramfs was caught before a reboot, by the
+	// host's check, naming the file; the step says so.
+	caught := steps[len(steps)-3]
+	if p := caught.Pending; len(p) == 0 || p[len(p)-1].Status != "fail" || !strings.Contains(p[len(p)-1].Message, "initramfs") ||
+		!strings.HasPrefix(caught.Message, "caught before the reboot: ") {
+		t.Errorf("step %s %q: want the host's deployment.pending failure naming the initramfs, caught before the reboot", caught.Name, caught.Message)
+	}
+	if health {
+		bad := steps[1]
+		r := bad.HostRollback
+		if r == nil || r.FailedRecord == nil || r.FailedRecord.Health == nil || r.FailedRecord.Health.Action != record.HealthRollback ||
+			!strings.Contains(r.Reason, "runtime.") || r.From == nil || r.From.Checksum != info.Bad.Checksum {
+			t.Errorf("step %s: host rollback %+v, want the 12.4 boot's record with a rollback for a runtime.* check", bad.Name, r)
+		} else if bad.Record.Transition == nil || bad.Record.Transition.By != record.TransitionByAtomicSelftest ||
+			bad.Record.Transition.ActionRecord != r.FailedRecord.ID {
+			t.Errorf("step %s: the recovered boot's transition %+v, want a rollback by atomic-selftest ordered by %s", bad.Name, bad.Record.Transition, r.FailedRecord.ID)
+		}
+		if !strings.Contains(bad.Message, "runtime.") {
+			t.Errorf("step %s: message %q lacks the host's reason", bad.Name, bad.Message)
+		}
+		if r != nil {
+			if _, err := os.Stat(filepath.Join(bad.Artifacts, "record-rejected-boot.json")); err != nil {
+				t.Errorf("step %s: %v", bad.Name, err)
+			}
+		}
+		reboots++ // the host's own reboot
+	}
 	// The seed reached cloud-init on the first boot and its effects lasted
-	// through three deployment changes: host name, user script marker.
-	ctx := context.Background()
+	// through every deployment change: host name, user script marker.
 	if res, err := m.Run(ctx, time.Minute, "hostname"); err != nil || strings.TrimSpace(string(res.Stdout)) != "testbed-cycle" {
 		t.Errorf("hostname %q (%v), want testbed-cycle", res.Stdout, err)
 	}
 	if b, err := m.ReadFile(ctx, DefaultMarker, 4096); err != nil || !strings.HasPrefix(string(b), "testbed-cycle-") {
 		t.Errorf("user script marker %q (%v)", b, err)
 	}
-	// Four boots, all in one QEMU process: a reboot is a real reboot.
+	// All boots in one QEMU process: a reboot is a real reboot.
 	select {
 	case <-m.VM.Exited():
 		t.Errorf("QEMU (pid %d) exited during the cycle", m.VM.cmd.Process.Pid)
 	default:
 	}
 	console, _ := os.ReadFile(m.VM.cfg.ConsoleLog)
-	if n := strings.Count(string(console), "Linux version "); n != len(want) {
-		t.Errorf("the console shows %d kernel boots, want %d", n, len(want))
+	if n := strings.Count(string(console), "Linux version "); n != reboots {
+		t.Errorf("the console shows %d kernel boots, want %d", n, reboots)
 	}
 
 	if os.Getenv("E2E_VM_BROKEN") == "0" {
@@ -202,17 +303,16 @@ func TestCycleTestbed(t *testing.T) {
 	// Two rollbacks in a row before the reboot: the record must judge the
 	// state after the second (a run that began before it is followed by
 	// another one), where the booted deployment is back in front.
-	bad := drive(t, m, "broken-expectation.toml", 0, probe)
-	if got := probe.stepsSeen(); len(got) != 4 || got[3] != "ostree-rollback-wrong-expectation" {
-		t.Errorf("deployment-change run records before the reboots of steps %v, want the wrong-expectation step's too", got)
-	}
-	probe.wantPending(map[string]string{"ostree-rollback-wrong-expectation": "nothing pending"})
+	bad := drive(t, m, "broken-expectation.toml", 0)
 	if bad.OK {
 		t.Fatal("the wrong-expectation step passed")
 	}
 	s := bad.Hosts[0].Steps[0]
-	if s.Status != outer.StepFail || !strings.HasPrefix(s.Message, "collect: booted "+v1[:10]) || !strings.Contains(s.Message, "expected "+v2[:8]) {
+	if s.Status != outer.StepFail || !strings.HasPrefix(s.Message, "collect: booted "+v1[:10]+"… ("+vers[0]+")") || !strings.Contains(s.Message, "expected "+v2[:8]+" ("+vers[1]+")") {
 		t.Errorf("step %s %s %q: want collect to fail with booted %s, expected %s", s.Name, s.Status, s.Message, v1[:10], v2[:8])
+	}
+	if p := s.Pending; len(p) == 0 || !strings.Contains(p[len(p)-1].Message, "nothing pending") {
+		t.Errorf("step %s: deployment-change records %+v, want the last to say nothing pending", s.Name, p)
 	}
 	if s.Record == nil {
 		t.Fatal("no run record of the wrongly booted boot")
@@ -221,229 +321,5 @@ func TestCycleTestbed(t *testing.T) {
 		if c.ID == "deployment.expected" && c.Status != "fail" {
 			t.Errorf("the host's deployment.expected is %s (%s), want fail", c.Status, c.Message)
 		}
-	}
-}
-
-// TestCycleBrokenTestbed boots the docker-masked image: the baseline boot's
-// self-test must fail on the container runtime, naming it.
-func TestCycleBrokenTestbed(t *testing.T) {
-	if os.Getenv("ATOMIC_SELFTEST_TESTBED_BROKEN") == "" {
-		t.Skip("ATOMIC_SELFTEST_TESTBED_BROKEN is not set (scripts/e2e.d/90-vm.sh runs the broken variant)")
-	}
-	m, info := bootCycleVM(t, "testbed-broken")
-	if info.Variant != "docker-masked" {
-		t.Fatalf("image variant %s: want docker-masked", info.Variant)
-	}
-	rep := drive(t, m, "ostree-cycle.toml", 1, nil)
-	if rep.OK {
-		t.Fatal("the baseline passed on an image whose docker.service is masked")
-	}
-	s := rep.Hosts[0].Steps[0]
-	if s.Name != "baseline" || s.Status != outer.StepFail || !strings.Contains(s.Message, "runtime.") {
-		t.Errorf("first step %s %s %q: want baseline to fail on a runtime.* check", s.Name, s.Status, s.Message)
-	}
-}
-
-// deploymentChangeProbe is the machine the driver cycles, with one thing
-// added (issue 16): after each deployment command it notes when the
-// command ended and the time of ostree's last write (the mtime of
-// /sysroot/ostree/deploy, which libostree bumps on every deployment write
-// and which atomic-selftest-deployment.path watches), and before the
-// driver reboots it waits for the run record that
-// atomic-selftest-deployment.service wrote on this boot and that began
-// after that write, so it judged what the reboot will boot. It logs the
-// time from the command's end to the record. Every call still reaches the
-// machine as the driver made it.
-type deploymentChangeProbe struct {
-	transport.Machine
-	t *testing.T
-
-	mu      sync.Mutex
-	step    string
-	pending *deploymentCommand
-	seen    []deploymentChange
-}
-
-// deploymentCommand is the last deployment command before a reboot.
-type deploymentCommand struct {
-	step, argv string
-	hostEnd    time.Time // this machine's clock when the command returned
-	guestEnd   time.Time // the guest's clock then
-	lastWrite  time.Time // the guest's mtime of /sysroot/ostree/deploy then
-}
-
-// deploymentChange is a deployment-change run record found before a reboot.
-type deploymentChange struct {
-	Step     string
-	Record   *record.Record
-	Waited   time.Duration // this machine's clock: command end to the record found
-	GuestEnd time.Duration // the guest's clock: command end to the record's end
-	checked  bool
-}
-
-const deploymentRecordBound = 10 * time.Minute
-
-func newDeploymentChangeProbe(t *testing.T, m transport.Machine) *deploymentChangeProbe {
-	return &deploymentChangeProbe{Machine: m, t: t}
-}
-
-func (p *deploymentChangeProbe) setStep(s string) {
-	p.mu.Lock()
-	p.step = s
-	p.mu.Unlock()
-}
-
-// stepsSeen names the steps whose deployment-change record was found.
-func (p *deploymentChangeProbe) stepsSeen() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []string
-	for _, c := range p.seen {
-		out = append(out, c.Step)
-	}
-	return out
-}
-
-// wantPending checks the deployment.pending message of each record found
-// for a step that want names.
-func (p *deploymentChangeProbe) wantPending(want map[string]string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := range p.seen {
-		c := &p.seen[i]
-		w, ok := want[c.Step]
-		if !ok || c.checked {
-			continue
-		}
-		c.checked = true
-		var got *record.Result
-		for j := range c.Record.Checks {
-			if c.Record.Checks[j].ID == "deployment.pending" {
-				got = &c.Record.Checks[j]
-			}
-		}
-		if got == nil || got.Status != record.StatusPass || !strings.Contains(got.Message, w) {
-			p.t.Errorf("step %s: the deployment-change record's deployment.pending is %+v, want pass with %q", c.Step, got, w)
-		}
-	}
-}
-
-// isDeploymentCommand: the commands of outer/testbed's plans that write
-// the deployment list.
-func isDeploymentCommand(argv []string) bool {
-	if len(argv) >= 3 && argv[0] == "ostree" && argv[1] == "admin" {
-		return slices.Contains([]string{"upgrade", "deploy", "undeploy"}, argv[2])
-	}
-	rb := outer.RollbackArgv()
-	return len(argv) >= len(rb) && slices.Equal(argv[:len(rb)], rb)
-}
-
-// Run implements transport.Machine.
-func (p *deploymentChangeProbe) Run(ctx context.Context, timeout time.Duration, argv ...string) (transport.RunResult, error) {
-	res, err := p.Machine.Run(ctx, timeout, argv...)
-	if err != nil || res.ExitCode != 0 || !isDeploymentCommand(argv) {
-		return res, err
-	}
-	c := &deploymentCommand{argv: strings.Join(argv[:min(len(argv), 3)], " "), hostEnd: time.Now()}
-	if argv[0] != "ostree" {
-		c.argv = "outer/rollback.py" // not the script's text
-	}
-	// The guest's clock now, and ostree's last write by the same clock.
-	if r, e := p.Machine.Run(ctx, time.Minute, "date", "+%s.%N"); e == nil && r.ExitCode == 0 {
-		c.guestEnd = unixTime(strings.TrimSpace(string(r.Stdout)))
-	}
-	if r, e := p.Machine.Run(ctx, time.Minute, "stat", "-c", "%.9Y", "/sysroot/ostree/deploy"); e == nil && r.ExitCode == 0 {
-		c.lastWrite = unixTime(strings.TrimSpace(string(r.Stdout)))
-	}
-	if c.guestEnd.IsZero() || c.lastWrite.IsZero() {
-		p.t.Errorf("after `%s`: could not read the guest's clock or the mtime of /sysroot/ostree/deploy", c.argv)
-	}
-	p.mu.Lock()
-	c.step = p.step
-	p.pending = c
-	p.mu.Unlock()
-	return res, err
-}
-
-// unixTime parses seconds.nanoseconds (date's %s.%N, stat's %.9Y).
-func unixTime(s string) time.Time {
-	sec, frac, _ := strings.Cut(s, ".")
-	var si, ns int64
-	_, _ = fmt.Sscan(sec, &si)
-	if frac != "" {
-		_, _ = fmt.Sscan((frac + "000000000")[:9], &ns)
-	}
-	return time.Unix(si, ns)
-}
-
-// Reboot implements transport.Machine: first the deployment-change record.
-func (p *deploymentChangeProbe) Reboot(ctx context.Context) error {
-	p.mu.Lock()
-	c := p.pending
-	p.pending = nil
-	p.mu.Unlock()
-	if c != nil {
-		p.waitRecord(ctx, c)
-	}
-	return p.Machine.Reboot(ctx)
-}
-
-// waitRecord polls the results directory for this boot's
-// deployment-change record that began after the command's last write.
-func (p *deploymentChangeProbe) waitRecord(ctx context.Context, c *deploymentCommand) {
-	t := p.t
-	boot, err := p.Machine.BootID(ctx)
-	if err != nil {
-		t.Errorf("step %s: boot id: %v", c.step, err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, deploymentRecordBound)
-	defer cancel()
-	seen := map[string]bool{}
-	for {
-		res, err := p.Machine.Run(ctx, time.Minute, "find", "/var/lib/atomic-selftest", "-maxdepth", "1", "-name", "run-*-"+boot[:8]+".json")
-		if err == nil {
-			for _, n := range strings.Fields(string(res.Stdout)) {
-				if seen[n] {
-					continue
-				}
-				data, err := p.Machine.ReadFile(ctx, n, transport.Limits.Record)
-				if err != nil {
-					continue // a later poll reads it again
-				}
-				seen[n] = true
-				rec, err := store.DecodeRecord(data)
-				if err != nil {
-					t.Errorf("step %s: run record %s: %v", c.step, n, err)
-					continue
-				}
-				if rec.BootID != boot || rec.Trigger != record.TriggerDeploymentChange || !rec.Start.After(c.lastWrite) {
-					continue
-				}
-				ch := deploymentChange{Step: c.step, Record: rec, Waited: time.Since(c.hostEnd), GuestEnd: rec.End.Sub(c.guestEnd)}
-				p.mu.Lock()
-				p.seen = append(p.seen, ch)
-				p.mu.Unlock()
-				fmt.Fprintf(os.Stderr, "  deployment-change %-26s `%s`: record %s (ok %v, %d passed, %d failed) found %.1fs after the command ended; the run began %.1fs after ostree's last write and ended %+.1fs from the command's end (guest clock)\n",
-					c.step, c.argv, filepath.Base(n), rec.Summary.OK, rec.Summary.Passed, rec.Summary.Failed,
-					ch.Waited.Seconds(), rec.Start.Sub(c.lastWrite).Seconds(), ch.GuestEnd.Seconds())
-				return
-			}
-		}
-		if ctx.Err() != nil {
-			var diag strings.Builder
-			for _, argv := range [][]string{
-				{"systemctl", "status", "--no-pager", "atomic-selftest-deployment.path", "atomic-selftest-deployment.service"},
-				{"ls", "-la", "--time-style=full-iso", "/sysroot/ostree/deploy", "/run/atomic-selftest"},
-			} {
-				if r, err := p.Machine.Run(context.Background(), time.Minute, argv...); err == nil {
-					diag.Write(r.Stdout)
-				}
-			}
-			t.Errorf("step %s: no run record with trigger deployment-change on boot %s that began after `%s` wrote the deployments, within %v\n%s",
-				c.step, boot[:8], c.argv, deploymentRecordBound, diag.String())
-			return
-		}
-		time.Sleep(time.Second)
 	}
 }

@@ -24,7 +24,22 @@
 #   v2           deployed in the image: the baseline boot
 #   v3 (newest)  what `ostree admin upgrade` finds
 # Each also has its own ref atomic-selftest-testbed/<version>, which keeps
-# the history whole through ostree's pruning.
+# the history whole through ostree's pruning. A fourth commit, 12.4 on its
+# own ref atomic-selftest-testbed/bad only (not on the branch, so upgrades
+# never find it), is 12.3 with docker.service and docker.socket masked: a
+# deployment whose container runtime is broken, for the health-driven
+# rollback (issue 12).
+# /sysroot is read-only on the running host (sysroot.readonly in the repo's
+# config, which ostree-remount.service applies), as on Fedora's OSTree hosts:
+# ostree admin and libostree write from a mount namespace of their own.
+# With --health every commit also has the [health] configuration
+# (/usr/lib/atomic-selftest/config.d/50-testbed-health.toml: on a failing
+# boot self-test, roll back at once with the libostree rollback script
+# installed as /usr/libexec/atomic-selftest-testbed/ostree-rollback). It is
+# a switch because a self-test that does not know [health] refuses the
+# configuration. Every commit has /usr/libexec/atomic-selftest-testbed/
+# break-pending (outer/testbed/break-pending.py), which the cycle uses to
+# break a pending deployment's initramfs and put it back.
 # The sysroot's repo is its own release server: the remote "testbed" points
 # at file:///ostree/repo and publishes the ref at v3 under refs/heads, while
 # the deployed origin tracks testbed:<ref> (refs/remotes/testbed/<ref> at v2),
@@ -36,11 +51,11 @@
 #
 # Caching: the Debian root file system (mmdebstrap, the slow part) is cached
 # by a hash of the package list and the code that makes it; the image by a
-# hash of that plus this script, the binary/RPM, the units and the variant.
+# hash of that plus this script, the binary/RPM, the units and --health.
 # A second run with the same inputs prints the cached directory at once.
 #
 # Usage: build.sh [--cache-dir DIR] [--binary FILE] [--units DIR] [--rpm FILE]
-#                 [--variant good|docker-masked] [--force]
+#                 [--health] [--force]
 # Environment: ATOMIC_SELFTEST_TESTBED_CACHE (default
 #   /var/cache/atomic-selftest-testbed), DEBIAN_MIRROR (default
 #   http://deb.debian.org/debian).
@@ -57,7 +72,7 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 binary=""
 units="$top/units"
 rpmfile=""
-variant=good
+health=0
 force=0
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
@@ -68,13 +83,12 @@ while [ $# -gt 0 ]; do
     --binary) binary=$2; shift 2 ;;
     --units) units=$2; shift 2 ;;
     --rpm) rpmfile=$2; shift 2 ;;
-    --variant) variant=$2; shift 2 ;;
+    --health) health=1; shift ;;
     --force) force=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "build.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-case $variant in good|docker-masked) ;; *) echo "build.sh: --variant must be good or docker-masked, not $variant" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || die "must run as root (mmdebstrap, loop devices, mount)"
 for t in mmdebstrap ostree extlinux mkfs.ext4 losetup sfdisk sha256sum cpio blkid; do
   command -v "$t" >/dev/null || die "$t not found"
@@ -105,8 +119,8 @@ base_version=1 # bump when the mmdebstrap recipe below changes
 base_key=$(printf '%s\n' "$base_version" "$mirror" "${packages[@]}" | sha256sum | cut -c1-16)
 hash_inputs() {
   {
-    echo "$base_key" "$variant"
-    sha256sum "$0"
+    echo "$base_key" "$health"
+    sha256sum "$0" "$here/../rollback.py" "$here/break-pending.py"
     [ -z "$binary" ] || sha256sum <"$binary"
     [ -z "$rpmfile" ] || sha256sum <"$rpmfile"
     (cd "$units" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
@@ -194,8 +208,18 @@ for u in atomic-selftest.service atomic-selftest-deployment.path; do
   [ "$(systemctl --root="$root" is-enabled "$u" 2>/dev/null)" = enabled ] || die "unit $u is not enabled in the tree"
 done
 systemctl --root="$root" enable systemd-networkd.service >&2
-if [ "$variant" = docker-masked ]; then
-  systemctl --root="$root" mask docker.service docker.socket >&2
+install -D -m 0755 "$here/break-pending.py" "$root/usr/libexec/atomic-selftest-testbed/break-pending"
+if [ "$health" = 1 ]; then
+  install -D -m 0755 "$here/../rollback.py" "$root/usr/libexec/atomic-selftest-testbed/ostree-rollback"
+  mkdir -p "$root/usr/lib/atomic-selftest/config.d"
+  cat >"$root/usr/lib/atomic-selftest/config.d/50-testbed-health.toml" <<'EOF'
+# The testbed's health policy (outer/testbed/build.sh --health): a boot whose
+# self-test fails rolls back to the previous deployment at once.
+[health]
+on_failure = "rollback"
+reboot_attempts = 0
+rollback_command = ["python3", "/usr/libexec/atomic-selftest-testbed/ostree-rollback"]
+EOF
 fi
 
 phase "making the tree OSTree-ready"
@@ -283,6 +307,8 @@ ostree admin init-fs "$mnt" >&2
 repo=$mnt/ostree/repo
 # /boot is on the root partition: BLS paths need the /boot prefix.
 ostree --repo="$repo" config set sysroot.bootprefix true
+# /sysroot read-only on the running host: ostree-remount.service reads this.
+ostree --repo="$repo" config set sysroot.readonly true
 ostree admin os-init --sysroot="$mnt" debian >&2
 ref=debian/12/x86_64/testbed
 
@@ -309,6 +335,15 @@ phase "commit 12.3"
 mk_overlay 12.3 "added in 12.3"
 c3=$(commit 12.3 "testbed 12.3 (newest)" --tree=ref="$c2" --tree=dir="$overlay")
 [ "$c1" != "$c2" ] && [ "$c2" != "$c3" ] || die "commits are not distinct"
+phase "commit 12.4 (bad: docker masked) on atomic-selftest-testbed/bad"
+# docker.service and docker.socket masked, as a commit carries the links
+# `systemctl mask` makes (/etc is /usr/etc in a commit).
+mk_overlay 12.4 "docker.service masked in 12.4"
+mkdir -p "$overlay/usr/etc/systemd/system"
+ln -s /dev/null "$overlay/usr/etc/systemd/system/docker.service"
+ln -s /dev/null "$overlay/usr/etc/systemd/system/docker.socket"
+cbad=$(ostree --repo="$repo" commit --branch=atomic-selftest-testbed/bad --subject="testbed 12.4 (bad: docker.service masked)" \
+  --add-metadata-string=version=12.4 --tree=ref="$c3" --tree=dir="$overlay")
 # A ref per version, like a distribution's release refs: ostree's sysroot
 # cleanup after every deployment change prunes what no ref head and no
 # deployment holds (it walks refs at depth 0), which would drop 12.1's
@@ -357,7 +392,7 @@ cat >"$out.tmp/testbed.json" <<EOF
   "ref": "$ref",
   "remote": "testbed",
   "stateroot": "debian",
-  "variant": "$variant",
+  "variant": "good",
   "kernel": "$kver",
   "root_uuid": "$uuid",
   "deployed": "$c2",
@@ -366,6 +401,8 @@ cat >"$out.tmp/testbed.json" <<EOF
     {"checksum": "$c2", "version": "12.2"},
     {"checksum": "$c3", "version": "12.3"}
   ],
+  "bad": {"checksum": "$cbad", "version": "12.4", "ref": "atomic-selftest-testbed/bad"},
+  "health": $([ "$health" = 1 ] && echo true || echo false),
   "build_seconds": $(( $(date +%s) - t0 ))
 }
 EOF

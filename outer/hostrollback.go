@@ -1,0 +1,136 @@
+package outer
+
+// A host that rejects a deployment by itself (issue 12): the boot's
+// self-test fails, the host's [health] policy rolls back to the previous
+// deployment and reboots. A step with expect_host_rollback expects it.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+)
+
+// waitHostRollback is the wait-selftest action of a step that expects
+// the host to reject its deployment: the failing boot's record must
+// order a rollback; then the driver waits (bounded) for the host's own
+// reboot by boot id and for the next boot's record, which collect judges
+// against the deployment booted before the step.
+func (h *hostRun) waitHostRollback(ctx context.Context, sr *StepReport, bound time.Duration) (string, error) {
+	rec, rebooted, err := h.rejectedRecord(ctx, bound)
+	if err != nil {
+		return "", err
+	}
+	found := time.Now()
+	r := &HostRollbackReport{FailedBootID: h.bootID, FailedRecord: rec, Reason: healthReason(rec)}
+	if rec.Deployment != nil {
+		r.From = &HostDeployment{Checksum: rec.Deployment.Checksum, Version: rec.Deployment.Version, OSName: rec.Deployment.OSName, Serial: rec.Deployment.Serial}
+	}
+	sr.HostRollback = r
+	if data, err := json.MarshalIndent(rec, "", "  "); err == nil {
+		h.save(sr, "record-rejected-boot.json", append(data, '\n'))
+	}
+	switch hl := rec.Health; {
+	case rec.Summary.OK:
+		return "", fmt.Errorf("the host did not reject %s: the self-test of boot %s passed", deploymentName(r.From), short(h.bootID))
+	case hl == nil:
+		return "", fmt.Errorf("the self-test of boot %s failed (%s) but its record has no health action: the host's self-test does not roll back ([health] on_failure)", short(h.bootID), r.Reason)
+	case hl.Action != record.HealthRollback:
+		msg := fmt.Sprintf("the self-test of boot %s failed (%s) and the host's health action is %q, not a rollback", short(h.bootID), r.Reason, hl.Action)
+		if hl.Reason != "" {
+			msg += ": " + hl.Reason
+		}
+		if hl.Error != "" {
+			msg += ": " + hl.Error
+		}
+		return "", fmt.Errorf("%s", msg)
+	}
+	// The host's own reboot: a new boot id, then that boot's record.
+	id := rebooted
+	if id == "" {
+		if id, err = WaitUp(ctx, h.m, h.bootID, h.opts.RebootTimeout, h.opts.Poll); err != nil {
+			return "", fmt.Errorf("the host ordered a rollback on boot %s but did not come back with a new boot: %w", short(h.bootID), err)
+		}
+	}
+	h.bootID, h.record, h.upAt = id, nil, time.Now().UTC()
+	next, err := h.waitSelftest(ctx, bound)
+	if err != nil {
+		return "", err
+	}
+	h.gotRecord(sr, next)
+	r.RecoverSec = time.Since(found).Seconds()
+	// collect judges the host back on what it booted before the step.
+	if sr.Before != nil {
+		h.expected = &record.Expectation{Checksum: sr.Before.Checksum, Version: sr.Before.Version}
+		sr.Expected = h.expected
+	}
+	return fmt.Sprintf("boot %s rejected %s (%s); the host rolled back and rebooted by itself: boot %s, run record %s; %s",
+		short(r.FailedBootID), deploymentName(r.From), r.Reason, short(id), next.ID, sr.Timing), nil
+}
+
+// rejectedRecord is the run record of the boot that is to reject the
+// deployment. The host may reboot right after saving it, before the
+// driver has read it: then the driver waits for the next boot and reads
+// the record from the results directory, where it stays; rebooted is
+// that next boot's id.
+func (h *hostRun) rejectedRecord(ctx context.Context, bound time.Duration) (rec *record.Record, rebooted string, err error) {
+	rec, err = h.waitSelftest(ctx, bound)
+	if err == nil || ctx.Err() != nil || !(errors.Is(err, transport.ErrConnection) || errors.Is(err, ErrUnreachable)) {
+		return rec, "", err
+	}
+	failed := h.bootID
+	if rebooted, err = WaitUp(ctx, h.m, failed, h.opts.RebootTimeout, h.opts.Poll); err != nil {
+		return nil, "", fmt.Errorf("the host went away during boot %s and did not come back with a new boot: %w", short(failed), err)
+	}
+	rec, err = h.waitPoll(ctx, time.Minute, "atomic-selftest.service", func(r *record.Record) bool { return r.Trigger == record.TriggerBoot })
+	if err != nil {
+		return nil, "", fmt.Errorf("the host rebooted by itself (boot %s) and left no run record of boot %s: %w", short(rebooted), short(failed), err)
+	}
+	return rec, rebooted, nil
+}
+
+// judgeHostRollback is collect's part for such a step: the next boot's
+// record must say that atomic-selftest rolled back, ordered by the
+// failing boot's record.
+func judgeHostRollback(sr *StepReport, rec *record.Record) error {
+	r := sr.HostRollback
+	t := rec.Transition
+	if t == nil || t.Kind != record.TransitionRollback || t.By != record.TransitionByAtomicSelftest {
+		return fmt.Errorf("the host came back on %s, but its run record does not name a rollback by atomic-selftest (transition %+v)", sr.After.Short(), t)
+	}
+	if t.ActionRecord != "" && t.ActionRecord != r.FailedRecord.ID {
+		return fmt.Errorf("the rollback was ordered by run record %s, not by the failing boot's %s", t.ActionRecord, r.FailedRecord.ID)
+	}
+	return nil
+}
+
+// healthReason is the failing checks of a record with their messages,
+// from its health action when it has one.
+func healthReason(rec *record.Record) string {
+	var out []string
+	if rec.Health != nil {
+		for _, f := range rec.Health.Failing {
+			s := f.ID
+			if f.Message != "" {
+				s += ": " + f.Message
+			}
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		out = badChecks(rec)
+	}
+	return strings.Join(out, "; ")
+}
+
+func deploymentName(d *HostDeployment) string {
+	if d == nil {
+		return "the deployment"
+	}
+	return d.Short()
+}

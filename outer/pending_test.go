@@ -1,0 +1,124 @@
+package outer
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// With the host's deployment watch, every step that changes the
+// deployments has the host's deployment-change record in its report before
+// its reboot, naming what the reboot boots; the record is saved.
+func TestPendingBeforeRebootSim(t *testing.T) {
+	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.DeploymentWatch = true })
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, OstreePlan()))
+	logReport(t, rep)
+	if !rep.OK {
+		t.Fatal("ostree plan failed")
+	}
+	for _, s := range rep.Hosts[0].Steps {
+		if s.Name == "baseline" {
+			if len(s.Pending) != 0 {
+				t.Errorf("baseline has deployment-change records %+v", s.Pending)
+			}
+			continue
+		}
+		if len(s.Pending) != 1 {
+			t.Fatalf("step %s: %d deployment-change records, want 1", s.Name, len(s.Pending))
+		}
+		p := s.Pending[0]
+		if p.Status != "pass" || !strings.Contains(p.Message, " pending (the new default)") || p.RecordID == "" {
+			t.Errorf("step %s: %+v", s.Name, p)
+		}
+		// The check ran as an action of its own, before the reboot.
+		var acts []string
+		for _, a := range s.Actions {
+			acts = append(acts, a.Do)
+		}
+		if got := strings.Join(acts, " "); !strings.Contains(got, "check-pending reboot") {
+			t.Errorf("step %s: actions %s, want check-pending right before the reboot", s.Name, got)
+		}
+		if !strings.HasPrefix(p.String(), "before the reboot: deploy to ") || !strings.Contains(p.String(), "deployment.pending pass") {
+			t.Errorf("step %s: line %q", s.Name, p.String())
+		}
+		if _, err := os.Stat(filepath.Join(s.Artifacts, "record-deployment-change-1.json")); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// A pending deployment the host finds broken fails the step before the
+// reboot, with the host's message, and the host is not rebooted.
+func TestPendingBrokenSim(t *testing.T) {
+	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.DeploymentWatch, h.PendingBroken = true, true })
+	p := OstreePlan()
+	p.Steps = p.Steps[:2]
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, p))
+	logReport(t, rep)
+	s := rep.Hosts[0].Steps[1]
+	if s.Status != StepFail || !strings.HasPrefix(s.Message, "check-pending: before the reboot: deployment.pending fail: ") ||
+		!strings.Contains(s.Message, "missing /boot/ostree/sim-0/initramfs.img") {
+		t.Errorf("step %s %s %q", s.Name, s.Status, s.Message)
+	}
+	if n := f.Hosts[0].Boots(); n != 1 {
+		t.Errorf("%d boots, want 1: the host must not be rebooted into a broken deployment", n)
+	}
+}
+
+// A step that breaks the pending deployment on purpose (expect_pending =
+// "fail") passes when the host catches it, undeploys it and does not
+// reboot; it fails when the host does not catch it.
+func TestPendingExpectFailSim(t *testing.T) {
+	plan := func() *Plan {
+		p := &Plan{Name: "caught", Family: "ostree", UpgradeRef: "atomic-selftest/upgrade", Steps: []Step{baseline(), {
+			Name: "broken-kernel-caught", Criterion: "C3", ExpectPending: PendingFail,
+			Actions: []Action{
+				{Do: ActUpgradeSource},
+				{Do: ActRun, Command: []string{"ostree", "admin", "upgrade"}, Changes: ChangeUpgrade},
+				{Do: ActRun, Command: []string{"touch", "/sysroot/ostree/deploy"}, DeploymentChange: true},
+				{Do: ActCheckPending},
+				{Do: ActRun, Command: []string{"ostree", "admin", "undeploy", "0"}},
+			}}}}
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, broken := range []bool{true, false} {
+		f := newSimFleet(t, 1, func(_ int, h *simHost) { h.DeploymentWatch, h.PendingBroken = true, broken })
+		rep := Run(context.Background(), simMachines(t, f), simOptions(t, plan()))
+		logReport(t, rep)
+		s := rep.Hosts[0].Steps[1]
+		if broken {
+			if s.Status != StepPass || len(s.Pending) != 1 || !strings.HasPrefix(s.Actions[3].Message, "caught before the reboot: deploy to ") {
+				t.Errorf("caught: step %s %q, actions %+v", s.Status, s.Message, s.Actions)
+			}
+		} else if s.Status != StepFail || !strings.Contains(s.Message, "the host did not catch the broken deployment before the reboot: deployment.pending pass") {
+			t.Errorf("not caught: step %s %q", s.Status, s.Message)
+		}
+		if n := f.Hosts[0].Boots(); n != 1 {
+			t.Errorf("%d boots, want 1", n)
+		}
+	}
+}
+
+// A host without the deployment watch (an older self-test) is driven as
+// before: the check notes it and the step passes.
+func TestPendingNoWatchSim(t *testing.T) {
+	f := newSimFleet(t, 1, nil)
+	p := OstreePlan()
+	p.Steps = p.Steps[:2]
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, p))
+	if !rep.OK {
+		logReport(t, rep)
+		t.Fatal("failed")
+	}
+	s := rep.Hosts[0].Steps[1]
+	for _, a := range s.Actions {
+		if a.Do == ActCheckPending && a.Message != "atomic-selftest-deployment.path is inactive on this host: no deployment-change run to check" {
+			t.Errorf("check-pending: %q", a.Message)
+		}
+	}
+}
