@@ -211,7 +211,7 @@ func Defaults() *Config {
 		Storage:      Storage{DataPercent: 90, MetadataPercent: 90, SetupUnit: "docker-storage-setup.service"},
 		Syscontainer: defaultSyscontainer(),
 		Cloudinit:    Cloudinit{RequireVirtualized: true},
-		Health:       Health{OnFailure: "record", RebootAttempts: 1, Transitions: []string{"upgrade", "deploy", "layering"}, Tool: HealthToolAuto},
+		Health:       Health{OnFailure: "record", RebootAttempts: 1, Transitions: []string{"upgrade", "deploy", "layering"}, Tool: HealthToolAuto, RollbackCommand: []string{}},
 		DisabledBy:   map[string]string{},
 		DemotedBy:    map[string]string{},
 	}

@@ -11,7 +11,7 @@ import (
 func TestHealthDefaults(t *testing.T) {
 	h := Defaults().Health
 	if h.OnFailure != "record" || h.RebootAttempts != 1 || h.Tool != HealthToolAuto ||
-		!reflect.DeepEqual(h.Transitions, []string{"upgrade", "deploy", "layering"}) || h.RollbackCommand != nil {
+		!reflect.DeepEqual(h.Transitions, []string{"upgrade", "deploy", "layering"}) || len(h.RollbackCommand) != 0 {
 		t.Errorf("defaults: %+v", h)
 	}
 }
