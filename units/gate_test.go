@@ -81,7 +81,8 @@ func TestBootCompleteGate(t *testing.T) {
 // multi-user.target is ordered after boot-complete.target; a unit after
 // multi-user.target and before boot-complete.target closes a cycle, and
 // systemd drops a job to break it. This test proves the check above
-// would see such a cycle.
+// would see such a cycle (systemd names it from whichever unit it
+// met first, so only the unit, not the line, is asserted).
 func TestBootCompleteGateCycleOnGreenbootHosts(t *testing.T) {
 	analyze := testutil.NeedCommand(t, "systemd", "systemd-analyze")
 	root, _ := installRoot(t, nil)
@@ -94,7 +95,7 @@ func TestBootCompleteGateCycleOnGreenbootHosts(t *testing.T) {
 	}
 	enable(t, root, "enable")
 	out, _ := exec.Command(analyze, "verify", "--root="+root, "--man=no", "multi-user.target").CombinedOutput()
-	if !strings.Contains(string(out), "Found ordering cycle") || !strings.Contains(string(out), "Found dependency on atomic-selftest.service/start") {
+	if !strings.Contains(string(out), "Found ordering cycle") || !strings.Contains(string(out), "atomic-selftest.service/start") {
 		t.Errorf("no ordering cycle through atomic-selftest.service reported with a greenboot-like unit; got:\n%s", out)
 	}
 }
