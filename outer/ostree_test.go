@@ -41,30 +41,48 @@ func realSysroot(t *testing.T) (sysroot, repo, c1 string) {
 }
 
 // The upgrade source's commit, made with the driver's exact argv by the
-// real ostree, has the version, the parent and the marker file, and the
-// driver's log parser finds the history; deploying it and running the
+// real ostree into a source repository whose parent is the sysroot's
+// repository, mounted read-only meanwhile (as on a host with
+// sysroot.readonly), has the version, the parent and the marker file, and
+// the driver's log parser finds the history through the parent; ostree
+// admin set-origin and upgrade take it into the sysroot; running the
 // rollback script makes the previous deployment the default again.
 func TestUpgradeSourceAndRollbackRealOstree(t *testing.T) {
 	sysroot, repo, c1 := realSysroot(t)
+	testutil.NeedRoot(t)
 	marker := t.TempDir()
 	testutil.WriteFile(t, marker, "usr/share/atomic-selftest/upgrade-marker", "version=1.0.selftest.1\n")
-	argv := commitArgv(repo, "atomic-selftest/upgrade", c1, c1, marker, "1.0.selftest.1")
+	src := filepath.Join(t.TempDir(), "source")
+	for _, argv := range sourceRepoArgv(src, repo) {
+		ostreeCmd(t, argv[1:]...)
+	}
+	if out, err := exec.Command("mount", "--bind", "-o", "ro", repo, repo).CombinedOutput(); err != nil {
+		t.Fatalf("read-only bind mount of %s: %v\n%s", repo, err, out)
+	}
+	unmount := func() { exec.Command("umount", repo).Run() }
+	t.Cleanup(unmount)
+	if err := os.WriteFile(filepath.Join(repo, "probe"), nil, 0o644); err == nil {
+		t.Fatalf("%s is writable under its read-only mount", repo)
+	}
+	argv := commitArgv(src, "atomic-selftest/upgrade", c1, c1, marker, "1.0.selftest.1")
 	c2 := ostreeCmd(t, argv[1:]...)
-	log := ParseOstreeLog([]byte(ostreeCmd(t, "log", "--repo="+repo, "atomic-selftest/upgrade")))
+	log := ParseOstreeLog([]byte(ostreeCmd(t, "log", "--repo="+src, "atomic-selftest/upgrade")))
 	if len(log) != 2 || log[0].Checksum != c2 || log[0].Version != "1.0.selftest.1" || log[0].Parent != c1 || log[1].Version != "1.0" {
 		t.Fatalf("log %+v", log)
 	}
-	if out := ostreeCmd(t, "cat", "--repo="+repo, c2, "/usr/share/atomic-selftest/upgrade-marker"); !strings.Contains(out, "1.0.selftest.1") {
+	if out := ostreeCmd(t, "cat", "--repo="+src, c2, "/usr/share/atomic-selftest/upgrade-marker"); !strings.Contains(out, "1.0.selftest.1") {
 		t.Errorf("marker: %q", out)
 	}
-	if out := ostreeCmd(t, "cat", "--repo="+repo, c2, "/usr/lib/os-release"); out != "ID=debian" {
+	if out := ostreeCmd(t, "cat", "--repo="+src, c2, "/usr/lib/os-release"); out != "ID=debian" {
 		t.Errorf("the base tree is not in the new commit: %q", out)
 	}
+	unmount()
 
-	ostreeCmd(t, "admin", "deploy", "--sysroot="+sysroot, "--os=debian", c2)
+	ostreeCmd(t, "admin", "set-origin", "--sysroot="+sysroot, "--index=0", "--set=gpg-verify=false", UpgradeRemote, "file://"+src, "atomic-selftest/upgrade")
+	ostreeCmd(t, "admin", "upgrade", "--sysroot="+sysroot, "--os=debian")
 	st, err := ParseOstreeAdminStatus([]byte(ostreeCmd(t, "admin", "status", "--sysroot="+sysroot)))
 	if err != nil || len(st.Deployments) != 2 || st.Default().Checksum != c2 {
-		t.Fatalf("after deploy: %+v %v", st, err)
+		t.Fatalf("after the upgrade: %+v %v", st, err)
 	}
 	_, err = exec.LookPath("/usr/bin/python3")
 	testutil.Need(t, "python3-gi", err == nil, "/usr/bin/python3 is missing")

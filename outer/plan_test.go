@@ -68,3 +68,22 @@ criterion = "C6"
 		}
 	}
 }
+
+// The testbed's plans (outer/testbed/*.toml, run only by the VM suite)
+// load and validate here, so a typo fails in seconds, not after a boot.
+func TestTestbedPlansLoad(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testbed", "*.toml"))
+	if err != nil || len(files) < 3 {
+		t.Fatalf("testbed plans: %v %v", files, err)
+	}
+	for _, f := range files {
+		p, err := LoadPlan(f)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if len(p.Steps) == 0 {
+			t.Errorf("%s: no steps", f)
+		}
+	}
+}

@@ -165,9 +165,10 @@ func TestAutoPlanBootcSim(t *testing.T) {
 }
 
 // The upgrade source needs no writable /sysroot: on hosts that refuse
-// writes there, the driver points the origin with ostree admin set-origin
-// (through the host's own repository as a remote), and the ostree and
-// rpm-ostree plans pass in auto mode.
+// writes there, the driver commits into its source repository under /var
+// (the simulated host refuses an ostree commit into /ostree/repo, as the
+// real one does) and points the origin at it with ostree admin set-origin,
+// and the ostree and rpm-ostree plans pass in auto mode.
 func TestUpgradeSourceReadOnlySysrootSim(t *testing.T) {
 	missing := [][]string{{"atomic"}, {"rpm-ostree", "atomic"}}
 	f := newSimFleet(t, 2, func(i int, h *simHost) { h.Missing, h.ReadOnlySysroot = missing[i], true })
@@ -181,7 +182,7 @@ func TestUpgradeSourceReadOnlySysrootSim(t *testing.T) {
 		for _, c := range h.Commands() {
 			if strings.HasPrefix(c, "ostree admin set-origin") {
 				sets++
-				if want := "ostree admin set-origin --set=gpg-verify=false atomic-selftest file:///ostree/repo atomic-selftest/upgrade"; c != want {
+				if want := "ostree admin set-origin --set=gpg-verify=false atomic-selftest file://"+SourceRepo+" atomic-selftest/upgrade"; c != want {
 					t.Errorf("host %d ran %q, want %q", i, c, want)
 				}
 			}

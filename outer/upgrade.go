@@ -14,14 +14,52 @@ import (
 
 var selftestSuffix = regexp.MustCompile(`\.selftest\.[0-9]+$`)
 
+// SourceRepo is the driver's release server on the host: an ostree
+// repository under /var whose `core.parent` is the host's repository.
+// Commits go here, never into /sysroot/ostree/repo, because a host that
+// mounts /sysroot read-only (sysroot.readonly, as Fedora CoreOS does)
+// refuses a plain `ostree commit` there; only `ostree admin` and
+// rpm-ostree make /sysroot writable, in their own mount namespace. With
+// the parent, a commit that lays a marker over the booted tree stores
+// only its new objects (a handful), refs and history resolve through the
+// parent (ostree src/libostree/ostree-repo.c reads core.parent and
+// falls back to the parent for objects and refs), and `ostree admin
+// upgrade` pulls just those objects from file://SourceRepo.
+const SourceRepo = "/var/lib/atomic-selftest-outer/repo"
+
+// sourceRepoArgv makes the source repository src (ostree init is
+// idempotent) and points its parent at the host's repository.
+func sourceRepoArgv(src, hostRepo string) [][]string {
+	return [][]string{
+		{"ostree", "init", "--repo=" + src, "--mode=bare-user"},
+		{"ostree", "config", "--repo=" + src, "set", "core.parent", hostRepo},
+	}
+}
+
+// historyRepo is where the upgrade ref's history is read: SourceRepo once
+// this run made an upgrade source there (its refs and those of the host's
+// repository resolve through it), else the host's repository.
+func (h *hostRun) historyRepo() string {
+	if h.upgrade != nil {
+		return SourceRepo
+	}
+	return h.opts.Repo
+}
+
 // upgradeSource commits the booted tree plus a marker file as a new
-// commit on the upgrade ref, whose parent is the ref's previous head (or
-// the booted commit), so the ref's history holds every version the plan
-// made; then it points the booted deployment's origin at the ref.
+// commit on the upgrade ref in SourceRepo, whose parent is the ref's
+// previous head (or the booted commit), so the ref's history holds every
+// version the plan made; then it points the booted deployment's origin at
+// the ref.
 func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 	_, b, err := h.booted(ctx)
 	if err != nil {
 		return "", err
+	}
+	for _, argv := range sourceRepoArgv(SourceRepo, h.opts.Repo) {
+		if _, err := h.run(ctx, time.Minute, argv...); err != nil {
+			return "", err
+		}
 	}
 	ref := h.plan.UpgradeRef
 	base := b.Checksum
@@ -30,7 +68,7 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 	}
 	parent := base
 	history := 0
-	if out, err := h.run(ctx, time.Minute, "ostree", "log", "--repo="+h.opts.Repo, ref); err == nil {
+	if out, err := h.run(ctx, time.Minute, "ostree", "log", "--repo="+SourceRepo, ref); err == nil {
 		log := ParseOstreeLog(out)
 		if len(log) > 0 {
 			parent = log[0].Checksum
@@ -63,7 +101,7 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 	if err := h.m.WriteFile(ctx, markerDir+"/upgrade-marker", []byte(marker), 0o644); err != nil {
 		return "", err
 	}
-	out, err = h.run(ctx, 10*time.Minute, commitArgv(h.opts.Repo, ref, parent, base, tmp, version)...)
+	out, err = h.run(ctx, 10*time.Minute, commitArgv(SourceRepo, ref, parent, base, tmp, version)...)
 	if err != nil {
 		return "", err
 	}
@@ -88,8 +126,8 @@ func commitArgv(repo, ref, parent, base, dir, version string) []string {
 		"--add-metadata-string=version=" + version, "--subject=atomic-selftest upgrade source " + version}
 }
 
-// UpgradeRemote is the remote the upgrade source is pulled through: the
-// host's own repository by its file URL.
+// UpgradeRemote is the remote the upgrade source is pulled through:
+// SourceRepo by its file URL.
 const UpgradeRemote = "atomic-selftest"
 
 // pointOrigin points the booted deployment at ref with ostree's own
@@ -101,7 +139,7 @@ const UpgradeRemote = "atomic-selftest"
 // mounts /sysroot read-only (as ostree-prepare-root does with
 // sysroot.readonly) takes it; a write of the origin file by the driver
 // would fail there. The refspec becomes REMOTE:ref, which ostree admin
-// upgrade and rpm-ostree upgrade pull from the host's own repository.
+// upgrade and rpm-ostree upgrade pull from SourceRepo.
 // set-origin writes a fresh origin with only the refspec, which would
 // drop an rpm-ostree layered deployment's packages; such a deployment
 // keeps the older way, the origin file rewritten in place.
@@ -110,7 +148,7 @@ func (h *hostRun) pointOrigin(ctx context.Context, b *HostDeployment, ref string
 		return nil
 	}
 	if b.BaseChecksum == "" || b.BaseChecksum == b.Checksum {
-		if _, err := h.run(ctx, time.Minute, "ostree", "admin", "set-origin", "--set=gpg-verify=false", UpgradeRemote, "file://"+h.opts.Repo, ref); err != nil {
+		if _, err := h.run(ctx, time.Minute, "ostree", "admin", "set-origin", "--set=gpg-verify=false", UpgradeRemote, "file://"+SourceRepo, ref); err != nil {
 			return err
 		}
 		return h.reloadOrigin(ctx)
@@ -166,7 +204,7 @@ func (h *hostRun) olderCommit(ctx context.Context) (*LogEntry, error) {
 	}
 	var tried []string
 	for _, ref := range refs {
-		out, err := h.run(ctx, time.Minute, "ostree", "log", "--repo="+h.opts.Repo, ref)
+		out, err := h.run(ctx, time.Minute, "ostree", "log", "--repo="+h.historyRepo(), ref)
 		if err != nil {
 			tried = append(tried, err.Error())
 			continue

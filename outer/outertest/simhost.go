@@ -622,6 +622,9 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 			}
 			fmt.Fprintf(stdout, "%s %s %s.%d\n    Version: %s\n    origin refspec: %s\n", mark, d.os, d.checksum, d.serial, d.version, d.refspec)
 		}
+	case argv[0] == "ostree" && (argv[1] == "init" || argv[1] == "config"):
+		// The driver's source repository: the simulated host keeps one
+		// set of refs and commits for all repositories.
 	case argv[0] == "ostree" && argv[1] == "log":
 		c, ok := h.refs[argv[len(argv)-1]]
 		if !ok {
@@ -639,6 +642,10 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		for _, a := range argv[2:] {
 			k, v, _ := strings.Cut(a, "=")
 			switch k {
+			case "--repo":
+				if h.ReadOnlySysroot && (strings.HasPrefix(v, "/ostree/") || strings.HasPrefix(v, "/sysroot/")) {
+					return fail("error: Writing content object: Read-only file system")
+				}
 			case "--branch":
 				ref = v
 			case "--parent":
@@ -703,8 +710,9 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 	case cmd == "ostree admin set-origin" && len(argv) == 7:
 		// ostree admin set-origin --set=gpg-verify=false REMOTE URL
 		// BRANCH: a fresh origin for the booted deployment; the remote is
-		// the host's own repository, so its branches are the local refs.
-		if argv[3] != "--set=gpg-verify=false" || argv[5] != "file:///ostree/repo" {
+		// the driver's source repository, whose branches the simulated
+		// host keeps with its local refs.
+		if argv[3] != "--set=gpg-verify=false" || argv[5] != "file:///var/lib/atomic-selftest-outer/repo" {
 			return fail("set-origin: unexpected arguments %q", argv[3:])
 		}
 		if _, ok := h.refs[argv[6]]; !ok {

@@ -298,6 +298,16 @@ func TestCycleTestbed(t *testing.T) {
 		t.Errorf("the console shows %d kernel boots, want %d", n, reboots)
 	}
 
+	// Issue 18: the built-in plans' upgrade source on this read-only
+	// /sysroot, without a reboot.
+	src := drive(t, m, "upgrade-source.toml", 0)
+	if !src.OK {
+		t.Error("the upgrade source on the read-only /sysroot failed; see the table above")
+	} else if s := src.Hosts[0].Steps[0]; len(s.Pending) == 0 || !strings.Contains(s.Pending[len(s.Pending)-1].Message, "upgrade to "+vers[0]+".selftest.1 pending") {
+		t.Errorf("step %s: deployment-change records %+v, want the upgrade to %s.selftest.1 pending", s.Name, s.Pending, vers[0])
+	}
+	sysrootRO("after the upgrade source")
+
 	if os.Getenv("E2E_VM_BROKEN") == "0" {
 		return
 	}
