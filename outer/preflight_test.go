@@ -182,7 +182,7 @@ func TestUpgradeSourceReadOnlySysrootSim(t *testing.T) {
 		for _, c := range h.Commands() {
 			if strings.HasPrefix(c, "ostree admin set-origin") {
 				sets++
-				if want := "ostree admin set-origin --set=gpg-verify=false atomic-selftest file://"+SourceRepo+" atomic-selftest/upgrade"; c != want {
+				if want := "ostree admin set-origin --set=gpg-verify=false atomic-selftest file://" + SourceRepo + " atomic-selftest/upgrade"; c != want {
 					t.Errorf("host %d ran %q, want %q", i, c, want)
 				}
 			}
