@@ -52,9 +52,13 @@ func TestUpgradeSourceAndRollbackRealOstree(t *testing.T) {
 	testutil.NeedRoot(t)
 	marker := t.TempDir()
 	testutil.WriteFile(t, marker, "usr/share/atomic-selftest/upgrade-marker", "version=1.0.selftest.1\n")
-	src := filepath.Join(t.TempDir(), "source")
+	// As on a host, the source repository's parent directory does not
+	// exist yet.
+	src := filepath.Join(t.TempDir(), "atomic-selftest-outer", "repo")
 	for _, argv := range sourceRepoArgv(src, repo) {
-		ostreeCmd(t, argv[1:]...)
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+		}
 	}
 	if out, err := exec.Command("mount", "--bind", "-o", "ro", repo, repo).CombinedOutput(); err != nil {
 		t.Fatalf("read-only bind mount of %s: %v\n%s", repo, err, out)

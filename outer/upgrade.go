@@ -5,6 +5,7 @@ package outer
 import (
 	"context"
 	"fmt"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -28,9 +29,11 @@ var selftestSuffix = regexp.MustCompile(`\.selftest\.[0-9]+$`)
 const SourceRepo = "/var/lib/atomic-selftest-outer/repo"
 
 // sourceRepoArgv makes the source repository src (ostree init is
-// idempotent) and points its parent at the host's repository.
+// idempotent but makes no parent directories) and points its parent at
+// the host's repository.
 func sourceRepoArgv(src, hostRepo string) [][]string {
 	return [][]string{
+		{"mkdir", "-p", "-m", "0700", path.Dir(src)},
 		{"ostree", "init", "--repo=" + src, "--mode=bare-user"},
 		{"ostree", "config", "--repo=" + src, "set", "core.parent", hostRepo},
 	}
