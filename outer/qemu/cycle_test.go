@@ -298,15 +298,10 @@ func TestCycleTestbed(t *testing.T) {
 		t.Errorf("the console shows %d kernel boots, want %d", n, reboots)
 	}
 
-	// Issue 18: the built-in plans' upgrade source on this read-only
-	// /sysroot, without a reboot.
-	src := drive(t, m, "upgrade-source.toml", 0)
-	if !src.OK {
-		t.Error("the upgrade source on the read-only /sysroot failed; see the table above")
-	} else if s := src.Hosts[0].Steps[0]; len(s.Pending) == 0 || !strings.Contains(s.Pending[len(s.Pending)-1].Message, "upgrade to "+vers[0]+".selftest.1 pending") {
-		t.Errorf("step %s: deployment-change records %+v, want the upgrade to %s.selftest.1 pending", s.Name, s.Pending, vers[0])
-	}
-	sysrootRO("after the upgrade source")
+	// Last, whichever way the test ends: the upgrade source (its
+	// ostree admin upgrade drops the rollback deployment the
+	// wrong-expectation step needs).
+	defer upgradeSourceOnTestbed(t, m, vers[0], sysrootRO)
 
 	if os.Getenv("E2E_VM_BROKEN") == "0" {
 		return
@@ -373,4 +368,21 @@ func podmanOnTestbed(ctx context.Context, t *testing.T, m *Machine) {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "phase %-34s %-8s %6.0fs\n", "runtime.* and storage.* on podman", map[bool]string{true: "pass", false: "FAIL"}[!t.Failed()], time.Since(start).Seconds())
+}
+
+// upgradeSourceOnTestbed is issue 18's proof of the built-in plans'
+// upgrade source on the testbed's read-only /sysroot, without a reboot:
+// outer/testbed/upgrade-source.toml commits into the driver's source
+// repository, points the origin at it, upgrades, and undeploys again. It
+// runs last: ostree admin upgrade keeps only the booted and the new
+// deployment, so the rollback deployment is gone afterwards.
+func upgradeSourceOnTestbed(t *testing.T, m *Machine, bootedVersion string, sysrootRO func(string)) {
+	t.Helper()
+	src := drive(t, m, "upgrade-source.toml", 0)
+	if !src.OK {
+		t.Error("the upgrade source on the read-only /sysroot failed; see the table above")
+	} else if s := src.Hosts[0].Steps[0]; len(s.Pending) == 0 || !strings.Contains(s.Pending[len(s.Pending)-1].Message, "upgrade to "+bootedVersion+".selftest.1 pending") {
+		t.Errorf("step %s: deployment-change records %+v, want the upgrade to %s.selftest.1 pending", s.Name, s.Pending, bootedVersion)
+	}
+	sysrootRO("after the upgrade source")
 }
