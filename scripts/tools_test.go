@@ -126,7 +126,7 @@ func TestToolViolations(t *testing.T) {
 		{"go run gotest.tools/gotestsum@v1.13.0 ./...", true},
 		{"go tool gotestsum ./...", true},
 		{"export PATH=" + path.Join("/usr/local", "go", "bin") + ":$PATH", true},
-		{"export PATH=$HOME/go/bin:$PATH", true},
+		{"export PATH=" + path.Join("$HOME", "go", "bin") + ":$PATH", true},
 		{"go tool staticcheck ./...", false},
 		{"go tool cover -html=c.out", false},
 		{"go run ./cmd/atomic-selftest list", false},
