@@ -62,6 +62,9 @@ type History struct {
 	// a rollback atomic-selftest ordered by it.
 	LastAction       *record.Health
 	LastActionRecord string
+	// LastActionRead says the last boot's records were already read for
+	// LastAction (by the session), so nil means that boot did nothing.
+	LastActionRead bool
 	// Expectation is the expectation the outer driver left, when it
 	// applies to this boot (it was left on another boot); nil otherwise.
 	Expectation *record.Expectation

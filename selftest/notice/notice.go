@@ -254,5 +254,6 @@ func ReadLastAction(st *store.Store, hist *selftest.History) error {
 	if found != nil {
 		hist.LastAction, hist.LastActionRecord = found.Health, found.ID
 	}
+	hist.LastActionRead = true
 	return nil
 }

@@ -70,7 +70,7 @@ func checkTransition(_ context.Context, t *selftest.T) {
 func lastAction(t *selftest.T) (string, *record.Health) {
 	h := t.Host
 	hist := h.History
-	if hist.LastAction == nil && hist.LastBootID != "" && h.ResultsDir != "" && !h.Offline {
+	if !hist.LastActionRead && hist.LastBootID != "" && h.ResultsDir != "" && !h.Offline {
 		if err := notice.ReadLastAction(&store.Store{Dir: h.ResultsDir}, &hist); err != nil {
 			t.Detail("last boot's health action", "unreadable: "+err.Error())
 		}
