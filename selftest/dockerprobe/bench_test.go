@@ -28,14 +28,7 @@ func BenchmarkProbeVersusCLI(b *testing.B) {
 	d := dockertest.Shared(b)
 	docker := testutil.NeedCommand(b, "docker", "docker")
 	c := d.Client(b)
-	ctx := context.Background()
-	self := dockerprobe.Self()
-	nonce := probe.NewNonce()
-	if _, err := c.ImportProbe(ctx, dockertest.ProbeBinary(b), nonce, self); err != nil {
-		b.Fatal(err)
-	}
-	image := dockerprobe.ImageRef(nonce)
-	b.Cleanup(func() { c.RemoveImage(context.Background(), image, false) })
+	image, self := importBenchImage(b, c)
 
 	benchVersusCLI(b, c, image, self, func(n string) *exec.Cmd {
 		return exec.Command(docker, "--host", "unix://"+d.Socket, "run", "--rm",
@@ -50,6 +43,19 @@ func BenchmarkProbeVersusCLI(b *testing.B) {
 // benchVersusCLI alternates, b.N times, a probe cycle through c and the
 // command cli makes for a fresh nonce, and reports their medians and
 // ratio.
+// importBenchImage imports the probe image both benchmarks run, removed
+// when b ends.
+func importBenchImage(b *testing.B, c *dockerprobe.Client) (string, dockerprobe.Owner) {
+	self := dockerprobe.Self()
+	nonce := probe.NewNonce()
+	if _, err := c.ImportProbe(context.Background(), dockertest.ProbeBinary(b), nonce, self); err != nil {
+		b.Fatal(err)
+	}
+	image := dockerprobe.ImageRef(nonce)
+	b.Cleanup(func() { c.RemoveImage(context.Background(), image, false) })
+	return image, self
+}
+
 func benchVersusCLI(b *testing.B, c *dockerprobe.Client, image string, self dockerprobe.Owner, cli func(nonce string) *exec.Cmd) {
 	ctx := context.Background()
 	var api, cl []time.Duration

@@ -25,14 +25,7 @@ func BenchmarkPodmanProbeVersusCLI(b *testing.B) {
 	s := podmantest.Start(b)
 	c := s.Client(b)
 	c.Podman = true
-	ctx := context.Background()
-	self := dockerprobe.Self()
-	nonce := probe.NewNonce()
-	if _, err := c.ImportProbe(ctx, dockertest.ProbeBinary(b), nonce, self); err != nil {
-		b.Fatal(err)
-	}
-	image := dockerprobe.ImageRef(nonce)
-	b.Cleanup(func() { c.RemoveImage(context.Background(), image, false) })
+	image, self := importBenchImage(b, c)
 
 	benchVersusCLI(b, c, image, self, func(n string) *exec.Cmd {
 		return exec.Command(s.Podman, append(s.GlobalArgs(), "run", "--rm",
