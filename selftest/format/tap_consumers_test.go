@@ -131,13 +131,6 @@ func runProve(t *testing.T, tap []byte) (string, bool) {
 	return string(out), err == nil
 }
 
-func stderrOf(err error) []byte {
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.Stderr
-	}
-	return nil
-}
-
 // tapCounts is what both readers must count for a stream.
 type tapCounts struct {
 	tests, ok, notOK, skip, todo int
@@ -388,28 +381,11 @@ func TestTAPVersionHeader(t *testing.T) {
 // results directory (hostile records among them) is read by both parsers
 // and by prove as the issue's user ran it.
 func TestTAPFromBinary(t *testing.T) {
-	bin := testutil.BuildBinary(t, "./cmd/atomic-selftest")
-	dir := filepath.Join(t.TempDir(), "results")
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	good := tapRecord("", "atomic-host-1", start, fixedRecords()["pass"][0].Checks)
 	bad := tapRecord("", "atomic-host-1", start.Add(time.Hour), hostileResults())
-	for _, rec := range []*record.Record{good, bad} {
-		if _, err := st.SaveRun(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	results := func(last string) []byte {
-		cmd := exec.Command(bin, "results", "--results-dir", dir, "--last", last, "--format", "tap")
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("results --last %s --format tap: %v\n%s", last, err, stderrOf(err))
-		}
-		return out
-	}
+	saved := newSavedResults(t, good, bad)
+	results := func(last string) []byte { return saved.results(last, "tap") }
 
 	one := results("1")
 	want := tapCounts{tests: len(bad.Checks), ok: 1, notOK: len(bad.Checks) - 1, skip: 1, todo: len(bad.Checks) / 2}
@@ -422,15 +398,13 @@ func TestTAPFromBinary(t *testing.T) {
 	}
 
 	// The newest passing run alone: prove says PASS, as the issue expected.
-	if err := os.Remove(filepath.Join(dir, store.RunName(bad))); err != nil {
+	if err := os.Remove(filepath.Join(saved.dir, store.RunName(bad))); err != nil {
 		t.Fatal(err)
 	}
 	if out, passed := runProve(t, results("1")); !passed || !strings.Contains(out, "Result: PASS") {
 		t.Errorf("prove on a passed run:\n%s", out)
 	}
-	if _, err := st.SaveRun(bad); err != nil {
-		t.Fatal(err)
-	}
+	saved.save(bad)
 
 	all := results("0")
 	want = tapCounts{tests: 2 + len(bad.Checks), ok: 3, notOK: len(bad.Checks) - 1, skip: 2, todo: len(bad.Checks) / 2}
