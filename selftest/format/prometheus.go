@@ -128,8 +128,10 @@ func PrometheusFamilies(rec *record.Record) []*dto.MetricFamily {
 			sample(epochSeconds(d.BootedAt))))
 	}
 	if tr := rec.Transition; tr != nil {
+		// boot_id makes each boot's transition its own series, so
+		// Prometheus's history counts rollbacks (docs/fleet.md).
 		fams = append(fams, gauge(promTransitionInfo, "How the last run's boot came to its deployment (kind, by whom) and the versions before, after and expected; always 1.",
-			sample(1, "kind", tr.Kind, "by", tr.By, "from_version", versionOf(tr.From), "to_version", versionOf(tr.To),
+			sample(1, "boot_id", rec.BootID, "kind", tr.Kind, "by", tr.By, "from_version", versionOf(tr.From), "to_version", versionOf(tr.To),
 				"expected_version", versionOf(tr.Expected))))
 	}
 	if hl := rec.Health; hl != nil {

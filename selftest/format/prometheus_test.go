@@ -170,7 +170,7 @@ func TestPrometheusFleetSeries(t *testing.T) {
 	}
 	for name, want := range map[string]map[string]string{
 		promRunInfo:        {"version": "12.2", "osname": "fedora-atomic", "transition": "rollback"},
-		promTransitionInfo: {"kind": "rollback", "by": "atomic-selftest", "from_version": "12.3", "to_version": "12.2", "expected_version": ""},
+		promTransitionInfo: {"boot_id": "b00t1", "kind": "rollback", "by": "atomic-selftest", "from_version": "12.3", "to_version": "12.2", "expected_version": ""},
 		promHealthInfo:     {"policy": "rollback", "action": "rollback", "stage": "done", "tool": "rpm-ostree", "from_version": "12.3", "to_version": "12.2"},
 	} {
 		got := labels(one(name))
