@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -25,6 +26,12 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
+
+// screenshot, when set, is where the fleet test saves Prometheus's alerts
+// page as headless Chromium renders it with the alerts firing
+// (docs/fleet-alerts.png: go test ./dist/prometheus -run Fleet
+// -screenshot $PWD/docs/fleet-alerts.png).
+var screenshot = flag.String("screenshot", "", "save a PNG of Prometheus's alerts page during the fleet test to `FILE`")
 
 // fleetWait bounds every wait of the fleet test: a daemon getting ready,
 // an alert reaching Alertmanager.
@@ -395,8 +402,11 @@ scrape_configs:
     static_configs:
       - targets: [%s]
 `, amAddr, strings.Join(targets, ", ")))
+	consoles := filepath.Join(promDir, "consoles")
+	testutil.WriteFile(t, consoles, "alerts.html", expandedAlerts)
 	daemon(t, logs, "prometheus", promBin, "--config.file="+promCfg, "--storage.tsdb.path="+filepath.Join(promDir, "data"),
-		"--web.listen-address="+promAddr, "--rules.alert.resend-delay=1s")
+		"--web.listen-address="+promAddr, "--rules.alert.resend-delay=1s",
+		"--web.console.templates="+consoles, "--web.console.libraries="+consoles)
 
 	for _, h := range hosts {
 		waitReady(t, ctx, "node_exporter "+h.name, "http://"+h.addr+"/metrics")
@@ -485,6 +495,10 @@ scrape_configs:
 		}
 	}
 
+	if *screenshot != "" {
+		shoot(t, "http://"+promAddr+"/consoles/alerts.html", *screenshot)
+	}
+
 	// Every panel of the dashboard shows something for this fleet: its
 	// queries run on the real Prometheus, and at least one of each
 	// panel's returns series.
@@ -516,4 +530,42 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+// expandedAlerts is a console page Prometheus serves from the test's
+// --web.console.templates: its alerts page (the classic one: Debian
+// builds Prometheus without the React UI) in a frame of the same origin,
+// with every firing alert opened, as a click on each would, so the
+// screenshot shows their labels. (chromium --screenshot cannot click.)
+const expandedAlerts = `<!DOCTYPE html>
+<html><body style="margin:0">
+<iframe id="f" src="/classic/alerts" style="border:0;width:1280px;height:2800px"></iframe>
+<script>
+var timer = setInterval(function () {
+  var w = document.getElementById("f").contentWindow, d = w.document;
+  if (d.readyState !== "complete" || !w.jQuery) { return; }
+  clearInterval(timer);
+  d.querySelectorAll(".alert_header.alert-danger").forEach(function (h) { h.click(); });
+}, 100);
+</script>
+</body></html>
+`
+
+// shoot renders url in Debian's headless chromium into the PNG file out,
+// with a new empty profile and nothing reaching beyond loopback.
+func shoot(t *testing.T, url, out string) {
+	t.Helper()
+	chromium := testutil.NeedCommand(t, "chromium", "chromium")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--hide-scrollbars", "--window-size=1280,2800",
+		"--virtual-time-budget=15000", "--screenshot="+out, url)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium --screenshot: %v\n%s", err, b)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Size() < 10000 {
+		t.Fatalf("chromium wrote no screenshot to %s: %v", out, err)
+	}
 }
