@@ -300,12 +300,14 @@ func zeroFor(t *testing.T, dst string) {
 //	          atomic-selftest rolled it back from 12.3 (what the boot after
 //	          a [health] rollback records; the health policy cannot act on
 //	          a --sysroot run), printed by `results --format prometheus`
-//	silent    12.2, a run 30 days old; the host booted 10 minutes ago
+//	silent    12.2, a run 30 days old; the host booted 10 minutes ago; a
+//	          file of another program in its textfile directory is garbled
 //
 // and the alerts that must arrive: the failing host's required check with
-// its id, the rollback with its versions, the silent host twice (not run
-// since its boot, no recent run), and the rollout of 12.3 (two of three
-// hosts failed with it). Nothing else may fire.
+// its id, the rollback with its versions, the silent host three times (not
+// run since its boot, no recent run, an unreadable textfile), and the
+// rollout of 12.3 (two of three hosts failed with it). Nothing else may
+// fire.
 func TestFleetAlertsReachAlertmanager(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the fleet test builds sysroots and starts six daemons")
@@ -359,6 +361,10 @@ func TestFleetAlertsReachAlertmanager(t *testing.T) {
 		r.Deployment = v122
 		r.Start, r.End = r.Start.Add(-30*24*time.Hour), r.End.Add(-30*24*time.Hour)
 	})
+
+	// Another program's file beside the silent host's, one node_exporter
+	// cannot parse.
+	testutil.WriteFile(t, silent.textfile, "other.prom", "other_metric{label=\"unterminated} 1\n")
 
 	ctx, cancel := context.WithTimeout(context.Background(), fleetWait)
 	defer cancel()
@@ -415,10 +421,11 @@ scrape_configs:
 	waitReady(t, ctx, "prometheus", "http://"+promAddr+"/-/ready")
 
 	want := map[string]map[string]string{
-		key("AtomicSelftestRolledBack", rolled.addr, "", ""):      {"from_version": "12.3", "to_version": "12.2"},
-		key("AtomicSelftestNotRunSinceBoot", silent.addr, "", ""): {},
-		key("AtomicSelftestNoRecentRun", silent.addr, "", ""):     {},
-		key("AtomicSelftestRolloutFailing", "", "12.3", ""):       {"osname": "fedora"},
+		key("AtomicSelftestRolledBack", rolled.addr, "", ""):         {"from_version": "12.3", "to_version": "12.2"},
+		key("AtomicSelftestNotRunSinceBoot", silent.addr, "", ""):    {},
+		key("AtomicSelftestNoRecentRun", silent.addr, "", ""):        {},
+		key("AtomicSelftestTextfileUnreadable", silent.addr, "", ""): {},
+		key("AtomicSelftestRolloutFailing", "", "12.3", ""):          {"osname": "fedora"},
 	}
 	// One alert per failing required check (blocked dependants too).
 	for _, id := range frec.Summary.RequiredBad {
@@ -539,7 +546,7 @@ func keys[V any](m map[string]V) []string {
 // screenshot shows their labels. (chromium --screenshot cannot click.)
 const expandedAlerts = `<!DOCTYPE html>
 <html><body style="margin:0">
-<iframe id="f" src="/classic/alerts" style="border:0;width:1280px;height:2800px"></iframe>
+<iframe id="f" src="/classic/alerts" style="border:0;width:1280px;height:3200px"></iframe>
 <script>
 var timer = setInterval(function () {
   var w = document.getElementById("f").contentWindow, d = w.document;
@@ -560,7 +567,7 @@ func shoot(t *testing.T, url, out string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), "--hide-scrollbars", "--window-size=1280,2800",
+		"--user-data-dir="+t.TempDir(), "--hide-scrollbars", "--window-size=1280,3200",
 		"--virtual-time-budget=15000", "--screenshot="+out, url)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium --screenshot: %v\n%s", err, b)
