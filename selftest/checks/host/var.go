@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -20,7 +21,7 @@ func init() {
 		ID:          "host.var",
 		Criterion:   "C1",
 		Required:    true,
-		Description: "/var is writable and persistent; /usr is read-only on an OSTree host",
+		Description: "/var is writable and persistent; /usr is read-only on an OSTree host unless the booted deployment is unlocked",
 		Timeout:     30 * time.Second,
 		Run:         checkVar,
 	})
@@ -62,16 +63,20 @@ func checkVar(ctx context.Context, t *selftest.T) {
 	}
 
 	// Read-only /usr: on an OSTree host /usr is a read-only bind mount;
-	// /run/ostree-booted says we are on one.
+	// /run/ostree-booted says we are on one. `ostree admin unlock` puts a
+	// writable overlay on it (development, transient, or a hotfix that
+	// persists), which the admin asked for: that passes and says so.
+	var unlocked string
 	if ostreeBooted(h) {
 		if sf, err := h.Statfs("/usr"); err != nil {
 			problems = append(problems, err.Error())
+		} else if ro := sf.Flags&unix.ST_RDONLY != 0; ro {
+			t.Evidence("/usr mount", "read-only", "read-only")
+		} else if unlocked = bootedUnlocked(h); unlocked != "" {
+			t.Evidence("/usr mount", "read-only, or writable on an unlocked deployment", "read-write (booted deployment unlocked: "+unlocked+")")
 		} else {
-			ro := sf.Flags&unix.ST_RDONLY != 0
-			t.Evidence("/usr mount", "read-only", map[bool]string{true: "read-only", false: "read-write"}[ro])
-			if !ro {
-				problems = append(problems, "/usr is mounted read-write on an OSTree host")
-			}
+			t.Evidence("/usr mount", "read-only", "read-write")
+			problems = append(problems, "/usr is mounted read-write on an OSTree host and the booted deployment is not unlocked")
 		}
 	} else {
 		t.Evidence("/usr mount", "", "not checked: not an OSTree-booted host (no /run/ostree-booted)")
@@ -80,7 +85,22 @@ func checkVar(ctx context.Context, t *selftest.T) {
 		t.Fail("%s", strings.Join(problems, "; "))
 		return
 	}
+	if unlocked != "" {
+		t.Pass("/var is writable and persistent; /usr is writable because the booted deployment is unlocked (%s)", unlocked)
+		return
+	}
 	t.Pass("/var is writable and persistent")
+}
+
+// bootedUnlocked is the booted deployment's unlocked state as ostree
+// records it (ostree.Deployment.Unlocked: development, transient, hotfix),
+// or "" when it is locked or cannot be told.
+func bootedUnlocked(h *selftest.Host) string {
+	s, err := ostreehost.Load(h)
+	if err != nil || s.Booted == nil || s.Booted.Unlocked == "none" {
+		return ""
+	}
+	return s.Booted.Unlocked
 }
 
 func ostreeBooted(h *selftest.Host) bool {
