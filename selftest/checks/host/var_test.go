@@ -1,12 +1,17 @@
 package host
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
@@ -57,5 +62,52 @@ func TestVarOnAnUnlockedDeployment(t *testing.T) {
 	r = runOne(t, "host.var", ostreetest.LiveHost(root))
 	if r.Status != record.StatusPass || !strings.Contains(r.Message, "unlocked (hotfix)") {
 		t.Fatalf("unlocked (hotfix): %s %q", r.Status, r.Message)
+	}
+}
+
+// TestVarSweepsKilledProbes (issue 24 item 12): a run killed with SIGKILL
+// between creating and removing its probe left .probe-var-PID in the
+// results directory, and later runs never removed it. A later run sweeps
+// the probes of processes that are gone and leaves its own nothing.
+func TestVarSweepsKilledProbes(t *testing.T) {
+	testutil.NeedRoot(t)
+	root := t.TempDir()
+	dir := filepath.Join(root, probeDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A pid that is gone: a child that has exited and been waited for.
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, fmt.Sprintf(".probe-var-%d", gone.Process.Pid))
+	// A probe of a process still running (another run) is not touched.
+	live := filepath.Join(dir, fmt.Sprintf(".probe-var-%d", os.Getppid()))
+	other := filepath.Join(dir, "run-keep.json")
+	for _, p := range []string{stale, live, other} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runOne(t, "host.var", ostreetest.LiveHost(root))
+	if r.Status != record.StatusPass {
+		t.Fatalf("%s %q", r.Status, r.Message)
+	}
+	if _, err := os.Lstat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the killed run's probe %s is still there (%v)", stale, err)
+	}
+	for _, p := range []string{live, other} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("left in %s: %v", dir, names)
 	}
 }
