@@ -132,9 +132,15 @@ func Prepare(ctx context.Context, env *Env, rec *record.Record) (*Pending, error
 	// An action: decided.
 	a := st.Action
 	if resume == nil {
+		// The record's ID (its sequence in the store) is fixed now, so the
+		// state names the file the record is saved as next.
+		id, err := env.Store.RunID(rec)
+		if err != nil {
+			return nil, err
+		}
 		h.Stage = record.HealthStageDecided
 		a = &Action{Action: h.Action, Stage: record.HealthStageDecided, From: h.From, To: h.To,
-			Record: strings.TrimSuffix(store.RunName(rec), ".json"), BootID: env.BootID, Attempt: h.Attempt, DecidedAt: h.DecidedAt}
+			Record: id, BootID: env.BootID, Attempt: h.Attempt, DecidedAt: h.DecidedAt}
 		st.Action = a
 	}
 	if h.Action == record.HealthRollback && a.Stage == record.HealthStageDecided {
