@@ -61,18 +61,20 @@ type Check struct {
 	Offline bool
 	// Applies returns a non-empty skip reason when the check does not apply
 	// to this host (no docker, not virtualised, no cloud-init). Nil means it
-	// always applies. It must be quick and must not change anything.
-	Applies func(ctx context.Context, h *Host) string
+	// always applies. It must be quick and must not change anything. It
+	// gets the run's context: the host and the configuration.
+	Applies func(ctx context.Context, rc *RunContext) string
 	// Run performs the check and reports through t. Returning without a
 	// verdict counts as pass. Run must honour ctx: when the timeout passes
 	// the runner reports a failure and stops waiting for it.
 	Run func(ctx context.Context, t *T)
 }
 
-// T is handed to a check's Run. Its methods are safe to call from
-// goroutines the check starts, but not after Run returned.
+// T is handed to a check's Run. It carries the run's context (t.Host,
+// t.Config, t.History, ...). Its methods are safe to call from goroutines
+// the check starts, but not after Run returned.
 type T struct {
-	Host *Host
+	*RunContext
 
 	mu       sync.Mutex
 	status   record.Status

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
@@ -173,14 +172,13 @@ func Banner(rec *record.Record) string {
 // AckHint is the line that follows the banner.
 const AckHint = "Run `atomic-selftest status` for details and `atomic-selftest ack` to acknowledge."
 
-// MotdLines returns the banner and its hint for the results directory
-// dir, or nothing when no rollback is pending.
-func MotdLines(dir string) ([]string, error) {
-	rec, err := Pending(&store.Store{Dir: dir})
+// MotdLines returns the banner of the unacknowledged rollback rec (see
+// Pending, Unacknowledged) and its hint; nothing when rec is nil.
+func MotdLines(rec *record.Record) []string {
 	if rec == nil {
-		return nil, err
+		return nil
 	}
-	return []string{"atomic-selftest: " + Banner(rec), AckHint}, err
+	return []string{"atomic-selftest: " + Banner(rec), AckHint}
 }
 
 // Action is a run record's health action, as `status --format json`
@@ -221,17 +219,12 @@ func Summarize(runs []*record.Record, ack *Ack) View {
 	return v
 }
 
-// ReadLastAction fills hist.LastAction and hist.LastActionRecord from the
-// run records in st of the boot hist.LastBootID (set before): its newest
-// rollback, else its newest other action. The caller
-// holds the results lock, as when the history is read before a run.
-func ReadLastAction(st *store.Store, hist *selftest.History) error {
-	if hist.LastBootID == "" {
+// LastAction returns the record of runs (oldest first) carrying the
+// health action the boot bootID took: its newest rollback, else its
+// newest other action; nil when that boot did nothing or bootID is "".
+func LastAction(runs []*record.Record, bootID string) *record.Record {
+	if bootID == "" {
 		return nil
-	}
-	runs, _, err := st.Runs(store.Filter{BootID: hist.LastBootID})
-	if err != nil {
-		return err
 	}
 	// A rollback wins over a later action of the same boot (a run the
 	// deployment change triggered before the reboot may have refused to
@@ -239,21 +232,15 @@ func ReadLastAction(st *store.Store, hist *selftest.History) error {
 	var found *record.Record
 	for i := len(runs) - 1; i >= 0; i-- {
 		r := runs[i]
-		// Filter.BootID is a prefix: keep that boot only.
-		if r.BootID != hist.LastBootID || LatestAction(runs[i:i+1]) == nil {
+		if r.BootID != bootID || LatestAction(runs[i:i+1]) == nil {
 			continue
 		}
 		if Rollback(r) {
-			found = r
-			break
+			return r
 		}
 		if found == nil {
 			found = r
 		}
 	}
-	if found != nil {
-		hist.LastAction, hist.LastActionRecord = found.Health, found.ID
-	}
-	hist.LastActionRead = true
-	return nil
+	return found
 }

@@ -2,10 +2,12 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
@@ -19,7 +21,7 @@ func deploymentRegistry(checksum string, seen *selftest.History) *selftest.Regis
 	reg := &selftest.Registry{}
 	reg.Register(&selftest.Check{ID: "fake.deployment", Criterion: "C3", Required: true, Description: "d",
 		Run: func(_ context.Context, t *selftest.T) {
-			*seen = t.Host.History
+			*seen = t.History
 			t.UpdateRecord(func(r *record.Record) { r.Deployment = &record.Deployment{OSName: "os", Checksum: checksum} })
 		}})
 	return reg
@@ -93,6 +95,80 @@ func TestHistoryAcrossRunsOfOneBoot(t *testing.T) {
 	if seen.LastDeployment == nil || seen.LastDeployment.Checksum != "c0" {
 		t.Fatalf("second run of the boot: %+v", seen)
 	}
+}
+
+// The session reads the last boot's health action from its run records
+// and hands it to the checks: the rollback, even when a later run of that
+// boot refused to act again, and nothing of another boot.
+func TestHistoryCarriesTheLastBootsAction(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := store.Open(dir)
+	if err := st.WriteJSON(store.LastDeploymentFile, lastDeployment{BootID: "lastboot", Deployment: &record.Deployment{Checksum: "c2"}}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i, h := range []*record.Health{
+		{Action: record.HealthRollback, Failing: []record.FailingCheck{{ID: "runtime.service"}}},
+		{Action: record.HealthRefused, Reason: "already rolled back"},
+	} {
+		rec := &record.Record{Schema: record.SchemaVersion, BootID: "lastboot", Start: time.Now().Add(time.Duration(i-10) * time.Minute), Health: h}
+		if _, err := st.SaveRun(rec); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rec.ID)
+	}
+	if _, err := st.SaveRun(&record.Record{Schema: record.SchemaVersion, BootID: "lastbootX", Start: time.Now().Add(-time.Minute),
+		Health: &record.Health{Action: record.HealthReboot}}); err != nil {
+		t.Fatal(err)
+	}
+	_, seen := run(t, dir, "c1")
+	if seen.LastActionRecord != ids[0] || seen.LastAction == nil || seen.LastAction.Action != record.HealthRollback {
+		t.Fatalf("history %+v, want the rollback %s", seen, ids[0])
+	}
+}
+
+// --no-save reads the history read-only: the checks see what earlier runs
+// left, and nothing is written, made or locked.
+func TestNoSaveReadsHistoryReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := store.Open(dir)
+	if err := st.WriteJSON(store.LastDeploymentFile, lastDeployment{BootID: "previous-boot", Deployment: &record.Deployment{Checksum: "c0"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := listDir(t, dir)
+	var seen selftest.History
+	out, err := Run(context.Background(), Options{ResultsDir: dir, NoSave: true, Registry: deploymentRegistry("c1", &seen), Config: config.Defaults()})
+	if err != nil || out.Path != "" || len(out.Problems) != 0 {
+		t.Fatalf("run: %v %q %v", err, out.Path, out.Problems)
+	}
+	if seen.LastDeployment == nil || seen.LastDeployment.Checksum != "c0" {
+		t.Fatalf("history under --no-save: %+v", seen)
+	}
+	if after := listDir(t, dir); after != before {
+		t.Errorf("--no-save changed the results directory: %s, was %s", after, before)
+	}
+	// A results directory that is not there is not made.
+	missing := filepath.Join(t.TempDir(), "none")
+	if _, err := Run(context.Background(), Options{ResultsDir: missing, NoSave: true, Registry: deploymentRegistry("c1", &seen), Config: config.Defaults()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("--no-save made %s: %v", missing, err)
+	}
+}
+
+func listDir(t *testing.T, dir string) string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		fi, _ := e.Info()
+		names = append(names, fmt.Sprintf("%s/%d/%s", e.Name(), fi.Size(), fi.ModTime().Format(time.RFC3339Nano)))
+	}
+	return strings.Join(names, " ")
 }
 
 func TestGarbledStateIsReportedNotFatal(t *testing.T) {

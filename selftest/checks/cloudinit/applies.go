@@ -14,11 +14,11 @@ import (
 // applies skips on a host Ignition provisioned, where cloud-init is not
 // installed or is disabled, and,
 // with cloudinit.require_virtualized, on bare metal.
-func applies(ctx context.Context, h *selftest.Host) string {
+func applies(ctx context.Context, h *selftest.RunContext) string {
 	// Fedora CoreOS and the other Ignition-provisioned successors may
 	// carry cloud-init's files without running it: Ignition's result
 	// file or its kernel arguments say who provisioned the host.
-	if how := provisioner.Ignition(h); how != "" {
+	if how := provisioner.Ignition(h.Host); how != "" {
 		return "provisioned by Ignition (" + how + "), not cloud-init: ignition.provisioned judges it"
 	}
 	installed := false
@@ -43,7 +43,7 @@ func applies(ctx context.Context, h *selftest.Host) string {
 		}
 	}
 	if h.Config.Cloudinit.RequireVirtualized && !h.Offline {
-		virt, how := virtualization(ctx, h)
+		virt, how := virtualization(ctx, h.Host)
 		if virt == "none" {
 			return "the host is not virtualised (" + how + "); cloud-init is checked on virtualised images only (cloudinit.require_virtualized)"
 		}

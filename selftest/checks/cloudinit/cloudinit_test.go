@@ -49,15 +49,15 @@ func copyTree(t testing.TB, name string) string {
 
 // hostAt is a host rooted at root that reads /run and the running host
 // name from the tree as a live host would.
-func hostAt(root string) *selftest.Host {
+func hostAt(root string) *selftest.RunContext {
 	cfg := config.Defaults()
 	cfg.Cloudinit.RequireVirtualized = false
-	h := selftest.NewHost(root, cfg)
+	h := selftest.NewRunContext(selftest.NewHost(root), cfg)
 	h.Offline = false
 	return h
 }
 
-func run(t testing.TB, h *selftest.Host, id string) record.Result {
+func run(t testing.TB, h *selftest.RunContext, id string) record.Result {
 	t.Helper()
 	return checktest.One(t, h, checktest.Registered(t, id))
 }
@@ -267,38 +267,38 @@ func (f fakeSystemd) Close() {}
 func TestApplies(t *testing.T) {
 	cases := []struct {
 		name  string
-		setup func(root string, h *selftest.Host)
+		setup func(root string, h *selftest.RunContext)
 		want  string
 	}{
-		{"virtual machine", func(root string, h *selftest.Host) {
+		{"virtual machine", func(root string, h *selftest.RunContext) {
 			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: "kvm"}, nil }
 		}, ""},
-		{"bare metal", func(root string, h *selftest.Host) {
+		{"bare metal", func(root string, h *selftest.RunContext) {
 			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: ""}, nil }
 		}, "the host is not virtualised (systemd's Virtualization property: none)"},
-		{"container", func(root string, h *selftest.Host) {
+		{"container", func(root string, h *selftest.RunContext) {
 			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: "docker"}, nil }
 		}, "the host is not virtualised (systemd's Virtualization property says container docker, not a virtual machine)"},
-		{"bare metal but not required", func(root string, h *selftest.Host) {
+		{"bare metal but not required", func(root string, h *selftest.RunContext) {
 			h.Config.Cloudinit.RequireVirtualized = false
 			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: ""}, nil }
 		}, ""},
-		{"not installed", func(root string, h *selftest.Host) {
+		{"not installed", func(root string, h *selftest.RunContext) {
 			os.Remove(filepath.Join(root, "usr/bin/cloud-init"))
 			os.Remove(filepath.Join(root, "etc/cloud/cloud.cfg"))
 		}, "cloud-init is not installed"},
-		{"disabled", func(root string, h *selftest.Host) {
+		{"disabled", func(root string, h *selftest.RunContext) {
 			write(t, root, "etc/cloud/cloud-init.disabled", "")
 		}, "cloud-init is disabled (/etc/cloud/cloud-init.disabled exists)"},
-		{"disabled on the command line", func(root string, h *selftest.Host) {
+		{"disabled on the command line", func(root string, h *selftest.RunContext) {
 			write(t, root, "proc/cmdline", "root=/dev/vda1 cloud-init=disabled quiet\n")
 		}, "cloud-init is disabled (cloud-init=disabled on the kernel command line)"},
 		// Ignition's result file (coreos/ignition internal/distro/distro.go)
 		// or its kernel arguments: Ignition provisioned the host.
-		{"provisioned by Ignition", func(root string, h *selftest.Host) {
+		{"provisioned by Ignition", func(root string, h *selftest.RunContext) {
 			write(t, root, "etc/.ignition-result.json", `{"provisioningBootID":"0b5c3b6e-4a47-4a63-9a7c-5b0f4a4c1d2e","provisioningDate":"2026-12-01T10:00:00Z","userConfigProvided":true}`)
 		}, "provisioned by Ignition (/etc/.ignition-result.json exists), not cloud-init: ignition.provisioned judges it"},
-		{"Ignition on the command line", func(root string, h *selftest.Host) {
+		{"Ignition on the command line", func(root string, h *selftest.RunContext) {
 			write(t, root, "proc/cmdline", "root=UUID=x ignition.platform.id=qemu quiet\n")
 		}, "provisioned by Ignition (ignition.platform.id=qemu is on the kernel command line)"},
 	}
@@ -324,7 +324,7 @@ func TestVirtualizationFallback(t *testing.T) {
 	}
 	h := hostAt(t.TempDir())
 	h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return nil, errors.New("no bus") }
-	v, how := virtualization(context.Background(), h)
+	v, how := virtualization(context.Background(), h.Host)
 	out, _ := exec.Command("systemd-detect-virt").Output()
 	want := strings.TrimSpace(string(out))
 	if containerTypes[want] {

@@ -28,7 +28,7 @@ func init() {
 
 // needExpectation: an expectation on a host that is not OSTree-booted is a
 // failure of the expectation, so only the sysroot is required here.
-func needExpectation(ctx context.Context, h *selftest.Host) string {
+func needExpectation(ctx context.Context, h *selftest.RunContext) string {
 	if h.History.Expectation == nil {
 		return "no expectation left for this boot (atomic-selftest expect)"
 	}
@@ -36,7 +36,7 @@ func needExpectation(ctx context.Context, h *selftest.Host) string {
 }
 
 func checkExpected(ctx context.Context, t *selftest.T) {
-	ex := t.Host.History.Expectation
+	ex := t.History.Expectation
 	t.UpdateRecord(func(r *record.Record) { r.Expectation = ex })
 	s, b := booted(t)
 	if b == nil {
@@ -142,7 +142,7 @@ func rpmQuery(ctx context.Context, t *selftest.T) func(string) (tri, string) {
 	}
 	return func(p string) (tri, string) {
 		argv := []string{"rpm", "-q"}
-		if db := t.Host.Config.Deployment.RPMDBPath; db != "" {
+		if db := t.Config.Deployment.RPMDBPath; db != "" {
 			// outside the door: rpm takes a path: the root-prefixed one.
 			argv = append(argv, "--dbpath", t.Host.Path(db))
 		}

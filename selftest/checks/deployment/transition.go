@@ -10,7 +10,6 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 func init() {
@@ -31,9 +30,8 @@ func checkTransition(_ context.Context, t *selftest.T) {
 		return
 	}
 	cur := ostreehost.Record(t.Host, s, b)
-	tr := Classify(t.Host.History.LastDeployment, cur)
-	actionRecord, action := lastAction(t)
-	if !Attribute(tr, actionRecord, action) {
+	tr := Classify(t.History.LastDeployment, cur)
+	if !Attribute(tr, t.History.LastActionRecord, t.History.LastAction) {
 		if def, loaderAt := defaultEntry(t.Host, s, b); def != nil {
 			Fallback(tr, ostreehost.Record(t.Host, s, def))
 			t.Evidence("bootloader configuration", "/boot/loader", "written "+loaderAt.Format(time.RFC3339)+", before this boot started "+cur.BootedAt.Format(time.RFC3339))
@@ -60,22 +58,6 @@ func checkTransition(_ context.Context, t *selftest.T) {
 	default:
 		t.Pass("%s: %s", tr.Kind, tr.Reason)
 	}
-}
-
-// lastAction returns the last boot's health action and its record's ID:
-// from the history the session read, or else from the run records of the
-// last boot, read here (the tool's own results directory, through
-// selftest/store's bounded reader, under the results lock the session
-// holds while checks run).
-func lastAction(t *selftest.T) (string, *record.Health) {
-	h := t.Host
-	hist := h.History
-	if !hist.LastActionRead && hist.LastBootID != "" && h.ResultsDir != "" && !h.Offline {
-		if err := notice.ReadLastAction(&store.Store{Dir: h.ResultsDir}, &hist); err != nil {
-			t.Detail("last boot's health action", "unreadable: "+err.Error())
-		}
-	}
-	return hist.LastActionRecord, hist.LastAction
 }
 
 // Attribute makes tr the rollback atomic-selftest ordered when the last

@@ -31,7 +31,7 @@ func init() {
 const probeDir = "/var/lib/atomic-selftest"
 
 func checkVar(ctx context.Context, t *selftest.T) {
-	h := t.Host
+	h := t.RunContext
 	var problems []string
 
 	// Writable: create, fsync and remove a probe file in our own directory.
@@ -63,7 +63,7 @@ func checkVar(ctx context.Context, t *selftest.T) {
 
 	// Read-only /usr: on an OSTree host /usr is a read-only bind mount;
 	// /run/ostree-booted says we are on one.
-	if ostreeBooted(h) {
+	if ostreeBooted(h.Host) {
 		if sf, err := h.Statfs("/usr"); err != nil {
 			problems = append(problems, err.Error())
 		} else {

@@ -53,7 +53,7 @@ func pubKey(t *testing.T, comment string) string {
 // host: the result file (mode 0600, as createResultFile writes it), the
 // core user in /etc/passwd, its key drop-ins, /etc/hostname and the
 // running host name.
-func fcosRoot(t *testing.T) (string, *selftest.Host) {
+func fcosRoot(t *testing.T) (string, *selftest.RunContext) {
 	t.Helper()
 	root := t.TempDir()
 	res, err := os.ReadFile(filepath.Join("testdata", "ignition-result.json"))
@@ -67,7 +67,7 @@ func fcosRoot(t *testing.T) (string, *selftest.Host) {
 	write(t, root, "etc/hostname", "fcos-test\n", 0o644)
 	write(t, root, "proc/sys/kernel/hostname", "fcos-test\n", 0o644)
 	write(t, root, "proc/cmdline", "root=UUID=x ignition.platform.id=qemu\n", 0o644)
-	h := selftest.NewHost(root, nil)
+	h := selftest.NewRunContext(selftest.NewHost(root), nil)
 	h.Offline = false
 	h.BootID = thisBoot
 	h.Commands = &journalStandIn{}
@@ -129,7 +129,7 @@ func FuzzParseKeyWrites(f *testing.F) {
 	})
 }
 
-func run(t *testing.T, h *selftest.Host) record.Result {
+func run(t *testing.T, h *selftest.RunContext) record.Result {
 	t.Helper()
 	return checktest.One(t, h, checktest.Registered(t, "ignition.provisioned"))
 }

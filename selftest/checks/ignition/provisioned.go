@@ -35,11 +35,11 @@ func init() {
 
 // applies skips where Ignition did not provision the host, naming
 // cloud-init where cloud-init did.
-func applies(_ context.Context, h *selftest.Host) string {
-	if provisioner.Ignition(h) != "" {
+func applies(_ context.Context, h *selftest.RunContext) string {
+	if provisioner.Ignition(h.Host) != "" {
 		return ""
 	}
-	if how := provisioner.CloudInit(h); how != "" {
+	if how := provisioner.CloudInit(h.Host); how != "" {
 		return "provisioned by cloud-init (" + how + "), not Ignition: the cloudinit.* checks judge it"
 	}
 	return "not provisioned by Ignition (no " + provisioner.IgnitionResult + ", no ignition.firstboot or ignition.platform.id= on the kernel command line)"

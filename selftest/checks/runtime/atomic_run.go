@@ -26,7 +26,7 @@ func init() {
 
 // needAtomic skips hosts without the atomic CLI, and hosts without a
 // runtime.
-func needAtomic(ctx context.Context, h *selftest.Host) string {
+func needAtomic(ctx context.Context, h *selftest.RunContext) string {
 	if why := needRuntime(ctx, h); why != "" {
 		return why
 	}
@@ -75,7 +75,7 @@ func checkAtomicRun(ctx context.Context, t *selftest.T) {
 
 	// atomic run [--name NAME] IMAGE [COMMAND...] (Atomic/run.py); env
 	// sets DOCKER_HOST for the docker CLI atomic starts, without a shell.
-	argv := []string{"env", "DOCKER_HOST=unix://" + c.Socket, t.Host.Config.Runtime.Atomic,
+	argv := []string{"env", "DOCKER_HOST=unix://" + c.Socket, t.Config.Runtime.Atomic,
 		"run", "--name", name, image, probe.BinaryPath, "probe", "--nonce", nonce}
 	t.Detail("argv", argv)
 	start := time.Now()

@@ -22,7 +22,7 @@ const (
 // such rather than as a slow probe. A nil client with a nil error means
 // the socket is misconfigured and t already has an error verdict.
 func dial(ctx context.Context, t *selftest.T, e dockerprobe.Engine) (*dockerprobe.Client, error) {
-	rc := t.Host.Config.Runtime
+	rc := t.Config.Runtime
 	c, err := dockerprobe.Dial(e.Socket)
 	if err != nil {
 		t.Error("%v", err)
@@ -52,7 +52,7 @@ func connect(ctx context.Context, t *selftest.T, e dockerprobe.Engine) *dockerpr
 }
 
 // probeBinary is the binary the probe image is made of.
-func probeBinary(h *selftest.Host) (string, error) {
+func probeBinary(h *selftest.RunContext) (string, error) {
 	if h.ProbeBinary != "" {
 		return h.ProbeBinary, nil
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 // podmanHost returns a live host whose engine is podman on socket.
-func podmanHost(t *testing.T, socket string) *selftest.Host {
+func podmanHost(t *testing.T, socket string) *selftest.RunContext {
 	t.Helper()
 	h := host(t, "/nonexistent/docker.sock")
 	h.Config.Runtime.Engine = config.EnginePodman
@@ -111,7 +111,7 @@ func TestPodmanService(t *testing.T) {
 		"podman.socket": {LoadState: "loaded", ActiveState: "inactive", SubState: "dead"},
 	})
 	res = run(t, h, "runtime.service", 0)
-	_, enabled := socketEnabled(h, "podman.socket")
+	_, enabled := socketEnabled(h.Host, "podman.socket")
 	want := "not enabled"
 	if enabled {
 		want = "although the unit is enabled"
@@ -138,7 +138,7 @@ func podmanVersion(t *testing.T, s *podmantest.Service) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	h := selftest.NewHost("/", config.Defaults())
+	h := selftest.NewRunContext(selftest.NewHost("/"), config.Defaults())
 	out, err := h.Run(ctx, 30*time.Second, s.Podman, "version", "--format", "{{.Client.Version}}")
 	if err != nil {
 		return "", fmt.Errorf("podman version: %w", err)

@@ -100,7 +100,7 @@ func cleanLeftovers(ctx context.Context, t *selftest.T, c *dockerprobe.Client, s
 // importProbe makes the probe image; it fails the check when the runtime
 // refuses, and errors when this tool cannot read its own binary.
 func importProbe(ctx context.Context, t *selftest.T, c *dockerprobe.Client, nonce string, self dockerprobe.Owner, changes ...string) (string, bool) {
-	bin, err := probeBinary(t.Host)
+	bin, err := probeBinary(t.RunContext)
 	if err != nil {
 		t.Error("%v", err)
 		return "", false

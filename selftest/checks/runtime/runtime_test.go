@@ -31,18 +31,18 @@ func TestMain(m *testing.M) {
 
 // host returns a live host whose runtime socket is socket and whose probe
 // is the real static binary.
-func host(t *testing.T, socket string) *selftest.Host {
+func host(t *testing.T, socket string) *selftest.RunContext {
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.Runtime.Engine = config.EngineDocker
 	cfg.Runtime.Socket = socket
 	cfg.Runtime.PingTimeout = config.Duration(5 * time.Second)
-	h := selftest.NewHost("/", cfg)
+	h := selftest.NewRunContext(selftest.NewHost("/"), cfg)
 	h.ProbeBinary = dockertest.ProbeBinary(t)
 	return h
 }
 
-func run(t *testing.T, h *selftest.Host, id string, timeout time.Duration) record.Result {
+func run(t *testing.T, h *selftest.RunContext, id string, timeout time.Duration) record.Result {
 	t.Helper()
 	return checktest.ByID(t, h, id, timeout)
 }
@@ -260,7 +260,7 @@ const helperEnv = "ATOMIC_SELFTEST_RUNTIME_HELPER"
 func helperLoop() {
 	cfg := config.Defaults()
 	cfg.Runtime.Socket = os.Getenv(helperEnv)
-	h := selftest.NewHost("/", cfg)
+	h := selftest.NewRunContext(selftest.NewHost("/"), cfg)
 	h.ProbeBinary = os.Getenv(helperEnv + "_BINARY")
 	var c *selftest.Check
 	for _, x := range selftest.Default.All() {
@@ -269,7 +269,7 @@ func helperLoop() {
 		}
 	}
 	for {
-		r := &selftest.Runner{Host: h, Checks: []*selftest.Check{c}}
+		r := &selftest.Runner{RunContext: h, Checks: []*selftest.Check{c}}
 		r.Run(context.Background(), &record.Record{})
 	}
 }

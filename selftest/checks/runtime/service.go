@@ -30,7 +30,7 @@ func init() {
 // be listening; the ping is what starts podman.service through it, and its
 // answer must name the podman (the Libpod-Api-Version header).
 func checkService(ctx context.Context, t *selftest.T) {
-	rc := t.Host.Config.Runtime
+	rc := t.Config.Runtime
 	e := recordEngine(t)
 	sd, err := t.Host.Systemd(ctx)
 	if err != nil {
@@ -104,7 +104,7 @@ func checkService(ctx context.Context, t *selftest.T) {
 // that the socket started and that failed is a problem even when a later
 // start answered. It returns the podman version.
 func podmanAnswers(ctx context.Context, t *selftest.T, c *dockerprobe.Client, e dockerprobe.Engine, problems *[]string) string {
-	v, err := c.LibpodVersion(ctx, t.Host.Config.Runtime.PingTimeout.D())
+	v, err := c.LibpodVersion(ctx, t.Config.Runtime.PingTimeout.D())
 	switch {
 	case err != nil:
 		t.Evidence("Libpod-Api-Version of "+e.Socket, "a podman version", err.Error())

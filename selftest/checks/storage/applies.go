@@ -10,7 +10,7 @@ import (
 
 // installed: against a sysroot, the runtime unit must be in it; on a live
 // host, the runtime must be expected (dockerprobe.Installed).
-func installed(_ context.Context, h *selftest.Host) string {
+func installed(_ context.Context, h *selftest.RunContext) string {
 	e := engineOf(h)
 	if e.Podman() {
 		if h.Offline {
@@ -19,7 +19,7 @@ func installed(_ context.Context, h *selftest.Host) string {
 			}
 			return fmt.Sprintf("no podman in %s: the unit %s is not installed", h.Root, e.Unit)
 		}
-		return dockerprobe.Installed(e.Socket, e.Unit, h.Exists, hasSystemd(h))
+		return dockerprobe.Installed(e.Socket, e.Unit, h.Exists, h.HasSystemd())
 	}
 	if h.Offline {
 		if dockerprobe.UnitInstalled(unitName(h), h.Exists) {
@@ -27,13 +27,10 @@ func installed(_ context.Context, h *selftest.Host) string {
 		}
 		return fmt.Sprintf("no container runtime in %s: the unit %s is not installed", h.Root, unitName(h))
 	}
-	return dockerprobe.Installed(e.Socket, e.Unit, h.Exists, hasSystemd(h))
+	return dockerprobe.Installed(e.Socket, e.Unit, h.Exists, h.HasSystemd())
 }
 
-// hasSystemd: systemd runs the host, or a systemd probe was supplied.
-func hasSystemd(h *selftest.Host) bool { return h.NewSystemd != nil || h.SystemdBooted() }
-
-func unitName(h *selftest.Host) string {
+func unitName(h *selftest.RunContext) string {
 	if u := h.Config.Storage.RuntimeUnitFile; u != "" {
 		return u
 	}

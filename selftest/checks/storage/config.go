@@ -23,12 +23,12 @@ func init() {
 }
 
 func checkConfig(_ context.Context, t *selftest.T) {
-	if e := engineOf(t.Host); e.Podman() {
+	if e := engineOf(t.RunContext); e.Podman() {
 		t.Detail("engine", e)
 		checkPodmanConfig(t)
 		return
 	}
-	s, err := ReadSetup(t.Host.Files(), unitName(t.Host), t.Host.Config.Storage.Driver)
+	s, err := ReadSetup(t.Host.Files(), unitName(t.RunContext), t.Config.Storage.Driver)
 	if err != nil {
 		// A configuration file that cannot be parsed is the host's
 		// problem, reported with the file's name.

@@ -29,7 +29,7 @@ func init() {
 // checkDriver compares the daemon's storage with the configuration and
 // examines the backing store.
 func checkDriver(ctx context.Context, t *selftest.T) {
-	h := t.Host
+	h := t.RunContext
 	e := engineOf(h)
 	if e.Podman() {
 		checkPodmanDriver(ctx, t, e)
@@ -80,7 +80,7 @@ func daemonInfo(ctx context.Context, t *selftest.T, e dockerprobe.Engine) (syste
 	}
 	defer c.Close()
 	c.Podman = e.Podman()
-	if _, _, err := c.Ping(ctx, t.Host.Config.Runtime.PingTimeout.D()); err != nil {
+	if _, _, err := c.Ping(ctx, t.Config.Runtime.PingTimeout.D()); err != nil {
 		t.Fail("%v", err)
 		return system.Info{}, false
 	}
@@ -150,7 +150,7 @@ func checkOverlay(t *selftest.T, root, driver string, status DriverStatus) []str
 // exists) that LVM knows it as a thin pool.
 func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverStatus) []string {
 	var problems []string
-	cfg := t.Host.Config.Storage
+	cfg := t.Config.Storage
 	for _, k := range []string{"Data loop file", "Metadata loop file"} {
 		if v := status[k]; v != "" {
 			t.Evidence(k, "none", v)
@@ -222,7 +222,7 @@ func checkLvs(ctx context.Context, t *selftest.T, pool string) []string {
 	if !l.IsThinPool() {
 		problems = append(problems, fmt.Sprintf("%s/%s is not a thin pool (lv_attr %s)", vg, lv, l["lv_attr"]))
 	}
-	cfg := t.Host.Config.Storage
+	cfg := t.Config.Storage
 	for _, f := range []struct {
 		field string
 		limit float64
@@ -240,9 +240,9 @@ func checkLvs(ctx context.Context, t *selftest.T, pool string) []string {
 // checkSetupUnit: docker-storage-setup.service is a oneshot without
 // RemainAfterExit, so "inactive" with Result=success is its good state.
 func checkSetupUnit(ctx context.Context, t *selftest.T) []string {
-	h := t.Host
+	h := t.RunContext
 	unit := h.Config.Storage.SetupUnit
-	if !hasSystemd(h) {
+	if !h.HasSystemd() {
 		t.Evidence(unit, "", "not asked: systemd is not PID 1")
 		return nil
 	}

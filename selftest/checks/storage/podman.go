@@ -10,14 +10,14 @@ import (
 )
 
 // engineOf is the container engine [runtime] engine chose on this host.
-func engineOf(h *selftest.Host) dockerprobe.Engine {
+func engineOf(h *selftest.RunContext) dockerprobe.Engine {
 	return dockerprobe.ChooseEngine(h.Config.Runtime, h.Exists)
 }
 
 // wantPodmanDriver is the driver podman must use: [storage] driver where
 // set (overlay2 read as overlay, containers-storage's alias), else
 // storage.conf's, else "" (the library's choice).
-func wantPodmanDriver(h *selftest.Host, sc *StorageConf) (string, string) {
+func wantPodmanDriver(h *selftest.RunContext, sc *StorageConf) (string, string) {
 	if d := h.Config.Storage.Driver; d != "" {
 		if d == "overlay2" {
 			d = "overlay"
@@ -31,7 +31,7 @@ func wantPodmanDriver(h *selftest.Host, sc *StorageConf) (string, string) {
 // storage.conf is readable TOML, its paths are sound, and its driver is
 // the one [storage] driver demands.
 func checkPodmanConfig(t *selftest.T) {
-	h := t.Host
+	h := t.RunContext
 	sc, err := ReadStorageConf(h.Files())
 	if err != nil {
 		t.Fail("%v", err)
@@ -62,7 +62,7 @@ func checkPodmanConfig(t *selftest.T) {
 // DockerRootDir) are storage.conf's, and an overlay graph root's file
 // system supports d_type.
 func checkPodmanDriver(ctx context.Context, t *selftest.T, e dockerprobe.Engine) {
-	h := t.Host
+	h := t.RunContext
 	sc, err := ReadStorageConf(h.Files())
 	if err != nil {
 		t.Error("%v", err)

@@ -14,7 +14,7 @@ import (
 )
 
 // podmanHost is host with podman as the engine, on socket.
-func podmanHost(t *testing.T, dir, socket string) *selftest.Host {
+func podmanHost(t *testing.T, dir, socket string) *selftest.RunContext {
 	h := host(t, dir, "/nonexistent/docker.sock")
 	h.Config.Runtime.Engine = config.EnginePodman
 	h.Config.Runtime.PodmanSocket = socket
@@ -51,7 +51,7 @@ func TestReadStorageConf(t *testing.T) {
 				Problems: []string{`/etc/containers/storage.conf [storage] graphroot = "containers" is not an absolute path`}}},
 		{name: "not toml", files: map[string]string{"etc/containers/storage.conf": "[storage\n"}, err: "/etc/containers/storage.conf is not valid TOML"},
 	} {
-		sc, err := ReadStorageConf(selftest.NewHost(root(t, tc.files), config.Defaults()).Files())
+		sc, err := ReadStorageConf(selftest.NewRunContext(selftest.NewHost(root(t, tc.files)), config.Defaults()).Files())
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: err %v, want %q", tc.name, err, tc.err)

@@ -205,11 +205,11 @@ func TestReadSetupBadFiles(t *testing.T) {
 
 // host is a live host whose files come from dir and whose runtime is
 // at socket.
-func host(t *testing.T, dir, socket string) *selftest.Host {
+func host(t *testing.T, dir, socket string) *selftest.RunContext {
 	cfg := config.Defaults()
 	cfg.Runtime.Engine = config.EngineDocker
 	cfg.Runtime.Socket = socket
-	h := selftest.NewHost(dir, cfg)
+	h := selftest.NewRunContext(selftest.NewHost(dir), cfg)
 	// Files from the fixture root, the daemon live: the checks under
 	// test only read files through h.Path. systemd runs this "host" and
 	// knows no docker-storage-setup.service unless a test says otherwise.
@@ -218,7 +218,7 @@ func host(t *testing.T, dir, socket string) *selftest.Host {
 	return h
 }
 
-func run(t *testing.T, h *selftest.Host, id string) record.Result {
+func run(t *testing.T, h *selftest.RunContext, id string) record.Result {
 	t.Helper()
 	return checktest.ByID(t, h, id, 0)
 }
@@ -454,7 +454,7 @@ func TestWholeRunStalledDaemon(t *testing.T) {
 
 	rec := &record.Record{}
 	start := time.Now()
-	(&selftest.Runner{Host: h, Checks: checks, RunTimeout: time.Minute}).Run(context.Background(), rec)
+	(&selftest.Runner{RunContext: h, Checks: checks, RunTimeout: time.Minute}).Run(context.Background(), rec)
 	if el := time.Since(start); el > 10*time.Second {
 		t.Errorf("the run took %s with a 1 s ping bound", el)
 	}
@@ -474,7 +474,7 @@ func TestWholeRunStalledDaemon(t *testing.T) {
 	h.Config.Runtime.PingTimeout = config.Duration(10 * time.Minute)
 	rec = &record.Record{}
 	start = time.Now()
-	(&selftest.Runner{Host: h, Checks: checks, RunTimeout: 5 * time.Second}).Run(context.Background(), rec)
+	(&selftest.Runner{RunContext: h, Checks: checks, RunTimeout: 5 * time.Second}).Run(context.Background(), rec)
 	if el := time.Since(start); el > 5*time.Second+5*time.Second {
 		t.Errorf("the run bounded at 5 s took %s", el)
 	}

@@ -61,10 +61,10 @@ func writeFile(p, data string) {
 	os.WriteFile(p, []byte(data), 0o644)
 }
 
-func atomicHost(t *testing.T, fail string) (*selftest.Host, *fakeAtomic) {
+func atomicHost(t *testing.T, fail string) (*selftest.RunContext, *fakeAtomic) {
 	root := t.TempDir()
 	sd := &fakeSystemd{units: map[string]selftest.UnitState{}}
-	h := selftest.NewHost(root, nil)
+	h := selftest.NewRunContext(selftest.NewHost(root), nil)
 	h.Offline = false
 	h.Config.Syscontainer.Image = "registry.example.test/probe:1"
 	h.Config.Syscontainer.Name = "probe"
@@ -121,7 +121,7 @@ func TestAtomicFailures(t *testing.T) {
 }
 
 func TestAtomicNotConfigured(t *testing.T) {
-	h := selftest.NewHost("/", nil)
+	h := selftest.NewRunContext(selftest.NewHost("/"), nil)
 	if why := atomicApplies(context.Background(), h); !strings.Contains(why, "not configured") {
 		t.Fatalf("applies = %q", why)
 	}

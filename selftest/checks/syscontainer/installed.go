@@ -138,9 +138,9 @@ func findContainers(h *selftest.Host, dirs []string) ([]installedContainer, map[
 }
 
 func checkInstalled(ctx context.Context, t *selftest.T) {
-	h := t.Host
+	h := t.RunContext
 	cfg := h.Config.Syscontainer
-	found, broken, err := findContainers(h, []string{cfg.CheckoutDir, cfg.PreinstalledDir})
+	found, broken, err := findContainers(h.Host, []string{cfg.CheckoutDir, cfg.PreinstalledDir})
 	if err != nil {
 		t.Fail("%v", err)
 		return
@@ -160,7 +160,7 @@ func checkInstalled(ctx context.Context, t *selftest.T) {
 			sd = nil
 		}
 	}
-	repos := ostreeRepos(h, cfg.OstreeRepo, cfg.CheckoutDir)
+	repos := ostreeRepos(h.Host, cfg.OstreeRepo, cfg.CheckoutDir)
 	var names []string
 	for _, c := range found {
 		names = append(names, c.name)
@@ -191,7 +191,7 @@ func checkInstalled(ctx context.Context, t *selftest.T) {
 }
 
 // inspectContainer returns what is wrong with one container.
-func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.Host, sd selftest.Systemd, repos []string, c installedContainer) []string {
+func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.RunContext, sd selftest.Systemd, repos []string, c installedContainer) []string {
 	var p []string
 	read := func(name string) ([]byte, error) {
 		b, err := h.ReadFile(path.Join(c.dir, name), rootfs.Container)
@@ -220,7 +220,7 @@ func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.Host, sd s
 		return p
 	}
 	t.Detail("image_"+c.name, info.Image)
-	if ref, err := findImageRef(h, repos, info.Image); err != nil {
+	if ref, err := findImageRef(h.Host, repos, info.Image); err != nil {
 		p = append(p, err.Error())
 	} else {
 		t.Detail("image_ref_"+c.name, ref)
@@ -253,7 +253,7 @@ func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.Host, sd s
 
 // runcAlive checks runc's state of a container: state.json under runc's
 // root names a live init process started when runc says it was.
-func runcAlive(h *selftest.Host, name string) string {
+func runcAlive(h *selftest.RunContext, name string) string {
 	root := h.Config.Syscontainer.SystemRuncRoot
 	sp := path.Join(root, name, "state.json")
 	b, err := h.ReadFile(sp, rootfs.Container)

@@ -52,7 +52,7 @@ func atomicInfo(image string, service bool) string {
 // with the real ostree into /ostree/repo, and running under the real runc
 // with the root's /run/runc as runc's root; flannel preinstalled in /usr
 // with no service.
-func installedTree(t *testing.T) (string, *selftest.Host, *fakeSystemd) {
+func installedTree(t *testing.T) (string, *selftest.RunContext, *fakeSystemd) {
 	t.Helper()
 	needRunc(t)
 	testutil.NeedCommand(t, "ostree", "ostree")
@@ -100,7 +100,7 @@ func installedTree(t *testing.T) (string, *selftest.Host, *fakeSystemd) {
 		t.Fatalf("runc start: %v %s", err, out)
 	}
 
-	h := selftest.NewHost(root, nil)
+	h := selftest.NewRunContext(selftest.NewHost(root), nil)
 	h.Offline = false // a live host whose files happen to sit under root
 	sd := &fakeSystemd{units: map[string]selftest.UnitState{
 		"etcd.service": {Name: "etcd.service", LoadState: "loaded", ActiveState: "active", SubState: "running"},
@@ -184,7 +184,7 @@ func TestInstalledBroken(t *testing.T) {
 }
 
 func TestInstalledNone(t *testing.T) {
-	h := selftest.NewHost(t.TempDir(), nil)
+	h := selftest.NewRunContext(selftest.NewHost(t.TempDir()), nil)
 	r := runCheck(t, h, registered(t, "syscontainer.installed"))
 	if r.Status != record.StatusSkip || !strings.Contains(r.Message, "no system containers are installed") {
 		t.Fatalf("%s: %s", r.Status, r.Message)

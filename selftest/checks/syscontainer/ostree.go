@@ -191,9 +191,9 @@ func layerBranch(d digest.Digest) string { return OciImagePrefix + d.Encoded() }
 // probeOstreeRepo returns the repository system containers' images live
 // in on this host, or "" where there is none (then the probe uses the
 // self-test's private OCI store only).
-func probeOstreeRepo(h *selftest.Host) string {
+func probeOstreeRepo(h *selftest.RunContext) string {
 	cfg := h.Config.Syscontainer
-	for _, r := range ostreeRepos(h, cfg.OstreeRepo, cfg.CheckoutDir) {
+	for _, r := range ostreeRepos(h.Host, cfg.OstreeRepo, cfg.CheckoutDir) {
 		if h.Exists(path.Join(r, "config")) {
 			return r
 		}

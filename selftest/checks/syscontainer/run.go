@@ -100,14 +100,14 @@ func (p *probeRun) runcArgv(args ...string) []string {
 }
 
 func checkSyscontainerRun(ctx context.Context, t *selftest.T) {
-	cfg := t.Host.Config.Syscontainer
+	cfg := t.Config.Syscontainer
 	runc, err := exec.LookPath(cfg.Runc)
 	if err != nil {
 		t.Evidence("runc", "installed", "not found: "+err.Error())
 		t.Fail("runc (%q) is not installed: system containers cannot run (%v)", cfg.Runc, err)
 		return
 	}
-	bin := t.Host.ProbeBinary
+	bin := t.ProbeBinary
 	if bin == "" {
 		if bin, err = probe.Binary(); err != nil {
 			t.Error("%v", err)
@@ -123,7 +123,7 @@ func checkSyscontainerRun(ctx context.Context, t *selftest.T) {
 		nonce: probe.NewNonce(), binary: bin,
 	}
 	p.name = Prefix + p.nonce
-	if repo := probeOstreeRepo(t.Host); repo != "" {
+	if repo := probeOstreeRepo(t.RunContext); repo != "" {
 		p.ostree = &ostreeStore{h: t.Host, repo: repo}
 	}
 	p.run(ctx, t, cfg.StartTimeout.D())
@@ -498,7 +498,7 @@ func firstLine(s string) string {
 	return s
 }
 
-func needRoot(_ context.Context, h *selftest.Host) string {
+func needRoot(_ context.Context, h *selftest.RunContext) string {
 	if os.Geteuid() != 0 {
 		return "runc needs root to create containers; the self-test is not running as root"
 	}

@@ -29,10 +29,10 @@ func needRunc(t testing.TB) {
 // assertClean fails t if anything of syscontainer.run is left under dir:
 // a container under the private runc root or a directory in the state
 // directory.
-func assertClean(t testing.TB, h *selftest.Host) {
+func assertClean(t testing.TB, h *selftest.RunContext) {
 	t.Helper()
 	cfg := h.Config.Syscontainer
-	p := &probeRun{h: h, runc: "runc", root: cfg.RuncRoot, state: cfg.StateDir}
+	p := &probeRun{h: h.Host, runc: "runc", root: cfg.RuncRoot, state: cfg.StateDir}
 	ids, err := p.list(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestRunNonZeroExit(t *testing.T) {
 }
 
 // runProbe runs p as the check would, through the runner.
-func runProbe(t testing.TB, h *selftest.Host, p *probeRun) record.Result {
+func runProbe(t testing.TB, h *selftest.RunContext, p *probeRun) record.Result {
 	t.Helper()
 	return runCheck(t, h, &selftest.Check{ID: "syscontainer.run", Criterion: "C10", Description: "t", Run: func(ctx context.Context, st *selftest.T) {
 		p.h = st.Host
@@ -133,7 +133,7 @@ func runProbe(t testing.TB, h *selftest.Host, p *probeRun) record.Result {
 	}})
 }
 
-func newProbeRun(h *selftest.Host) *probeRun {
+func newProbeRun(h *selftest.RunContext) *probeRun {
 	cfg := h.Config.Syscontainer
 	nonce := probe.NewNonce()
 	return &probeRun{runc: "runc", root: cfg.RuncRoot, state: cfg.StateDir, nonce: nonce, name: Prefix + nonce, binary: h.ProbeBinary}
@@ -217,7 +217,7 @@ func TestRunFromRegistry(t *testing.T) {
 func TestSweepSparesLiveProbes(t *testing.T) {
 	needRunc(t)
 	h := testHost(t, t.TempDir())
-	live := &probeRun{h: h, runc: "runc", root: h.Config.Syscontainer.RuncRoot, state: h.Config.Syscontainer.StateDir, name: Prefix + "live"}
+	live := &probeRun{h: h.Host, runc: "runc", root: h.Config.Syscontainer.RuncRoot, state: h.Config.Syscontainer.StateDir, name: Prefix + "live"}
 	lock, err := live.lockProbe(live.name, true)
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +254,7 @@ func TestChildRun(t *testing.T) {
 	h.ProbeBinary = os.Getenv(childEnv + "_PROBE")
 	h.Config.Syscontainer.OstreeRepo = filepath.Join(dir, "repo")
 	p := newProbeRun(h)
-	p.ostree = &ostreeStore{h: h, repo: h.Config.Syscontainer.OstreeRepo}
+	p.ostree = &ostreeStore{h: h.Host, repo: h.Config.Syscontainer.OstreeRepo}
 	stop := os.Getenv(childEnv + "_STAGE")
 	p.stage = func(name string) {
 		if name == stop {
@@ -328,7 +328,7 @@ func killChild(t *testing.T, dir, stage string) {
 	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	h := newHost(dir)
 	cfg := h.Config.Syscontainer
-	p := &probeRun{h: h, runc: "runc", root: cfg.RuncRoot, state: cfg.StateDir}
+	p := &probeRun{h: h.Host, runc: "runc", root: cfg.RuncRoot, state: cfg.StateDir}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if stage == "running" {

@@ -19,7 +19,7 @@ import (
 
 // NeedOstreeBooted is the applicability test of checks that need a
 // running OSTree host: ostree-prepare-root leaves /run/ostree-booted.
-func NeedOstreeBooted(_ context.Context, h *selftest.Host) string {
+func NeedOstreeBooted(_ context.Context, h *selftest.RunContext) string {
 	if !h.Exists("/run/ostree-booted") {
 		return "not an OSTree-booted host (no /run/ostree-booted)"
 	}
@@ -28,7 +28,7 @@ func NeedOstreeBooted(_ context.Context, h *selftest.Host) string {
 
 // NeedSysroot is the applicability test of checks that only read a
 // sysroot, live or offline.
-func NeedSysroot(_ context.Context, h *selftest.Host) string {
+func NeedSysroot(_ context.Context, h *selftest.RunContext) string {
 	if fi, err := h.Stat("/ostree/deploy"); err != nil || !fi.IsDir() {
 		return "not an OSTree sysroot (no /ostree/deploy)"
 	}
