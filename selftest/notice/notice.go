@@ -9,7 +9,6 @@ package notice
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
@@ -111,38 +110,6 @@ func Acknowledge(ctx context.Context, dir, bootID string, lockTimeout time.Durat
 	return rec, st.Sync()
 }
 
-// Name names a deployment the way the banner does: "12.3 (abc1234567)",
-// the checksum alone when it has no version.
-func Name(d *record.Deployment) string {
-	if d == nil {
-		return "an unknown deployment"
-	}
-	if d.Version == "" {
-		return record.Short(d.Checksum)
-	}
-	return d.Version + " (" + record.Short(d.Checksum) + ")"
-}
-
-// Failures says which required checks failed: "runtime.service failed:
-// <message>", and how many more.
-func Failures(h *record.Health) string {
-	if h == nil || len(h.Failing) == 0 {
-		if h != nil && h.Reason != "" {
-			return h.Reason
-		}
-		return "required checks failed"
-	}
-	f := h.Failing[0]
-	s := f.ID + " failed"
-	if m := strings.SplitN(f.Message, "\n", 2)[0]; m != "" {
-		s += ": " + m
-	}
-	if n := len(h.Failing) - 1; n > 0 {
-		s += fmt.Sprintf(" (and %d more)", n)
-	}
-	return s
-}
-
 // When is when rec's health action was decided (the record's end when the
 // decision time is missing).
 func When(rec *record.Record) time.Time {
@@ -164,8 +131,8 @@ func Banner(rec *record.Record) string {
 	if from == nil {
 		from = rec.Deployment
 	}
-	return record.Printable(fmt.Sprintf("rolled back from %s to %s on %s: %s", Name(from), Name(h.To),
-		When(rec).UTC().Format("2006-01-02 15:04 UTC"), Failures(h)))
+	return record.Printable(fmt.Sprintf("rolled back from %s to %s on %s: %s", from.Label(), h.To.Label(),
+		When(rec).UTC().Format("2006-01-02 15:04 UTC"), h.Failures()))
 }
 
 // AckHint is the line that follows the banner.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
-	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
@@ -72,7 +71,7 @@ func Attribute(tr *record.Transition, id string, h *record.Health) bool {
 	if tr.From == nil {
 		tr.From = h.From
 	}
-	tr.Reason = fmt.Sprintf("rollback by %s (record %s): %s", record.TransitionByAtomicSelftest, id, notice.Failures(h))
+	tr.Reason = fmt.Sprintf("rollback by %s (record %s): %s", record.TransitionByAtomicSelftest, id, h.Failures())
 	return true
 }
 
@@ -83,7 +82,7 @@ func Attribute(tr *record.Transition, id string, h *record.Health) bool {
 // check would have to overwrite this one's record and run after it.
 func Fallback(tr *record.Transition, def *record.Deployment) {
 	tr.Kind, tr.Expected = record.TransitionFallback, def
-	tr.Reason = fmt.Sprintf("the bootloader started %s, the default entry is %s", notice.Name(tr.To), notice.Name(def))
+	tr.Reason = fmt.Sprintf("the bootloader started %s, the default entry is %s", tr.To.Label(), def.Label())
 }
 
 // defaultEntry returns the default boot entry's deployment and when the
