@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/cloudinithost"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
@@ -73,7 +74,7 @@ func write(t *testing.T, root, rel, data string) {
 
 func instance(t *testing.T, root string) string {
 	t.Helper()
-	p, err := rootfs.Resolve(root, instanceDir)
+	p, err := rootfs.Resolve(root, cloudinithost.InstanceDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +310,7 @@ func TestApplies(t *testing.T) {
 			h.Config.Cloudinit.RequireVirtualized = true
 			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: "kvm"}, nil }
 			c.setup(root, h)
-			got := applies(context.Background(), h)
+			got := cloudinithost.NeedCloudInit(context.Background(), h)
 			if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
 				t.Fatalf("applies = %q, want %q", got, c.want)
 			}
@@ -324,10 +325,10 @@ func TestVirtualizationFallback(t *testing.T) {
 	}
 	h := hostAt(t.TempDir())
 	h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return nil, errors.New("no bus") }
-	v, how := virtualization(context.Background(), h.Host)
+	v, how := cloudinithost.Virtualization(context.Background(), h.Host)
 	out, _ := exec.Command("systemd-detect-virt").Output()
 	want := strings.TrimSpace(string(out))
-	if containerTypes[want] {
+	if cloudinithost.ContainerTypes[want] {
 		want = "none"
 	}
 	if v != want || !strings.HasPrefix(how, "systemd-detect-virt") {

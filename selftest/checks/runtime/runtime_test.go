@@ -14,6 +14,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/runtimehost"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
@@ -117,7 +118,7 @@ func TestRunDaemonStopped(t *testing.T) {
 	h.NewSystemd = dockertest.Systemd(nil)
 	d.Stop(t)
 	res := run(t, h, "runtime.run", 0)
-	if needRuntime(context.Background(), h) != "" {
+	if runtimehost.NeedRuntime(context.Background(), h) != "" {
 		// No docker.service installed on this machine either.
 		checktest.Expect(t, res, record.StatusSkip, "no container runtime")
 		return

@@ -10,7 +10,9 @@ import (
 	"github.com/moby/moby/api/types/system"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/runtimehost"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
+	"github.com/atomic-selftest/atomic-selftest/selftest/storageconf"
 )
 
 func init() {
@@ -21,7 +23,7 @@ func init() {
 		Description: "the daemon's storage driver (and, for podman, its graph root) is the configured one and its backing store is sound (d_type/ftype for overlay; thin pool, no loopback, free space for devicemapper)",
 		Timeout:     60 * time.Second,
 		Depends:     []string{"storage.config"},
-		Applies:     installed,
+		Applies:     runtimehost.NeedRuntimeUnit,
 		Run:         checkDriver,
 	})
 }
@@ -30,12 +32,12 @@ func init() {
 // examines the backing store.
 func checkDriver(ctx context.Context, t *selftest.T) {
 	h := t.RunContext
-	e := engineOf(h)
+	e := runtimehost.Engine(h)
 	if e.Podman() {
 		checkPodmanDriver(ctx, t, e)
 		return
 	}
-	s, err := ReadSetup(h.Files(), unitName(h), h.Config.Storage.Driver)
+	s, err := storageconf.ReadSetup(h.Files(), runtimehost.DockerUnit(h), h.Config.Storage.Driver)
 	if err != nil {
 		t.Error("%v", err)
 		return
@@ -54,7 +56,7 @@ func checkDriver(ctx context.Context, t *selftest.T) {
 			problems = append(problems, fmt.Sprintf("the daemon uses %s, but %s configures %s", info.Driver, s.From, want))
 		}
 	}
-	status := NewDriverStatus(info.DriverStatus)
+	status := storageconf.NewDriverStatus(info.DriverStatus)
 	switch info.Driver {
 	case "overlay2", "overlay":
 		problems = append(problems, checkOverlay(t, info.DockerRootDir, info.Driver, status)...)
@@ -73,15 +75,8 @@ func checkDriver(ctx context.Context, t *selftest.T) {
 // driver status; false means the verdict is given (an error when the
 // socket is misconfigured, a failure when the daemon does not answer).
 func daemonInfo(ctx context.Context, t *selftest.T, e dockerprobe.Engine) (system.Info, bool) {
-	c, err := dockerprobe.Dial(e.Socket)
-	if err != nil {
-		t.Error("%v", err)
-		return system.Info{}, false
-	}
-	defer c.Close()
-	c.Podman = e.Podman()
-	if _, _, err := c.Ping(ctx, t.Config.Runtime.PingTimeout.D()); err != nil {
-		t.Fail("%v", err)
+	c := runtimehost.Connect(ctx, t, e)
+	if c == nil {
 		return system.Info{}, false
 	}
 	info, err := c.Info(ctx)
@@ -97,12 +92,12 @@ func daemonInfo(ctx context.Context, t *selftest.T, e dockerprobe.Engine) (syste
 // checkOverlay checks d_type on the daemon's real directory, and ftype
 // on XFS; the daemon refuses overlay2 without d_type, and an XFS made
 // with ftype=0 is why (docker docs, "Use the OverlayFS storage driver").
-func checkOverlay(t *selftest.T, root, driver string, status DriverStatus) []string {
+func checkOverlay(t *selftest.T, root, driver string, status storageconf.DriverStatus) []string {
 	var problems []string
 	dir := filepath.Join(root, driver)
 	judged := false
 	for _, d := range []string{dir, root} {
-		ok, j, err := SupportsDType(d)
+		ok, j, err := storageconf.SupportsDType(d)
 		if err != nil {
 			continue
 		}
@@ -126,12 +121,12 @@ func checkOverlay(t *selftest.T, root, driver string, status DriverStatus) []str
 			problems = append(problems, "the daemon reports Supports d_type: "+v)
 		}
 	}
-	fs, err := FSType(dir)
+	fs, err := storageconf.FSType(dir)
 	if err == nil {
 		t.Evidence("backing filesystem of "+dir, "", fs)
 	}
 	if fs == "xfs" {
-		ftype, err := XFSFtype(dir)
+		ftype, err := storageconf.XFSFtype(dir)
 		switch {
 		case err != nil:
 			problems = append(problems, err.Error())
@@ -148,7 +143,7 @@ func checkOverlay(t *selftest.T, root, driver string, status DriverStatus) []str
 // checkDevmapper checks the thin pool: the daemon uses the configured
 // one, no loopback files, usage below the thresholds, and (where lvs
 // exists) that LVM knows it as a thin pool.
-func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverStatus) []string {
+func checkDevmapper(ctx context.Context, t *selftest.T, s *storageconf.Setup, status storageconf.DriverStatus) []string {
 	var problems []string
 	cfg := t.Config.Storage
 	for _, k := range []string{"Data loop file", "Metadata loop file"} {
@@ -195,12 +190,12 @@ func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverS
 
 // checkLvs asks LVM about the pool where lvs is installed.
 func checkLvs(ctx context.Context, t *selftest.T, pool string) []string {
-	vg, lv, ok := SplitDMName(pool)
+	vg, lv, ok := storageconf.SplitDMName(pool)
 	if !ok {
 		t.Evidence("lvs", "", fmt.Sprintf("pool %q is not an LVM device name: not asked", pool))
 		return nil
 	}
-	out, err := t.Host.Run(ctx, 20*time.Second, "lvs", "--noheadings", "--nameprefixes", "-o", LvsFields, vg+"/"+lv)
+	out, err := t.Host.Run(ctx, 20*time.Second, "lvs", "--noheadings", "--nameprefixes", "-o", storageconf.LvsFields, vg+"/"+lv)
 	if err != nil {
 		if ee, isExit := err.(*selftest.ExitError); isExit {
 			return []string{fmt.Sprintf("lvs does not know the thin pool %s/%s: %s", vg, lv, strings.TrimSpace(ee.Stderr))}
@@ -209,7 +204,7 @@ func checkLvs(ctx context.Context, t *selftest.T, pool string) []string {
 		t.Evidence("lvs "+vg+"/"+lv, "", "not run: "+err.Error())
 		return nil
 	}
-	lvs, err := ParseLvs(string(out))
+	lvs, err := storageconf.ParseLvs(string(out))
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -270,4 +265,43 @@ func yesNo(b bool, yes, no string) string {
 		return yes
 	}
 	return no
+}
+
+// checkPodmanDriver is storage.driver for podman: the API service's
+// driver and graph root (GET /info through the compatible API: Driver,
+// DockerRootDir) are storage.conf's, and an overlay graph root's file
+// system supports d_type.
+func checkPodmanDriver(ctx context.Context, t *selftest.T, e dockerprobe.Engine) {
+	h := t.RunContext
+	sc, err := storageconf.ReadStorageConf(h.Files())
+	if err != nil {
+		t.Error("%v", err)
+		return
+	}
+	info, ok := daemonInfo(ctx, t, e)
+	if !ok {
+		return
+	}
+	var problems []string
+	want, from := sc.WantDriver(h.Config.Storage.Driver)
+	if want == "" {
+		t.Evidence("storage driver", "containers-storage's default", info.Driver)
+	} else {
+		t.Evidence("storage driver", want, info.Driver)
+		if info.Driver != want {
+			problems = append(problems, fmt.Sprintf("podman uses %s, but %s configures %s", info.Driver, from, want))
+		}
+	}
+	t.Evidence("graph root", sc.GraphRoot, info.DockerRootDir)
+	if info.DockerRootDir != sc.GraphRoot {
+		problems = append(problems, fmt.Sprintf("podman stores in %s, but %s sets graphroot %s", info.DockerRootDir, sc.From(), sc.GraphRoot))
+	}
+	if info.Driver == "overlay" {
+		problems = append(problems, checkOverlay(t, info.DockerRootDir, info.Driver, storageconf.NewDriverStatus(info.DriverStatus))...)
+	}
+	if len(problems) > 0 {
+		t.Fail("%s", strings.Join(problems, "; "))
+		return
+	}
+	t.Pass("podman uses %s in %s as %s configures, on a sound backing store", info.Driver, info.DockerRootDir, sc.From())
 }

@@ -1,4 +1,4 @@
-package cloudinit
+package cloudinitfmt
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 
 // seeds adds every fixture file of the given name as a fuzz seed.
 func seeds(f *testing.F, pattern string) {
-	ms, _ := filepath.Glob(filepath.Join("testdata", "*", pattern))
+	ms, _ := filepath.Glob(filepath.Join("..", "checks", "cloudinit", "testdata", "*", pattern))
 	for _, m := range ms {
 		if b, err := os.ReadFile(m); err == nil {
 			f.Add(b)

@@ -1,4 +1,4 @@
-package storage
+package storageconf
 
 import (
 	"encoding/binary"

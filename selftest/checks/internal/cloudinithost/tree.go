@@ -1,4 +1,8 @@
-package cloudinit
+// Package cloudinithost is what the cloudinit.* checks share: where
+// cloud-init keeps its records on a host (Tree, read through the host's
+// confined file API and parsed with selftest/cloudinitfmt) and whether
+// cloud-init applies to the host at all (NeedCloudInit).
+package cloudinithost
 
 import (
 	"errors"
@@ -8,36 +12,37 @@ import (
 	"strings"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/cloudinitfmt"
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
 // Paths cloud-init uses (cloudinit/helpers.py Paths, cloudinit/cmd/main.py).
 const (
-	runDir       = "/run/cloud-init"
-	dataDir      = "/var/lib/cloud/data"
-	instanceDir  = "/var/lib/cloud/instance"
-	seedDir      = "/var/lib/cloud/seed"
-	cloudCfg     = "/etc/cloud/cloud.cfg"
-	cloudCfgD    = "/etc/cloud/cloud.cfg.d"
-	disabledFile = "/etc/cloud/cloud-init.disabled"
-	logFile      = "/var/log/cloud-init.log"
+	RunDir       = "/run/cloud-init"
+	DataDir      = "/var/lib/cloud/data"
+	InstanceDir  = "/var/lib/cloud/instance"
+	SeedDir      = "/var/lib/cloud/seed"
+	CloudCfg     = "/etc/cloud/cloud.cfg"
+	CloudCfgD    = "/etc/cloud/cloud.cfg.d"
+	DisabledFile = "/etc/cloud/cloud-init.disabled"
+	LogFile      = "/var/log/cloud-init.log"
 )
 
-// tree reads cloud-init's records through the host's confined file API.
-type tree struct{ h *selftest.Host }
+// Tree reads cloud-init's records through the host's confined file API.
+type Tree struct{ H *selftest.Host }
 
 // read returns a record's bytes, at most the limit for state records; a
 // missing file is (nil, nil).
-func (r tree) read(p string) ([]byte, error) {
-	b, err := r.h.ReadFile(p, rootfs.State)
+func (r Tree) Read(p string) ([]byte, error) {
+	b, err := r.H.ReadFile(p, rootfs.State)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	return b, err
 }
 
-func (r tree) exists(p string) (bool, error) {
-	_, err := r.h.Stat(p)
+func (r Tree) Exists(p string) (bool, error) {
+	_, err := r.H.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -45,8 +50,8 @@ func (r tree) exists(p string) (bool, error) {
 }
 
 // list returns the names in a directory; a missing one is empty.
-func (r tree) list(p string) ([]string, error) {
-	ents, err := r.h.ReadDir(p)
+func (r Tree) List(p string) ([]string, error) {
+	ents, err := r.H.ReadDir(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -62,22 +67,22 @@ func (r tree) list(p string) ([]string, error) {
 
 // status reads status.json: this boot's under /run/cloud-init on a live
 // host (a tmpfs, so it is this boot's), else /var/lib/cloud/data's.
-func (r tree) status() (*Status, string, error) {
-	return parseFirst(r, "status.json", ParseStatus)
+func (r Tree) Status() (*cloudinitfmt.Status, string, error) {
+	return parseFirst(r, "status.json", cloudinitfmt.ParseStatus)
 }
 
-func (r tree) result() (*Result, string, error) {
-	return parseFirst(r, "result.json", ParseResult)
+func (r Tree) Result() (*cloudinitfmt.Result, string, error) {
+	return parseFirst(r, "result.json", cloudinitfmt.ParseResult)
 }
 
-func parseFirst[T any](r tree, name string, parse func([]byte) (*T, error)) (*T, string, error) {
-	dirs := []string{runDir, dataDir}
-	if r.h.Offline {
-		dirs = []string{dataDir}
+func parseFirst[T any](r Tree, name string, parse func([]byte) (*T, error)) (*T, string, error) {
+	dirs := []string{RunDir, DataDir}
+	if r.H.Offline {
+		dirs = []string{DataDir}
 	}
 	for _, d := range dirs {
 		p := filepath.Join(d, name)
-		b, err := r.read(p)
+		b, err := r.Read(p)
 		if err != nil {
 			return nil, p, err
 		}
@@ -95,13 +100,13 @@ func parseFirst[T any](r tree, name string, parse func([]byte) (*T, error)) (*T,
 
 // cloudConfig reads the instance's merged user-data cloud-config; nil
 // when the user-data had none.
-func (r tree) cloudConfig() (*CloudConfig, error) {
-	p := instanceDir + "/cloud-config.txt"
-	b, err := r.read(p)
+func (r Tree) CloudConfig() (*cloudinitfmt.CloudConfig, error) {
+	p := InstanceDir + "/cloud-config.txt"
+	b, err := r.Read(p)
 	if err != nil || b == nil {
 		return nil, err
 	}
-	c, err := ParseCloudConfig(b)
+	c, err := cloudinitfmt.ParseCloudConfig(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
@@ -110,16 +115,16 @@ func (r tree) cloudConfig() (*CloudConfig, error) {
 
 // instanceData reads /run/cloud-init/instance-data.json; nil before
 // cloud-init 18.3 or offline.
-func (r tree) instanceData() (*InstanceData, error) {
-	if r.h.Offline {
+func (r Tree) InstanceData() (*cloudinitfmt.InstanceData, error) {
+	if r.H.Offline {
 		return nil, nil
 	}
-	p := runDir + "/instance-data.json"
-	b, err := r.read(p)
+	p := RunDir + "/instance-data.json"
+	b, err := r.Read(p)
 	if err != nil || b == nil {
 		return nil, err
 	}
-	d, err := ParseInstanceData(b)
+	d, err := cloudinitfmt.ParseInstanceData(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
@@ -127,17 +132,17 @@ func (r tree) instanceData() (*InstanceData, error) {
 }
 
 // seedMetaData reads the NoCloud seed's meta-data, where one was kept.
-func (r tree) seedMetaData() (*SeedMetaData, string, error) {
+func (r Tree) SeedMetaData() (*cloudinitfmt.SeedMetaData, string, error) {
 	for _, d := range []string{"nocloud", "nocloud-net"} {
-		p := seedDir + "/" + d + "/meta-data"
-		b, err := r.read(p)
+		p := SeedDir + "/" + d + "/meta-data"
+		b, err := r.Read(p)
 		if err != nil {
 			return nil, p, err
 		}
 		if b == nil {
 			continue
 		}
-		m, err := ParseSeedMetaData(b)
+		m, err := cloudinitfmt.ParseSeedMetaData(b)
 		if err != nil {
 			return nil, p, fmt.Errorf("%s: %w", p, err)
 		}
@@ -149,30 +154,30 @@ func (r tree) seedMetaData() (*SeedMetaData, string, error) {
 // defaultUser is the default user's name: the user-data's "user", else
 // system_info.default_user.name of cloud.cfg and then cloud.cfg.d/*.cfg
 // in lexical order, the last one winning (cloud-init's merge order).
-func (r tree) defaultUser(cc *CloudConfig) (string, string, error) {
+func (r Tree) DefaultUser(cc *cloudinitfmt.CloudConfig) (string, string, error) {
 	if cc != nil && cc.DefaultUser != "" {
-		return cc.DefaultUser, instanceDir + "/cloud-config.txt", nil
+		return cc.DefaultUser, InstanceDir + "/cloud-config.txt", nil
 	}
-	files := []string{cloudCfg}
-	names, err := r.list(cloudCfgD)
+	files := []string{CloudCfg}
+	names, err := r.List(CloudCfgD)
 	if err != nil {
 		return "", "", err
 	}
 	for _, n := range names {
 		if strings.HasSuffix(n, ".cfg") {
-			files = append(files, cloudCfgD+"/"+n)
+			files = append(files, CloudCfgD+"/"+n)
 		}
 	}
 	var user, from string
 	for _, f := range files {
-		b, err := r.read(f)
+		b, err := r.Read(f)
 		if err != nil {
 			return "", "", err
 		}
 		if b == nil {
 			continue
 		}
-		c, err := ParseCloudConfig(b)
+		c, err := cloudinitfmt.ParseCloudConfig(b)
 		if err != nil {
 			return "", "", fmt.Errorf("%s: %w", f, err)
 		}

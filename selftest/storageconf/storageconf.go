@@ -1,4 +1,4 @@
-package storage
+package storageconf
 
 import (
 	"errors"
@@ -115,4 +115,18 @@ func (sc *StorageConf) From() string {
 		return fmt.Sprintf("%s (which replaces %s)", sc.File, sc.Shadowed)
 	}
 	return sc.File
+}
+
+// WantDriver is the driver podman must use when the self-test's
+// [storage] driver is selfDriver: that one where set (overlay2 read as
+// overlay, containers-storage's alias), else sc's, else "" (the
+// library's choice); and where that demand comes from.
+func (sc *StorageConf) WantDriver(selfDriver string) (driver, from string) {
+	if selfDriver != "" {
+		if selfDriver == "overlay2" {
+			selfDriver = "overlay"
+		}
+		return selfDriver, "the self-test's [storage] driver"
+	}
+	return sc.Driver, sc.From()
 }

@@ -1,6 +1,7 @@
-package storage
+package storageconf
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -115,13 +116,22 @@ func TestSplitDMName(t *testing.T) {
 	}
 }
 
-// lvsOutput is `lvs --noheadings --nameprefixes -o ` + LvsFields for a
-// healthy docker-storage-setup thin pool, in the shape libdm's report
-// writer prints (lvm2 libdm/libdm-report.c, _output_field: two blanks of
-// indentation, LVM2_ prefix, upper-case field ids, single-quoted values).
-const lvsOutput = "  LVM2_LV_NAME='docker-pool' LVM2_VG_NAME='atomicos' LVM2_LV_ATTR='twi-a-t---' LVM2_DATA_PERCENT='12.34' LVM2_METADATA_PERCENT='3.05'\n"
+// lvsThinPool returns testdata/lvs-thinpool.txt: `lvs --noheadings
+// --nameprefixes -o ` + LvsFields for a healthy docker-storage-setup thin
+// pool, in the shape libdm's report writer prints (lvm2
+// libdm/libdm-report.c, _output_field: two blanks of indentation, LVM2_
+// prefix, upper-case field ids, single-quoted values). The storage checks'
+// tests read the same file.
+func lvsThinPool(t testing.TB) string {
+	b, err := os.ReadFile("testdata/lvs-thinpool.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 func TestParseLvs(t *testing.T) {
+	lvsOutput := lvsThinPool(t)
 	lvs, err := ParseLvs(lvsOutput)
 	if err != nil || len(lvs) != 1 {
 		t.Fatalf("ParseLvs = %v, %v", lvs, err)
@@ -165,7 +175,7 @@ func FuzzParseEnvFile(f *testing.F) {
 }
 
 func FuzzParseLvs(f *testing.F) {
-	f.Add(lvsOutput)
+	f.Add(lvsThinPool(f))
 	f.Add("LVM2_A=b LVM2_C='d e'")
 	f.Fuzz(func(t *testing.T, s string) {
 		lvs, err := ParseLvs(s)

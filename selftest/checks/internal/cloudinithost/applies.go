@@ -1,4 +1,4 @@
-package cloudinit
+package cloudinithost
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
-// applies skips on a host Ignition provisioned, where cloud-init is not
+// NeedCloudInit skips on a host Ignition provisioned, where cloud-init is not
 // installed or is disabled, and,
 // with cloudinit.require_virtualized, on bare metal.
-func applies(ctx context.Context, h *selftest.RunContext) string {
+func NeedCloudInit(ctx context.Context, h *selftest.RunContext) string {
 	// Fedora CoreOS and the other Ignition-provisioned successors may
 	// carry cloud-init's files without running it: Ignition's result
 	// file or its kernel arguments say who provisioned the host.
@@ -22,16 +22,16 @@ func applies(ctx context.Context, h *selftest.RunContext) string {
 		return "provisioned by Ignition (" + how + "), not cloud-init: ignition.provisioned judges it"
 	}
 	installed := false
-	for _, p := range []string{"/usr/bin/cloud-init", cloudCfg} {
+	for _, p := range []string{"/usr/bin/cloud-init", CloudCfg} {
 		if h.Exists(p) {
 			installed = true
 		}
 	}
 	if !installed {
-		return "cloud-init is not installed (no /usr/bin/cloud-init, no " + cloudCfg + ")"
+		return "cloud-init is not installed (no /usr/bin/cloud-init, no " + CloudCfg + ")"
 	}
-	if h.Exists(disabledFile) {
-		return "cloud-init is disabled (" + disabledFile + " exists)"
+	if h.Exists(DisabledFile) {
+		return "cloud-init is disabled (" + DisabledFile + " exists)"
 	}
 	if !h.Offline {
 		if b, err := h.ReadFile("/proc/cmdline", rootfs.Kernel); err == nil {
@@ -43,7 +43,7 @@ func applies(ctx context.Context, h *selftest.RunContext) string {
 		}
 	}
 	if h.Config.Cloudinit.RequireVirtualized && !h.Offline {
-		virt, how := virtualization(ctx, h.Host)
+		virt, how := Virtualization(ctx, h.Host)
 		if virt == "none" {
 			return "the host is not virtualised (" + how + "); cloud-init is checked on virtualised images only (cloudinit.require_virtualized)"
 		}
@@ -51,21 +51,21 @@ func applies(ctx context.Context, h *selftest.RunContext) string {
 	return ""
 }
 
-// containerTypes are the values of systemd's Virtualization property
+// ContainerTypes are the values of systemd's Virtualization property
 // (and of systemd-detect-virt) that name containers, not virtual
 // machines (systemd's virt.c): C7 is about virtualised images, and a
 // container has no cloud seed to be configured from.
-var containerTypes = map[string]bool{
+var ContainerTypes = map[string]bool{
 	"openvz": true, "lxc": true, "lxc-libvirt": true, "systemd-nspawn": true, "docker": true,
 	"podman": true, "rkt": true, "wsl": true, "proot": true, "pouch": true, "container-other": true,
 }
 
-// virtualization asks systemd (the Manager's Virtualization property)
+// Virtualization asks systemd (the Manager's Virtualization property)
 // and falls back to systemd-detect-virt, which reports the same. Both name
 // the innermost environment, a container before the VM it may run in. It
 // returns "none" on bare metal and in containers, and says how it found
 // out; where neither can answer it returns "" (unknown: the checks run).
-func virtualization(ctx context.Context, h *selftest.Host) (string, string) {
+func Virtualization(ctx context.Context, h *selftest.Host) (string, string) {
 	v, how := "", ""
 	if sd, err := h.Systemd(ctx); err == nil {
 		if m, err := sd.Manager(ctx); err == nil {
@@ -85,7 +85,7 @@ func virtualization(ctx context.Context, h *selftest.Host) (string, string) {
 		}
 		how = "systemd-detect-virt"
 	}
-	if containerTypes[v] {
+	if ContainerTypes[v] {
 		return "none", how + " says container " + v + ", not a virtual machine"
 	}
 	return v, how + ": " + v
