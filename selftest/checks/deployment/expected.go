@@ -38,7 +38,7 @@ func needExpectation(ctx context.Context, h *selftest.RunContext) string {
 func checkExpected(ctx context.Context, t *selftest.T) {
 	ex := t.History.Expectation
 	t.UpdateRecord(func(r *record.Record) { r.Expectation = ex })
-	s, b := booted(t)
+	s, b := ostreehost.Booted(t)
 	if b == nil {
 		return
 	}
@@ -80,7 +80,7 @@ func checkExpected(ctx context.Context, t *selftest.T) {
 		installed, how := rpm(p)
 		t.Evidence("package "+p, "layered and installed", fmt.Sprintf("origin: %s; rpm: %s", yesNo(inOrigin, "layered", "not layered"), how))
 		if !inOrigin {
-			diffs = append(diffs, fmt.Sprintf("package %s is not layered in the origin (layered: %s)", p, list(layered)))
+			diffs = append(diffs, fmt.Sprintf("package %s is not layered in the origin (layered: %s)", p, ostreehost.List(layered)))
 		}
 		if installed == no {
 			diffs = append(diffs, fmt.Sprintf("package %s is not in the rpm database", p))

@@ -24,7 +24,7 @@ func init() {
 }
 
 func checkTransition(_ context.Context, t *selftest.T) {
-	s, b := booted(t)
+	s, b := ostreehost.Booted(t)
 	if b == nil {
 		return
 	}
@@ -137,7 +137,7 @@ func Classify(prev, cur *record.Deployment) *record.Transition {
 		tr.Reason = fmt.Sprintf("booted %s, deployed %s, before the last boot (of %s) started %s", ostreehost.Describe(cur), cur.Deployed.Format(time.RFC3339), ostreehost.Describe(prev), prev.BootedAt.Format(time.RFC3339))
 	case prev.OSName == cur.OSName && base(prev) == base(cur):
 		tr.Kind = record.TransitionLayering
-		tr.Reason = fmt.Sprintf("same base %s, layered packages %s -> %s", record.Short(base(cur)), list(prev.LayeredPackages), list(cur.LayeredPackages))
+		tr.Reason = fmt.Sprintf("same base %s, layered packages %s -> %s", record.Short(base(cur)), ostreehost.List(prev.LayeredPackages), ostreehost.List(cur.LayeredPackages))
 	default:
 		switch newer(cur, prev) {
 		case 1:

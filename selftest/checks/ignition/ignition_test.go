@@ -116,19 +116,6 @@ func TestProvisionedJournal(t *testing.T) {
 	checktest.Expect(t, run(t, h), record.StatusFail, "reading Ignition's journal entries: journalctl printed a line that is not JSON")
 }
 
-func FuzzParseKeyWrites(f *testing.F) {
-	f.Add([]byte(keyEntry("core", "/sysroot/var/home/core/.ssh/authorized_keys.d/ignition")))
-	f.Add([]byte("{}\n[1,2]\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		ws, _ := parseKeyWrites(data)
-		for _, w := range ws {
-			if w.user == "" || w.path == "" {
-				t.Fatalf("empty write %+v", w)
-			}
-		}
-	})
-}
-
 func run(t *testing.T, h *selftest.RunContext) record.Result {
 	t.Helper()
 	return checktest.One(t, h, checktest.Registered(t, "ignition.provisioned"))
@@ -203,40 +190,4 @@ func TestApplies(t *testing.T) {
 	if got := applies(ctx, h); got != want {
 		t.Fatalf("applies = %q, want %q", got, want)
 	}
-}
-
-func TestParseResult(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "ignition-result-previous.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := ParseResult("x", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.UserConfigProvided || r.ProvisioningBootID != "9f2e7b11-5c3d-4e8a-b1f0-6a7d2c9e4b05" || r.ProvisioningDate.Nanosecond() != 512000000 || len(r.PreviousReport) == 0 {
-		t.Errorf("parsed %+v", r)
-	}
-	if _, err := ParseResult("x", []byte(`{"provisioningBootID":"3d1c5a0e-8a52-4f7e-9a4b-2e6c0f1d7b93","provisioningDate":"not a date","userConfigProvided":true}`)); err == nil || !strings.Contains(err.Error(), "decoding x") {
-		t.Errorf("a bad date: %v", err)
-	}
-	if _, err := ParseResult("x", make([]byte, MaxResult+1)); err == nil || !strings.Contains(err.Error(), "more than") {
-		t.Errorf("too big: %v", err)
-	}
-}
-
-func FuzzParseResult(f *testing.F) {
-	for _, n := range []string{"ignition-result.json", "ignition-result-previous.json"} {
-		b, err := os.ReadFile(filepath.Join("testdata", n))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := ParseResult("fuzz", data)
-		if err == nil && (r.ProvisioningDate.IsZero() || len(r.ProvisioningBootID) != 36) {
-			t.Fatalf("accepted %+v", r)
-		}
-	})
 }

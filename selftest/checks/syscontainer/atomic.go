@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/syscontainerfmt"
 )
 
 func init() {
@@ -95,7 +96,7 @@ func checkAtomic(ctx context.Context, t *selftest.T) {
 		t.Fail("after atomic pull: %v", err)
 		return
 	} else {
-		t.Evidence("image in ostree storage", "ref "+OciImagePrefix+EncodeOstreeRef(image), ref)
+		t.Evidence("image in ostree storage", "ref "+syscontainerfmt.OciImagePrefix+syscontainerfmt.EncodeOstreeRef(image), ref)
 	}
 	unit := name + ".service"
 	if !step("systemctl start "+unit, cfg.StartTimeout.D(), "systemctl", "start", unit) {

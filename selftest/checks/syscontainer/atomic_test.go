@@ -12,6 +12,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/syscontainerfmt"
 )
 
 // fakeAtomic plays the atomic CLI and systemctl, which do not exist here,
@@ -40,7 +41,7 @@ func (f *fakeAtomic) Command(_ context.Context, _ time.Duration, argv ...string)
 	co := filepath.Join(f.root, "var/lib/containers/atomic")
 	switch {
 	case strings.HasPrefix(line, "atomic pull"):
-		writeFile(filepath.Join(f.root, "var/lib/containers/atomic/.storage/ostree/refs/heads/ociimage/"+EncodeOstreeRef(argv[len(argv)-1])), "0123\n")
+		writeFile(filepath.Join(f.root, "var/lib/containers/atomic/.storage/ostree/refs/heads/ociimage/"+syscontainerfmt.EncodeOstreeRef(argv[len(argv)-1])), "0123\n")
 	case strings.HasPrefix(line, "atomic install"):
 		os.MkdirAll(filepath.Join(co, "probe.0"), 0o755)
 		os.Symlink("/var/lib/containers/atomic/probe.0", filepath.Join(co, "probe"))

@@ -12,7 +12,9 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/syscontainerfmt"
 )
 
 // fakeSystemd answers for units by name; the host here has no systemd as
@@ -54,7 +56,7 @@ func atomicInfo(image string, service bool) string {
 // with no service.
 func installedTree(t *testing.T) (string, *selftest.RunContext, *fakeSystemd) {
 	t.Helper()
-	needRunc(t)
+	testutil.NeedRunc(t)
 	testutil.NeedCommand(t, "ostree", "ostree")
 	root := t.TempDir()
 	co := filepath.Join(root, "var/lib/containers/atomic")
@@ -64,7 +66,7 @@ func installedTree(t *testing.T) (string, *selftest.RunContext, *fakeSystemd) {
 	}
 	b, _ := os.ReadFile(sleeperBin(t))
 	os.WriteFile(filepath.Join(bundle, "rootfs/sleeper"), b, 0o755)
-	if err := writeSpec(bundle, probeSpec([]string{"/sleeper"})); err != nil {
+	if err := probe.WriteRuncSpec(bundle, probe.RuncSpec([]string{"/sleeper"})); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WriteFile(t, bundle, "info", atomicInfo(etcdImage, true))
@@ -80,8 +82,8 @@ func installedTree(t *testing.T) (string, *selftest.RunContext, *fakeSystemd) {
 	empty := t.TempDir()
 	for _, argv := range [][]string{
 		{"ostree", "init", "--repo=" + repo, "--mode=bare-user-only"},
-		{"ostree", "commit", "--repo=" + repo, "--branch=" + OciImagePrefix + EncodeOstreeRef(etcdImage), "--tree=dir=" + empty, "--no-xattrs", "--subject=etcd image"},
-		{"ostree", "commit", "--repo=" + repo, "--branch=" + OciImagePrefix + EncodeOstreeRef("docker.io/flannel:v1"), "--tree=dir=" + empty, "--no-xattrs", "--subject=flannel image"},
+		{"ostree", "commit", "--repo=" + repo, "--branch=" + syscontainerfmt.OciImagePrefix + syscontainerfmt.EncodeOstreeRef(etcdImage), "--tree=dir=" + empty, "--no-xattrs", "--subject=etcd image"},
+		{"ostree", "commit", "--repo=" + repo, "--branch=" + syscontainerfmt.OciImagePrefix + syscontainerfmt.EncodeOstreeRef("docker.io/flannel:v1"), "--tree=dir=" + empty, "--no-xattrs", "--subject=flannel image"},
 	} {
 		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%v: %v %s", argv, err, out)
@@ -146,7 +148,7 @@ func TestInstalledBroken(t *testing.T) {
 			exec.Command("runc", "--root", filepath.Join(root, "run/runc"), "delete", "--force", "etcd").Run()
 		}, "etcd: runc does not know the container (no /run/runc/etcd/state.json)"},
 		{"image ref gone", func(t *testing.T, root string, sd *fakeSystemd) {
-			out, err := exec.Command("ostree", "refs", "--repo="+filepath.Join(root, "ostree/repo"), "--delete", OciImagePrefix+EncodeOstreeRef(etcdImage)).CombinedOutput()
+			out, err := exec.Command("ostree", "refs", "--repo="+filepath.Join(root, "ostree/repo"), "--delete", syscontainerfmt.OciImagePrefix+syscontainerfmt.EncodeOstreeRef(etcdImage)).CombinedOutput()
 			if err != nil {
 				t.Fatalf("%v %s", err, out)
 			}
@@ -188,28 +190,6 @@ func TestInstalledNone(t *testing.T) {
 	r := runCheck(t, h, registered(t, "syscontainer.installed"))
 	if r.Status != record.StatusSkip || !strings.Contains(r.Message, "no system containers are installed") {
 		t.Fatalf("%s: %s", r.Status, r.Message)
-	}
-}
-
-// The encoding matches the atomic CLI's own tests and integration tests
-// (tests/unit/test_syscontainers.py, tests/integration/
-// test_system_containers_images.sh and _pull.sh).
-func TestEncodeOstreeRef(t *testing.T) {
-	for in, want := range map[string]string{
-		"busybox":            "busybox_3Alatest",
-		"docker.io/busybox":  "docker.io_2Fbusybox_3Alatest",
-		"atomic-test-system": "atomic-test-system_3Alatest",
-		"registry.fedoraproject.org/f27/kubernetes-apiserver":     "registry.fedoraproject.org_2Ff27_2Fkubernetes-apiserver_3Alatest",
-		"registry.fedoraproject.org/f27/kubernetes-apiserver:tag": "registry.fedoraproject.org_2Ff27_2Fkubernetes-apiserver_3Atag",
-		"cafe:tag":                 "cafe_3Atag",
-		"oci:localhost:5000/a/b:1": "localhost_3A5000_2Fa_2Fb_3A1",
-	} {
-		if got := EncodeOstreeRef(in); got != want {
-			t.Errorf("EncodeOstreeRef(%q) = %q, want %q", in, got, want)
-		}
-		if got := DecodeOstreeRef(want); normalizeImage(got) != normalizeImage(in) {
-			t.Errorf("DecodeOstreeRef(%q) = %q, not %q", want, got, in)
-		}
 	}
 }
 

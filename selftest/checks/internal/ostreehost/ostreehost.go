@@ -148,3 +148,33 @@ func BootFiles(h *selftest.Host, e *ot.BootEntry) []BootFile {
 	}
 	return files
 }
+
+// Booted loads the sysroot and returns its booted deployment, or reports
+// why there is none.
+func Booted(t *selftest.T) (*ot.Sysroot, *ot.Deployment) {
+	s, err := Load(t.Host)
+	if err != nil {
+		t.Error("%v", err)
+		return nil, nil
+	}
+	if s.Booted == nil {
+		why := "not OSTree-booted (no /run/ostree-booted)"
+		if s.OstreeBooted {
+			why = "no deployment's directory is the running root"
+		}
+		if p := Problems(s); p != "" {
+			why += "; " + p
+		}
+		t.Fail("cannot identify the booted deployment: %s", why)
+		return s, nil
+	}
+	return s, s.Booted
+}
+
+// List joins l for a message, "none" when it is empty.
+func List(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	return strings.Join(l, ", ")
+}

@@ -1,4 +1,4 @@
-package syscontainer
+package ociimage
 
 import (
 	"context"
@@ -14,13 +14,13 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
-	"github.com/atomic-selftest/atomic-selftest/selftest/ociimage"
+	"github.com/atomic-selftest/atomic-selftest/selftest/syscontainerfmt"
 )
 
 // ostreeTimeout bounds one ostree command.
 const ostreeTimeout = 2 * time.Minute
 
-// ostreeStore keeps images in an OSTree repository the way the atomic CLI
+// OstreeStore keeps images in an OSTree repository the way the atomic CLI
 // finds them: it pulls with skopeo, whose ostree transport
 // (containers/image ostree/ostree_dest.go, removed from containers/image
 // since) commits each layer's files on the branch ociimage/<layer digest
@@ -32,21 +32,25 @@ const ostreeTimeout = 2 * time.Minute
 // and libostree; this uses the host's ostree command instead. It also
 // keeps the manifest as /manifest.json in the image's tree, which is how
 // it reads it back (ostree cat) without parsing GVariant text.
-type ostreeStore struct {
-	h    *selftest.Host
-	repo string // host path of the repository
+type OstreeStore struct {
+	// Host runs the ostree command; Repo is the host path of the
+	// repository.
+	Host *selftest.Host
+	Repo string
+	// MaxUnpack bounds what an image's layers may unpack to.
+	MaxUnpack int64
 }
 
-func (s ostreeStore) run(ctx context.Context, args ...string) ([]byte, error) {
+func (s OstreeStore) run(ctx context.Context, args ...string) ([]byte, error) {
 	// outside the door: the ostree command takes a path: Path is the
 	// root-prefixed one.
-	argv := append([]string{"ostree", args[0], "--repo=" + s.h.Path(s.repo)}, args[1:]...)
-	return s.h.Run(ctx, ostreeTimeout, argv...)
+	argv := append([]string{"ostree", args[0], "--repo=" + s.Host.Path(s.Repo)}, args[1:]...)
+	return s.Host.Run(ctx, ostreeTimeout, argv...)
 }
 
 // commit commits dir on branch with string metadata. Like the transport
 // it gives layers no parent.
-func (s ostreeStore) commit(ctx context.Context, branch, dir string, meta map[string]string) error {
+func (s OstreeStore) commit(ctx context.Context, branch, dir string, meta map[string]string) error {
 	args := []string{"commit", "--branch=" + branch, "--tree=dir=" + dir, "--no-xattrs",
 		"--subject=atomic-selftest system container probe"}
 	for k, v := range meta {
@@ -56,10 +60,10 @@ func (s ostreeStore) commit(ctx context.Context, branch, dir string, meta map[st
 	return err
 }
 
-// importImage stores im as name. The image's branch is written first, so
+// ImportImage stores im as name. The image's branch is written first, so
 // a run killed midway leaves a branch that names (through its manifest)
 // every layer branch the sweep must delete.
-func (s ostreeStore) importImage(ctx context.Context, im *ociimage.Image, name, tmp string) error {
+func (s OstreeStore) ImportImage(ctx context.Context, im *Image, name, tmp string) error {
 	mdir := filepath.Join(tmp, "manifest")
 	if err := os.MkdirAll(mdir, 0o700); err != nil {
 		return err
@@ -67,7 +71,7 @@ func (s ostreeStore) importImage(ctx context.Context, im *ociimage.Image, name, 
 	if err := os.WriteFile(filepath.Join(mdir, "manifest.json"), im.RawManifest, 0o600); err != nil {
 		return err
 	}
-	branch := OciImagePrefix + EncodeOstreeRef(name)
+	branch := syscontainerfmt.OciImagePrefix + syscontainerfmt.EncodeOstreeRef(name)
 	if err := s.commit(ctx, branch, mdir, map[string]string{
 		"docker.manifest": string(im.RawManifest), "docker.digest": im.Digest.String(), "signatures": "0",
 	}); err != nil {
@@ -86,7 +90,7 @@ func (s ostreeStore) importImage(ctx context.Context, im *ociimage.Image, name, 
 	}); err != nil {
 		return fmt.Errorf("committing the image config: %w", err)
 	}
-	budget := int64(maxUnpack)
+	budget := s.MaxUnpack
 	for n, l := range im.Layers() {
 		ldir := filepath.Join(tmp, "layer-"+l.Digest.Encoded())
 		if err := os.MkdirAll(ldir, 0o755); err != nil {
@@ -110,9 +114,9 @@ func (s ostreeStore) importImage(ctx context.Context, im *ociimage.Image, name, 
 	return nil
 }
 
-// storedManifest reads the manifest of the image stored as name.
-func (s ostreeStore) storedManifest(ctx context.Context, name string) (*imgspecv1.Manifest, error) {
-	branch := OciImagePrefix + EncodeOstreeRef(name)
+// StoredManifest reads the manifest of the image stored as name.
+func (s OstreeStore) StoredManifest(ctx context.Context, name string) (*imgspecv1.Manifest, error) {
+	branch := syscontainerfmt.OciImagePrefix + syscontainerfmt.EncodeOstreeRef(name)
 	b, err := s.run(ctx, "cat", branch, "/manifest.json")
 	if err != nil {
 		return nil, fmt.Errorf("reading the manifest of %s: %w", branch, err)
@@ -124,10 +128,10 @@ func (s ostreeStore) storedManifest(ctx context.Context, name string) (*imgspecv
 	return &m, nil
 }
 
-// checkout checks the image's layers out of the repository over rootfs,
+// Checkout checks the image's layers out of the repository over rootfs,
 // base first, as the atomic CLI composes a system container's rootfs.
-func (s ostreeStore) checkout(ctx context.Context, name, rootfs string) error {
-	m, err := s.storedManifest(ctx, name)
+func (s OstreeStore) Checkout(ctx context.Context, name, rootfs string) error {
+	m, err := s.StoredManifest(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -139,17 +143,17 @@ func (s ostreeStore) checkout(ctx context.Context, name, rootfs string) error {
 	return nil
 }
 
-// remove deletes the image's branches: its layers', its config's and its
+// Remove deletes the image's branches: its layers', its config's and its
 // own. The objects stay until ostree next prunes the repository (the
 // probe's are the same on every run of one build), since pruning is the
 // host's business.
-func (s ostreeStore) remove(ctx context.Context, name string) error {
-	branch := OciImagePrefix + EncodeOstreeRef(name)
-	if !s.has(branch) {
+func (s OstreeStore) Remove(ctx context.Context, name string) error {
+	branch := syscontainerfmt.OciImagePrefix + syscontainerfmt.EncodeOstreeRef(name)
+	if !s.Has(branch) {
 		return nil
 	}
 	var refs []string
-	if m, err := s.storedManifest(ctx, name); err == nil {
+	if m, err := s.StoredManifest(ctx, name); err == nil {
 		refs = append(refs, layerBranch(m.Config.Digest))
 		for _, l := range m.Layers {
 			refs = append(refs, layerBranch(l.Digest))
@@ -163,40 +167,28 @@ func (s ostreeStore) remove(ctx context.Context, name string) error {
 	return nil
 }
 
-// has reports whether the repository has a branch (loose refs; ostree
+// Has reports whether the repository has a branch (loose refs; ostree
 // keeps no packed refs).
-func (s ostreeStore) has(branch string) bool {
-	return s.h.Exists(path.Join(s.repo, "refs/heads", branch))
+func (s OstreeStore) Has(branch string) bool {
+	return s.Host.Exists(path.Join(s.Repo, "refs/heads", branch))
 }
 
-// leftovers lists the names of probe images left in the repository.
-func (s ostreeStore) leftovers() []string {
-	ents, err := s.h.ReadDir(path.Join(s.repo, "refs/heads", strings.TrimSuffix(OciImagePrefix, "/")))
+// Leftovers lists the names of the images in the repository whose names
+// start with prefix (letters, digits and '-' only).
+func (s OstreeStore) Leftovers(prefix string) []string {
+	ents, err := s.Host.ReadDir(path.Join(s.Repo, "refs/heads", strings.TrimSuffix(syscontainerfmt.OciImagePrefix, "/")))
 	if err != nil {
 		return nil
 	}
 	var names []string
 	for _, e := range ents {
-		// Prefix has only letters, digits and '-': it encodes as itself.
-		if strings.HasPrefix(e.Name(), Prefix) {
-			names = append(names, DecodeOstreeRef(e.Name()))
+		// Such a prefix encodes as itself.
+		if strings.HasPrefix(e.Name(), prefix) {
+			names = append(names, syscontainerfmt.DecodeOstreeRef(e.Name()))
 		}
 	}
 	return names
 }
 
 // layerBranch is the branch of a layer or config blob.
-func layerBranch(d digest.Digest) string { return OciImagePrefix + d.Encoded() }
-
-// probeOstreeRepo returns the repository system containers' images live
-// in on this host, or "" where there is none (then the probe uses the
-// self-test's private OCI store only).
-func probeOstreeRepo(h *selftest.RunContext) string {
-	cfg := h.Config.Syscontainer
-	for _, r := range ostreeRepos(h.Host, cfg.OstreeRepo, cfg.CheckoutDir) {
-		if h.Exists(path.Join(r, "config")) {
-			return r
-		}
-	}
-	return ""
-}
+func layerBranch(d digest.Digest) string { return syscontainerfmt.OciImagePrefix + d.Encoded() }

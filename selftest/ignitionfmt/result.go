@@ -1,4 +1,4 @@
-package ignition
+package ignitionfmt
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package syscontainer
+package probe
 
 import (
 	"encoding/json"
@@ -10,10 +10,16 @@ import (
 	"testing"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
-	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
 )
 
-// makeBundle makes a bundle with probeSpec(args) whose rootfs holds
+// probeBin is the real static binary; sleeperBin a static program that
+// sleeps, from the system container check's test programs.
+func probeBin(t testing.TB) string { return testutil.BuildBinary(t, "./cmd/atomic-selftest") }
+func sleeperBin(t testing.TB) string {
+	return testutil.BuildBinary(t, "./selftest/checks/syscontainer/testdata/sleeper")
+}
+
+// makeBundle makes a bundle with RuncSpec(args) whose rootfs holds
 // binary as args[0], and returns it and a runc root for it.
 func makeBundle(t *testing.T, binary string, args ...string) (bundle, runcRoot string) {
 	t.Helper()
@@ -33,7 +39,7 @@ func makeBundle(t *testing.T, binary string, args ...string) (bundle, runcRoot s
 	if err := os.WriteFile(filepath.Join(rootfs, filepath.Base(args[0])), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeSpec(bundle, probeSpec(args)); err != nil {
+	if err := WriteRuncSpec(bundle, RuncSpec(args)); err != nil {
 		t.Fatal(err)
 	}
 	return bundle, filepath.Join(dir, "runc")
@@ -41,7 +47,7 @@ func makeBundle(t *testing.T, binary string, args ...string) (bundle, runcRoot s
 
 const bundleTestName = "atomic-selftest-bundle-test"
 
-// runBundle runs binary in a bundle made with probeSpec under the real
+// runBundle runs binary in a bundle made with RuncSpec under the real
 // runc and returns its output.
 func runBundle(t *testing.T, binary string, args ...string) string {
 	t.Helper()
@@ -57,13 +63,13 @@ func runBundle(t *testing.T, binary string, args ...string) string {
 // The probe passes under its seccomp filter and sees it. Repro (issue 17
 // item 10): on the old bundle the marker said seccomp 0.
 func TestProbeUnderSeccomp(t *testing.T) {
-	needRunc(t)
-	out := runBundle(t, probeBin(t), probe.BinaryPath, "probe", "--nonce", "n1")
-	m, err := probe.Parse([]byte(out))
+	testutil.NeedRunc(t)
+	out := runBundle(t, probeBin(t), BinaryPath, "probe", "--nonce", "n1")
+	m, err := Parse([]byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if problems := probe.Verify(m, probe.Want{Nonce: "n1", ReadOnly: true, NoNetwork: true, Hostname: probeHostname}); len(problems) > 0 || m.UID != probeUID {
+	if problems := Verify(m, Want{Nonce: "n1", ReadOnly: true, NoNetwork: true, Hostname: Hostname}); len(problems) > 0 || m.UID != UID {
 		t.Errorf("sandbox: %v, uid %d", problems, m.UID)
 	}
 	if m.Seccomp != 2 {
@@ -74,7 +80,7 @@ func TestProbeUnderSeccomp(t *testing.T) {
 // A fork bomb in the probe's container stops at the pids limit with
 // EAGAIN. Repro: on the old bundle (no limit) all 200 forks succeeded.
 func TestProbePidsLimit(t *testing.T) {
-	needRunc(t)
+	testutil.NeedRunc(t)
 	out := runBundle(t, testutil.BuildBinary(t, "./selftest/checks/syscontainer/testdata/forker"), "/forker")
 	var n int
 	var errText string
@@ -88,8 +94,8 @@ func TestProbePidsLimit(t *testing.T) {
 	} else {
 		t.Fatalf("output %q", out)
 	}
-	if n >= probePidsLimit || errText != "resource temporarily unavailable" {
-		t.Errorf("forked %d children (%s), want fewer than the pids limit %d and EAGAIN", n, errText, probePidsLimit)
+	if n >= PidsLimit || errText != "resource temporarily unavailable" {
+		t.Errorf("forked %d children (%s), want fewer than the pids limit %d and EAGAIN", n, errText, PidsLimit)
 	}
 	t.Logf("%s", line)
 }
@@ -97,13 +103,13 @@ func TestProbePidsLimit(t *testing.T) {
 // The spec the probe gets declares the filter and the limits as the
 // runtime-spec expresses them.
 func TestProbeSpecLimits(t *testing.T) {
-	s := probeSpec([]string{"/x"})
+	s := RuncSpec([]string{"/x"})
 	sc := s.Linux.Seccomp
 	if sc == nil || sc.DefaultAction != "SCMP_ACT_ERRNO" || sc.DefaultErrnoRet == nil || len(sc.Architectures) != 2 {
 		t.Fatalf("seccomp %+v", sc)
 	}
 	r := s.Linux.Resources
-	if r == nil || *r.Pids.Limit != probePidsLimit || *r.Memory.Limit != probeMemoryLimit {
+	if r == nil || *r.Pids.Limit != PidsLimit || *r.Memory.Limit != MemoryLimit {
 		t.Fatalf("resources %+v", r)
 	}
 }
@@ -112,7 +118,7 @@ func TestProbeSpecLimits(t *testing.T) {
 // running probe stand-in. Repro: on the old bundle pids.limit was 0 (no
 // limit) and the memory limit the whole machine's.
 func TestProbeCgroupLimits(t *testing.T) {
-	needRunc(t)
+	testutil.NeedRunc(t)
 	bundle, root := makeBundle(t, sleeperBin(t), "/sleeper")
 	// Detached, the container keeps runc's stdio: /dev/null, or the
 	// command would wait for the sleeper to close a pipe.
@@ -135,8 +141,8 @@ func TestProbeCgroupLimits(t *testing.T) {
 	if err := json.Unmarshal(out, &ev); err != nil {
 		t.Fatalf("runc events: %v\n%s", err, out)
 	}
-	if ev.Data.Pids.Limit != probePidsLimit || ev.Data.Memory.Usage.Limit != probeMemoryLimit {
-		t.Errorf("cgroup limits: pids %d, memory %d; want %d and %d", ev.Data.Pids.Limit, ev.Data.Memory.Usage.Limit, probePidsLimit, probeMemoryLimit)
+	if ev.Data.Pids.Limit != PidsLimit || ev.Data.Memory.Usage.Limit != MemoryLimit {
+		t.Errorf("cgroup limits: pids %d, memory %d; want %d and %d", ev.Data.Pids.Limit, ev.Data.Memory.Usage.Limit, PidsLimit, MemoryLimit)
 	}
 	t.Logf("pids %d of %d, memory %d of %d", ev.Data.Pids.Current, ev.Data.Pids.Limit, ev.Data.Memory.Usage.Usage, ev.Data.Memory.Usage.Limit)
 }

@@ -1,4 +1,4 @@
-package syscontainer
+package probe
 
 import (
 	"encoding/json"
@@ -10,13 +10,13 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// probeUID is the user the probe runs as inside its container: nobody,
+// UID is the user the probe runs as inside its container: nobody,
 // so the probe holds no privilege even if the sandbox leaked.
-const probeUID = 65534
+const UID = 65534
 
-// probeHostname is the UTS name the probe's container gets; the marker
+// Hostname is the UTS name the probe's container gets; the marker
 // must report it, proving the container has its own UTS namespace.
-const probeHostname = "atomic-selftest-probe"
+const Hostname = "atomic-selftest-probe"
 
 // specVersion is the runtime-spec version written into config.json. Every
 // field used here exists since 1.0.0; the runc that Fedora Atomic and
@@ -29,8 +29,8 @@ const specVersion = "1.0.2"
 // by GOMAXPROCS (set to 2 in its environment): it needs about 10 tasks
 // and under 10 MiB, so these leave room and stop a fork bomb or a leak.
 const (
-	probePidsLimit   = 32
-	probeMemoryLimit = 64 << 20
+	PidsLimit   = 32
+	MemoryLimit = 64 << 20
 )
 
 // probeSyscalls is the seccomp allow-list of the probe: what a static Go
@@ -82,21 +82,21 @@ func probeSeccomp() *specs.LinuxSeccomp {
 	}
 }
 
-// probeSpec returns the runtime configuration of the probe container
+// RuncSpec returns the runtime configuration of the probe container
 // (runtime-spec config.md, config-linux.md): read-only root, its own pid,
 // mount, ipc, uts and network namespaces (a new network namespace has
 // only loopback), an unprivileged user, no capabilities, no new
 // privileges, a seccomp allow-list (probeSeccomp) and pids and memory
 // limits.
-func probeSpec(args []string) *specs.Spec {
+func RuncSpec(args []string) *specs.Spec {
 	none := []string{}
-	pids := int64(probePidsLimit)
-	memory := int64(probeMemoryLimit)
+	pids := int64(PidsLimit)
+	memory := int64(MemoryLimit)
 	return &specs.Spec{
 		Version: specVersion,
 		Root:    &specs.Root{Path: "rootfs", Readonly: true},
 		Process: &specs.Process{
-			User:            specs.User{UID: probeUID, GID: probeUID},
+			User:            specs.User{UID: UID, GID: UID},
 			Args:            args,
 			Env:             []string{"PATH=/", "LC_ALL=C", "GOMAXPROCS=2"},
 			Cwd:             "/",
@@ -106,7 +106,7 @@ func probeSpec(args []string) *specs.Spec {
 			},
 			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
 		},
-		Hostname: probeHostname,
+		Hostname: Hostname,
 		Mounts: []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
@@ -133,8 +133,8 @@ func probeSpec(args []string) *specs.Spec {
 	}
 }
 
-// writeSpec writes config.json into the bundle directory.
-func writeSpec(bundle string, s *specs.Spec) error {
+// WriteRuncSpec writes config.json into the bundle directory.
+func WriteRuncSpec(bundle string, s *specs.Spec) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package syscontainer
+package syscontainerfmt
 
 import (
 	"fmt"
@@ -101,7 +101,7 @@ func DecodeOstreeRef(ref string) string {
 	return b.String()
 }
 
-// normalizeImage is the name two spellings of one image share.
-func normalizeImage(image string) string {
+// NormalizeImage is the name two spellings of one image share.
+func NormalizeImage(image string) string {
 	return fullName(strings.TrimPrefix(image, "sha256:"))
 }

@@ -1,4 +1,4 @@
-package syscontainer
+package syscontainerfmt
 
 import (
 	"strings"
@@ -8,7 +8,8 @@ import (
 
 // The info and state parsers never panic.
 func FuzzParseInfo(f *testing.F) {
-	f.Add([]byte(atomicInfo(etcdImage, true)))
+	// An info file as the atomic CLI writes it (indent 4).
+	f.Add([]byte("{\n    \"image\": \"registry.fedoraproject.org/f28/etcd:latest\",\n    \"revision\": \"6f1c\",\n    \"has-container-service\": true\n}"))
 	f.Add([]byte(`{"image": 3}`))
 	f.Add([]byte(`{"id": "etcd", "init_process_pid": 42, "init_process_start": 7, "created": "2026-11-28T06:48:02.302408189Z"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
