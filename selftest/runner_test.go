@@ -248,3 +248,25 @@ func TestSelect(t *testing.T) {
 		t.Fatalf("unknown id: %v", err)
 	}
 }
+
+// Conclude fails with the problems joined, after ConcludeWith's lead, and
+// passes with the message when there are none.
+func TestConclude(t *testing.T) {
+	res := runChecks(t, &Runner{},
+		mk("a.none", func(_ context.Context, t *T) { t.Conclude(nil, "all %d fine", 3) }),
+		mk("a.two", func(_ context.Context, t *T) { t.Conclude([]string{"x is off", "y is gone"}, "fine") }),
+		mk("a.lead", func(_ context.Context, t *T) { t.ConcludeWith("z disagrees: ", []string{"x"}, "fine") }),
+	)
+	for id, want := range map[string]struct {
+		st  record.Status
+		msg string
+	}{
+		"a.none": {record.StatusPass, "all 3 fine"},
+		"a.two":  {record.StatusFail, "x is off; y is gone"},
+		"a.lead": {record.StatusFail, "z disagrees: x"},
+	} {
+		if r := res[id]; r.Status != want.st || r.Message != want.msg {
+			t.Errorf("%s: %s %q, want %s %q", id, r.Status, r.Message, want.st, want.msg)
+		}
+	}
+}

@@ -252,17 +252,6 @@ func TestNothingRequested(t *testing.T) {
 	}
 }
 
-type fakeSystemd struct {
-	selftest.Systemd
-	virt string
-	err  error
-}
-
-func (f fakeSystemd) Manager(context.Context) (record.ManagerState, error) {
-	return record.ManagerState{Virtualization: f.virt}, f.err
-}
-func (f fakeSystemd) Close() {}
-
 // The checks skip where cloud-init is missing or disabled, and on bare
 // metal when cloudinit.require_virtualized is set.
 func TestApplies(t *testing.T) {
@@ -272,17 +261,17 @@ func TestApplies(t *testing.T) {
 		want  string
 	}{
 		{"virtual machine", func(root string, h *selftest.RunContext) {
-			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: "kvm"}, nil }
+			h.NewSystemd = (&checktest.Systemd{State: record.ManagerState{Virtualization: "kvm"}}).Open
 		}, ""},
 		{"bare metal", func(root string, h *selftest.RunContext) {
-			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: ""}, nil }
+			h.NewSystemd = (&checktest.Systemd{State: record.ManagerState{Virtualization: ""}}).Open
 		}, "the host is not virtualised (systemd's Virtualization property: none)"},
 		{"container", func(root string, h *selftest.RunContext) {
-			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: "docker"}, nil }
+			h.NewSystemd = (&checktest.Systemd{State: record.ManagerState{Virtualization: "docker"}}).Open
 		}, "the host is not virtualised (systemd's Virtualization property says container docker, not a virtual machine)"},
 		{"bare metal but not required", func(root string, h *selftest.RunContext) {
 			h.Config.Cloudinit.RequireVirtualized = false
-			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: ""}, nil }
+			h.NewSystemd = (&checktest.Systemd{State: record.ManagerState{Virtualization: ""}}).Open
 		}, ""},
 		{"not installed", func(root string, h *selftest.RunContext) {
 			os.Remove(filepath.Join(root, "usr/bin/cloud-init"))
@@ -308,7 +297,7 @@ func TestApplies(t *testing.T) {
 			root := copyTree(t, "cloudinit-26.2")
 			h := hostAt(root)
 			h.Config.Cloudinit.RequireVirtualized = true
-			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: "kvm"}, nil }
+			h.NewSystemd = (&checktest.Systemd{State: record.ManagerState{Virtualization: "kvm"}}).Open
 			c.setup(root, h)
 			got := cloudinithost.NeedCloudInit(context.Background(), h)
 			if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {

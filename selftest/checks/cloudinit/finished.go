@@ -94,11 +94,7 @@ func checkFinished(_ context.Context, t *selftest.T) {
 			problems = append(problems, bf+" is missing: the final module did not run")
 		}
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("cloud-init ran all its stages to the end without errors (datasource %s)", orNone([]string{st.Datasource}))
+	t.Conclude(problems, "cloud-init ran all its stages to the end without errors (datasource %s)", orNone([]string{st.Datasource}))
 }
 
 func orNone(l []string) string {

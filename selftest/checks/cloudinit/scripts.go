@@ -108,11 +108,7 @@ func checkScripts(_ context.Context, t *selftest.T) {
 	if len(failed) == 0 && unnamed != "" {
 		problems = append(problems, "the scripts_user module failed: "+unnamed)
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("%d user script(s) ran without failure: %s", len(scripts), strings.Join(scripts, ", "))
+	t.Conclude(problems, "%d user script(s) ran without failure: %s", len(scripts), strings.Join(scripts, ", "))
 }
 
 func presence(ok bool) string {

@@ -133,11 +133,7 @@ func checkSSHKey(_ context.Context, t *selftest.T) {
 			problems = append(problems, fmt.Sprintf("key %s requested by %s is not in %s of user %s", name, q.from, akPath, u))
 		}
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("all %d requested ssh key(s) are installed (%s)", found, strings.Join(users, ", "))
+	t.Conclude(problems, "all %d requested ssh key(s) are installed (%s)", found, strings.Join(users, ", "))
 }
 
 func describeKey(pub ssh.PublicKey, comment string) string {

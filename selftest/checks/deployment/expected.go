@@ -97,11 +97,7 @@ func checkExpected(ctx context.Context, t *selftest.T) {
 			diffs = append(diffs, fmt.Sprintf("package %s is still in the rpm database", p))
 		}
 	}
-	if len(diffs) > 0 {
-		t.Fail("%s", strings.Join(diffs, "; "))
-		return
-	}
-	t.Pass("booted %s as expected", ostreehost.Describe(rec))
+	t.Conclude(diffs, "booted %s as expected", ostreehost.Describe(rec))
 }
 
 func yesNo(b bool, y, n string) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -76,11 +75,7 @@ func checkVar(ctx context.Context, t *selftest.T) {
 	} else {
 		t.Evidence("/usr mount", "", "not checked: not an OSTree-booted host (no /run/ostree-booted)")
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("/var is writable and persistent")
+	t.Conclude(problems, "/var is writable and persistent")
 }
 
 func ostreeBooted(h *selftest.Host) bool {

@@ -145,11 +145,7 @@ func checkProvisioned(ctx context.Context, t *selftest.T) {
 			problems = append(problems, msg)
 		}
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("Ignition %s; %d ssh key(s) in %d file(s)", when, nkeys, files)
+	t.Conclude(problems, "Ignition %s; %d ssh key(s) in %d file(s)", when, nkeys, files)
 }
 
 // checkHostname compares the running host name with /etc/hostname, the

@@ -99,11 +99,7 @@ func checkBootloader(_ context.Context, t *selftest.T) {
 		}
 	}
 	t.Detail("entries", len(s.Entries))
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("%s boot %s, kernels and initramfs present; default %s", plural(len(s.Entries), "entry", "entries"), plural(len(s.Deployments), "deployment", "deployments"), name(def))
+	t.Conclude(problems, "%s boot %s, kernels and initramfs present; default %s", plural(len(s.Entries), "entry", "entries"), plural(len(s.Deployments), "deployment", "deployments"), name(def))
 }
 
 func firstWithEntry(s *ot.Sysroot) *ot.Deployment {

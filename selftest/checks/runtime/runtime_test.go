@@ -115,7 +115,7 @@ func TestRunDaemonStopped(t *testing.T) {
 	d = dockertest.Start(t, dockertest.Options{})
 	h = host(t, d.Socket)
 	// systemd, which is not PID 1 here, would have started the unit.
-	h.NewSystemd = dockertest.Systemd(nil)
+	h.NewSystemd = checktest.NewSystemd(nil).Open
 	d.Stop(t)
 	res := run(t, h, "runtime.run", 0)
 	if runtimehost.NeedRuntime(context.Background(), h) != "" {
@@ -195,7 +195,7 @@ func TestStalledSocket(t *testing.T) {
 }
 
 func fakeSystemd(u selftest.UnitState) func(context.Context) (selftest.Systemd, error) {
-	return dockertest.Systemd(map[string]selftest.UnitState{"docker.service": u})
+	return checktest.NewSystemd(map[string]selftest.UnitState{"docker.service": u}).Open
 }
 
 func TestService(t *testing.T) {
@@ -241,7 +241,7 @@ func TestSkips(t *testing.T) {
 	if !h.SystemdBooted() {
 		checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusSkip, "systemd, which would start it, is not PID 1")
 	}
-	h.NewSystemd = dockertest.Systemd(nil)
+	h.NewSystemd = checktest.NewSystemd(nil).Open
 	checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "cannot connect")
 
 	d := dockertest.Shared(t)

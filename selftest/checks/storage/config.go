@@ -106,9 +106,5 @@ func checkPodmanConfig(t *selftest.T) {
 			problems = append(problems, fmt.Sprintf("the self-test's [storage] driver is %s, but %s configures %s", d, sc.From(), orDefault(sc.Driver)))
 		}
 	}
-	if len(problems) > 0 {
-		t.Fail("podman's storage configuration is unsound: %s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("podman's storage: driver %s, graphroot %s, runroot %s, from %s", orDefault(sc.Driver), sc.GraphRoot, sc.RunRoot, sc.From())
+	t.ConcludeWith("podman's storage configuration is unsound: ", problems, "podman's storage: driver %s, graphroot %s, runroot %s, from %s", orDefault(sc.Driver), sc.GraphRoot, sc.RunRoot, sc.From())
 }

@@ -64,11 +64,7 @@ func checkDriver(ctx context.Context, t *selftest.T) {
 		problems = append(problems, checkDevmapper(ctx, t, s, status)...)
 	}
 	problems = append(problems, checkSetupUnit(ctx, t)...)
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("the daemon uses %s as configured, on a sound backing store", info.Driver)
+	t.Conclude(problems, "the daemon uses %s as configured, on a sound backing store", info.Driver)
 }
 
 // daemonInfo pings the engine and reads its GET /info, recording the
@@ -299,9 +295,5 @@ func checkPodmanDriver(ctx context.Context, t *selftest.T, e dockerprobe.Engine)
 	if info.Driver == "overlay" {
 		problems = append(problems, checkOverlay(t, info.DockerRootDir, info.Driver, storageconf.NewDriverStatus(info.DriverStatus))...)
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("podman uses %s in %s as %s configures, on a sound backing store", info.Driver, info.DockerRootDir, sc.From())
+	t.Conclude(problems, "podman uses %s in %s as %s configures, on a sound backing store", info.Driver, info.DockerRootDir, sc.From())
 }

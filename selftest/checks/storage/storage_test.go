@@ -215,7 +215,7 @@ func host(t *testing.T, dir, socket string) *selftest.RunContext {
 	// test only read files through h.Path. systemd runs this "host" and
 	// knows no docker-storage-setup.service unless a test says otherwise.
 	h.Offline = false
-	h.NewSystemd = dockertest.Systemd(nil)
+	h.NewSystemd = checktest.NewSystemd(nil).Open
 	return h
 }
 
@@ -430,7 +430,7 @@ func TestDriverDevmapper(t *testing.T) {
 			h := host(t, root(t, files), fakeEngine(t, tc.status))
 			cmd := &lvsCommander{out: tc.lvs}
 			h.Commands = cmd
-			h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{"docker-storage-setup.service": tc.dss})
+			h.NewSystemd = checktest.NewSystemd(map[string]selftest.UnitState{"docker-storage-setup.service": tc.dss}).Open
 			checktest.Expect(t, run(t, h, "storage.driver"), tc.result, tc.msg...)
 			if tc.name == "healthy" && strings.Join(cmd.argv, " ") != "lvs --noheadings --nameprefixes -o "+storageconf.LvsFields+" atomicos/docker-pool" {
 				t.Errorf("lvs argv %q", cmd.argv)
@@ -457,7 +457,7 @@ func TestWholeRunStalledDaemon(t *testing.T) {
 	h := host(t, root(t, map[string]string{"usr/lib/systemd/system/docker.service": debianUnit}), dockertest.StalledSocket(t))
 	h.Config.Runtime.Atomic = "atomic-selftest-no-such-atomic"
 	h.Config.Runtime.PingTimeout = config.Duration(time.Second)
-	h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{"docker.service": {LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"}})
+	h.NewSystemd = checktest.NewSystemd(map[string]selftest.UnitState{"docker.service": {LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"}}).Open
 
 	rec := &record.Record{}
 	start := time.Now()

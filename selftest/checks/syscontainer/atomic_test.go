@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/syscontainerfmt"
 )
@@ -23,7 +24,7 @@ import (
 // words) that exits 1.
 type fakeAtomic struct {
 	root string
-	sd   *fakeSystemd
+	sd   *checktest.Systemd
 	fail string
 
 	mu    sync.Mutex
@@ -49,7 +50,7 @@ func (f *fakeAtomic) Command(_ context.Context, _ time.Duration, argv ...string)
 		stat, _ := os.ReadFile("/proc/self/stat")
 		_, start, _ := procStart(stat)
 		writeFile(filepath.Join(f.root, "run/runc/probe/state.json"), fmt.Sprintf(`{"id": "probe", "init_process_pid": %d, "init_process_start": %d}`, os.Getpid(), start))
-		f.sd.units["probe.service"] = selftest.UnitState{LoadState: "loaded", ActiveState: "active", SubState: "running"}
+		f.sd.Set("probe.service", selftest.UnitState{LoadState: "loaded", ActiveState: "active", SubState: "running"})
 	case strings.HasPrefix(line, "atomic uninstall"):
 		os.RemoveAll(filepath.Join(co, "probe"))
 		os.RemoveAll(filepath.Join(co, "probe.0"))
@@ -64,7 +65,7 @@ func writeFile(p, data string) {
 
 func atomicHost(t *testing.T, fail string) (*selftest.RunContext, *fakeAtomic) {
 	root := t.TempDir()
-	sd := &fakeSystemd{units: map[string]selftest.UnitState{}}
+	sd := checktest.NewSystemd(nil)
 	h := selftest.NewRunContext(selftest.NewHost(root), nil)
 	h.Offline = false
 	h.Config.Syscontainer.Image = "registry.example.test/probe:1"

@@ -261,11 +261,7 @@ func (p *probeRun) run(ctx context.Context, t *selftest.T, timeout time.Duration
 	} else {
 		t.Evidence("leftovers", "none", "none")
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("the probe image was copied into the store, unpacked and run by runc; its marker checked out and nothing is left")
+	t.Conclude(problems, "the probe image was copied into the store, unpacked and run by runc; its marker checked out and nothing is left")
 }
 
 func (p *probeRun) unpack(ctx context.Context, t *selftest.T, ref types.ImageReference, bundle string) error {
