@@ -190,7 +190,8 @@ func prepare(ctx context.Context, o Options) (*runState, error) {
 			return nil, err
 		}
 	}
-	s.past, rc.History, s.out.Problems = readHistory(s.st, h)
+	wantBanner := o.Report != nil && o.Report.MotdPath != ""
+	s.past, rc.History, s.out.Problems = readHistory(s.st, h, wantBanner)
 	return s, nil
 }
 
@@ -310,10 +311,12 @@ type past struct {
 }
 
 // readHistory reads, once, what earlier runs left in st: the last booted
-// deployment, the last boot's health action, a pending expectation, and
-// the records and ack behind the unacknowledged-rollback banner. Garbled
-// files are returned as problems; they never stop the run.
-func readHistory(st *store.Store, h *selftest.Host) (past, selftest.History, []string) {
+// deployment, the last boot's health action, a pending expectation, and,
+// with wantBanner, the records and ack behind the unacknowledged-rollback
+// banner. The run records are read only when something needs them: a
+// last boot to take the action of, or the banner. Garbled files are
+// returned as problems; they never stop the run.
+func readHistory(st *store.Store, h *selftest.Host, wantBanner bool) (past, selftest.History, []string) {
 	var problems []string
 	var hist selftest.History
 	var ld lastDeployment
@@ -329,19 +332,24 @@ func readHistory(st *store.Store, h *selftest.Host) (past, selftest.History, []s
 		}
 	}
 	var p past
-	// Unreadable run records are skipped here as everywhere (store.Runs);
-	// `results` and `status` name them.
-	runs, _, err := st.Runs(store.Filter{})
-	if err != nil {
-		problems = append(problems, err.Error())
+	if hist.LastBootID != "" || wantBanner {
+		// Unreadable run records are skipped here as everywhere
+		// (store.Runs); `results` and `status` name them.
+		runs, _, err := st.Runs(store.Filter{})
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+		p.runs = runs
 	}
-	p.runs = runs
-	if p.ack, err = notice.ReadAck(st); err != nil {
-		problems = append(problems, err.Error())
+	if wantBanner {
+		var err error
+		if p.ack, err = notice.ReadAck(st); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
 	// The last boot's health action, so deployment.transition can name a
 	// rollback atomic-selftest ordered.
-	if r := notice.LastAction(runs, hist.LastBootID); r != nil {
+	if r := notice.LastAction(p.runs, hist.LastBootID); r != nil {
 		hist.LastAction, hist.LastActionRecord = r.Health, r.ID
 	}
 	var ex record.Expectation

@@ -13,8 +13,14 @@ import (
 )
 
 // ErrWaitTimeout: WaitBootRun's bound passed before the boot's run record
-// was saved.
-var ErrWaitTimeout = errors.New("timed out")
+// was saved. The error WaitBootRun returns then matches it (errors.Is)
+// and says which boot, directory and bound.
+var ErrWaitTimeout = errors.New("no run saved within the bound")
+
+type waitTimeout struct{ msg string }
+
+func (e *waitTimeout) Error() string        { return e.msg }
+func (e *waitTimeout) Is(target error) bool { return target == ErrWaitTimeout }
 
 // WaitBootRun blocks until the store holds the run record that the boot
 // boot (32 hex digits) itself triggered (atomic-selftest.service at
@@ -82,7 +88,7 @@ func (s *Store) WaitBootRun(ctx context.Context, boot string, bound time.Duratio
 				if rec, err := s.BootRun(boot); err != nil || rec != nil {
 					return rec, err
 				}
-				return nil, fmt.Errorf("no run of boot %s saved in %s within %s: %w", boot, s.Dir, bound, ErrWaitTimeout)
+				return nil, &waitTimeout{fmt.Sprintf("no run of boot %s saved in %s within %s", boot, s.Dir, bound)}
 			}
 			return nil, ctx.Err()
 		}
