@@ -11,7 +11,9 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/report"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
@@ -223,5 +225,44 @@ func TestTextfileDir(t *testing.T) {
 	}
 	if _, err := store.ReadRecord(out.Path); err != nil {
 		t.Errorf("the record was lost with the textfile: %v", err)
+	}
+}
+
+// The motd leads with the banner of an automatic rollback nobody has
+// acknowledged, from the records the session read before the run, until
+// an admin acknowledges it; --no-save runs show it too.
+func TestMotdBannerFromTheHistory(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := store.Open(dir)
+	rb := &record.Record{Schema: record.SchemaVersion, BootID: "earlier-boot", Start: time.Now().Add(-time.Hour),
+		Health: &record.Health{Action: record.HealthRollback, Failing: []record.FailingCheck{{ID: "runtime.service", Message: "docker.service is failed"}},
+			From: &record.Deployment{Checksum: "c2", Version: "12.3"}, To: &record.Deployment{Checksum: "c1", Version: "12.2"}}}
+	if _, err := st.SaveRun(rb); err != nil {
+		t.Fatal(err)
+	}
+	motd := filepath.Join(t.TempDir(), "atomic-selftest")
+	runMotd := func(noSave bool) []string {
+		t.Helper()
+		var seen selftest.History
+		if _, err := Run(context.Background(), Options{ResultsDir: dir, NoSave: noSave, Registry: deploymentRegistry("c1", &seen),
+			Config: config.Defaults(), Report: &report.Options{MotdPath: motd}}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(motd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	for _, noSave := range []bool{false, true} {
+		if l := runMotd(noSave); len(l) != 3 || !strings.HasPrefix(l[0], "atomic-selftest: rolled back from 12.3") || !strings.Contains(l[0], "runtime.service failed: docker.service is failed") {
+			t.Fatalf("no-save %v: motd %q", noSave, l)
+		}
+	}
+	if _, err := notice.Acknowledge(context.Background(), dir, "this-boot", time.Second, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if l := runMotd(false); len(l) != 1 || !strings.HasPrefix(l[0], "atomic-selftest: PASS") {
+		t.Fatalf("after ack: motd %q", l)
 	}
 }
