@@ -177,7 +177,7 @@ func TestStalledSocket(t *testing.T) {
 	sock := dockertest.StalledSocket(t)
 	h := host(t, sock)
 	h.Config.Runtime.PingTimeout = config.Duration(time.Second)
-	h.NewSystemd = fakeSystemd(selftest.UnitState{LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"})
+	h.NewSystemd = dockerUnit(selftest.UnitState{LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"})
 
 	start := time.Now()
 	checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "did not answer within 1s", sock)
@@ -194,7 +194,8 @@ func TestStalledSocket(t *testing.T) {
 	}
 }
 
-func fakeSystemd(u selftest.UnitState) func(context.Context) (selftest.Systemd, error) {
+// dockerUnit is a systemd stand-in that knows docker.service in state u.
+func dockerUnit(u selftest.UnitState) func(context.Context) (selftest.Systemd, error) {
 	return checktest.NewSystemd(map[string]selftest.UnitState{"docker.service": u}).Open
 }
 
@@ -221,7 +222,7 @@ func TestService(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := host(t, d.Socket)
-			h.NewSystemd = fakeSystemd(tc.unit(good))
+			h.NewSystemd = dockerUnit(tc.unit(good))
 			checktest.Expect(t, run(t, h, "runtime.service", 0), tc.status, tc.msg)
 		})
 	}
