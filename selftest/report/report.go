@@ -41,10 +41,10 @@ type Options struct {
 	Notify bool
 	// MotdPath, if set, receives the one-line summary.
 	MotdPath string
-	// ResultsDir, if set, is read for an automatic rollback nobody has
-	// acknowledged yet; the motd then leads with its banner (see
-	// selftest/notice).
-	ResultsDir string
+	// Banner, if set, leads the motd: the lines of an automatic rollback
+	// nobody has acknowledged yet (selftest/notice), from the records the
+	// session read.
+	Banner []string
 }
 
 // Live returns the options for a run on the live host.
@@ -67,14 +67,7 @@ func Emit(rec *record.Record, o Options) error {
 		}
 	}
 	if o.MotdPath != "" {
-		var banner []string
-		if o.ResultsDir != "" {
-			var err error
-			if banner, err = notice.MotdLines(o.ResultsDir); err != nil {
-				errs = append(errs, fmt.Errorf("motd: %w", err))
-			}
-		}
-		if err := writeMotd(o.MotdPath, rec, banner); err != nil {
+		if err := writeMotd(o.MotdPath, rec, o.Banner); err != nil {
 			errs = append(errs, fmt.Errorf("motd: %w", err))
 		}
 	}
@@ -178,8 +171,8 @@ func RefreshMotd(path, resultsDir string) error {
 	if err != nil || len(runs) == 0 {
 		return err
 	}
-	banner, err := notice.MotdLines(resultsDir)
-	if werr := writeMotd(path, runs[0], banner); werr != nil {
+	pending, err := notice.Pending(&store.Store{Dir: resultsDir})
+	if werr := writeMotd(path, runs[0], notice.MotdLines(pending)); werr != nil {
 		return fmt.Errorf("motd: %w", werr)
 	}
 	return err

@@ -33,7 +33,7 @@ func init() {
 const probeDir = "/var/lib/atomic-selftest"
 
 func checkVar(ctx context.Context, t *selftest.T) {
-	h := t.Host
+	h := t.RunContext
 	var problems []string
 
 	// Writable: create, fsync and remove a probe file in our own directory.
@@ -68,12 +68,12 @@ func checkVar(ctx context.Context, t *selftest.T) {
 	// writable overlay on it (development, transient, or a hotfix that
 	// persists), which the admin asked for: that passes and says so.
 	var unlocked string
-	if ostreeBooted(h) {
+	if ostreeBooted(h.Host) {
 		if sf, err := h.Statfs("/usr"); err != nil {
 			problems = append(problems, err.Error())
 		} else if ro := sf.Flags&unix.ST_RDONLY != 0; ro {
 			t.Evidence("/usr mount", "read-only", "read-only")
-		} else if unlocked = bootedUnlocked(h); unlocked != "" {
+		} else if unlocked = bootedUnlocked(h.Host); unlocked != "" {
 			t.Evidence("/usr mount", "read-only, or writable on an unlocked deployment", "read-write (booted deployment unlocked: "+unlocked+")")
 		} else {
 			t.Evidence("/usr mount", "read-only", "read-write")
@@ -82,15 +82,11 @@ func checkVar(ctx context.Context, t *selftest.T) {
 	} else {
 		t.Evidence("/usr mount", "", "not checked: not an OSTree-booted host (no /run/ostree-booted)")
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	if unlocked != "" {
+	if unlocked != "" && len(problems) == 0 {
 		t.Pass("/var is writable and persistent; /usr is writable because the booted deployment is unlocked (%s)", unlocked)
 		return
 	}
-	t.Pass("/var is writable and persistent")
+	t.Conclude(problems, "/var is writable and persistent")
 }
 
 // bootedUnlocked is the booted deployment's unlocked state as ostree
