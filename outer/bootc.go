@@ -74,7 +74,7 @@ func (h *hostRun) bootcUpgradeSource(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if def := st.Default(); def == nil || def.Refspec != img.Ref {
+	if def := st.Default(); def == nil || def.ImageReference != img.Ref {
 		if _, err := h.run(ctx, h.opts.CommandTimeout, "bootc", "switch", "--transport", "containers-storage", BootcUpgradeImage); err != nil {
 			return "", err
 		}

@@ -70,15 +70,15 @@ func (h *hostRun) collect(ctx context.Context, sr *StepReport) (string, error) {
 	}
 	if e := h.expected; e != nil {
 		if e.Checksum != "" && sr.After.Checksum != e.Checksum {
-			want := short(e.Checksum)
+			want := record.Short(e.Checksum)
 			if e.Version != "" {
 				want += " (" + e.Version + ")"
 			}
-			return "", fmt.Errorf("booted %s, expected %s", sr.After.Short(), want)
+			return "", fmt.Errorf("booted %s, expected %s", Describe(sr.After), want)
 		}
 		for _, p := range e.Packages {
-			if !sr.After.HasPackage(p) {
-				return "", fmt.Errorf("booted %s does not layer %s", sr.After.Short(), p)
+			if !hasPackage(sr.After, p) {
+				return "", fmt.Errorf("booted %s does not layer %s", Describe(sr.After), p)
 			}
 		}
 	}
@@ -88,11 +88,11 @@ func (h *hostRun) collect(ctx context.Context, sr *StepReport) (string, error) {
 		}
 	}
 	if !h.record.Summary.OK {
-		return "", fmt.Errorf("the self-test of boot %s failed: required checks %s", short(h.bootID), strings.Join(badChecks(h.record), "; "))
+		return "", fmt.Errorf("the self-test of boot %s failed: required checks %s", record.Short(h.bootID), strings.Join(badChecks(h.record), "; "))
 	}
-	msg := fmt.Sprintf("booted %s; self-test ok (%d passed, %d skipped)", sr.After.Short(), h.record.Summary.Passed, h.record.Summary.Skipped)
+	msg := fmt.Sprintf("booted %s; self-test ok (%d passed, %d skipped)", Describe(sr.After), h.record.Summary.Passed, h.record.Summary.Skipped)
 	if r := sr.HostRollback; r != nil {
-		msg = fmt.Sprintf("the host rejected %s (%s) and rolled back by itself in %.0fs: %s", deploymentName(r.From), r.Reason, r.RecoverSec, msg)
+		msg = fmt.Sprintf("the host rejected %s (%s) and rolled back by itself in %.0fs: %s", Describe(r.From), r.Reason, r.RecoverSec, msg)
 		sr.Message = msg
 	}
 	return msg, nil

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // expand fills the placeholders of one argument.
@@ -44,7 +46,7 @@ func (h *hostRun) expand(ctx context.Context, s string) (string, error) {
 				return o.Checksum
 			}
 			if o.Version == "" {
-				err = fmt.Errorf("the older commit %s has no version label", short(o.Checksum))
+				err = fmt.Errorf("the older commit %s has no version label", record.Short(o.Checksum))
 			}
 			return o.Version
 		}
@@ -101,20 +103,20 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 		return "", fmt.Errorf("after `%s` the host shows no deployments", shown)
 	}
 	if booted != nil && def.Checksum == booted.Checksum && def.Serial == booted.Serial && def.OSName == booted.OSName {
-		return "", fmt.Errorf("after `%s` the default deployment is still the booted %s: nothing to boot into", shown, def.Short())
+		return "", fmt.Errorf("after `%s` the default deployment is still the booted %s: nothing to boot into", shown, Describe(def))
 	}
 	switch a.Changes {
 	case ChangeUpgrade:
 		if u := h.bootcUpgrade; u != nil && h.plan.Family == "bootc" {
 			if def.ImageDigest != u.Digest {
 				return "", fmt.Errorf("after `%s` the default deployment is %s image %s, expected the upgrade source's %s %s (%s)",
-					shown, def.Short(), def.ImageDigest, u.Ref, u.Digest, u.Version)
+					shown, Describe(def), def.ImageDigest, u.Ref, u.Digest, u.Version)
 			}
 			break
 		}
 		if h.upgrade != nil && def.Checksum != h.upgrade.Checksum && def.BaseChecksum != h.upgrade.Checksum {
 			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the upgrade source's commit %s (%s)",
-				shown, def.Short(), short(h.upgrade.Checksum), h.upgrade.Version)
+				shown, Describe(def), record.Short(h.upgrade.Checksum), h.upgrade.Version)
 		}
 	case ChangeRollback:
 		want := before.Rollback()
@@ -122,7 +124,7 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 			return "", fmt.Errorf("`%s`: there was no rollback deployment to go to", shown)
 		}
 		if def.Checksum != want.Checksum {
-			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the rollback deployment %s", shown, def.Short(), want.Short())
+			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the rollback deployment %s", shown, Describe(def), Describe(want))
 		}
 	case ChangeOlder:
 		if h.plan.Family == "bootc" {
@@ -130,8 +132,8 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 			// source, copied to containers-storage (whether the copy
 			// keeps the registry's digest is not known here, so only
 			// the reference is compared).
-			if want := "containers-storage:" + BootcBaseImage; def.Refspec != want {
-				return "", fmt.Errorf("after `%s` the default deployment is %s of %s, expected one of %s", shown, def.Short(), def.Refspec, want)
+			if want := "containers-storage:" + BootcBaseImage; def.ImageReference != want {
+				return "", fmt.Errorf("after `%s` the default deployment is %s of %s, expected one of %s", shown, Describe(def), def.ImageReference, want)
 			}
 			break
 		}
@@ -140,15 +142,15 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 			return "", err
 		}
 		if def.Checksum != o.Checksum && def.BaseChecksum != o.Checksum {
-			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the older commit %s (%s)", shown, def.Short(), short(o.Checksum), o.Version)
+			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the older commit %s (%s)", shown, Describe(def), record.Short(o.Checksum), o.Version)
 		}
 	case ChangeInstall:
 		for _, p := range h.plan.Packages {
-			if slices.Contains(argv[1:], p) && !def.HasPackage(p) {
-				return "", fmt.Errorf("after `%s` the default deployment %s does not layer %s (it layers %v)", shown, def.Short(), p, def.Packages)
+			if slices.Contains(argv[1:], p) && !hasPackage(def, p) {
+				return "", fmt.Errorf("after `%s` the default deployment %s does not layer %s (it layers %v)", shown, Describe(def), p, def.LayeredPackages)
 			}
 		}
 	}
 	h.older = nil // a deploy changes what "older" means
-	return fmt.Sprintf("ran %s; next boot: %s", shown, def.Short()), nil
+	return fmt.Sprintf("ran %s; next boot: %s", shown, Describe(def)), nil
 }

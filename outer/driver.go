@@ -351,7 +351,7 @@ func (h *hostRun) do(ctx context.Context, s Step, a Action, sr *StepReport) (str
 		}
 		old := h.bootID
 		h.bootID, h.record, h.upAt = id, nil, time.Now().UTC()
-		return fmt.Sprintf("boot %s -> %s", short(old), short(id)), nil
+		return fmt.Sprintf("boot %s -> %s", record.Short(old), record.Short(id)), nil
 	case ActWaitSelftest:
 		if s.ExpectHostRollback {
 			return h.waitHostRollback(ctx, sr, orDefault(a.Timeout.Duration, h.opts.SelftestTimeout))
@@ -373,11 +373,4 @@ func orDefault(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
-}
-
-func short(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
 }

@@ -79,11 +79,11 @@ func TestDefaultPlanSim(t *testing.T) {
 	}
 	rb := stepByName(t, hr, "rpm-ostree-rollback")
 	if rb.After.Checksum != up.Before.Checksum {
-		t.Errorf("rollback booted %s, want the baseline %s", rb.After.Short(), up.Before.Short())
+		t.Errorf("rollback booted %s, want the baseline %s", Describe(rb.After), Describe(up.Before))
 	}
 	inst := stepByName(t, hr, "atomic-host-install")
-	if !inst.After.HasPackage("htop") || !inst.After.HasPackage("tmux") {
-		t.Errorf("after both installs the booted deployment layers %v", inst.After.Packages)
+	if !hasPackage(inst.After, "htop") || !hasPackage(inst.After, "tmux") {
+		t.Errorf("after both installs the booted deployment layers %v", inst.After.LayeredPackages)
 	}
 	for _, f := range []string{"record.json", "status-before.txt", "status-after.txt", "journal.txt", "step.json"} {
 		if _, err := os.Stat(filepath.Join(up.Artifacts, f)); err != nil {

@@ -41,7 +41,7 @@ func (h *hostRun) expect(ctx context.Context, a Action, sr *StepReport) (string,
 	h.expected = &record.Expectation{Checksum: def.Checksum, Version: def.Version, Packages: pk, AbsentPackages: absent,
 		Created: time.Now().UTC(), CreatedBootID: h.bootID}
 	sr.Expected = h.expected
-	return "next boot must be " + def.Short(), nil
+	return "next boot must be " + Describe(def), nil
 }
 
 // expectTimeout bounds `atomic-selftest expect` on the host. It writes

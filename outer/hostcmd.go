@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/outer/ssh"
+	"github.com/atomic-selftest/atomic-selftest/selftest/bootc"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // run runs argv on the host and turns a non-zero exit into an error that
@@ -54,7 +57,7 @@ func lastLine(b []byte) string {
 // chosen for the host.
 func (h *hostRun) status(ctx context.Context) (*Status, []byte, error) {
 	if h.plan.Family == "bootc" {
-		out, err := h.run(ctx, time.Minute, BootcStatusArgv...)
+		out, err := h.run(ctx, time.Minute, bootc.StatusArgv...)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -79,7 +82,7 @@ func (h *hostRun) status(ctx context.Context) (*Status, []byte, error) {
 	return st, out, err
 }
 
-func (h *hostRun) booted(ctx context.Context) (*Status, *HostDeployment, error) {
+func (h *hostRun) booted(ctx context.Context) (*Status, *record.Deployment, error) {
 	st, _, err := h.status(ctx)
 	if err != nil {
 		return nil, nil, err

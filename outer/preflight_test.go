@@ -153,10 +153,10 @@ func TestAutoPlanBootcSim(t *testing.T) {
 		t.Fatalf("%d steps", len(steps))
 	}
 	up, sw, rb := steps[1], steps[2], steps[3]
-	if up.After == nil || up.After.Version != "28.20180515.1.selftest.2" || up.After.Refspec != "containers-storage:"+BootcUpgradeImage {
+	if up.After == nil || up.After.Version != "28.20180515.1.selftest.2" || up.After.ImageReference != "containers-storage:"+BootcUpgradeImage {
 		t.Errorf("after bootc-upgrade: %+v", up.After)
 	}
-	if sw.After == nil || sw.After.Refspec != "containers-storage:localhost/bootc" || sw.After.Version != "28.20180515.1" {
+	if sw.After == nil || sw.After.ImageReference != "containers-storage:localhost/bootc" || sw.After.Version != "28.20180515.1" {
 		t.Errorf("after bootc-switch: %+v", sw.After)
 	}
 	if rb.After == nil || rb.After.Checksum != up.After.Checksum || rb.Expected == nil || rb.Expected.Checksum != up.After.Checksum {

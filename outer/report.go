@@ -71,7 +71,7 @@ func stepSuite(host, plan string, s *StepReport) format.JUnitSuite {
 	}
 	if r := s.HostRollback; r != nil {
 		prop("host_rollback_boot", r.FailedBootID)
-		prop("host_rollback_from", deploymentName(r.From))
+		prop("host_rollback_from", Describe(r.From))
 		prop("host_rollback_reason", r.Reason)
 		if r.FailedRecord != nil {
 			prop("host_rollback_record", r.FailedRecord.ID)
@@ -222,7 +222,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			case s.Status != StepPass && s.Status != StepNotRun:
 				fmt.Fprintf(tw, "  %s: %s\n", Printable(s.Name), Printable(s.Message))
 			case s.HostRollback != nil:
-				fmt.Fprintf(tw, "  %s: the host rolled back by itself from %s: %s\n", Printable(s.Name), Printable(deploymentName(s.HostRollback.From)), Printable(s.HostRollback.Reason))
+				fmt.Fprintf(tw, "  %s: the host rolled back by itself from %s: %s\n", Printable(s.Name), Printable(Describe(s.HostRollback.From)), Printable(s.HostRollback.Reason))
 			}
 		}
 	}

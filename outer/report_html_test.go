@@ -189,7 +189,7 @@ func TestReportHTMLTailAndEscaping(t *testing.T) {
 	out := buf.String()
 	for _, want := range []string{
 		"kernel panic &lt;here&gt;", "&lt;script&gt;alert(1)&lt;/script&gt;", "expected <code>9c1e</code>, seen <code>3f2a</code>",
-		"&lt;b&gt;28&lt;/b&gt; 3f2a012345 (upgrade)", "reboot: no new boot within 25s", "atomic-selftest 0.4.0 on h&lt;1&gt;",
+		"&lt;b&gt;28&lt;/b&gt; 3f2a012345… (upgrade)", "reboot: no new boot within 25s", "atomic-selftest 0.4.0 on h&lt;1&gt;",
 		"kernel to the end of the boot 23.5s",
 	} {
 		if !strings.Contains(out, want) {

@@ -50,8 +50,8 @@ type StepReport struct {
 	DurationSec float64   `json:"duration_s"`
 	// BootID is the boot the step ended on.
 	BootID   string              `json:"boot_id,omitempty"`
-	Before   *HostDeployment     `json:"booted_before,omitempty"`
-	After    *HostDeployment     `json:"booted_after,omitempty"`
+	Before   *record.Deployment  `json:"booted_before,omitempty"`
+	After    *record.Deployment  `json:"booted_after,omitempty"`
 	Expected *record.Expectation `json:"expected,omitempty"`
 	// Record is the host's run record of the step's boot.
 	Record    *record.Record `json:"record,omitempty"`
@@ -81,7 +81,7 @@ type HostRollbackReport struct {
 	// health action names them.
 	Reason string `json:"reason"`
 	// From is the deployment the host rejected.
-	From *HostDeployment `json:"from,omitempty"`
+	From *record.Deployment `json:"from,omitempty"`
 	// RecoverSec is the driver's time from the failing boot's record
 	// found to the next boot's record found.
 	RecoverSec float64 `json:"recover_s"`

@@ -119,13 +119,6 @@ func seconds(d float64) string {
 	return (time.Duration(d * float64(time.Second))).Round(100 * time.Millisecond).String()
 }
 
-func shortChecksum(c string) string {
-	if len(c) > 10 {
-		return c[:10]
-	}
-	return c
-}
-
 // booted names what a step ended on: version and short checksum, from the
 // run record where there is one, else from the driver's status.
 func booted(s *StepReport) string {
@@ -138,7 +131,7 @@ func booted(s *StepReport) string {
 	case s.Before != nil:
 		v, c = s.Before.Version, s.Before.Checksum
 	}
-	return strings.TrimSpace(v + " " + shortChecksum(c))
+	return strings.TrimSpace(v + " " + record.Short(c))
 }
 
 // transition is the record's own word for the change (upgrade, rollback,

@@ -86,10 +86,10 @@ func (h *hostRun) waitBlocking(ctx context.Context, bound time.Duration) (*recor
 			}
 			rec, err := store.DecodeRecord(raw[0])
 			if err != nil {
-				return nil, fmt.Errorf("run record of boot %s: %w", short(h.bootID), err)
+				return nil, fmt.Errorf("run record of boot %s: %w", record.Short(h.bootID), err)
 			}
 			if rec.BootID != h.bootID || rec.Trigger != record.TriggerBoot {
-				return nil, fmt.Errorf("`%s` printed the run of boot %s (trigger %s)", displayArgv(argv), short(rec.BootID), rec.Trigger)
+				return nil, fmt.Errorf("`%s` printed the run of boot %s (trigger %s)", displayArgv(argv), record.Short(rec.BootID), rec.Trigger)
 			}
 			return rec, nil
 		case res.ExitCode == 127, res.ExitCode == 2 && strings.Contains(string(res.Stderr), "unknown flag: --wait-boot"):
@@ -109,7 +109,7 @@ func (h *hostRun) waitBlocking(ctx context.Context, bound time.Duration) (*recor
 func (h *hostRun) serviceFailed(ctx context.Context, unit string) error {
 	res, err := h.m.Run(ctx, time.Minute, "systemctl", "show", "-p", "ActiveState", "--value", unit)
 	if err == nil && strings.TrimSpace(string(res.Stdout)) == "failed" {
-		return fmt.Errorf("%s failed on boot %s without writing a run record (see the journal)", unit, short(h.bootID))
+		return fmt.Errorf("%s failed on boot %s without writing a run record (see the journal)", unit, record.Short(h.bootID))
 	}
 	return nil
 }
@@ -122,7 +122,7 @@ func (h *hostRun) waitPoll(ctx context.Context, bound time.Duration, unit string
 	defer cancel()
 	seen := map[string]bool{}
 	var delay time.Duration
-	pattern := "run-*-" + short(h.bootID) + ".json"
+	pattern := runPattern(h.bootID)
 	for {
 		out, err := h.run(ctx, time.Minute, "find", h.opts.ResultsDir, "-maxdepth", "1", "-name", pattern)
 		if err != nil {
@@ -167,7 +167,7 @@ func (h *hostRun) waitPoll(ctx context.Context, bound time.Duration, unit string
 
 func (h *hostRun) waitErr(ctx context.Context, err error, bound time.Duration, unit string) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("no run record of boot %s from %s within %s", short(h.bootID), unit, bound)
+		return fmt.Errorf("no run record of boot %s from %s within %s", record.Short(h.bootID), unit, bound)
 	}
 	return err
 }
@@ -188,4 +188,12 @@ func (h *hostRun) gotRecord(sr *StepReport, rec *record.Record) {
 		t.SSHUp = time.Time{}
 	}
 	sr.Timing = t
+}
+
+// runPattern matches the names of the run records of a boot: the host's
+// store names them run-<UTC start>-<first 8 characters of the boot
+// id>.json (selftest/store.RunName; TestRunPatternMatchesTheStore holds
+// the two together).
+func runPattern(bootID string) string {
+	return "run-*-" + bootID[:min(len(bootID), 8)] + ".json"
 }

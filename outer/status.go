@@ -6,85 +6,81 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
-// HostDeployment is one deployment as the host's own status command shows
-// it, in ostree's words. The list order is ostree's: the first is the
-// default for the next boot.
-type HostDeployment struct {
-	OSName   string   `json:"osname"`
-	Checksum string   `json:"checksum"`
-	Serial   int      `json:"serial"`
-	Version  string   `json:"version,omitempty"`
-	Refspec  string   `json:"refspec,omitempty"`
-	Booted   bool     `json:"booted,omitempty"`
-	Staged   bool     `json:"staged,omitempty"`
-	Packages []string `json:"packages,omitempty"`
-	// BaseChecksum is the base of a layered deployment.
-	BaseChecksum string `json:"base_checksum,omitempty"`
-	// ImageDigest is a bootc deployment's image digest (sha256:…).
-	ImageDigest string `json:"image_digest,omitempty"`
+// Entry is one deployment in the host's list as its own status command
+// shows it: the run record's model of a deployment (record.Deployment,
+// the one the host's self-test writes) plus the marks only the list has.
+type Entry struct {
+	record.Deployment
+	Booted bool `json:"booted,omitempty"`
+	Staged bool `json:"staged,omitempty"`
 }
 
-// Short is "checksum-prefix (version)" for messages.
-func (d *HostDeployment) Short() string {
-	c := d.Checksum
-	if len(c) > 10 {
-		c = c[:10] + "…"
+// HostDeployment is a deployment as the driver reports it: the run
+// record's model (the name stays for callers of the driver's reports).
+type HostDeployment = record.Deployment
+
+// Status is the host's deployment list in ostree's order: the first is
+// the default for the next boot.
+type Status struct {
+	Deployments []Entry `json:"deployments"`
+}
+
+// Describe names a deployment in a message: its short checksum and its
+// version, or "the deployment" for none.
+func Describe(d *record.Deployment) string {
+	if d == nil {
+		return "the deployment"
 	}
+	c := record.Short(d.Checksum)
 	if d.Version != "" {
 		return c + " (" + d.Version + ")"
 	}
 	return c
 }
 
-// HasPackage reports whether p is layered.
-func (d *HostDeployment) HasPackage(p string) bool {
-	for _, x := range d.Packages {
-		if x == p {
-			return true
-		}
-	}
-	return false
-}
-
-// Status is the host's deployment list.
-type Status struct {
-	Deployments []HostDeployment `json:"deployments"`
-}
-
 // Booted returns the booted deployment, or nil.
-func (s *Status) Booted() *HostDeployment {
-	for i := range s.Deployments {
-		if s.Deployments[i].Booted {
-			return &s.Deployments[i]
-		}
+func (s *Status) Booted() *record.Deployment {
+	if i := s.booted(); i >= 0 {
+		return &s.Deployments[i].Deployment
 	}
 	return nil
 }
 
+func (s *Status) booted() int {
+	for i := range s.Deployments {
+		if s.Deployments[i].Booted {
+			return i
+		}
+	}
+	return -1
+}
+
 // Default returns the deployment the next boot uses, or nil.
-func (s *Status) Default() *HostDeployment {
+func (s *Status) Default() *record.Deployment {
 	if len(s.Deployments) == 0 {
 		return nil
 	}
-	return &s.Deployments[0]
+	return &s.Deployments[0].Deployment
 }
 
 // Rollback returns the deployment a rollback makes the default: the first
 // one that is not booted when the booted one is the default, else the
 // booted one (rpm-ostree's rule in rollback.cxx).
-func (s *Status) Rollback() *HostDeployment {
-	b := s.Booted()
+func (s *Status) Rollback() *record.Deployment {
 	if len(s.Deployments) < 2 {
 		return nil
 	}
-	if b == nil || b == &s.Deployments[0] {
-		return &s.Deployments[1]
+	if b := s.booted(); b > 0 {
+		return &s.Deployments[b].Deployment
 	}
-	return b
+	return &s.Deployments[1].Deployment
 }
 
 // rpmOstreeStatus is the subset of `rpm-ostree status --json` the driver
@@ -122,8 +118,8 @@ func ParseRpmOstreeStatus(data []byte) (*Status, error) {
 		if len(pk) == 0 {
 			pk = d.RequestedPackages
 		}
-		s.Deployments = append(s.Deployments, HostDeployment{OSName: d.OSName, Checksum: d.Checksum, Serial: d.Serial,
-			Version: d.Version, Refspec: d.Origin, Booted: d.Booted, Staged: d.Staged, Packages: pk, BaseChecksum: d.BaseChecksum})
+		s.Deployments = append(s.Deployments, Entry{Deployment: record.Deployment{OSName: d.OSName, Checksum: d.Checksum, Serial: d.Serial,
+			Version: d.Version, Refspec: d.Origin, LayeredPackages: pk, BaseChecksum: d.BaseChecksum}, Booted: d.Booted, Staged: d.Staged})
 	}
 	return &s, nil
 }
@@ -153,7 +149,7 @@ func ParseOstreeAdminStatus(data []byte) (*Status, error) {
 			if err != nil {
 				return nil, fmt.Errorf("ostree admin status line %d: %q: serial: %w", n, line, err)
 			}
-			s.Deployments = append(s.Deployments, HostDeployment{OSName: m[2], Checksum: m[3], Serial: serial,
+			s.Deployments = append(s.Deployments, Entry{Deployment: record.Deployment{OSName: m[2], Checksum: m[3], Serial: serial},
 				Booted: m[1] != "", Staged: strings.Contains(m[5], "staged")})
 			continue
 		}
@@ -216,3 +212,5 @@ func isHex(s string) bool {
 	}
 	return true
 }
+
+func hasPackage(d *record.Deployment, p string) bool { return slices.Contains(d.LayeredPackages, p) }

@@ -1,6 +1,11 @@
 package outer
 
 import (
+	"path"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 	"os"
 	"strings"
 	"testing"
@@ -25,7 +30,7 @@ func TestParseOstreeAdminStatusReal(t *testing.T) {
 	booted := "* debian " + st.Deployments[1].Checksum + ".0 (rollback)\n    Version: 1.1\n" +
 		"  debian " + st.Deployments[0].Checksum + ".3 (pending)\n    Version: 1.0\n    origin refspec: x\n"
 	st, err = ParseOstreeAdminStatus([]byte(booted))
-	if err != nil || st.Booted() != &st.Deployments[0] || st.Deployments[1].Serial != 3 || st.Rollback() != &st.Deployments[1] {
+	if err != nil || st.Booted() != &st.Deployments[0].Deployment || st.Deployments[1].Serial != 3 || st.Rollback() != &st.Deployments[1].Deployment {
 		t.Errorf("booted form: %+v %v", st, err)
 	}
 	for _, bad := range []string{"  debian nochecksum\n", "    Version: 1\n", "  debian zz.0\n", "  debian " + strings.Repeat("a", 64) + ".99999999999999999999\n"} {
@@ -64,7 +69,7 @@ func TestParseRpmOstreeStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := st.Default()
-	if d.Checksum != "aa11" || d.BaseChecksum != "bb22" || !d.HasPackage("htop") || st.Booted().Checksum != "bb22" || st.Rollback().Checksum != "bb22" {
+	if d.Checksum != "aa11" || d.BaseChecksum != "bb22" || !hasPackage(d, "htop") || st.Booted().Checksum != "bb22" || st.Rollback().Checksum != "bb22" {
 		t.Errorf("%+v", st)
 	}
 	if _, err := ParseRpmOstreeStatus([]byte(`{"deployments":[{"osname":"x"}]}`)); err == nil || !strings.Contains(err.Error(), "no checksum") {
@@ -87,4 +92,15 @@ func FuzzParseStatus(f *testing.F) {
 		}
 		ParseOstreeLog(data)
 	})
+}
+
+// The driver finds a boot's records by name without importing the
+// store; the name is the store's.
+func TestRunPatternMatchesTheStore(t *testing.T) {
+	for _, boot := range []string{"0f3c2a9b8d7e4f60a1b2c3d4e5f60718", "short"} {
+		rec := &record.Record{BootID: boot, Start: time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)}
+		if ok, err := path.Match(runPattern(boot), store.RunName(rec)); !ok || err != nil {
+			t.Errorf("%s does not match %s (%v)", runPattern(boot), store.RunName(rec), err)
+		}
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 var selftestSuffix = regexp.MustCompile(`\.selftest\.[0-9]+$`)
@@ -116,7 +118,7 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 	if err := h.pointOrigin(ctx, b, ref); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("committed %s (%s) on %s", short(commit), version, ref), nil
+	return fmt.Sprintf("committed %s (%s) on %s", record.Short(commit), version, ref), nil
 }
 
 // commitArgv is the ostree commit of the upgrade source: the tree of base
@@ -146,7 +148,7 @@ const UpgradeRemote = "atomic-selftest"
 // set-origin writes a fresh origin with only the refspec, which would
 // drop an rpm-ostree layered deployment's packages; such a deployment
 // keeps the older way, the origin file rewritten in place.
-func (h *hostRun) pointOrigin(ctx context.Context, b *HostDeployment, ref string) error {
+func (h *hostRun) pointOrigin(ctx context.Context, b *record.Deployment, ref string) error {
 	if b.Refspec == ref || b.Refspec == UpgradeRemote+":"+ref {
 		return nil
 	}
@@ -224,5 +226,5 @@ func (h *hostRun) olderCommit(ctx context.Context) (*LogEntry, error) {
 		}
 	}
 	return nil, fmt.Errorf("no older version to deploy: the history of %s has %d commit(s) besides the head and the booted %s %s",
-		strings.Join(refs, " or "), max(len(log)-1, 0), b.Short(), strings.Join(tried, "; "))
+		strings.Join(refs, " or "), max(len(log)-1, 0), Describe(b), strings.Join(tried, "; "))
 }
