@@ -5,14 +5,17 @@ import (
 	"errors"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/family"
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // expect leaves the expectation for the next boot on the host with
 // `atomic-selftest expect`: the default deployment's checksum plus the
 // packages the action names.
-func (h *hostRun) expect(ctx context.Context, a Action, sr *StepReport) (string, error) {
-	st, _, err := h.status(ctx)
+func (h *hostRun) expect(ctx context.Context, a plan.Action, sr *report.StepReport) (string, error) {
+	st, _, err := h.fam.Status(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -41,7 +44,7 @@ func (h *hostRun) expect(ctx context.Context, a Action, sr *StepReport) (string,
 	h.expected = &record.Expectation{Checksum: def.Checksum, Version: def.Version, Packages: pk, AbsentPackages: absent,
 		Created: time.Now().UTC(), CreatedBootID: h.bootID}
 	sr.Expected = h.expected
-	return "next boot must be " + Describe(def), nil
+	return "next boot must be " + family.Describe(def), nil
 }
 
 // expectTimeout bounds `atomic-selftest expect` on the host. It writes

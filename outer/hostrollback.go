@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/family"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
@@ -21,20 +23,20 @@ import (
 // order a rollback; then the driver waits (bounded) for the host's own
 // reboot by boot id and for the next boot's record, which collect judges
 // against the deployment booted before the step.
-func (h *hostRun) waitHostRollback(ctx context.Context, sr *StepReport, bound time.Duration) (string, error) {
+func (h *hostRun) waitHostRollback(ctx context.Context, sr *report.StepReport, bound time.Duration) (string, error) {
 	rec, rebooted, err := h.rejectedRecord(ctx, bound)
 	if err != nil {
 		return "", err
 	}
 	found := time.Now()
-	r := &HostRollbackReport{FailedBootID: h.bootID, FailedRecord: rec, Reason: healthReason(rec), From: rec.Deployment}
+	r := &report.HostRollbackReport{FailedBootID: h.bootID, FailedRecord: rec, Reason: healthReason(rec), From: rec.Deployment}
 	sr.HostRollback = r
 	if data, err := json.MarshalIndent(rec, "", "  "); err == nil {
 		h.save(sr, "record-rejected-boot.json", append(data, '\n'))
 	}
 	switch hl := rec.Health; {
 	case rec.Summary.OK:
-		return "", fmt.Errorf("the host did not reject %s: the self-test of boot %s passed", Describe(r.From), record.Short(h.bootID))
+		return "", fmt.Errorf("the host did not reject %s: the self-test of boot %s passed", family.Describe(r.From), record.Short(h.bootID))
 	case hl == nil:
 		return "", fmt.Errorf("the self-test of boot %s failed (%s) but its record has no health action: the host's self-test does not roll back ([health] on_failure)", record.Short(h.bootID), r.Reason)
 	case hl.Action != record.HealthRollback:
@@ -67,7 +69,7 @@ func (h *hostRun) waitHostRollback(ctx context.Context, sr *StepReport, bound ti
 		sr.Expected = h.expected
 	}
 	return fmt.Sprintf("boot %s rejected %s (%s); the host rolled back and rebooted by itself: boot %s, run record %s; %s",
-		record.Short(r.FailedBootID), Describe(r.From), r.Reason, record.Short(id), next.ID, sr.Timing), nil
+		record.Short(r.FailedBootID), family.Describe(r.From), r.Reason, record.Short(id), next.ID, sr.Timing), nil
 }
 
 // rejectedRecord is the run record of the boot that is to reject the
@@ -94,11 +96,11 @@ func (h *hostRun) rejectedRecord(ctx context.Context, bound time.Duration) (rec 
 // judgeHostRollback is collect's part for such a step: the next boot's
 // record must say that atomic-selftest rolled back, ordered by the
 // failing boot's record.
-func judgeHostRollback(sr *StepReport, rec *record.Record) error {
+func judgeHostRollback(sr *report.StepReport, rec *record.Record) error {
 	r := sr.HostRollback
 	t := rec.Transition
 	if t == nil || t.Kind != record.TransitionRollback || t.By != record.TransitionByAtomicSelftest {
-		return fmt.Errorf("the host came back on %s, but its run record does not name a rollback by atomic-selftest (transition %+v)", Describe(sr.After), t)
+		return fmt.Errorf("the host came back on %s, but its run record does not name a rollback by atomic-selftest (transition %+v)", family.Describe(sr.After), t)
 	}
 	if t.ActionRecord != "" && t.ActionRecord != r.FailedRecord.ID {
 		return fmt.Errorf("the rollback was ordered by run record %s, not by the failing boot's %s", t.ActionRecord, r.FailedRecord.ID)

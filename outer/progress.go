@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 )
 
 // Progress prints the driver's events: one plain line per finished step
@@ -40,7 +42,7 @@ func NewProgress(w io.Writer, tty bool, hosts, steps int) *Progress {
 // Event is the Options.OnEvent hook. The host's name, the step and the
 // message may come from the host: they are printed through Printable.
 func (p *Progress) Event(e Event) {
-	e.Host, e.Step, e.Action, e.Status, e.Message = Printable(e.Host), Printable(e.Step), Printable(e.Action), Printable(e.Status), Printable(e.Message)
+	e.Host, e.Step, e.Action, e.Status, e.Message = report.Printable(e.Host), report.Printable(e.Step), report.Printable(e.Action), report.Printable(e.Status), report.Printable(e.Message)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e.Status == "start" {
@@ -60,7 +62,7 @@ func (p *Progress) Event(e Event) {
 		return
 	}
 	p.done++
-	if e.Status != StepPass {
+	if e.Status != report.StepPass {
 		p.failed++
 	}
 	delete(p.current, e.Host)

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 // Ways the driver learns of a boot's run record.
@@ -82,14 +82,14 @@ func (h *hostRun) waitBlocking(ctx context.Context, bound time.Duration) (*recor
 		case res.ExitCode == 0:
 			var raw []json.RawMessage
 			if err := json.Unmarshal(res.Stdout, &raw); err != nil || len(raw) != 1 {
-				return nil, fmt.Errorf("`%s` printed no run record (%d records, %v)", displayArgv(argv), len(raw), err)
+				return nil, fmt.Errorf("`%s` printed no run record (%d records, %v)", transport.DisplayArgv(argv), len(raw), err)
 			}
-			rec, err := store.DecodeRecord(raw[0])
+			rec, err := decodeRecord(raw[0])
 			if err != nil {
 				return nil, fmt.Errorf("run record of boot %s: %w", record.Short(h.bootID), err)
 			}
 			if rec.BootID != h.bootID || rec.Trigger != record.TriggerBoot {
-				return nil, fmt.Errorf("`%s` printed the run of boot %s (trigger %s)", displayArgv(argv), record.Short(rec.BootID), rec.Trigger)
+				return nil, fmt.Errorf("`%s` printed the run of boot %s (trigger %s)", transport.DisplayArgv(argv), record.Short(rec.BootID), rec.Trigger)
 			}
 			return rec, nil
 		case res.ExitCode == 127, res.ExitCode == 2 && strings.Contains(string(res.Stderr), "unknown flag: --wait-boot"):
@@ -99,7 +99,7 @@ func (h *hostRun) waitBlocking(ctx context.Context, bound time.Duration) (*recor
 				return nil, err
 			}
 		default:
-			return nil, fmt.Errorf("`%s` exited %d: %s", displayArgv(argv), res.ExitCode, lastLine(res.Stderr))
+			return nil, fmt.Errorf("`%s` exited %d: %s", transport.DisplayArgv(argv), res.ExitCode, transport.LastLine(res.Stderr))
 		}
 	}
 }
@@ -142,7 +142,7 @@ func (h *hostRun) waitPoll(ctx context.Context, bound time.Duration, unit string
 			if err != nil {
 				return nil, h.waitErr(ctx, err, bound, unit)
 			}
-			rec, err := store.DecodeRecord(data)
+			rec, err := decodeRecord(data)
 			if err != nil {
 				return nil, fmt.Errorf("run record %s: %w", n, err)
 			}
@@ -175,9 +175,9 @@ func (h *hostRun) waitErr(ctx context.Context, err error, bound time.Duration, u
 // gotRecord keeps rec as the boot's record and times the step: from the
 // host's sshd answering to the self-test's start, its run, and the
 // driver's lag behind the record's end.
-func (h *hostRun) gotRecord(sr *StepReport, rec *record.Record) {
+func (h *hostRun) gotRecord(sr *report.StepReport, rec *record.Record) {
 	h.record = rec
-	t := &StepTiming{SSHUp: h.upAt, RecordStart: rec.Start, RecordEnd: rec.End, RecordSeen: time.Now().UTC(), Wait: h.waitMode,
+	t := &report.StepTiming{SSHUp: h.upAt, RecordStart: rec.Start, RecordEnd: rec.End, RecordSeen: time.Now().UTC(), Wait: h.waitMode,
 		RunSec: rec.End.Sub(rec.Start).Seconds()}
 	// A record older than the driver's first contact (the baseline's
 	// boot) says nothing about sshd or the driver's lag.
@@ -196,4 +196,29 @@ func (h *hostRun) gotRecord(sr *StepReport, rec *record.Record) {
 // the two together).
 func runPattern(bootID string) string {
 	return "run-*-" + bootID[:min(len(bootID), 8)] + ".json"
+}
+
+// decodeRecord reads a run record the host's self-test wrote. It accepts
+// the schema versions record.SchemaVersion covers and refuses a record
+// without a start or with a check of no id or an unknown status, as the
+// host's own store does (selftest/store.DecodeRecord;
+// TestDecodeRecordAgreesWithTheStore holds the two together), so a
+// garbled file is an error naming it, never a verdict.
+func decodeRecord(data []byte) (*record.Record, error) {
+	var rec record.Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("not a run record: %w", err)
+	}
+	switch {
+	case rec.Schema < 1 || rec.Schema > record.SchemaVersion:
+		return nil, fmt.Errorf("unsupported schema version %d (this driver reads 1 to %d)", rec.Schema, record.SchemaVersion)
+	case rec.Start.IsZero():
+		return nil, errors.New("run record has no start time")
+	}
+	for i, c := range rec.Checks {
+		if c.ID == "" || !c.Status.Valid() {
+			return nil, fmt.Errorf("check %d: missing id or invalid status %q", i, c.Status)
+		}
+	}
+	return &rec, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/cmd/internal/exit"
 	"github.com/atomic-selftest/atomic-selftest/outer"
 	"github.com/atomic-selftest/atomic-selftest/outer/inventory"
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
 	"github.com/atomic-selftest/atomic-selftest/outer/qemu"
 	"github.com/atomic-selftest/atomic-selftest/outer/ssh"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
@@ -238,20 +239,20 @@ func bootQEMU(ctx context.Context, dir string, i int, img, accel string, bound t
 	return m, nil
 }
 
-func choosePlan(file, profile string, profileSet bool) (*outer.Plan, error) {
+func choosePlan(file, profile string, profileSet bool) (*plan.Plan, error) {
 	if file != "" {
 		if profileSet {
 			return nil, usagef("--plan and --profile exclude each other")
 		}
-		p, err := outer.LoadPlan(file)
+		p, err := plan.Load(file)
 		if err != nil {
 			return nil, usageError(err)
 		}
 		return p, nil
 	}
-	mk, ok := outer.Profiles[profile]
+	mk, ok := plan.Profiles[profile]
 	if !ok {
-		return nil, usagef("--profile %q: want one of %s", profile, strings.Join(outer.ProfileNames, ", "))
+		return nil, usagef("--profile %q: want one of %s", profile, strings.Join(plan.ProfileNames, ", "))
 	}
 	return mk(), nil
 }

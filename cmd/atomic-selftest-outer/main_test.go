@@ -17,8 +17,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/atomic-selftest/atomic-selftest/outer"
 	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
 )
 
 func run(t *testing.T, args ...string) (int, string, string) {
@@ -59,7 +59,7 @@ func TestUsageErrors(t *testing.T) {
 
 // The printed plans are valid plan files equal to the built-in ones.
 func TestPlanRoundTrip(t *testing.T) {
-	for name, mk := range outer.Profiles {
+	for name, mk := range plan.Profiles {
 		if name == "auto" {
 			continue
 		}
@@ -69,7 +69,7 @@ func TestPlanRoundTrip(t *testing.T) {
 		}
 		p := filepath.Join(t.TempDir(), "plan.toml")
 		os.WriteFile(p, []byte(out), 0o600)
-		got, err := outer.LoadPlan(p)
+		got, err := plan.Load(p)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

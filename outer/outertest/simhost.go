@@ -481,7 +481,7 @@ func (h *Host) reboot() {
 	h.bootLocked(true)
 }
 
-// shellSplit undoes QuoteArgv: single-quoted words, backslash escapes
+// shellSplit undoes transport.QuoteArgv: single-quoted words, backslash escapes
 // outside quotes, words separated by spaces.
 func shellSplit(s string) ([]string, error) {
 	var out []string

@@ -1,4 +1,4 @@
-package outer
+package report
 
 import (
 	_ "embed"
@@ -15,7 +15,7 @@ import (
 var reportHTML string
 
 var reportHTMLTemplate = template.Must(template.New("report.html").Funcs(template.FuncMap{
-	"statusClass": statusClass,
+	"statusClass": StatusClass,
 	"seconds":     seconds,
 }).Parse(reportHTML))
 

@@ -1,4 +1,4 @@
-package outer
+package family
 
 // bootc's host status, decoded by selftest/bootc (the one reader of
 // `bootc status --format=json --format-version=1` in the project) and laid
@@ -10,6 +10,9 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/bootc"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
+
+// bootcStatusArgv is bootc's status in its stable form (bootc.StatusArgv).
+var bootcStatusArgv = bootc.StatusArgv
 
 // ParseBootcStatus parses bootc's status JSON into the deployment list in
 // ostree's order, the first being the next boot's: a staged entry first;

@@ -1,4 +1,4 @@
-package outer
+package report
 
 import (
 	"fmt"
@@ -9,8 +9,9 @@ import (
 	"time"
 
 	atomicselftest "github.com/atomic-selftest/atomic-selftest"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 // reportView is what report.html and report.md show, derived from a
@@ -99,7 +100,8 @@ type segment struct {
 // timelineWidth is the width of a timeline's SVG coordinate system.
 const timelineWidth = 1000
 
-func statusClass(s string) string {
+// StatusClass is the colour class report.html gives a status.
+func StatusClass(s string) string {
 	switch strings.ToLower(s) {
 	case "pass":
 		return "pass"
@@ -147,12 +149,12 @@ func transition(s *StepReport) string {
 // actionClass colours a timeline segment by what the driver waited for.
 func actionClass(a ActionReport) string {
 	if a.Status != StepPass {
-		return "seg-" + statusClass(a.Status)
+		return "seg-" + StatusClass(a.Status)
 	}
 	switch a.Do {
-	case ActReboot:
+	case plan.ActReboot:
 		return "seg-reboot"
-	case ActWaitUp, ActWaitSelftest:
+	case plan.ActWaitUp, plan.ActWaitSelftest:
 		return "seg-wait"
 	}
 	return "seg-cmd"
@@ -226,8 +228,8 @@ func newReportView(r *Report) *reportView {
 			}
 			row := rowView{Step: s.Name, Status: s.Status, Href: "#" + anchor}
 			for _, crit := range v.Criteria {
-				text := cell(s, crit)
-				c := cellView{Crit: crit, Text: text, Class: statusClass(text), Href: "#" + anchor}
+				text := Cell(s, crit)
+				c := cellView{Crit: crit, Text: text, Class: StatusClass(text), Href: "#" + anchor}
 				if groups[crit] != nil {
 					c.Href = "#" + groups[crit].Anchor
 				}
@@ -279,7 +281,7 @@ func (r *Report) writeViews(dir string) error {
 		return fmt.Errorf("report.md: %w", err)
 	}
 	for _, f := range []struct{ name, data string }{{"report.html", h.String()}, {"report.md", m.String()}} {
-		if err := store.WriteFile(dir, f.name, []byte(f.data)); err != nil {
+		if err := WriteFile(dir, f.name, []byte(f.data)); err != nil {
 			return fmt.Errorf("writing %s: %w", filepath.Join(dir, f.name), err)
 		}
 	}

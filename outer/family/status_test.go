@@ -1,11 +1,6 @@
-package outer
+package family
 
 import (
-	"path"
-	"time"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 	"os"
 	"strings"
 	"testing"
@@ -69,7 +64,7 @@ func TestParseRpmOstreeStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := st.Default()
-	if d.Checksum != "aa11" || d.BaseChecksum != "bb22" || !hasPackage(d, "htop") || st.Booted().Checksum != "bb22" || st.Rollback().Checksum != "bb22" {
+	if d.Checksum != "aa11" || d.BaseChecksum != "bb22" || !HasPackage(d, "htop") || st.Booted().Checksum != "bb22" || st.Rollback().Checksum != "bb22" {
 		t.Errorf("%+v", st)
 	}
 	if _, err := ParseRpmOstreeStatus([]byte(`{"deployments":[{"osname":"x"}]}`)); err == nil || !strings.Contains(err.Error(), "no checksum") {
@@ -92,15 +87,4 @@ func FuzzParseStatus(f *testing.F) {
 		}
 		ParseOstreeLog(data)
 	})
-}
-
-// The driver finds a boot's records by name without importing the
-// store; the name is the store's.
-func TestRunPatternMatchesTheStore(t *testing.T) {
-	for _, boot := range []string{"0f3c2a9b8d7e4f60a1b2c3d4e5f60718", "short"} {
-		rec := &record.Record{BootID: boot, Start: time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)}
-		if ok, err := path.Match(runPattern(boot), store.RunName(rec)); !ok || err != nil {
-			t.Errorf("%s does not match %s (%v)", runPattern(boot), store.RunName(rec), err)
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package outer
+package plan
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestLoadPlan(t *testing.T) {
+func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	good := `name = "mine"
 family = "rpm-ostree"
@@ -36,7 +36,7 @@ criterion = "C6"
 `
 	p := filepath.Join(dir, "plan.toml")
 	os.WriteFile(p, []byte(good), 0o600)
-	plan, err := LoadPlan(p)
+	plan, err := Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ criterion = "C6"
 	} {
 		from, to, _ := strings.Cut(tc.edit, "=>")
 		os.WriteFile(p, []byte(strings.Replace(good, from, to, 1)), 0o600)
-		_, err := LoadPlan(p)
+		_, err := Load(p)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: got %v, want %q", tc.edit, err, tc.want)
 		}
@@ -72,12 +72,12 @@ criterion = "C6"
 // The testbed's plans (outer/testbed/*.toml, run only by the VM suite)
 // load and validate here, so a typo fails in seconds, not after a boot.
 func TestTestbedPlansLoad(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testbed", "*.toml"))
+	files, err := filepath.Glob(filepath.Join("..", "testbed", "*.toml"))
 	if err != nil || len(files) < 3 {
 		t.Fatalf("testbed plans: %v %v", files, err)
 	}
 	for _, f := range files {
-		p, err := LoadPlan(f)
+		p, err := Load(f)
 		if err != nil {
 			t.Errorf("%v", err)
 			continue

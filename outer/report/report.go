@@ -1,8 +1,12 @@
-package outer
+// Package report is what one run of the outer driver found and the files
+// it is written to: report.json (the Report itself), junit.xml (one
+// testsuite per host and step, internal/junit), criteria.txt (the criteria
+// by step), report.html and report.md. Whether a step passed is decided
+// by the driver; the renderers only show it.
+package report
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"os"
@@ -11,16 +15,16 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest/format"
+	"github.com/atomic-selftest/atomic-selftest/internal/junit"
+	"github.com/atomic-selftest/atomic-selftest/outer/family"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
-// junit builds the JUnit document: one <testsuite> per host and step,
+// JUnit builds the JUnit document: one <testsuite> per host and step,
 // holding a <testcase> for the step itself (its actions in system-out)
 // and one per check of the host's run record of that step's boot.
-func (r *Report) junit() format.JUnitSuites {
-	doc := format.JUnitSuites{Name: "atomic-selftest-outer." + r.Plan}
+func (r *Report) JUnit() junit.Suites {
+	doc := junit.Suites{Name: "atomic-selftest-outer." + r.Plan}
 	var total float64
 	for _, h := range r.Hosts {
 		for _, s := range h.Steps {
@@ -36,13 +40,13 @@ func (r *Report) junit() format.JUnitSuites {
 	return doc
 }
 
-func stepSuite(host, plan string, s *StepReport) format.JUnitSuite {
-	suite := format.JUnitSuite{
+func stepSuite(host, plan string, s *StepReport) junit.Suite {
+	suite := junit.Suite{
 		Name:      host + "." + s.Name,
 		Time:      fmt.Sprintf("%.3f", s.DurationSec),
 		Timestamp: s.Start.UTC().Format("2006-01-02T15:04:05"),
 		Hostname:  host,
-		Properties: []format.JUnitProperty{
+		Properties: []junit.Property{
 			{Name: "host", Value: host},
 			{Name: "plan", Value: plan},
 			{Name: "step", Value: s.Name},
@@ -52,7 +56,7 @@ func stepSuite(host, plan string, s *StepReport) format.JUnitSuite {
 		},
 	}
 	prop := func(n, v string) {
-		suite.Properties = append(suite.Properties, format.JUnitProperty{Name: n, Value: v})
+		suite.Properties = append(suite.Properties, junit.Property{Name: n, Value: v})
 	}
 	if s.Before != nil {
 		prop("booted_before", s.Before.Checksum+" "+s.Before.Version)
@@ -71,13 +75,13 @@ func stepSuite(host, plan string, s *StepReport) format.JUnitSuite {
 	}
 	if r := s.HostRollback; r != nil {
 		prop("host_rollback_boot", r.FailedBootID)
-		prop("host_rollback_from", Describe(r.From))
+		prop("host_rollback_from", family.Describe(r.From))
 		prop("host_rollback_reason", r.Reason)
 		if r.FailedRecord != nil {
 			prop("host_rollback_record", r.FailedRecord.ID)
 		}
 	}
-	step := format.JUnitCase{Name: s.Name, Classname: "atomic-selftest-outer." + host, Time: suite.Time}
+	step := junit.Case{Name: s.Name, Classname: "atomic-selftest-outer." + host, Time: suite.Time}
 	var out strings.Builder
 	for _, a := range s.Actions {
 		fmt.Fprintf(&out, "%-14s %-11s %6.2fs %s\n", a.Do, a.Status, a.DurationSec, a.Message)
@@ -85,7 +89,7 @@ func stepSuite(host, plan string, s *StepReport) format.JUnitSuite {
 	if len(s.Tail) > 0 {
 		out.WriteString("--- last lines of the console or journal ---\n" + strings.Join(s.Tail, "\n") + "\n")
 	}
-	msg := &format.JUnitMessage{Message: s.Message, Type: s.Status, Text: out.String()}
+	msg := &junit.Message{Message: s.Message, Type: s.Status, Text: out.String()}
 	switch s.Status {
 	case StepPass:
 		step.SystemOut = out.String()
@@ -99,7 +103,7 @@ func stepSuite(host, plan string, s *StepReport) format.JUnitSuite {
 		prop("run_record", rec.ID)
 		for _, c := range rec.Checks {
 			prop("criterion."+c.ID, c.Criterion)
-			suite.Add(format.Case("atomic-selftest."+host+"."+s.Name, c))
+			suite.Add(junit.FromResult("atomic-selftest."+host+"."+s.Name, c))
 		}
 	}
 	return suite
@@ -107,16 +111,7 @@ func stepSuite(host, plan string, s *StepReport) format.JUnitSuite {
 
 // WriteJUnit writes the JUnit document.
 func (r *Report) WriteJUnit(w io.Writer) error {
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(r.junit()); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, r.JUnit())
 }
 
 // Criteria lists the criterion ids in the report, C1 to C10 in order.
@@ -149,10 +144,10 @@ func (r *Report) Criteria() []string {
 	return out
 }
 
-// cell is what the table shows for one criterion in one step: the step's
+// Cell is what the table shows for one criterion in one step: the step's
 // own verdict for the criterion it proves, else the worst status of the
 // host checks of that criterion in the step's run record.
-func cell(s *StepReport, crit string) string {
+func Cell(s *StepReport, crit string) string {
 	if s.Criterion == crit && s.Status != StepPass {
 		return strings.ToUpper(s.Status)
 	}
@@ -202,7 +197,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		for _, s := range h.Steps {
 			row := []string{Printable(s.Name), Printable(s.Status)}
 			for _, c := range raw {
-				v := Printable(cell(s, c))
+				v := Printable(Cell(s, c))
 				if v == "" {
 					v = "-"
 				}
@@ -222,7 +217,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			case s.Status != StepPass && s.Status != StepNotRun:
 				fmt.Fprintf(tw, "  %s: %s\n", Printable(s.Name), Printable(s.Message))
 			case s.HostRollback != nil:
-				fmt.Fprintf(tw, "  %s: the host rolled back by itself from %s: %s\n", Printable(s.Name), Printable(Describe(s.HostRollback.From)), Printable(s.HostRollback.Reason))
+				fmt.Fprintf(tw, "  %s: the host rolled back by itself from %s: %s\n", Printable(s.Name), Printable(family.Describe(s.HostRollback.From)), Printable(s.HostRollback.Reason))
 			}
 		}
 	}
@@ -258,7 +253,7 @@ func (r *Report) WriteFiles(dir string) error {
 		return err
 	}
 	for name, data := range map[string][]byte{"report.json": append(js, '\n'), "junit.xml": []byte(x.String()), "criteria.txt": []byte(t.String())} {
-		if err := store.WriteFile(dir, name, data); err != nil {
+		if err := WriteFile(dir, name, data); err != nil {
 			return fmt.Errorf("writing %s: %w", filepath.Join(dir, name), err)
 		}
 	}

@@ -1,12 +1,15 @@
-package outer
+package report
 
 // The report types: what one run of the driver found, as report.json
 // carries it and the renderers read it.
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -125,4 +128,77 @@ type ActionReport struct {
 	Status      string  `json:"status"`
 	Message     string  `json:"message,omitempty"`
 	DurationSec float64 `json:"duration_s"`
+}
+
+// Step statuses in reports.
+const (
+	StepPass        = "pass"
+	StepFail        = "fail"
+	StepError       = "error"       // the driver could not do the step (host unreachable)
+	StepNotRun      = "not-run"     // an earlier step left the host unusable
+	StepInterrupted = "interrupted" // the driver was stopped
+)
+
+// NotApplicable begins the message of a step the host's tools rule out.
+const NotApplicable = "not applicable on this host"
+
+// Preflight is what the driver found on a host before its first step.
+type Preflight struct {
+	// Tools are the deployment tools present (bootc, rpm-ostree, atomic,
+	// ostree), Engines the container engines.
+	Tools   []string `json:"tools"`
+	Engines []string `json:"engines"`
+	// Selftest is the host self-test's version line; empty when it is
+	// not installed.
+	Selftest string `json:"selftest,omitempty"`
+}
+
+// Has reports whether the host has the command tool.
+func (p *Preflight) Has(tool string) bool { return slices.Contains(p.Tools, tool) }
+
+// String is the preflight for a progress line.
+func (p *Preflight) String() string {
+	none := func(l []string) string {
+		if len(l) == 0 {
+			return "none"
+		}
+		return strings.Join(l, ", ")
+	}
+	st := p.Selftest
+	if st == "" {
+		st = "not installed"
+	}
+	return fmt.Sprintf("deployment tools: %s; container engines: %s; self-test: %s", none(p.Tools), none(p.Engines), st)
+}
+
+// PendingCheck is the host's check that names and verifies the pending
+// deployment in a deployment-change run.
+const PendingCheck = "deployment.pending"
+
+// PendingReport is the deployment-change run record found after a step's
+// deployment commands, before its reboot.
+type PendingReport struct {
+	// Command is the last deployment command before the record.
+	Command  string `json:"command"`
+	RecordID string `json:"record_id,omitempty"`
+	// Status and Message are the record's deployment.pending: what the
+	// reboot will boot, and a missing kernel or initramfs.
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+	// WaitSec is the driver's time from the command's end to the record
+	// found.
+	WaitSec float64 `json:"wait_s"`
+	// Expected is PendingFail when the step broke the pending deployment
+	// on purpose.
+	Expected string `json:"expected,omitempty"`
+}
+
+// String is the report's line: "before the reboot: upgrade to 12.3
+// pending (...) — deployment.pending pass, 6.2s after the command".
+func (p *PendingReport) String() string {
+	what := "before the reboot"
+	if p.Expected == plan.PendingFail && p.Status == string(record.StatusFail) {
+		what = "caught before the reboot"
+	}
+	return fmt.Sprintf("%s: %s — %s %s, %.1fs after `%s`", what, p.Message, PendingCheck, p.Status, p.WaitSec, p.Command)
 }

@@ -1,15 +1,25 @@
-package outer
+// Package plan is what the outer driver does to every host: a plan of
+// named steps, each a list of actions (wait-up, upgrade-source, run,
+// expect, check-pending, reboot, wait-selftest, collect), read from TOML
+// and validated with errors that name the step and the field, and the
+// built-in plans (profiles) per host family. It is data only: it runs
+// nothing and imports nothing of the driver.
+package plan
 
 import (
-	_ "embed"
 	"errors"
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 )
+
+// Families are the values of a plan's family, one per host family the
+// driver knows (outer/family).
+var Families = []string{"rpm-ostree", "ostree", "bootc"}
 
 // A Plan is what the driver does to every host: a list of steps, each a
 // named group of actions proving one criterion (a reboot cycle such as
@@ -17,9 +27,10 @@ import (
 // self-test, collect"). Reports have one row per step.
 type Plan struct {
 	Name string `toml:"name"`
-	// Family is the status command the driver reads deployments with:
-	// "rpm-ostree" (rpm-ostree status --json; atomic host hosts too) or
-	// "ostree" (ostree admin status).
+	// Family is the kind of host the plan is for (one of Families): the
+	// tool the driver reads deployments with and makes the upgrade
+	// source with (outer/family). atomic host hosts are of the
+	// rpm-ostree family: atomic host delegates to rpm-ostree.
 	Family string `toml:"family,omitempty"`
 	// Packages are what {package} (the first) and {package2} (the
 	// second) expand to in commands and expectations.
@@ -29,7 +40,7 @@ type Plan struct {
 	Steps      []Step `toml:"step"`
 	// Auto marks the auto profile: its only step is the baseline, and
 	// after each host's preflight the driver replaces it with the
-	// built-in plan that fits that host (FitPlan).
+	// built-in plan that fits that host (Fit).
 	Auto bool `toml:"-"`
 }
 
@@ -113,6 +124,12 @@ type Action struct {
 	Timeout duration `toml:"timeout,omitempty"`
 }
 
+// Values of a step's expect_pending.
+const (
+	PendingPass = "pass" // the default: a failing deployment.pending fails the step
+	PendingFail = "fail" // the step breaks the pending deployment and the host must catch it
+)
+
 // duration reads "90s" or "10m" from TOML.
 type duration struct{ time.Duration }
 
@@ -130,17 +147,6 @@ func (d *duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// rollbackScript makes the previous deployment the default with
-// libostree's write_deployments, which is what rpm-ostree rollback does;
-// plain ostree (2022.7) has no rollback command.
-//
-//go:embed rollback.py
-var rollbackScript string
-
-// RollbackArgv runs rollbackScript with Debian's Python and its gi OSTree
-// bindings (gir1.2-ostree-1.0, python3-gi).
-func RollbackArgv() []string { return []string{"/usr/bin/python3", "-c", rollbackScript} }
-
 func cycle(name, crit string, pre []Action, cmd []string, changes string, expect Action) Step {
 	acts := append([]Action{}, pre...)
 	acts = append(acts, Action{Do: ActRun, Command: cmd, Changes: changes})
@@ -149,13 +155,13 @@ func cycle(name, crit string, pre []Action, cmd []string, changes string, expect
 	return Step{Name: name, Criterion: crit, Actions: acts}
 }
 
-func baseline() Step {
+func Baseline() Step {
 	return Step{Name: "baseline", Actions: []Action{{Do: ActWaitUp}, {Do: ActWaitSelftest}, {Do: ActCollect}}}
 }
 
-// DefaultPlan covers C3-C6 with both the rpm-ostree and the atomic host
+// Default covers C3-C6 with both the rpm-ostree and the atomic host
 // command of each of upgrade, rollback, deploy and install.
-func DefaultPlan() *Plan {
+func Default() *Plan {
 	src := []Action{{Do: ActUpgradeSource}}
 	none := Action{}
 	pkg := Action{Packages: []string{"{package}"}}
@@ -166,7 +172,7 @@ func DefaultPlan() *Plan {
 		Packages:   []string{"htop", "tmux"},
 		UpgradeRef: "atomic-selftest/upgrade",
 		Steps: []Step{
-			baseline(),
+			Baseline(),
 			cycle("rpm-ostree-upgrade", "C3", src, []string{"rpm-ostree", "upgrade"}, ChangeUpgrade, none),
 			cycle("rpm-ostree-rollback", "C4", nil, []string{"rpm-ostree", "rollback"}, ChangeRollback, none),
 			cycle("atomic-host-upgrade", "C3", src, []string{"atomic", "host", "upgrade"}, ChangeUpgrade, none),
@@ -179,17 +185,17 @@ func DefaultPlan() *Plan {
 	}
 }
 
-// OstreePlan is the profile for plain OSTree hosts (no rpm-ostree): ostree
+// Ostree is the profile for plain OSTree hosts (no rpm-ostree): ostree
 // admin upgrade, ostree admin deploy of the older commit, then rollback
 // (back to the upgrade) by reordering the deployments with libostree.
 // Plain ostree has no package layering.
-func OstreePlan() *Plan {
+func Ostree() *Plan {
 	return &Plan{
 		Name:       "ostree",
 		Family:     "ostree",
 		UpgradeRef: "atomic-selftest/upgrade",
 		Steps: []Step{
-			baseline(),
+			Baseline(),
 			cycle("ostree-upgrade", "C3", []Action{{Do: ActUpgradeSource}}, []string{"ostree", "admin", "upgrade"}, ChangeUpgrade, Action{}),
 			cycle("ostree-deploy", "C5", nil, []string{"ostree", "admin", "deploy", "{older_checksum}"}, ChangeOlder, Action{}),
 			cycle("ostree-rollback", "C4", nil, []string{"{ostree_rollback}"}, ChangeRollback, Action{}),
@@ -197,13 +203,13 @@ func OstreePlan() *Plan {
 	}
 }
 
-// RpmOstreePlan is the default plan's rpm-ostree steps, for an rpm-ostree
+// RpmOstree is the default plan's rpm-ostree steps, for an rpm-ostree
 // host without the atomic CLI (Fedora CoreOS, IoT, Silverblue). With one
 // upgrade only, the deploy goes to the tree booted before it (the
 // upgrade's parent) and the rollback back to the upgrade, as in the
 // ostree plan.
-func RpmOstreePlan() *Plan {
-	p := DefaultPlan()
+func RpmOstree() *Plan {
+	p := Default()
 	p.Name = "rpm-ostree"
 	byName := map[string]Step{}
 	for _, s := range p.Steps {
@@ -216,50 +222,50 @@ func RpmOstreePlan() *Plan {
 	return p
 }
 
-// AutoPlan is the auto profile: a baseline, after whose preflight each
-// host gets the plan FitPlan picks for it.
-func AutoPlan() *Plan {
-	return &Plan{Name: "auto", Auto: true, Family: "rpm-ostree", UpgradeRef: "atomic-selftest/upgrade", Packages: DefaultPlan().Packages,
-		Steps: []Step{baseline()}}
+// Auto is the auto profile: a baseline, after whose preflight each
+// host gets the plan Fit picks for it.
+func Auto() *Plan {
+	return &Plan{Name: "auto", Auto: true, Family: "rpm-ostree", UpgradeRef: "atomic-selftest/upgrade", Packages: Default().Packages,
+		Steps: []Step{Baseline()}}
 }
 
 // Profiles are the built-in plans by name.
-var Profiles = map[string]func() *Plan{"auto": AutoPlan, "default": DefaultPlan, "rpm-ostree": RpmOstreePlan, "ostree": OstreePlan, "bootc": BootcPlan}
+var Profiles = map[string]func() *Plan{"auto": Auto, "default": Default, "rpm-ostree": RpmOstree, "ostree": Ostree, "bootc": Bootc}
 
 // ProfileNames are the keys of Profiles in the order help texts list them.
 var ProfileNames = []string{"auto", "bootc", "default", "rpm-ostree", "ostree"}
 
-// FitPlan is the name of the built-in plan for a host's deployment tools,
-// or "" when none fits: a bootc host gets the bootc plan (before
-// rpm-ostree, which bootc images also ship), an rpm-ostree
+// Fit is the name of the built-in plan for a host whose deployment
+// tools has reports, or "" when none fits: a bootc host gets the bootc
+// plan (before rpm-ostree, which bootc images also ship), an rpm-ostree
 // host the default plan where the atomic CLI exists and the rpm-ostree
 // plan (the default without its atomic host steps) where it does not,
 // a plain ostree host the ostree plan.
-func FitPlan(p *Preflight) string {
+func Fit(has func(tool string) bool) string {
 	switch {
-	case p.Has("bootc"):
+	case has("bootc"):
 		return "bootc"
-	case p.Has("rpm-ostree") && p.Has("atomic"):
+	case has("rpm-ostree") && has("atomic"):
 		return "default"
-	case p.Has("rpm-ostree"):
+	case has("rpm-ostree"):
 		return "rpm-ostree"
-	case p.Has("ostree"):
+	case has("ostree"):
 		return "ostree"
 	}
 	return ""
 }
 
-// Tool is the deployment tool the plan's family reads and changes
-// deployments with; a host without it cannot run the plan.
-func (p *Plan) Tool() string {
+// HostFamily is the plan's host family: Family, or rpm-ostree (the
+// default) for a plan made in code without Validate.
+func (p *Plan) HostFamily() string {
 	if p.Family == "" {
 		return "rpm-ostree"
 	}
 	return p.Family
 }
 
-// LoadPlan reads a plan from a TOML file and validates it.
-func LoadPlan(path string) (*Plan, error) {
+// Load reads a plan from a TOML file and validates it.
+func Load(path string) (*Plan, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
@@ -284,7 +290,8 @@ func LoadPlan(path string) (*Plan, error) {
 var (
 	stepName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	criterion = regexp.MustCompile(`^C([1-9]|10)$`)
-	holder    = regexp.MustCompile(`\{[a-z_0-9]+\}`)
+	// Placeholders matches a placeholder in a command or an expectation.
+	Placeholders = regexp.MustCompile(`\{[a-z_0-9]+\}`)
 )
 
 var knownHolders = map[string]bool{"{package}": true, "{package2}": true, "{older_version}": true, "{older_checksum}": true,
@@ -297,7 +304,7 @@ func (p *Plan) Validate() error {
 		p.Family = "rpm-ostree"
 	case "rpm-ostree", "ostree", "bootc":
 	default:
-		return fmt.Errorf("family %q: want rpm-ostree, ostree or bootc", p.Family)
+		return fmt.Errorf("family %q: want %s", p.Family, strings.Join(Families, ", "))
 	}
 	if p.UpgradeRef == "" {
 		p.UpgradeRef = "atomic-selftest/upgrade"
@@ -361,7 +368,7 @@ func (p *Plan) validateAction(a Action) error {
 		return fmt.Errorf("field do: %q: want one of wait-up, upgrade-source, run, expect, check-pending, reboot, wait-selftest, collect", a.Do)
 	}
 	for _, t := range texts {
-		for _, h := range holder.FindAllString(t, -1) {
+		for _, h := range Placeholders.FindAllString(t, -1) {
 			if !knownHolders[h] {
 				return fmt.Errorf("placeholder %s in %q: unknown", h, t)
 			}
@@ -371,4 +378,31 @@ func (p *Plan) validateAction(a Action) error {
 		}
 	}
 	return nil
+}
+
+// BootcBaseImage is where `bootc image copy-to-storage` puts the booted
+// image when given no --target (bootc-dev/bootc crates/lib/src/cli.rs,
+// ImageOpts::CopyToStorage: "the default is to push to
+// containers-storage:localhost/bootc"); the bootc plan switches back to
+// it, and outer/family's bootc upgrade source builds on it.
+const BootcBaseImage = "localhost/bootc"
+
+// Bootc is the profile for bootc hosts: `bootc upgrade` to an image the
+// driver builds on the host, `bootc switch` to the image booted before
+// (the older one), `bootc rollback` back to the upgrade; each judged by
+// `bootc status` before and after and by the next boot's self-test. It is
+// proved against simulated hosts only, not on a real bootc host.
+func Bootc() *Plan {
+	return &Plan{
+		Name:   "bootc",
+		Family: "bootc",
+		// Unused by the bootc plan; what Validate would fill in.
+		UpgradeRef: "atomic-selftest/upgrade",
+		Steps: []Step{
+			Baseline(),
+			cycle("bootc-upgrade", "C3", []Action{{Do: ActUpgradeSource}}, []string{"bootc", "upgrade"}, ChangeUpgrade, Action{}),
+			cycle("bootc-switch", "C5", nil, []string{"bootc", "switch", "--transport", "containers-storage", BootcBaseImage}, ChangeOlder, Action{}),
+			cycle("bootc-rollback", "C4", nil, []string{"bootc", "rollback"}, ChangeRollback, Action{}),
+		},
+	}
 }

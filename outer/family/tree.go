@@ -1,17 +1,20 @@
-package outer
+package family
 
-// The upgrade source and the older commit deploy steps go to.
+// The families of ostree trees (ostree, rpm-ostree): the upgrade source is
+// a commit the driver makes on the host, the older version a commit of
+// the upgrade ref's history.
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
-
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -41,39 +44,128 @@ func sourceRepoArgv(src, hostRepo string) [][]string {
 	}
 }
 
+// tree is the ostree and rpm-ostree families: they differ in the status
+// command and in what rpm-ostreed needs after the origin changes. The
+// bootc family embeds it for its placeholders.
+type tree struct {
+	Config
+	name       string
+	statusArgv []string
+	parse      func([]byte) (*Status, error)
+	// reloadArgv runs after the driver points the booted origin at the
+	// upgrade ref (none for plain ostree).
+	reloadArgv []string
+
+	upgrade *LogEntry // the upgrade source's last commit
+	older   *LogEntry // found lazily for {older_*}
+}
+
+func (t *tree) Name() string { return t.name }
+
+func (t *tree) Tool() string { return t.statusArgv[0] }
+
+func (t *tree) Status(ctx context.Context) (*Status, []byte, error) {
+	out, err := t.run(ctx, time.Minute, t.statusArgv...)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := t.parse(out)
+	return st, out, err
+}
+
+// booted is the booted deployment from the family's status.
+func (t *tree) booted(ctx context.Context) (*Status, *record.Deployment, error) {
+	st, _, err := t.Status(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := st.Booted()
+	if b == nil {
+		return nil, nil, errors.New("the host's status shows no booted deployment")
+	}
+	return st, b, nil
+}
+
+func (t *tree) Deployed() { t.older = nil }
+
+func (t *tree) Placeholder(ctx context.Context, name string) (string, bool, error) {
+	switch name {
+	case "{upgrade_version}":
+		if t.upgrade == nil {
+			return "", true, errors.New("{upgrade_version}: no upgrade-source action ran before")
+		}
+		return t.upgrade.Version, true, nil
+	case "{older_version}", "{older_checksum}":
+		o, err := t.olderCommit(ctx)
+		if err != nil {
+			return "", true, err
+		}
+		if name == "{older_checksum}" {
+			return o.Checksum, true, nil
+		}
+		if o.Version == "" {
+			return "", true, fmt.Errorf("the older commit %s has no version label", record.Short(o.Checksum))
+		}
+		return o.Version, true, nil
+	}
+	return "", false, nil
+}
+
+// Verify: after an upgrade the default deployment is the upgrade
+// source's commit (or a layered deployment on it); after a deploy of
+// the older version, that commit.
+func (t *tree) Verify(ctx context.Context, change string, def *record.Deployment) error {
+	switch change {
+	case plan.ChangeUpgrade:
+		if t.upgrade != nil && def.Checksum != t.upgrade.Checksum && def.BaseChecksum != t.upgrade.Checksum {
+			return fmt.Errorf("the default deployment is %s, expected the upgrade source's commit %s (%s)",
+				Describe(def), record.Short(t.upgrade.Checksum), t.upgrade.Version)
+		}
+	case plan.ChangeOlder:
+		o, err := t.olderCommit(ctx)
+		if err != nil {
+			return err
+		}
+		if def.Checksum != o.Checksum && def.BaseChecksum != o.Checksum {
+			return fmt.Errorf("the default deployment is %s, expected the older commit %s (%s)", Describe(def), record.Short(o.Checksum), o.Version)
+		}
+	}
+	return nil
+}
+
 // historyRepo is where the upgrade ref's history is read: SourceRepo once
 // this run made an upgrade source there (its refs and those of the host's
 // repository resolve through it), else the host's repository.
-func (h *hostRun) historyRepo() string {
-	if h.upgrade != nil {
+func (t *tree) historyRepo() string {
+	if t.upgrade != nil {
 		return SourceRepo
 	}
-	return h.opts.Repo
+	return t.Repo
 }
 
-// upgradeSource commits the booted tree plus a marker file as a new
+// UpgradeSource commits the booted tree plus a marker file as a new
 // commit on the upgrade ref in SourceRepo, whose parent is the ref's
 // previous head (or the booted commit), so the ref's history holds every
 // version the plan made; then it points the booted deployment's origin at
 // the ref.
-func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
-	_, b, err := h.booted(ctx)
+func (t *tree) UpgradeSource(ctx context.Context) (string, error) {
+	_, b, err := t.booted(ctx)
 	if err != nil {
 		return "", err
 	}
-	for _, argv := range sourceRepoArgv(SourceRepo, h.opts.Repo) {
-		if _, err := h.run(ctx, time.Minute, argv...); err != nil {
+	for _, argv := range sourceRepoArgv(SourceRepo, t.Repo) {
+		if _, err := t.run(ctx, time.Minute, argv...); err != nil {
 			return "", err
 		}
 	}
-	ref := h.plan.UpgradeRef
+	ref := t.UpgradeRef
 	base := b.Checksum
 	if b.BaseChecksum != "" {
 		base = b.BaseChecksum // a layered deployment: commit from its base
 	}
 	parent := base
 	history := 0
-	if out, err := h.run(ctx, time.Minute, "ostree", "log", "--repo="+SourceRepo, ref); err == nil {
+	if out, err := t.run(ctx, time.Minute, "ostree", "log", "--repo="+SourceRepo, ref); err == nil {
 		log := ParseOstreeLog(out)
 		if len(log) > 0 {
 			parent = log[0].Checksum
@@ -89,7 +181,7 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 		baseVersion = "0"
 	}
 	version := fmt.Sprintf("%s.selftest.%d", baseVersion, history+1)
-	out, err := h.run(ctx, time.Minute, "mktemp", "-d", "/var/tmp/atomic-selftest-outer.XXXXXX")
+	out, err := t.run(ctx, time.Minute, "mktemp", "-d", "/var/tmp/atomic-selftest-outer.XXXXXX")
 	if err != nil {
 		return "", err
 	}
@@ -97,16 +189,16 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 	if !strings.HasPrefix(tmp, "/var/tmp/atomic-selftest-outer.") {
 		return "", fmt.Errorf("mktemp returned %q", tmp)
 	}
-	defer h.m.Run(context.WithoutCancel(ctx), time.Minute, "rm", "-rf", "--", tmp)
+	defer t.Machine.Run(context.WithoutCancel(ctx), time.Minute, "rm", "-rf", "--", tmp)
 	markerDir := tmp + "/usr/share/atomic-selftest"
-	if _, err := h.run(ctx, time.Minute, "mkdir", "-p", markerDir); err != nil {
+	if _, err := t.run(ctx, time.Minute, "mkdir", "-p", markerDir); err != nil {
 		return "", err
 	}
 	marker := fmt.Sprintf("upgrade source made by atomic-selftest-outer\nversion=%s\nfrom=%s\n", version, base)
-	if err := h.m.WriteFile(ctx, markerDir+"/upgrade-marker", []byte(marker), 0o644); err != nil {
+	if err := t.Machine.WriteFile(ctx, markerDir+"/upgrade-marker", []byte(marker), 0o644); err != nil {
 		return "", err
 	}
-	out, err = h.run(ctx, 10*time.Minute, commitArgv(SourceRepo, ref, parent, base, tmp, version)...)
+	out, err = t.run(ctx, 10*time.Minute, commitArgv(SourceRepo, ref, parent, base, tmp, version)...)
 	if err != nil {
 		return "", err
 	}
@@ -114,8 +206,8 @@ func (h *hostRun) upgradeSource(ctx context.Context) (string, error) {
 	if !isHex(commit) || len(commit) != 64 {
 		return "", fmt.Errorf("ostree commit printed %q, not a checksum", commit)
 	}
-	h.upgrade = &LogEntry{Checksum: commit, Parent: parent, Version: version}
-	if err := h.pointOrigin(ctx, b, ref); err != nil {
+	t.upgrade = &LogEntry{Checksum: commit, Parent: parent, Version: version}
+	if err := t.pointOrigin(ctx, b, ref); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("committed %s (%s) on %s", record.Short(commit), version, ref), nil
@@ -148,18 +240,18 @@ const UpgradeRemote = "atomic-selftest"
 // set-origin writes a fresh origin with only the refspec, which would
 // drop an rpm-ostree layered deployment's packages; such a deployment
 // keeps the older way, the origin file rewritten in place.
-func (h *hostRun) pointOrigin(ctx context.Context, b *record.Deployment, ref string) error {
+func (t *tree) pointOrigin(ctx context.Context, b *record.Deployment, ref string) error {
 	if b.Refspec == ref || b.Refspec == UpgradeRemote+":"+ref {
 		return nil
 	}
 	if b.BaseChecksum == "" || b.BaseChecksum == b.Checksum {
-		if _, err := h.run(ctx, time.Minute, "ostree", "admin", "set-origin", "--set=gpg-verify=false", UpgradeRemote, "file://"+SourceRepo, ref); err != nil {
+		if _, err := t.run(ctx, time.Minute, "ostree", "admin", "set-origin", "--set=gpg-verify=false", UpgradeRemote, "file://"+SourceRepo, ref); err != nil {
 			return err
 		}
-		return h.reloadOrigin(ctx)
+		return t.reloadOrigin(ctx)
 	}
 	path := fmt.Sprintf("/ostree/deploy/%s/deploy/%s.%d.origin", b.OSName, b.Checksum, b.Serial)
-	data, err := h.m.ReadFile(ctx, path, transport.Limits.File)
+	data, err := t.Machine.ReadFile(ctx, path, transport.Limits.File)
 	if err != nil {
 		return err
 	}
@@ -175,41 +267,39 @@ func (h *hostRun) pointOrigin(ctx context.Context, b *record.Deployment, ref str
 	if !found {
 		return fmt.Errorf("origin %s has no refspec", path)
 	}
-	if err := h.m.WriteFile(ctx, path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+	if err := t.Machine.WriteFile(ctx, path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 		return err
 	}
-	return h.reloadOrigin(ctx)
+	return t.reloadOrigin(ctx)
 }
 
-func (h *hostRun) reloadOrigin(ctx context.Context) error {
-	if h.plan.Family == "rpm-ostree" {
-		// rpm-ostreed caches the sysroot; reload makes it read the origin.
-		if _, err := h.run(ctx, time.Minute, "rpm-ostree", "reload"); err != nil {
-			return err
-		}
+func (t *tree) reloadOrigin(ctx context.Context) error {
+	if t.reloadArgv == nil {
+		return nil
 	}
-	return nil
+	_, err := t.run(ctx, time.Minute, t.reloadArgv...)
+	return err
 }
 
 // olderCommit finds the commit deploy steps go to: the newest one in the
 // upgrade ref's (or else the booted refspec's) history that is neither its
 // head nor booted.
-func (h *hostRun) olderCommit(ctx context.Context) (*LogEntry, error) {
-	if h.older != nil {
-		return h.older, nil
+func (t *tree) olderCommit(ctx context.Context) (*LogEntry, error) {
+	if t.older != nil {
+		return t.older, nil
 	}
-	_, b, err := h.booted(ctx)
+	_, b, err := t.booted(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var log []LogEntry
-	refs := []string{h.plan.UpgradeRef}
+	refs := []string{t.UpgradeRef}
 	if b.Refspec != "" && b.Refspec != refs[0] {
 		refs = append(refs, b.Refspec)
 	}
 	var tried []string
 	for _, ref := range refs {
-		out, err := h.run(ctx, time.Minute, "ostree", "log", "--repo="+h.historyRepo(), ref)
+		out, err := t.run(ctx, time.Minute, "ostree", "log", "--repo="+t.historyRepo(), ref)
 		if err != nil {
 			tried = append(tried, err.Error())
 			continue
@@ -221,8 +311,8 @@ func (h *hostRun) olderCommit(ctx context.Context) (*LogEntry, error) {
 	for i := 1; i < len(log); i++ {
 		e := log[i]
 		if e.Checksum != b.Checksum && e.Checksum != b.BaseChecksum {
-			h.older = &e
-			return h.older, nil
+			t.older = &e
+			return t.older, nil
 		}
 	}
 	return nil, fmt.Errorf("no older version to deploy: the history of %s has %d commit(s) besides the head and the booted %s %s",

@@ -1,4 +1,4 @@
-package outer
+package family
 
 import (
 	"os"
@@ -11,7 +11,7 @@ import (
 // bootc's source holds no fixture with apiVersion v1 and entries; the
 // v1 document with entries is the simulated host's (outertest), which
 // the driver's tests read through `bootc status`.
-const bootcTestdata = "../selftest/bootc/testdata/"
+const bootcTestdata = "../../selftest/bootc/testdata/"
 
 // bootcFixture is spec-staged-booted.json with its status object's
 // members replaced by status, for the cases below.
