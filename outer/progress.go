@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/outer/report"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // Progress prints the driver's events: one plain line per finished step
@@ -42,7 +43,7 @@ func NewProgress(w io.Writer, tty bool, hosts, steps int) *Progress {
 // Event is the Options.OnEvent hook. The host's name, the step and the
 // message may come from the host: they are printed through Printable.
 func (p *Progress) Event(e Event) {
-	e.Host, e.Step, e.Action, e.Status, e.Message = report.Printable(e.Host), report.Printable(e.Step), report.Printable(e.Action), report.Printable(e.Status), report.Printable(e.Message)
+	e.Host, e.Step, e.Action, e.Status, e.Message = record.Printable(e.Host), record.Printable(e.Step), record.Printable(e.Action), record.Printable(e.Status), record.Printable(e.Message)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e.Status == "start" {

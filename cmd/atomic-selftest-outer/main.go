@@ -15,7 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/atomic-selftest/atomic-selftest/cmd/internal/exit"
-	"github.com/atomic-selftest/atomic-selftest/outer/report"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // Exit codes, documented in the README and in the help.
@@ -90,7 +90,7 @@ func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer, tty 
 	}
 	if !silent {
 		// The message may quote a host (its console, its name).
-		fmt.Fprintln(stderr, "atomic-selftest-outer:", report.Printable(err.Error()))
+		fmt.Fprintln(stderr, "atomic-selftest-outer:", record.Printable(err.Error()))
 	}
 	return code
 }

@@ -72,7 +72,7 @@ func runResults(ctx context.Context, e *env, o resultsOptions, args []string) er
 		return err
 	}
 	for _, p := range problems {
-		fmt.Fprintf(e.stderr, "atomic-selftest results: skipped unreadable record %s\n", format.Printable(p.Error()))
+		fmt.Fprintf(e.stderr, "atomic-selftest results: skipped unreadable record %s\n", record.Printable(p.Error()))
 	}
 	if len(runs) == 0 && o.boot != "" {
 		return usageErr("--boot: no runs recorded for a boot id starting with %q", o.boot)

@@ -122,19 +122,19 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 				trans += " by " + r.Transition.By
 			}
 		}
-		// The record's strings come from the host: format.Printable
+		// The record's strings come from the host: record.Printable
 		// escapes their control characters.
-		fmt.Fprintf(e.stdout, "%s boot %-12.12s %s  %s  %s %s  %d passed, %d failed, %d skipped  %s  %s\n", mark, format.Printable(r.BootID),
-			r.End.Local().Format("2006-01-02 15:04"), verdict, format.Printable(dep), format.Printable(trans),
-			r.Summary.Passed, r.Summary.Failed+r.Summary.Errors+r.Summary.Blocked, r.Summary.Skipped, format.Printable(r.Trigger), timings(r))
+		fmt.Fprintf(e.stdout, "%s boot %-12.12s %s  %s  %s %s  %d passed, %d failed, %d skipped  %s  %s\n", mark, record.Printable(r.BootID),
+			r.End.Local().Format("2006-01-02 15:04"), verdict, record.Printable(dep), record.Printable(trans),
+			r.Summary.Passed, r.Summary.Failed+r.Summary.Errors+r.Summary.Blocked, r.Summary.Skipped, record.Printable(r.Trigger), timings(r))
 		for _, c := range r.Checks {
 			if c.Status.Bad() {
-				fmt.Fprintf(e.stdout, "      %s %s: %s\n", txt.StatusWord(c), format.Printable(c.ID), format.Printable(strings.SplitN(c.Message, "\n", 2)[0]))
+				fmt.Fprintf(e.stdout, "      %s %s: %s\n", txt.StatusWord(c), record.Printable(c.ID), record.Printable(strings.SplitN(c.Message, "\n", 2)[0]))
 			}
 		}
 	}
 	for _, p := range problems {
-		fmt.Fprintf(e.stdout, "  unreadable: %s\n", format.Printable(p.Error()))
+		fmt.Fprintf(e.stdout, "  unreadable: %s\n", record.Printable(p.Error()))
 	}
 	return nil
 }
@@ -184,10 +184,10 @@ func statusBanner(e *env, dir string) {
 	}
 	view := notice.Summarize(runs, ack)
 	if view.Banner != "" {
-		fmt.Fprintf(e.stdout, "%s\n  (record %s; `atomic-selftest ack` acknowledges it)\n\n", view.Banner, format.Printable(view.Unacknowledged.Record))
+		fmt.Fprintf(e.stdout, "%s\n  (record %s; `atomic-selftest ack` acknowledges it)\n\n", view.Banner, record.Printable(view.Unacknowledged.Record))
 	}
 	if a := view.Latest; a != nil && (view.Unacknowledged == nil || a.Record != view.Unacknowledged.Record) {
-		fmt.Fprintf(e.stdout, "Last health action: %s\n\n", format.Printable(describeAction(a)))
+		fmt.Fprintf(e.stdout, "Last health action: %s\n\n", record.Printable(describeAction(a)))
 	}
 }
 

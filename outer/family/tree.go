@@ -190,37 +190,19 @@ func (t *tree) UpgradeSource(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("mktemp returned %q", tmp)
 	}
 	defer t.Machine.Run(context.WithoutCancel(ctx), time.Minute, "rm", "-rf", "--", tmp)
-	markerDir := tmp + "/usr/share/atomic-selftest"
-	if _, err := t.run(ctx, time.Minute, "mkdir", "-p", markerDir); err != nil {
-		return "", err
-	}
-	marker := fmt.Sprintf("upgrade source made by atomic-selftest-outer\nversion=%s\nfrom=%s\n", version, base)
-	if err := t.Machine.WriteFile(ctx, markerDir+"/upgrade-marker", []byte(marker), 0o644); err != nil {
-		return "", err
-	}
-	out, err = t.run(ctx, 10*time.Minute, commitArgv(SourceRepo, ref, parent, base, tmp, version)...)
+	u := upgradeCommit{Repo: SourceRepo, Ref: ref, Parent: parent, Base: base, Version: version,
+		Marker: []byte(fmt.Sprintf("upgrade source made by atomic-selftest-outer\nversion=%s\nfrom=%s\n", version, base))}
+	run := func(argv ...string) ([]byte, error) { return t.run(ctx, 10*time.Minute, argv...) }
+	write := func(p string, data []byte) error { return t.Machine.WriteFile(ctx, p, data, 0o644) }
+	commit, err := u.commit(run, write, tmp)
 	if err != nil {
 		return "", err
-	}
-	commit := strings.TrimSpace(string(out))
-	if !isHex(commit) || len(commit) != 64 {
-		return "", fmt.Errorf("ostree commit printed %q, not a checksum", commit)
 	}
 	t.upgrade = &LogEntry{Checksum: commit, Parent: parent, Version: version}
 	if err := t.pointOrigin(ctx, b, ref); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("committed %s (%s) on %s", record.Short(commit), version, ref), nil
-}
-
-// commitArgv is the ostree commit of the upgrade source: the tree of base
-// with dir laid over it (ostree commit's --tree layers apply in order),
-// parent as the history's previous commit, and a version label that
-// rpm-ostree deploy and atomic host deploy find.
-func commitArgv(repo, ref, parent, base, dir, version string) []string {
-	return []string{"ostree", "commit", "--repo=" + repo, "--branch=" + ref,
-		"--parent=" + parent, "--tree=ref=" + base, "--tree=dir=" + dir,
-		"--add-metadata-string=version=" + version, "--subject=atomic-selftest upgrade source " + version}
 }
 
 // UpgradeRemote is the remote the upgrade source is pulled through:

@@ -611,7 +611,7 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		}
 	case argv[0] == "mktemp":
 		fmt.Fprintln(stdout, "/var/tmp/atomic-selftest-outer."+randHex(3))
-	case argv[0] == "mkdir", argv[0] == "rm", cmd == "rpm-ostree reload":
+	case argv[0] == "mkdir", argv[0] == "rm", argv[0] == "chown", argv[0] == "chmod", cmd == "rpm-ostree reload":
 	case cmd == "rpm-ostree status --json":
 		h.rpmOstreeStatus(stdout)
 	case cmd == "ostree admin status":
@@ -625,6 +625,14 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 	case argv[0] == "ostree" && (argv[1] == "init" || argv[1] == "config"):
 		// The driver's source repository: the simulated host keeps one
 		// set of refs and commits for all repositories.
+	case argv[0] == "ostree" && argv[1] == "ls" && len(argv) == 7 && argv[3] == "-d" && argv[4] == "-X":
+		// ostree ls -d -X COMMIT DIR, as ostree 2022.7 prints a directory
+		// (src/ostree/ot-builtin-ls.c): every directory of the simulated
+		// trees is 0755 root with no xattrs.
+		if _, ok := h.commits[argv[5]]; !ok {
+			return fail("error: Refspec '%s' not found", argv[5])
+		}
+		fmt.Fprintf(stdout, "d00755 0 0      0 { @a(ayay) [] } %s\n", argv[6])
 	case argv[0] == "ostree" && argv[1] == "log":
 		c, ok := h.refs[argv[len(argv)-1]]
 		if !ok {

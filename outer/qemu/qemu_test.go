@@ -168,7 +168,13 @@ func TestProbeCache(t *testing.T) {
 		return
 	}
 	f.Close()
-	cache := filepath.Join(t.TempDir(), "kvm-probe.json")
+	// The cache directory must be private (readProbeCache refuses one
+	// that group or others can read); t.TempDir's mode follows the umask.
+	cacheDir := t.TempDir()
+	if err := os.Chmod(cacheDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(cacheDir, "kvm-probe.json")
 	b, _ := json.Marshal(probeResult{Key: "qemu-system-x86_64 " + kernelRelease(), Accel: AccelKVM})
 	if err := os.WriteFile(cache, b, 0o644); err != nil {
 		t.Fatal(err)

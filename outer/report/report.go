@@ -184,7 +184,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	raw := r.Criteria()
 	crits := make([]string, len(raw))
 	for i, c := range raw {
-		crits[i] = Printable(c)
+		crits[i] = record.Printable(c)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, h := range r.Hosts {
@@ -192,12 +192,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if !h.OK {
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s: %s (plan %s)\n", Printable(h.Host), verdict, Printable(h.Plan))
+		fmt.Fprintf(tw, "%s: %s (plan %s)\n", record.Printable(h.Host), verdict, record.Printable(h.Plan))
 		fmt.Fprintf(tw, "  step\tstatus\t%s\n", strings.Join(crits, "\t"))
 		for _, s := range h.Steps {
-			row := []string{Printable(s.Name), Printable(s.Status)}
+			row := []string{record.Printable(s.Name), record.Printable(s.Status)}
 			for _, c := range raw {
-				v := Printable(Cell(s, c))
+				v := record.Printable(Cell(s, c))
 				if v == "" {
 					v = "-"
 				}
@@ -212,12 +212,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 				// One line for the steps the host's tools rule out.
 				if !shown[s.Message] {
 					shown[s.Message] = true
-					fmt.Fprintf(tw, "  %s\n", Printable(s.Message))
+					fmt.Fprintf(tw, "  %s\n", record.Printable(s.Message))
 				}
 			case s.Status != StepPass && s.Status != StepNotRun:
-				fmt.Fprintf(tw, "  %s: %s\n", Printable(s.Name), Printable(s.Message))
+				fmt.Fprintf(tw, "  %s: %s\n", record.Printable(s.Name), record.Printable(s.Message))
 			case s.HostRollback != nil:
-				fmt.Fprintf(tw, "  %s: the host rolled back by itself from %s: %s\n", Printable(s.Name), Printable(family.Describe(s.HostRollback.From)), Printable(s.HostRollback.Reason))
+				fmt.Fprintf(tw, "  %s: the host rolled back by itself from %s: %s\n", record.Printable(s.Name), record.Printable(family.Describe(s.HostRollback.From)), record.Printable(s.HostRollback.Reason))
 			}
 		}
 	}
@@ -228,7 +228,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	case !r.OK:
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(tw, "%d host(s), plan %s: %s\n", len(r.Hosts), Printable(r.Plan), verdict)
+	fmt.Fprintf(tw, "%d host(s), plan %s: %s\n", len(r.Hosts), record.Printable(r.Plan), verdict)
 	return tw.Flush()
 }
 

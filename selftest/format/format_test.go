@@ -144,23 +144,6 @@ func TestTextColorOnlyWhenAsked(t *testing.T) {
 	}
 }
 
-func TestPrintable(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"plain ünïcode ✓", "plain ünïcode ✓"},
-		{"\x1b[2Jcleared", `\x1b[2Jcleared`},
-		{"ok\rFAIL", `ok\rFAIL`},
-		{"a\tb\nc", `a\tb\nc`},
-		{"del\x7f c1\u009b[31m", `del\x7f c1\u009b[31m`},
-		{"rlo\u202etxt.exe", `rlo\u202etxt.exe`},
-		{"bad\xffutf8", `bad\xffutf8`},
-		{`back\slash`, `back\slash`},
-	} {
-		if got := Printable(tc.in); got != tc.want {
-			t.Errorf("Printable(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 // Host-supplied strings reach no human output with their control
 // characters. Repro (issue 17 item 7): the old text and TAP formats wrote
 // the ESC and the carriage return of a host name, version, check message

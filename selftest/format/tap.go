@@ -108,7 +108,7 @@ func writeTAPRun(w io.Writer, ind string, rec *record.Record) {
 // oneLine makes s part of a test line: newlines become spaces, other
 // control characters are escaped (Printable).
 func oneLine(s string) string {
-	s = Printable(strings.ReplaceAll(s, "\n", " "))
+	s = record.Printable(strings.ReplaceAll(s, "\n", " "))
 	// '#' would start a new directive in the description.
 	return strings.ReplaceAll(s, "#", "\\#")
 }

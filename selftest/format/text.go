@@ -66,7 +66,7 @@ func (t Text) Write(w io.Writer, runs []*record.Record) error {
 func (t Text) writeRun(w io.Writer, rec *record.Record) error {
 	// Every string of the record may come from the host (or a planted
 	// record): each goes through Printable.
-	p := Printable
+	p := record.Printable
 	fmt.Fprintf(w, "%s %s on %s, boot %s, trigger %s, %s\n", t.paint(ansiBold, "atomic-selftest"),
 		p(rec.ToolVersion), p(rec.Hostname), p(record.Short(rec.BootID)), p(rec.Trigger), rec.Start.Local().Format("2006-01-02 15:04:05"))
 	if rec.Sysroot != "" {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
-	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
@@ -166,7 +165,7 @@ func Banner(rec *record.Record) string {
 	if from == nil {
 		from = rec.Deployment
 	}
-	return format.Printable(fmt.Sprintf("rolled back from %s to %s on %s: %s", Name(from), Name(h.To),
+	return record.Printable(fmt.Sprintf("rolled back from %s to %s on %s: %s", Name(from), Name(h.To),
 		When(rec).UTC().Format("2006-01-02 15:04 UTC"), Failures(h)))
 }
 

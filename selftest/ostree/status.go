@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest/format"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // WriteStatus prints the deployments the way `rpm-ostree status` does: one
@@ -14,9 +14,9 @@ import (
 // aligned "Key: value" lines (version and commit time, base commit of a
 // layered deployment, commit, layered packages, pinned, unlocked,
 // staged), and what could not be read. Every value comes from the
-// sysroot, so each passes through format.Printable.
+// sysroot, so each passes through record.Printable.
 func WriteStatus(w io.Writer, s *Sysroot) error {
-	p := format.Printable
+	p := record.Printable
 	var b strings.Builder
 	fmt.Fprintln(&b, "Deployments:")
 	if len(s.Deployments) == 0 {

@@ -110,7 +110,7 @@ func SummaryLine(rec *record.Record) string {
 	}
 	// The motd is shown at login on a terminal: no host string may
 	// carry a control character there.
-	return format.Printable(b.String())
+	return record.Printable(b.String())
 }
 
 func priority(r record.Result) journal.Priority {

@@ -29,7 +29,7 @@ func TestTableEscapesHostStrings(t *testing.T) {
 	if strings.ContainsAny(string(out), "\x1b\r\x07") {
 		t.Errorf("control characters in criteria.txt:\n%q", out)
 	}
-	for _, want := range []string{`evil\x1b]0;owned\x07: FAIL`, `upgrade: collect: booted 28.1\x0d28.2 ok\x1b[1A`, `C9\x1b[2K`, `pass\x0dFAIL`} {
+	for _, want := range []string{`evil\x1b]0;owned\a: FAIL`, `upgrade: collect: booted 28.1\r28.2 ok\x1b[1A`, `C9\x1b[2K`, `pass\rFAIL`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("criteria.txt lacks %q:\n%s", want, out)
 		}
