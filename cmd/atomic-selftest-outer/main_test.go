@@ -200,3 +200,21 @@ func TestRunInterrupted(t *testing.T) {
 		t.Errorf("report.json: %v", err)
 	}
 }
+
+// The help names every command and the exit statuses; each command's
+// --help shows its usage, options and the exit statuses, and exits 0.
+func TestHelp(t *testing.T) {
+	code, out, _ := run(t, "--help")
+	if code != ExitOK || !strings.Contains(out, "EXIT STATUS") {
+		t.Errorf("--help: exit %d\n%s", code, out)
+	}
+	for _, c := range commands {
+		if !strings.Contains(out, "atomic-selftest-outer "+c.usage) || !strings.Contains(out, c.short) {
+			t.Errorf("--help does not list %s:\n%s", c.name, out)
+		}
+		code, _, stderr := run(t, c.name, "--help")
+		if code != ExitOK || !strings.HasPrefix(stderr, "Usage: atomic-selftest-outer "+c.usage) || !strings.Contains(stderr, "Options:\n") || !strings.HasSuffix(stderr, exitStatusHelp) {
+			t.Errorf("%s --help: exit %d\n%s", c.name, code, stderr)
+		}
+	}
+}
