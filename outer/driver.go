@@ -123,7 +123,7 @@ func Run(ctx context.Context, machines []transport.Machine, opts Options) *repor
 				defer func() { <-sem }()
 			case <-ctx.Done():
 			}
-			h := &hostRun{m: m, opts: &opts, dir: filepath.Join(opts.ArtifactsDir, dir)}
+			h := &hostRun{m: m, opts: &opts, dir: filepath.Join(opts.ArtifactsDir, dir), records: records{m: m, opts: &opts}}
 			rep.Hosts[i] = h.steps(ctx)
 		}()
 	}
@@ -173,7 +173,7 @@ type hostRun struct {
 	unusable  error     // set when the host cannot be reached any more
 	upAt      time.Time // when the host last answered with a new boot id
 	pre       *report.Preflight
-	waitMode  string // WaitBlocking or WaitPoll, once known
+	records   records // the host's run records and how they are waited for
 	stepIndex int
 	// change is the last deployment command whose deployment-change run
 	// the driver has not checked yet.

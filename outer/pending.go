@@ -92,7 +92,7 @@ func (h *hostRun) checkPending(ctx context.Context, s plan.Step, sr *report.Step
 		}
 		return msg, nil
 	}
-	rec, err := h.waitPoll(ctx, h.opts.SelftestTimeout, "atomic-selftest-deployment.service", func(r *record.Record) bool {
+	rec, err := h.records.poll(ctx, h.bootID, h.opts.SelftestTimeout, "atomic-selftest-deployment.service", func(r *record.Record) bool {
 		return r.Trigger == record.TriggerDeploymentChange && r.Start.After(c.lastWrite)
 	})
 	if err != nil {
