@@ -39,30 +39,54 @@ import (
 type Host struct {
 	Name string
 	Addr string
-	ln   net.Listener
+	// Faults are the failures the test injects; set them with Set.
+	Faults
 
-	mu      sync.Mutex
-	key     ssh.Signer
-	client  ssh.PublicKey
-	bootID  string
-	upAt    time.Time // refuse connections until then
-	never   bool      // the host never comes back after a reboot
-	conns   map[ssh.Conn]bool
+	ln     net.Listener
+	mu     sync.Mutex
+	key    ssh.Signer
+	client ssh.PublicKey
+	conns  map[ssh.Conn]bool
+	frozen bool
+	done   chan struct{}
+	// The boot: its id, until when connections are refused, whether the
+	// host never comes back, how many boots there were.
+	bootID string
+	upAt   time.Time
+	never  bool
+	boots  int
+	sysroot
+	// The self-test's results: record sequence, a channel closed and
+	// replaced each time a record is saved, the transition the next
+	// boot's record names.
+	nextSeq    int
+	saved      chan struct{}
+	transition *record.Transition
+
+	commands []string // every command line received, for assertions
+}
+
+// sysroot is the simulated host's deployments and the repositories,
+// image store and files the tools change.
+type sysroot struct {
 	commits map[string]commitInfo
 	refs    map[string]string
 	deps    []*deployment
 	booted  *deployment
-	files   map[string][]byte
 	serial  int
-	boots   int
-	nextSeq int
+	files   map[string][]byte
+	images  map[string]simImage // containers-storage, by reference
+	// deployMtime is the watched /sysroot/ostree/deploy's mtime.
+	deployMtime time.Time
+}
 
-	// Failure injection.
-	DownFor        time.Duration
-	SelftestDelay  time.Duration
-	NeverReturn    bool // after the first reboot
-	WrongBoot      bool // boots the second deployment instead of the first
-	SelftestFails  bool // the self-test of every boot after the first fails
+// Faults are what a test makes a simulated host do wrong (or be).
+type Faults struct {
+	DownFor        time.Duration // how long a reboot refuses connections
+	SelftestDelay  time.Duration // from a boot to its run record
+	NeverReturn    bool          // after the first reboot
+	WrongBoot      bool          // boots the second deployment instead of the first
+	SelftestFails  bool          // the self-test of every boot after the first fails
 	NewKeyOnReboot bool
 	NoUpgrade      bool   // upgrade finds nothing new
 	SelftestNever  bool   // atomic-selftest.service never writes a record
@@ -73,8 +97,7 @@ type Host struct {
 	// Bootc makes the host a bootc host: it has bootc and podman, and
 	// its first deployment was made from a registry image. Set it before
 	// the first command.
-	Bootc  bool
-	images map[string]simImage // containers-storage, by reference
+	Bootc bool
 	// ReadOnlySysroot refuses the driver's file writes under /ostree and
 	// /sysroot, as a host that mounts /sysroot read-only does; ostree
 	// admin commands still work (they remount it in their own mount
@@ -89,7 +112,6 @@ type Host struct {
 	// PendingBroken makes that check fail: the pending deployment's
 	// initramfs is missing.
 	PendingBroken bool
-	deployMtime   time.Time
 	// RejectVersion plays [health] on_failure = "rollback": the first
 	// boot of a deployment of this version fails its self-test
 	// (runtime.run), its record holds the rollback action, and a moment
@@ -102,15 +124,9 @@ type Host struct {
 	// RejectRebootNow reboots in the same moment the record is saved,
 	// before the driver can read it.
 	RejectRebootNow bool
-	transition      *record.Transition // for the next boot's record
 	// Missing are commands the host does not have (rpm-ostree, atomic,
 	// docker, ...): they exit 127 and preflight does not list them.
 	Missing []string
-	saved   chan struct{} // closed and replaced each time a record is saved
-	frozen  bool
-	done    chan struct{}
-
-	commands []string // every command line received, for assertions
 }
 
 // simImage is a container image in the simulated containers-storage.
@@ -155,8 +171,9 @@ func randHex(n int) string {
 // NewHost starts a host booted into one commit on a remote refspec.
 func NewHost(t testing.TB, name string, clientKey ssh.PublicKey) *Host {
 	t.Helper()
-	h := &Host{Name: name, done: make(chan struct{}), key: newKey(t), conns: map[ssh.Conn]bool{}, commits: map[string]commitInfo{},
-		refs: map[string]string{}, files: map[string][]byte{}, saved: make(chan struct{}), DownFor: 30 * time.Millisecond, SelftestDelay: 20 * time.Millisecond}
+	h := &Host{Name: name, done: make(chan struct{}), key: newKey(t), conns: map[ssh.Conn]bool{},
+		sysroot: sysroot{commits: map[string]commitInfo{}, refs: map[string]string{}, files: map[string][]byte{}},
+		saved:   make(chan struct{}), Faults: Faults{DownFor: 30 * time.Millisecond, SelftestDelay: 20 * time.Millisecond}}
 	c0 := sha(name + "c0")
 	h.commits[c0] = commitInfo{version: "28.20180515.1"}
 	h.refs["fedora/28/x86_64/atomic-host"] = c0
