@@ -366,3 +366,19 @@ func orDefault(d, def time.Duration) time.Duration {
 	}
 	return def
 }
+
+// run runs argv on the host; a non-zero exit is an error that quotes the
+// command's last words.
+func (h *hostRun) run(ctx context.Context, timeout time.Duration, argv ...string) ([]byte, error) {
+	return transport.Output(ctx, h.m, timeout, argv...)
+}
+
+// setPlan makes p the host's plan and binds its family to the host.
+func (h *hostRun) setPlan(p *plan.Plan) error {
+	fam, err := family.New(p.HostFamily(), family.Config{Machine: h.m, Repo: h.opts.Repo, UpgradeRef: p.UpgradeRef, CommandTimeout: h.opts.CommandTimeout})
+	if err != nil {
+		return err
+	}
+	h.plan, h.fam = p, fam
+	return nil
+}
