@@ -28,13 +28,13 @@ func (h *Host) selftest(boot string, dep deployment, n int) {
 	add := func(id, crit string, st record.Status, msg string) {
 		rec.Checks = append(rec.Checks, record.Result{ID: id, Criterion: crit, Required: true, Status: st, Message: msg, Start: now, DurationSec: 0.01})
 	}
-	add("ostree.booted", "C1", record.StatusPass, "booted "+dep.checksum[:10])
+	add("ostree.booted", "C1", record.StatusPass, "booted "+record.Short(dep.checksum))
 	if data, ok := h.files[ResultsDir+"/expect.json"]; ok {
 		var e record.Expectation
 		json.Unmarshal(data, &e)
 		st, msg := record.StatusPass, "booted the expected deployment"
 		if e.Checksum != "" && e.Checksum != dep.checksum {
-			st, msg = record.StatusFail, fmt.Sprintf("booted %s, expected %s", dep.checksum[:10], e.Checksum[:10])
+			st, msg = record.StatusFail, fmt.Sprintf("booted %s, expected %s", record.Short(dep.checksum), record.Short(e.Checksum))
 		}
 		for _, p := range e.Packages {
 			if !slices.Contains(dep.packages, p) {
