@@ -34,7 +34,14 @@ type bootcFamily struct {
 	upgrade *bootcImage
 }
 
-func (f *bootcFamily) Tool() string { return "bootc" }
+// Placeholder: {upgrade_version} is the last image built; the others
+// are the ostree history's (tree).
+func (f *bootcFamily) Placeholder(ctx context.Context, name string) (string, bool, error) {
+	if name == "{upgrade_version}" && f.upgrade != nil {
+		return f.upgrade.Version, true, nil
+	}
+	return f.tree.Placeholder(ctx, name)
+}
 
 // Verify: after an upgrade the default deployment is the last image
 // built; after a switch to the older one, the image booted before the

@@ -81,7 +81,3 @@ func New(name string, c Config) (Family, error) {
 
 // HasPackage reports whether d layers package p.
 func HasPackage(d *record.Deployment, p string) bool { return slices.Contains(d.LayeredPackages, p) }
-
-func (t *tree) run(ctx context.Context, timeout time.Duration, argv ...string) ([]byte, error) {
-	return transport.Output(ctx, t.Machine, timeout, argv...)
-}

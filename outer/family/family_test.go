@@ -1,6 +1,7 @@
 package family
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -35,5 +36,23 @@ func TestBootcPlanSwitchesToTheBaseImage(t *testing.T) {
 				t.Errorf("step %s: %v does not switch to %s", s.Name, a.Command, BootcBaseImage)
 			}
 		}
+	}
+}
+
+// {upgrade_version} is the version of what the family's upgrade source
+// made last, and an error before it made anything.
+func TestUpgradeVersionPlaceholder(t *testing.T) {
+	for _, name := range plan.Families {
+		f, _ := New(name, Config{})
+		if _, ok, err := f.Placeholder(context.Background(), "{upgrade_version}"); !ok || err == nil {
+			t.Errorf("%s before an upgrade source: ok %v, err %v", name, ok, err)
+		}
+		if _, ok, _ := f.Placeholder(context.Background(), "{package}"); ok {
+			t.Errorf("%s claims {package}, the plan's", name)
+		}
+	}
+	b := &bootcFamily{upgrade: &bootcImage{Version: "42.selftest.2"}}
+	if v, ok, err := b.Placeholder(context.Background(), "{upgrade_version}"); v != "42.selftest.2" || !ok || err != nil {
+		t.Errorf("bootc after a build: %q %v %v", v, ok, err)
 	}
 }

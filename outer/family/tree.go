@@ -62,6 +62,11 @@ type tree struct {
 
 func (t *tree) Name() string { return t.name }
 
+// run runs argv on the host; a non-zero exit is an error.
+func (t *tree) run(ctx context.Context, timeout time.Duration, argv ...string) ([]byte, error) {
+	return transport.Output(ctx, t.Machine, timeout, argv...)
+}
+
 func (t *tree) Tool() string { return t.statusArgv[0] }
 
 func (t *tree) Status(ctx context.Context) (*Status, []byte, error) {
