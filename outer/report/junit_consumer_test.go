@@ -1,4 +1,4 @@
-package outer_test
+package report_test
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
-	"github.com/atomic-selftest/atomic-selftest/outer"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -40,12 +40,12 @@ func TestDriverJUnitReadByJunitparser(t *testing.T) {
 	}
 	rec := &record.Record{Schema: record.SchemaVersion, ID: "run-1", BootID: "b1", Hostname: "h1", Start: start, End: start.Add(time.Second),
 		Checks: checks, Summary: record.Summarise(checks)}
-	step := func(name, status string, r *record.Record) *outer.StepReport {
-		return &outer.StepReport{Name: name, Criterion: "C3", Status: status, Message: name + " " + status, Start: start, DurationSec: 2, Record: r}
+	step := func(name, status string, r *record.Record) *report.StepReport {
+		return &report.StepReport{Name: name, Criterion: "C3", Status: status, Message: name + " " + status, Start: start, DurationSec: 2, Record: r}
 	}
-	rep := &outer.Report{Plan: "upgrade", Start: start, End: start.Add(time.Minute), Hosts: []*outer.HostReport{
-		{Host: "h1", Steps: []*outer.StepReport{step("baseline", outer.StepPass, rec), step("upgrade", outer.StepFail, rec)}},
-		{Host: "h2", Steps: []*outer.StepReport{step("baseline", outer.StepError, nil)}},
+	rep := &report.Report{Plan: "upgrade", Start: start, End: start.Add(time.Minute), Hosts: []*report.HostReport{
+		{Host: "h1", Steps: []*report.StepReport{step("baseline", report.StepPass, rec), step("upgrade", report.StepFail, rec)}},
+		{Host: "h2", Steps: []*report.StepReport{step("baseline", report.StepError, nil)}},
 	}}
 	dir := t.TempDir()
 	if err := rep.WriteFiles(dir); err != nil {
