@@ -287,3 +287,18 @@ func TestArtifactDirsUnique(t *testing.T) {
 		t.Errorf("artifact dirs %s and %s", a, b)
 	}
 }
+
+// A plan made in code with a family the driver does not know runs
+// nothing on the host: every step says why.
+func TestUnknownFamilyRunsNothing(t *testing.T) {
+	f := newSimFleet(t, 1, nil)
+	p := &plan.Plan{Name: "odd", Family: "dnf", Steps: []plan.Step{plan.Baseline()}}
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, p))
+	s := rep.Hosts[0].Steps[0]
+	if rep.OK || s.Status != report.StepNotRun || !strings.Contains(s.Message, `host family "dnf"`) {
+		t.Errorf("ok %v, step %s %q", rep.OK, s.Status, s.Message)
+	}
+	if cmds := f.Hosts[0].Commands(); len(cmds) != 0 {
+		t.Errorf("the driver ran %v", cmds)
+	}
+}
