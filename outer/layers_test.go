@@ -4,8 +4,10 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -79,5 +81,46 @@ func TestDriverHasNoFamilyBranch(t *testing.T) {
 			}
 			return true
 		})
+	}
+}
+
+// One model of what the host side models already: no package under
+// outer/ (the simulated hosts aside, which write these documents) decodes
+// bootc's status itself (selftest/bootc does: a struct tagged with
+// bootc's field names is a second reader), or shortens ids its own way
+// (record.Short does: a func named short… is a second shortener).
+func TestOuterHasOneBootcReaderAndOneShort(t *testing.T) {
+	bootcFields := regexp.MustCompile(`json:"(rollbackQueued|deploySerial|imageDigest)"`)
+	fset := token.NewFileSet()
+	n := 0
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() && p == "outertest" {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		n++
+		file, err := parser.ParseFile(fset, p, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(file, func(x ast.Node) bool {
+			switch x := x.(type) {
+			case *ast.Field:
+				if x.Tag != nil && bootcFields.MatchString(x.Tag.Value) {
+					t.Errorf("%s: a field tagged %s: decode bootc status with selftest/bootc", fset.Position(x.Pos()), x.Tag.Value)
+				}
+			case *ast.FuncDecl:
+				if strings.HasPrefix(strings.ToLower(x.Name.Name), "short") {
+					t.Errorf("%s: func %s: shorten ids with record.Short", fset.Position(x.Pos()), x.Name.Name)
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil || n < 30 {
+		t.Fatalf("read %d files under outer/: %v", n, err)
 	}
 }
