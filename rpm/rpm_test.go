@@ -467,6 +467,13 @@ func TestRPM(t *testing.T) {
 			"drwxr-xr-x root:root /usr/share/atomic-selftest",
 			"drwxr-xr-x root:root /usr/share/atomic-selftest/schema",
 			"-rw-r--r-- root:root /usr/share/atomic-selftest/schema/run-record.schema.json",
+			// The fleet view's rules, their unit tests and the dashboard
+			// (dist/prometheus, docs/fleet.md).
+			"drwxr-xr-x root:root /usr/share/atomic-selftest/prometheus",
+			"-rw-r--r-- root:root /usr/share/atomic-selftest/prometheus/atomic-selftest.rules.yml",
+			"-rw-r--r-- root:root /usr/share/atomic-selftest/prometheus/atomic-selftest.rules.test.yml",
+			"drwxr-xr-x root:root /usr/share/atomic-selftest/grafana",
+			"-rw-r--r-- root:root /usr/share/atomic-selftest/grafana/atomic-selftest-fleet.dashboard.json",
 			// find-debuginfo's link from the build-id to the binary.
 			"drwxr-xr-x root:root /usr/lib/.build-id",
 			"drwxr-xr-x root:root /usr/lib/.build-id/" + id[:2],

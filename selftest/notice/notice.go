@@ -22,8 +22,9 @@ import (
 const AckFile = "health-ack.json"
 
 // Ack is the content of AckFile: the newest rollback record an admin
-// acknowledged. Run record IDs sort by start time, so every rollback
-// record with a greater ID is news.
+// acknowledged. Run record IDs sort by the store's sequence (not by start
+// time, which a clock jump reverses), so every rollback record with a
+// greater ID is news.
 type Ack struct {
 	Record string    `json:"record"`
 	Time   time.Time `json:"time"`

@@ -162,3 +162,24 @@ func BenchmarkPending100(b *testing.B) {
 		}
 	}
 }
+
+// TestClockJumpBanner (issue 24 item 5): rollback records dated 2099 (a
+// clock set wrong) were acknowledged; a later real rollback, dated by the
+// corrected clock, sorted before them and its banner never showed.
+func TestClockJumpBanner(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	save(t, st, "b1", future, rollback(future))
+	if rec, err := notice.Acknowledge(context.Background(), dir, "b1", time.Second, future); rec == nil || err != nil {
+		t.Fatalf("ack: %v %v", rec, err)
+	}
+	id := save(t, st, "b2", t0, rollback(t0))
+	rec, err := notice.Pending(st)
+	if err != nil || rec == nil || rec.ID != id {
+		t.Fatalf("pending after the clock came back: %v %v, want %s", rec, err, id)
+	}
+}

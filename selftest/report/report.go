@@ -8,7 +8,6 @@
 package report
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -19,7 +18,6 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/coreos/go-systemd/v22/journal"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
@@ -219,23 +217,4 @@ func writeMotd(path string, rec *record.Record, banner []string) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
-}
-
-// TextfileName is the file WriteTextfile replaces; node_exporter's textfile
-// collector reads *.prom.
-const TextfileName = "atomic-selftest.prom"
-
-// WriteTextfile replaces dir/atomic-selftest.prom with rec in the
-// Prometheus text format: a temporary file in dir, fsync, rename, so the
-// collector never reads half a file, and mode 0644 so node_exporter (not
-// root) can read it. The directory must exist: node_exporter owns it.
-func WriteTextfile(dir string, rec *record.Record) error {
-	var buf bytes.Buffer
-	if err := (format.Prometheus{}).Write(&buf, []*record.Record{rec}); err != nil {
-		return fmt.Errorf("textfile %s: %w", dir, err)
-	}
-	if err := store.WriteFileMode(dir, TextfileName, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("textfile collector directory: %w", err)
-	}
-	return nil
 }

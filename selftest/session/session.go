@@ -200,7 +200,11 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if st != nil {
 		out.Path, out.SaveErr = save(st, h, rec, cfg.Results.Keep)
 		if dir := cfg.Report.TextfileDir; dir != "" && out.Path != "" {
-			out.ReportErr = report.WriteTextfile(dir, rec)
+			// Bounded: the directory is node_exporter's, and the reboot below
+			// must not wait on it.
+			tctx, cancel := context.WithTimeout(ctx, report.TextfileTimeout)
+			out.ReportErr = report.WriteTextfile(tctx, dir, rec)
+			cancel()
 		}
 	}
 	if o.Report != nil {

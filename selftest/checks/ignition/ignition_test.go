@@ -17,6 +17,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/journal/journaltest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -82,7 +83,8 @@ func fcosRoot(t *testing.T) (string, *selftest.Host) {
 type journalStandIn struct{ out string }
 
 func (j *journalStandIn) Command(_ context.Context, _ time.Duration, argv ...string) ([]byte, []byte, error) {
-	want := []string{"journalctl", "--no-pager", "--output=json", "--boot=3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", "MESSAGE_ID=225067b87bbd4a0cb6ab151f82fa364b"}
+	want := []string{"journalctl", "--no-pager", "--output=json", "--boot=3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", "MESSAGE_ID=225067b87bbd4a0cb6ab151f82fa364b",
+		"_UID=0", "_TRANSPORT=journal", "_SYSTEMD_UNIT=ignition-files.service"}
 	if j.out == "" || !slices.Equal(argv, want) {
 		return nil, nil, fmt.Errorf("running %s: %w", argv[0], exec.ErrNotFound)
 	}
@@ -91,7 +93,8 @@ func (j *journalStandIn) Command(_ context.Context, _ time.Duration, argv ...str
 
 func keyEntry(user, path string) string {
 	return `{"__CURSOR":"s=1;i=2","_BOOT_ID":"3d1c5a0e8a524f7e9a4b2e6c0f1d7b93","MESSAGE":"wrote ssh authorized keys file for user: ` + user +
-		`","MESSAGE_ID":"225067b87bbd4a0cb6ab151f82fa364b","PRIORITY":"6","IGNITION_USER_NAME":"` + user + `","IGNITION_PATH":"` + path + `","SYSLOG_IDENTIFIER":"ignition"}` + "\n"
+		`","MESSAGE_ID":"225067b87bbd4a0cb6ab151f82fa364b","PRIORITY":"6","IGNITION_USER_NAME":"` + user + `","IGNITION_PATH":"` + path +
+		`","_UID":"0","_TRANSPORT":"journal","_SYSTEMD_UNIT":"ignition-files.service","_COMM":"ignition"}` + "\n"
 }
 
 func TestProvisionedJournal(t *testing.T) {
@@ -239,4 +242,35 @@ func FuzzParseResult(f *testing.F) {
 			t.Fatalf("accepted %+v", r)
 		}
 	})
+}
+
+// TestProvisionedJournalForged (issue 24 item 2): any user can log an
+// entry with Ignition's MESSAGE_ID (`logger --journald`); one naming a
+// user whose keys are not there made ignition.provisioned, a required
+// check, fail on every later run. In a real journal (systemd-journal-remote,
+// read by the real journalctl) with Ignition's entry and a forgery by uid
+// 1000, only Ignition's counts: _UID 0, _TRANSPORT journal (go-systemd's
+// journal.Send, which AuthorizeSSHKeys uses) and _SYSTEMD_UNIT
+// ignition-files.service (dracut/30ignition/ignition-files.service runs
+// the files stage, which writes the keys).
+func TestProvisionedJournalForged(t *testing.T) {
+	_, h := fcosRoot(t)
+	ignition := map[string]string{"_UID": "0", "_TRANSPORT": "journal", "_SYSTEMD_UNIT": "ignition-files.service", "_COMM": "ignition"}
+	keys := func(user string, sender map[string]string) map[string]string {
+		e := map[string]string{"MESSAGE": "wrote ssh authorized keys file for user: " + user, "MESSAGE_ID": sshKeysMessageID,
+			"IGNITION_USER_NAME": user, "IGNITION_PATH": "/sysroot/var/home/" + user + "/.ssh/authorized_keys.d/ignition"}
+		for k, v := range sender {
+			e[k] = v
+		}
+		return e
+	}
+	forger := map[string]string{"_UID": "1000", "_TRANSPORT": "journal", "_SYSTEMD_UNIT": "user@1000.service", "_COMM": "logger"}
+	file := journaltest.File(t, "3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", keys("core", ignition), keys("admin", forger))
+	h.Commands = journaltest.Commander{File: file}
+	checktest.Expect(t, run(t, h), record.StatusPass, "3 ssh key(s) in 2 file(s)")
+
+	// Ignition's own entry for a user whose keys are gone still fails.
+	file = journaltest.File(t, "3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", keys("core", ignition), keys("admin", ignition))
+	h.Commands = journaltest.Commander{File: file}
+	checktest.Expect(t, run(t, h), record.StatusFail, "Ignition wrote ssh keys for user admin")
 }

@@ -1,10 +1,7 @@
 package ignition
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -12,6 +9,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/journal"
 )
 
 // sshKeysMessageID is the MESSAGE_ID of the journal entry Ignition sends
@@ -20,8 +18,13 @@ import (
 // coreos/ignition): the one record on the host of what the config asked.
 const sshKeysMessageID = "225067b87bbd4a0cb6ab151f82fa364b"
 
-// maxJournal bounds what is read of journalctl's output.
-const maxJournal = 1 << 20
+// ignitionSource is who may write the key entry: Ignition's files stage,
+// which writes the keys (dracut/30ignition/ignition-files.service runs
+// /usr/bin/ignition --stage=files), as root, through the native protocol
+// (go-systemd's journal.Send in AuthorizeSSHKeys). Anyone else can log the
+// same MESSAGE_ID and fields (logger --journald); only journald's trusted
+// fields tell them apart.
+var ignitionSource = journal.Source{UID: "0", Transport: "journal", Unit: "ignition-files.service"}
 
 // keyWrite is one "wrote ssh authorized keys file for user" entry.
 type keyWrite struct{ user, path string }
@@ -34,8 +37,9 @@ var errNoJournal = errors.New("the provisioning boot's journal is not available"
 // provisioning boot, as JSON (one object per line, journalctl(1)
 // --output=json).
 func journalKeyWrites(ctx context.Context, h *selftest.Host, bootID string) ([]keyWrite, error) {
-	out, err := h.Run(ctx, 20*time.Second, "journalctl", "--no-pager", "--output=json",
-		"--boot="+strings.ReplaceAll(bootID, "-", ""), "MESSAGE_ID="+sshKeysMessageID)
+	argv := append([]string{"journalctl", "--no-pager", "--output=json",
+		"--boot=" + strings.ReplaceAll(bootID, "-", ""), "MESSAGE_ID=" + sshKeysMessageID}, ignitionSource.Matches()...)
+	out, err := h.Run(ctx, 20*time.Second, argv...)
 	var ee *selftest.ExitError
 	switch {
 	case errors.Is(err, exec.ErrNotFound):
@@ -49,31 +53,17 @@ func journalKeyWrites(ctx context.Context, h *selftest.Host, bootID string) ([]k
 	return parseKeyWrites(out)
 }
 
-// parseKeyWrites reads journalctl's JSON lines; fields other than strings
-// (journalctl prints binary ones as arrays) are skipped.
+// parseKeyWrites reads journalctl's JSON lines and keeps Ignition's own
+// entries (ignitionSource), whatever journalctl was asked.
 func parseKeyWrites(out []byte) ([]keyWrite, error) {
-	if len(out) > maxJournal {
-		out = out[:maxJournal]
-	}
+	entries, err := journal.ParseJSON(out, ignitionSource)
 	var writes []keyWrite
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 0, 64<<10), maxJournal)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var e map[string]any
-		if err := json.Unmarshal(line, &e); err != nil {
-			return writes, fmt.Errorf("journalctl printed a line that is not JSON: %w", err)
-		}
-		user, _ := e["IGNITION_USER_NAME"].(string)
-		path, _ := e["IGNITION_PATH"].(string)
-		if user != "" && path != "" {
+	for _, e := range entries {
+		if user, path := e["IGNITION_USER_NAME"], e["IGNITION_PATH"]; user != "" && path != "" {
 			writes = append(writes, keyWrite{user, hostPath(path)})
 		}
 	}
-	return writes, sc.Err()
+	return writes, err
 }
 
 // destDir is where Ignition sees the real root from the initramfs: its
