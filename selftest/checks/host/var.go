@@ -147,7 +147,7 @@ func writeProbe(dir string) error {
 // whose pid no longer exists. A live pid's probe may be another run's and
 // is left alone; a reused pid only delays the sweep to a later run.
 func sweepProbes(dir string) {
-	ents, err := os.ReadDir(dir)
+	ents, err := os.ReadDir(dir) // outside the door: the tool's own directory, where it writes its probes
 	if err != nil {
 		return
 	}
