@@ -45,6 +45,10 @@ var Criteria = []Criterion{
 	{"C8", "the container runtime runs containers: docker run and atomic run"},
 	{"C9", "the container runtime's service starts properly"},
 	{"C10", "system containers are pulled to ostree storage, installed, started with runc and report their status"},
+	// Outside the release criteria: what a bad release shows on the host
+	// beyond C1-C10, and the checks a site adds without writing Go.
+	{"HOST", "the host is healthy beyond the release criteria: no kernel oops or panic, no AVC denial, no unit stuck or restarting in a loop, no watchdog reset"},
+	{"SITE", "the site's own checks: executables in check.d (and greenboot's check directories where enabled) pass"},
 }
 
 // CriterionText returns what the category id holds, and whether it is one
