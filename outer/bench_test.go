@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
 )
 
 func cpuTime() time.Duration {
@@ -25,7 +27,7 @@ func BenchmarkDefaultPlan50Hosts(b *testing.B) {
 		b.StopTimer()
 		f := newSimFleet(b, 50, nil)
 		ms := simMachines(b, f)
-		opts := simOptions(b, DefaultPlan())
+		opts := simOptions(b, plan.Default())
 		opts.Parallel = 50
 		runtime.GC()
 		var before runtime.MemStats

@@ -10,8 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/family"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 // tail is the last lines of the console, or else of the journal, for a
@@ -30,18 +31,18 @@ func (h *hostRun) tail(ctx context.Context) []string {
 	return strings.Split(strings.TrimRight(string(res.Stdout), "\n"), "\n")
 }
 
-func (h *hostRun) save(sr *StepReport, name string, data []byte) {
+func (h *hostRun) save(sr *report.StepReport, name string, data []byte) {
 	if sr.Artifacts == "" {
 		return
 	}
 	// Atomic: a reader (or an interrupted driver) sees the old file or
 	// the whole new one.
-	store.WriteFile(sr.Artifacts, name, data)
+	report.WriteFile(sr.Artifacts, name, data)
 }
 
 // collect saves the step's evidence and judges it: the booted deployment
 // must be the expected one and the self-test of the boot must be OK.
-func (h *hostRun) collect(ctx context.Context, sr *StepReport) (string, error) {
+func (h *hostRun) collect(ctx context.Context, sr *report.StepReport) (string, error) {
 	if h.record == nil {
 		rec, err := h.waitSelftest(ctx, h.opts.SelftestTimeout)
 		if err != nil {
@@ -53,7 +54,7 @@ func (h *hostRun) collect(ctx context.Context, sr *StepReport) (string, error) {
 	if data, err := json.MarshalIndent(h.record, "", "  "); err == nil {
 		h.save(sr, "record.json", append(data, '\n'))
 	}
-	st, raw, err := h.status(ctx)
+	st, raw, err := h.fam.Status(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -70,15 +71,15 @@ func (h *hostRun) collect(ctx context.Context, sr *StepReport) (string, error) {
 	}
 	if e := h.expected; e != nil {
 		if e.Checksum != "" && sr.After.Checksum != e.Checksum {
-			want := short(e.Checksum)
+			want := record.Short(e.Checksum)
 			if e.Version != "" {
 				want += " (" + e.Version + ")"
 			}
-			return "", fmt.Errorf("booted %s, expected %s", sr.After.Short(), want)
+			return "", fmt.Errorf("booted %s, expected %s", family.Describe(sr.After), want)
 		}
 		for _, p := range e.Packages {
-			if !sr.After.HasPackage(p) {
-				return "", fmt.Errorf("booted %s does not layer %s", sr.After.Short(), p)
+			if !family.HasPackage(sr.After, p) {
+				return "", fmt.Errorf("booted %s does not layer %s", family.Describe(sr.After), p)
 			}
 		}
 	}
@@ -88,11 +89,11 @@ func (h *hostRun) collect(ctx context.Context, sr *StepReport) (string, error) {
 		}
 	}
 	if !h.record.Summary.OK {
-		return "", fmt.Errorf("the self-test of boot %s failed: required checks %s", short(h.bootID), strings.Join(badChecks(h.record), "; "))
+		return "", fmt.Errorf("the self-test of boot %s failed: required checks %s", record.Short(h.bootID), strings.Join(badChecks(h.record), "; "))
 	}
-	msg := fmt.Sprintf("booted %s; self-test ok (%d passed, %d skipped)", sr.After.Short(), h.record.Summary.Passed, h.record.Summary.Skipped)
+	msg := fmt.Sprintf("booted %s; self-test ok (%d passed, %d skipped)", family.Describe(sr.After), h.record.Summary.Passed, h.record.Summary.Skipped)
 	if r := sr.HostRollback; r != nil {
-		msg = fmt.Sprintf("the host rejected %s (%s) and rolled back by itself in %.0fs: %s", deploymentName(r.From), r.Reason, r.RecoverSec, msg)
+		msg = fmt.Sprintf("the host rejected %s (%s) and rolled back by itself in %.0fs: %s", family.Describe(r.From), r.Reason, r.RecoverSec, msg)
 		sr.Message = msg
 	}
 	return msg, nil

@@ -1,7 +1,8 @@
 package outer
 
-// Deployment commands: placeholders filled in, the command run, its
-// effect on the default deployment checked.
+// The run and expect actions: a deployment command with its placeholders
+// filled in and its effect on the default deployment checked, and the
+// expectation left for the next boot.
 
 import (
 	"context"
@@ -9,15 +10,23 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/family"
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
-// expand fills the placeholders of one argument.
+// expand fills the placeholders of one argument: the plan's ({package},
+// {package2}, {upgrade_ref}) here, the others by the host's family.
 func (h *hostRun) expand(ctx context.Context, s string) (string, error) {
 	if !strings.Contains(s, "{") {
 		return s, nil
 	}
 	var err error
-	out := holder.ReplaceAllStringFunc(s, func(m string) string {
+	out := plan.Placeholders.ReplaceAllStringFunc(s, func(m string) string {
 		switch m {
 		case "{package}", "{package2}":
 			n := 0
@@ -29,26 +38,15 @@ func (h *hostRun) expand(ctx context.Context, s string) (string, error) {
 			}
 		case "{upgrade_ref}":
 			return h.plan.UpgradeRef
-		case "{upgrade_version}":
-			if h.upgrade != nil {
-				return h.upgrade.Version
-			}
-			err = errors.New("{upgrade_version}: no upgrade-source action ran before")
-		case "{older_version}", "{older_checksum}":
-			o, oerr := h.olderCommit(ctx)
-			if oerr != nil {
-				err = oerr
-				return m
-			}
-			if m == "{older_checksum}" {
-				return o.Checksum
-			}
-			if o.Version == "" {
-				err = fmt.Errorf("the older commit %s has no version label", short(o.Checksum))
-			}
-			return o.Version
 		}
-		return m
+		v, ok, ferr := h.fam.Placeholder(ctx, m)
+		if ferr != nil {
+			err = ferr
+		}
+		if !ok || ferr != nil {
+			return m
+		}
+		return v
 	})
 	return out, err
 }
@@ -57,7 +55,7 @@ func (h *hostRun) expandAll(ctx context.Context, in []string) ([]string, error) 
 	out := make([]string, 0, len(in))
 	for _, s := range in {
 		if s == "{ostree_rollback}" {
-			out = append(out, RollbackArgv()...)
+			out = append(out, family.RollbackArgv()...)
 			continue
 		}
 		v, err := h.expand(ctx, s)
@@ -71,18 +69,18 @@ func (h *hostRun) expandAll(ctx context.Context, in []string) ([]string, error) 
 
 // runCommand runs a deployment command and checks that it left the
 // deployment the plan asked for as the default.
-func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
+func (h *hostRun) runCommand(ctx context.Context, a plan.Action) (string, error) {
 	argv, err := h.expandAll(ctx, a.Command)
 	if err != nil {
 		return "", err
 	}
-	var before *Status
+	var before *family.Status
 	if a.Changes != "" {
-		if before, _, err = h.status(ctx); err != nil {
+		if before, _, err = h.fam.Status(ctx); err != nil {
 			return "", err
 		}
 	}
-	shown := displayArgv(argv)
+	shown := transport.DisplayArgv(argv)
 	if _, err := h.run(ctx, orDefault(a.Timeout.Duration, h.opts.CommandTimeout), argv...); err != nil {
 		return "", err
 	}
@@ -92,7 +90,7 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 	if a.Changes == "" {
 		return "ran " + shown, nil
 	}
-	after, _, err := h.status(ctx)
+	after, _, err := h.fam.Status(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -101,54 +99,71 @@ func (h *hostRun) runCommand(ctx context.Context, a Action) (string, error) {
 		return "", fmt.Errorf("after `%s` the host shows no deployments", shown)
 	}
 	if booted != nil && def.Checksum == booted.Checksum && def.Serial == booted.Serial && def.OSName == booted.OSName {
-		return "", fmt.Errorf("after `%s` the default deployment is still the booted %s: nothing to boot into", shown, def.Short())
+		return "", fmt.Errorf("after `%s` the default deployment is still the booted %s: nothing to boot into", shown, family.Describe(def))
 	}
 	switch a.Changes {
-	case ChangeUpgrade:
-		if u := h.bootcUpgrade; u != nil && h.plan.Family == "bootc" {
-			if def.ImageDigest != u.Digest {
-				return "", fmt.Errorf("after `%s` the default deployment is %s image %s, expected the upgrade source's %s %s (%s)",
-					shown, def.Short(), def.ImageDigest, u.Ref, u.Digest, u.Version)
-			}
-			break
+	case plan.ChangeUpgrade, plan.ChangeOlder:
+		if err := h.fam.Verify(ctx, a.Changes, def); err != nil {
+			return "", fmt.Errorf("after `%s`: %w", shown, err)
 		}
-		if h.upgrade != nil && def.Checksum != h.upgrade.Checksum && def.BaseChecksum != h.upgrade.Checksum {
-			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the upgrade source's commit %s (%s)",
-				shown, def.Short(), short(h.upgrade.Checksum), h.upgrade.Version)
-		}
-	case ChangeRollback:
+	case plan.ChangeRollback:
 		want := before.Rollback()
 		if want == nil {
 			return "", fmt.Errorf("`%s`: there was no rollback deployment to go to", shown)
 		}
 		if def.Checksum != want.Checksum {
-			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the rollback deployment %s", shown, def.Short(), want.Short())
+			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the rollback deployment %s", shown, family.Describe(def), family.Describe(want))
 		}
-	case ChangeOlder:
-		if h.plan.Family == "bootc" {
-			// The older image is the one booted before the first upgrade
-			// source, copied to containers-storage (whether the copy
-			// keeps the registry's digest is not known here, so only
-			// the reference is compared).
-			if want := "containers-storage:" + BootcBaseImage; def.Refspec != want {
-				return "", fmt.Errorf("after `%s` the default deployment is %s of %s, expected one of %s", shown, def.Short(), def.Refspec, want)
-			}
-			break
-		}
-		o, err := h.olderCommit(ctx)
-		if err != nil {
-			return "", err
-		}
-		if def.Checksum != o.Checksum && def.BaseChecksum != o.Checksum {
-			return "", fmt.Errorf("after `%s` the default deployment is %s, expected the older commit %s (%s)", shown, def.Short(), short(o.Checksum), o.Version)
-		}
-	case ChangeInstall:
+	case plan.ChangeInstall:
 		for _, p := range h.plan.Packages {
-			if slices.Contains(argv[1:], p) && !def.HasPackage(p) {
-				return "", fmt.Errorf("after `%s` the default deployment %s does not layer %s (it layers %v)", shown, def.Short(), p, def.Packages)
+			if slices.Contains(argv[1:], p) && !family.HasPackage(def, p) {
+				return "", fmt.Errorf("after `%s` the default deployment %s does not layer %s (it layers %v)", shown, family.Describe(def), p, def.LayeredPackages)
 			}
 		}
 	}
-	h.older = nil // a deploy changes what "older" means
-	return fmt.Sprintf("ran %s; next boot: %s", shown, def.Short()), nil
+	h.fam.Deployed() // a deploy changes what "older" means
+	return fmt.Sprintf("ran %s; next boot: %s", shown, family.Describe(def)), nil
 }
+
+// expect leaves the expectation for the next boot on the host with
+// `atomic-selftest expect`: the default deployment's checksum plus the
+// packages the action names.
+func (h *hostRun) expect(ctx context.Context, a plan.Action, sr *report.StepReport) (string, error) {
+	st, _, err := h.fam.Status(ctx)
+	if err != nil {
+		return "", err
+	}
+	def := st.Default()
+	if def == nil {
+		return "", errors.New("the host shows no deployments")
+	}
+	pk, err := h.expandAll(ctx, a.Packages)
+	if err != nil {
+		return "", err
+	}
+	absent, err := h.expandAll(ctx, a.AbsentPackages)
+	if err != nil {
+		return "", err
+	}
+	argv := []string{h.opts.Selftest, "expect", "--checksum", def.Checksum}
+	for _, p := range pk {
+		argv = append(argv, "--package", p)
+	}
+	for _, p := range absent {
+		argv = append(argv, "--absent-package", p)
+	}
+	if _, err := h.run(ctx, expectTimeout, argv...); err != nil {
+		return "", err
+	}
+	h.expected = &record.Expectation{Checksum: def.Checksum, Version: def.Version, Packages: pk, AbsentPackages: absent,
+		Created: time.Now().UTC(), CreatedBootID: h.bootID}
+	sr.Expected = h.expected
+	return "next boot must be " + family.Describe(def), nil
+}
+
+// expectTimeout bounds `atomic-selftest expect` on the host. It writes
+// under the results lock, which the run a deployment change just started
+// (atomic-selftest-deployment.path) may hold for a whole run; the host
+// waits for it up to results.lock_timeout (5 min by default), so the
+// driver waits a little longer than that.
+const expectTimeout = 6 * time.Minute

@@ -13,13 +13,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/family"
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // Options bound and place one run of the driver.
 type Options struct {
-	Plan *Plan
+	Plan *plan.Plan
 	// ArtifactsDir receives <host>/<NN-step>/ with the run record, the
 	// deployment status before and after, the journal and the console.
 	ArtifactsDir string
@@ -45,7 +48,7 @@ type Options struct {
 	// Repo is the host's ostree repository (default /ostree/repo).
 	Repo string
 	// PlanHint, if set, words the advice to use another built-in plan
-	// (named as in Profiles) in a not-applicable step's message, as the
+	// (named as in plan.Profiles) in a not-applicable step's message, as the
 	// caller's interface spells it (a CLI names its option).
 	PlanHint func(plan string) string
 	// OnEvent, if set, hears progress; it is called from the hosts'
@@ -96,21 +99,12 @@ type Event struct {
 // StatusInfo is an Event that reports a finding, not a step's end.
 const StatusInfo = "info"
 
-// Step statuses in reports.
-const (
-	StepPass        = "pass"
-	StepFail        = "fail"
-	StepError       = "error"       // the driver could not do the step (host unreachable)
-	StepNotRun      = "not-run"     // an earlier step left the host unusable
-	StepInterrupted = "interrupted" // the driver was stopped
-)
-
 // Run drives every machine through the plan, at most opts.Parallel at a
 // time, each independently. It always returns a report of what ran, also
 // when ctx was cancelled.
-func Run(ctx context.Context, machines []transport.Machine, opts Options) *Report {
+func Run(ctx context.Context, machines []transport.Machine, opts Options) *report.Report {
 	opts.defaults()
-	rep := &Report{Plan: opts.Plan.Name, Start: time.Now().UTC(), Hosts: make([]*HostReport, len(machines))}
+	rep := &report.Report{Plan: opts.Plan.Name, Start: time.Now().UTC(), Hosts: make([]*report.HostReport, len(machines))}
 	sem := make(chan struct{}, opts.Parallel)
 	var wg sync.WaitGroup
 	dirs := map[string]int{}
@@ -129,7 +123,7 @@ func Run(ctx context.Context, machines []transport.Machine, opts Options) *Repor
 				defer func() { <-sem }()
 			case <-ctx.Done():
 			}
-			h := &hostRun{m: m, opts: &opts, plan: opts.Plan, dir: filepath.Join(opts.ArtifactsDir, dir)}
+			h := &hostRun{m: m, opts: &opts, dir: filepath.Join(opts.ArtifactsDir, dir), records: records{m: m, opts: &opts}}
 			rep.Hosts[i] = h.steps(ctx)
 		}()
 	}
@@ -137,7 +131,7 @@ func Run(ctx context.Context, machines []transport.Machine, opts Options) *Repor
 	rep.End = time.Now().UTC()
 	rep.Interrupted = ctx.Err() != nil
 	rep.OK = !rep.Interrupted && len(rep.Hosts) > 0
-	rep.Summary = Summary{Hosts: len(rep.Hosts), Steps: map[string]int{}}
+	rep.Summary = report.Summary{Hosts: len(rep.Hosts), Steps: map[string]int{}}
 	for _, h := range rep.Hosts {
 		rep.OK = rep.OK && h.OK
 		if h.OK {
@@ -166,24 +160,21 @@ type hostRun struct {
 	opts *Options
 	// plan is the host's plan: opts.Plan, or with the auto profile the
 	// built-in plan that fits the host once its preflight ran.
-	plan *Plan
+	plan *plan.Plan
 	dir  string
 
-	bootID   string
-	record   *record.Record // the run record of bootID, once read
-	expected *record.Expectation
-	upgrade  *LogEntry // the upgrade source's last commit
-	older    *LogEntry // resolved lazily for {older_*}
-	unusable error     // set when the host cannot be reached any more
-	upAt     time.Time // when the host last answered with a new boot id
-	pre      *Preflight
-	// The bootc plan's images: the booted digest before the first
-	// upgrade source, how many images were built, the last one.
-	bootcBase    string
-	bootcBuilds  int
-	bootcUpgrade *bootcImage
-	waitMode     string // WaitBlocking or WaitPoll, once known
-	stepIndex    int
+	// fam is the plan's host family bound to this host: its status
+	// command, its upgrade source and the state they keep.
+	fam family.Family
+
+	bootID    string
+	record    *record.Record // the run record of bootID, once read
+	expected  *record.Expectation
+	unusable  error     // set when the host cannot be reached any more
+	upAt      time.Time // when the host last answered with a new boot id
+	pre       *report.Preflight
+	records   records // the host's run records and how they are waited for
+	stepIndex int
 	// change is the last deployment command whose deployment-change run
 	// the driver has not checked yet.
 	change *deployChange
@@ -195,8 +186,12 @@ func (h *hostRun) emit(step, action, status, msg string, start time.Time) {
 	}
 }
 
-func (h *hostRun) steps(ctx context.Context) *HostReport {
-	hr := &HostReport{Host: h.m.Name(), OK: true}
+func (h *hostRun) steps(ctx context.Context) *report.HostReport {
+	hr := &report.HostReport{Host: h.m.Name(), OK: true}
+	if err := h.setPlan(h.opts.Plan); err != nil {
+		// A plan made in code without Validate: every step says why.
+		h.plan, h.unusable = h.opts.Plan, err
+	}
 	defer func() { hr.Preflight, hr.Plan = h.pre, h.plan.Name }()
 	// h.plan may change during the first step (the auto profile, after
 	// the preflight); every built-in plan begins with the same baseline,
@@ -206,60 +201,60 @@ func (h *hostRun) steps(ctx context.Context) *HostReport {
 		h.stepIndex = i + 1
 		sr := h.step(ctx, s)
 		hr.Steps = append(hr.Steps, sr)
-		if sr.Status != StepPass {
+		if sr.Status != report.StepPass {
 			hr.OK = false
 		}
 	}
 	return hr
 }
 
-func (h *hostRun) step(ctx context.Context, s Step) *StepReport {
-	sr := &StepReport{Name: s.Name, Criterion: s.Criterion, Start: time.Now().UTC()}
+func (h *hostRun) step(ctx context.Context, s plan.Step) *report.StepReport {
+	sr := &report.StepReport{Name: s.Name, Criterion: s.Criterion, Start: time.Now().UTC()}
 	start := time.Now()
 	defer func() { sr.DurationSec = time.Since(start).Seconds() }()
 	switch {
 	case ctx.Err() != nil:
-		sr.Status, sr.Message = StepInterrupted, "not started: the driver was interrupted"
+		sr.Status, sr.Message = report.StepInterrupted, "not started: the driver was interrupted"
 		return sr
 	case h.unusable != nil:
-		sr.Status, sr.Message = StepNotRun, "not run: "+h.unusable.Error()
+		sr.Status, sr.Message = report.StepNotRun, "not run: "+h.unusable.Error()
 		return sr
 	}
 	if why := h.notApplicable(s); why != "" {
-		sr.Status, sr.Message = StepNotRun, why
+		sr.Status, sr.Message = report.StepNotRun, why
 		h.emit(s.Name, "", sr.Status, sr.Message, start)
 		return sr
 	}
 	h.emit(s.Name, "", "start", "", start)
 	sr.Artifacts = filepath.Join(h.dir, fmt.Sprintf("%02d-%s", h.stepIndex, safeName(s.Name)))
 	if err := os.MkdirAll(sr.Artifacts, 0o700); err != nil {
-		sr.Status, sr.Message = StepError, fmt.Sprintf("artifacts: %v", err)
+		sr.Status, sr.Message = report.StepError, fmt.Sprintf("artifacts: %v", err)
 		return sr
 	}
 	// The deployment status before: a host that is not up yet (the
 	// baseline's wait-up) has none.
 	if h.bootID != "" {
-		if st, raw, err := h.status(ctx); err == nil {
+		if st, raw, err := h.fam.Status(ctx); err == nil {
 			sr.Before = st.Booted()
 			h.save(sr, "status-before.txt", raw)
 		}
 	}
 	h.expected = nil
-	sr.Status = StepPass
+	sr.Status = report.StepPass
 	h.change = nil
 	acts := s.Actions
 	for i := 0; i < len(acts); i++ {
 		a := acts[i]
 		// Before a reboot, the deployment-change run of the step's
 		// deployment commands, unless an action checked it already.
-		if a.Do == ActReboot && h.change != nil {
-			acts = slices.Insert(slices.Clone(acts), i, Action{Do: ActCheckPending})
+		if a.Do == plan.ActReboot && h.change != nil {
+			acts = slices.Insert(slices.Clone(acts), i, plan.Action{Do: plan.ActCheckPending})
 			a = acts[i]
 		}
 		astart := time.Now()
 		h.emit(s.Name, a.Do, "start", "", start)
 		msg, err := h.do(ctx, s, a, sr)
-		ar := ActionReport{Do: a.Do, Status: StepPass, Message: msg, DurationSec: time.Since(astart).Seconds()}
+		ar := report.ActionReport{Do: a.Do, Status: report.StepPass, Message: msg, DurationSec: time.Since(astart).Seconds()}
 		if err != nil {
 			ar.Status, ar.Message = h.classify(ctx, err), err.Error()
 			sr.Status, sr.Message = ar.Status, fmt.Sprintf("%s: %v", a.Do, err)
@@ -269,11 +264,11 @@ func (h *hostRun) step(ctx context.Context, s Step) *StepReport {
 			break
 		}
 	}
-	if sr.Status == StepPass && sr.Message == "" && len(sr.Pending) > 0 {
+	if sr.Status == report.StepPass && sr.Message == "" && len(sr.Pending) > 0 {
 		// What the host said before the reboot is the step's news.
 		sr.Message = sr.Pending[len(sr.Pending)-1].String()
 	}
-	if sr.Status != StepPass && sr.Status != StepInterrupted {
+	if sr.Status != report.StepPass && sr.Status != report.StepInterrupted {
 		sr.Tail = h.tail(ctx)
 		h.save(sr, "tail.txt", []byte(strings.Join(sr.Tail, "\n")+"\n"))
 	}
@@ -299,21 +294,21 @@ func (h *hostRun) classify(ctx context.Context, err error) string {
 	var mf *misfitError
 	switch {
 	case ctx.Err() != nil:
-		return StepInterrupted
+		return report.StepInterrupted
 	case errors.As(err, &mf):
 		// Once, here: the later steps are not run, with the reason.
 		h.unusable = errors.New("the plan does not fit this host (see the first step)")
-		return StepFail
+		return report.StepFail
 	case errors.As(err, &hk), errors.Is(err, ErrUnreachable), errors.Is(err, transport.ErrConnection):
 		h.unusable = err
-		return StepError
+		return report.StepError
 	}
-	return StepFail
+	return report.StepFail
 }
 
-func (h *hostRun) do(ctx context.Context, s Step, a Action, sr *StepReport) (string, error) {
+func (h *hostRun) do(ctx context.Context, s plan.Step, a plan.Action, sr *report.StepReport) (string, error) {
 	switch a.Do {
-	case ActWaitUp:
+	case plan.ActWaitUp:
 		id, err := WaitUp(ctx, h.m, "", orDefault(a.Timeout.Duration, h.opts.RebootTimeout), h.opts.Poll)
 		if err != nil {
 			return "", err
@@ -333,26 +328,23 @@ func (h *hostRun) do(ctx context.Context, s Step, a Action, sr *StepReport) (str
 			}
 		}
 		return "boot " + id, nil
-	case ActUpgradeSource:
-		if h.plan.Family == "bootc" {
-			return h.bootcUpgradeSource(ctx)
-		}
-		return h.upgradeSource(ctx)
-	case ActRun:
+	case plan.ActUpgradeSource:
+		return h.fam.UpgradeSource(ctx)
+	case plan.ActRun:
 		return h.runCommand(ctx, a)
-	case ActCheckPending:
+	case plan.ActCheckPending:
 		return h.checkPending(ctx, s, sr)
-	case ActExpect:
+	case plan.ActExpect:
 		return h.expect(ctx, a, sr)
-	case ActReboot:
+	case plan.ActReboot:
 		id, err := RebootAndWait(ctx, h.m, h.bootID, orDefault(a.Timeout.Duration, h.opts.RebootTimeout), h.opts.Poll)
 		if err != nil {
 			return "", err
 		}
 		old := h.bootID
 		h.bootID, h.record, h.upAt = id, nil, time.Now().UTC()
-		return fmt.Sprintf("boot %s -> %s", short(old), short(id)), nil
-	case ActWaitSelftest:
+		return fmt.Sprintf("boot %s -> %s", record.Short(old), record.Short(id)), nil
+	case plan.ActWaitSelftest:
 		if s.ExpectHostRollback {
 			return h.waitHostRollback(ctx, sr, orDefault(a.Timeout.Duration, h.opts.SelftestTimeout))
 		}
@@ -362,7 +354,7 @@ func (h *hostRun) do(ctx context.Context, s Step, a Action, sr *StepReport) (str
 		}
 		h.gotRecord(sr, rec)
 		return fmt.Sprintf("run record %s: %d checks, ok=%v; %s", rec.ID, rec.Summary.Total, rec.Summary.OK, sr.Timing), nil
-	case ActCollect:
+	case plan.ActCollect:
 		return h.collect(ctx, sr)
 	}
 	return "", fmt.Errorf("unknown action %q", a.Do)
@@ -375,9 +367,18 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
-func short(id string) string {
-	if len(id) > 8 {
-		return id[:8]
+// run runs argv on the host; a non-zero exit is an error that quotes the
+// command's last words.
+func (h *hostRun) run(ctx context.Context, timeout time.Duration, argv ...string) ([]byte, error) {
+	return transport.Output(ctx, h.m, timeout, argv...)
+}
+
+// setPlan makes p the host's plan and binds its family to the host.
+func (h *hostRun) setPlan(p *plan.Plan) error {
+	fam, err := family.New(p.HostFamily(), family.Config{Machine: h.m, Repo: h.opts.Repo, UpgradeRef: p.UpgradeRef, CommandTimeout: h.opts.CommandTimeout})
+	if err != nil {
+		return err
 	}
-	return id
+	h.plan, h.fam = p, fam
+	return nil
 }

@@ -10,15 +10,17 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/family"
 	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 	"github.com/atomic-selftest/atomic-selftest/outer/ssh"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
-func stepByName(t *testing.T, hr *HostReport, name string) *StepReport {
+func stepByName(t *testing.T, hr *report.HostReport, name string) *report.StepReport {
 	t.Helper()
 	for _, s := range hr.Steps {
 		if s.Name == name {
@@ -29,7 +31,7 @@ func stepByName(t *testing.T, hr *HostReport, name string) *StepReport {
 	return nil
 }
 
-func logReport(t *testing.T, rep *Report) {
+func logReport(t *testing.T, rep *report.Report) {
 	t.Helper()
 	for _, h := range rep.Hosts {
 		for _, s := range h.Steps {
@@ -43,7 +45,7 @@ func logReport(t *testing.T, rep *Report) {
 // source made, and the artifacts are where the report says.
 func TestDefaultPlanSim(t *testing.T) {
 	f := newSimFleet(t, 1, nil)
-	opts := simOptions(t, DefaultPlan())
+	opts := simOptions(t, plan.Default())
 	start := time.Now()
 	rep := Run(context.Background(), simMachines(t, f), opts)
 	logReport(t, rep)
@@ -79,11 +81,11 @@ func TestDefaultPlanSim(t *testing.T) {
 	}
 	rb := stepByName(t, hr, "rpm-ostree-rollback")
 	if rb.After.Checksum != up.Before.Checksum {
-		t.Errorf("rollback booted %s, want the baseline %s", rb.After.Short(), up.Before.Short())
+		t.Errorf("rollback booted %s, want the baseline %s", family.Describe(rb.After), family.Describe(up.Before))
 	}
 	inst := stepByName(t, hr, "atomic-host-install")
-	if !inst.After.HasPackage("htop") || !inst.After.HasPackage("tmux") {
-		t.Errorf("after both installs the booted deployment layers %v", inst.After.Packages)
+	if !family.HasPackage(inst.After, "htop") || !family.HasPackage(inst.After, "tmux") {
+		t.Errorf("after both installs the booted deployment layers %v", inst.After.LayeredPackages)
 	}
 	for _, f := range []string{"record.json", "status-before.txt", "status-after.txt", "journal.txt", "step.json"} {
 		if _, err := os.Stat(filepath.Join(up.Artifacts, f)); err != nil {
@@ -94,7 +96,7 @@ func TestDefaultPlanSim(t *testing.T) {
 
 func TestOstreePlanSim(t *testing.T) {
 	f := newSimFleet(t, 1, nil)
-	rep := Run(context.Background(), simMachines(t, f), simOptions(t, OstreePlan()))
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, plan.Ostree()))
 	logReport(t, rep)
 	if !rep.OK {
 		t.Fatal("ostree plan failed")
@@ -123,22 +125,22 @@ func TestDefaultPlanSimFailures(t *testing.T) {
 		laterRun bool // the step after runs
 		bound    time.Duration
 	}{
-		{"never returns", func(h *simHost) { h.NeverReturn = true }, "rpm-ostree-upgrade", StepError,
+		{"never returns", func(h *simHost) { h.NeverReturn = true }, "rpm-ostree-upgrade", report.StepError,
 			"did not come back with a new boot id within 1.5s", false, 0},
-		{"boots the wrong deployment", func(h *simHost) { h.WrongBoot = true }, "rpm-ostree-upgrade", StepFail,
+		{"boots the wrong deployment", func(h *simHost) { h.WrongBoot = true }, "rpm-ostree-upgrade", report.StepFail,
 			"collect: booted " + outertest.FirstCommit("host00")[:10] + "… (28.20180515.1), expected", true, 0},
-		{"self-test fails", func(h *simHost) { h.SelftestFails = true }, "rpm-ostree-upgrade", StepFail,
+		{"self-test fails", func(h *simHost) { h.SelftestFails = true }, "rpm-ostree-upgrade", report.StepFail,
 			"required checks runtime.run fail (docker run hello: exit status 125)", true, 0},
-		{"host key changed", func(h *simHost) { h.NewKeyOnReboot = true }, "rpm-ostree-upgrade", StepError,
+		{"host key changed", func(h *simHost) { h.NewKeyOnReboot = true }, "rpm-ostree-upgrade", report.StepError,
 			"CHANGED", false, 15 * time.Second},
-		{"no upgrade", func(h *simHost) { h.NoUpgrade = true }, "rpm-ostree-upgrade", StepFail,
+		{"no upgrade", func(h *simHost) { h.NoUpgrade = true }, "rpm-ostree-upgrade", report.StepFail,
 			"default deployment is still the booted", true, 0},
-		{"self-test never runs", func(h *simHost) { h.SelftestNever = true }, "baseline", StepFail,
+		{"self-test never runs", func(h *simHost) { h.SelftestNever = true }, "baseline", report.StepFail,
 			"no run record of boot", true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newSimFleet(t, 1, func(_ int, h *simHost) { tc.tweak(h) })
-			opts := simOptions(t, DefaultPlan())
+			opts := simOptions(t, plan.Default())
 			opts.RebootTimeout, opts.SelftestTimeout = 1500*time.Millisecond, 300*time.Millisecond
 			if tc.bound > 0 {
 				// Far longer than the bound: only a wait that ends at
@@ -154,7 +156,7 @@ func TestDefaultPlanSimFailures(t *testing.T) {
 			hr := rep.Hosts[0]
 			var i int
 			for i = range hr.Steps {
-				if hr.Steps[i].Status != StepPass {
+				if hr.Steps[i].Status != report.StepPass {
 					break
 				}
 			}
@@ -164,14 +166,14 @@ func TestDefaultPlanSimFailures(t *testing.T) {
 			}
 			if i+1 < len(hr.Steps) {
 				next := hr.Steps[i+1]
-				if tc.laterRun == (next.Status == StepNotRun) {
+				if tc.laterRun == (next.Status == report.StepNotRun) {
 					t.Errorf("next step %s: %s %s", next.Name, next.Status, next.Message)
 				}
 				if !tc.laterRun && !strings.Contains(next.Message, tc.msg) {
 					t.Errorf("a not-run step does not say why: %q", next.Message)
 				}
 			}
-			if s.Status != StepPass && s.Name != "baseline" && len(s.Tail) == 0 && tc.laterRun {
+			if s.Status != report.StepPass && s.Name != "baseline" && len(s.Tail) == 0 && tc.laterRun {
 				t.Errorf("failed step has no journal tail")
 			}
 			if tc.bound > 0 && time.Since(start) > tc.bound {
@@ -184,10 +186,10 @@ func TestDefaultPlanSimFailures(t *testing.T) {
 // One host failing does not hold up or fail the others.
 func TestHostsIndependent(t *testing.T) {
 	f := newSimFleet(t, 3, func(i int, h *simHost) { h.NeverReturn = i == 1 })
-	opts := simOptions(t, DefaultPlan())
+	opts := simOptions(t, plan.Default())
 	opts.RebootTimeout = time.Second
 	rep := Run(context.Background(), simMachines(t, f), opts)
-	if want := (Summary{Hosts: 3, HostsOK: 2, Steps: map[string]int{StepPass: 9*2 + 1, StepError: 1, StepNotRun: 7}}); !reflect.DeepEqual(rep.Summary, want) {
+	if want := (report.Summary{Hosts: 3, HostsOK: 2, Steps: map[string]int{report.StepPass: 9*2 + 1, report.StepError: 1, report.StepNotRun: 7}}); !reflect.DeepEqual(rep.Summary, want) {
 		t.Errorf("summary %+v, want %+v", rep.Summary, want)
 	}
 	if rep.OK || rep.Hosts[1].OK || !rep.Hosts[0].OK || !rep.Hosts[2].OK {
@@ -200,12 +202,12 @@ func TestHostsIndependent(t *testing.T) {
 // steps are marked, and every step.json written is whole.
 func TestInterrupt(t *testing.T) {
 	f := newSimFleet(t, 2, func(_ int, h *simHost) { h.DownFor = 300 * time.Millisecond })
-	opts := simOptions(t, DefaultPlan())
+	opts := simOptions(t, plan.Default())
 	ctx, cancel := context.WithCancel(context.Background())
 	var at atomic.Int32
 	opts.OnEvent = func(e Event) {
 		// Stop once both hosts are in the rollback's reboot.
-		if e.Step == "rpm-ostree-rollback" && e.Action == ActReboot && e.Status == "start" && at.Add(1) == 2 {
+		if e.Step == "rpm-ostree-rollback" && e.Action == plan.ActReboot && e.Status == "start" && at.Add(1) == 2 {
 			cancel()
 		}
 	}
@@ -214,13 +216,13 @@ func TestInterrupt(t *testing.T) {
 		t.Fatalf("interrupted=%v ok=%v", rep.Interrupted, rep.OK)
 	}
 	for _, h := range rep.Hosts {
-		if s := stepByName(t, h, "rpm-ostree-upgrade"); s.Status != StepPass {
+		if s := stepByName(t, h, "rpm-ostree-upgrade"); s.Status != report.StepPass {
 			t.Errorf("%s: the step before the interrupt: %s %s", h.Host, s.Status, s.Message)
 		}
-		if s := stepByName(t, h, "rpm-ostree-rollback"); s.Status != StepInterrupted {
+		if s := stepByName(t, h, "rpm-ostree-rollback"); s.Status != report.StepInterrupted {
 			t.Errorf("%s: interrupted step: %s %s", h.Host, s.Status, s.Message)
 		}
-		if s := stepByName(t, h, "atomic-host-install"); s.Status != StepInterrupted {
+		if s := stepByName(t, h, "atomic-host-install"); s.Status != report.StepInterrupted {
 			t.Errorf("%s: later step: %s %s", h.Host, s.Status, s.Message)
 		}
 	}
@@ -229,7 +231,7 @@ func TestInterrupt(t *testing.T) {
 		t.Errorf("%d step.json files", len(files))
 	}
 	for _, p := range files {
-		var sr StepReport
+		var sr report.StepReport
 		data, _ := os.ReadFile(p)
 		if err := json.Unmarshal(data, &sr); err != nil {
 			t.Errorf("%s: %v", p, err)
@@ -270,11 +272,11 @@ func TestArtifactDirsUnique(t *testing.T) {
 		defer m.Close()
 		ms = append(ms, m)
 	}
-	plan := &Plan{Name: "base", Steps: []Step{baseline()}}
-	if err := plan.Validate(); err != nil {
+	p := &plan.Plan{Name: "base", Steps: []plan.Step{plan.Baseline()}}
+	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	opts := simOptions(t, plan)
+	opts := simOptions(t, p)
 	rep := Run(context.Background(), ms, opts)
 	if !rep.OK {
 		logReport(t, rep)
@@ -283,5 +285,20 @@ func TestArtifactDirsUnique(t *testing.T) {
 	a, b := rep.Hosts[0].Steps[0].Artifacts, rep.Hosts[1].Steps[0].Artifacts
 	if a == b || filepath.Dir(a) != filepath.Join(opts.ArtifactsDir, "web_1") || filepath.Dir(b) != filepath.Join(opts.ArtifactsDir, "web_1.2") {
 		t.Errorf("artifact dirs %s and %s", a, b)
+	}
+}
+
+// A plan made in code with a family the driver does not know runs
+// nothing on the host: every step says why.
+func TestUnknownFamilyRunsNothing(t *testing.T) {
+	f := newSimFleet(t, 1, nil)
+	p := &plan.Plan{Name: "odd", Family: "dnf", Steps: []plan.Step{plan.Baseline()}}
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, p))
+	s := rep.Hosts[0].Steps[0]
+	if rep.OK || s.Status != report.StepNotRun || !strings.Contains(s.Message, `host family "dnf"`) {
+		t.Errorf("ok %v, step %s %q", rep.OK, s.Status, s.Message)
+	}
+	if cmds := f.Hosts[0].Commands(); len(cmds) != 0 {
+		t.Errorf("the driver ran %v", cmds)
 	}
 }

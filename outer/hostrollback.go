@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/family"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
@@ -21,27 +23,24 @@ import (
 // order a rollback; then the driver waits (bounded) for the host's own
 // reboot by boot id and for the next boot's record, which collect judges
 // against the deployment booted before the step.
-func (h *hostRun) waitHostRollback(ctx context.Context, sr *StepReport, bound time.Duration) (string, error) {
+func (h *hostRun) waitHostRollback(ctx context.Context, sr *report.StepReport, bound time.Duration) (string, error) {
 	rec, rebooted, err := h.rejectedRecord(ctx, bound)
 	if err != nil {
 		return "", err
 	}
 	found := time.Now()
-	r := &HostRollbackReport{FailedBootID: h.bootID, FailedRecord: rec, Reason: healthReason(rec)}
-	if rec.Deployment != nil {
-		r.From = &HostDeployment{Checksum: rec.Deployment.Checksum, Version: rec.Deployment.Version, OSName: rec.Deployment.OSName, Serial: rec.Deployment.Serial}
-	}
+	r := &report.HostRollbackReport{FailedBootID: h.bootID, FailedRecord: rec, Reason: healthReason(rec), From: rec.Deployment}
 	sr.HostRollback = r
 	if data, err := json.MarshalIndent(rec, "", "  "); err == nil {
 		h.save(sr, "record-rejected-boot.json", append(data, '\n'))
 	}
 	switch hl := rec.Health; {
 	case rec.Summary.OK:
-		return "", fmt.Errorf("the host did not reject %s: the self-test of boot %s passed", deploymentName(r.From), short(h.bootID))
+		return "", fmt.Errorf("the host did not reject %s: the self-test of boot %s passed", family.Describe(r.From), record.Short(h.bootID))
 	case hl == nil:
-		return "", fmt.Errorf("the self-test of boot %s failed (%s) but its record has no health action: the host's self-test does not roll back ([health] on_failure)", short(h.bootID), r.Reason)
+		return "", fmt.Errorf("the self-test of boot %s failed (%s) but its record has no health action: the host's self-test does not roll back ([health] on_failure)", record.Short(h.bootID), r.Reason)
 	case hl.Action != record.HealthRollback:
-		msg := fmt.Sprintf("the self-test of boot %s failed (%s) and the host's health action is %q, not a rollback", short(h.bootID), r.Reason, hl.Action)
+		msg := fmt.Sprintf("the self-test of boot %s failed (%s) and the host's health action is %q, not a rollback", record.Short(h.bootID), r.Reason, hl.Action)
 		if hl.Reason != "" {
 			msg += ": " + hl.Reason
 		}
@@ -54,7 +53,7 @@ func (h *hostRun) waitHostRollback(ctx context.Context, sr *StepReport, bound ti
 	id := rebooted
 	if id == "" {
 		if id, err = WaitUp(ctx, h.m, h.bootID, h.opts.RebootTimeout, h.opts.Poll); err != nil {
-			return "", fmt.Errorf("the host ordered a rollback on boot %s but did not come back with a new boot: %w", short(h.bootID), err)
+			return "", fmt.Errorf("the host ordered a rollback on boot %s but did not come back with a new boot: %w", record.Short(h.bootID), err)
 		}
 	}
 	h.bootID, h.record, h.upAt = id, nil, time.Now().UTC()
@@ -70,7 +69,7 @@ func (h *hostRun) waitHostRollback(ctx context.Context, sr *StepReport, bound ti
 		sr.Expected = h.expected
 	}
 	return fmt.Sprintf("boot %s rejected %s (%s); the host rolled back and rebooted by itself: boot %s, run record %s; %s",
-		short(r.FailedBootID), deploymentName(r.From), r.Reason, short(id), next.ID, sr.Timing), nil
+		record.Short(r.FailedBootID), family.Describe(r.From), r.Reason, record.Short(id), next.ID, sr.Timing), nil
 }
 
 // rejectedRecord is the run record of the boot that is to reject the
@@ -85,11 +84,11 @@ func (h *hostRun) rejectedRecord(ctx context.Context, bound time.Duration) (rec 
 	}
 	failed := h.bootID
 	if rebooted, err = WaitUp(ctx, h.m, failed, h.opts.RebootTimeout, h.opts.Poll); err != nil {
-		return nil, "", fmt.Errorf("the host went away during boot %s and did not come back with a new boot: %w", short(failed), err)
+		return nil, "", fmt.Errorf("the host went away during boot %s and did not come back with a new boot: %w", record.Short(failed), err)
 	}
-	rec, err = h.waitPoll(ctx, time.Minute, "atomic-selftest.service", func(r *record.Record) bool { return r.Trigger == record.TriggerBoot })
+	rec, err = h.records.poll(ctx, h.bootID, time.Minute, "atomic-selftest.service", func(r *record.Record) bool { return r.Trigger == record.TriggerBoot })
 	if err != nil {
-		return nil, "", fmt.Errorf("the host rebooted by itself (boot %s) and left no run record of boot %s: %w", short(rebooted), short(failed), err)
+		return nil, "", fmt.Errorf("the host rebooted by itself (boot %s) and left no run record of boot %s: %w", record.Short(rebooted), record.Short(failed), err)
 	}
 	return rec, rebooted, nil
 }
@@ -97,11 +96,11 @@ func (h *hostRun) rejectedRecord(ctx context.Context, bound time.Duration) (rec 
 // judgeHostRollback is collect's part for such a step: the next boot's
 // record must say that atomic-selftest rolled back, ordered by the
 // failing boot's record.
-func judgeHostRollback(sr *StepReport, rec *record.Record) error {
+func judgeHostRollback(sr *report.StepReport, rec *record.Record) error {
 	r := sr.HostRollback
 	t := rec.Transition
 	if t == nil || t.Kind != record.TransitionRollback || t.By != record.TransitionByAtomicSelftest {
-		return fmt.Errorf("the host came back on %s, but its run record does not name a rollback by atomic-selftest (transition %+v)", sr.After.Short(), t)
+		return fmt.Errorf("the host came back on %s, but its run record does not name a rollback by atomic-selftest (transition %+v)", family.Describe(sr.After), t)
 	}
 	if t.ActionRecord != "" && t.ActionRecord != r.FailedRecord.ID {
 		return fmt.Errorf("the rollback was ordered by run record %s, not by the failing boot's %s", t.ActionRecord, r.FailedRecord.ID)
@@ -126,11 +125,4 @@ func healthReason(rec *record.Record) string {
 		out = badChecks(rec)
 	}
 	return strings.Join(out, "; ")
-}
-
-func deploymentName(d *HostDeployment) string {
-	if d == nil {
-		return "the deployment"
-	}
-	return d.Short()
 }

@@ -9,20 +9,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // hostRollbackPlan: an upgrade the host must reject by itself, then a good
 // upgrade.
-func hostRollbackPlan(t *testing.T) *Plan {
-	up := func(name string, reject bool) Step {
-		return Step{Name: name, Criterion: "C6", ExpectHostRollback: reject, Actions: []Action{
-			{Do: ActUpgradeSource},
-			{Do: ActRun, Command: []string{"ostree", "admin", "upgrade"}, Changes: ChangeUpgrade},
-			{Do: ActExpect}, {Do: ActReboot}, {Do: ActWaitSelftest}, {Do: ActCollect},
+func hostRollbackPlan(t *testing.T) *plan.Plan {
+	up := func(name string, reject bool) plan.Step {
+		return plan.Step{Name: name, Criterion: "C6", ExpectHostRollback: reject, Actions: []plan.Action{
+			{Do: plan.ActUpgradeSource},
+			{Do: plan.ActRun, Command: []string{"ostree", "admin", "upgrade"}, Changes: plan.ChangeUpgrade},
+			{Do: plan.ActExpect}, {Do: plan.ActReboot}, {Do: plan.ActWaitSelftest}, {Do: plan.ActCollect},
 		}}
 	}
-	p := &Plan{Name: "reject", Family: "ostree", Steps: []Step{baseline(), up("upgrade-rejected", true), up("upgrade-good", false)}}
+	p := &plan.Plan{Name: "reject", Family: "ostree", Steps: []plan.Step{plan.Baseline(), up("upgrade-rejected", true), up("upgrade-good", false)}}
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +123,7 @@ func TestHostRollbackSimFailures(t *testing.T) {
 			opts := simOptions(t, p)
 			rep := Run(context.Background(), simMachines(t, f), opts)
 			s := rep.Hosts[0].Steps[1]
-			if (s.Status != StepFail && s.Status != StepError) || !strings.Contains(s.Message, c.want) {
+			if (s.Status != report.StepFail && s.Status != report.StepError) || !strings.Contains(s.Message, c.want) {
 				t.Errorf("step %s %q, want fail with %q", s.Status, s.Message, c.want)
 			}
 		})

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -29,12 +32,6 @@ const (
 	pendingCheck = "deployment.pending"
 )
 
-// Values of a step's expect_pending.
-const (
-	PendingPass = "pass" // the default: a failing deployment.pending fails the step
-	PendingFail = "fail" // the step breaks the pending deployment and the host must catch it
-)
-
 // deployChange is the last deployment command of the current boot whose
 // deployment-change run the driver has not seen yet.
 type deployChange struct {
@@ -43,34 +40,6 @@ type deployChange struct {
 	// lastWrite is the host's mtime of watchedDir then (the host's
 	// clock, as the record's start is).
 	lastWrite time.Time
-}
-
-// PendingReport is the deployment-change run record found after a step's
-// deployment commands, before its reboot.
-type PendingReport struct {
-	// Command is the last deployment command before the record.
-	Command  string `json:"command"`
-	RecordID string `json:"record_id,omitempty"`
-	// Status and Message are the record's deployment.pending: what the
-	// reboot will boot, and a missing kernel or initramfs.
-	Status  string `json:"status"`
-	Message string `json:"message,omitempty"`
-	// WaitSec is the driver's time from the command's end to the record
-	// found.
-	WaitSec float64 `json:"wait_s"`
-	// Expected is PendingFail when the step broke the pending deployment
-	// on purpose.
-	Expected string `json:"expected,omitempty"`
-}
-
-// String is the report's line: "before the reboot: upgrade to 12.3
-// pending (...) — deployment.pending pass, 6.2s after the command".
-func (p *PendingReport) String() string {
-	what := "before the reboot"
-	if p.Expected == PendingFail && p.Status == string(record.StatusFail) {
-		what = "caught before the reboot"
-	}
-	return fmt.Sprintf("%s: %s — %s %s, %.1fs after `%s`", what, p.Message, pendingCheck, p.Status, p.WaitSec, p.Command)
 }
 
 // noteChange remembers a deployment command that just returned, with
@@ -82,7 +51,7 @@ func (h *hostRun) noteChange(ctx context.Context, argv []string) {
 	if err != nil {
 		return
 	}
-	h.change = &deployChange{argv: displayArgv(argv), end: time.Now(), lastWrite: unixTime(strings.TrimSpace(string(out)))}
+	h.change = &deployChange{argv: transport.DisplayArgv(argv), end: time.Now(), lastWrite: unixTime(strings.TrimSpace(string(out)))}
 }
 
 // unixTime parses seconds.nanoseconds (stat's %.9Y).
@@ -103,11 +72,11 @@ func unixTime(s string) time.Time {
 // check it does nothing; a host that does not watch its deployments (no
 // or an inactive atomic-selftest-deployment.path: an older self-test) is
 // noted, and fails only a step that expects the host to catch a break.
-func (h *hostRun) checkPending(ctx context.Context, s Step, sr *StepReport) (string, error) {
+func (h *hostRun) checkPending(ctx context.Context, s plan.Step, sr *report.StepReport) (string, error) {
 	c := h.change
 	h.change = nil
 	if c == nil {
-		if s.ExpectPending == PendingFail {
+		if s.ExpectPending == plan.PendingFail {
 			return "", fmt.Errorf("no deployment command before it to check")
 		}
 		return "no deployment command to check", nil
@@ -118,18 +87,18 @@ func (h *hostRun) checkPending(ctx context.Context, s Step, sr *StepReport) (str
 	}
 	if st := strings.TrimSpace(string(res.Stdout)); st != "active" {
 		msg := fmt.Sprintf("%s is %s on this host: no deployment-change run to check", deploymentWatch, orText(st, "missing"))
-		if s.ExpectPending == PendingFail {
+		if s.ExpectPending == plan.PendingFail {
 			return "", fmt.Errorf("%s", msg)
 		}
 		return msg, nil
 	}
-	rec, err := h.waitPoll(ctx, h.opts.SelftestTimeout, "atomic-selftest-deployment.service", func(r *record.Record) bool {
+	rec, err := h.records.poll(ctx, h.bootID, h.opts.SelftestTimeout, "atomic-selftest-deployment.service", func(r *record.Record) bool {
 		return r.Trigger == record.TriggerDeploymentChange && r.Start.After(c.lastWrite)
 	})
 	if err != nil {
 		return "", err
 	}
-	p := &PendingReport{Command: c.argv, RecordID: rec.ID, Status: "missing", Message: "the record has no " + pendingCheck,
+	p := &report.PendingReport{Command: c.argv, RecordID: rec.ID, Status: "missing", Message: "the record has no " + pendingCheck,
 		WaitSec: time.Since(c.end).Seconds(), Expected: s.ExpectPending}
 	for _, r := range rec.Checks {
 		if r.ID == pendingCheck {
@@ -142,11 +111,11 @@ func (h *hostRun) checkPending(ctx context.Context, s Step, sr *StepReport) (str
 	}
 	failed := p.Status == string(record.StatusFail) || p.Status == string(record.StatusError)
 	switch {
-	case s.ExpectPending == PendingFail && p.Status != string(record.StatusFail):
+	case s.ExpectPending == plan.PendingFail && p.Status != string(record.StatusFail):
 		return "", fmt.Errorf("the host did not catch the broken deployment before the reboot: %s %s (%s)", pendingCheck, p.Status, p.Message)
-	case s.ExpectPending != PendingFail && failed:
+	case s.ExpectPending != plan.PendingFail && failed:
 		return "", fmt.Errorf("before the reboot: %s %s: %s", pendingCheck, p.Status, p.Message)
-	case s.ExpectPending != PendingFail && p.Status == "missing":
+	case s.ExpectPending != plan.PendingFail && p.Status == "missing":
 		return "", fmt.Errorf("before the reboot: run record %s has no %s", rec.ID, pendingCheck)
 	}
 	return p.String(), nil

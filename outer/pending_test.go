@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 )
 
 // With the host's deployment watch, every step that changes the
@@ -13,7 +16,7 @@ import (
 // its reboot, naming what the reboot boots; the record is saved.
 func TestPendingBeforeRebootSim(t *testing.T) {
 	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.DeploymentWatch = true })
-	rep := Run(context.Background(), simMachines(t, f), simOptions(t, OstreePlan()))
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, plan.Ostree()))
 	logReport(t, rep)
 	if !rep.OK {
 		t.Fatal("ostree plan failed")
@@ -53,12 +56,12 @@ func TestPendingBeforeRebootSim(t *testing.T) {
 // reboot, with the host's message, and the host is not rebooted.
 func TestPendingBrokenSim(t *testing.T) {
 	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.DeploymentWatch, h.PendingBroken = true, true })
-	p := OstreePlan()
+	p := plan.Ostree()
 	p.Steps = p.Steps[:2]
 	rep := Run(context.Background(), simMachines(t, f), simOptions(t, p))
 	logReport(t, rep)
 	s := rep.Hosts[0].Steps[1]
-	if s.Status != StepFail || !strings.HasPrefix(s.Message, "check-pending: before the reboot: deployment.pending fail: ") ||
+	if s.Status != report.StepFail || !strings.HasPrefix(s.Message, "check-pending: before the reboot: deployment.pending fail: ") ||
 		!strings.Contains(s.Message, "missing /boot/ostree/sim-0/initramfs.img") {
 		t.Errorf("step %s %s %q", s.Name, s.Status, s.Message)
 	}
@@ -71,15 +74,15 @@ func TestPendingBrokenSim(t *testing.T) {
 // "fail") passes when the host catches it, undeploys it and does not
 // reboot; it fails when the host does not catch it.
 func TestPendingExpectFailSim(t *testing.T) {
-	plan := func() *Plan {
-		p := &Plan{Name: "caught", Family: "ostree", UpgradeRef: "atomic-selftest/upgrade", Steps: []Step{baseline(), {
-			Name: "broken-kernel-caught", Criterion: "C3", ExpectPending: PendingFail,
-			Actions: []Action{
-				{Do: ActUpgradeSource},
-				{Do: ActRun, Command: []string{"ostree", "admin", "upgrade"}, Changes: ChangeUpgrade},
-				{Do: ActRun, Command: []string{"touch", "/sysroot/ostree/deploy"}, DeploymentChange: true},
-				{Do: ActCheckPending},
-				{Do: ActRun, Command: []string{"ostree", "admin", "undeploy", "0"}},
+	mkPlan := func() *plan.Plan {
+		p := &plan.Plan{Name: "caught", Family: "ostree", UpgradeRef: "atomic-selftest/upgrade", Steps: []plan.Step{plan.Baseline(), {
+			Name: "broken-kernel-caught", Criterion: "C3", ExpectPending: plan.PendingFail,
+			Actions: []plan.Action{
+				{Do: plan.ActUpgradeSource},
+				{Do: plan.ActRun, Command: []string{"ostree", "admin", "upgrade"}, Changes: plan.ChangeUpgrade},
+				{Do: plan.ActRun, Command: []string{"touch", "/sysroot/ostree/deploy"}, DeploymentChange: true},
+				{Do: plan.ActCheckPending},
+				{Do: plan.ActRun, Command: []string{"ostree", "admin", "undeploy", "0"}},
 			}}}}
 		if err := p.Validate(); err != nil {
 			t.Fatal(err)
@@ -88,14 +91,14 @@ func TestPendingExpectFailSim(t *testing.T) {
 	}
 	for _, broken := range []bool{true, false} {
 		f := newSimFleet(t, 1, func(_ int, h *simHost) { h.DeploymentWatch, h.PendingBroken = true, broken })
-		rep := Run(context.Background(), simMachines(t, f), simOptions(t, plan()))
+		rep := Run(context.Background(), simMachines(t, f), simOptions(t, mkPlan()))
 		logReport(t, rep)
 		s := rep.Hosts[0].Steps[1]
 		if broken {
-			if s.Status != StepPass || len(s.Pending) != 1 || !strings.HasPrefix(s.Actions[3].Message, "caught before the reboot: deploy to ") {
+			if s.Status != report.StepPass || len(s.Pending) != 1 || !strings.HasPrefix(s.Actions[3].Message, "caught before the reboot: deploy to ") {
 				t.Errorf("caught: step %s %q, actions %+v", s.Status, s.Message, s.Actions)
 			}
-		} else if s.Status != StepFail || !strings.Contains(s.Message, "the host did not catch the broken deployment before the reboot: deployment.pending pass") {
+		} else if s.Status != report.StepFail || !strings.Contains(s.Message, "the host did not catch the broken deployment before the reboot: deployment.pending pass") {
 			t.Errorf("not caught: step %s %q", s.Status, s.Message)
 		}
 		if n := f.Hosts[0].Boots(); n != 1 {
@@ -108,7 +111,7 @@ func TestPendingExpectFailSim(t *testing.T) {
 // before: the check notes it and the step passes.
 func TestPendingNoWatchSim(t *testing.T) {
 	f := newSimFleet(t, 1, nil)
-	p := OstreePlan()
+	p := plan.Ostree()
 	p.Steps = p.Steps[:2]
 	rep := Run(context.Background(), simMachines(t, f), simOptions(t, p))
 	if !rep.OK {
@@ -117,7 +120,7 @@ func TestPendingNoWatchSim(t *testing.T) {
 	}
 	s := rep.Hosts[0].Steps[1]
 	for _, a := range s.Actions {
-		if a.Do == ActCheckPending && a.Message != "atomic-selftest-deployment.path is inactive on this host: no deployment-change run to check" {
+		if a.Do == plan.ActCheckPending && a.Message != "atomic-selftest-deployment.path is inactive on this host: no deployment-change run to check" {
 			t.Errorf("check-pending: %q", a.Message)
 		}
 	}

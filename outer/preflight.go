@@ -8,6 +8,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
+	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
 
 // DeploymentTools are the commands a plan step may deploy with, and
@@ -18,53 +22,21 @@ var (
 	ContainerEngines = []string{"docker", "podman"}
 )
 
-// NotApplicable begins the message of a step the host's tools rule out.
-const NotApplicable = "not applicable on this host"
-
 // preflightScript prints each of its arguments that is a command on the
 // host's PATH. The names arrive as positional parameters, never inside
 // the script.
 const preflightScript = `for t do command -v -- "$t" >/dev/null 2>&1 && echo "$t"; done; exit 0`
 
-// Preflight is what the driver found on a host before its first step.
-type Preflight struct {
-	// Tools are the deployment tools present (bootc, rpm-ostree, atomic,
-	// ostree), Engines the container engines.
-	Tools   []string `json:"tools"`
-	Engines []string `json:"engines"`
-	// Selftest is the host self-test's version line; empty when it is
-	// not installed.
-	Selftest string `json:"selftest,omitempty"`
-}
-
-// Has reports whether the host has the command tool.
-func (p *Preflight) Has(tool string) bool { return slices.Contains(p.Tools, tool) }
-
-// String is the preflight for a progress line.
-func (p *Preflight) String() string {
-	none := func(l []string) string {
-		if len(l) == 0 {
-			return "none"
-		}
-		return strings.Join(l, ", ")
-	}
-	st := p.Selftest
-	if st == "" {
-		st = "not installed"
-	}
-	return fmt.Sprintf("deployment tools: %s; container engines: %s; self-test: %s", none(p.Tools), none(p.Engines), st)
-}
-
 // preflight asks the host which deployment tools, engines and self-test
 // it has, in two commands.
-func (h *hostRun) preflight(ctx context.Context) (*Preflight, error) {
+func (h *hostRun) preflight(ctx context.Context) (*report.Preflight, error) {
 	argv := append([]string{"sh", "-c", preflightScript, "sh"}, DeploymentTools...)
 	argv = append(append(argv, ContainerEngines...), h.opts.Selftest)
 	out, err := h.run(ctx, time.Minute, argv...)
 	if err != nil {
 		return nil, fmt.Errorf("preflight: %w", err)
 	}
-	p := &Preflight{Tools: []string{}, Engines: []string{}}
+	p := &report.Preflight{Tools: []string{}, Engines: []string{}}
 	for _, l := range strings.Fields(string(out)) {
 		switch {
 		case slices.Contains(DeploymentTools, l):
@@ -73,7 +45,7 @@ func (h *hostRun) preflight(ctx context.Context) (*Preflight, error) {
 			p.Engines = append(p.Engines, l)
 		case l == h.opts.Selftest:
 			if v, err := h.run(ctx, time.Minute, h.opts.Selftest, "version"); err == nil {
-				p.Selftest = lastLine(v)
+				p.Selftest = transport.LastLine(v)
 			} else {
 				p.Selftest = "installed (version unknown)"
 			}
@@ -85,16 +57,16 @@ func (h *hostRun) preflight(ctx context.Context) (*Preflight, error) {
 // notApplicable says why step s cannot run on a host with pre: a
 // deployment command whose tool the host lacks. It names the plan that
 // fits the host, in the caller's words (Options.PlanHint).
-func (h *hostRun) notApplicable(s Step) string {
+func (h *hostRun) notApplicable(s plan.Step) string {
 	pre := h.pre
 	if pre == nil {
 		return ""
 	}
 	for _, a := range s.Actions {
-		if a.Do != ActRun || len(a.Command) == 0 || !slices.Contains(DeploymentTools, a.Command[0]) || pre.Has(a.Command[0]) {
+		if a.Do != plan.ActRun || len(a.Command) == 0 || !slices.Contains(DeploymentTools, a.Command[0]) || pre.Has(a.Command[0]) {
 			continue
 		}
-		msg := NotApplicable + ": no " + a.Command[0]
+		msg := report.NotApplicable + ": no " + a.Command[0]
 		if fit := FitPlan(pre); fit != "" && fit != h.plan.Name && h.opts.PlanHint != nil {
 			msg += " — " + h.opts.PlanHint(fit)
 		}
@@ -108,22 +80,24 @@ func (h *hostRun) notApplicable(s Step) string {
 // caller set); any other plan must find its family's tool on the host,
 // else the host fails here, once, with the sentence that names the
 // missing tool and the plan to use instead.
-func (h *hostRun) fit(pre *Preflight) error {
+func (h *hostRun) fit(pre *report.Preflight) error {
 	if h.plan.Auto {
 		name := FitPlan(pre)
 		if name == "" {
 			return fmt.Errorf("preflight: no built-in plan fits this host: it has none of rpm-ostree, ostree (deployment tools: %s)", pre.String())
 		}
-		p := Profiles[name]()
+		p := plan.Profiles[name]()
 		if len(p.Packages) > 0 && len(h.plan.Packages) > 0 {
 			p.Packages = h.plan.Packages
 		}
-		h.plan = p
+		if err := h.setPlan(p); err != nil {
+			return err
+		}
 		h.emit("preflight", "", StatusInfo, "plan: "+name, time.Now())
 		return nil
 	}
-	if tool := h.plan.Tool(); !pre.Has(tool) {
-		msg := NotApplicable + ": no " + tool
+	if tool := h.fam.Tool(); !pre.Has(tool) {
+		msg := report.NotApplicable + ": no " + tool
 		if fit := FitPlan(pre); fit != "" && fit != h.plan.Name && h.opts.PlanHint != nil {
 			msg += " — " + h.opts.PlanHint(fit)
 		}
@@ -137,3 +111,7 @@ func (h *hostRun) fit(pre *Preflight) error {
 type misfitError struct{ msg string }
 
 func (e *misfitError) Error() string { return "preflight: " + e.msg }
+
+// FitPlan is the name of the built-in plan for a host with the preflight
+// p, or "" when none fits (plan.Fit).
+func FitPlan(p *report.Preflight) string { return plan.Fit(p.Has) }

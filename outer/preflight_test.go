@@ -6,6 +6,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/family"
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 )
 
 // A plain ostree host driven with the default plan: the preflight finds no
@@ -14,7 +18,7 @@ import (
 // every later step is not run (no command-not-found, no eight copies).
 func TestPreflightMisfitSim(t *testing.T) {
 	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.Missing = []string{"rpm-ostree", "atomic"} })
-	opts := simOptions(t, DefaultPlan())
+	opts := simOptions(t, plan.Default())
 	opts.PlanHint = func(plan string) string { return "use the " + plan + " plan" }
 	var mu sync.Mutex
 	var infos []string
@@ -37,11 +41,11 @@ func TestPreflightMisfitSim(t *testing.T) {
 	if len(infos) != 1 || infos[0] != "preflight: deployment tools: ostree; container engines: docker; self-test: atomic-selftest sim (go1.26, linux/amd64)" {
 		t.Errorf("preflight lines %q", infos)
 	}
-	if b, want := hr.Steps[0], "wait-up: preflight: not applicable on this host: no rpm-ostree — use the ostree plan"; b.Status != StepFail || b.Message != want {
+	if b, want := hr.Steps[0], "wait-up: preflight: not applicable on this host: no rpm-ostree — use the ostree plan"; b.Status != report.StepFail || b.Message != want {
 		t.Errorf("baseline %s %q, want fail %q", b.Status, b.Message, want)
 	}
 	for _, s := range hr.Steps[1:] {
-		if s.Status != StepNotRun {
+		if s.Status != report.StepNotRun {
 			t.Errorf("step %s: %s %q, want not-run", s.Name, s.Status, s.Message)
 		}
 	}
@@ -60,16 +64,16 @@ func TestPreflightMisfitSim(t *testing.T) {
 // suffices.)
 func TestPreflightNoAtomicSim(t *testing.T) {
 	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.Missing = []string{"atomic"} })
-	opts := simOptions(t, DefaultPlan())
+	opts := simOptions(t, plan.Default())
 	opts.PlanHint = func(plan string) string { return "use the " + plan + " plan" }
 	rep := Run(context.Background(), simMachines(t, f), opts)
 	logReport(t, rep)
 	for _, s := range rep.Hosts[0].Steps {
 		if strings.HasPrefix(s.Name, "atomic-host") {
-			if want := "not applicable on this host: no atomic — use the rpm-ostree plan"; s.Status != StepNotRun || s.Message != want {
+			if want := "not applicable on this host: no atomic — use the rpm-ostree plan"; s.Status != report.StepNotRun || s.Message != want {
 				t.Errorf("step %s: %s %q, want not-run %q", s.Name, s.Status, s.Message, want)
 			}
-		} else if s.Name != "rpm-ostree-deploy" && s.Status != StepPass {
+		} else if s.Name != "rpm-ostree-deploy" && s.Status != report.StepPass {
 			t.Errorf("step %s: %s %q", s.Name, s.Status, s.Message)
 		}
 	}
@@ -83,12 +87,12 @@ func TestPreflightNoAtomicSim(t *testing.T) {
 func TestAutoPlanPerHostSim(t *testing.T) {
 	missing := [][]string{nil, {"atomic"}, {"rpm-ostree", "atomic"}}
 	f := newSimFleet(t, 3, func(i int, h *simHost) { h.Missing = missing[i] })
-	rep := Run(context.Background(), simMachines(t, f), simOptions(t, AutoPlan()))
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, plan.Auto()))
 	logReport(t, rep)
 	if !rep.OK || rep.Plan != "auto" {
 		t.Errorf("ok %v, plan %q", rep.OK, rep.Plan)
 	}
-	for i, want := range []*Plan{DefaultPlan(), RpmOstreePlan(), OstreePlan()} {
+	for i, want := range []*plan.Plan{plan.Default(), plan.RpmOstree(), plan.Ostree()} {
 		hr := rep.Hosts[i]
 		var names, wantNames []string
 		for _, s := range hr.Steps {
@@ -121,7 +125,7 @@ func TestAutoPlanPerHostSim(t *testing.T) {
 // boot's self-test; an rpm-ostree host of the same run gets its own plan.
 func TestAutoPlanBootcSim(t *testing.T) {
 	f := newSimFleet(t, 2, func(i int, h *simHost) { h.Bootc = i == 0 })
-	rep := Run(context.Background(), simMachines(t, f), simOptions(t, AutoPlan()))
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, plan.Auto()))
 	logReport(t, rep)
 	if !rep.OK {
 		t.Errorf("the run failed")
@@ -139,9 +143,9 @@ func TestAutoPlanBootcSim(t *testing.T) {
 		}
 	}
 	want := []string{"bootc image copy-to-storage",
-		"podman build --tag " + BootcUpgradeImage + " /var/tmp/atomic-selftest-outer.bootc.1",
-		"bootc switch --transport containers-storage " + BootcUpgradeImage,
-		"podman build --tag " + BootcUpgradeImage + " /var/tmp/atomic-selftest-outer.bootc.2",
+		"podman build --tag " + family.BootcUpgradeImage + " /var/tmp/atomic-selftest-outer.bootc.1",
+		"bootc switch --transport containers-storage " + family.BootcUpgradeImage,
+		"podman build --tag " + family.BootcUpgradeImage + " /var/tmp/atomic-selftest-outer.bootc.2",
 		"bootc upgrade",
 		"bootc switch --transport containers-storage localhost/bootc",
 		"bootc rollback"}
@@ -153,10 +157,10 @@ func TestAutoPlanBootcSim(t *testing.T) {
 		t.Fatalf("%d steps", len(steps))
 	}
 	up, sw, rb := steps[1], steps[2], steps[3]
-	if up.After == nil || up.After.Version != "28.20180515.1.selftest.2" || up.After.Refspec != "containers-storage:"+BootcUpgradeImage {
+	if up.After == nil || up.After.Version != "28.20180515.1.selftest.2" || up.After.ImageReference != "containers-storage:"+family.BootcUpgradeImage {
 		t.Errorf("after bootc-upgrade: %+v", up.After)
 	}
-	if sw.After == nil || sw.After.Refspec != "containers-storage:localhost/bootc" || sw.After.Version != "28.20180515.1" {
+	if sw.After == nil || sw.After.ImageReference != "containers-storage:localhost/bootc" || sw.After.Version != "28.20180515.1" {
 		t.Errorf("after bootc-switch: %+v", sw.After)
 	}
 	if rb.After == nil || rb.After.Checksum != up.After.Checksum || rb.Expected == nil || rb.Expected.Checksum != up.After.Checksum {
@@ -172,7 +176,7 @@ func TestAutoPlanBootcSim(t *testing.T) {
 func TestUpgradeSourceReadOnlySysrootSim(t *testing.T) {
 	missing := [][]string{{"atomic"}, {"rpm-ostree", "atomic"}}
 	f := newSimFleet(t, 2, func(i int, h *simHost) { h.Missing, h.ReadOnlySysroot = missing[i], true })
-	rep := Run(context.Background(), simMachines(t, f), simOptions(t, AutoPlan()))
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, plan.Auto()))
 	logReport(t, rep)
 	if !rep.OK {
 		t.Errorf("the run failed")
@@ -182,7 +186,7 @@ func TestUpgradeSourceReadOnlySysrootSim(t *testing.T) {
 		for _, c := range h.Commands() {
 			if strings.HasPrefix(c, "ostree admin set-origin") {
 				sets++
-				if want := "ostree admin set-origin --set=gpg-verify=false atomic-selftest file://" + SourceRepo + " atomic-selftest/upgrade"; c != want {
+				if want := "ostree admin set-origin --set=gpg-verify=false atomic-selftest file://" + family.SourceRepo + " atomic-selftest/upgrade"; c != want {
 					t.Errorf("host %d ran %q, want %q", i, c, want)
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -62,7 +63,7 @@ func (p *Progress) Event(e Event) {
 		return
 	}
 	p.done++
-	if e.Status != StepPass {
+	if e.Status != report.StepPass {
 		p.failed++
 	}
 	delete(p.current, e.Host)

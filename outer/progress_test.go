@@ -6,6 +6,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 )
 
 type lockedBuf struct {
@@ -29,8 +32,8 @@ func TestProgressPlain(t *testing.T) {
 	var b lockedBuf
 	p := NewProgress(&b, false, 1, 2)
 	p.Event(Event{Host: "h1", Step: "baseline", Status: "start"})
-	p.Event(Event{Host: "h1", Step: "baseline", Action: ActWaitUp, Status: "start"})
-	p.Event(Event{Host: "h1", Step: "baseline", Status: StepFail, Message: "wait-up: boom", Elapsed: 2 * time.Second})
+	p.Event(Event{Host: "h1", Step: "baseline", Action: plan.ActWaitUp, Status: "start"})
+	p.Event(Event{Host: "h1", Step: "baseline", Status: report.StepFail, Message: "wait-up: boom", Elapsed: 2 * time.Second})
 	p.Stop()
 	out := b.String()
 	if strings.Contains(out, "\033") || strings.Count(out, "\n") != 2 ||
@@ -42,9 +45,9 @@ func TestProgressPlain(t *testing.T) {
 func TestProgressTTY(t *testing.T) {
 	var b lockedBuf
 	p := NewProgress(&b, true, 2, 1)
-	p.Event(Event{Host: "h1", Step: "baseline", Action: ActReboot, Status: "start"})
+	p.Event(Event{Host: "h1", Step: "baseline", Action: plan.ActReboot, Status: "start"})
 	time.Sleep(700 * time.Millisecond)
-	p.Event(Event{Host: "h1", Step: "baseline", Status: StepPass})
+	p.Event(Event{Host: "h1", Step: "baseline", Status: report.StepPass})
 	time.Sleep(700 * time.Millisecond)
 	p.Stop()
 	out := b.String()
@@ -63,7 +66,7 @@ func TestProgressTTY(t *testing.T) {
 func TestProgressEscapesHostStrings(t *testing.T) {
 	var b lockedBuf
 	p := NewProgress(&b, false, 1, 1)
-	p.Event(Event{Host: "h\x1b[2J1", Step: "baseline", Status: StepFail, Message: "booted 28.1\r\x1b[32mPASS\x1b[0m \x9b31m \u202eevil"})
+	p.Event(Event{Host: "h\x1b[2J1", Step: "baseline", Status: report.StepFail, Message: "booted 28.1\r\x1b[32mPASS\x1b[0m \x9b31m \u202eevil"})
 	p.Stop()
 	out := b.String()
 	if strings.ContainsAny(out, "\x1b\r\u009b\u202e") {

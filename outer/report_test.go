@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 )
 
 // junit10 is the structure of Jenkins' junit-10.xsd (jenkinsci/xunit-plugin,
@@ -122,7 +125,7 @@ func checkJUnit(data []byte) error {
 
 func TestReportsFromSim(t *testing.T) {
 	f := newSimFleet(t, 2, func(i int, h *simHost) { h.SelftestFails = i == 1 })
-	opts := simOptions(t, DefaultPlan())
+	opts := simOptions(t, plan.Default())
 	rep := Run(context.Background(), simMachines(t, f), opts)
 	if rep.OK || !rep.Hosts[0].OK || rep.Hosts[1].OK {
 		t.Fatalf("want host00 pass, host01 fail")
@@ -134,8 +137,8 @@ func TestReportsFromSim(t *testing.T) {
 	if err := checkJUnit(x.Bytes()); err != nil {
 		t.Fatalf("junit.xml: %v\n%s", err, x.String())
 	}
-	doc := rep.junit()
-	if len(doc.Suites) != 2*len(DefaultPlan().Steps) {
+	doc := rep.JUnit()
+	if len(doc.Suites) != 2*len(plan.Default().Steps) {
 		t.Errorf("%d suites, want one per host and step", len(doc.Suites))
 	}
 	// host01's upgrade suite: the step failed, and so did the host's
@@ -150,7 +153,7 @@ func TestReportsFromSim(t *testing.T) {
 		for _, p := range s.Properties {
 			props[p.Name] = p.Value
 		}
-		if props["criterion"] != "C3" || props["criterion.runtime.run"] != "C8" || props["status"] != StepFail {
+		if props["criterion"] != "C3" || props["criterion.runtime.run"] != "C8" || props["status"] != report.StepFail {
 			t.Errorf("properties %v", props)
 		}
 		if s.Cases[0].Name != "rpm-ostree-upgrade" || s.Cases[0].Failure == nil || !strings.Contains(s.Cases[0].Failure.Message, "runtime.run") {

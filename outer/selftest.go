@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 // Ways the driver learns of a boot's run record.
@@ -31,9 +31,17 @@ const waitSlice = 30 * time.Second
 // (older than the option): the driver polls it instead.
 var errNoWaitOption = errors.New("the host's self-test has no results --wait-boot")
 
-// waitSelftest waits for the run record of the current boot written by
-// atomic-selftest.service: with the host's blocking wait, or by polling
-// when the host's self-test lacks it (then for the rest of the run).
+// records finds a host's run records in its results directory: the one
+// a boot's atomic-selftest.service writes, with the host's blocking wait
+// where its self-test has one, or one a match accepts by listing the
+// directory with backoff. The zero mode tries the blocking wait first.
+type records struct {
+	m    transport.Machine
+	opts *Options // Selftest, ResultsDir, Poll
+	mode string   // WaitBlocking or WaitPoll, once known
+}
+
+// waitSelftest waits (bounded) for the run record of the current boot.
 func (h *hostRun) waitSelftest(ctx context.Context, bound time.Duration) (*record.Record, error) {
 	if h.bootID == "" {
 		id, err := h.m.BootID(ctx)
@@ -42,19 +50,26 @@ func (h *hostRun) waitSelftest(ctx context.Context, bound time.Duration) (*recor
 		}
 		h.bootID = id
 	}
+	return h.records.boot(ctx, h.bootID, bound)
+}
+
+// boot waits for the run record of boot written by
+// atomic-selftest.service: with the host's blocking wait, or by polling
+// when the host's self-test lacks it (then for the rest of the run).
+func (r *records) boot(ctx context.Context, boot string, bound time.Duration) (*record.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	if h.waitMode != WaitPoll {
-		rec, err := h.waitBlocking(ctx, bound)
+	if r.mode != WaitPoll {
+		rec, err := r.blocking(ctx, boot, bound)
 		if !errors.Is(err, errNoWaitOption) {
 			if err == nil {
-				h.waitMode = WaitBlocking
+				r.mode = WaitBlocking
 			}
 			return rec, err
 		}
-		h.waitMode = WaitPoll
+		r.mode = WaitPoll
 	}
-	return h.waitPoll(ctx, bound, "atomic-selftest.service", func(r *record.Record) bool { return r.Trigger == record.TriggerBoot })
+	return r.poll(ctx, boot, bound, "atomic-selftest.service", func(rec *record.Record) bool { return rec.Trigger == record.TriggerBoot })
 }
 
 // waitBlocking runs `atomic-selftest results --wait-boot` on the host in
@@ -62,7 +77,7 @@ func (h *hostRun) waitSelftest(ctx context.Context, bound time.Duration) (*recor
 // 0, the record as JSON), or exits 6 at the end of its slice. A self-test
 // that does not know the option fails with pflag's "unknown flag:
 // --wait-boot" and exit 2, or is missing (127): errNoWaitOption.
-func (h *hostRun) waitBlocking(ctx context.Context, bound time.Duration) (*record.Record, error) {
+func (r *records) blocking(ctx context.Context, boot string, bound time.Duration) (*record.Record, error) {
 	for {
 		slice := waitSlice
 		if dl, ok := ctx.Deadline(); ok {
@@ -70,46 +85,46 @@ func (h *hostRun) waitBlocking(ctx context.Context, bound time.Duration) (*recor
 		}
 		if slice < 100*time.Millisecond {
 			<-ctx.Done()
-			return nil, h.waitErr(ctx, ctx.Err(), bound, "atomic-selftest.service")
+			return nil, waitErr(ctx, ctx.Err(), boot, bound, "atomic-selftest.service")
 		}
-		argv := []string{h.opts.Selftest, "results", "--wait-boot", h.bootID, "--timeout", slice.String(),
-			"--format", "json", "--results-dir", h.opts.ResultsDir}
-		res, err := h.m.Run(ctx, slice+30*time.Second, argv...)
+		argv := []string{r.opts.Selftest, "results", "--wait-boot", boot, "--timeout", slice.String(),
+			"--format", "json", "--results-dir", r.opts.ResultsDir}
+		res, err := r.m.Run(ctx, slice+30*time.Second, argv...)
 		if err != nil {
-			return nil, h.waitErr(ctx, err, bound, "atomic-selftest.service")
+			return nil, waitErr(ctx, err, boot, bound, "atomic-selftest.service")
 		}
 		switch {
 		case res.ExitCode == 0:
 			var raw []json.RawMessage
 			if err := json.Unmarshal(res.Stdout, &raw); err != nil || len(raw) != 1 {
-				return nil, fmt.Errorf("`%s` printed no run record (%d records, %v)", displayArgv(argv), len(raw), err)
+				return nil, fmt.Errorf("`%s` printed no run record (%d records, %v)", transport.DisplayArgv(argv), len(raw), err)
 			}
-			rec, err := store.DecodeRecord(raw[0])
+			rec, err := decodeRecord(raw[0])
 			if err != nil {
-				return nil, fmt.Errorf("run record of boot %s: %w", short(h.bootID), err)
+				return nil, fmt.Errorf("run record of boot %s: %w", record.Short(boot), err)
 			}
-			if rec.BootID != h.bootID || rec.Trigger != record.TriggerBoot {
-				return nil, fmt.Errorf("`%s` printed the run of boot %s (trigger %s)", displayArgv(argv), short(rec.BootID), rec.Trigger)
+			if rec.BootID != boot || rec.Trigger != record.TriggerBoot {
+				return nil, fmt.Errorf("`%s` printed the run of boot %s (trigger %s)", transport.DisplayArgv(argv), record.Short(rec.BootID), rec.Trigger)
 			}
 			return rec, nil
 		case res.ExitCode == 127, res.ExitCode == 2 && strings.Contains(string(res.Stderr), "unknown flag: --wait-boot"):
 			return nil, errNoWaitOption
 		case res.ExitCode == 6: // the slice passed without the record
-			if err := h.serviceFailed(ctx, "atomic-selftest.service"); err != nil {
+			if err := r.serviceFailed(ctx, boot, "atomic-selftest.service"); err != nil {
 				return nil, err
 			}
 		default:
-			return nil, fmt.Errorf("`%s` exited %d: %s", displayArgv(argv), res.ExitCode, lastLine(res.Stderr))
+			return nil, fmt.Errorf("`%s` exited %d: %s", transport.DisplayArgv(argv), res.ExitCode, transport.LastLine(res.Stderr))
 		}
 	}
 }
 
 // serviceFailed is an error when unit failed on this boot: no record is
 // coming.
-func (h *hostRun) serviceFailed(ctx context.Context, unit string) error {
-	res, err := h.m.Run(ctx, time.Minute, "systemctl", "show", "-p", "ActiveState", "--value", unit)
+func (r *records) serviceFailed(ctx context.Context, boot, unit string) error {
+	res, err := r.m.Run(ctx, time.Minute, "systemctl", "show", "-p", "ActiveState", "--value", unit)
 	if err == nil && strings.TrimSpace(string(res.Stdout)) == "failed" {
-		return fmt.Errorf("%s failed on boot %s without writing a run record (see the journal)", unit, short(h.bootID))
+		return fmt.Errorf("%s failed on boot %s without writing a run record (see the journal)", unit, record.Short(boot))
 	}
 	return nil
 }
@@ -117,17 +132,17 @@ func (h *hostRun) serviceFailed(ctx context.Context, unit string) error {
 // waitPoll lists the results directory with backoff and reads each
 // candidate file once, bounded by transport.Limits.Record, until a record
 // of this boot that match accepts: the one unit writes.
-func (h *hostRun) waitPoll(ctx context.Context, bound time.Duration, unit string, match func(*record.Record) bool) (*record.Record, error) {
+func (r *records) poll(ctx context.Context, boot string, bound time.Duration, unit string, match func(*record.Record) bool) (*record.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	seen := map[string]bool{}
 	var delay time.Duration
-	pattern := "run-*-" + short(h.bootID) + ".json"
+	pattern := runPattern(boot)
 	for {
-		out, err := h.run(ctx, time.Minute, "find", h.opts.ResultsDir, "-maxdepth", "1", "-name", pattern)
+		out, err := transport.Output(ctx, r.m, time.Minute, "find", r.opts.ResultsDir, "-maxdepth", "1", "-name", pattern)
 		if err != nil {
 			if errors.Is(err, transport.ErrConnection) || ctx.Err() != nil {
-				return nil, h.waitErr(ctx, err, bound, unit)
+				return nil, waitErr(ctx, err, boot, bound, unit)
 			}
 			// The results directory may not exist before the first run.
 		}
@@ -138,15 +153,15 @@ func (h *hostRun) waitPoll(ctx context.Context, bound time.Duration, unit string
 				continue
 			}
 			seen[n] = true
-			data, err := h.m.ReadFile(ctx, n, transport.Limits.Record)
+			data, err := r.m.ReadFile(ctx, n, transport.Limits.Record)
 			if err != nil {
-				return nil, h.waitErr(ctx, err, bound, unit)
+				return nil, waitErr(ctx, err, boot, bound, unit)
 			}
-			rec, err := store.DecodeRecord(data)
+			rec, err := decodeRecord(data)
 			if err != nil {
 				return nil, fmt.Errorf("run record %s: %w", n, err)
 			}
-			if rec.BootID == h.bootID && match(rec) {
+			if rec.BootID == boot && match(rec) {
 				return rec, nil
 			}
 		}
@@ -154,20 +169,20 @@ func (h *hostRun) waitPoll(ctx context.Context, bound time.Duration, unit string
 		// the deployment-change service may still be failed from an
 		// earlier run of this boot.
 		if len(names) == 0 && unit == "atomic-selftest.service" {
-			if err := h.serviceFailed(ctx, unit); err != nil {
+			if err := r.serviceFailed(ctx, boot, unit); err != nil {
 				return nil, err
 			}
 		}
-		delay = h.opts.Poll.next(delay)
+		delay = r.opts.Poll.next(delay)
 		if err := sleep(ctx, delay); err != nil {
-			return nil, h.waitErr(ctx, err, bound, unit)
+			return nil, waitErr(ctx, err, boot, bound, unit)
 		}
 	}
 }
 
-func (h *hostRun) waitErr(ctx context.Context, err error, bound time.Duration, unit string) error {
+func waitErr(ctx context.Context, err error, boot string, bound time.Duration, unit string) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("no run record of boot %s from %s within %s", short(h.bootID), unit, bound)
+		return fmt.Errorf("no run record of boot %s from %s within %s", record.Short(boot), unit, bound)
 	}
 	return err
 }
@@ -175,9 +190,9 @@ func (h *hostRun) waitErr(ctx context.Context, err error, bound time.Duration, u
 // gotRecord keeps rec as the boot's record and times the step: from the
 // host's sshd answering to the self-test's start, its run, and the
 // driver's lag behind the record's end.
-func (h *hostRun) gotRecord(sr *StepReport, rec *record.Record) {
+func (h *hostRun) gotRecord(sr *report.StepReport, rec *record.Record) {
 	h.record = rec
-	t := &StepTiming{SSHUp: h.upAt, RecordStart: rec.Start, RecordEnd: rec.End, RecordSeen: time.Now().UTC(), Wait: h.waitMode,
+	t := &report.StepTiming{SSHUp: h.upAt, RecordStart: rec.Start, RecordEnd: rec.End, RecordSeen: time.Now().UTC(), Wait: h.records.mode,
 		RunSec: rec.End.Sub(rec.Start).Seconds()}
 	// A record older than the driver's first contact (the baseline's
 	// boot) says nothing about sshd or the driver's lag.
@@ -188,4 +203,37 @@ func (h *hostRun) gotRecord(sr *StepReport, rec *record.Record) {
 		t.SSHUp = time.Time{}
 	}
 	sr.Timing = t
+}
+
+// runPattern matches the names of the run records of a boot: the host's
+// store names them run-<UTC start>-<first 8 characters of the boot
+// id>.json (selftest/store.RunName; TestRunPatternMatchesTheStore holds
+// the two together).
+func runPattern(bootID string) string {
+	return "run-*-" + bootID[:min(len(bootID), 8)] + ".json"
+}
+
+// decodeRecord reads a run record the host's self-test wrote. It accepts
+// the schema versions record.SchemaVersion covers and refuses a record
+// without a start or with a check of no id or an unknown status, as the
+// host's own store does (selftest/store.DecodeRecord;
+// TestDecodeRecordAgreesWithTheStore holds the two together), so a
+// garbled file is an error naming it, never a verdict.
+func decodeRecord(data []byte) (*record.Record, error) {
+	var rec record.Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("not a run record: %w", err)
+	}
+	switch {
+	case rec.Schema < 1 || rec.Schema > record.SchemaVersion:
+		return nil, fmt.Errorf("unsupported schema version %d (this driver reads 1 to %d)", rec.Schema, record.SchemaVersion)
+	case rec.Start.IsZero():
+		return nil, errors.New("run record has no start time")
+	}
+	for i, c := range rec.Checks {
+		if c.ID == "" || !c.Status.Valid() {
+			return nil, fmt.Errorf("check %d: missing id or invalid status %q", i, c.Status)
+		}
+	}
+	return &rec, nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
 	"github.com/atomic-selftest/atomic-selftest/outer/ssh"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
@@ -29,7 +30,7 @@ func simMachines(t testing.TB, f *outertest.Fleet) []transport.Machine {
 	return ms
 }
 
-func simOptions(t testing.TB, plan *Plan) Options {
-	return Options{Plan: plan, ArtifactsDir: t.TempDir(), Parallel: 64, RebootTimeout: 5 * time.Second,
+func simOptions(t testing.TB, p *plan.Plan) Options {
+	return Options{Plan: p, ArtifactsDir: t.TempDir(), Parallel: 64, RebootTimeout: 5 * time.Second,
 		SelftestTimeout: 5 * time.Second, CommandTimeout: 5 * time.Second, Poll: Backoff{Min: 5 * time.Millisecond, Max: 40 * time.Millisecond}}
 }

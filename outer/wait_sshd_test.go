@@ -62,16 +62,16 @@ func TestWaitSelftestRealSSHD(t *testing.T) {
 	opts := Options{ResultsDir: results, Selftest: bin, Poll: Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond}}
 	opts.defaults()
 
-	h := &hostRun{m: m, opts: &opts, bootID: boot, upAt: time.Now().UTC()}
+	r := &records{m: m, opts: &opts}
 	var saved time.Time
 	time.AfterFunc(1500*time.Millisecond, func() { saved = time.Now(); save(0) })
-	rec, err := h.waitSelftest(ctx, time.Minute)
+	rec, err := r.boot(ctx, boot, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := time.Now()
-	if rec.BootID != boot || h.waitMode != WaitBlocking {
-		t.Errorf("record of boot %s by %q", rec.BootID, h.waitMode)
+	if rec.BootID != boot || r.mode != WaitBlocking {
+		t.Errorf("record of boot %s by %q", rec.BootID, r.mode)
 	}
 	// The wait's slice is 30 s: a wait that was not woken by
 	// the save would only return at its end. (Each SSH command costs
@@ -84,9 +84,9 @@ func TestWaitSelftestRealSSHD(t *testing.T) {
 
 	// No binary on the host: exit 127, then polling finds the record.
 	opts.Selftest = "/nonexistent/atomic-selftest"
-	h = &hostRun{m: m, opts: &opts, bootID: boot}
-	if rec, err := h.waitSelftest(ctx, time.Minute); err != nil || rec.BootID != boot || h.waitMode != WaitPoll {
-		t.Errorf("fallback: %v, %q", err, h.waitMode)
+	r = &records{m: m, opts: &opts}
+	if rec, err := r.boot(ctx, boot, time.Minute); err != nil || rec.BootID != boot || r.mode != WaitPoll {
+		t.Errorf("fallback: %v, %q", err, r.mode)
 	}
 
 	// A record over the limit: the poll refuses it by host, file and limit.
@@ -94,8 +94,8 @@ func TestWaitSelftestRealSSHD(t *testing.T) {
 	defer func(old int64) { transport.Limits.Record = old }(transport.Limits.Record)
 	transport.Limits.Record = 64 << 10
 	big := save(100 << 10)
-	h = &hostRun{m: m, opts: &opts, bootID: boot}
-	_, err = h.waitSelftest(ctx, time.Minute)
+	r = &records{m: m, opts: &opts}
+	_, err = r.boot(ctx, boot, time.Minute)
 	if err == nil || !strings.Contains(err.Error(), "sshd: reading "+big+": larger than the limit of 65536 bytes") {
 		t.Errorf("oversized record: %v", err)
 	}

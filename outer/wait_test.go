@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
 )
 
 // The driver learns of each boot's record through the host's blocking
@@ -18,7 +20,7 @@ import (
 // report.json.
 func TestWaitBootSim(t *testing.T) {
 	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.SelftestDelay = 300 * time.Millisecond })
-	opts := simOptions(t, OstreePlan())
+	opts := simOptions(t, plan.Ostree())
 	var mu sync.Mutex
 	var lines []string
 	opts.OnEvent = func(e Event) {
@@ -84,7 +86,7 @@ func TestWaitBootSim(t *testing.T) {
 // driver asks once, reads pflag's refusal, and polls from then on.
 func TestWaitBootFallbackSim(t *testing.T) {
 	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.NoWaitOption = true })
-	rep := Run(context.Background(), simMachines(t, f), simOptions(t, OstreePlan()))
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, plan.Ostree()))
 	logReport(t, rep)
 	if !rep.OK {
 		t.Fatal("ostree plan failed")

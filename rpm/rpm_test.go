@@ -482,6 +482,18 @@ func TestRPM(t *testing.T) {
 			"-rw-r--r-- root:root /usr/share/man/man8/atomic-selftest.8.gz",
 			"-rw-r--r-- root:root /usr/share/bash-completion/completions/atomic-selftest",
 			"-rw-r--r-- root:root /usr/share/zsh/site-functions/_atomic-selftest",
+			// The run record's JSON Schema (dist/schema, generated from
+			// selftest/record's types).
+			"drwxr-xr-x root:root /usr/share/atomic-selftest",
+			"drwxr-xr-x root:root /usr/share/atomic-selftest/schema",
+			"-rw-r--r-- root:root /usr/share/atomic-selftest/schema/run-record.schema.json",
+			// The fleet view's rules, their unit tests and the dashboard
+			// (dist/prometheus, docs/fleet.md).
+			"drwxr-xr-x root:root /usr/share/atomic-selftest/prometheus",
+			"-rw-r--r-- root:root /usr/share/atomic-selftest/prometheus/atomic-selftest.rules.yml",
+			"-rw-r--r-- root:root /usr/share/atomic-selftest/prometheus/atomic-selftest.rules.test.yml",
+			"drwxr-xr-x root:root /usr/share/atomic-selftest/grafana",
+			"-rw-r--r-- root:root /usr/share/atomic-selftest/grafana/atomic-selftest-fleet.dashboard.json",
 			// find-debuginfo's link from the build-id to the binary.
 			"drwxr-xr-x root:root /usr/lib/.build-id",
 			"drwxr-xr-x root:root /usr/lib/.build-id/" + id[:2],
@@ -496,6 +508,13 @@ func TestRPM(t *testing.T) {
 		got := fileLines(t, main)
 		if diff := lineDiff(want, got); diff != "" {
 			t.Errorf("rpm -qlp %s differs from the expected files (- missing, + unexpected):\n%s", filepath.Base(main), diff)
+		}
+		// The installed schema is the committed one.
+		schema := filepath.Join(extract(t, main), "usr/share/atomic-selftest/schema/run-record.schema.json")
+		if inst, err := os.ReadFile(schema); err != nil {
+			t.Error(err)
+		} else if committed, err := os.ReadFile("../dist/schema/run-record.schema.json"); err != nil || !bytes.Equal(inst, committed) {
+			t.Errorf("%s is not dist/schema/run-record.schema.json (%v)", schema, err)
 		}
 		for _, l := range got {
 			if strings.Contains(l, " /var/") {

@@ -20,20 +20,46 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
-// Criteria are the release criteria a check may prove, in the words of the
-// two-week release criteria of Fedora Atomic Host. `atomic-selftest list`
-// prints them as its legend; docs/criteria.md says which checks prove each.
-var Criteria = map[string]string{
-	"C1":  "the installer and the images boot in their supported configurations and the ostree gets written",
-	"C2":  "the images set up the storage pools of the installed container runtime (devicemapper or overlay)",
-	"C3":  "an existing host upgrades to a new tree with atomic host upgrade and rpm-ostree upgrade",
-	"C4":  "an upgraded host rolls back to the previous tree with atomic host rollback and rpm-ostree rollback",
-	"C5":  "an installed or upgraded host deploys an older version with atomic host deploy and rpm-ostree deploy",
-	"C6":  "an installed or upgraded host layers packages with atomic host install and rpm-ostree install",
-	"C7":  "on virtualised images cloud-init injects the user's ssh key, sets the host name and runs user scripts",
-	"C8":  "the container runtime runs containers: docker run and atomic run",
-	"C9":  "the container runtime's service starts properly",
-	"C10": "system containers are pulled to ostree storage, installed, started with runc and report their status",
+// Criterion is a category a check proves. The release criteria of Fedora
+// Atomic Host are C1 to C10; a category of another kind (host health,
+// a site's own checks) is one more entry of Criteria with its own id.
+type Criterion struct {
+	// ID is what a check's Criterion names: "C7", or, say, "H1".
+	ID string
+	// Text says in one line what the category holds; `list` prints it.
+	Text string
+}
+
+// Criteria are the categories a check may prove, in the order `list`
+// prints its legend: the one place they are kept. The release criteria
+// are in the words of the two-week release criteria of Fedora Atomic
+// Host; docs/criteria.md says which checks prove each.
+var Criteria = []Criterion{
+	{"C1", "the installer and the images boot in their supported configurations and the ostree gets written"},
+	{"C2", "the images set up the storage pools of the installed container runtime (devicemapper or overlay)"},
+	{"C3", "an existing host upgrades to a new tree with atomic host upgrade and rpm-ostree upgrade"},
+	{"C4", "an upgraded host rolls back to the previous tree with atomic host rollback and rpm-ostree rollback"},
+	{"C5", "an installed or upgraded host deploys an older version with atomic host deploy and rpm-ostree deploy"},
+	{"C6", "an installed or upgraded host layers packages with atomic host install and rpm-ostree install"},
+	{"C7", "on virtualised images cloud-init injects the user's ssh key, sets the host name and runs user scripts"},
+	{"C8", "the container runtime runs containers: docker run and atomic run"},
+	{"C9", "the container runtime's service starts properly"},
+	{"C10", "system containers are pulled to ostree storage, installed, started with runc and report their status"},
+	// Outside the release criteria: what a bad release shows on the host
+	// beyond C1-C10, and the checks a site adds without writing Go.
+	{"HOST", "the host is healthy beyond the release criteria: no kernel oops or panic, no AVC denial, no unit stuck or restarting in a loop, no watchdog reset"},
+	{"SITE", "the site's own checks: executables in check.d (and greenboot's check directories where enabled) pass"},
+}
+
+// CriterionText returns what the category id holds, and whether it is one
+// of Criteria.
+func CriterionText(id string) (string, bool) {
+	for _, c := range Criteria {
+		if c.ID == id {
+			return c.Text, true
+		}
+	}
+	return "", false
 }
 
 // DefaultTimeout applies to a check that declares none.
@@ -44,7 +70,8 @@ const DefaultTimeout = 60 * time.Second
 type Check struct {
 	// ID is stable and of the form area.thing, e.g. "runtime.run".
 	ID string
-	// Criterion is the release criterion proved, "C1" to "C10".
+	// Criterion is the category proved: a release criterion, "C1" to
+	// "C10", or another entry of Criteria.
 	Criterion string
 	// Required checks decide the run's exit status; wanted ones only report.
 	Required bool
@@ -61,18 +88,20 @@ type Check struct {
 	Offline bool
 	// Applies returns a non-empty skip reason when the check does not apply
 	// to this host (no docker, not virtualised, no cloud-init). Nil means it
-	// always applies. It must be quick and must not change anything.
-	Applies func(ctx context.Context, h *Host) string
+	// always applies. It must be quick and must not change anything. It
+	// gets the run's context: the host and the configuration.
+	Applies func(ctx context.Context, rc *RunContext) string
 	// Run performs the check and reports through t. Returning without a
 	// verdict counts as pass. Run must honour ctx: when the timeout passes
 	// the runner reports a failure and stops waiting for it.
 	Run func(ctx context.Context, t *T)
 }
 
-// T is handed to a check's Run. Its methods are safe to call from
-// goroutines the check starts, but not after Run returned.
+// T is handed to a check's Run. It carries the run's context (t.Host,
+// t.Config, t.History, ...). Its methods are safe to call from goroutines
+// the check starts, but not after Run returned.
 type T struct {
-	Host *Host
+	*RunContext
 
 	mu       sync.Mutex
 	status   record.Status
@@ -117,6 +146,23 @@ func (t *T) Skip(format string, args ...any) {
 // Error records that the check could not decide (the tool or probe broke).
 func (t *T) Error(format string, args ...any) {
 	t.verdict(record.StatusError, fmt.Sprintf(format, args...))
+}
+
+// Conclude gives the one verdict of a check that collected what it found
+// wrong (the common ending): with problems, Fail with them joined by
+// "; "; without, Pass with the message.
+func (t *T) Conclude(problems []string, format string, args ...any) {
+	t.ConcludeWith("", problems, format, args...)
+}
+
+// ConcludeWith is Conclude whose failure message starts with lead ("bootc
+// disagrees with the sysroot: ").
+func (t *T) ConcludeWith(lead string, problems []string, format string, args ...any) {
+	if len(problems) > 0 {
+		t.Fail("%s%s", lead, strings.Join(problems, "; "))
+		return
+	}
+	t.Pass(format, args...)
 }
 
 // Failed reports whether a bad verdict has been recorded.
@@ -199,8 +245,8 @@ func validate(c *Check) error {
 	if !idPattern.MatchString(c.ID) {
 		return fmt.Errorf("check id %q is not of the form area.thing", c.ID)
 	}
-	if _, ok := Criteria[c.Criterion]; !ok {
-		return fmt.Errorf("check %q: criterion %q is not one of C1-C10", c.ID, c.Criterion)
+	if _, ok := CriterionText(c.Criterion); !ok {
+		return fmt.Errorf("check %q: criterion %q is not one of selftest.Criteria", c.ID, c.Criterion)
 	}
 	if c.Run == nil {
 		return fmt.Errorf("check %q has no Run function", c.ID)

@@ -11,35 +11,23 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest/config"
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
-// Host is what every check uses to look at the machine: a root prefix for
-// files, a command runner, and a lazily opened systemd connection.
+// Host is the machine the checks look at: a root prefix for files, a
+// command runner, its boot id and a lazily opened systemd connection.
+// What belongs to one run of the checks (the configuration, the history,
+// the tool's version) is the RunContext's.
 type Host struct {
 	// Root is "/" on a live host, or the directory given with --sysroot.
 	Root string
 	// Offline is true with --sysroot: only checks marked Offline run, and
 	// nothing of the running system (systemd, daemons, /proc) is asked.
 	Offline bool
-	// Config is the merged configuration (vendor, then admin overrides).
-	Config *config.Config
 	// Commands runs external programs; tests may replace it.
 	Commands Commander
-	// ResultsDir is where run records live, for checks that read history.
-	ResultsDir string
-	// Version is the tool's version, for probes that report it.
-	Version string
 	// BootID is this boot's id (/proc/sys/kernel/random/boot_id); empty
 	// offline.
 	BootID string
-	// History is what earlier runs left for this one.
-	History History
-	// ProbeBinary is the static binary the container probes run; empty
-	// means the running executable (see selftest/probe).
-	ProbeBinary string
 
 	systemdOnce sync.Once
 	systemd     Systemd
@@ -48,40 +36,14 @@ type Host struct {
 	NewSystemd func(ctx context.Context) (Systemd, error)
 }
 
-// History is what earlier runs in the results directory left for this
-// run. It is read once, under the results lock, before checks start.
-type History struct {
-	// LastDeployment is the booted deployment the last run on an earlier
-	// boot saw, and LastBootID that boot's id; nil on a first boot.
-	LastDeployment *record.Deployment
-	LastBootID     string
-	// LastAction is the health action the last boot's runs took (the
-	// newest Health whose action is not "record": a rollback, a reboot, a
-	// refusal), and LastActionRecord the ID of the run record carrying it;
-	// nil and "" when that boot did nothing. deployment.transition names
-	// a rollback atomic-selftest ordered by it.
-	LastAction       *record.Health
-	LastActionRecord string
-	// LastActionRead says the last boot's records were already read for
-	// LastAction (by the session), so nil means that boot did nothing.
-	LastActionRead bool
-	// Expectation is the expectation the outer driver left, when it
-	// applies to this boot (it was left on another boot); nil otherwise.
-	Expectation *record.Expectation
-}
-
 // NewHost returns a host rooted at root ("/" for the live system).
-func NewHost(root string, cfg *config.Config) *Host {
+func NewHost(root string) *Host {
 	if root == "" {
 		root = "/"
-	}
-	if cfg == nil {
-		cfg = config.Defaults()
 	}
 	return &Host{
 		Root:     root,
 		Offline:  filepath.Clean(root) != "/",
-		Config:   cfg,
 		Commands: ExecCommander{},
 	}
 }

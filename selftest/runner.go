@@ -22,8 +22,10 @@ const cleanupGrace = 2 * time.Second
 
 // Runner executes checks against a host.
 type Runner struct {
-	Host   *Host
-	Checks []*Check
+	// RunContext is the host and what the run brings to it; the checks'
+	// *T and Applies get it.
+	RunContext *RunContext
+	Checks     []*Check
 	// RunTimeout bounds the whole run; zero means DefaultRunTimeout.
 	RunTimeout time.Duration
 	// Parallel bounds how many checks run at once; zero means 2×CPUs.
@@ -157,7 +159,7 @@ func (r *Runner) gate(c *Check, outcomes map[string]*outcome, mu *sync.Mutex) (r
 		}
 		return record.StatusSkip, why
 	}
-	if r.Host != nil && r.Host.Offline && !c.Offline {
+	if r.RunContext != nil && r.RunContext.Offline && !c.Offline {
 		return record.StatusSkip, "not run against --sysroot: it needs the running system"
 	}
 	mu.Lock()
@@ -193,7 +195,7 @@ func (r *Runner) execute(runCtx context.Context, c *Check, base record.Result) *
 	}
 	ctx, cancel := context.WithTimeout(runCtx, timeout)
 	defer cancel()
-	t := &T{Host: r.Host}
+	t := &T{RunContext: r.RunContext}
 	start := time.Now()
 	base.Start = start.UTC()
 	returned := make(chan struct{})
@@ -213,7 +215,7 @@ func (r *Runner) execute(runCtx context.Context, c *Check, base record.Result) *
 			}
 		}()
 		if c.Applies != nil {
-			if why := c.Applies(ctx, r.Host); why != "" {
+			if why := c.Applies(ctx, r.RunContext); why != "" {
 				t.Skip("%s", why)
 				return
 			}

@@ -21,8 +21,8 @@ func runChecks(t *testing.T, r *Runner, checks ...*Check) map[string]record.Resu
 		reg.Register(c)
 	}
 	r.Checks = reg.All()
-	if r.Host == nil {
-		r.Host = NewHost("/", nil)
+	if r.RunContext == nil {
+		r.RunContext = NewRunContext(NewHost("/"), nil)
 	}
 	rec := &record.Record{}
 	r.Run(context.Background(), rec)
@@ -145,11 +145,11 @@ func TestRunnerParallel(t *testing.T) {
 func TestRunnerDisabledDemotedOffline(t *testing.T) {
 	live := mk("a.live", pass)
 	live.Offline = false
-	h := NewHost(t.TempDir(), nil)
+	h := NewRunContext(NewHost(t.TempDir()), nil)
 	res := runChecks(t, &Runner{
-		Host:     h,
-		Disabled: map[string]string{"a.off": "disabled by configuration /etc/x.toml"},
-		Demoted:  map[string]bool{"a.bad": true},
+		RunContext: h,
+		Disabled:   map[string]string{"a.off": "disabled by configuration /etc/x.toml"},
+		Demoted:    map[string]bool{"a.bad": true},
 	}, live, mk("a.off", pass), mk("a.bad", func(_ context.Context, t *T) { t.Fail("x") }))
 	if r := res["a.live"]; r.Status != record.StatusSkip || !strings.Contains(r.Message, "--sysroot") {
 		t.Errorf("live check in sysroot mode: %s %q", r.Status, r.Message)
@@ -186,7 +186,7 @@ func TestUpdateRecord(t *testing.T) {
 		t.UpdateRecord(func(r *record.Record) { r.Deployment = &record.Deployment{OSName: "fedora-atomic", Checksum: "abc"} })
 	}))
 	rec := &record.Record{}
-	(&Runner{Host: NewHost("/", nil), Checks: reg.All()}).Run(context.Background(), rec)
+	(&Runner{RunContext: NewRunContext(NewHost("/"), nil), Checks: reg.All()}).Run(context.Background(), rec)
 	if rec.Deployment == nil || rec.Deployment.OSName != "fedora-atomic" {
 		t.Fatalf("record update not applied: %+v", rec.Deployment)
 	}
@@ -246,5 +246,27 @@ func TestSelect(t *testing.T) {
 	}
 	if _, err := reg.Select([]string{"nope.nope"}); err == nil || !strings.Contains(err.Error(), `"nope.nope"`) {
 		t.Fatalf("unknown id: %v", err)
+	}
+}
+
+// Conclude fails with the problems joined, after ConcludeWith's lead, and
+// passes with the message when there are none.
+func TestConclude(t *testing.T) {
+	res := runChecks(t, &Runner{},
+		mk("a.none", func(_ context.Context, t *T) { t.Conclude(nil, "all %d fine", 3) }),
+		mk("a.two", func(_ context.Context, t *T) { t.Conclude([]string{"x is off", "y is gone"}, "fine") }),
+		mk("a.lead", func(_ context.Context, t *T) { t.ConcludeWith("z disagrees: ", []string{"x"}, "fine") }),
+	)
+	for id, want := range map[string]struct {
+		st  record.Status
+		msg string
+	}{
+		"a.none": {record.StatusPass, "all 3 fine"},
+		"a.two":  {record.StatusFail, "x is off; y is gone"},
+		"a.lead": {record.StatusFail, "z disagrees: x"},
+	} {
+		if r := res[id]; r.Status != want.st || r.Message != want.msg {
+			t.Errorf("%s: %s %q, want %s %q", id, r.Status, r.Message, want.st, want.msg)
+		}
 	}
 }

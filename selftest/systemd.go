@@ -160,3 +160,23 @@ func str(v any) string {
 	s, _ := v.(string)
 	return s
 }
+
+// NoSystemd is the skip reason of a check that needs systemd where it
+// does not run the host.
+const NoSystemd = "systemd is not PID 1 on this host (/run/systemd/system is missing)"
+
+// HasSystemd reports whether checks can ask systemd: it runs the host
+// (SystemdBooted), or a systemd probe was supplied (NewSystemd, as the
+// tests' fake in selftest/checktest). It is false offline.
+func (h *Host) HasSystemd() bool {
+	return !h.Offline && (h.NewSystemd != nil || h.SystemdBooted())
+}
+
+// NeedSystemd is the applicability test of a check that asks systemd:
+// it skips with NoSystemd unless HasSystemd.
+func NeedSystemd(_ context.Context, rc *RunContext) string {
+	if !rc.HasSystemd() {
+		return NoSystemd
+	}
+	return ""
+}

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/cmd/internal/exit"
 	"github.com/atomic-selftest/atomic-selftest/outer"
 	"github.com/atomic-selftest/atomic-selftest/outer/inventory"
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
 	"github.com/atomic-selftest/atomic-selftest/outer/qemu"
 	"github.com/atomic-selftest/atomic-selftest/outer/ssh"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
@@ -32,6 +31,7 @@ type runOptions struct {
 	acceptNew       bool
 	planFile        string
 	profile         string
+	profileSet      bool // --profile given, not defaulted
 	packages        []string
 	artifacts       string
 	parallel        int
@@ -68,9 +68,11 @@ func (o *runOptions) flags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.pollInterval, "poll-interval", 500*time.Millisecond, "first interval when polling a rebooting host or its self-test (doubles up to 20 times that)")
 }
 
-const runHelp = `Usage: atomic-selftest-outer run [OPTIONS]
-
-Drives every host through the plan, then writes
+var runCommand = &command{
+	name:  "run",
+	usage: "run [OPTIONS]",
+	short: "run a plan against hosts",
+	help: `Drives every host through the plan, then writes
 junit.xml, report.json, report.html, report.md and criteria.txt into the
 artifacts directory and prints the criteria table.
 
@@ -86,65 +88,48 @@ plan named with --profile or --plan that the host's tools cannot run
 fails that host once, at preflight, naming the missing tool and the
 profile to use.
 
-Options:
-`
-
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) error {
-	var o runOptions
-	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, runHelp)
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\n"+exitStatusHelp)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
+`,
+	flags: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+		var o runOptions
+		o.flags(fs)
+		return func(ctx context.Context, e *env, args []string) error {
+			o.profileSet = fs.Changed("profile")
+			return runRun(ctx, e, o, args)
 		}
-		return usageError(err)
+	},
+}
+
+// runRun validates the flags (each message names its flag), connects the
+// hosts, runs the plan with outer.Run and writes the reports.
+func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
+	if len(args) > 0 {
+		return usagef("run takes no arguments (got %q); name hosts with --host or --inventory", args)
 	}
-	if fs.NArg() > 0 {
-		return usagef("run takes no arguments (got %q); name hosts with --host or --inventory", fs.Args())
-	}
-	plan, err := choosePlan(o.planFile, o.profile, fs.Changed("profile"))
+	p, err := choosePlan(o.planFile, o.profile, o.profileSet)
 	if err != nil {
 		return err
 	}
 	if len(o.packages) > 0 {
-		plan.Packages = o.packages
-		if err := plan.Validate(); err != nil {
+		p.Packages = o.packages
+		if err := p.Validate(); err != nil {
 			return usagef("--package: %v", err)
 		}
 	}
 	if o.parallel < 1 {
 		return usagef("--parallel %d: want at least 1", o.parallel)
 	}
-	for name, d := range map[string]time.Duration{"--connect-timeout": o.connectTimeout, "--reboot-timeout": o.rebootTimeout,
-		"--selftest-timeout": o.selftestTimeout, "--command-timeout": o.commandTimeout, "--poll-interval": o.pollInterval} {
-		if d <= 0 {
-			return usagef("%s %s: want a positive duration", name, d)
+	for _, d := range []struct {
+		flag string
+		d    time.Duration
+	}{{"--connect-timeout", o.connectTimeout}, {"--reboot-timeout", o.rebootTimeout}, {"--selftest-timeout", o.selftestTimeout},
+		{"--command-timeout", o.commandTimeout}, {"--poll-interval", o.pollInterval}} {
+		if d.d <= 0 {
+			return usagef("%s %s: want a positive duration", d.flag, d.d)
 		}
 	}
-	var hosts []inventory.Host
-	for _, h := range o.hosts {
-		ih, err := inventory.ParseHostArg(h)
-		if err != nil {
-			return usagef("--host: %v", err)
-		}
-		hosts = append(hosts, ih)
-	}
-	if o.inventory != "" {
-		inv, err := inventory.Load(o.inventory)
-		if err != nil {
-			return usageError(err)
-		}
-		ih, err := inv.Hosts(o.group)
-		if err != nil {
-			return usagef("--inventory %s: %v", o.inventory, err)
-		}
-		hosts = append(hosts, ih...)
+	hosts, err := o.hostList()
+	if err != nil {
+		return err
 	}
 	if len(hosts) == 0 && len(o.qemuImages) == 0 {
 		return usagef("no hosts: give --host, --inventory or --qemu-image")
@@ -164,7 +149,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 	}
 	var machines []transport.Machine
 	if len(hosts) > 0 {
-		var err error
 		machines, err = inventory.Machines(hosts, ssh.Config{User: o.user, KeyFile: o.identity, Agent: o.agent,
 			KnownHosts: o.knownHosts, AcceptNewHostKey: o.acceptNew, DialTimeout: o.connectTimeout,
 			NewHostKeyHint: "pass --accept-new-host-key to trust it on first contact"})
@@ -185,22 +169,22 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 		return usagef("--artifacts: %v", err)
 	}
 	for i, img := range o.qemuImages {
-		m, err := bootQEMU(ctx, dir, i, img, o.qemuAccel, o.rebootTimeout)
+		m, err := qemu.BootGuest(ctx, dir, fmt.Sprintf("qemu%d", i+1), img, o.qemuAccel, o.rebootTimeout)
 		if err != nil {
-			return err
+			return fmt.Errorf("--qemu-image %s: %w", img, err)
 		}
 		machines = append(machines, m)
 	}
-	prog := outer.NewProgress(stderr, tty, len(machines), len(plan.Steps))
-	rep := outer.Run(ctx, machines, outer.Options{Plan: plan, ArtifactsDir: dir, Parallel: o.parallel,
+	prog := outer.NewProgress(e.stderr, e.tty, len(machines), len(p.Steps))
+	rep := outer.Run(ctx, machines, outer.Options{Plan: p, ArtifactsDir: dir, Parallel: o.parallel,
 		RebootTimeout: o.rebootTimeout, SelftestTimeout: o.selftestTimeout, CommandTimeout: o.commandTimeout, OnEvent: prog.Event,
 		PlanHint: func(plan string) string { return "use --profile " + plan },
 		Poll:     outer.Backoff{Min: o.pollInterval, Max: 20 * o.pollInterval}})
 	prog.Stop()
 	werr := rep.WriteFiles(dir)
-	fmt.Fprintln(stdout)
-	rep.WriteTable(stdout)
-	fmt.Fprintf(stdout, "artifacts and reports: %s\n", dir)
+	fmt.Fprintln(e.stdout)
+	rep.WriteTable(e.stdout)
+	fmt.Fprintf(e.stdout, "artifacts and reports: %s\n", dir)
 	switch {
 	case werr != nil:
 		return werr
@@ -212,46 +196,46 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, tty bo
 	return nil
 }
 
-// bootQEMU starts a guest from img with QEMU's log and the serial console
-// under the artifacts directory (its keys, seed and overlay stay in a
-// private temporary directory), and waits for its sshd; the driver's first
-// step then finds it up. The KVM probe's verdict is cached in the user's
-// cache directory, which the qemu package keeps private.
-func bootQEMU(ctx context.Context, dir string, i int, img, accel string, bound time.Duration) (*qemu.Machine, error) {
-	name := fmt.Sprintf("qemu%d", i+1)
-	vmDir := filepath.Join(dir, name+"-vm")
-	probeCache := ""
-	if cache, err := os.UserCacheDir(); err == nil {
-		probeCache = filepath.Join(cache, "atomic-selftest", "qemu-accel.json")
+// hostList is the hosts of --host and --inventory, in that order.
+func (o *runOptions) hostList() ([]inventory.Host, error) {
+	var hosts []inventory.Host
+	for _, h := range o.hosts {
+		ih, err := inventory.ParseHostArg(h)
+		if err != nil {
+			return nil, usagef("--host: %v", err)
+		}
+		hosts = append(hosts, ih)
 	}
-	m, err := qemu.Boot(ctx, qemu.Config{Name: name, Image: img, Dir: vmDir,
-		ConsoleLog: filepath.Join(dir, name+"-console.log"), Accel: accel,
-		ProbeCache: probeCache})
-	if err != nil {
-		return nil, fmt.Errorf("--qemu-image %s: %w", img, err)
+	if o.inventory != "" {
+		inv, err := inventory.Load(o.inventory)
+		if err != nil {
+			return nil, usageError(err)
+		}
+		ih, err := inv.Hosts(o.group)
+		if err != nil {
+			return nil, usagef("--inventory %s: %v", o.inventory, err)
+		}
+		hosts = append(hosts, ih...)
 	}
-	if err := m.WaitBooted(ctx, bound); err != nil {
-		m.Close()
-		return nil, fmt.Errorf("--qemu-image %s: the guest's sshd did not answer within %s: %w; console: %s", img, bound, err,
-			strings.Join(m.Console(5), " | "))
-	}
-	return m, nil
+	return hosts, nil
 }
 
-func choosePlan(file, profile string, profileSet bool) (*outer.Plan, error) {
+// choosePlan is the plan of --plan FILE or --profile NAME (they exclude
+// each other).
+func choosePlan(file, profile string, profileSet bool) (*plan.Plan, error) {
 	if file != "" {
 		if profileSet {
 			return nil, usagef("--plan and --profile exclude each other")
 		}
-		p, err := outer.LoadPlan(file)
+		p, err := plan.Load(file)
 		if err != nil {
 			return nil, usageError(err)
 		}
 		return p, nil
 	}
-	mk, ok := outer.Profiles[profile]
+	mk, ok := plan.Profiles[profile]
 	if !ok {
-		return nil, usagef("--profile %q: want one of %s", profile, strings.Join(outer.ProfileNames, ", "))
+		return nil, usagef("--profile %q: want one of %s", profile, strings.Join(plan.ProfileNames, ", "))
 	}
 	return mk(), nil
 }

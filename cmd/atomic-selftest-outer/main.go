@@ -1,17 +1,21 @@
 // Command atomic-selftest-outer drives OSTree hosts from outside through
 // upgrade, rollback, deploy and layering reboots and collects what each
-// boot's self-test recorded. It is thin: it parses and validates flags,
-// then calls package outer.
+// boot's self-test recorded. It is thin: each subcommand (cmd_*.go) has an
+// options struct that registers its flags and a runX that validates them,
+// with messages naming the flag, then calls the outer packages; main maps
+// the error to an exit code.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/atomic-selftest/atomic-selftest/cmd/internal/exit"
@@ -35,21 +39,42 @@ const exitStatusHelp = `EXIT STATUS
   4  interrupted (SIGINT/SIGTERM); the artifacts and reports of what ran are kept
 `
 
+// env is what a command writes to.
+type env struct {
+	stdout, stderr io.Writer
+	// tty is whether stderr is a terminal (the progress line redraws).
+	tty bool
+}
+
+// command is one subcommand. flags registers a fresh options struct's
+// flags on fs and returns the run that reads them: the help, the man page
+// and the completions (dist/) are made from the same flag set.
+type command struct {
+	name, usage, short string
+	// help is the text between the usage line and the options.
+	help  string
+	flags func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error
+}
+
+// commands are the subcommands in the order the help lists them.
+var commands = []*command{runCommand, planCommand}
+
+func (c *command) flagSet() (*pflag.FlagSet, func(ctx context.Context, e *env, args []string) error) {
+	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	return fs, c.flags(fs)
+}
+
 func usagef(format string, a ...any) error { return exit.Errorf(ExitUsage, format, a...) }
 
 func usageError(err error) error { return exit.Wrap(ExitUsage, err) }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `atomic-selftest-outer: cycle OSTree hosts through upgrade, rollback, deploy and
-layering reboots and collect their self-test results
-
-Usage:
-  atomic-selftest-outer run [OPTIONS]     run a plan against hosts
-  atomic-selftest-outer plan [--profile NAME]   print a built-in plan as TOML
-
-Run `+"`atomic-selftest-outer run --help`"+` for the options.
-
-`+exitStatusHelp)
+	fmt.Fprint(w, "atomic-selftest-outer: cycle OSTree hosts through upgrade, rollback, deploy and\nlayering reboots and collect their self-test results\n\nUsage:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  atomic-selftest-outer %-26s %s\n", c.usage, c.short)
+	}
+	fmt.Fprint(w, "\nRun `atomic-selftest-outer COMMAND --help` for a command's options.\n\n"+exitStatusHelp)
 }
 
 func main() {
@@ -72,15 +97,32 @@ func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer, tty 
 		}
 		return ExitOK
 	}
-	var err error
-	switch args[0] {
-	case "run":
-		err = cmdRun(ctx, args[1:], stdout, stderr, tty)
-	case "plan":
-		err = cmdPlan(args[1:], stdout)
-	default:
-		err = usagef("unknown command %q", args[0])
+	var c *command
+	for _, x := range commands {
+		if x.name == args[0] {
+			c = x
+		}
 	}
+	if c == nil {
+		return finish(stderr, usagef("unknown command %q", args[0]))
+	}
+	fs, run := c.flagSet()
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: atomic-selftest-outer %s\n\n%s\nOptions:\n%s\n%s", c.usage, c.help, fs.FlagUsages(), exitStatusHelp)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return ExitOK
+		}
+		return finish(stderr, usageError(err))
+	}
+	return finish(stderr, run(ctx, &env{stdout: stdout, stderr: stderr, tty: tty}, fs.Args()))
+}
+
+// finish prints err (unless it is a silent exit status) and returns its
+// exit code: the code it carries, else ExitInternal.
+func finish(stderr io.Writer, err error) int {
 	if err == nil {
 		return ExitOK
 	}

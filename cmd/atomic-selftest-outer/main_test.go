@@ -17,8 +17,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/atomic-selftest/atomic-selftest/outer"
 	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
 )
 
 func run(t *testing.T, args ...string) (int, string, string) {
@@ -59,7 +59,7 @@ func TestUsageErrors(t *testing.T) {
 
 // The printed plans are valid plan files equal to the built-in ones.
 func TestPlanRoundTrip(t *testing.T) {
-	for name, mk := range outer.Profiles {
+	for name, mk := range plan.Profiles {
 		if name == "auto" {
 			continue
 		}
@@ -69,7 +69,7 @@ func TestPlanRoundTrip(t *testing.T) {
 		}
 		p := filepath.Join(t.TempDir(), "plan.toml")
 		os.WriteFile(p, []byte(out), 0o600)
-		got, err := outer.LoadPlan(p)
+		got, err := plan.Load(p)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -198,5 +198,23 @@ func TestRunInterrupted(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(arts, "report.json"))
 	if err != nil || !strings.Contains(string(data), `"interrupted": true`) {
 		t.Errorf("report.json: %v", err)
+	}
+}
+
+// The help names every command and the exit statuses; each command's
+// --help shows its usage, options and the exit statuses, and exits 0.
+func TestHelp(t *testing.T) {
+	code, out, _ := run(t, "--help")
+	if code != ExitOK || !strings.Contains(out, "EXIT STATUS") {
+		t.Errorf("--help: exit %d\n%s", code, out)
+	}
+	for _, c := range commands {
+		if !strings.Contains(out, "atomic-selftest-outer "+c.usage) || !strings.Contains(out, c.short) {
+			t.Errorf("--help does not list %s:\n%s", c.name, out)
+		}
+		code, _, stderr := run(t, c.name, "--help")
+		if code != ExitOK || !strings.HasPrefix(stderr, "Usage: atomic-selftest-outer "+c.usage) || !strings.Contains(stderr, "Options:\n") || !strings.HasSuffix(stderr, exitStatusHelp) {
+			t.Errorf("%s --help: exit %d\n%s", c.name, code, stderr)
+		}
 	}
 }

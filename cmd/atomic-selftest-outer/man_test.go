@@ -21,7 +21,7 @@ func manPage() *mangen.Page {
 	// shell writes it, so it is the same wherever it is generated.
 	run.Lookup("known-hosts").DefValue = "~/.ssh/known_hosts"
 	plan := pflag.NewFlagSet("plan", pflag.ContinueOnError)
-	planFlags(plan)
+	(&planOptions{}).flags(plan)
 	return &mangen.Page{
 		Name:    "atomic-selftest-outer",
 		Section: 1,

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
-	"github.com/atomic-selftest/atomic-selftest/outer"
 	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 )
 
 // The built binary gets a real SIGINT in the middle of a run: it ends the
@@ -62,13 +62,13 @@ func TestSIGINT(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != ExitInterrupted {
 		t.Fatalf("exit: %v, want %d", err, ExitInterrupted)
 	}
-	var rep outer.Report
+	var rep report.Report
 	data, err := os.ReadFile(filepath.Join(arts, "report.json"))
 	if err != nil || json.Unmarshal(data, &rep) != nil || !rep.Interrupted || len(rep.Hosts) != 2 {
 		t.Fatalf("report.json: %v %+v", err, rep)
 	}
 	for _, h := range rep.Hosts {
-		if h.Steps[0].Status != outer.StepPass || h.Steps[len(h.Steps)-1].Status != outer.StepInterrupted {
+		if h.Steps[0].Status != report.StepPass || h.Steps[len(h.Steps)-1].Status != report.StepInterrupted {
 			t.Errorf("%s: first step %s, last %s", h.Host, h.Steps[0].Status, h.Steps[len(h.Steps)-1].Status)
 		}
 	}

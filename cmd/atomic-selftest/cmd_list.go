@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -70,21 +69,6 @@ func listEntries() []listEntry {
 	return entries
 }
 
-// criterionIDs lists the criteria in order, C1 to C10.
-func criterionIDs() []string {
-	ids := make([]string, 0, len(selftest.Criteria))
-	for id := range selftest.Criteria {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool {
-		if len(ids[i]) != len(ids[j]) {
-			return len(ids[i]) < len(ids[j])
-		}
-		return ids[i] < ids[j]
-	})
-	return ids
-}
-
 func runList(_ context.Context, e *env, o listOptions, args []string) error {
 	if len(args) > 0 {
 		return usageErr("list takes no arguments")
@@ -108,8 +92,8 @@ func runList(_ context.Context, e *env, o listOptions, args []string) error {
 		}
 		fmt.Fprintln(e.stdout, "\nCRITERIA")
 		tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		for _, id := range criterionIDs() {
-			fmt.Fprintf(tw, "%s\t%s\n", id, selftest.Criteria[id])
+		for _, c := range selftest.Criteria {
+			fmt.Fprintf(tw, "%s\t%s\n", c.ID, c.Text)
 		}
 		return tw.Flush()
 	}

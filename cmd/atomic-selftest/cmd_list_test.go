@@ -137,7 +137,8 @@ func TestListPrintsCriteriaLegend(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	legend := out[strings.Index(out, "\nCRITERIA\n"):]
-	for id, meaning := range selftest.Criteria {
+	for _, c := range selftest.Criteria {
+		id, meaning := c.ID, c.Text
 		if !strings.Contains(legend, id+" ") || !strings.Contains(legend, meaning) {
 			t.Errorf("the legend lacks %s %q:\n%s", id, meaning, legend)
 		}
@@ -146,3 +147,65 @@ func TestListPrintsCriteriaLegend(t *testing.T) {
 		t.Errorf("the legend is not in order C1 to C10:\n%s", legend)
 	}
 }
+
+// hostCheck is a check id or an area's wildcard in backquotes: `host.var`,
+// `cloudinit.*`, `deployment.expected --image REF`.
+var hostCheck = regexp.MustCompile("`([a-z][a-z0-9]*)\\.([a-z][a-z0-9-]*|\\*)[` ]")
+
+// The pages about each host family (docs/hosts-*.md) are checked against
+// the registry like the generated tables: every check their criteria
+// table names in its "checks" column is registered (or is an area's
+// `area.*`), and every registered check is named on every page, in the
+// table or in its text about what skips there, so a new check is placed
+// on each host family when it is added.
+func TestHostPagesNameTheRegistrysChecks(t *testing.T) {
+	known, areas := map[string]bool{}, map[string]bool{}
+	for _, c := range selftest.Default.All() {
+		known[c.ID] = true
+		area, _, _ := strings.Cut(c.ID, ".")
+		areas[area] = true
+	}
+	pages, err := filepath.Glob("../../docs/hosts-*.md")
+	if err != nil || len(pages) < 4 {
+		t.Fatalf("host pages: %v %v", pages, err)
+	}
+	for _, path := range pages {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := map[string]bool{}
+		for _, m := range hostCheck.FindAllStringSubmatch(string(data), -1) {
+			named[m[1]+"."+m[2]] = true
+		}
+		rows := 0
+		for _, line := range strings.Split(string(data), "\n") {
+			cells := strings.Split(line, "|")
+			if len(cells) < 4 || !criterionCell.MatchString(cells[1]) {
+				continue
+			}
+			rows++
+			for _, m := range hostCheck.FindAllStringSubmatch(cells[2]+" ", -1) {
+				id := m[1] + "." + m[2]
+				if !areas[m[1]] {
+					continue // a unit ("podman.socket"), not a check
+				}
+				if m[2] == "*" && !areas[m[1]] || m[2] != "*" && !known[id] {
+					t.Errorf("%s: %s names %s, which is not a registered check (see `atomic-selftest list`)", path, strings.TrimSpace(cells[1]), id)
+				}
+			}
+		}
+		if rows < 10 {
+			t.Errorf("%s: %d criterion rows, want one per criterion", path, rows)
+		}
+		for id := range known {
+			area, _, _ := strings.Cut(id, ".")
+			if !named[id] && !named[area+".*"] {
+				t.Errorf("%s does not name %s: say under its criterion what it checks on this host, or that it skips here and why", path, id)
+			}
+		}
+	}
+}
+
+// criterionCell is a criteria table's first cell: " C7 provisioning ".
+var criterionCell = regexp.MustCompile(`^\s*C[0-9]+\b`)

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"time"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 
 	"github.com/atomic-selftest/atomic-selftest/cmd/internal/exit"
 	"github.com/atomic-selftest/atomic-selftest/selftest/format"
@@ -93,7 +91,10 @@ func waitResults(ctx context.Context, e *env, o resultsOptions, f format.Formatt
 	if o.timeout <= 0 {
 		return usageErr("--timeout %s: want a positive duration", o.timeout)
 	}
-	rec, err := waitBootRun(ctx, o.resultsDir, boot, o.timeout)
+	rec, err := (&store.Store{Dir: o.resultsDir}).WaitBootRun(ctx, boot, o.timeout)
+	if errors.Is(err, store.ErrWaitTimeout) {
+		return exit.Errorf(ExitTimeout, "--wait-boot: %v", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -108,90 +109,4 @@ func stripDashes(s string) string {
 		}
 	}
 	return string(out)
-}
-
-// waitBootRun blocks until dir holds the run record that the boot boot
-// itself triggered (atomic-selftest.service at boot), or bound passes. It
-// watches dir with inotify (a record is saved by a rename into dir, which
-// is IN_MOVED_TO) and looks again after each batch of events; the watch is
-// set before the first look, so a record saved in between is not missed.
-// It sleeps in poll(2) on the inotify descriptor and on an eventfd that
-// the end of ctx writes to, so neither a record nor the bound nor a
-// signal waits for a polling interval. A directory that does not exist
-// yet (no run has ever been saved) is looked for once a second.
-func waitBootRun(ctx context.Context, dir, boot string, bound time.Duration) (*record.Record, error) {
-	ctx, cancel := context.WithTimeout(ctx, bound)
-	defer cancel()
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		return nil, fmt.Errorf("inotify: %w", err)
-	}
-	defer unix.Close(fd)
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return nil, fmt.Errorf("eventfd: %w", err)
-	}
-	defer unix.Close(wake)
-	stop := context.AfterFunc(ctx, func() { unix.Write(wake, []byte{1, 0, 0, 0, 0, 0, 0, 0}) })
-	defer stop()
-	watching := false
-	buf := make([]byte, 64<<10)
-	for {
-		if !watching {
-			_, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE|unix.IN_ONLYDIR)
-			switch {
-			case err == nil:
-				watching = true
-			case !errors.Is(err, unix.ENOENT):
-				return nil, fmt.Errorf("watching %s: %w", dir, err)
-			}
-		}
-		if watching {
-			if rec, err := bootRun(dir, boot); err != nil || rec != nil {
-				return rec, err
-			}
-		}
-		// Sleep until inotify has events or ctx ends (its deadline, or
-		// SIGTERM); while the directory is missing, look once a second.
-		wait := -1
-		if !watching {
-			wait = 1000
-		}
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(wake), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, wait); err != nil && !errors.Is(err, unix.EINTR) {
-			return nil, fmt.Errorf("waiting on %s: %w", dir, err)
-		}
-		for {
-			if _, err := unix.Read(fd, buf); err != nil {
-				break // EAGAIN: drained
-			}
-		}
-		if ctx.Err() != nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				// One last look: the record may have come with the deadline.
-				if rec, err := bootRun(dir, boot); err != nil || rec != nil {
-					return rec, err
-				}
-				return nil, exit.Errorf(ExitTimeout, "--wait-boot: no run of boot %s saved in %s within %s", boot, dir, bound)
-			}
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// bootRun returns the boot-triggered run of boot in dir, or nil.
-func bootRun(dir, boot string) (*record.Record, error) {
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	runs, _, err := (&store.Store{Dir: dir}).Runs(store.Filter{BootID: boot})
-	if err != nil {
-		return nil, err
-	}
-	for i := len(runs) - 1; i >= 0; i-- {
-		if runs[i].BootID == boot && runs[i].Trigger == record.TriggerBoot {
-			return runs[i], nil
-		}
-	}
-	return nil, nil
 }

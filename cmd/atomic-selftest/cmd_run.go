@@ -90,11 +90,6 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 	default:
 		return usageErr("--report: %q is not one of auto, yes, no", o.report)
 	}
-	if opts.Report != nil && !o.noSave {
-		// The motd keeps the banner of an unacknowledged automatic
-		// rollback (atomic-selftest ack).
-		opts.Report.ResultsDir = o.resultsDir
-	}
 	if o.sysroot != "" {
 		if err := checkDir(o.sysroot); err != nil {
 			return usageErr("--sysroot: %v", err)

@@ -203,7 +203,7 @@ func describeAction(a *notice.Action) string {
 	if h.Action == record.HealthRefused && h.Reason != "" {
 		return s + ": refused: " + h.Reason
 	}
-	s += ": " + notice.Failures(h)
+	s += ": " + h.Failures()
 	if h.Error != "" {
 		s += "; error: " + h.Error
 	}

@@ -102,7 +102,7 @@ func TestRunAndResultsEveryFormat(t *testing.T) {
 				t.Errorf("results json: %v %d", err, len(recs))
 			}
 		case "tap":
-			if !strings.HasPrefix(out, "TAP version 14\n1..") {
+			if !strings.HasPrefix(out, "TAP version 13\n1..") {
 				t.Errorf("tap header: %q", out)
 			}
 		case "text":

@@ -118,3 +118,10 @@ func ModuleRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// NeedRunc needs root and runc: a runc container can be started.
+func NeedRunc(t testing.TB) {
+	t.Helper()
+	NeedRoot(t)
+	NeedCommand(t, "runc", "runc")
+}

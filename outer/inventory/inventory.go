@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -222,16 +223,28 @@ const MaxHosts = 10000
 func expandRange(name string) ([]string, error) {
 	n := 1
 	for _, m := range rangeRe.FindAllStringSubmatch(name, -1) {
-		a, _ := strconv.Atoi(m[1])
-		b, _ := strconv.Atoi(m[2])
-		if b < a || b-a >= MaxHosts {
-			return nil, fmt.Errorf("host pattern %q: bad range [%s:%s] (at most %d hosts)", name, m[1], m[2], MaxHosts)
+		a, b, err := rangeBounds(name, m[1], m[2])
+		if err != nil {
+			return nil, err
 		}
 		if n *= b - a + 1; n > MaxHosts {
 			return nil, fmt.Errorf("host pattern %q expands to more than %d hosts", name, MaxHosts)
 		}
 	}
 	return expand(name)
+}
+
+// rangeBounds reads one range [lo:hi] of pattern name. A bound that is
+// not a number Atoi can hold, hi below lo, or more than MaxHosts names is
+// refused: an unchecked bound at the largest int made the expansion loop
+// wrap around and run out of memory.
+func rangeBounds(name, lo, hi string) (int, int, error) {
+	a, errA := strconv.Atoi(lo)
+	b, errB := strconv.Atoi(hi)
+	if errA != nil || errB != nil || b < a || b-a >= MaxHosts {
+		return 0, 0, fmt.Errorf("host pattern %q: bad range [%s:%s] (numbers up to %d, at most %d hosts)", name, lo, hi, math.MaxInt, MaxHosts)
+	}
+	return a, b, nil
 }
 
 func expand(name string) ([]string, error) {
@@ -243,8 +256,10 @@ func expand(name string) ([]string, error) {
 		return []string{name}, nil
 	}
 	lo, hi := name[m[2]:m[3]], name[m[4]:m[5]]
-	a, _ := strconv.Atoi(lo)
-	b, _ := strconv.Atoi(hi)
+	a, b, err := rangeBounds(name, lo, hi)
+	if err != nil {
+		return nil, err
+	}
 	width := 0
 	if len(lo) > 1 && lo[0] == '0' {
 		width = len(lo)
@@ -254,9 +269,10 @@ func expand(name string) ([]string, error) {
 		return nil, err
 	}
 	out := make([]string, 0, (b-a+1)*len(rest))
-	for i := a; i <= b; i++ {
+	// Counted, not i <= b: at b = math.MaxInt, i++ wraps and never ends.
+	for k := 0; k <= b-a; k++ {
 		for _, r := range rest {
-			out = append(out, fmt.Sprintf("%s%0*d%s", name[:m[0]], width, i, r))
+			out = append(out, fmt.Sprintf("%s%0*d%s", name[:m[0]], width, a+k, r))
 		}
 	}
 	return out, nil

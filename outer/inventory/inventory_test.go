@@ -72,6 +72,10 @@ func TestInventoryErrors(t *testing.T) {
 		{"h[0:9999][0:999]\n", `hosts:1: host pattern "h[0:9999][0:999]" expands to more than 10000 hosts`},
 		{"h[0:10000]\n", "hosts:1: host pattern \"h[0:10000]\": bad range"},
 		{"a[0:5999]\nb[0:4999]\n", "hosts:2: the inventory names more than 10000 hosts"},
+		// A bound past int64: Atoi's error was ignored and it became the
+		// largest int, the same endless loop.
+		{"h[99999999999999999999:99999999999999999999]\n", `hosts:1: host pattern "h[99999999999999999999:99999999999999999999]": bad range`},
+		{"h[1:99999999999999999999]\n", `hosts:1: host pattern "h[1:99999999999999999999]": bad range`},
 	} {
 		inv, err := Parse("hosts", []byte(tc.in))
 		if err == nil {
@@ -80,6 +84,19 @@ func TestInventoryErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: got %v, want %q", tc.in, err, tc.want)
 		}
+	}
+}
+
+// A one-host range at the largest int is one host: the old loop's i++
+// wrapped at the bound and ran until it was out of memory.
+func TestRangeAtMaxInt(t *testing.T) {
+	inv, err := Parse("hosts", []byte("h[9223372036854775806:9223372036854775807]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := inv.Hosts("")
+	if err != nil || len(hs) != 2 || hs[1].Name != "h9223372036854775807" {
+		t.Fatalf("%+v %v", hs, err)
 	}
 }
 

@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"regexp"
@@ -16,11 +17,19 @@ import (
 // line (colours, cursor moves), which would break line matching.
 var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>c]`)
 
+// maxConsoleLog bounds the console log file of one VM: a guest that
+// floods its serial line must not fill the driver's disk. Past it the log
+// gets a marker line, and when QEMU exits, the last lines kept in memory.
+const maxConsoleLog = 64 << 20
+
 // console copies the serial console to a file and keeps its last lines.
 type console struct {
 	file *os.File
+	max  int64 // maxConsoleLog; tests lower it
 
 	mu      sync.Mutex
+	written int64    // bytes in the file, an earlier launch's included
+	cut     int64    // bytes not written past max
 	lines   []string // the last transport.Limits.ConsoleLines lines
 	total   int      // complete lines seen
 	partial string   // the line being written (a login prompt has no newline)
@@ -29,7 +38,13 @@ type console struct {
 }
 
 func newConsole(f *os.File) *console {
-	return &console{file: f, changed: make(chan struct{})}
+	c := &console{file: f, max: maxConsoleLog, changed: make(chan struct{})}
+	// The file is opened for appending: a relaunch of the same VM counts
+	// what the earlier one wrote.
+	if fi, err := f.Stat(); err == nil {
+		c.written = fi.Size()
+	}
+	return c
 }
 
 // copy reads QEMU's serial output until EOF.
@@ -38,7 +53,7 @@ func (c *console) copy(r io.Reader) {
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			_, _ = c.file.Write(buf[:n])
+			c.write(buf[:n])
 			c.add(string(buf[:n]))
 		}
 		if err != nil {
@@ -47,6 +62,29 @@ func (c *console) copy(r io.Reader) {
 	}
 }
 
+// write appends b to the log file up to max, then the marker line once.
+func (c *console) write(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	room := max(c.max-c.written, 0)
+	if int64(len(b)) <= room {
+		n, _ := c.file.Write(b)
+		c.written += int64(n)
+		return
+	}
+	if c.cut == 0 && room > 0 {
+		n, _ := c.file.Write(b[:room])
+		c.written += int64(n)
+	}
+	if c.cut == 0 && c.written <= c.max {
+		n, _ := fmt.Fprintf(c.file, "\n[atomic-selftest-outer: console log cut at %d MiB; the last lines follow when the VM stops]\n", c.max>>20)
+		c.written += int64(n)
+	}
+	c.cut += int64(len(b)) - room
+}
 func (c *console) add(s string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -78,6 +116,18 @@ func clean(l string) string {
 func (c *console) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.cut > 0 && !c.closed {
+		// The end of a boot is what a failure needs; the lines in memory
+		// are bounded (transport.Limits), so the file stays bounded too.
+		tail := c.lines
+		if p := clean(c.partial); p != "" {
+			tail = append(tail[:len(tail):len(tail)], p)
+		}
+		fmt.Fprintf(c.file, "[atomic-selftest-outer: %d bytes were not written; the last %d lines follow]\n", c.cut, len(tail))
+		for _, l := range tail {
+			fmt.Fprintln(c.file, l)
+		}
+	}
 	_ = c.file.Close()
 	if !c.closed {
 		c.closed = true

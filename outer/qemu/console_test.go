@@ -115,3 +115,49 @@ func TestConsoleEndlessLineBounded(t *testing.T) {
 		t.Errorf("%d lines, want %d", c.total, want)
 	}
 }
+
+// A guest that floods its serial line cannot fill the driver's disk: the
+// console log stops at its limit with a marker line, and once QEMU exits
+// the last lines (kept in memory anyway) follow the marker, so the end of
+// a failing boot is still in the artifact.
+func TestConsoleLogBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "console.log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConsole(f)
+	c.max = 1 << 20 // the real limit is maxConsoleLog; 1 MiB keeps the test quick
+	line := strings.Repeat("y", 99) + "\n"
+	flood := strings.NewReader(strings.Repeat(line, 30000) + "the last line of the boot\n") // 3 MB
+	c.copy(flood)
+	c.close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tailMax := int64(transport.Limits.ConsoleLines) * int64(transport.Limits.ConsoleLine+1)
+	if int64(len(b)) > c.max+tailMax+4096 {
+		t.Fatalf("console log is %d bytes, limit %d plus the tail", len(b), c.max)
+	}
+	s := string(b)
+	marker := strings.Index(s, "console log cut at 1 MiB")
+	if marker < 0 || marker > int(c.max)+64 {
+		t.Fatalf("no marker at the limit (at %d) in %d bytes", marker, len(b))
+	}
+	if !strings.Contains(s[marker:], "the last 5000 lines follow") || !strings.HasSuffix(s, "the last line of the boot\n") {
+		t.Errorf("the tail after the marker is missing: %q", s[marker:marker+200])
+	}
+	// A second launch appending to the same file finds it full.
+	f2, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := newConsole(f2)
+	c2.max = 1 << 20
+	c2.copy(strings.NewReader(line))
+	c2.close()
+	if b2, _ := os.ReadFile(path); len(b2) > len(b)+200 {
+		t.Errorf("a second console appended %d bytes past the limit", len(b2)-len(b))
+	}
+}

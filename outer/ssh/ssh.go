@@ -421,7 +421,7 @@ func (m *Host) run(ctx context.Context, timeout time.Duration, in io.Reader, lim
 		secs := int(math.Ceil(timeout.Seconds())) + 5
 		remote = append([]string{"timeout", "-k", "5", strconv.Itoa(secs)}, argv...)
 	}
-	cmd, err := QuoteArgv(remote)
+	cmd, err := transport.QuoteArgv(remote)
 	if err != nil {
 		return transport.RunResult{}, err
 	}
@@ -510,33 +510,6 @@ func (m *Host) lost(c *xssh.Client) {
 		m.client.Close()
 		m.client = nil
 	}
-}
-
-// QuoteArgv joins argv into one POSIX shell command line in which every
-// argument is a single-quoted word. NUL cannot be passed through a shell
-// and is refused.
-func QuoteArgv(argv []string) (string, error) {
-	if len(argv) == 0 {
-		return "", errors.New("empty command")
-	}
-	var b strings.Builder
-	for i, a := range argv {
-		if strings.IndexByte(a, 0) >= 0 {
-			return "", fmt.Errorf("argument %d of %s contains a NUL byte", i, argv[0])
-		}
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(shellQuote(a))
-	}
-	return b.String(), nil
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // fileTimeout bounds one file transfer.

@@ -18,7 +18,8 @@ var Limits = struct {
 	BootID int64
 	// ConsoleLine bounds one line of a guest's serial console kept in
 	// memory (a longer one is cut into several); ConsoleLines bounds how
-	// many are kept. The console log file has everything.
+	// many are kept. The console log file is bounded apart (qemu's
+	// maxConsoleLog).
 	ConsoleLine  int
 	ConsoleLines int
 }{

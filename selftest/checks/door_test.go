@@ -82,8 +82,9 @@ func violations(fset *token.FileSet, f *ast.File, src []byte) []string {
 	return out
 }
 
-// No check, and not the sysroot reader the ostree and deployment checks
-// use (selftest/ostree), reads host files around the door. A justified
+// No check, and none of the readers the checks use (the sysroot reader
+// selftest/ostree and the format libraries), reads host files around the
+// door. A justified
 // exception carries a comment with allowMarker and its reason.
 func TestChecksReadHostFilesThroughTheDoor(t *testing.T) {
 	fset := token.NewFileSet()
@@ -106,7 +107,7 @@ func TestChecksReadHostFilesThroughTheDoor(t *testing.T) {
 		}
 		return nil
 	}
-	for _, dir := range []string{".", "../ostree"} {
+	for _, dir := range []string{".", "../ostree", "../storageconf", "../cloudinitfmt", "../ignitionfmt", "../syscontainerfmt"} {
 		if err := filepath.WalkDir(dir, scan); err != nil {
 			t.Fatal(err)
 		}
@@ -201,4 +202,58 @@ func TestOneCheckOneFile(t *testing.T) {
 			t.Errorf("%s: its Run function %s is not in %s", id, run, p)
 		}
 	}
+}
+
+// Area packages hold only checks: every file of selftest/checks/<area>
+// other than its tests and doc.go registers exactly one check (and is
+// named after it, TestOneCheckOneFile). Format readers are library
+// packages (selftest/storageconf, cloudinitfmt, ignitionfmt,
+// syscontainerfmt, ostree, ...); what several checks of an area share is
+// a package under selftest/checks/internal.
+func TestAreasHoldOnlyChecks(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("*", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	areas := 0
+	for _, p := range files {
+		dir, name := filepath.Split(p)
+		if dir == "all/" || dir == "internal/" || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		if name == "doc.go" {
+			areas++
+			continue
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := registrations(t, p, src); n != 1 {
+			t.Errorf("%s registers %d checks; an area package holds one file per check and doc.go (move a reader to a library package, a shared helper to selftest/checks/internal)", p, n)
+		}
+	}
+	if areas < 7 {
+		t.Fatalf("found %d areas with a doc.go", areas)
+	}
+}
+
+// registrations counts the calls of selftest.Register in src.
+func registrations(t *testing.T, name string, src []byte) int {
+	f, err := parser.ParseFile(token.NewFileSet(), name, src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	ast.Inspect(f, func(node ast.Node) bool {
+		if call, ok := node.(*ast.CallExpr); ok {
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Register" {
+				if id, ok := sel.X.(*ast.Ident); ok && id.Name == "selftest" {
+					n++
+				}
+			}
+		}
+		return true
+	})
+	return n
 }

@@ -30,16 +30,16 @@ func Registered(t testing.TB, id string) *selftest.Check {
 	return nil
 }
 
-// Run runs checks against h with the engine's runner and returns the
-// record.
-func Run(h *selftest.Host, checks ...*selftest.Check) *record.Record {
+// Run runs checks in the run context rc (a host, its configuration and
+// history) with the engine's runner and returns the record.
+func Run(rc *selftest.RunContext, checks ...*selftest.Check) *record.Record {
 	rec := &record.Record{}
-	(&selftest.Runner{Host: h, Checks: checks}).Run(context.Background(), rec)
+	(&selftest.Runner{RunContext: rc, Checks: checks}).Run(context.Background(), rec)
 	return rec
 }
 
-// One runs c alone against h and returns its result.
-func One(t testing.TB, h *selftest.Host, c *selftest.Check) record.Result {
+// One runs c alone in rc and returns its result.
+func One(t testing.TB, h *selftest.RunContext, c *selftest.Check) record.Result {
 	t.Helper()
 	rec := Run(h, c)
 	if len(rec.Checks) != 1 {
@@ -50,7 +50,7 @@ func One(t testing.TB, h *selftest.Host, c *selftest.Check) record.Result {
 
 // WithDepends runs the check registered under id and what it depends on,
 // and returns its result and the run record.
-func WithDepends(t testing.TB, h *selftest.Host, id string) (record.Result, *record.Record) {
+func WithDepends(t testing.TB, h *selftest.RunContext, id string) (record.Result, *record.Record) {
 	t.Helper()
 	checks, err := selftest.Default.Select([]string{id})
 	if err != nil {
@@ -66,9 +66,9 @@ func WithDepends(t testing.TB, h *selftest.Host, id string) (record.Result, *rec
 	return record.Result{}, nil
 }
 
-// ByID runs the check registered under id alone against h, with its
+// ByID runs the check registered under id alone in h, with its
 // timeout replaced when timeout is non-zero, and returns its result.
-func ByID(t testing.TB, h *selftest.Host, id string, timeout time.Duration) record.Result {
+func ByID(t testing.TB, h *selftest.RunContext, id string, timeout time.Duration) record.Result {
 	t.Helper()
 	c := Registered(t, id)
 	if timeout > 0 {

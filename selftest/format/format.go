@@ -1,6 +1,6 @@
 // Package format prints run records. Each format is one file behind the
 // Formatter interface: text for a terminal, json (the run record itself),
-// junit (JUnit XML as Jenkins and GitLab read it), tap (TAP version 14) and
+// junit (JUnit XML as Jenkins and GitLab read it), tap (TAP version 13) and
 // prometheus (the Prometheus text exposition format, newest run only).
 // Formatters only present; whether a run passed was decided by the runner.
 package format

@@ -99,7 +99,7 @@ func TestTAPDirectives(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{
-		"TAP version 14\n1..4\n",
+		"TAP version 13\n1..4\n",
 		"not ok 1 - deployment.expected\n  ---\n",
 		`  message: "booted 3f2a…(28.20180601.0), expected 9c1e…(28.20180515.1)"`,
 		`not ok 3 - runtime.service` + "\n",

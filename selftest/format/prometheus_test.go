@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -131,5 +133,133 @@ func TestPrometheusNoRuns(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(Names(), ","), "prometheus") {
 		t.Error("prometheus is not a format name")
+	}
+}
+
+// rolledBack is the record of the boot after atomic-selftest rolled a
+// host back from 12.3 to 12.2, carrying the failing boot's health
+// decision too (a record can hold both when the rollback target fails).
+func rolledBack() *record.Record {
+	rec := fixedRecords()["pass"][0]
+	booted := time.Date(2018, 6, 1, 11, 59, 30, 250_000_000, time.UTC)
+	v122 := &record.Deployment{OSName: "fedora-atomic", Checksum: "aaaa", Version: "12.2", BootedAt: booted}
+	v123 := &record.Deployment{OSName: "fedora-atomic", Checksum: "bbbb", Version: "12.3"}
+	rec.Deployment = v122
+	rec.Transition = &record.Transition{Kind: record.TransitionRollback, By: record.TransitionByAtomicSelftest, From: v123, To: v122}
+	rec.Health = &record.Health{Policy: "rollback", Action: record.HealthRollback, Stage: record.HealthStageDone, Tool: "rpm-ostree",
+		From: v123, To: v122, Attempt: 2, MaxAttempts: 2}
+	return rec
+}
+
+// TestPrometheusFleetSeries checks the series the fleet rules in
+// dist/prometheus read: the version on the run's info, the boot's start,
+// the transition with its versions and the health action.
+func TestPrometheusFleetSeries(t *testing.T) {
+	var buf bytes.Buffer
+	if err := (Prometheus{}).Write(&buf, []*record.Record{rolledBack()}); err != nil {
+		t.Fatal(err)
+	}
+	fams := parseProm(t, buf.Bytes())
+	one := func(name string) *dto.Metric {
+		t.Helper()
+		f := fams[name]
+		if f == nil || len(f.Metric) != 1 {
+			t.Fatalf("%s: want one series, got %v", name, f)
+		}
+		return f.Metric[0]
+	}
+	for name, want := range map[string]map[string]string{
+		promRunInfo:        {"version": "12.2", "osname": "fedora-atomic", "transition": "rollback"},
+		promTransitionInfo: {"boot_id": "b00t1", "kind": "rollback", "by": "atomic-selftest", "from_version": "12.3", "to_version": "12.2", "expected_version": ""},
+		promHealthInfo:     {"policy": "rollback", "action": "rollback", "stage": "done", "tool": "rpm-ostree", "from_version": "12.3", "to_version": "12.2"},
+	} {
+		got := labels(one(name))
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s{%s}: got %q, want %q", name, k, got[k], v)
+			}
+		}
+	}
+	if v := one(promBootTime).GetGauge().GetValue(); v != 1527854370.25 {
+		t.Errorf("boot timestamp %v, want 1527854370.25", v)
+	}
+	if a, m := one(promHealthAttempt).GetGauge().GetValue(), one(promHealthMax).GetGauge().GetValue(); a != 2 || m != 2 {
+		t.Errorf("attempt %v of %v, want 2 of 2", a, m)
+	}
+	// A record with neither transition nor health (a --sysroot run)
+	// writes neither family: absent, not an info series of empty labels.
+	rec := fixedRecords()["pass"][0]
+	rec.Transition = nil
+	buf.Reset()
+	if err := (Prometheus{}).Write(&buf, []*record.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	fams = parseProm(t, buf.Bytes())
+	for _, name := range []string{promTransitionInfo, promHealthInfo, promHealthAttempt, promBootTime} {
+		if _, ok := fams[name]; ok {
+			t.Errorf("%s written for a run without it", name)
+		}
+	}
+}
+
+// TestPrometheusInvalidUTF8 is issue 24 item 8: one byte that is not
+// UTF-8 in a commit's version made the whole textfile unreadable to
+// Prometheus, atomic_selftest_run_ok with it. The bad byte becomes U+FFFD
+// and everything else stays.
+func TestPrometheusInvalidUTF8(t *testing.T) {
+	rec := rolledBack()
+	rec.Deployment.Version = "12.2\xff\xfe-\xc3"
+	rec.Checks[0].ID = "host.\x80boot"
+	var buf bytes.Buffer
+	if err := (Prometheus{}).Write(&buf, []*record.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	fams := parseProm(t, buf.Bytes())
+	if _, ok := fams[promRunOK]; !ok {
+		t.Fatal("run_ok missing")
+	}
+	if v := labels(fams[promDeploymentInfo].Metric[0])["version"]; v != "12.2\uFFFD-\uFFFD" {
+		t.Errorf("version label %q, want the bad bytes replaced", v)
+	}
+	if id := labels(fams[promCheckStatus].Metric[0])["id"]; id != "host.\uFFFDboot" {
+		t.Errorf("check id %q", id)
+	}
+	if p, err := exec.LookPath("promtool"); err == nil {
+		promtoolCheck(t, p, "invalid UTF-8", buf.Bytes())
+	}
+}
+
+// TestPrometheusPromtool reads every golden case, the fleet record and
+// hostile strings with Prometheus's own `promtool check metrics`: it
+// parses with the server's parser and lints names, units, HELP and TYPE
+// (issue 32); a lint finding fails the test as a parse error does.
+func TestPrometheusPromtool(t *testing.T) {
+	promtool := testutil.NeedCommand(t, "prometheus", "promtool")
+	cases := map[string]*record.Record{"fleet": rolledBack()}
+	for name, runs := range fixedRecords() {
+		cases[name] = runs[len(runs)-1]
+	}
+	hostile := rolledBack()
+	hostile.Deployment.Version = "28\"} evil 1\n# HELP x\\y\xff"
+	hostile.Boot = &record.ManagerState{KernelUsec: 1, FinishUsec: 2_000_001}
+	cases["hostile"] = hostile
+	for name, rec := range cases {
+		var buf bytes.Buffer
+		if err := (Prometheus{}).Write(&buf, []*record.Record{rec}); err != nil {
+			t.Fatal(err)
+		}
+		promtoolCheck(t, promtool, name, buf.Bytes())
+	}
+}
+
+// promtoolCheck runs `promtool check metrics` on out: it exits 1 on a
+// parse error and 3 on lint problems, printing them.
+func promtoolCheck(t *testing.T, promtool, name string, out []byte) {
+	t.Helper()
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(out)
+	msg, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(msg)) != 0 {
+		t.Errorf("%s: promtool check metrics: %v\n%s\n--- input\n%s", name, err, msg, out)
 	}
 }

@@ -2,113 +2,145 @@ package format
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
-// TAP prints TAP version 14 (testanything.org/tap-version-14-specification).
-// One run is a flat plan; several runs are one test each with the checks
-// as a subtest. Diagnostics are YAML blocks whose scalars are written as
-// JSON strings, which YAML reads as double-quoted scalars.
+// TAP prints TAP version 13 (testanything.org/tap-version-13-specification),
+// the newest version that every common reader knows: Perl's Test::Harness
+// (prove) refuses a stream that declares 14, and so do older readers such
+// as Jenkins' tap4j. The output needs nothing TAP 14 added.
+//
+// Every check of every run is one test point of one flat plan. Several
+// runs are not TAP 14 subtests (which a version 13 reader cannot count)
+// but consecutive test points named RUN/CHECK, each run opened by a
+// comment with its verdict, so every reader counts every check and the
+// stream passes exactly when every run passed. Diagnostics are YAML blocks
+// of double-quoted scalars (yamlQuote) that TAP 13's YAMLish readers and
+// full YAML parsers read back alike.
 type TAP struct{}
 
 // Write implements Formatter.
 func (TAP) Write(w io.Writer, runs []*record.Record) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintln(bw, "TAP version 14")
-	switch len(runs) {
-	case 0:
+	fmt.Fprintln(bw, "TAP version 13")
+	total := 0
+	for _, rec := range runs {
+		total += len(rec.Checks)
+	}
+	switch {
+	case len(runs) == 0:
 		fmt.Fprintln(bw, "1..0 # SKIP no runs")
-	case 1:
-		writeTAPRun(bw, "", runs[0])
+	case total == 0:
+		fmt.Fprintln(bw, "1..0 # SKIP no checks ran")
 	default:
-		fmt.Fprintf(bw, "1..%d\n", len(runs))
-		for i, rec := range runs {
-			fmt.Fprintf(bw, "# Subtest: %s\n", oneLine(rec.ID))
-			writeTAPRun(bw, "    ", rec)
-			ok := "ok"
-			if !rec.Summary.OK {
-				ok = "not ok"
-			}
-			fmt.Fprintf(bw, "%s %d - %s boot %s\n", ok, i+1, oneLine(rec.ID), oneLine(rec.BootID))
+		fmt.Fprintf(bw, "1..%d\n", total)
+	}
+	n := 0
+	for _, rec := range runs {
+		verdict := "passed"
+		if !rec.Summary.OK {
+			verdict = "failed"
+		}
+		fmt.Fprintf(bw, "# run %s on %s, boot %s: %s\n", oneLine(rec.ID), oneLine(rec.Hostname), oneLine(rec.BootID), verdict)
+		prefix := ""
+		if len(runs) > 1 {
+			prefix = oneLine(rec.ID) + "/"
+		}
+		for _, r := range rec.Checks {
+			n++
+			writeTAPCheck(bw, n, prefix, r)
 		}
 	}
 	return bw.Flush()
 }
 
-// q writes s as a YAML double-quoted scalar: JSON's escapes (which cover
-// C0 controls) plus \u escapes for what JSON leaves raw (DEL, the C1
-// controls, format characters), so the value reads back exactly and no
-// control character reaches the terminal.
-func q(s string) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	out := strings.TrimSuffix(b.String(), "\n")
-	if strings.IndexFunc(out, func(r rune) bool { return !strconv.IsPrint(r) }) < 0 {
-		return out
+func writeTAPCheck(w io.Writer, n int, prefix string, r record.Result) {
+	ok := "ok"
+	// A wanted check's failure is reported as TODO: visible, but it does
+	// not fail the plan, matching the run's exit status.
+	directive := ""
+	switch {
+	case r.Status == record.StatusSkip:
+		directive = " # SKIP " + oneLine(r.Message)
+	case r.Status.Bad() && !r.Required:
+		ok = "not ok"
+		directive = " # TODO wanted check: " + oneLine(r.Message)
+	case r.Status.Bad():
+		ok = "not ok"
 	}
-	b.Reset()
-	for _, r := range out {
-		switch {
-		case strconv.IsPrint(r):
-			b.WriteRune(r)
-		case r > 0xffff:
-			fmt.Fprintf(&b, "\\U%08x", r)
-		default:
-			fmt.Fprintf(&b, "\\u%04x", r)
+	fmt.Fprintf(w, "%s %d - %s%s%s\n", ok, n, prefix, oneLine(r.ID), directive)
+	if !r.Status.Bad() {
+		return
+	}
+	fmt.Fprintln(w, "  ---")
+	fmt.Fprintf(w, "  status: %s\n", yamlQuote(string(r.Status)))
+	fmt.Fprintf(w, "  criterion: %s\n", yamlQuote(r.Criterion))
+	fmt.Fprintf(w, "  message: %s\n", yamlQuote(r.Message))
+	if len(r.Evidence) > 0 {
+		fmt.Fprintln(w, "  evidence:")
+		for _, e := range r.Evidence {
+			fmt.Fprintf(w, "    - name: %s\n", yamlQuote(e.Name))
+			if e.Expected != "" {
+				fmt.Fprintf(w, "      expected: %s\n", yamlQuote(e.Expected))
+			}
+			fmt.Fprintf(w, "      seen: %s\n", yamlQuote(e.Seen))
 		}
 	}
+	fmt.Fprintln(w, "  ...")
+}
+
+// yamlQuote writes s as a YAML double-quoted scalar on one line. Only the
+// escapes TAP 13's YAMLish (and so Perl's TAP::Parser::YAMLish::Reader)
+// shares with YAML 1.2 are used for what such a reader can meet: \" \\ \n
+// \t \r and \xHH for every other control character up to U+00FF (C0, DEL,
+// C1). Format characters above that (U+202E) are \uHHHH, which full YAML
+// parsers read back and YAMLish shows as written. No control character
+// reaches the terminal, and bytes that are not UTF-8 become U+FFFD.
+func yamlQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case strconv.IsPrint(r):
+			// utf8.RuneError from an invalid byte is printable: U+FFFD.
+			b.WriteRune(r)
+		case r <= 0xff:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		}
+	}
+	b.WriteByte('"')
 	return b.String()
 }
 
-func writeTAPRun(w io.Writer, ind string, rec *record.Record) {
-	fmt.Fprintf(w, "%s1..%d\n", ind, len(rec.Checks))
-	for i, r := range rec.Checks {
-		ok := "ok"
-		// A wanted check's failure is reported as TODO: visible, but it
-		// does not fail the plan, matching the run's exit status.
-		directive := ""
-		switch {
-		case r.Status == record.StatusSkip:
-			directive = " # SKIP " + oneLine(r.Message)
-		case r.Status.Bad() && !r.Required:
-			ok = "not ok"
-			directive = " # TODO wanted check: " + oneLine(r.Message)
-		case r.Status.Bad():
-			ok = "not ok"
-		}
-		fmt.Fprintf(w, "%s%s %d - %s%s\n", ind, ok, i+1, oneLine(r.ID), directive)
-		if r.Status.Bad() {
-			fmt.Fprintf(w, "%s  ---\n", ind)
-			fmt.Fprintf(w, "%s  status: %s\n", ind, q(string(r.Status)))
-			fmt.Fprintf(w, "%s  criterion: %s\n", ind, q(r.Criterion))
-			fmt.Fprintf(w, "%s  message: %s\n", ind, q(r.Message))
-			if len(r.Evidence) > 0 {
-				fmt.Fprintf(w, "%s  evidence:\n", ind)
-				for _, e := range r.Evidence {
-					fmt.Fprintf(w, "%s    - name: %s\n", ind, q(e.Name))
-					if e.Expected != "" {
-						fmt.Fprintf(w, "%s      expected: %s\n", ind, q(e.Expected))
-					}
-					fmt.Fprintf(w, "%s      seen: %s\n", ind, q(e.Seen))
-				}
-			}
-			fmt.Fprintf(w, "%s  ...\n", ind)
-		}
-	}
-}
-
 // oneLine makes s part of a test line: newlines become spaces, other
-// control characters are escaped (Printable).
+// control characters are escaped (record.Printable), and '#' is written
+// \x23 in Printable's style. TAP 13 has no escape for '#' (a description ends at
+// the first one, and a following SKIP or TODO would become a directive);
+// TAP 14's "\#" is read back differently by readers that do and do not
+// know it, \x23 by none.
 func oneLine(s string) string {
 	s = record.Printable(strings.ReplaceAll(s, "\n", " "))
-	// '#' would start a new directive in the description.
-	return strings.ReplaceAll(s, "#", "\\#")
+	return strings.ReplaceAll(s, "#", `\x23`)
 }

@@ -72,7 +72,7 @@ func Prepare(ctx context.Context, env *Env, rec *record.Record) (*Pending, error
 		env.Commands = selftest.ExecCommander{}
 	}
 	st, readErr := ReadState(env.Store)
-	note, resume := resolve(env, st, rec)
+	note, resume, garbled := resolve(env, st, rec)
 
 	var dec Decision
 	attempt := 0
@@ -86,6 +86,16 @@ func Prepare(ctx context.Context, env *Env, rec *record.Record) (*Pending, error
 		if dec.Health != nil && dec.Health.Action != record.HealthRecord {
 			dec.Health.Action, dec.Health.To = record.HealthRefused, nil
 			dec.Health.Reason = "the health state cannot be read, so earlier attempts and rollbacks are unknown: " + readErr.Error()
+		}
+	} else if garbled != "" {
+		// The same for an in-flight action that cannot have been written
+		// by a run: what else the file says is not to be trusted this boot.
+		// resolve closed the action, so the next boot decides normally.
+		dec = Decide(env.Policy, rec, st, attempt)
+		if dec.Health != nil && dec.Health.Action != record.HealthRecord {
+			dec.Health.Action, dec.Health.To = record.HealthRefused, nil
+			dec.Health.Reason = "the health state's in-flight action is garbled, so nothing is acted on this boot: " + garbled
+			note = ""
 		}
 	} else if resume != nil {
 		dec = Decision{Health: resume}
@@ -122,9 +132,15 @@ func Prepare(ctx context.Context, env *Env, rec *record.Record) (*Pending, error
 	// An action: decided.
 	a := st.Action
 	if resume == nil {
+		// The record's ID (its sequence in the store) is fixed now, so the
+		// state names the file the record is saved as next.
+		id, err := env.Store.RunID(rec)
+		if err != nil {
+			return nil, err
+		}
 		h.Stage = record.HealthStageDecided
 		a = &Action{Action: h.Action, Stage: record.HealthStageDecided, From: h.From, To: h.To,
-			Record: strings.TrimSuffix(store.RunName(rec), ".json"), BootID: env.BootID, Attempt: h.Attempt, DecidedAt: h.DecidedAt}
+			Record: id, BootID: env.BootID, Attempt: h.Attempt, DecidedAt: h.DecidedAt}
 		st.Action = a
 	}
 	if h.Action == record.HealthRollback && a.Stage == record.HealthStageDecided {
@@ -203,27 +219,34 @@ func fail(env *Env, st *State, h *record.Health, err error) error {
 
 // resolve completes or reports the action an earlier run left unfinished.
 // It returns a note for this run's record and, when the action is to be
-// carried on by this run, the Health that does so.
-func resolve(env *Env, st *State, rec *record.Record) (string, *record.Health) {
+// carried on by this run, the Health that does so. garbled, when not
+// empty, says why the action cannot have been written by a run (a
+// rollback without a target, an unknown stage); the action is then closed
+// with that reason and never carried on.
+func resolve(env *Env, st *State, rec *record.Record) (note string, resume *record.Health, garbled string) {
 	a := st.inFlight()
 	if a == nil || rec.Deployment == nil {
-		return "", nil
+		return "", nil, ""
 	}
 	booted := rec.Deployment.Checksum
-	done := func(how string) (string, *record.Health) {
+	done := func(how string) (string, *record.Health, string) {
 		a.Stage, a.Completion, a.CompletionBootID = record.HealthStageDone, how, env.BootID
-		return fmt.Sprintf("earlier %s of run %s: %s", a.Action, a.Record, how), nil
+		return fmt.Sprintf("earlier %s of run %s: %s", a.Action, a.Record, how), nil, ""
 	}
-	carryOn := func(how string) (string, *record.Health) {
+	if why := a.garbled(); why != "" {
+		note, _, _ := done("refused, garbled: " + why)
+		return note, nil, why
+	}
+	carryOn := func(how string) (string, *record.Health, string) {
 		if rec.Summary.OK {
 			return done("not carried on: the deployment passed on this boot")
 		}
-		if env.Policy.OnFailure == record.HealthRecord {
-			return done("not carried on: health.on_failure is now record")
+		if why := stillAllowed(env.Policy, st, a); why != "" {
+			return done("not carried on: " + why)
 		}
 		return "", &record.Health{Policy: env.Policy.OnFailure, Action: a.Action, From: a.From, To: a.To, Tool: a.Tool,
 			Failing: Failing(rec), Attempt: a.Attempt, MaxAttempts: env.Policy.RebootAttempts + 1, Stage: a.Stage,
-			DecidedAt: a.DecidedAt, Reason: fmt.Sprintf("carrying on the %s of run %s interrupted at stage %s: %s", a.Action, a.Record, a.Stage, how)}
+			DecidedAt: a.DecidedAt, Reason: fmt.Sprintf("carrying on the %s of run %s interrupted at stage %s: %s", a.Action, a.Record, a.Stage, how)}, ""
 	}
 	sameBoot := a.BootID != "" && a.BootID == env.BootID
 	switch a.Action {
@@ -263,6 +286,44 @@ func resolve(env *Env, st *State, rec *record.Record) (string, *record.Health) {
 		}
 	}
 	return done("unknown action " + a.Action)
+}
+
+// garbled says what in an in-flight action no run writes, or "": each
+// action names the deployment it acted on, a rollback its target, and the
+// stage is one of the machine's.
+func (a *Action) garbled() string {
+	switch {
+	case a.Action != record.HealthReboot && a.Action != record.HealthRollback:
+		return fmt.Sprintf("unknown action %q", a.Action)
+	case a.Stage != record.HealthStageDecided && a.Stage != record.HealthStageRollbackWritten && a.Stage != record.HealthStageRebootRequested:
+		return fmt.Sprintf("unknown stage %q", a.Stage)
+	case a.From == nil || a.From.Checksum == "":
+		return "an action without the deployment it acted on (from)"
+	case a.Action == record.HealthRollback && (a.To == nil || a.To.Checksum == ""):
+		return "a rollback without a target (to)"
+	case a.Action == record.HealthReboot && a.Stage == record.HealthStageRollbackWritten:
+		return "a reboot at stage " + a.Stage
+	}
+	return ""
+}
+
+// stillAllowed says why today's policy would not take the action an
+// interrupted run decided, or "": the admin may have changed [health]
+// between the kill and this run, and only what the current policy allows
+// is carried on.
+func stillAllowed(p config.Health, st *State, a *Action) string {
+	switch {
+	case p.OnFailure == record.HealthRecord:
+		return "health.on_failure is now record"
+	case a.Action == record.HealthRollback && p.OnFailure != record.HealthRollback:
+		return "health.on_failure is now " + p.OnFailure + ", which never rolls back"
+	case a.Action == record.HealthReboot && a.Attempt > p.RebootAttempts:
+		return fmt.Sprintf("attempt %d is past health.reboot_attempts (now %d)", a.Attempt, p.RebootAttempts)
+	}
+	if kind := st.series(a.From.Checksum); kind != "" && !slices.Contains(p.Transitions, kind) {
+		return fmt.Sprintf("transition %q is no longer in health.transitions (%s)", kind, strings.Join(p.Transitions, ", "))
+	}
+	return ""
 }
 
 func orNone(s string) string {

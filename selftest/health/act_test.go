@@ -246,20 +246,7 @@ func TestStateFileMode(t *testing.T) {
 // third does not request it twice.
 func TestSameBootCarriesOn(t *testing.T) {
 	h := newHost(t)
-	afterStage = func(stage string) {
-		if stage == record.HealthStageRollbackWritten {
-			panic("killed")
-		}
-	}
-	func() {
-		defer func() {
-			if recover() == nil {
-				t.Fatal("the run was not interrupted")
-			}
-		}()
-		h.run("rollback", 0, record.TransitionUpgrade, false)
-	}()
-	afterStage = nil
+	h.runKilledAt(record.HealthStageRollbackWritten)
 	if h.tool.calls != 1 || h.rebooter.calls != 0 {
 		t.Fatalf("first run: %d rollbacks, %d reboots", h.tool.calls, h.rebooter.calls)
 	}
@@ -271,4 +258,23 @@ func TestSameBootCarriesOn(t *testing.T) {
 	if got.Action != record.HealthRefused || !strings.Contains(got.Reason, "not requested twice") || h.tool.calls != 1 || h.rebooter.calls != 1 {
 		t.Fatalf("third run: %+v, %d rollbacks, %d reboots", got, h.tool.calls, h.rebooter.calls)
 	}
+}
+
+// runKilledAt is a failing run of an upgrade under on_failure = rollback
+// that dies right after the state write of stage (the in-process stand-in
+// for the SIGKILL of kill_test.go).
+func (h *host) runKilledAt(stage string) {
+	h.t.Helper()
+	afterStage = func(s string) {
+		if s == stage {
+			panic("killed")
+		}
+	}
+	defer func() {
+		afterStage = nil
+		if recover() == nil {
+			h.t.Fatal("the run was not interrupted")
+		}
+	}()
+	h.run("rollback", 0, record.TransitionUpgrade, false)
 }

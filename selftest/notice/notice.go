@@ -9,10 +9,8 @@ package notice
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
@@ -22,8 +20,9 @@ import (
 const AckFile = "health-ack.json"
 
 // Ack is the content of AckFile: the newest rollback record an admin
-// acknowledged. Run record IDs sort by start time, so every rollback
-// record with a greater ID is news.
+// acknowledged. Run record IDs sort by the store's sequence (not by start
+// time, which a clock jump reverses), so every rollback record with a
+// greater ID is news.
 type Ack struct {
 	Record string    `json:"record"`
 	Time   time.Time `json:"time"`
@@ -112,38 +111,6 @@ func Acknowledge(ctx context.Context, dir, bootID string, lockTimeout time.Durat
 	return rec, st.Sync()
 }
 
-// Name names a deployment the way the banner does: "12.3 (abc1234567)",
-// the checksum alone when it has no version.
-func Name(d *record.Deployment) string {
-	if d == nil {
-		return "an unknown deployment"
-	}
-	if d.Version == "" {
-		return record.Short(d.Checksum)
-	}
-	return d.Version + " (" + record.Short(d.Checksum) + ")"
-}
-
-// Failures says which required checks failed: "runtime.service failed:
-// <message>", and how many more.
-func Failures(h *record.Health) string {
-	if h == nil || len(h.Failing) == 0 {
-		if h != nil && h.Reason != "" {
-			return h.Reason
-		}
-		return "required checks failed"
-	}
-	f := h.Failing[0]
-	s := f.ID + " failed"
-	if m := strings.SplitN(f.Message, "\n", 2)[0]; m != "" {
-		s += ": " + m
-	}
-	if n := len(h.Failing) - 1; n > 0 {
-		s += fmt.Sprintf(" (and %d more)", n)
-	}
-	return s
-}
-
 // When is when rec's health action was decided (the record's end when the
 // decision time is missing).
 func When(rec *record.Record) time.Time {
@@ -165,21 +132,20 @@ func Banner(rec *record.Record) string {
 	if from == nil {
 		from = rec.Deployment
 	}
-	return record.Printable(fmt.Sprintf("rolled back from %s to %s on %s: %s", Name(from), Name(h.To),
-		When(rec).UTC().Format("2006-01-02 15:04 UTC"), Failures(h)))
+	return record.Printable(fmt.Sprintf("rolled back from %s to %s on %s: %s", from.Label(), h.To.Label(),
+		When(rec).UTC().Format("2006-01-02 15:04 UTC"), h.Failures()))
 }
 
 // AckHint is the line that follows the banner.
 const AckHint = "Run `atomic-selftest status` for details and `atomic-selftest ack` to acknowledge."
 
-// MotdLines returns the banner and its hint for the results directory
-// dir, or nothing when no rollback is pending.
-func MotdLines(dir string) ([]string, error) {
-	rec, err := Pending(&store.Store{Dir: dir})
+// MotdLines returns the banner of the unacknowledged rollback rec (see
+// Pending, Unacknowledged) and its hint; nothing when rec is nil.
+func MotdLines(rec *record.Record) []string {
 	if rec == nil {
-		return nil, err
+		return nil
 	}
-	return []string{"atomic-selftest: " + Banner(rec), AckHint}, err
+	return []string{"atomic-selftest: " + Banner(rec), AckHint}
 }
 
 // Action is a run record's health action, as `status --format json`
@@ -220,17 +186,12 @@ func Summarize(runs []*record.Record, ack *Ack) View {
 	return v
 }
 
-// ReadLastAction fills hist.LastAction and hist.LastActionRecord from the
-// run records in st of the boot hist.LastBootID (set before): its newest
-// rollback, else its newest other action. The caller
-// holds the results lock, as when the history is read before a run.
-func ReadLastAction(st *store.Store, hist *selftest.History) error {
-	if hist.LastBootID == "" {
+// LastAction returns the record of runs (oldest first) carrying the
+// health action the boot bootID took: its newest rollback, else its
+// newest other action; nil when that boot did nothing or bootID is "".
+func LastAction(runs []*record.Record, bootID string) *record.Record {
+	if bootID == "" {
 		return nil
-	}
-	runs, _, err := st.Runs(store.Filter{BootID: hist.LastBootID})
-	if err != nil {
-		return err
 	}
 	// A rollback wins over a later action of the same boot (a run the
 	// deployment change triggered before the reboot may have refused to
@@ -238,21 +199,15 @@ func ReadLastAction(st *store.Store, hist *selftest.History) error {
 	var found *record.Record
 	for i := len(runs) - 1; i >= 0; i-- {
 		r := runs[i]
-		// Filter.BootID is a prefix: keep that boot only.
-		if r.BootID != hist.LastBootID || LatestAction(runs[i:i+1]) == nil {
+		if r.BootID != bootID || LatestAction(runs[i:i+1]) == nil {
 			continue
 		}
 		if Rollback(r) {
-			found = r
-			break
+			return r
 		}
 		if found == nil {
 			found = r
 		}
 	}
-	if found != nil {
-		hist.LastAction, hist.LastActionRecord = found.Health, found.ID
-	}
-	hist.LastActionRead = true
-	return nil
+	return found
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
@@ -57,7 +56,8 @@ func TestAckCycle(t *testing.T) {
 	id := save(t, st, "b1", t0, rollback(t0))
 	save(t, st, "b2", t0.Add(time.Minute), nil)
 
-	lines, err := notice.MotdLines(dir)
+	pending, err := notice.Pending(st)
+	lines := notice.MotdLines(pending)
 	want := "atomic-selftest: rolled back from 12.3 (abc1234567…) to 12.2 (def4567890…) on 2026-12-07 03:10 UTC: runtime.service failed: docker.service is failed, expected active"
 	if err != nil || len(lines) != 2 || lines[0] != want {
 		t.Fatalf("motd lines %q (%v), want %q first", lines, err, want)
@@ -70,7 +70,7 @@ func TestAckCycle(t *testing.T) {
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("ack file: %v %v", info, err)
 	}
-	if lines, err := notice.MotdLines(dir); lines != nil || err != nil {
+	if pending, err := notice.Pending(st); notice.MotdLines(pending) != nil || err != nil {
 		t.Fatalf("after ack: %q %v", lines, err)
 	}
 	// The latest action is still there for status, acknowledged.
@@ -98,7 +98,7 @@ func TestAckCycle(t *testing.T) {
 
 // The history carries the last boot's rollback, even when a later run of
 // that boot recorded a refusal, and nothing of other boots.
-func TestReadLastAction(t *testing.T) {
+func TestLastAction(t *testing.T) {
 	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -109,17 +109,19 @@ func TestReadLastAction(t *testing.T) {
 	save(t, st, "lastboot", t0.Add(2*time.Minute), &record.Health{Action: record.HealthRecord})
 	save(t, st, "lastbootX", t0.Add(3*time.Minute), &record.Health{Action: record.HealthReboot})
 
-	var h selftest.History
-	if err := notice.ReadLastAction(st, &h); err != nil || h.LastAction != nil {
-		t.Fatalf("no last boot: %+v %v", h, err)
+	runs, _, err := st.Runs(store.Filter{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	h.LastBootID = "lastboot"
-	if err := notice.ReadLastAction(st, &h); err != nil || h.LastActionRecord != id || h.LastAction.Action != record.HealthRollback {
-		t.Fatalf("history %+v %v, want the rollback %s", h, err, id)
+	if r := notice.LastAction(runs, ""); r != nil {
+		t.Fatalf("no last boot: %+v", r)
 	}
-	h = selftest.History{LastBootID: "oldboot2"}
-	if err := notice.ReadLastAction(st, &h); err != nil || h.LastAction != nil {
-		t.Fatalf("boot without runs: %+v %v", h, err)
+	if r := notice.LastAction(runs, "lastboot"); r == nil || r.ID != id || r.Health.Action != record.HealthRollback {
+		t.Fatalf("last action %+v, want the rollback %s", r, id)
+	}
+	// A boot id is matched whole, not as a prefix ("lastbootX").
+	if r := notice.LastAction(runs, "lastboo"); r != nil {
+		t.Fatalf("boot without runs: %+v", r)
 	}
 }
 
@@ -160,5 +162,26 @@ func BenchmarkPending100(b *testing.B) {
 		if rec, err := notice.Pending(st); err != nil || rec == nil {
 			b.Fatal(rec, err)
 		}
+	}
+}
+
+// TestClockJumpBanner (issue 24 item 5): rollback records dated 2099 (a
+// clock set wrong) were acknowledged; a later real rollback, dated by the
+// corrected clock, sorted before them and its banner never showed.
+func TestClockJumpBanner(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	save(t, st, "b1", future, rollback(future))
+	if rec, err := notice.Acknowledge(context.Background(), dir, "b1", time.Second, future); rec == nil || err != nil {
+		t.Fatalf("ack: %v %v", rec, err)
+	}
+	id := save(t, st, "b2", t0, rollback(t0))
+	rec, err := notice.Pending(st)
+	if err != nil || rec == nil || rec.ID != id {
+		t.Fatalf("pending after the clock came back: %v %v, want %s", rec, err, id)
 	}
 }

@@ -8,7 +8,10 @@
 //
 // It also writes the probe image's single layer: a tar holding the binary
 // at /atomic-selftest, which `docker import`, an OCI layout or a runc
-// bundle's rootfs can all be made from, offline.
+// bundle's rootfs can all be made from, offline, and the OCI runtime spec
+// (config.json) runc starts it under: user nobody, its own namespaces, a
+// read-only root, loopback only, a seccomp allow-list and cgroup limits
+// (bundle.go).
 package probe
 
 import (

@@ -8,7 +8,6 @@
 package report
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -19,7 +18,6 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/coreos/go-systemd/v22/journal"
 
-	"github.com/atomic-selftest/atomic-selftest/selftest/format"
 	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
@@ -43,10 +41,10 @@ type Options struct {
 	Notify bool
 	// MotdPath, if set, receives the one-line summary.
 	MotdPath string
-	// ResultsDir, if set, is read for an automatic rollback nobody has
-	// acknowledged yet; the motd then leads with its banner (see
-	// selftest/notice).
-	ResultsDir string
+	// Banner, if set, leads the motd: the lines of an automatic rollback
+	// nobody has acknowledged yet (selftest/notice), from the records the
+	// session read.
+	Banner []string
 }
 
 // Live returns the options for a run on the live host.
@@ -69,14 +67,7 @@ func Emit(rec *record.Record, o Options) error {
 		}
 	}
 	if o.MotdPath != "" {
-		var banner []string
-		if o.ResultsDir != "" {
-			var err error
-			if banner, err = notice.MotdLines(o.ResultsDir); err != nil {
-				errs = append(errs, fmt.Errorf("motd: %w", err))
-			}
-		}
-		if err := writeMotd(o.MotdPath, rec, banner); err != nil {
+		if err := writeMotd(o.MotdPath, rec, o.Banner); err != nil {
 			errs = append(errs, fmt.Errorf("motd: %w", err))
 		}
 	}
@@ -180,8 +171,8 @@ func RefreshMotd(path, resultsDir string) error {
 	if err != nil || len(runs) == 0 {
 		return err
 	}
-	banner, err := notice.MotdLines(resultsDir)
-	if werr := writeMotd(path, runs[0], banner); werr != nil {
+	pending, err := notice.Pending(&store.Store{Dir: resultsDir})
+	if werr := writeMotd(path, runs[0], notice.MotdLines(pending)); werr != nil {
 		return fmt.Errorf("motd: %w", werr)
 	}
 	return err
@@ -219,23 +210,4 @@ func writeMotd(path string, rec *record.Record, banner []string) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
-}
-
-// TextfileName is the file WriteTextfile replaces; node_exporter's textfile
-// collector reads *.prom.
-const TextfileName = "atomic-selftest.prom"
-
-// WriteTextfile replaces dir/atomic-selftest.prom with rec in the
-// Prometheus text format: a temporary file in dir, fsync, rename, so the
-// collector never reads half a file, and mode 0644 so node_exporter (not
-// root) can read it. The directory must exist: node_exporter owns it.
-func WriteTextfile(dir string, rec *record.Record) error {
-	var buf bytes.Buffer
-	if err := (format.Prometheus{}).Write(&buf, []*record.Record{rec}); err != nil {
-		return fmt.Errorf("textfile %s: %w", dir, err)
-	}
-	if err := store.WriteFileMode(dir, TextfileName, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("textfile collector directory: %w", err)
-	}
-	return nil
 }

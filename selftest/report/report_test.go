@@ -84,7 +84,11 @@ func TestMotdRollbackBanner(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "atomic-selftest")
 	motd := func() []string {
 		t.Helper()
-		if err := Emit(sampleRecord(), Options{MotdPath: path, ResultsDir: dir}); err != nil {
+		pending, err := notice.Pending(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Emit(sampleRecord(), Options{MotdPath: path, Banner: notice.MotdLines(pending)}); err != nil {
 			t.Fatal(err)
 		}
 		b, err := os.ReadFile(path)

@@ -83,10 +83,45 @@ type Outcome struct {
 // bad configuration).
 var ErrUsage = errors.New("usage")
 
-// Run performs one run. A returned error means the run did not happen at
-// all (bad configuration, lock not obtained); a failed save is reported in
-// Outcome.SaveErr with the finished record.
+// Run performs one run: prepare (options, configuration, the checks, the
+// results lock and what earlier runs left), run the checks, conclude
+// (health, save, report, reboot). A returned error means the run did not
+// happen at all (bad configuration, lock not obtained); a failed save is
+// reported in Outcome.SaveErr with the finished record.
 func Run(ctx context.Context, o Options) (*Outcome, error) {
+	s, err := prepare(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	rec := s.run(ctx)
+	return s.conclude(ctx, rec), nil
+}
+
+// runState is one run under way: what prepare found, for run and conclude.
+type runState struct {
+	o      Options
+	cfg    *config.Config
+	checks []*selftest.Check
+	rc     *selftest.RunContext
+	// st is the results directory; writable (and locked) unless NoSave.
+	st     *store.Store
+	unlock func()
+	past   past
+	out    *Outcome
+}
+
+func (s *runState) close() {
+	if s.unlock != nil {
+		s.unlock()
+	}
+	s.rc.Close()
+}
+
+// prepare validates the options, loads the configuration, selects the
+// checks, takes the results lock (not under NoSave) and reads what
+// earlier runs left, once, into the run's context.
+func prepare(ctx context.Context, o Options) (*runState, error) {
 	if o.Root == "" {
 		o.Root = "/"
 	}
@@ -113,9 +148,8 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
 	}
-	all := reg.All()
 	known := map[string]bool{}
-	for _, c := range all {
+	for _, c := range reg.All() {
 		known[c.ID] = true
 	}
 	if err := cfg.CheckIDs(func(id string) bool { return known[id] }); err != nil {
@@ -126,56 +160,66 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, fmt.Errorf("%w: --check: %w", ErrUsage, err)
 	}
 
-	h := selftest.NewHost(o.Root, cfg)
-	defer h.Close()
-	h.Version = o.Version
-	h.ResultsDir = o.ResultsDir
+	h := selftest.NewHost(o.Root)
 	h.NewSystemd = o.NewSystemd
-	h.ProbeBinary = o.ProbeBinary
 	if o.Commands != nil {
 		h.Commands = o.Commands
 	}
 	if !h.Offline {
 		h.BootID = ReadBootID()
 	}
-	out := &Outcome{}
+	rc := selftest.NewRunContext(h, cfg)
+	rc.Version = o.Version
+	rc.ProbeBinary = o.ProbeBinary
+	s := &runState{o: o, cfg: cfg, checks: checks, rc: rc, out: &Outcome{}}
 
-	var st *store.Store
-	if !o.NoSave {
-		st, err = store.Open(o.ResultsDir)
-		if err != nil {
+	if o.NoSave {
+		// Read-only: no directory is made and no lock taken, so a --no-save
+		// run changes nothing; it still sees what earlier runs left.
+		s.st = &store.Store{Dir: o.ResultsDir}
+		if _, err := os.Stat(o.ResultsDir); err != nil {
+			return s, nil
+		}
+	} else {
+		if s.st, err = store.Open(o.ResultsDir); err != nil {
+			h.Close()
 			return nil, err
 		}
-		unlock, err := st.Lock(ctx, cfg.Results.LockTimeout.D())
-		if err != nil {
+		if s.unlock, err = s.st.Lock(ctx, cfg.Results.LockTimeout.D()); err != nil {
+			h.Close()
 			return nil, err
 		}
-		defer unlock()
-		out.Problems = readHistory(st, h)
 	}
+	wantBanner := o.Report != nil && o.Report.MotdPath != ""
+	s.past, rc.History, s.out.Problems = readHistory(s.st, h, wantBanner)
+	return s, nil
+}
 
+// run runs the selected checks and returns the record.
+func (s *runState) run(ctx context.Context) *record.Record {
+	h := s.rc.Host
 	rec := &record.Record{
 		Schema:      record.SchemaVersion,
-		ToolVersion: o.Version,
+		ToolVersion: s.o.Version,
 		BootID:      h.BootID,
-		Trigger:     o.Trigger,
+		Trigger:     s.o.Trigger,
 	}
 	if h.Offline {
-		rec.Sysroot = o.Root
+		rec.Sysroot = s.o.Root
 	}
 	rec.Hostname, _ = os.Hostname()
 	r := &selftest.Runner{
-		Host:       h,
-		Checks:     checks,
-		RunTimeout: cfg.Checks.RunTimeout.D(),
+		RunContext: s.rc,
+		Checks:     s.checks,
+		RunTimeout: s.cfg.Checks.RunTimeout.D(),
 		Disabled:   map[string]string{},
 		Demoted:    map[string]bool{},
-		OnResult:   o.OnResult,
+		OnResult:   s.o.OnResult,
 	}
-	for id, file := range cfg.DisabledBy {
+	for id, file := range s.cfg.DisabledBy {
 		r.Disabled[id] = "disabled by configuration " + file
 	}
-	for id := range cfg.DemotedBy {
+	for id := range s.cfg.DemotedBy {
 		r.Demoted[id] = true
 	}
 	if h.SystemdBooted() {
@@ -186,26 +230,46 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		}
 	}
 	r.Run(ctx, rec)
-	out.Record = rec
+	return rec
+}
 
+// conclude applies the [health] policy, saves the record and the state
+// that follows from it, reports, and requests the reboot health decided.
+func (s *runState) conclude(ctx context.Context, rec *record.Record) *Outcome {
+	o, h, cfg, out := s.o, s.rc.Host, s.cfg, s.out
+	out.Record = rec
+	saving := !o.NoSave
 	// The [health] policy acts only on the verdict of a boot: a manual
 	// run or a deployment-change run (the host is still on the old boot)
 	// never reboots or rolls back. It runs before the save so the record
 	// carries the decision, and the reboot is requested after the save.
 	var pending *health.Pending
-	if st != nil && o.Trigger == record.TriggerBoot && !h.Offline {
-		env := &health.Env{Store: st, Policy: cfg.Health, BootID: h.BootID, Commands: h.Commands, Tool: o.HealthTool, Rebooter: o.Rebooter}
+	if saving && o.Trigger == record.TriggerBoot && !h.Offline {
+		env := &health.Env{Store: s.st, Policy: cfg.Health, BootID: h.BootID, Commands: h.Commands, Tool: o.HealthTool, Rebooter: o.Rebooter}
 		pending, out.HealthErr = health.Prepare(ctx, env, rec)
 	}
-	if st != nil {
-		out.Path, out.SaveErr = save(st, h, rec, cfg.Results.Keep)
+	if saving {
+		out.Path, out.SaveErr = save(s.st, s.rc, rec, cfg.Results.Keep)
 		if dir := cfg.Report.TextfileDir; dir != "" && out.Path != "" {
-			out.ReportErr = report.WriteTextfile(dir, rec)
+			// Bounded: the directory is node_exporter's, and the reboot below
+			// must not wait on it.
+			tctx, cancel := context.WithTimeout(ctx, report.TextfileTimeout)
+			out.ReportErr = report.WriteTextfile(tctx, dir, rec)
+			cancel()
 		}
 	}
 	if o.Report != nil {
-		report.Emit(rec, *o.Report)
-		if o.Report.Journal && rec.Health != nil {
+		ro := *o.Report
+		// The motd leads with the banner of an automatic rollback no
+		// admin acknowledged, this run's own included, from the records
+		// read before the run: the directory is not read again.
+		runs := s.past.runs
+		if out.Path != "" {
+			runs = append(runs[:len(runs):len(runs)], rec)
+		}
+		ro.Banner = notice.MotdLines(notice.Unacknowledged(runs, s.past.ack))
+		report.Emit(rec, ro)
+		if ro.Journal && rec.Health != nil {
 			_ = health.SendJournal(rec.ID, rec.Health)
 		}
 	}
@@ -214,12 +278,12 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if pending != nil && out.Path != "" && out.SaveErr == nil {
 		if err := pending.Reboot(ctx); err != nil {
 			out.HealthErr = err
-			if _, err := st.SaveRun(rec); err != nil {
+			if _, err := s.st.SaveRun(rec); err != nil {
 				out.SaveErr = err
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // ReadBootID returns the kernel's id of this boot, without dashes as
@@ -243,10 +307,22 @@ type lastDeployment struct {
 	Previous       *record.Deployment `json:"previous,omitempty"`
 }
 
-// readHistory fills h.History from the state files. Garbled files are
+// past is what readHistory read of the run records beyond the History:
+// the records and the acknowledgement the motd banner is made from.
+type past struct {
+	runs []*record.Record
+	ack  *notice.Ack
+}
+
+// readHistory reads, once, what earlier runs left in st: the last booted
+// deployment, the last boot's health action, a pending expectation, and,
+// with wantBanner, the records and ack behind the unacknowledged-rollback
+// banner. The run records are read only when something needs them: a
+// last boot to take the action of, or the banner. Garbled files are
 // returned as problems; they never stop the run.
-func readHistory(st *store.Store, h *selftest.Host) []string {
+func readHistory(st *store.Store, h *selftest.Host, wantBanner bool) (past, selftest.History, []string) {
 	var problems []string
+	var hist selftest.History
 	var ld lastDeployment
 	if ok, err := st.ReadJSON(store.LastDeploymentFile, &ld); err != nil {
 		problems = append(problems, err.Error())
@@ -254,29 +330,46 @@ func readHistory(st *store.Store, h *selftest.Host) []string {
 		if ld.BootID == h.BootID && h.BootID != "" {
 			// Another run on this boot already recorded it: compare with
 			// the boot before.
-			h.History.LastDeployment, h.History.LastBootID = ld.Previous, ld.PreviousBootID
+			hist.LastDeployment, hist.LastBootID = ld.Previous, ld.PreviousBootID
 		} else {
-			h.History.LastDeployment, h.History.LastBootID = ld.Deployment, ld.BootID
+			hist.LastDeployment, hist.LastBootID = ld.Deployment, ld.BootID
+		}
+	}
+	var p past
+	if hist.LastBootID != "" || wantBanner {
+		// Unreadable run records are skipped here as everywhere
+		// (store.Runs); `results` and `status` name them.
+		runs, _, err := st.Runs(store.Filter{})
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+		p.runs = runs
+	}
+	if wantBanner {
+		var err error
+		if p.ack, err = notice.ReadAck(st); err != nil {
+			problems = append(problems, err.Error())
 		}
 	}
 	// The last boot's health action, so deployment.transition can name a
 	// rollback atomic-selftest ordered.
-	if err := notice.ReadLastAction(st, &h.History); err != nil {
-		problems = append(problems, err.Error())
+	if r := notice.LastAction(p.runs, hist.LastBootID); r != nil {
+		hist.LastAction, hist.LastActionRecord = r.Health, r.ID
 	}
 	var ex record.Expectation
 	if ok, err := st.ReadJSON(store.ExpectFile, &ex); err != nil {
 		problems = append(problems, err.Error())
 	} else if ok && (ex.CreatedBootID == "" || ex.CreatedBootID != h.BootID) && !h.Offline {
-		h.History.Expectation = &ex
+		hist.Expectation = &ex
 	}
-	return problems
+	return p, hist, problems
 }
 
 // save writes the record and the state that follows from it.
-func save(st *store.Store, h *selftest.Host, rec *record.Record, keep int) (string, error) {
-	if h.History.Expectation != nil && rec.Expectation == nil {
-		rec.Expectation = h.History.Expectation
+func save(st *store.Store, rc *selftest.RunContext, rec *record.Record, keep int) (string, error) {
+	h := rc.Host
+	if rc.History.Expectation != nil && rec.Expectation == nil {
+		rec.Expectation = rc.History.Expectation
 	}
 	// SaveRun syncs the directory: the record is durable before anything
 	// that depends on it changes.

@@ -2,14 +2,18 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/report"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
@@ -19,7 +23,7 @@ func deploymentRegistry(checksum string, seen *selftest.History) *selftest.Regis
 	reg := &selftest.Registry{}
 	reg.Register(&selftest.Check{ID: "fake.deployment", Criterion: "C3", Required: true, Description: "d",
 		Run: func(_ context.Context, t *selftest.T) {
-			*seen = t.Host.History
+			*seen = t.History
 			t.UpdateRecord(func(r *record.Record) { r.Deployment = &record.Deployment{OSName: "os", Checksum: checksum} })
 		}})
 	return reg
@@ -95,6 +99,80 @@ func TestHistoryAcrossRunsOfOneBoot(t *testing.T) {
 	}
 }
 
+// The session reads the last boot's health action from its run records
+// and hands it to the checks: the rollback, even when a later run of that
+// boot refused to act again, and nothing of another boot.
+func TestHistoryCarriesTheLastBootsAction(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := store.Open(dir)
+	if err := st.WriteJSON(store.LastDeploymentFile, lastDeployment{BootID: "lastboot", Deployment: &record.Deployment{Checksum: "c2"}}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i, h := range []*record.Health{
+		{Action: record.HealthRollback, Failing: []record.FailingCheck{{ID: "runtime.service"}}},
+		{Action: record.HealthRefused, Reason: "already rolled back"},
+	} {
+		rec := &record.Record{Schema: record.SchemaVersion, BootID: "lastboot", Start: time.Now().Add(time.Duration(i-10) * time.Minute), Health: h}
+		if _, err := st.SaveRun(rec); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rec.ID)
+	}
+	if _, err := st.SaveRun(&record.Record{Schema: record.SchemaVersion, BootID: "lastbootX", Start: time.Now().Add(-time.Minute),
+		Health: &record.Health{Action: record.HealthReboot}}); err != nil {
+		t.Fatal(err)
+	}
+	_, seen := run(t, dir, "c1")
+	if seen.LastActionRecord != ids[0] || seen.LastAction == nil || seen.LastAction.Action != record.HealthRollback {
+		t.Fatalf("history %+v, want the rollback %s", seen, ids[0])
+	}
+}
+
+// --no-save reads the history read-only: the checks see what earlier runs
+// left, and nothing is written, made or locked.
+func TestNoSaveReadsHistoryReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := store.Open(dir)
+	if err := st.WriteJSON(store.LastDeploymentFile, lastDeployment{BootID: "previous-boot", Deployment: &record.Deployment{Checksum: "c0"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := listDir(t, dir)
+	var seen selftest.History
+	out, err := Run(context.Background(), Options{ResultsDir: dir, NoSave: true, Registry: deploymentRegistry("c1", &seen), Config: config.Defaults()})
+	if err != nil || out.Path != "" || len(out.Problems) != 0 {
+		t.Fatalf("run: %v %q %v", err, out.Path, out.Problems)
+	}
+	if seen.LastDeployment == nil || seen.LastDeployment.Checksum != "c0" {
+		t.Fatalf("history under --no-save: %+v", seen)
+	}
+	if after := listDir(t, dir); after != before {
+		t.Errorf("--no-save changed the results directory: %s, was %s", after, before)
+	}
+	// A results directory that is not there is not made.
+	missing := filepath.Join(t.TempDir(), "none")
+	if _, err := Run(context.Background(), Options{ResultsDir: missing, NoSave: true, Registry: deploymentRegistry("c1", &seen), Config: config.Defaults()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("--no-save made %s: %v", missing, err)
+	}
+}
+
+func listDir(t *testing.T, dir string) string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		fi, _ := e.Info()
+		names = append(names, fmt.Sprintf("%s/%d/%s", e.Name(), fi.Size(), fi.ModTime().Format(time.RFC3339Nano)))
+	}
+	return strings.Join(names, " ")
+}
+
 func TestGarbledStateIsReportedNotFatal(t *testing.T) {
 	dir := t.TempDir()
 	st, _ := store.Open(dir)
@@ -147,5 +225,44 @@ func TestTextfileDir(t *testing.T) {
 	}
 	if _, err := store.ReadRecord(out.Path); err != nil {
 		t.Errorf("the record was lost with the textfile: %v", err)
+	}
+}
+
+// The motd leads with the banner of an automatic rollback nobody has
+// acknowledged, from the records the session read before the run, until
+// an admin acknowledges it; --no-save runs show it too.
+func TestMotdBannerFromTheHistory(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := store.Open(dir)
+	rb := &record.Record{Schema: record.SchemaVersion, BootID: "earlier-boot", Start: time.Now().Add(-time.Hour),
+		Health: &record.Health{Action: record.HealthRollback, Failing: []record.FailingCheck{{ID: "runtime.service", Message: "docker.service is failed"}},
+			From: &record.Deployment{Checksum: "c2", Version: "12.3"}, To: &record.Deployment{Checksum: "c1", Version: "12.2"}}}
+	if _, err := st.SaveRun(rb); err != nil {
+		t.Fatal(err)
+	}
+	motd := filepath.Join(t.TempDir(), "atomic-selftest")
+	runMotd := func(noSave bool) []string {
+		t.Helper()
+		var seen selftest.History
+		if _, err := Run(context.Background(), Options{ResultsDir: dir, NoSave: noSave, Registry: deploymentRegistry("c1", &seen),
+			Config: config.Defaults(), Report: &report.Options{MotdPath: motd}}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(motd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	for _, noSave := range []bool{false, true} {
+		if l := runMotd(noSave); len(l) != 3 || !strings.HasPrefix(l[0], "atomic-selftest: rolled back from 12.3") || !strings.Contains(l[0], "runtime.service failed: docker.service is failed") {
+			t.Fatalf("no-save %v: motd %q", noSave, l)
+		}
+	}
+	if _, err := notice.Acknowledge(context.Background(), dir, "this-boot", time.Second, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if l := runMotd(false); len(l) != 1 || !strings.HasPrefix(l[0], "atomic-selftest: PASS") {
+		t.Fatalf("after ack: motd %q", l)
 	}
 }

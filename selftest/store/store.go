@@ -56,6 +56,9 @@ var (
 // Store is a results directory.
 type Store struct {
 	Dir string
+	// saved is the file name of the record SaveRun wrote last, which
+	// Prune never removes.
+	saved string
 }
 
 // Open returns the store at dir, creating it 0700 if missing and tightening
@@ -303,8 +306,9 @@ func readBounded(path string) ([]byte, error) {
 	return data, nil
 }
 
-// RunName returns the file name of a run record: sortable by start time,
-// and naming the boot.
+// RunName returns the file name of a record without a sequence number:
+// its start time and boot (what older versions named records by; the
+// store names them by RunID).
 func RunName(rec *record.Record) string {
 	boot := rec.BootID
 	if len(boot) > 8 {
@@ -316,11 +320,14 @@ func RunName(rec *record.Record) string {
 	return runPrefix + rec.Start.UTC().Format("20060102T150405.000000Z") + "-" + boot + ".json"
 }
 
-// SaveRun writes rec as a new run record, setting rec.ID, and returns the
-// path. The caller holds the lock.
+// SaveRun writes rec as a run record named by RunID (setting rec.ID when
+// it has none) and returns the path. The caller holds the lock.
 func (s *Store) SaveRun(rec *record.Record) (string, error) {
-	name := RunName(rec)
-	rec.ID = strings.TrimSuffix(name, ".json")
+	id, err := s.RunID(rec)
+	if err != nil {
+		return "", err
+	}
+	name := id + ".json"
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return "", fmt.Errorf("encoding run record: %w", err)
@@ -328,6 +335,7 @@ func (s *Store) SaveRun(rec *record.Record) (string, error) {
 	if err := WriteFile(s.Dir, name, append(data, '\n')); err != nil {
 		return "", err
 	}
+	s.saved = name
 	return filepath.Join(s.Dir, name), nil
 }
 
@@ -424,24 +432,4 @@ func DecodeRecord(data []byte) (*record.Record, error) {
 		}
 	}
 	return &rec, nil
-}
-
-// Prune removes the oldest run records beyond keep; the removals are
-// durable after the next Sync. The caller holds the lock.
-func (s *Store) Prune(keep int) (removed int, err error) {
-	if keep < 1 {
-		keep = 1
-	}
-	names, err := s.runFiles()
-	if err != nil {
-		return 0, err
-	}
-	for len(names) > keep {
-		if err := os.Remove(filepath.Join(s.Dir, names[0])); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return removed, classify(fmt.Errorf("pruning %s: %w", names[0], err))
-		}
-		removed++
-		names = names[1:]
-	}
-	return removed, nil
 }

@@ -34,7 +34,7 @@ func offlineChecks(t *testing.T) []*selftest.Check {
 // /dev/zero would never return.
 func runHostile(t *testing.T, img *ostreetest.Hostile) map[string]record.Result {
 	t.Helper()
-	h := selftest.NewHost(img.Dir, nil)
+	h := selftest.NewRunContext(selftest.NewHost(img.Dir), nil)
 	if !h.Offline {
 		t.Fatal("a --sysroot host is not offline")
 	}
@@ -44,7 +44,7 @@ func runHostile(t *testing.T, img *ostreetest.Hostile) map[string]record.Result 
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		(&selftest.Runner{Host: h, Checks: offlineChecks(t)}).Run(ctx, rec)
+		(&selftest.Runner{RunContext: h, Checks: offlineChecks(t)}).Run(ctx, rec)
 	}()
 	select {
 	case <-done:

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/cloudinithost"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
@@ -49,15 +50,15 @@ func copyTree(t testing.TB, name string) string {
 
 // hostAt is a host rooted at root that reads /run and the running host
 // name from the tree as a live host would.
-func hostAt(root string) *selftest.Host {
+func hostAt(root string) *selftest.RunContext {
 	cfg := config.Defaults()
 	cfg.Cloudinit.RequireVirtualized = false
-	h := selftest.NewHost(root, cfg)
+	h := selftest.NewRunContext(selftest.NewHost(root), cfg)
 	h.Offline = false
 	return h
 }
 
-func run(t testing.TB, h *selftest.Host, id string) record.Result {
+func run(t testing.TB, h *selftest.RunContext, id string) record.Result {
 	t.Helper()
 	return checktest.One(t, h, checktest.Registered(t, id))
 }
@@ -73,7 +74,7 @@ func write(t *testing.T, root, rel, data string) {
 
 func instance(t *testing.T, root string) string {
 	t.Helper()
-	p, err := rootfs.Resolve(root, instanceDir)
+	p, err := rootfs.Resolve(root, cloudinithost.InstanceDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,54 +252,43 @@ func TestNothingRequested(t *testing.T) {
 	}
 }
 
-type fakeSystemd struct {
-	selftest.Systemd
-	virt string
-	err  error
-}
-
-func (f fakeSystemd) Manager(context.Context) (record.ManagerState, error) {
-	return record.ManagerState{Virtualization: f.virt}, f.err
-}
-func (f fakeSystemd) Close() {}
-
 // The checks skip where cloud-init is missing or disabled, and on bare
 // metal when cloudinit.require_virtualized is set.
 func TestApplies(t *testing.T) {
 	cases := []struct {
 		name  string
-		setup func(root string, h *selftest.Host)
+		setup func(root string, h *selftest.RunContext)
 		want  string
 	}{
-		{"virtual machine", func(root string, h *selftest.Host) {
-			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: "kvm"}, nil }
+		{"virtual machine", func(root string, h *selftest.RunContext) {
+			h.NewSystemd = (&checktest.Systemd{State: record.ManagerState{Virtualization: "kvm"}}).Open
 		}, ""},
-		{"bare metal", func(root string, h *selftest.Host) {
-			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: ""}, nil }
+		{"bare metal", func(root string, h *selftest.RunContext) {
+			h.NewSystemd = (&checktest.Systemd{State: record.ManagerState{Virtualization: ""}}).Open
 		}, "the host is not virtualised (systemd's Virtualization property: none)"},
-		{"container", func(root string, h *selftest.Host) {
-			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: "docker"}, nil }
+		{"container", func(root string, h *selftest.RunContext) {
+			h.NewSystemd = (&checktest.Systemd{State: record.ManagerState{Virtualization: "docker"}}).Open
 		}, "the host is not virtualised (systemd's Virtualization property says container docker, not a virtual machine)"},
-		{"bare metal but not required", func(root string, h *selftest.Host) {
+		{"bare metal but not required", func(root string, h *selftest.RunContext) {
 			h.Config.Cloudinit.RequireVirtualized = false
-			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: ""}, nil }
+			h.NewSystemd = (&checktest.Systemd{State: record.ManagerState{Virtualization: ""}}).Open
 		}, ""},
-		{"not installed", func(root string, h *selftest.Host) {
+		{"not installed", func(root string, h *selftest.RunContext) {
 			os.Remove(filepath.Join(root, "usr/bin/cloud-init"))
 			os.Remove(filepath.Join(root, "etc/cloud/cloud.cfg"))
 		}, "cloud-init is not installed"},
-		{"disabled", func(root string, h *selftest.Host) {
+		{"disabled", func(root string, h *selftest.RunContext) {
 			write(t, root, "etc/cloud/cloud-init.disabled", "")
 		}, "cloud-init is disabled (/etc/cloud/cloud-init.disabled exists)"},
-		{"disabled on the command line", func(root string, h *selftest.Host) {
+		{"disabled on the command line", func(root string, h *selftest.RunContext) {
 			write(t, root, "proc/cmdline", "root=/dev/vda1 cloud-init=disabled quiet\n")
 		}, "cloud-init is disabled (cloud-init=disabled on the kernel command line)"},
 		// Ignition's result file (coreos/ignition internal/distro/distro.go)
 		// or its kernel arguments: Ignition provisioned the host.
-		{"provisioned by Ignition", func(root string, h *selftest.Host) {
+		{"provisioned by Ignition", func(root string, h *selftest.RunContext) {
 			write(t, root, "etc/.ignition-result.json", `{"provisioningBootID":"0b5c3b6e-4a47-4a63-9a7c-5b0f4a4c1d2e","provisioningDate":"2026-12-01T10:00:00Z","userConfigProvided":true}`)
 		}, "provisioned by Ignition (/etc/.ignition-result.json exists), not cloud-init: ignition.provisioned judges it"},
-		{"Ignition on the command line", func(root string, h *selftest.Host) {
+		{"Ignition on the command line", func(root string, h *selftest.RunContext) {
 			write(t, root, "proc/cmdline", "root=UUID=x ignition.platform.id=qemu quiet\n")
 		}, "provisioned by Ignition (ignition.platform.id=qemu is on the kernel command line)"},
 	}
@@ -307,9 +297,9 @@ func TestApplies(t *testing.T) {
 			root := copyTree(t, "cloudinit-26.2")
 			h := hostAt(root)
 			h.Config.Cloudinit.RequireVirtualized = true
-			h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return fakeSystemd{virt: "kvm"}, nil }
+			h.NewSystemd = (&checktest.Systemd{State: record.ManagerState{Virtualization: "kvm"}}).Open
 			c.setup(root, h)
-			got := applies(context.Background(), h)
+			got := cloudinithost.NeedCloudInit(context.Background(), h)
 			if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
 				t.Fatalf("applies = %q, want %q", got, c.want)
 			}
@@ -324,10 +314,10 @@ func TestVirtualizationFallback(t *testing.T) {
 	}
 	h := hostAt(t.TempDir())
 	h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return nil, errors.New("no bus") }
-	v, how := virtualization(context.Background(), h)
+	v, how := cloudinithost.Virtualization(context.Background(), h.Host)
 	out, _ := exec.Command("systemd-detect-virt").Output()
 	want := strings.TrimSpace(string(out))
-	if containerTypes[want] {
+	if cloudinithost.ContainerTypes[want] {
 		want = "none"
 	}
 	if v != want || !strings.HasPrefix(how, "systemd-detect-virt") {

@@ -10,7 +10,9 @@
 // instance directory /var/lib/cloud/instance (cloud-config.txt,
 // scripts/, sem/, boot-finished), the NoCloud seed (17.x), and
 // /etc/cloud/cloud.cfg(.d) for the default user. The formats follow
-// cloud-init 17.1 (what Fedora Atomic shipped) and 26.2; see records.go.
+// cloud-init 17.1 (what Fedora Atomic shipped) and 26.2; see
+// selftest/cloudinitfmt (the formats) and checks/internal/cloudinithost
+// (where cloud-init keeps them, and whether it applies).
 // Every read is bounded and symbolic links are resolved inside the root,
 // so a hostile or broken tree is a finding, never a crash.
 package cloudinit

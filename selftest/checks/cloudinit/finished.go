@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/cloudinithost"
 )
 
 func init() {
@@ -16,29 +17,29 @@ func init() {
 		Required:    true,
 		Description: "cloud-init ran all its stages to the end on this boot with no errors (status.json, result.json, boot-finished)",
 		Timeout:     30 * time.Second,
-		Applies:     applies,
+		Applies:     cloudinithost.NeedCloudInit,
 		Offline:     true,
 		Run:         checkFinished,
 	})
 }
 
 func checkFinished(_ context.Context, t *selftest.T) {
-	r := tree{t.Host}
-	st, stPath, err := r.status()
+	r := cloudinithost.Tree{H: t.Host}
+	st, stPath, err := r.Status()
 	if err != nil {
 		t.Fail("cloud-init's status is unreadable: %v", err)
 		return
 	}
 	if st == nil {
-		t.Evidence("status.json", "written by cloud-init", "missing from "+runDir+" and "+dataDir)
-		t.Fail("cloud-init did not run: no status.json in %s or %s", runDir, dataDir)
+		t.Evidence("status.json", "written by cloud-init", "missing from "+cloudinithost.RunDir+" and "+cloudinithost.DataDir)
+		t.Fail("cloud-init did not run: no status.json in %s or %s", cloudinithost.RunDir, cloudinithost.DataDir)
 		return
 	}
 	t.Evidence("status.json", "", stPath)
 	t.Detail("datasource", st.Datasource)
 	var problems []string
-	if !t.Host.Offline && !strings.HasPrefix(stPath, runDir) {
-		problems = append(problems, fmt.Sprintf("cloud-init did not run on this boot: no %s/status.json, only an earlier boot's %s", runDir, stPath))
+	if !t.Host.Offline && !strings.HasPrefix(stPath, cloudinithost.RunDir) {
+		problems = append(problems, fmt.Sprintf("cloud-init did not run on this boot: no %s/status.json, only an earlier boot's %s", cloudinithost.RunDir, stPath))
 	}
 	if st.Running != "" {
 		problems = append(problems, fmt.Sprintf("cloud-init is still in stage %s", st.Running))
@@ -69,7 +70,7 @@ func checkFinished(_ context.Context, t *selftest.T) {
 	if f := st.Stage("modules-final"); f == nil || f.Finished == nil {
 		problems = append(problems, "the final stage (modules-final) did not finish")
 	}
-	res, resPath, err := r.result()
+	res, resPath, err := r.Result()
 	switch {
 	case err != nil:
 		problems = append(problems, fmt.Sprintf("cloud-init's result is unreadable: %v", err))
@@ -83,8 +84,8 @@ func checkFinished(_ context.Context, t *selftest.T) {
 			problems = append(problems, fmt.Sprintf("%s lists errors: %s", resPath, strings.Join(res.Errors, "; ")))
 		}
 	}
-	bf := instanceDir + "/boot-finished"
-	ok, err := r.exists(bf)
+	bf := cloudinithost.InstanceDir + "/boot-finished"
+	ok, err := r.Exists(bf)
 	if err != nil {
 		problems = append(problems, fmt.Sprintf("%s: %v", bf, err))
 	} else {
@@ -93,11 +94,7 @@ func checkFinished(_ context.Context, t *selftest.T) {
 			problems = append(problems, bf+" is missing: the final module did not run")
 		}
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("cloud-init ran all its stages to the end without errors (datasource %s)", orNone([]string{st.Datasource}))
+	t.Conclude(problems, "cloud-init ran all its stages to the end without errors (datasource %s)", orNone([]string{st.Datasource}))
 }
 
 func orNone(l []string) string {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/cloudinithost"
+	"github.com/atomic-selftest/atomic-selftest/selftest/cloudinitfmt"
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
@@ -16,7 +18,7 @@ func init() {
 		Required:    true,
 		Description: "the running host name is the one the user-data or the datasource asked for",
 		Timeout:     30 * time.Second,
-		Applies:     applies,
+		Applies:     cloudinithost.NeedCloudInit,
 		Run:         checkHostname,
 		// Not Offline: the running host name cannot be read from an image.
 	})
@@ -26,14 +28,14 @@ func init() {
 // to set and where that was read, following cloud-init's
 // util.get_hostname_fqdn: the user-data's fqdn, then its hostname, then
 // the datasource's local-hostname. It returns "" when nothing was asked.
-func requestedHostname(r tree, cc *CloudConfig) (host, fqdn, from string, err error) {
+func requestedHostname(r cloudinithost.Tree, cc *cloudinitfmt.CloudConfig) (host, fqdn, from string, err error) {
 	split := func(n string) (string, string) {
 		if i := strings.IndexByte(n, '.'); i > 0 {
 			return n[:i], n
 		}
 		return n, ""
 	}
-	ccPath := instanceDir + "/cloud-config.txt"
+	ccPath := cloudinithost.InstanceDir + "/cloud-config.txt"
 	switch {
 	case cc != nil && cc.FQDN != "":
 		host, fqdn = split(cc.FQDN)
@@ -45,15 +47,15 @@ func requestedHostname(r tree, cc *CloudConfig) (host, fqdn, from string, err er
 		host, fqdn = split(cc.Hostname)
 		return host, fqdn, ccPath + " hostname", nil
 	}
-	id, err := r.instanceData()
+	id, err := r.InstanceData()
 	if err != nil {
 		return "", "", "", err
 	}
 	if id != nil && id.LocalHostname != "" {
 		host, fqdn = split(id.LocalHostname)
-		return host, fqdn, runDir + "/instance-data.json v1.local_hostname", nil
+		return host, fqdn, cloudinithost.RunDir + "/instance-data.json v1.local_hostname", nil
 	}
-	seed, seedPath, err := r.seedMetaData()
+	seed, seedPath, err := r.SeedMetaData()
 	if err != nil {
 		return "", "", "", err
 	}
@@ -65,8 +67,8 @@ func requestedHostname(r tree, cc *CloudConfig) (host, fqdn, from string, err er
 }
 
 func checkHostname(_ context.Context, t *selftest.T) {
-	r := tree{t.Host}
-	cc, err := r.cloudConfig()
+	r := cloudinithost.Tree{H: t.Host}
+	cc, err := r.CloudConfig()
 	if err != nil {
 		t.Fail("%v", err)
 		return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/cloudinithost"
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
@@ -21,7 +22,7 @@ func init() {
 		Required:    true,
 		Description: "every user script and runcmd ran (per-instance semaphores) and none failed",
 		Timeout:     30 * time.Second,
-		Applies:     applies,
+		Applies:     cloudinithost.NeedCloudInit,
 		Offline:     true,
 		Run:         checkScripts,
 	})
@@ -44,14 +45,14 @@ var (
 )
 
 func checkScripts(_ context.Context, t *selftest.T) {
-	r := tree{t.Host}
-	cc, err := r.cloudConfig()
+	r := cloudinithost.Tree{H: t.Host}
+	cc, err := r.CloudConfig()
 	if err != nil {
 		t.Fail("%v", err)
 		return
 	}
-	scriptsDir := instanceDir + "/scripts"
-	all, err := r.list(scriptsDir)
+	scriptsDir := cloudinithost.InstanceDir + "/scripts"
+	all, err := r.List(scriptsDir)
 	if err != nil {
 		t.Fail("%v", err)
 		return
@@ -59,7 +60,7 @@ func checkScripts(_ context.Context, t *selftest.T) {
 	var scripts []string
 	for _, n := range all {
 		// Subdirectories (vendor/) hold vendor scripts, not the user's.
-		if ok, _ := r.isDir(scriptsDir + "/" + n); !ok {
+		if ok, _ := isDir(r, scriptsDir+"/"+n); !ok {
 			scripts = append(scripts, n)
 		}
 	}
@@ -70,7 +71,7 @@ func checkScripts(_ context.Context, t *selftest.T) {
 	}
 	var problems []string
 	semOK := func(name string) bool {
-		ok, err := r.exists(instanceDir + "/sem/" + name)
+		ok, err := r.Exists(cloudinithost.InstanceDir + "/sem/" + name)
 		if err != nil {
 			problems = append(problems, err.Error())
 		}
@@ -88,7 +89,7 @@ func checkScripts(_ context.Context, t *selftest.T) {
 		}
 	}
 	ran := semOK(semScriptsUser) || semOK("config_scripts-user")
-	failed, unnamed, err := r.failedScripts()
+	failed, unnamed, err := failedScripts(r)
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -107,11 +108,7 @@ func checkScripts(_ context.Context, t *selftest.T) {
 	if len(failed) == 0 && unnamed != "" {
 		problems = append(problems, "the scripts_user module failed: "+unnamed)
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("%d user script(s) ran without failure: %s", len(scripts), strings.Join(scripts, ", "))
+	t.Conclude(problems, "%d user script(s) ran without failure: %s", len(scripts), strings.Join(scripts, ", "))
 }
 
 func presence(ok bool) string {
@@ -121,8 +118,8 @@ func presence(ok bool) string {
 	return "missing"
 }
 
-func (r tree) isDir(p string) (bool, error) {
-	fi, err := r.h.Stat(p)
+func isDir(r cloudinithost.Tree, p string) (bool, error) {
+	fi, err := r.H.Stat(p)
 	return err == nil && fi.IsDir(), nil
 }
 
@@ -130,9 +127,9 @@ func (r tree) isDir(p string) (bool, error) {
 // is known of the failure, and the scripts_user error when no name could
 // be found for it. Names come from the error in status.json (23.x and
 // later) or from cloud-init.log (earlier releases name them only there).
-func (r tree) failedScripts() (map[string]string, string, error) {
+func failedScripts(r cloudinithost.Tree) (map[string]string, string, error) {
 	failed := map[string]string{}
-	st, _, err := r.status()
+	st, _, err := r.Status()
 	if err != nil || st == nil {
 		return failed, "", err
 	}
@@ -155,7 +152,7 @@ func (r tree) failedScripts() (map[string]string, string, error) {
 	if moduleErr == "" || len(failed) > 0 {
 		return failed, moduleErr, nil
 	}
-	tail, err := r.h.ReadTail(logFile, rootfs.LogTail)
+	tail, err := r.H.ReadTail(cloudinithost.LogFile, rootfs.LogTail)
 	if err != nil {
 		return failed, moduleErr, nil
 	}
@@ -164,7 +161,7 @@ func (r tree) failedScripts() (map[string]string, string, error) {
 		if path.Base(path.Dir(p)) != "scripts" {
 			continue // per-boot, per-once or vendor scripts
 		}
-		failed[path.Base(p)] = "exit status " + string(m[2]) + " in " + logFile
+		failed[path.Base(p)] = "exit status " + string(m[2]) + " in " + cloudinithost.LogFile
 	}
 	return failed, moduleErr, nil
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/cloudinithost"
 )
 
 func init() {
@@ -22,7 +23,7 @@ func init() {
 		Required:    true,
 		Description: "every ssh key the user-data and the datasource asked for is in the user's authorized_keys",
 		Timeout:     30 * time.Second,
-		Applies:     applies,
+		Applies:     cloudinithost.NeedCloudInit,
 		Offline:     true,
 		Run:         checkSSHKey,
 	})
@@ -36,13 +37,13 @@ type keyRequest struct {
 }
 
 func checkSSHKey(_ context.Context, t *selftest.T) {
-	r := tree{t.Host}
-	cc, err := r.cloudConfig()
+	r := cloudinithost.Tree{H: t.Host}
+	cc, err := r.CloudConfig()
 	if err != nil {
 		t.Fail("%v", err)
 		return
 	}
-	id, err := r.instanceData()
+	id, err := r.InstanceData()
 	if err != nil {
 		t.Fail("%v", err)
 		return
@@ -55,7 +56,7 @@ func checkSSHKey(_ context.Context, t *selftest.T) {
 			}
 		}
 	}
-	ccPath := instanceDir + "/cloud-config.txt"
+	ccPath := cloudinithost.InstanceDir + "/cloud-config.txt"
 	if cc != nil {
 		add("", ccPath+" ssh_authorized_keys", cc.SSHAuthorizedKeys)
 		for _, u := range cc.Users {
@@ -68,9 +69,9 @@ func checkSSHKey(_ context.Context, t *selftest.T) {
 	}
 	// The datasource's public keys go to the default user (cc_ssh).
 	if id != nil {
-		add("", runDir+"/instance-data.json v1.public_ssh_keys", id.PublicSSHKeys)
+		add("", cloudinithost.RunDir+"/instance-data.json v1.public_ssh_keys", id.PublicSSHKeys)
 	} else {
-		seed, seedPath, err := r.seedMetaData()
+		seed, seedPath, err := r.SeedMetaData()
 		if err != nil {
 			t.Fail("%v", err)
 			return
@@ -83,7 +84,7 @@ func checkSSHKey(_ context.Context, t *selftest.T) {
 		t.Skip("no ssh key was requested (none in the user-data's cloud-config or the datasource's public keys)")
 		return
 	}
-	defUser, defFrom, err := r.defaultUser(cc)
+	defUser, defFrom, err := r.DefaultUser(cc)
 	if err != nil {
 		t.Fail("%v", err)
 		return
@@ -94,7 +95,7 @@ func checkSSHKey(_ context.Context, t *selftest.T) {
 		u := q.user
 		if u == "" {
 			if defUser == "" {
-				problems = append(problems, fmt.Sprintf("%s asks for a key for the default user, but %s names no default user", q.from, cloudCfg))
+				problems = append(problems, fmt.Sprintf("%s asks for a key for the default user, but %s names no default user", q.from, cloudinithost.CloudCfg))
 				continue
 			}
 			u = defUser
@@ -111,7 +112,7 @@ func checkSSHKey(_ context.Context, t *selftest.T) {
 	sort.Strings(users)
 	found := 0
 	for _, u := range users {
-		have, akPath, err := r.authorizedKeys(u)
+		have, akPath, err := authorizedKeys(r, u)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
@@ -132,11 +133,7 @@ func checkSSHKey(_ context.Context, t *selftest.T) {
 			problems = append(problems, fmt.Sprintf("key %s requested by %s is not in %s of user %s", name, q.from, akPath, u))
 		}
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("all %d requested ssh key(s) are installed (%s)", found, strings.Join(users, ", "))
+	t.Conclude(problems, "all %d requested ssh key(s) are installed (%s)", found, strings.Join(users, ", "))
 }
 
 func describeKey(pub ssh.PublicKey, comment string) string {
@@ -157,13 +154,13 @@ func short(s string) string {
 // authorizedKeys returns the keys in a user's ~/.ssh/authorized_keys (the
 // file cloud-init writes by default), keyed by their wire form so options
 // and comments do not matter.
-func (r tree) authorizedKeys(user string) (map[string]bool, string, error) {
-	home, err := r.home(user)
+func authorizedKeys(r cloudinithost.Tree, user string) (map[string]bool, string, error) {
+	home, err := home(r, user)
 	if err != nil {
 		return nil, "", err
 	}
 	p := path.Join(home, ".ssh", "authorized_keys")
-	b, err := r.read(p)
+	b, err := r.Read(p)
 	if err != nil {
 		return nil, p, err
 	}
@@ -185,9 +182,9 @@ func (r tree) authorizedKeys(user string) (map[string]bool, string, error) {
 // home finds a user's home directory in /etc/passwd, and in
 // /usr/lib/passwd where the host uses nss-altfiles (Fedora Atomic's
 // system users).
-func (r tree) home(user string) (string, error) {
+func home(r cloudinithost.Tree, user string) (string, error) {
 	for _, f := range []string{"/etc/passwd", "/usr/lib/passwd"} {
-		b, err := r.read(f)
+		b, err := r.Read(f)
 		if err != nil {
 			return "", err
 		}

@@ -74,11 +74,7 @@ func checkBootcAgrees(ctx context.Context, t *selftest.T) {
 		})
 	}
 	t.Evidence("differences from the sysroot", "0", fmt.Sprint(len(diffs)))
-	if len(diffs) > 0 {
-		t.Fail("bootc disagrees with the sysroot: %s", strings.Join(diffs, "; "))
-		return
-	}
-	t.Pass("bootc agrees on %s", describeBootc(host))
+	t.ConcludeWith("bootc disagrees with the sysroot: ", diffs, "bootc agrees on %s", describeBootc(host))
 }
 
 func describeBootc(h *bootc.Host) string {

@@ -28,7 +28,7 @@ func init() {
 
 // needExpectation: an expectation on a host that is not OSTree-booted is a
 // failure of the expectation, so only the sysroot is required here.
-func needExpectation(ctx context.Context, h *selftest.Host) string {
+func needExpectation(ctx context.Context, h *selftest.RunContext) string {
 	if h.History.Expectation == nil {
 		return "no expectation left for this boot (atomic-selftest expect)"
 	}
@@ -36,9 +36,9 @@ func needExpectation(ctx context.Context, h *selftest.Host) string {
 }
 
 func checkExpected(ctx context.Context, t *selftest.T) {
-	ex := t.Host.History.Expectation
+	ex := t.History.Expectation
 	t.UpdateRecord(func(r *record.Record) { r.Expectation = ex })
-	s, b := booted(t)
+	s, b := ostreehost.Booted(t)
 	if b == nil {
 		return
 	}
@@ -80,7 +80,7 @@ func checkExpected(ctx context.Context, t *selftest.T) {
 		installed, how := rpm(p)
 		t.Evidence("package "+p, "layered and installed", fmt.Sprintf("origin: %s; rpm: %s", yesNo(inOrigin, "layered", "not layered"), how))
 		if !inOrigin {
-			diffs = append(diffs, fmt.Sprintf("package %s is not layered in the origin (layered: %s)", p, list(layered)))
+			diffs = append(diffs, fmt.Sprintf("package %s is not layered in the origin (layered: %s)", p, ostreehost.List(layered)))
 		}
 		if installed == no {
 			diffs = append(diffs, fmt.Sprintf("package %s is not in the rpm database", p))
@@ -97,11 +97,7 @@ func checkExpected(ctx context.Context, t *selftest.T) {
 			diffs = append(diffs, fmt.Sprintf("package %s is still in the rpm database", p))
 		}
 	}
-	if len(diffs) > 0 {
-		t.Fail("%s", strings.Join(diffs, "; "))
-		return
-	}
-	t.Pass("booted %s as expected", ostreehost.Describe(rec))
+	t.Conclude(diffs, "booted %s as expected", ostreehost.Describe(rec))
 }
 
 func yesNo(b bool, y, n string) string {
@@ -142,7 +138,7 @@ func rpmQuery(ctx context.Context, t *selftest.T) func(string) (tri, string) {
 	}
 	return func(p string) (tri, string) {
 		argv := []string{"rpm", "-q"}
-		if db := t.Host.Config.Deployment.RPMDBPath; db != "" {
+		if db := t.Config.Deployment.RPMDBPath; db != "" {
 			// outside the door: rpm takes a path: the root-prefixed one.
 			argv = append(argv, "--dbpath", t.Host.Path(db))
 		}

@@ -30,7 +30,7 @@ func init() {
 // in boot order, against the booted one. The run after a deployment
 // change (atomic-selftest-deployment.service) is where it says something.
 func checkPending(_ context.Context, t *selftest.T) {
-	s, b := booted(t)
+	s, b := ostreehost.Booted(t)
 	if b == nil {
 		return
 	}
@@ -56,7 +56,7 @@ func checkPending(_ context.Context, t *selftest.T) {
 		name = record.Short(nxt.Checksum)
 	}
 	if missing := missingBootFiles(t.Host, next); len(missing) > 0 {
-		t.Fail("%s to %s pending (%s), but it cannot boot: %s", tr.Kind, name, how, list(missing))
+		t.Fail("%s to %s pending (%s), but it cannot boot: %s", tr.Kind, name, how, ostreehost.List(missing))
 		return
 	}
 	t.Evidence("as the next boot will see it", "", tr.Reason)

@@ -111,11 +111,7 @@ func checkRpmOstreeAgrees(ctx context.Context, t *selftest.T) {
 	}
 	diffs := Compare(deps, s)
 	t.Evidence("deployments", fmt.Sprint(len(s.Deployments)), fmt.Sprint(len(deps)))
-	if len(diffs) > 0 {
-		t.Fail("rpm-ostree disagrees with the sysroot: %s", strings.Join(diffs, "; "))
-		return
-	}
-	t.Pass("rpm-ostree agrees on %d deployments (booted, checksums, order, packages)", len(deps))
+	t.ConcludeWith("rpm-ostree disagrees with the sysroot: ", diffs, "rpm-ostree agrees on %d deployments (booted, checksums, order, packages)", len(deps))
 }
 
 // Compare lists where rpm-ostree's deployments differ from the sysroot's.

@@ -7,10 +7,8 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
-	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 func init() {
@@ -26,14 +24,13 @@ func init() {
 }
 
 func checkTransition(_ context.Context, t *selftest.T) {
-	s, b := booted(t)
+	s, b := ostreehost.Booted(t)
 	if b == nil {
 		return
 	}
 	cur := ostreehost.Record(t.Host, s, b)
-	tr := Classify(t.Host.History.LastDeployment, cur)
-	actionRecord, action := lastAction(t)
-	if !Attribute(tr, actionRecord, action) {
+	tr := Classify(t.History.LastDeployment, cur)
+	if !Attribute(tr, t.History.LastActionRecord, t.History.LastAction) {
 		if def, loaderAt := defaultEntry(t.Host, s, b); def != nil {
 			Fallback(tr, ostreehost.Record(t.Host, s, def))
 			t.Evidence("bootloader configuration", "/boot/loader", "written "+loaderAt.Format(time.RFC3339)+", before this boot started "+cur.BootedAt.Format(time.RFC3339))
@@ -62,22 +59,6 @@ func checkTransition(_ context.Context, t *selftest.T) {
 	}
 }
 
-// lastAction returns the last boot's health action and its record's ID:
-// from the history the session read, or else from the run records of the
-// last boot, read here (the tool's own results directory, through
-// selftest/store's bounded reader, under the results lock the session
-// holds while checks run).
-func lastAction(t *selftest.T) (string, *record.Health) {
-	h := t.Host
-	hist := h.History
-	if !hist.LastActionRead && hist.LastBootID != "" && h.ResultsDir != "" && !h.Offline {
-		if err := notice.ReadLastAction(&store.Store{Dir: h.ResultsDir}, &hist); err != nil {
-			t.Detail("last boot's health action", "unreadable: "+err.Error())
-		}
-	}
-	return hist.LastActionRecord, hist.LastAction
-}
-
 // Attribute makes tr the rollback atomic-selftest ordered when the last
 // boot's health action h, saved in the run record id, rolled back to the
 // deployment tr goes to, and reports whether it did. Any other rollback
@@ -90,7 +71,7 @@ func Attribute(tr *record.Transition, id string, h *record.Health) bool {
 	if tr.From == nil {
 		tr.From = h.From
 	}
-	tr.Reason = fmt.Sprintf("rollback by %s (record %s): %s", record.TransitionByAtomicSelftest, id, notice.Failures(h))
+	tr.Reason = fmt.Sprintf("rollback by %s (record %s): %s", record.TransitionByAtomicSelftest, id, h.Failures())
 	return true
 }
 
@@ -101,7 +82,7 @@ func Attribute(tr *record.Transition, id string, h *record.Health) bool {
 // check would have to overwrite this one's record and run after it.
 func Fallback(tr *record.Transition, def *record.Deployment) {
 	tr.Kind, tr.Expected = record.TransitionFallback, def
-	tr.Reason = fmt.Sprintf("the bootloader started %s, the default entry is %s", notice.Name(tr.To), notice.Name(def))
+	tr.Reason = fmt.Sprintf("the bootloader started %s, the default entry is %s", tr.To.Label(), def.Label())
 }
 
 // defaultEntry returns the default boot entry's deployment and when the
@@ -156,7 +137,7 @@ func Classify(prev, cur *record.Deployment) *record.Transition {
 		tr.Reason = fmt.Sprintf("booted %s, deployed %s, before the last boot (of %s) started %s", ostreehost.Describe(cur), cur.Deployed.Format(time.RFC3339), ostreehost.Describe(prev), prev.BootedAt.Format(time.RFC3339))
 	case prev.OSName == cur.OSName && base(prev) == base(cur):
 		tr.Kind = record.TransitionLayering
-		tr.Reason = fmt.Sprintf("same base %s, layered packages %s -> %s", record.Short(base(cur)), list(prev.LayeredPackages), list(cur.LayeredPackages))
+		tr.Reason = fmt.Sprintf("same base %s, layered packages %s -> %s", record.Short(base(cur)), ostreehost.List(prev.LayeredPackages), ostreehost.List(cur.LayeredPackages))
 	default:
 		switch newer(cur, prev) {
 		case 1:

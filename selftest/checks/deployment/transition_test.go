@@ -9,7 +9,6 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 // A rollback is atomic-selftest's only when the last boot's health action
@@ -97,33 +96,6 @@ func TestFallback(t *testing.T) {
 	if tr := rec.Transition; tr.Kind != record.TransitionRollback || tr.By != record.TransitionByAtomicSelftest || tr.ActionRecord != h.History.LastActionRecord {
 		t.Errorf("transition %+v", tr)
 	}
-
-	// The same, with the action read from the last boot's run records
-	// in the results directory (a rollback record, then a run of that
-	// boot that refused to act again).
-	dir := t.TempDir()
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := []record.Result{{ID: "runtime.service", Criterion: "C5", Required: true, Status: record.StatusFail, Message: "docker.service is failed"}}
-	var ids []string
-	for i, hl := range []*record.Health{h.History.LastAction, {Action: record.HealthRefused, Reason: "already rolled back"}} {
-		rec := &record.Record{Schema: record.SchemaVersion, BootID: "lastboot", Start: time.Now().Add(time.Duration(i-10) * time.Minute),
-			Deployment: failing, Health: hl, Checks: res, Summary: record.Summarise(res)}
-		if _, err := st.SaveRun(rec); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, rec.ID)
-	}
-	h.History.LastAction, h.History.LastActionRecord = nil, ""
-	h.History.LastBootID, h.ResultsDir = "lastboot", dir
-	r, rec = checktest.WithDepends(t, h, "deployment.transition")
-	checktest.Expect(t, r, record.StatusPass, "rollback by atomic-selftest (record "+ids[0]+"): runtime.service failed: docker.service is failed")
-	if rec.Transition.ActionRecord != ids[0] {
-		t.Errorf("action record %q, want %q", rec.Transition.ActionRecord, ids[0])
-	}
-	h.ResultsDir = ""
 
 	// Without the action the same boot is a manual rollback.
 	h.History.LastAction, h.History.LastActionRecord = nil, ""

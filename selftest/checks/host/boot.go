@@ -16,16 +16,9 @@ func init() {
 		Required:    true,
 		Description: "systemd reached its default target and no unit has failed; records how long the boot took",
 		Timeout:     30 * time.Second,
-		Applies:     needSystemd,
+		Applies:     selftest.NeedSystemd,
 		Run:         checkBoot,
 	})
-}
-
-func needSystemd(_ context.Context, h *selftest.Host) string {
-	if !h.SystemdBooted() {
-		return "systemd is not PID 1 on this host (/run/systemd/system is missing)"
-	}
-	return ""
 }
 
 // checkBoot passes when the default target is active and no unit failed.

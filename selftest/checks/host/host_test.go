@@ -14,7 +14,7 @@ import (
 // runOne runs a registered check with its applicability test removed, so
 // a host whose PID 1 is not systemd can still exercise the D-Bus path
 // against a fake systemd on a private bus.
-func runOne(t *testing.T, id string, h *selftest.Host) record.Result {
+func runOne(t *testing.T, id string, h *selftest.RunContext) record.Result {
 	t.Helper()
 	c := checktest.Registered(t, id)
 	c.Applies = nil
@@ -26,7 +26,7 @@ func runOne(t *testing.T, id string, h *selftest.Host) record.Result {
 func TestBootPassesAndRecordsTimes(t *testing.T) {
 	// Our own failed unit is ignored: it fails whenever a check fails.
 	testutil.FakeSystemd(t, []string{"atomic-selftest.service"}, testutil.FakeUnits())
-	r := runOne(t, "host.boot", selftest.NewHost("/", nil))
+	r := runOne(t, "host.boot", selftest.NewRunContext(selftest.NewHost("/"), nil))
 	if r.Status != record.StatusPass {
 		t.Fatalf("%s %q %+v", r.Status, r.Message, r.Evidence)
 	}
@@ -37,7 +37,7 @@ func TestBootPassesAndRecordsTimes(t *testing.T) {
 
 func TestBootFailsNamingFailedUnits(t *testing.T) {
 	testutil.FakeSystemd(t, []string{"docker.service", "var-lib-x.mount"}, testutil.FakeUnits())
-	r := runOne(t, "host.boot", selftest.NewHost("/", nil))
+	r := runOne(t, "host.boot", selftest.NewRunContext(selftest.NewHost("/"), nil))
 	if r.Status != record.StatusFail || r.Message != "2 unit(s) failed: docker.service, var-lib-x.mount" {
 		t.Fatalf("%s %q", r.Status, r.Message)
 	}
@@ -47,15 +47,15 @@ func TestBootFailsWhenTargetNotReached(t *testing.T) {
 	units := testutil.FakeUnits()
 	units["multi-user.target"]["org.freedesktop.systemd1.Unit"]["ActiveState"] = "inactive"
 	testutil.FakeSystemd(t, nil, units)
-	r := runOne(t, "host.boot", selftest.NewHost("/", nil))
+	r := runOne(t, "host.boot", selftest.NewRunContext(selftest.NewHost("/"), nil))
 	if r.Status != record.StatusFail || !strings.Contains(r.Message, "multi-user.target is inactive") {
 		t.Fatalf("%s %q", r.Status, r.Message)
 	}
 }
 
 func TestBootSkipsWithoutSystemd(t *testing.T) {
-	h := selftest.NewHost(t.TempDir(), nil)
-	if why := needSystemd(context.Background(), h); why == "" {
+	h := selftest.NewRunContext(selftest.NewHost(t.TempDir()), nil)
+	if why := selftest.NeedSystemd(context.Background(), h); why == "" {
 		t.Fatal("an offline root must not count as systemd-booted")
 	}
 }
@@ -64,8 +64,8 @@ func TestVarOnTmpfsFails(t *testing.T) {
 	testutil.NeedRoot(t)
 	root := t.TempDir()
 	// A live host rooted elsewhere: the check writes under root/var.
-	live := func() *selftest.Host {
-		h := selftest.NewHost(root, nil)
+	live := func() *selftest.RunContext {
+		h := selftest.NewRunContext(selftest.NewHost(root), nil)
 		h.Offline = false
 		return h
 	}

@@ -85,11 +85,7 @@ func checkTree(_ context.Context, t *selftest.T) {
 		t.Skip("no tree here: no /usr and no OSTree deployment")
 		return
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("the top-level directories of %d tree(s) are root's, searchable by all and writable only by root", judged)
+	t.Conclude(problems, "the top-level directories of %d tree(s) are root's, searchable by all and writable only by root", judged)
 }
 
 func deploymentRoot(d *ot.Deployment) string {

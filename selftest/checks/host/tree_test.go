@@ -55,7 +55,7 @@ func TestTreeImage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := imageTree(t)
 			tc.break_(dir)
-			r := runOne(t, "host.tree", selftest.NewHost(dir, nil))
+			r := runOne(t, "host.tree", selftest.NewRunContext(selftest.NewHost(dir), nil))
 			if tc.want == "" {
 				checktest.Expect(t, r, record.StatusPass, "the top-level directories of 1 tree(s) are root's")
 				return
@@ -71,11 +71,11 @@ func TestTreeUsrEtc(t *testing.T) {
 	testutil.NeedRoot(t)
 	dir := imageTree(t)
 	os.Remove(filepath.Join(dir, "etc"))
-	r := runOne(t, "host.tree", selftest.NewHost(dir, nil))
+	r := runOne(t, "host.tree", selftest.NewRunContext(selftest.NewHost(dir), nil))
 	checktest.Expect(t, r, record.StatusFail, "this tree: /usr/etc: ")
 	os.Mkdir(filepath.Join(dir, "usr/etc"), 0o755)
 	os.Chmod(filepath.Join(dir, "usr/etc"), 0o755)
-	r = runOne(t, "host.tree", selftest.NewHost(dir, nil))
+	r = runOne(t, "host.tree", selftest.NewRunContext(selftest.NewHost(dir), nil))
 	checktest.Expect(t, r, record.StatusPass)
 }
 
@@ -105,7 +105,7 @@ func TestTreePendingDeployment(t *testing.T) {
 
 	// The physical sysroot, offline: all three deployments judged, the
 	// bad one named.
-	r = runOne(t, "host.tree", selftest.NewHost(sr.Dir, nil))
+	r = runOne(t, "host.tree", selftest.NewRunContext(selftest.NewHost(sr.Dir), nil))
 	checktest.Expect(t, r, record.StatusFail, "deployment fedora-atomic "+record.Short(c3)+".0 (28.3): /: mode 0700")
 	if n := strings.Count(r.Message, "deployment "); n != 1 {
 		t.Errorf("%d deployments blamed: %s", n, r.Message)

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -20,7 +22,7 @@ func init() {
 		ID:          "host.var",
 		Criterion:   "C1",
 		Required:    true,
-		Description: "/var is writable and persistent; /usr is read-only on an OSTree host",
+		Description: "/var is writable and persistent; /usr is read-only on an OSTree host unless the booted deployment is unlocked",
 		Timeout:     30 * time.Second,
 		Run:         checkVar,
 	})
@@ -31,7 +33,7 @@ func init() {
 const probeDir = "/var/lib/atomic-selftest"
 
 func checkVar(ctx context.Context, t *selftest.T) {
-	h := t.Host
+	h := t.RunContext
 	var problems []string
 
 	// Writable: create, fsync and remove a probe file in our own directory.
@@ -42,7 +44,7 @@ func checkVar(ctx context.Context, t *selftest.T) {
 		problems = append(problems, fmt.Sprintf("/var is not writable: %v", err))
 		t.Evidence("/var writable", "yes", err.Error())
 	} else {
-		t.Evidence("/var writable", "yes", "yes (wrote and removed a probe in "+probeDir+")")
+		t.Evidence("/var writable", "yes", "yes (wrote and synced a probe in "+probeDir+", nothing left behind)")
 	}
 
 	// Persistent: /var must not be a RAM filesystem, or nothing survives a
@@ -62,25 +64,40 @@ func checkVar(ctx context.Context, t *selftest.T) {
 	}
 
 	// Read-only /usr: on an OSTree host /usr is a read-only bind mount;
-	// /run/ostree-booted says we are on one.
-	if ostreeBooted(h) {
+	// /run/ostree-booted says we are on one. `ostree admin unlock` puts a
+	// writable overlay on it (development, transient, or a hotfix that
+	// persists), which the admin asked for: that passes and says so.
+	var unlocked string
+	if ostreeBooted(h.Host) {
 		if sf, err := h.Statfs("/usr"); err != nil {
 			problems = append(problems, err.Error())
+		} else if ro := sf.Flags&unix.ST_RDONLY != 0; ro {
+			t.Evidence("/usr mount", "read-only", "read-only")
+		} else if unlocked = bootedUnlocked(h.Host); unlocked != "" {
+			t.Evidence("/usr mount", "read-only, or writable on an unlocked deployment", "read-write (booted deployment unlocked: "+unlocked+")")
 		} else {
-			ro := sf.Flags&unix.ST_RDONLY != 0
-			t.Evidence("/usr mount", "read-only", map[bool]string{true: "read-only", false: "read-write"}[ro])
-			if !ro {
-				problems = append(problems, "/usr is mounted read-write on an OSTree host")
-			}
+			t.Evidence("/usr mount", "read-only", "read-write")
+			problems = append(problems, "/usr is mounted read-write on an OSTree host and the booted deployment is not unlocked")
 		}
 	} else {
 		t.Evidence("/usr mount", "", "not checked: not an OSTree-booted host (no /run/ostree-booted)")
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
+	if unlocked != "" && len(problems) == 0 {
+		t.Pass("/var is writable and persistent; /usr is writable because the booted deployment is unlocked (%s)", unlocked)
 		return
 	}
-	t.Pass("/var is writable and persistent")
+	t.Conclude(problems, "/var is writable and persistent")
+}
+
+// bootedUnlocked is the booted deployment's unlocked state as ostree
+// records it (ostree.Deployment.Unlocked: development, transient, hotfix),
+// or "" when it is locked or cannot be told.
+func bootedUnlocked(h *selftest.Host) string {
+	s, err := ostreehost.Load(h)
+	if err != nil || s.Booted == nil || s.Booted.Unlocked == "none" {
+		return ""
+	}
+	return s.Booted.Unlocked
 }
 
 func ostreeBooted(h *selftest.Host) bool {
@@ -90,12 +107,32 @@ func ostreeBooted(h *selftest.Host) bool {
 	return h.Exists("/run/ostree-booted")
 }
 
+// probePrefix names the probe files a run makes when the filesystem has
+// no O_TMPFILE; a run killed between create and remove leaves one behind,
+// and the pid in the name lets a later run tell it is abandoned.
+const probePrefix = ".probe-var-"
+
+// writeProbe proves dir's filesystem writable: a file written and
+// fsynced. It is made unnamed (O_TMPFILE) where the filesystem can, so a
+// run killed at any instant leaves nothing; else it is named by the pid,
+// and probes of processes that no longer exist are swept first.
 func writeProbe(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	path := filepath.Join(dir, fmt.Sprintf(".probe-var-%d", os.Getpid()))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) // outside the door: our own probe file
+	sweepProbes(dir)
+	// outside the door: our own probe file, in our own directory.
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		f := os.NewFile(uintptr(fd), filepath.Join(dir, "(unnamed probe)"))
+		_, werr := f.WriteString("atomic-selftest /var probe\n")
+		return errors.Join(werr, f.Sync(), f.Close())
+	}
+	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("creating a probe in %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, probePrefix+strconv.Itoa(os.Getpid()))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|unix.O_NOFOLLOW, 0o600) // outside the door: our own probe file
 	if err != nil {
 		return err
 	}
@@ -104,6 +141,25 @@ func writeProbe(dir string) error {
 	cerr := f.Close()
 	rerr := os.Remove(path)
 	return errors.Join(werr, serr, cerr, rerr)
+}
+
+// sweepProbes removes the named probes of runs that were killed: those
+// whose pid no longer exists. A live pid's probe may be another run's and
+// is left alone; a reused pid only delays the sweep to a later run.
+func sweepProbes(dir string) {
+	ents, err := os.ReadDir(dir) // outside the door: the tool's own directory, where it writes its probes
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), probePrefix))
+		if !strings.HasPrefix(e.Name(), probePrefix) || err != nil || pid <= 0 || !e.Type().IsRegular() {
+			continue
+		}
+		if errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 func fsName(t int64) string {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/ignitionfmt"
+	"github.com/atomic-selftest/atomic-selftest/selftest/journal/journaltest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -53,7 +55,7 @@ func pubKey(t *testing.T, comment string) string {
 // host: the result file (mode 0600, as createResultFile writes it), the
 // core user in /etc/passwd, its key drop-ins, /etc/hostname and the
 // running host name.
-func fcosRoot(t *testing.T) (string, *selftest.Host) {
+func fcosRoot(t *testing.T) (string, *selftest.RunContext) {
 	t.Helper()
 	root := t.TempDir()
 	res, err := os.ReadFile(filepath.Join("testdata", "ignition-result.json"))
@@ -67,7 +69,7 @@ func fcosRoot(t *testing.T) (string, *selftest.Host) {
 	write(t, root, "etc/hostname", "fcos-test\n", 0o644)
 	write(t, root, "proc/sys/kernel/hostname", "fcos-test\n", 0o644)
 	write(t, root, "proc/cmdline", "root=UUID=x ignition.platform.id=qemu\n", 0o644)
-	h := selftest.NewHost(root, nil)
+	h := selftest.NewRunContext(selftest.NewHost(root), nil)
 	h.Offline = false
 	h.BootID = thisBoot
 	h.Commands = &journalStandIn{}
@@ -82,7 +84,8 @@ func fcosRoot(t *testing.T) (string, *selftest.Host) {
 type journalStandIn struct{ out string }
 
 func (j *journalStandIn) Command(_ context.Context, _ time.Duration, argv ...string) ([]byte, []byte, error) {
-	want := []string{"journalctl", "--no-pager", "--output=json", "--boot=3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", "MESSAGE_ID=225067b87bbd4a0cb6ab151f82fa364b"}
+	want := []string{"journalctl", "--no-pager", "--output=json", "--boot=3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", "MESSAGE_ID=225067b87bbd4a0cb6ab151f82fa364b",
+		"_UID=0", "_TRANSPORT=journal", "_SYSTEMD_UNIT=ignition-files.service"}
 	if j.out == "" || !slices.Equal(argv, want) {
 		return nil, nil, fmt.Errorf("running %s: %w", argv[0], exec.ErrNotFound)
 	}
@@ -91,7 +94,8 @@ func (j *journalStandIn) Command(_ context.Context, _ time.Duration, argv ...str
 
 func keyEntry(user, path string) string {
 	return `{"__CURSOR":"s=1;i=2","_BOOT_ID":"3d1c5a0e8a524f7e9a4b2e6c0f1d7b93","MESSAGE":"wrote ssh authorized keys file for user: ` + user +
-		`","MESSAGE_ID":"225067b87bbd4a0cb6ab151f82fa364b","PRIORITY":"6","IGNITION_USER_NAME":"` + user + `","IGNITION_PATH":"` + path + `","SYSLOG_IDENTIFIER":"ignition"}` + "\n"
+		`","MESSAGE_ID":"225067b87bbd4a0cb6ab151f82fa364b","PRIORITY":"6","IGNITION_USER_NAME":"` + user + `","IGNITION_PATH":"` + path +
+		`","_UID":"0","_TRANSPORT":"journal","_SYSTEMD_UNIT":"ignition-files.service","_COMM":"ignition"}` + "\n"
 }
 
 func TestProvisionedJournal(t *testing.T) {
@@ -116,20 +120,7 @@ func TestProvisionedJournal(t *testing.T) {
 	checktest.Expect(t, run(t, h), record.StatusFail, "reading Ignition's journal entries: journalctl printed a line that is not JSON")
 }
 
-func FuzzParseKeyWrites(f *testing.F) {
-	f.Add([]byte(keyEntry("core", "/sysroot/var/home/core/.ssh/authorized_keys.d/ignition")))
-	f.Add([]byte("{}\n[1,2]\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		ws, _ := parseKeyWrites(data)
-		for _, w := range ws {
-			if w.user == "" || w.path == "" {
-				t.Fatalf("empty write %+v", w)
-			}
-		}
-	})
-}
-
-func run(t *testing.T, h *selftest.Host) record.Result {
+func run(t *testing.T, h *selftest.RunContext) record.Result {
 	t.Helper()
 	return checktest.One(t, h, checktest.Registered(t, "ignition.provisioned"))
 }
@@ -205,38 +196,33 @@ func TestApplies(t *testing.T) {
 	}
 }
 
-func TestParseResult(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "ignition-result-previous.json"))
-	if err != nil {
-		t.Fatal(err)
+// TestProvisionedJournalForged (issue 24 item 2): any user can log an
+// entry with Ignition's MESSAGE_ID (`logger --journald`); one naming a
+// user whose keys are not there made ignition.provisioned, a required
+// check, fail on every later run. In a real journal (systemd-journal-remote,
+// read by the real journalctl) with Ignition's entry and a forgery by uid
+// 1000, only Ignition's counts: _UID 0, _TRANSPORT journal (go-systemd's
+// journal.Send, which AuthorizeSSHKeys uses) and _SYSTEMD_UNIT
+// ignition-files.service (dracut/30ignition/ignition-files.service runs
+// the files stage, which writes the keys).
+func TestProvisionedJournalForged(t *testing.T) {
+	_, h := fcosRoot(t)
+	ignition := map[string]string{"_UID": "0", "_TRANSPORT": "journal", "_SYSTEMD_UNIT": "ignition-files.service", "_COMM": "ignition"}
+	keys := func(user string, sender map[string]string) map[string]string {
+		e := map[string]string{"MESSAGE": "wrote ssh authorized keys file for user: " + user, "MESSAGE_ID": ignitionfmt.SSHKeysMessageID,
+			"IGNITION_USER_NAME": user, "IGNITION_PATH": "/sysroot/var/home/" + user + "/.ssh/authorized_keys.d/ignition"}
+		for k, v := range sender {
+			e[k] = v
+		}
+		return e
 	}
-	r, err := ParseResult("x", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.UserConfigProvided || r.ProvisioningBootID != "9f2e7b11-5c3d-4e8a-b1f0-6a7d2c9e4b05" || r.ProvisioningDate.Nanosecond() != 512000000 || len(r.PreviousReport) == 0 {
-		t.Errorf("parsed %+v", r)
-	}
-	if _, err := ParseResult("x", []byte(`{"provisioningBootID":"3d1c5a0e-8a52-4f7e-9a4b-2e6c0f1d7b93","provisioningDate":"not a date","userConfigProvided":true}`)); err == nil || !strings.Contains(err.Error(), "decoding x") {
-		t.Errorf("a bad date: %v", err)
-	}
-	if _, err := ParseResult("x", make([]byte, MaxResult+1)); err == nil || !strings.Contains(err.Error(), "more than") {
-		t.Errorf("too big: %v", err)
-	}
-}
+	forger := map[string]string{"_UID": "1000", "_TRANSPORT": "journal", "_SYSTEMD_UNIT": "user@1000.service", "_COMM": "logger"}
+	file := journaltest.File(t, "3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", keys("core", ignition), keys("admin", forger))
+	h.Commands = journaltest.Commander{File: file}
+	checktest.Expect(t, run(t, h), record.StatusPass, "3 ssh key(s) in 2 file(s)")
 
-func FuzzParseResult(f *testing.F) {
-	for _, n := range []string{"ignition-result.json", "ignition-result-previous.json"} {
-		b, err := os.ReadFile(filepath.Join("testdata", n))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := ParseResult("fuzz", data)
-		if err == nil && (r.ProvisioningDate.IsZero() || len(r.ProvisioningBootID) != 36) {
-			t.Fatalf("accepted %+v", r)
-		}
-	})
+	// Ignition's own entry for a user whose keys are gone still fails.
+	file = journaltest.File(t, "3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", keys("core", ignition), keys("admin", ignition))
+	h.Commands = journaltest.Commander{File: file}
+	checktest.Expect(t, run(t, h), record.StatusFail, "Ignition wrote ssh keys for user admin")
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os/exec"
 	"path"
 	"sort"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/provisioner"
+	"github.com/atomic-selftest/atomic-selftest/selftest/ignitionfmt"
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
 
@@ -35,11 +37,11 @@ func init() {
 
 // applies skips where Ignition did not provision the host, naming
 // cloud-init where cloud-init did.
-func applies(_ context.Context, h *selftest.Host) string {
-	if provisioner.Ignition(h) != "" {
+func applies(_ context.Context, h *selftest.RunContext) string {
+	if provisioner.Ignition(h.Host) != "" {
 		return ""
 	}
-	if how := provisioner.CloudInit(h); how != "" {
+	if how := provisioner.CloudInit(h.Host); how != "" {
 		return "provisioned by cloud-init (" + how + "), not Ignition: the cloudinit.* checks judge it"
 	}
 	return "not provisioned by Ignition (no " + provisioner.IgnitionResult + ", no ignition.firstboot or ignition.platform.id= on the kernel command line)"
@@ -63,7 +65,7 @@ func checkProvisioned(ctx context.Context, t *selftest.T) {
 		t.Fail("reading %s: %v", provisioner.IgnitionResult, err)
 		return
 	}
-	res, err := ParseResult(provisioner.IgnitionResult, data)
+	res, err := ignitionfmt.ParseResult(provisioner.IgnitionResult, data)
 	if err != nil {
 		t.Fail("%v", err)
 		return
@@ -126,9 +128,9 @@ func checkProvisioned(ctx context.Context, t *selftest.T) {
 		default:
 			var asked []string
 			for _, w := range writes {
-				asked = append(asked, w.user+" "+w.path)
-				if _, err := h.Stat(w.path); err != nil {
-					problems = append(problems, fmt.Sprintf("Ignition wrote ssh keys for user %s to %s on the provisioning boot (journal MESSAGE_ID %s), but it is gone: %v", w.user, w.path, sshKeysMessageID, err))
+				asked = append(asked, w.User+" "+w.Path)
+				if _, err := h.Stat(w.Path); err != nil {
+					problems = append(problems, fmt.Sprintf("Ignition wrote ssh keys for user %s to %s on the provisioning boot (journal MESSAGE_ID %s), but it is gone: %v", w.User, w.Path, ignitionfmt.SSHKeysMessageID, err))
 				}
 			}
 			if len(asked) == 0 {
@@ -143,11 +145,7 @@ func checkProvisioned(ctx context.Context, t *selftest.T) {
 			problems = append(problems, msg)
 		}
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("Ignition %s; %d ssh key(s) in %d file(s)", when, nkeys, files)
+	t.Conclude(problems, "Ignition %s; %d ssh key(s) in %d file(s)", when, nkeys, files)
 }
 
 // checkHostname compares the running host name with /etc/hostname, the
@@ -255,4 +253,28 @@ func checkKeyFile(h *selftest.Host, p string, u user) (int, error) {
 		return 0, fmt.Errorf("%s holds no key", p)
 	}
 	return n, nil
+}
+
+// errNoJournal: journalctl is not there, or the provisioning boot is not
+// in the journal (a volatile journal, or rotated away).
+var errNoJournal = errors.New("the provisioning boot's journal is not available")
+
+// journalKeyWrites asks journalctl for Ignition's key entries of the
+// provisioning boot, as JSON (one object per line, journalctl(1)
+// --output=json).
+func journalKeyWrites(ctx context.Context, h *selftest.Host, bootID string) ([]ignitionfmt.KeyWrite, error) {
+	argv := append([]string{"journalctl", "--no-pager", "--output=json",
+		"--boot=" + strings.ReplaceAll(bootID, "-", ""), "MESSAGE_ID=" + ignitionfmt.SSHKeysMessageID}, ignitionfmt.Source.Matches()...)
+	out, err := h.Run(ctx, 20*time.Second, argv...)
+	var ee *selftest.ExitError
+	switch {
+	case errors.Is(err, exec.ErrNotFound):
+		return nil, fmt.Errorf("%w (no journalctl)", errNoJournal)
+	case errors.As(err, &ee):
+		// journalctl exits 1 for a boot it does not have.
+		return nil, fmt.Errorf("%w: %v", errNoJournal, err)
+	case err != nil:
+		return nil, err
+	}
+	return ignitionfmt.ParseKeyWrites(out)
 }

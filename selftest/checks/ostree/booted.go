@@ -165,11 +165,7 @@ func checkBooted(_ context.Context, t *selftest.T) {
 			problems = append(problems, fmt.Sprintf("%s is not %s (%s, want %s)", c.name, rel, got, want))
 		}
 	}
-	if len(problems) > 0 {
-		t.Fail("booted %s, but %s", ostreehost.Describe(rec), strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("booted %s; /usr read-only, /etc and /var are the deployment's", ostreehost.Describe(rec))
+	t.ConcludeWith("booted "+ostreehost.Describe(rec)+", but ", problems, "booted %s; /usr read-only, /etc and /var are the deployment's", ostreehost.Describe(rec))
 }
 
 func firstErr(errs ...error) error {

@@ -33,8 +33,8 @@ func init() {
 // where ostree also writes one, the bootloader's own configuration
 // (syslinux.cfg, or a grub.cfg generated from the entries).
 func checkBootloader(_ context.Context, t *selftest.T) {
-	h := t.Host
-	s, err := ostreehost.Load(h)
+	h := t.RunContext
+	s, err := ostreehost.Load(h.Host)
 	if err != nil {
 		t.Fail("%v", err)
 		return
@@ -54,7 +54,7 @@ func checkBootloader(_ context.Context, t *selftest.T) {
 		if d.Entry == nil {
 			continue // staged: its entry is written at shutdown
 		}
-		for _, f := range ostreehost.BootFiles(h, d.Entry) {
+		for _, f := range ostreehost.BootFiles(h.Host, d.Entry) {
 			switch {
 			case f.Path == "":
 				problems = append(problems, fmt.Sprintf("%s of deployment %s: no %s line", filepath.Base(d.Entry.File), d.Name(), map[bool]string{true: "linux", false: "initrd"}[f.What == "kernel"]))
@@ -91,7 +91,7 @@ func checkBootloader(_ context.Context, t *selftest.T) {
 		if def != want {
 			problems = append(problems, fmt.Sprintf("the default entry boots %s, not the pending or booted deployment %s", name(def), name(want)))
 		}
-		if file, got, msg := checkLoaderConfig(h, def); file != "" {
+		if file, got, msg := checkLoaderConfig(h.Host, def); file != "" {
 			t.Evidence(file+" default", "ostree="+def.Entry.OstreeArg(), got)
 			if msg != "" {
 				problems = append(problems, msg)
@@ -99,11 +99,7 @@ func checkBootloader(_ context.Context, t *selftest.T) {
 		}
 	}
 	t.Detail("entries", len(s.Entries))
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("%s boot %s, kernels and initramfs present; default %s", plural(len(s.Entries), "entry", "entries"), plural(len(s.Deployments), "deployment", "deployments"), name(def))
+	t.Conclude(problems, "%s boot %s, kernels and initramfs present; default %s", plural(len(s.Entries), "entry", "entries"), plural(len(s.Deployments), "deployment", "deployments"), name(def))
 }
 
 func firstWithEntry(s *ot.Sysroot) *ot.Deployment {

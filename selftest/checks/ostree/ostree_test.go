@@ -99,7 +99,7 @@ func TestBootedUnidentified(t *testing.T) {
 
 func TestBootloaderOffline(t *testing.T) {
 	sr, c2, c1 := ostreetest.TwoDeployments(t)
-	h := selftest.NewHost(sr.Dir, nil)
+	h := selftest.NewRunContext(selftest.NewHost(sr.Dir), nil)
 	r, _ := checktest.WithDepends(t, h, "ostree.bootloader")
 	checktest.Expect(t, r, record.StatusPass, "2 entries boot 2 deployments")
 
@@ -173,7 +173,7 @@ func TestBootloaderSyslinuxWrittenByOstree(t *testing.T) {
 	sr.Deploy("debian", "debian/12")
 	c2 := sr.Commit("debian/12", "12.2", "b")
 	sr.Deploy("debian", "debian/12")
-	h := selftest.NewHost(sr.Dir, nil)
+	h := selftest.NewRunContext(selftest.NewHost(sr.Dir), nil)
 	r, _ := checktest.WithDepends(t, h, "ostree.bootloader")
 	checktest.Expect(t, r, record.StatusPass, "default debian "+c2[:10])
 	seen := ""

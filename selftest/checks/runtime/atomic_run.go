@@ -8,9 +8,14 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/runtimehost"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
 	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
 )
+
+// atomicRunTimeout bounds the check. A probe cycle takes about a second on an
+// idle host; the bound leaves room for a host still busy booting.
+const atomicRunTimeout = 120 * time.Second
 
 func init() {
 	selftest.Register(&selftest.Check{
@@ -18,7 +23,7 @@ func init() {
 		Criterion:   "C8",
 		Required:    true,
 		Description: "`atomic run` runs the same probe image and the probe's marker is verified",
-		Timeout:     runTimeout,
+		Timeout:     atomicRunTimeout,
 		Applies:     needAtomic,
 		Run:         checkAtomicRun,
 	})
@@ -26,11 +31,11 @@ func init() {
 
 // needAtomic skips hosts without the atomic CLI, and hosts without a
 // runtime.
-func needAtomic(ctx context.Context, h *selftest.Host) string {
-	if why := needRuntime(ctx, h); why != "" {
+func needAtomic(ctx context.Context, h *selftest.RunContext) string {
+	if why := runtimehost.NeedRuntime(ctx, h); why != "" {
 		return why
 	}
-	if e := engine(h); e.Podman() {
+	if e := runtimehost.Engine(h); e.Podman() {
 		return fmt.Sprintf("the atomic CLI drives docker, and the engine here is podman (%s)", e.Why)
 	}
 	if _, err := exec.LookPath(h.Config.Runtime.Atomic); err != nil {
@@ -57,7 +62,7 @@ func RunLabel(owner dockerprobe.Owner, nonce string) string {
 // checkAtomicRun runs the probe image with `atomic run`, pointed at the
 // configured socket through DOCKER_HOST, and verifies the marker.
 func checkAtomicRun(ctx context.Context, t *selftest.T) {
-	c := connect(ctx, t, recordEngine(t))
+	c := runtimehost.Connect(ctx, t, runtimehost.RecordEngine(t))
 	if c == nil {
 		return
 	}
@@ -75,14 +80,14 @@ func checkAtomicRun(ctx context.Context, t *selftest.T) {
 
 	// atomic run [--name NAME] IMAGE [COMMAND...] (Atomic/run.py); env
 	// sets DOCKER_HOST for the docker CLI atomic starts, without a shell.
-	argv := []string{"env", "DOCKER_HOST=unix://" + c.Socket, t.Host.Config.Runtime.Atomic,
+	argv := []string{"env", "DOCKER_HOST=unix://" + c.Socket, t.Config.Runtime.Atomic,
 		"run", "--name", name, image, probe.BinaryPath, "probe", "--nonce", nonce}
 	t.Detail("argv", argv)
 	start := time.Now()
-	stdout, stderr, err := t.Host.Commands.Command(ctx, runTimeout, argv...)
+	stdout, stderr, err := t.Host.Commands.Command(ctx, atomicRunTimeout, argv...)
 	took := time.Since(start)
-	t.Evidence("atomic run", "exit 0", fmt.Sprintf("%s in %s", exitText(err), ms(took)))
-	t.Detail("atomic_run_ms", msf(took))
+	t.Evidence("atomic run", "exit 0", fmt.Sprintf("%s in %s", exitText(err), runtimehost.Ms(took)))
+	t.Detail("atomic_run_ms", runtimehost.MsValue(took))
 	if err != nil {
 		t.Fail("atomic run of the probe image failed: %v%s", err, tail(stderr, stdout))
 		c.RemoveContainer(ctx, name)
@@ -103,7 +108,7 @@ func checkAtomicRun(ctx context.Context, t *selftest.T) {
 	if !verifyMarker(t, stdout, nonce) || !removed {
 		return
 	}
-	t.Pass("atomic run ran the probe image on %s as pid 1 with a read-only root and no network in %s", c.Socket, ms(took))
+	t.Pass("atomic run ran the probe image on %s as pid 1 with a read-only root and no network in %s", c.Socket, runtimehost.Ms(took))
 }
 
 func exitText(err error) string {

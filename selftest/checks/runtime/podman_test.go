@@ -20,7 +20,7 @@ import (
 )
 
 // podmanHost returns a live host whose engine is podman on socket.
-func podmanHost(t *testing.T, socket string) *selftest.Host {
+func podmanHost(t *testing.T, socket string) *selftest.RunContext {
 	t.Helper()
 	h := host(t, "/nonexistent/docker.sock")
 	h.Config.Runtime.Engine = config.EnginePodman
@@ -98,10 +98,10 @@ func TestPodmanRunFiftyTimesLeavesOnlyTheKeptImage(t *testing.T) {
 func TestPodmanService(t *testing.T) {
 	s := podmantest.Start(t)
 	h := podmanHost(t, s.Socket)
-	h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{
+	h.NewSystemd = checktest.NewSystemd(map[string]selftest.UnitState{
 		"podman.socket":  {LoadState: "loaded", ActiveState: "active", SubState: "listening"},
 		"podman.service": {LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"},
-	})
+	}).Open
 	out, err := podmanVersion(t, s)
 	if err != nil {
 		t.Fatal(err)
@@ -113,11 +113,11 @@ func TestPodmanService(t *testing.T) {
 	}
 
 	h = podmanHost(t, s.Socket) // a host opens its systemd once
-	h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{
+	h.NewSystemd = checktest.NewSystemd(map[string]selftest.UnitState{
 		"podman.socket": {LoadState: "loaded", ActiveState: "inactive", SubState: "dead"},
-	})
+	}).Open
 	res = run(t, h, "runtime.service", 0)
-	_, enabled := socketEnabled(h, "podman.socket")
+	_, enabled := socketEnabled(h.Host, "podman.socket")
 	want := "not enabled"
 	if enabled {
 		want = "although the unit is enabled"
@@ -125,17 +125,17 @@ func TestPodmanService(t *testing.T) {
 	checktest.Expect(t, res, record.StatusFail, "podman.socket is inactive (dead): nothing listens on "+s.Socket, want)
 
 	h = podmanHost(t, s.Socket)
-	h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{
+	h.NewSystemd = checktest.NewSystemd(map[string]selftest.UnitState{
 		"podman.socket":  {LoadState: "loaded", ActiveState: "active", SubState: "listening"},
 		"podman.service": {LoadState: "loaded", ActiveState: "failed", SubState: "failed", Result: "exit-code", ExecMainStatus: 125},
-	})
+	}).Open
 	checktest.Expect(t, run(t, h, "runtime.service", 0), record.StatusFail, "podman.service", "Result=exit-code", "125")
 
 	d := dockertest.Shared(t)
 	h = podmanHost(t, d.Socket)
-	h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{
+	h.NewSystemd = checktest.NewSystemd(map[string]selftest.UnitState{
 		"podman.socket": {LoadState: "loaded", ActiveState: "active", SubState: "listening"},
-	})
+	}).Open
 	checktest.Expect(t, run(t, h, "runtime.service", 0), record.StatusFail, "not as podman", "Libpod-Api-Version")
 }
 
@@ -144,7 +144,7 @@ func podmanVersion(t *testing.T, s *podmantest.Service) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	h := selftest.NewHost("/", config.Defaults())
+	h := selftest.NewRunContext(selftest.NewHost("/"), config.Defaults())
 	out, err := h.Run(ctx, 30*time.Second, s.Podman, "version", "--format", "{{.Client.Version}}")
 	if err != nil {
 		return "", fmt.Errorf("podman version: %w", err)

@@ -7,10 +7,15 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/runtimehost"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
 	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
+
+// runTimeout bounds the check. A probe cycle takes about a second on an
+// idle host; the bound leaves room for a host still busy booting.
+const runTimeout = 120 * time.Second
 
 func init() {
 	selftest.Register(&selftest.Check{
@@ -19,7 +24,7 @@ func init() {
 		Required:    true,
 		Description: "a probe container made offline from this binary runs through the Engine API: pid 1, read-only root, no network, removed afterwards",
 		Timeout:     runTimeout,
-		Applies:     needRuntime,
+		Applies:     runtimehost.NeedRuntime,
 		Run:         checkRuntimeRun,
 	})
 }
@@ -29,8 +34,8 @@ func init() {
 // earlier run (or imports it), runs it sandboxed, verifies the marker, and
 // removes the container.
 func checkRuntimeRun(ctx context.Context, t *selftest.T) {
-	e := recordEngine(t)
-	c := connect(ctx, t, e)
+	e := runtimehost.RecordEngine(t)
+	c := runtimehost.Connect(ctx, t, e)
 	if c == nil {
 		return
 	}
@@ -54,9 +59,9 @@ func checkRuntimeRun(ctx context.Context, t *selftest.T) {
 	out, err := c.RunProbe(ctx, dockerprobe.Spec{Image: image, Nonce: nonce, Owner: self})
 	tm := out.Timings
 	t.Detail("timings_ms", map[string]float64{
-		"create": msf(tm.Create), "start": msf(tm.Start), "exit": msf(tm.Exit), "logs": msf(tm.Logs), "remove": msf(tm.Remove),
+		"create": runtimehost.MsValue(tm.Create), "start": runtimehost.MsValue(tm.Start), "exit": runtimehost.MsValue(tm.Exit), "logs": runtimehost.MsValue(tm.Logs), "remove": runtimehost.MsValue(tm.Remove),
 	})
-	t.Evidence("probe container create, start, exit", "", fmt.Sprintf("%s, %s, %s", ms(tm.Create), ms(tm.Start), ms(tm.Exit)))
+	t.Evidence("probe container create, start, exit", "", fmt.Sprintf("%s, %s, %s", runtimehost.Ms(tm.Create), runtimehost.Ms(tm.Start), runtimehost.Ms(tm.Exit)))
 	if len(out.Warnings) > 0 {
 		t.Detail("create_warnings", out.Warnings)
 	}
@@ -73,7 +78,7 @@ func checkRuntimeRun(ctx context.Context, t *selftest.T) {
 		return
 	}
 	t.Pass("a probe container ran on %s (%s) as pid 1 with a read-only root and no network, and was removed (create %s, start %s, exit %s)",
-		e.Name, c.Socket, ms(tm.Create), ms(tm.Start), ms(tm.Exit))
+		e.Name, c.Socket, runtimehost.Ms(tm.Create), runtimehost.Ms(tm.Start), runtimehost.Ms(tm.Exit))
 }
 
 // cleanLeftovers removes what killed runs left and records it, with what
@@ -125,7 +130,7 @@ func keptProbe(ctx context.Context, t *selftest.T, c *dockerprobe.Client) (strin
 // importProbe makes the probe image; it fails the check when the runtime
 // refuses, and errors when this tool cannot read its own binary.
 func importProbe(ctx context.Context, t *selftest.T, c *dockerprobe.Client, nonce string, self dockerprobe.Owner, changes ...string) (string, bool) {
-	bin, err := probeBinary(t.Host)
+	bin, err := runtimehost.ProbeBinary(t.RunContext)
 	if err != nil {
 		t.Error("%v", err)
 		return "", false
@@ -141,8 +146,8 @@ func importProbe(ctx context.Context, t *selftest.T, c *dockerprobe.Client, nonc
 		imageFailed(t, "probe image import", bin, err)
 		return "", false
 	}
-	t.Evidence("probe image import", "an image", fmt.Sprintf("%s %s in %s", image, record.Short(id), ms(took)))
-	t.Detail("import_ms", msf(took))
+	t.Evidence("probe image import", "an image", fmt.Sprintf("%s %s in %s", image, record.Short(id), runtimehost.Ms(took)))
+	t.Detail("import_ms", runtimehost.MsValue(took))
 	return image, true
 }
 

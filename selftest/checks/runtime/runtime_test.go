@@ -14,6 +14,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/runtimehost"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
@@ -31,18 +32,18 @@ func TestMain(m *testing.M) {
 
 // host returns a live host whose runtime socket is socket and whose probe
 // is the real static binary.
-func host(t *testing.T, socket string) *selftest.Host {
+func host(t *testing.T, socket string) *selftest.RunContext {
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.Runtime.Engine = config.EngineDocker
 	cfg.Runtime.Socket = socket
 	cfg.Runtime.PingTimeout = config.Duration(5 * time.Second)
-	h := selftest.NewHost("/", cfg)
+	h := selftest.NewRunContext(selftest.NewHost("/"), cfg)
 	h.ProbeBinary = dockertest.ProbeBinary(t)
 	return h
 }
 
-func run(t *testing.T, h *selftest.Host, id string, timeout time.Duration) record.Result {
+func run(t *testing.T, h *selftest.RunContext, id string, timeout time.Duration) record.Result {
 	t.Helper()
 	return checktest.ByID(t, h, id, timeout)
 }
@@ -114,10 +115,10 @@ func TestRunDaemonStopped(t *testing.T) {
 	d = dockertest.Start(t, dockertest.Options{})
 	h = host(t, d.Socket)
 	// systemd, which is not PID 1 here, would have started the unit.
-	h.NewSystemd = dockertest.Systemd(nil)
+	h.NewSystemd = checktest.NewSystemd(nil).Open
 	d.Stop(t)
 	res := run(t, h, "runtime.run", 0)
-	if needRuntime(context.Background(), h) != "" {
+	if runtimehost.NeedRuntime(context.Background(), h) != "" {
 		// No docker.service installed on this machine either.
 		checktest.Expect(t, res, record.StatusSkip, "no container runtime")
 		return
@@ -176,7 +177,7 @@ func TestStalledSocket(t *testing.T) {
 	sock := dockertest.StalledSocket(t)
 	h := host(t, sock)
 	h.Config.Runtime.PingTimeout = config.Duration(time.Second)
-	h.NewSystemd = fakeSystemd(selftest.UnitState{LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"})
+	h.NewSystemd = dockerUnit(selftest.UnitState{LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"})
 
 	start := time.Now()
 	checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "did not answer within 1s", sock)
@@ -193,8 +194,9 @@ func TestStalledSocket(t *testing.T) {
 	}
 }
 
-func fakeSystemd(u selftest.UnitState) func(context.Context) (selftest.Systemd, error) {
-	return dockertest.Systemd(map[string]selftest.UnitState{"docker.service": u})
+// dockerUnit is a systemd stand-in that knows docker.service in state u.
+func dockerUnit(u selftest.UnitState) func(context.Context) (selftest.Systemd, error) {
+	return checktest.NewSystemd(map[string]selftest.UnitState{"docker.service": u}).Open
 }
 
 func TestService(t *testing.T) {
@@ -220,7 +222,7 @@ func TestService(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := host(t, d.Socket)
-			h.NewSystemd = fakeSystemd(tc.unit(good))
+			h.NewSystemd = dockerUnit(tc.unit(good))
 			checktest.Expect(t, run(t, h, "runtime.service", 0), tc.status, tc.msg)
 		})
 	}
@@ -240,7 +242,7 @@ func TestSkips(t *testing.T) {
 	if !h.SystemdBooted() {
 		checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusSkip, "systemd, which would start it, is not PID 1")
 	}
-	h.NewSystemd = dockertest.Systemd(nil)
+	h.NewSystemd = checktest.NewSystemd(nil).Open
 	checktest.Expect(t, run(t, h, "runtime.run", 0), record.StatusFail, "cannot connect")
 
 	d := dockertest.Shared(t)
@@ -260,7 +262,7 @@ const helperEnv = "ATOMIC_SELFTEST_RUNTIME_HELPER"
 func helperLoop() {
 	cfg := config.Defaults()
 	cfg.Runtime.Socket = os.Getenv(helperEnv)
-	h := selftest.NewHost("/", cfg)
+	h := selftest.NewRunContext(selftest.NewHost("/"), cfg)
 	h.ProbeBinary = os.Getenv(helperEnv + "_BINARY")
 	var c *selftest.Check
 	for _, x := range selftest.Default.All() {
@@ -269,7 +271,7 @@ func helperLoop() {
 		}
 	}
 	for {
-		r := &selftest.Runner{Host: h, Checks: []*selftest.Check{c}}
+		r := &selftest.Runner{RunContext: h, Checks: []*selftest.Check{c}}
 		r.Run(context.Background(), &record.Record{})
 	}
 }

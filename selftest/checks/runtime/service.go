@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/runtimehost"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
 )
 
@@ -16,8 +18,8 @@ func init() {
 		Criterion:   "C9",
 		Required:    true,
 		Description: "the container runtime's unit is active (docker.service started successfully and is not restarting in a loop; podman.socket is listening), and its API answers a ping",
-		Timeout:     serviceTimeout,
-		Applies:     needSystemdAndRuntime,
+		Timeout:     60 * time.Second,
+		Applies:     runtimehost.NeedSystemdAndRuntime,
 		Run:         checkService,
 	})
 }
@@ -30,8 +32,8 @@ func init() {
 // be listening; the ping is what starts podman.service through it, and its
 // answer must name the podman (the Libpod-Api-Version header).
 func checkService(ctx context.Context, t *selftest.T) {
-	rc := t.Host.Config.Runtime
-	e := recordEngine(t)
+	rc := t.Config.Runtime
+	e := runtimehost.RecordEngine(t)
 	sd, err := t.Host.Systemd(ctx)
 	if err != nil {
 		t.Error("%v", err)
@@ -77,7 +79,7 @@ func checkService(ctx context.Context, t *selftest.T) {
 		t.Fail("%s", strings.Join(problems, "; "))
 		return
 	}
-	c, err := dial(ctx, t, e)
+	c, err := runtimehost.Dial(ctx, t, e)
 	if c == nil && err == nil {
 		return
 	}
@@ -104,7 +106,7 @@ func checkService(ctx context.Context, t *selftest.T) {
 // that the socket started and that failed is a problem even when a later
 // start answered. It returns the podman version.
 func podmanAnswers(ctx context.Context, t *selftest.T, c *dockerprobe.Client, e dockerprobe.Engine, problems *[]string) string {
-	v, err := c.LibpodVersion(ctx, t.Host.Config.Runtime.PingTimeout.D())
+	v, err := c.LibpodVersion(ctx, t.Config.Runtime.PingTimeout.D())
 	switch {
 	case err != nil:
 		t.Evidence("Libpod-Api-Version of "+e.Socket, "a podman version", err.Error())

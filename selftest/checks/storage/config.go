@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/runtimehost"
+	"github.com/atomic-selftest/atomic-selftest/selftest/storageconf"
 )
 
 func init() {
@@ -17,18 +19,18 @@ func init() {
 		Description: "docker: docker-storage-setup's configuration and output, daemon.json and the runtime unit's command line agree on the storage backend; podman: containers-storage's storage.conf is sound and names the required driver",
 		Timeout:     30 * time.Second,
 		Offline:     true,
-		Applies:     installed,
+		Applies:     runtimehost.NeedRuntimeUnit,
 		Run:         checkConfig,
 	})
 }
 
 func checkConfig(_ context.Context, t *selftest.T) {
-	if e := engineOf(t.Host); e.Podman() {
+	if e := runtimehost.Engine(t.RunContext); e.Podman() {
 		t.Detail("engine", e)
 		checkPodmanConfig(t)
 		return
 	}
-	s, err := ReadSetup(t.Host.Files(), unitName(t.Host), t.Host.Config.Storage.Driver)
+	s, err := storageconf.ReadSetup(t.Host.Files(), runtimehost.DockerUnit(t.RunContext), t.Config.Storage.Driver)
 	if err != nil {
 		// A configuration file that cannot be parsed is the host's
 		// problem, reported with the file's name.
@@ -36,7 +38,7 @@ func checkConfig(_ context.Context, t *selftest.T) {
 		return
 	}
 	t.Detail("setup", s)
-	evidence := func(name string, f *Flags) {
+	evidence := func(name string, f *storageconf.Flags) {
 		if f == nil {
 			t.Evidence(name, "", "absent")
 			return
@@ -50,8 +52,8 @@ func checkConfig(_ context.Context, t *selftest.T) {
 	if len(s.SetupFrom) > 0 {
 		t.Evidence("docker-storage-setup STORAGE_DRIVER", "", fmt.Sprintf("%s (%s)", orDefault(s.SetupDriver), strings.Join(s.SetupFrom, ", ")))
 	}
-	evidence(StorageFile, s.Generated)
-	evidence(DaemonJSONFile, s.DaemonJSON)
+	evidence(storageconf.StorageFile, s.Generated)
+	evidence(storageconf.DaemonJSONFile, s.DaemonJSON)
 	if s.Unit != "" {
 		evidence(s.Unit+" ExecStart", s.UnitFlags)
 	}
@@ -63,7 +65,7 @@ func checkConfig(_ context.Context, t *selftest.T) {
 	t.Pass("storage backend: %s", describe(s))
 }
 
-func describe(s *Setup) string {
+func describe(s *storageconf.Setup) string {
 	if s.Driver == "" {
 		return "not configured: the daemon chooses its default"
 	}
@@ -79,4 +81,30 @@ func orDefault(s string) string {
 		return "(not set)"
 	}
 	return s
+}
+
+// checkPodmanConfig is storage.config for podman: containers-storage's
+// storage.conf is readable TOML, its paths are sound, and its driver is
+// the one [storage] driver demands.
+func checkPodmanConfig(t *selftest.T) {
+	h := t.RunContext
+	sc, err := storageconf.ReadStorageConf(h.Files())
+	if err != nil {
+		t.Fail("%v", err)
+		return
+	}
+	t.Detail("storage_conf", sc)
+	t.Evidence("containers-storage configuration", "", sc.From())
+	t.Evidence("[storage] driver", "", orDefault(sc.Driver))
+	t.Evidence("[storage] graphroot", "an absolute path", sc.GraphRoot)
+	t.Evidence("[storage] runroot", "an absolute path", sc.RunRoot)
+	problems := append([]string(nil), sc.Problems...)
+	if d := h.Config.Storage.Driver; d != "" {
+		want, _ := sc.WantDriver(d)
+		t.Evidence("[storage] driver required by the self-test's configuration", want, orDefault(sc.Driver))
+		if sc.Driver != want {
+			problems = append(problems, fmt.Sprintf("the self-test's [storage] driver is %s, but %s configures %s", d, sc.From(), orDefault(sc.Driver)))
+		}
+	}
+	t.ConcludeWith("podman's storage configuration is unsound: ", problems, "podman's storage: driver %s, graphroot %s, runroot %s, from %s", orDefault(sc.Driver), sc.GraphRoot, sc.RunRoot, sc.From())
 }

@@ -10,7 +10,9 @@ import (
 	"github.com/moby/moby/api/types/system"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/runtimehost"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe"
+	"github.com/atomic-selftest/atomic-selftest/selftest/storageconf"
 )
 
 func init() {
@@ -21,7 +23,7 @@ func init() {
 		Description: "the daemon's storage driver (and, for podman, its graph root) is the configured one and its backing store is sound (d_type/ftype for overlay; thin pool, no loopback, free space for devicemapper)",
 		Timeout:     60 * time.Second,
 		Depends:     []string{"storage.config"},
-		Applies:     installed,
+		Applies:     runtimehost.NeedRuntimeUnit,
 		Run:         checkDriver,
 	})
 }
@@ -29,13 +31,13 @@ func init() {
 // checkDriver compares the daemon's storage with the configuration and
 // examines the backing store.
 func checkDriver(ctx context.Context, t *selftest.T) {
-	h := t.Host
-	e := engineOf(h)
+	h := t.RunContext
+	e := runtimehost.Engine(h)
 	if e.Podman() {
 		checkPodmanDriver(ctx, t, e)
 		return
 	}
-	s, err := ReadSetup(h.Files(), unitName(h), h.Config.Storage.Driver)
+	s, err := storageconf.ReadSetup(h.Files(), runtimehost.DockerUnit(h), h.Config.Storage.Driver)
 	if err != nil {
 		t.Error("%v", err)
 		return
@@ -54,7 +56,7 @@ func checkDriver(ctx context.Context, t *selftest.T) {
 			problems = append(problems, fmt.Sprintf("the daemon uses %s, but %s configures %s", info.Driver, s.From, want))
 		}
 	}
-	status := NewDriverStatus(info.DriverStatus)
+	status := storageconf.NewDriverStatus(info.DriverStatus)
 	switch info.Driver {
 	case "overlay2", "overlay":
 		problems = append(problems, checkOverlay(t, info.DockerRootDir, info.Driver, status)...)
@@ -62,26 +64,15 @@ func checkDriver(ctx context.Context, t *selftest.T) {
 		problems = append(problems, checkDevmapper(ctx, t, s, status)...)
 	}
 	problems = append(problems, checkSetupUnit(ctx, t)...)
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("the daemon uses %s as configured, on a sound backing store", info.Driver)
+	t.Conclude(problems, "the daemon uses %s as configured, on a sound backing store", info.Driver)
 }
 
 // daemonInfo pings the engine and reads its GET /info, recording the
 // driver status; false means the verdict is given (an error when the
 // socket is misconfigured, a failure when the daemon does not answer).
 func daemonInfo(ctx context.Context, t *selftest.T, e dockerprobe.Engine) (system.Info, bool) {
-	c, err := dockerprobe.Dial(e.Socket)
-	if err != nil {
-		t.Error("%v", err)
-		return system.Info{}, false
-	}
-	defer c.Close()
-	c.Podman = e.Podman()
-	if _, _, err := c.Ping(ctx, t.Host.Config.Runtime.PingTimeout.D()); err != nil {
-		t.Fail("%v", err)
+	c := runtimehost.Connect(ctx, t, e)
+	if c == nil {
 		return system.Info{}, false
 	}
 	info, err := c.Info(ctx)
@@ -97,12 +88,12 @@ func daemonInfo(ctx context.Context, t *selftest.T, e dockerprobe.Engine) (syste
 // checkOverlay checks d_type on the daemon's real directory, and ftype
 // on XFS; the daemon refuses overlay2 without d_type, and an XFS made
 // with ftype=0 is why (docker docs, "Use the OverlayFS storage driver").
-func checkOverlay(t *selftest.T, root, driver string, status DriverStatus) []string {
+func checkOverlay(t *selftest.T, root, driver string, status storageconf.DriverStatus) []string {
 	var problems []string
 	dir := filepath.Join(root, driver)
 	judged := false
 	for _, d := range []string{dir, root} {
-		ok, j, err := SupportsDType(d)
+		ok, j, err := storageconf.SupportsDType(d)
 		if err != nil {
 			continue
 		}
@@ -126,12 +117,12 @@ func checkOverlay(t *selftest.T, root, driver string, status DriverStatus) []str
 			problems = append(problems, "the daemon reports Supports d_type: "+v)
 		}
 	}
-	fs, err := FSType(dir)
+	fs, err := storageconf.FSType(dir)
 	if err == nil {
 		t.Evidence("backing filesystem of "+dir, "", fs)
 	}
 	if fs == "xfs" {
-		ftype, err := XFSFtype(dir)
+		ftype, err := storageconf.XFSFtype(dir)
 		switch {
 		case err != nil:
 			problems = append(problems, err.Error())
@@ -148,9 +139,9 @@ func checkOverlay(t *selftest.T, root, driver string, status DriverStatus) []str
 // checkDevmapper checks the thin pool: the daemon uses the configured
 // one, no loopback files, usage below the thresholds, and (where lvs
 // exists) that LVM knows it as a thin pool.
-func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverStatus) []string {
+func checkDevmapper(ctx context.Context, t *selftest.T, s *storageconf.Setup, status storageconf.DriverStatus) []string {
 	var problems []string
-	cfg := t.Host.Config.Storage
+	cfg := t.Config.Storage
 	for _, k := range []string{"Data loop file", "Metadata loop file"} {
 		if v := status[k]; v != "" {
 			t.Evidence(k, "none", v)
@@ -195,12 +186,12 @@ func checkDevmapper(ctx context.Context, t *selftest.T, s *Setup, status DriverS
 
 // checkLvs asks LVM about the pool where lvs is installed.
 func checkLvs(ctx context.Context, t *selftest.T, pool string) []string {
-	vg, lv, ok := SplitDMName(pool)
+	vg, lv, ok := storageconf.SplitDMName(pool)
 	if !ok {
 		t.Evidence("lvs", "", fmt.Sprintf("pool %q is not an LVM device name: not asked", pool))
 		return nil
 	}
-	out, err := t.Host.Run(ctx, 20*time.Second, "lvs", "--noheadings", "--nameprefixes", "-o", LvsFields, vg+"/"+lv)
+	out, err := t.Host.Run(ctx, 20*time.Second, "lvs", "--noheadings", "--nameprefixes", "-o", storageconf.LvsFields, vg+"/"+lv)
 	if err != nil {
 		if ee, isExit := err.(*selftest.ExitError); isExit {
 			return []string{fmt.Sprintf("lvs does not know the thin pool %s/%s: %s", vg, lv, strings.TrimSpace(ee.Stderr))}
@@ -209,7 +200,7 @@ func checkLvs(ctx context.Context, t *selftest.T, pool string) []string {
 		t.Evidence("lvs "+vg+"/"+lv, "", "not run: "+err.Error())
 		return nil
 	}
-	lvs, err := ParseLvs(string(out))
+	lvs, err := storageconf.ParseLvs(string(out))
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -222,7 +213,7 @@ func checkLvs(ctx context.Context, t *selftest.T, pool string) []string {
 	if !l.IsThinPool() {
 		problems = append(problems, fmt.Sprintf("%s/%s is not a thin pool (lv_attr %s)", vg, lv, l["lv_attr"]))
 	}
-	cfg := t.Host.Config.Storage
+	cfg := t.Config.Storage
 	for _, f := range []struct {
 		field string
 		limit float64
@@ -240,9 +231,9 @@ func checkLvs(ctx context.Context, t *selftest.T, pool string) []string {
 // checkSetupUnit: docker-storage-setup.service is a oneshot without
 // RemainAfterExit, so "inactive" with Result=success is its good state.
 func checkSetupUnit(ctx context.Context, t *selftest.T) []string {
-	h := t.Host
+	h := t.RunContext
 	unit := h.Config.Storage.SetupUnit
-	if !hasSystemd(h) {
+	if !h.HasSystemd() {
 		t.Evidence(unit, "", "not asked: systemd is not PID 1")
 		return nil
 	}
@@ -270,4 +261,39 @@ func yesNo(b bool, yes, no string) string {
 		return yes
 	}
 	return no
+}
+
+// checkPodmanDriver is storage.driver for podman: the API service's
+// driver and graph root (GET /info through the compatible API: Driver,
+// DockerRootDir) are storage.conf's, and an overlay graph root's file
+// system supports d_type.
+func checkPodmanDriver(ctx context.Context, t *selftest.T, e dockerprobe.Engine) {
+	h := t.RunContext
+	sc, err := storageconf.ReadStorageConf(h.Files())
+	if err != nil {
+		t.Error("%v", err)
+		return
+	}
+	info, ok := daemonInfo(ctx, t, e)
+	if !ok {
+		return
+	}
+	var problems []string
+	want, from := sc.WantDriver(h.Config.Storage.Driver)
+	if want == "" {
+		t.Evidence("storage driver", "containers-storage's default", info.Driver)
+	} else {
+		t.Evidence("storage driver", want, info.Driver)
+		if info.Driver != want {
+			problems = append(problems, fmt.Sprintf("podman uses %s, but %s configures %s", info.Driver, from, want))
+		}
+	}
+	t.Evidence("graph root", sc.GraphRoot, info.DockerRootDir)
+	if info.DockerRootDir != sc.GraphRoot {
+		problems = append(problems, fmt.Sprintf("podman stores in %s, but %s sets graphroot %s", info.DockerRootDir, sc.From(), sc.GraphRoot))
+	}
+	if info.Driver == "overlay" {
+		problems = append(problems, checkOverlay(t, info.DockerRootDir, info.Driver, storageconf.NewDriverStatus(info.DriverStatus))...)
+	}
+	t.Conclude(problems, "podman uses %s in %s as %s configures, on a sound backing store", info.Driver, info.DockerRootDir, sc.From())
 }

@@ -11,10 +11,11 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe/podmantest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/storageconf"
 )
 
 // podmanHost is host with podman as the engine, on socket.
-func podmanHost(t *testing.T, dir, socket string) *selftest.Host {
+func podmanHost(t *testing.T, dir, socket string) *selftest.RunContext {
 	h := host(t, dir, "/nonexistent/docker.sock")
 	h.Config.Runtime.Engine = config.EnginePodman
 	h.Config.Runtime.PodmanSocket = socket
@@ -35,23 +36,23 @@ func TestReadStorageConf(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		files map[string]string
-		want  StorageConf
+		want  storageconf.StorageConf
 		err   string
 	}{
 		{name: "none", files: map[string]string{"etc/hostname": "h\n"},
-			want: StorageConf{GraphRoot: DefaultGraphRoot, RunRoot: DefaultRunRoot}},
+			want: storageconf.StorageConf{GraphRoot: storageconf.DefaultGraphRoot, RunRoot: storageconf.DefaultRunRoot}},
 		{name: "vendor", files: map[string]string{"usr/share/containers/storage.conf": vendorConf},
-			want: StorageConf{File: StorageConfVendor, Driver: "overlay", GraphRoot: DefaultGraphRoot, RunRoot: DefaultRunRoot, Overlay: map[string]string{"mountopt": "nodev,metacopy=on"}}},
+			want: storageconf.StorageConf{File: storageconf.StorageConfVendor, Driver: "overlay", GraphRoot: storageconf.DefaultGraphRoot, RunRoot: storageconf.DefaultRunRoot, Overlay: map[string]string{"mountopt": "nodev,metacopy=on"}}},
 		{name: "admin replaces vendor, not merged", files: map[string]string{
 			"usr/share/containers/storage.conf": vendorConf,
 			"etc/containers/storage.conf":       "[storage]\ndriver = \"overlay2\"\ngraphroot = \"/var/srv/containers\"\n",
-		}, want: StorageConf{File: StorageConfAdmin, Shadowed: StorageConfVendor, Driver: "overlay", GraphRoot: "/var/srv/containers", RunRoot: DefaultRunRoot}},
+		}, want: storageconf.StorageConf{File: storageconf.StorageConfAdmin, Shadowed: storageconf.StorageConfVendor, Driver: "overlay", GraphRoot: "/var/srv/containers", RunRoot: storageconf.DefaultRunRoot}},
 		{name: "relative graphroot", files: map[string]string{"etc/containers/storage.conf": "[storage]\ndriver = \"vfs\"\ngraphroot = \"containers\"\n"},
-			want: StorageConf{File: StorageConfAdmin, Driver: "vfs", GraphRoot: "containers", RunRoot: DefaultRunRoot,
+			want: storageconf.StorageConf{File: storageconf.StorageConfAdmin, Driver: "vfs", GraphRoot: "containers", RunRoot: storageconf.DefaultRunRoot,
 				Problems: []string{`/etc/containers/storage.conf [storage] graphroot = "containers" is not an absolute path`}}},
 		{name: "not toml", files: map[string]string{"etc/containers/storage.conf": "[storage\n"}, err: "/etc/containers/storage.conf is not valid TOML"},
 	} {
-		sc, err := ReadStorageConf(selftest.NewHost(root(t, tc.files), config.Defaults()).Files())
+		sc, err := storageconf.ReadStorageConf(selftest.NewRunContext(selftest.NewHost(root(t, tc.files)), config.Defaults()).Files())
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: err %v, want %q", tc.name, err, tc.err)
@@ -73,7 +74,7 @@ const podmanUnit = "usr/lib/systemd/system/podman.socket"
 
 func TestPodmanConfigCheck(t *testing.T) {
 	h := podmanHost(t, root(t, map[string]string{podmanUnit: "[Socket]\n", "usr/share/containers/storage.conf": vendorConf}), "/nonexistent/podman.sock")
-	checktest.Expect(t, run(t, h, "storage.config"), record.StatusPass, "driver overlay, graphroot /var/lib/containers/storage", StorageConfVendor)
+	checktest.Expect(t, run(t, h, "storage.config"), record.StatusPass, "driver overlay, graphroot /var/lib/containers/storage", storageconf.StorageConfVendor)
 	h = podmanHost(t, root(t, map[string]string{podmanUnit: "[Socket]\n", "usr/share/containers/storage.conf": vendorConf,
 		"etc/containers/storage.conf": "[storage]\ndriver = \"vfs\"\n"}), "/nonexistent/podman.sock")
 	h.Config.Storage.Driver = "overlay2"

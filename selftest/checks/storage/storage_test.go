@@ -20,6 +20,7 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/dockerprobe/dockertest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
+	"github.com/atomic-selftest/atomic-selftest/selftest/storageconf"
 )
 
 func TestMain(m *testing.M) { dockertest.Main(m) }
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) { dockertest.Main(m) }
 // copies of /usr/lib/systemd/system/docker.service show it: the three
 // sysconfig environment files and dockerd-current with $OPTIONS and
 // $DOCKER_STORAGE_OPTIONS.
-const fedoraUnit = `[Unit]
+const fedoraUnit = `[storageconf.Unit]
 Description=Docker Application Container Engine
 Documentation=http://docs.docker.com
 After=network.target
@@ -165,7 +166,7 @@ func TestReadSetup(t *testing.T) {
 		{"demanded, nothing configured", map[string]string{"usr/lib/systemd/system/docker.service": debianUnit}, "overlay2", "overlay2", "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := ReadSetup(pathIn(root(t, tc.files)), "docker.service", tc.want)
+			s, err := storageconf.ReadSetup(pathIn(root(t, tc.files)), "docker.service", tc.want)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,7 +197,7 @@ func TestReadSetupBadFiles(t *testing.T) {
 	} {
 		files := fedora(dssOverlay2, storageOverlay2)
 		files[tc.file] = tc.content
-		_, err := ReadSetup(pathIn(root(t, files)), "docker.service", "")
+		_, err := storageconf.ReadSetup(pathIn(root(t, files)), "docker.service", "")
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%s: err = %v, want it to name %q", tc.file, err, tc.err)
 		}
@@ -205,20 +206,20 @@ func TestReadSetupBadFiles(t *testing.T) {
 
 // host is a live host whose files come from dir and whose runtime is
 // at socket.
-func host(t *testing.T, dir, socket string) *selftest.Host {
+func host(t *testing.T, dir, socket string) *selftest.RunContext {
 	cfg := config.Defaults()
 	cfg.Runtime.Engine = config.EngineDocker
 	cfg.Runtime.Socket = socket
-	h := selftest.NewHost(dir, cfg)
+	h := selftest.NewRunContext(selftest.NewHost(dir), cfg)
 	// Files from the fixture root, the daemon live: the checks under
 	// test only read files through h.Path. systemd runs this "host" and
 	// knows no docker-storage-setup.service unless a test says otherwise.
 	h.Offline = false
-	h.NewSystemd = dockertest.Systemd(nil)
+	h.NewSystemd = checktest.NewSystemd(nil).Open
 	return h
 }
 
-func run(t *testing.T, h *selftest.Host, id string) record.Result {
+func run(t *testing.T, h *selftest.RunContext, id string) record.Result {
 	t.Helper()
 	return checktest.ByID(t, h, id, 0)
 }
@@ -314,7 +315,7 @@ func TestDriverXFS(t *testing.T) {
 	}
 }
 
-// devmapperStatus is the DriverStatus of a docker 1.13 daemon on a
+// devmapperStatus is the storageconf.DriverStatus of a docker 1.13 daemon on a
 // docker-storage-setup thin pool, with the keys and order of moby's
 // daemon/graphdriver/devmapper/driver.go Status() and go-units HumanSize
 // values.
@@ -390,6 +391,12 @@ func (c *lvsCommander) Command(_ context.Context, _ time.Duration, argv ...strin
 }
 
 func TestDriverDevmapper(t *testing.T) {
+	// The healthy thin pool the storageconf parser's tests read too.
+	b, err := os.ReadFile("../../storageconf/testdata/lvs-thinpool.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lvsOutput := string(b)
 	dssDone := selftest.UnitState{Name: "docker-storage-setup.service", LoadState: "loaded", ActiveState: "inactive", SubState: "dead", Result: "success"}
 	dssFailed := dssDone
 	dssFailed.ActiveState, dssFailed.SubState, dssFailed.Result = "failed", "failed", "exit-code"
@@ -410,7 +417,7 @@ func TestDriverDevmapper(t *testing.T) {
 		{"lvm says full", devmapperStatus("1.26GB", false), strings.Replace(lvsOutput, "'3.05'", "'97.50'", 1), dssDone, record.StatusFail, []string{"metadata_percent at 97.5 %"}},
 		{"setup failed", devmapperStatus("1.26GB", false), lvsOutput, dssFailed, record.StatusFail, []string{"docker-storage-setup.service ended with Result=exit-code"}},
 		{"other pool", append(devmapperStatus("1.26GB", false)[1:], [2]string{"Pool Name", "docker-8:1-1234-pool"}), lvsOutput, dssDone, record.StatusFail, []string{`uses pool "docker-8:1-1234-pool"`}},
-		// lvm2's message for a missing LV (tools/toollib.c).
+		// lvm2's message for a missing storageconf.LV (tools/toollib.c).
 		{"unknown to lvm", devmapperStatus("1.26GB", false), "!  Failed to find logical volume \"atomicos/docker-pool\"\n", dssDone, record.StatusFail, []string{`lvs does not know the thin pool atomicos/docker-pool: Failed to find logical volume "atomicos/docker-pool"`}},
 		{"no pool device", devmapperStatus("1.26GB", false), lvsOutput, dssDone, record.StatusFail, []string{"/dev/mapper/atomicos-docker--pool named by dm.thinpooldev does not exist"}},
 	} {
@@ -423,9 +430,9 @@ func TestDriverDevmapper(t *testing.T) {
 			h := host(t, root(t, files), fakeEngine(t, tc.status))
 			cmd := &lvsCommander{out: tc.lvs}
 			h.Commands = cmd
-			h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{"docker-storage-setup.service": tc.dss})
+			h.NewSystemd = checktest.NewSystemd(map[string]selftest.UnitState{"docker-storage-setup.service": tc.dss}).Open
 			checktest.Expect(t, run(t, h, "storage.driver"), tc.result, tc.msg...)
-			if tc.name == "healthy" && strings.Join(cmd.argv, " ") != "lvs --noheadings --nameprefixes -o "+LvsFields+" atomicos/docker-pool" {
+			if tc.name == "healthy" && strings.Join(cmd.argv, " ") != "lvs --noheadings --nameprefixes -o "+storageconf.LvsFields+" atomicos/docker-pool" {
 				t.Errorf("lvs argv %q", cmd.argv)
 			}
 		})
@@ -450,11 +457,11 @@ func TestWholeRunStalledDaemon(t *testing.T) {
 	h := host(t, root(t, map[string]string{"usr/lib/systemd/system/docker.service": debianUnit}), dockertest.StalledSocket(t))
 	h.Config.Runtime.Atomic = "atomic-selftest-no-such-atomic"
 	h.Config.Runtime.PingTimeout = config.Duration(time.Second)
-	h.NewSystemd = dockertest.Systemd(map[string]selftest.UnitState{"docker.service": {LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"}})
+	h.NewSystemd = checktest.NewSystemd(map[string]selftest.UnitState{"docker.service": {LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success"}}).Open
 
 	rec := &record.Record{}
 	start := time.Now()
-	(&selftest.Runner{Host: h, Checks: checks, RunTimeout: time.Minute}).Run(context.Background(), rec)
+	(&selftest.Runner{RunContext: h, Checks: checks, RunTimeout: time.Minute}).Run(context.Background(), rec)
 	if el := time.Since(start); el > 10*time.Second {
 		t.Errorf("the run took %s with a 1 s ping bound", el)
 	}
@@ -474,7 +481,7 @@ func TestWholeRunStalledDaemon(t *testing.T) {
 	h.Config.Runtime.PingTimeout = config.Duration(10 * time.Minute)
 	rec = &record.Record{}
 	start = time.Now()
-	(&selftest.Runner{Host: h, Checks: checks, RunTimeout: 5 * time.Second}).Run(context.Background(), rec)
+	(&selftest.Runner{RunContext: h, Checks: checks, RunTimeout: 5 * time.Second}).Run(context.Background(), rec)
 	if el := time.Since(start); el > 5*time.Second+5*time.Second {
 		t.Errorf("the run bounded at 5 s took %s", el)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/syscontainerfmt"
 )
 
 func init() {
@@ -26,7 +27,7 @@ func init() {
 // the slow one.
 const atomicTimeout = 10 * time.Minute
 
-func atomicApplies(_ context.Context, h *selftest.Host) string {
+func atomicApplies(_ context.Context, h *selftest.RunContext) string {
 	cfg := h.Config.Syscontainer
 	if cfg.Image == "" {
 		return "not configured: set syscontainer.image (and syscontainer.name) to run the atomic CLI's pull, install and start"
@@ -45,15 +46,15 @@ func atomicApplies(_ context.Context, h *selftest.Host) string {
 // container, start its service, see it active, uninstall. The image is
 // deleted again only if this check pulled it.
 func checkAtomic(ctx context.Context, t *selftest.T) {
-	h := t.Host
+	h := t.RunContext
 	cfg := h.Config.Syscontainer
 	name, image := cfg.Name, cfg.Image
 	if _, err := h.Lstat(path.Join(cfg.CheckoutDir, name)); err == nil {
 		t.Error("a system container named %s is already installed; set syscontainer.name to a name the self-test may install and remove", name)
 		return
 	}
-	repos := ostreeRepos(h, cfg.OstreeRepo, cfg.CheckoutDir)
-	_, had := findImageRef(h, repos, image)
+	repos := ostreeRepos(h.Host, cfg.OstreeRepo, cfg.CheckoutDir)
+	_, had := findImageRef(h.Host, repos, image)
 	pulledHere := had != nil
 	step := func(what string, timeout time.Duration, argv ...string) bool {
 		start := time.Now()
@@ -91,11 +92,11 @@ func checkAtomic(ctx context.Context, t *selftest.T) {
 	if !step("atomic install --system", atomicTimeout, "atomic", "install", "--system", "--name", name, image) {
 		return
 	}
-	if ref, err := findImageRef(h, repos, image); err != nil {
+	if ref, err := findImageRef(h.Host, repos, image); err != nil {
 		t.Fail("after atomic pull: %v", err)
 		return
 	} else {
-		t.Evidence("image in ostree storage", "ref "+OciImagePrefix+EncodeOstreeRef(image), ref)
+		t.Evidence("image in ostree storage", "ref "+syscontainerfmt.OciImagePrefix+syscontainerfmt.EncodeOstreeRef(image), ref)
 	}
 	unit := name + ".service"
 	if !step("systemctl start "+unit, cfg.StartTimeout.D(), "systemctl", "start", unit) {

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/syscontainerfmt"
 )
 
 // fakeAtomic plays the atomic CLI and systemctl, which do not exist here,
@@ -22,7 +24,7 @@ import (
 // words) that exits 1.
 type fakeAtomic struct {
 	root string
-	sd   *fakeSystemd
+	sd   *checktest.Systemd
 	fail string
 
 	mu    sync.Mutex
@@ -40,7 +42,7 @@ func (f *fakeAtomic) Command(_ context.Context, _ time.Duration, argv ...string)
 	co := filepath.Join(f.root, "var/lib/containers/atomic")
 	switch {
 	case strings.HasPrefix(line, "atomic pull"):
-		writeFile(filepath.Join(f.root, "var/lib/containers/atomic/.storage/ostree/refs/heads/ociimage/"+EncodeOstreeRef(argv[len(argv)-1])), "0123\n")
+		writeFile(filepath.Join(f.root, "var/lib/containers/atomic/.storage/ostree/refs/heads/ociimage/"+syscontainerfmt.EncodeOstreeRef(argv[len(argv)-1])), "0123\n")
 	case strings.HasPrefix(line, "atomic install"):
 		os.MkdirAll(filepath.Join(co, "probe.0"), 0o755)
 		os.Symlink("/var/lib/containers/atomic/probe.0", filepath.Join(co, "probe"))
@@ -48,7 +50,7 @@ func (f *fakeAtomic) Command(_ context.Context, _ time.Duration, argv ...string)
 		stat, _ := os.ReadFile("/proc/self/stat")
 		_, start, _ := procStart(stat)
 		writeFile(filepath.Join(f.root, "run/runc/probe/state.json"), fmt.Sprintf(`{"id": "probe", "init_process_pid": %d, "init_process_start": %d}`, os.Getpid(), start))
-		f.sd.units["probe.service"] = selftest.UnitState{LoadState: "loaded", ActiveState: "active", SubState: "running"}
+		f.sd.Set("probe.service", selftest.UnitState{LoadState: "loaded", ActiveState: "active", SubState: "running"})
 	case strings.HasPrefix(line, "atomic uninstall"):
 		os.RemoveAll(filepath.Join(co, "probe"))
 		os.RemoveAll(filepath.Join(co, "probe.0"))
@@ -61,10 +63,10 @@ func writeFile(p, data string) {
 	os.WriteFile(p, []byte(data), 0o644)
 }
 
-func atomicHost(t *testing.T, fail string) (*selftest.Host, *fakeAtomic) {
+func atomicHost(t *testing.T, fail string) (*selftest.RunContext, *fakeAtomic) {
 	root := t.TempDir()
-	sd := &fakeSystemd{units: map[string]selftest.UnitState{}}
-	h := selftest.NewHost(root, nil)
+	sd := checktest.NewSystemd(nil)
+	h := selftest.NewRunContext(selftest.NewHost(root), nil)
 	h.Offline = false
 	h.Config.Syscontainer.Image = "registry.example.test/probe:1"
 	h.Config.Syscontainer.Name = "probe"
@@ -121,7 +123,7 @@ func TestAtomicFailures(t *testing.T) {
 }
 
 func TestAtomicNotConfigured(t *testing.T) {
-	h := selftest.NewHost("/", nil)
+	h := selftest.NewRunContext(selftest.NewHost("/"), nil)
 	if why := atomicApplies(context.Background(), h); !strings.Contains(why, "not configured") {
 		t.Fatalf("applies = %q", why)
 	}

@@ -3,13 +3,14 @@ package syscontainer
 import (
 	"testing"
 
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // BenchmarkRun is one whole syscontainer.run: the probe image made, copied
 // into the store, unpacked, run by runc, verified and removed.
 func BenchmarkRun(b *testing.B) {
-	needRunc(b)
+	testutil.NeedRunc(b)
 	h := testHost(b, b.TempDir())
 	c := registered(b, "syscontainer.run")
 	b.ReportAllocs()
@@ -22,7 +23,7 @@ func BenchmarkRun(b *testing.B) {
 
 // BenchmarkRunOstree is BenchmarkRun through an ostree repository.
 func BenchmarkRunOstree(b *testing.B) {
-	needRunc(b)
+	testutil.NeedRunc(b)
 	dir := b.TempDir()
 	h := testHost(b, dir)
 	withOstree(b, h, dir)

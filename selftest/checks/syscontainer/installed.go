@@ -17,6 +17,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
+	"github.com/atomic-selftest/atomic-selftest/selftest/syscontainerfmt"
 )
 
 func init() {
@@ -29,58 +30,6 @@ func init() {
 		Offline:     true,
 		Run:         checkInstalled,
 	})
-}
-
-// Info is the atomic CLI's "info" file of an installed system container
-// (Atomic/syscontainers.py _write_info_file, projectatomic/atomic at
-// d5f3f19, 2020): JSON written with indent 4.
-type Info struct {
-	Image        string `json:"image"`
-	Revision     string `json:"revision"`
-	OstreeCommit string `json:"ostree-commit"`
-	// HasContainerService is false for containers installed without a
-	// systemd unit (the image's manifest says noContainerService); absent
-	// means true, as the atomic CLI reads it.
-	HasContainerService *bool  `json:"has-container-service"`
-	Runtime             string `json:"runtime"`
-}
-
-// Service reports whether the container has a systemd service.
-func (i *Info) Service() bool { return i.HasContainerService == nil || *i.HasContainerService }
-
-// ParseInfo parses an info file.
-func ParseInfo(b []byte) (*Info, error) {
-	var i Info
-	if err := json.Unmarshal(b, &i); err != nil {
-		return nil, err
-	}
-	if i.Image == "" {
-		return nil, errors.New(`no "image"`)
-	}
-	return &i, nil
-}
-
-// RuncState is what the check uses of runc's state.json
-// (libcontainer's State and BaseState, opencontainers/runc 1.1).
-type RuncState struct {
-	ID  string `json:"id"`
-	PID int    `json:"init_process_pid"`
-	// Start is the init process's start time in clock ticks since boot,
-	// field 22 of /proc/PID/stat: it tells a reused pid from the init.
-	Start   uint64    `json:"init_process_start"`
-	Created time.Time `json:"created"`
-}
-
-// ParseRuncState parses runc's state.json.
-func ParseRuncState(b []byte) (*RuncState, error) {
-	var s RuncState
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, err
-	}
-	if s.ID == "" || s.PID <= 0 {
-		return nil, fmt.Errorf("no container id or init pid (id %q, pid %d)", s.ID, s.PID)
-	}
-	return &s, nil
 }
 
 // installedContainer is one system container as the atomic CLI lists it.
@@ -138,9 +87,9 @@ func findContainers(h *selftest.Host, dirs []string) ([]installedContainer, map[
 }
 
 func checkInstalled(ctx context.Context, t *selftest.T) {
-	h := t.Host
+	h := t.RunContext
 	cfg := h.Config.Syscontainer
-	found, broken, err := findContainers(h, []string{cfg.CheckoutDir, cfg.PreinstalledDir})
+	found, broken, err := findContainers(h.Host, []string{cfg.CheckoutDir, cfg.PreinstalledDir})
 	if err != nil {
 		t.Fail("%v", err)
 		return
@@ -160,7 +109,7 @@ func checkInstalled(ctx context.Context, t *selftest.T) {
 			sd = nil
 		}
 	}
-	repos := ostreeRepos(h, cfg.OstreeRepo, cfg.CheckoutDir)
+	repos := ostreeRepos(h.Host, cfg.OstreeRepo, cfg.CheckoutDir)
 	var names []string
 	for _, c := range found {
 		names = append(names, c.name)
@@ -191,7 +140,7 @@ func checkInstalled(ctx context.Context, t *selftest.T) {
 }
 
 // inspectContainer returns what is wrong with one container.
-func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.Host, sd selftest.Systemd, repos []string, c installedContainer) []string {
+func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.RunContext, sd selftest.Systemd, repos []string, c installedContainer) []string {
 	var p []string
 	read := func(name string) ([]byte, error) {
 		b, err := h.ReadFile(path.Join(c.dir, name), rootfs.Container)
@@ -200,10 +149,10 @@ func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.Host, sd s
 		}
 		return b, err
 	}
-	var info *Info
+	var info *syscontainerfmt.Info
 	b, err := read("info")
 	if err == nil {
-		info, err = ParseInfo(b)
+		info, err = syscontainerfmt.ParseInfo(b)
 		if err != nil {
 			err = fmt.Errorf("%s: %w", path.Join(c.dir, "info"), err)
 		}
@@ -220,7 +169,7 @@ func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.Host, sd s
 		return p
 	}
 	t.Detail("image_"+c.name, info.Image)
-	if ref, err := findImageRef(h, repos, info.Image); err != nil {
+	if ref, err := findImageRef(h.Host, repos, info.Image); err != nil {
 		p = append(p, err.Error())
 	} else {
 		t.Detail("image_ref_"+c.name, ref)
@@ -253,7 +202,7 @@ func inspectContainer(ctx context.Context, t *selftest.T, h *selftest.Host, sd s
 
 // runcAlive checks runc's state of a container: state.json under runc's
 // root names a live init process started when runc says it was.
-func runcAlive(h *selftest.Host, name string) string {
+func runcAlive(h *selftest.RunContext, name string) string {
 	root := h.Config.Syscontainer.SystemRuncRoot
 	sp := path.Join(root, name, "state.json")
 	b, err := h.ReadFile(sp, rootfs.Container)
@@ -263,7 +212,7 @@ func runcAlive(h *selftest.Host, name string) string {
 	if err != nil {
 		return err.Error()
 	}
-	st, err := ParseRuncState(b)
+	st, err := syscontainerfmt.ParseRuncState(b)
 	if err != nil {
 		return fmt.Sprintf("%s: %v", sp, err)
 	}
@@ -320,24 +269,24 @@ func ostreeRepos(h *selftest.Host, configured, checkout string) []string {
 // the same image (its Decompose consults DNS to tell a registry from a
 // repository, which cannot be done offline).
 func findImageRef(h *selftest.Host, repos []string, image string) (string, error) {
-	want := EncodeOstreeRef(image)
+	want := syscontainerfmt.EncodeOstreeRef(image)
 	for _, repo := range repos {
-		if h.Exists(path.Join(repo, "refs/heads", OciImagePrefix+want)) {
-			return repo + ":" + OciImagePrefix + want, nil
+		if h.Exists(path.Join(repo, "refs/heads", syscontainerfmt.OciImagePrefix+want)) {
+			return repo + ":" + syscontainerfmt.OciImagePrefix + want, nil
 		}
 	}
-	norm := normalizeImage(image)
+	norm := syscontainerfmt.NormalizeImage(image)
 	for _, repo := range repos {
-		ents, err := h.ReadDir(path.Join(repo, "refs/heads", strings.TrimSuffix(OciImagePrefix, "/")))
+		ents, err := h.ReadDir(path.Join(repo, "refs/heads", strings.TrimSuffix(syscontainerfmt.OciImagePrefix, "/")))
 		if err != nil {
 			continue
 		}
 		for _, e := range ents {
 			n := e.Name()
-			if normalizeImage(DecodeOstreeRef(n)) == norm {
-				return repo + ":" + OciImagePrefix + n, nil
+			if syscontainerfmt.NormalizeImage(syscontainerfmt.DecodeOstreeRef(n)) == norm {
+				return repo + ":" + syscontainerfmt.OciImagePrefix + n, nil
 			}
 		}
 	}
-	return "", fmt.Errorf("image %s is not in the ostree repository (no ref %s%s in %s)", image, OciImagePrefix, want, strings.Join(repos, " or "))
+	return "", fmt.Errorf("image %s is not in the ostree repository (no ref %s%s in %s)", image, syscontainerfmt.OciImagePrefix, want, strings.Join(repos, " or "))
 }

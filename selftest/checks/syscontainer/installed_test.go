@@ -12,23 +12,11 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/syscontainerfmt"
 )
-
-// fakeSystemd answers for units by name; the host here has no systemd as
-// PID 1, so the units are the one thing not real in these tests.
-type fakeSystemd struct {
-	selftest.Systemd
-	units map[string]selftest.UnitState
-}
-
-func (f fakeSystemd) Unit(_ context.Context, name string) (selftest.UnitState, error) {
-	if u, ok := f.units[name]; ok {
-		return u, nil
-	}
-	return selftest.UnitState{Name: name, LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}, nil
-}
-func (f fakeSystemd) Close() {}
 
 const etcdImage = "registry.fedoraproject.org/f27/etcd"
 
@@ -52,9 +40,9 @@ func atomicInfo(image string, service bool) string {
 // with the real ostree into /ostree/repo, and running under the real runc
 // with the root's /run/runc as runc's root; flannel preinstalled in /usr
 // with no service.
-func installedTree(t *testing.T) (string, *selftest.Host, *fakeSystemd) {
+func installedTree(t *testing.T) (string, *selftest.RunContext, *checktest.Systemd) {
 	t.Helper()
-	needRunc(t)
+	testutil.NeedRunc(t)
 	testutil.NeedCommand(t, "ostree", "ostree")
 	root := t.TempDir()
 	co := filepath.Join(root, "var/lib/containers/atomic")
@@ -64,7 +52,7 @@ func installedTree(t *testing.T) (string, *selftest.Host, *fakeSystemd) {
 	}
 	b, _ := os.ReadFile(sleeperBin(t))
 	os.WriteFile(filepath.Join(bundle, "rootfs/sleeper"), b, 0o755)
-	if err := writeSpec(bundle, probeSpec([]string{"/sleeper"})); err != nil {
+	if err := probe.WriteRuncSpec(bundle, probe.RuncSpec([]string{"/sleeper"})); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WriteFile(t, bundle, "info", atomicInfo(etcdImage, true))
@@ -80,8 +68,8 @@ func installedTree(t *testing.T) (string, *selftest.Host, *fakeSystemd) {
 	empty := t.TempDir()
 	for _, argv := range [][]string{
 		{"ostree", "init", "--repo=" + repo, "--mode=bare-user-only"},
-		{"ostree", "commit", "--repo=" + repo, "--branch=" + OciImagePrefix + EncodeOstreeRef(etcdImage), "--tree=dir=" + empty, "--no-xattrs", "--subject=etcd image"},
-		{"ostree", "commit", "--repo=" + repo, "--branch=" + OciImagePrefix + EncodeOstreeRef("docker.io/flannel:v1"), "--tree=dir=" + empty, "--no-xattrs", "--subject=flannel image"},
+		{"ostree", "commit", "--repo=" + repo, "--branch=" + syscontainerfmt.OciImagePrefix + syscontainerfmt.EncodeOstreeRef(etcdImage), "--tree=dir=" + empty, "--no-xattrs", "--subject=etcd image"},
+		{"ostree", "commit", "--repo=" + repo, "--branch=" + syscontainerfmt.OciImagePrefix + syscontainerfmt.EncodeOstreeRef("docker.io/flannel:v1"), "--tree=dir=" + empty, "--no-xattrs", "--subject=flannel image"},
 	} {
 		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%v: %v %s", argv, err, out)
@@ -100,11 +88,11 @@ func installedTree(t *testing.T) (string, *selftest.Host, *fakeSystemd) {
 		t.Fatalf("runc start: %v %s", err, out)
 	}
 
-	h := selftest.NewHost(root, nil)
+	h := selftest.NewRunContext(selftest.NewHost(root), nil)
 	h.Offline = false // a live host whose files happen to sit under root
-	sd := &fakeSystemd{units: map[string]selftest.UnitState{
+	sd := checktest.NewSystemd(map[string]selftest.UnitState{
 		"etcd.service": {Name: "etcd.service", LoadState: "loaded", ActiveState: "active", SubState: "running"},
-	}}
+	})
 	h.NewSystemd = func(context.Context) (selftest.Systemd, error) { return sd, nil }
 	return root, h, sd
 }
@@ -121,16 +109,16 @@ func TestInstalledHealthy(t *testing.T) {
 func TestInstalledBroken(t *testing.T) {
 	cases := []struct {
 		name   string
-		breaks func(t *testing.T, root string, sd *fakeSystemd)
+		breaks func(t *testing.T, root string, sd *checktest.Systemd)
 		want   string
 	}{
-		{"unit inactive", func(t *testing.T, root string, sd *fakeSystemd) {
-			sd.units["etcd.service"] = selftest.UnitState{LoadState: "loaded", ActiveState: "failed", SubState: "failed"}
+		{"unit inactive", func(t *testing.T, root string, sd *checktest.Systemd) {
+			sd.Set("etcd.service", selftest.UnitState{LoadState: "loaded", ActiveState: "failed", SubState: "failed"})
 		}, "etcd: unit etcd.service is failed (failed)"},
-		{"unit missing", func(t *testing.T, root string, sd *fakeSystemd) {
-			delete(sd.units, "etcd.service")
+		{"unit missing", func(t *testing.T, root string, sd *checktest.Systemd) {
+			sd.Remove("etcd.service")
 		}, "etcd: unit etcd.service is not-found"},
-		{"container stopped", func(t *testing.T, root string, sd *fakeSystemd) {
+		{"container stopped", func(t *testing.T, root string, sd *checktest.Systemd) {
 			runcRoot := filepath.Join(root, "run/runc")
 			exec.Command("runc", "--root", runcRoot, "kill", "etcd", "KILL").Run()
 			for i := 0; i < 100; i++ {
@@ -142,29 +130,29 @@ func TestInstalledBroken(t *testing.T) {
 			}
 			t.Fatal("etcd did not stop")
 		}, "is not running"},
-		{"runc does not know it", func(t *testing.T, root string, sd *fakeSystemd) {
+		{"runc does not know it", func(t *testing.T, root string, sd *checktest.Systemd) {
 			exec.Command("runc", "--root", filepath.Join(root, "run/runc"), "delete", "--force", "etcd").Run()
 		}, "etcd: runc does not know the container (no /run/runc/etcd/state.json)"},
-		{"image ref gone", func(t *testing.T, root string, sd *fakeSystemd) {
-			out, err := exec.Command("ostree", "refs", "--repo="+filepath.Join(root, "ostree/repo"), "--delete", OciImagePrefix+EncodeOstreeRef(etcdImage)).CombinedOutput()
+		{"image ref gone", func(t *testing.T, root string, sd *checktest.Systemd) {
+			out, err := exec.Command("ostree", "refs", "--repo="+filepath.Join(root, "ostree/repo"), "--delete", syscontainerfmt.OciImagePrefix+syscontainerfmt.EncodeOstreeRef(etcdImage)).CombinedOutput()
 			if err != nil {
 				t.Fatalf("%v %s", err, out)
 			}
 		}, "etcd: image registry.fedoraproject.org/f27/etcd is not in the ostree repository (no ref ociimage/registry.fedoraproject.org_2Ff27_2Fetcd_3Alatest in /ostree/repo or /var/lib/containers/atomic/.storage/ostree)"},
-		{"config.json missing", func(t *testing.T, root string, sd *fakeSystemd) {
+		{"config.json missing", func(t *testing.T, root string, sd *checktest.Systemd) {
 			os.Remove(filepath.Join(root, "usr/lib/containers/atomic/flannel/config.json"))
 		}, "flannel: /usr/lib/containers/atomic/flannel/config.json is missing"},
-		{"link loop", func(t *testing.T, root string, sd *fakeSystemd) {
+		{"link loop", func(t *testing.T, root string, sd *checktest.Systemd) {
 			os.Symlink("/var/lib/containers/atomic/loopy", filepath.Join(root, "var/lib/containers/atomic/loopy"))
 		}, "loopy: resolving /var/lib/containers/atomic/loopy: too many levels of symbolic links"},
-		{"dangling link", func(t *testing.T, root string, sd *fakeSystemd) {
+		{"dangling link", func(t *testing.T, root string, sd *checktest.Systemd) {
 			os.Symlink("/var/lib/containers/atomic/gone.1", filepath.Join(root, "var/lib/containers/atomic/gone"))
 		}, "gone: /var/lib/containers/atomic/gone points to /var/lib/containers/atomic/gone.1, which does not exist"},
-		{"malformed info", func(t *testing.T, root string, sd *fakeSystemd) {
+		{"malformed info", func(t *testing.T, root string, sd *checktest.Systemd) {
 			testutil.WriteFile(t, filepath.Join(root, "var/lib/containers/atomic/bad"), "info", `{"image": "x", `)
 			testutil.WriteFile(t, filepath.Join(root, "var/lib/containers/atomic/bad"), "config.json", `{}`)
 		}, "bad: /var/lib/containers/atomic/bad/info: unexpected end of JSON input"},
-		{"100 MB info", func(t *testing.T, root string, sd *fakeSystemd) {
+		{"100 MB info", func(t *testing.T, root string, sd *checktest.Systemd) {
 			p := testutil.WriteFile(t, filepath.Join(root, "var/lib/containers/atomic/big"), "info", `{"image": "`)
 			os.Truncate(p, 100<<20) // sparse
 			testutil.WriteFile(t, filepath.Join(root, "var/lib/containers/atomic/big"), "config.json", `{}`)
@@ -184,32 +172,10 @@ func TestInstalledBroken(t *testing.T) {
 }
 
 func TestInstalledNone(t *testing.T) {
-	h := selftest.NewHost(t.TempDir(), nil)
+	h := selftest.NewRunContext(selftest.NewHost(t.TempDir()), nil)
 	r := runCheck(t, h, registered(t, "syscontainer.installed"))
 	if r.Status != record.StatusSkip || !strings.Contains(r.Message, "no system containers are installed") {
 		t.Fatalf("%s: %s", r.Status, r.Message)
-	}
-}
-
-// The encoding matches the atomic CLI's own tests and integration tests
-// (tests/unit/test_syscontainers.py, tests/integration/
-// test_system_containers_images.sh and _pull.sh).
-func TestEncodeOstreeRef(t *testing.T) {
-	for in, want := range map[string]string{
-		"busybox":            "busybox_3Alatest",
-		"docker.io/busybox":  "docker.io_2Fbusybox_3Alatest",
-		"atomic-test-system": "atomic-test-system_3Alatest",
-		"registry.fedoraproject.org/f27/kubernetes-apiserver":     "registry.fedoraproject.org_2Ff27_2Fkubernetes-apiserver_3Alatest",
-		"registry.fedoraproject.org/f27/kubernetes-apiserver:tag": "registry.fedoraproject.org_2Ff27_2Fkubernetes-apiserver_3Atag",
-		"cafe:tag":                 "cafe_3Atag",
-		"oci:localhost:5000/a/b:1": "localhost_3A5000_2Fa_2Fb_3A1",
-	} {
-		if got := EncodeOstreeRef(in); got != want {
-			t.Errorf("EncodeOstreeRef(%q) = %q, want %q", in, got, want)
-		}
-		if got := DecodeOstreeRef(want); normalizeImage(got) != normalizeImage(in) {
-			t.Errorf("DecodeOstreeRef(%q) = %q, not %q", want, got, in)
-		}
 	}
 }
 

@@ -25,16 +25,16 @@ func sleeperBin(t testing.TB) string {
 }
 
 // newHost is a live host whose syscontainer state lives under dir.
-func newHost(dir string) *selftest.Host {
+func newHost(dir string) *selftest.RunContext {
 	cfg := config.Defaults()
 	cfg.Syscontainer.StateDir = filepath.Join(dir, "state")
 	cfg.Syscontainer.RuncRoot = filepath.Join(dir, "runc")
-	return selftest.NewHost("/", cfg)
+	return selftest.NewRunContext(selftest.NewHost("/"), cfg)
 }
 
 // withOstree gives h an ostree repository (made by the real ostree) as
 // the system containers' image store, and returns its path.
-func withOstree(t testing.TB, h *selftest.Host, dir string) string {
+func withOstree(t testing.TB, h *selftest.RunContext, dir string) string {
 	t.Helper()
 	testutil.NeedCommand(t, "ostree", "ostree")
 	repo := filepath.Join(dir, "repo")
@@ -56,7 +56,7 @@ func ostreeRefs(t testing.TB, repo string) string {
 }
 
 // testHost is newHost with the real probe.
-func testHost(t testing.TB, dir string) *selftest.Host {
+func testHost(t testing.TB, dir string) *selftest.RunContext {
 	h := newHost(dir)
 	h.ProbeBinary = probeBin(t)
 	return h

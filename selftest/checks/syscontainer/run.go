@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ociimage"
 	"github.com/atomic-selftest/atomic-selftest/selftest/probe"
+	"github.com/atomic-selftest/atomic-selftest/selftest/syscontainerfmt"
 )
 
 func init() {
@@ -78,7 +80,7 @@ type probeRun struct {
 	stage func(name string)
 	// ostree, when set, is the repository the image is stored in and
 	// checked out from, as the atomic CLI's system containers are.
-	ostree *ostreeStore
+	ostree *ociimage.OstreeStore
 }
 
 // imageName is the probe image's name in the ostree repository.
@@ -100,14 +102,14 @@ func (p *probeRun) runcArgv(args ...string) []string {
 }
 
 func checkSyscontainerRun(ctx context.Context, t *selftest.T) {
-	cfg := t.Host.Config.Syscontainer
+	cfg := t.Config.Syscontainer
 	runc, err := exec.LookPath(cfg.Runc)
 	if err != nil {
 		t.Evidence("runc", "installed", "not found: "+err.Error())
 		t.Fail("runc (%q) is not installed: system containers cannot run (%v)", cfg.Runc, err)
 		return
 	}
-	bin := t.Host.ProbeBinary
+	bin := t.ProbeBinary
 	if bin == "" {
 		if bin, err = probe.Binary(); err != nil {
 			t.Error("%v", err)
@@ -123,8 +125,8 @@ func checkSyscontainerRun(ctx context.Context, t *selftest.T) {
 		nonce: probe.NewNonce(), binary: bin,
 	}
 	p.name = Prefix + p.nonce
-	if repo := probeOstreeRepo(t.Host); repo != "" {
-		p.ostree = &ostreeStore{h: t.Host, repo: repo}
+	if repo := probeOstreeRepo(t.RunContext); repo != "" {
+		p.ostree = &ociimage.OstreeStore{Host: t.Host, Repo: repo, MaxUnpack: maxUnpack}
 	}
 	p.run(ctx, t, cfg.StartTimeout.D())
 }
@@ -169,7 +171,7 @@ func (p *probeRun) run(ctx context.Context, t *selftest.T, timeout time.Duration
 	srcRef := p.source
 	if srcRef == "" {
 		_, err := ociimage.WriteLayout(src, probeTag, func(w io.Writer) error { return probe.WriteLayer(w, p.binary) },
-			ociimage.Config{Entrypoint: []string{probe.BinaryPath}, User: fmt.Sprint(probeUID)})
+			ociimage.Config{Entrypoint: []string{probe.BinaryPath}, User: fmt.Sprint(probe.UID)})
 		if err != nil {
 			t.Error("making the probe image: %v", err)
 			return
@@ -244,12 +246,12 @@ func (p *probeRun) run(ctx context.Context, t *selftest.T, timeout time.Duration
 		t.Fail("%v", err)
 		return
 	}
-	t.Evidence("probe user", fmt.Sprint(probeUID), fmt.Sprint(m.UID))
-	t.Evidence("probe sandbox", "pid 1, read-only root, loopback only, host name "+probeHostname,
+	t.Evidence("probe user", fmt.Sprint(probe.UID), fmt.Sprint(m.UID))
+	t.Evidence("probe sandbox", "pid 1, read-only root, loopback only, host name "+probe.Hostname,
 		fmt.Sprintf("pid %d, read-only root %v, interfaces %v, host name %q", m.PID, m.RootReadOnly, m.Interfaces, m.Hostname))
-	problems := probe.Verify(m, probe.Want{Nonce: p.nonce, ReadOnly: true, NoNetwork: true, Hostname: probeHostname})
-	if m.UID != probeUID {
-		problems = append(problems, fmt.Sprintf("the probe ran as uid %d, expected %d", m.UID, probeUID))
+	problems := probe.Verify(m, probe.Want{Nonce: p.nonce, ReadOnly: true, NoNetwork: true, Hostname: probe.Hostname})
+	if m.UID != probe.UID {
+		problems = append(problems, fmt.Sprintf("the probe ran as uid %d, expected %d", m.UID, probe.UID))
 	}
 
 	// 5. Removed again, and proved removed.
@@ -259,11 +261,7 @@ func (p *probeRun) run(ctx context.Context, t *selftest.T, timeout time.Duration
 	} else {
 		t.Evidence("leftovers", "none", "none")
 	}
-	if len(problems) > 0 {
-		t.Fail("%s", strings.Join(problems, "; "))
-		return
-	}
-	t.Pass("the probe image was copied into the store, unpacked and run by runc; its marker checked out and nothing is left")
+	t.Conclude(problems, "the probe image was copied into the store, unpacked and run by runc; its marker checked out and nothing is left")
 }
 
 func (p *probeRun) unpack(ctx context.Context, t *selftest.T, ref types.ImageReference, bundle string) error {
@@ -283,12 +281,12 @@ func (p *probeRun) unpack(ctx context.Context, t *selftest.T, ref types.ImageRef
 	defer im.Close()
 	if p.ostree != nil {
 		src, _, _ := p.dirs()
-		if err := p.ostree.importImage(ctx, im, p.imageName(), filepath.Join(src, "ostree")); err != nil {
-			return fmt.Errorf("storing the image in %s: %w", p.ostree.repo, err)
+		if err := p.ostree.ImportImage(ctx, im, p.imageName(), filepath.Join(src, "ostree")); err != nil {
+			return fmt.Errorf("storing the image in %s: %w", p.ostree.Repo, err)
 		}
-		t.Evidence("image store", "ostree repository", p.ostree.repo+" ref "+OciImagePrefix+EncodeOstreeRef(p.imageName()))
+		t.Evidence("image store", "ostree repository", p.ostree.Repo+" ref "+syscontainerfmt.OciImagePrefix+syscontainerfmt.EncodeOstreeRef(p.imageName()))
 		p.reached("imported")
-		if err := p.ostree.checkout(ctx, p.imageName(), rootfs); err != nil {
+		if err := p.ostree.Checkout(ctx, p.imageName(), rootfs); err != nil {
 			return err
 		}
 	} else {
@@ -301,7 +299,7 @@ func (p *probeRun) unpack(ctx context.Context, t *selftest.T, ref types.ImageRef
 	if args == nil {
 		args = append(append([]string{}, im.Config.Config.Entrypoint...), "probe", "--nonce", p.nonce)
 	}
-	return writeSpec(bundle, probeSpec(args))
+	return probe.WriteRuncSpec(bundle, probe.RuncSpec(args))
 }
 
 // teardown deletes the container, its bundle, its image and its source
@@ -316,9 +314,9 @@ func (p *probeRun) teardown(ctx context.Context) []string {
 		left = append(left, fmt.Sprintf("runc container %s: %v", p.name, err))
 	}
 	if p.ostree != nil {
-		if err := p.ostree.remove(ctx, p.imageName()); err != nil {
+		if err := p.ostree.Remove(ctx, p.imageName()); err != nil {
 			left = append(left, err.Error())
-		} else if b := OciImagePrefix + EncodeOstreeRef(p.imageName()); p.ostree.has(b) {
+		} else if b := syscontainerfmt.OciImagePrefix + syscontainerfmt.EncodeOstreeRef(p.imageName()); p.ostree.Has(b) {
 			left = append(left, "ostree branch "+b)
 		}
 	}
@@ -426,7 +424,7 @@ func (p *probeRun) sweep(ctx context.Context) ([]string, error) {
 	var inOstree map[string]bool
 	if p.ostree != nil {
 		inOstree = map[string]bool{}
-		for _, img := range p.ostree.leftovers() {
+		for _, img := range p.ostree.Leftovers(Prefix) {
 			n := strings.TrimSuffix(img, ":"+probeTag)
 			names[n], inOstree[n] = true, true
 		}
@@ -498,9 +496,22 @@ func firstLine(s string) string {
 	return s
 }
 
-func needRoot(_ context.Context, h *selftest.Host) string {
+func needRoot(_ context.Context, h *selftest.RunContext) string {
 	if os.Geteuid() != 0 {
 		return "runc needs root to create containers; the self-test is not running as root"
+	}
+	return ""
+}
+
+// probeOstreeRepo returns the repository system containers' images live
+// in on this host, or "" where there is none (then the probe uses the
+// self-test's private OCI store only).
+func probeOstreeRepo(h *selftest.RunContext) string {
+	cfg := h.Config.Syscontainer
+	for _, r := range ostreeRepos(h.Host, cfg.OstreeRepo, cfg.CheckoutDir) {
+		if h.Exists(path.Join(r, "config")) {
+			return r
+		}
 	}
 	return ""
 }

@@ -20,19 +20,13 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
-func needRunc(t testing.TB) {
-	t.Helper()
-	testutil.NeedRoot(t)
-	testutil.NeedCommand(t, "runc", "runc")
-}
-
 // assertClean fails t if anything of syscontainer.run is left under dir:
 // a container under the private runc root or a directory in the state
 // directory.
-func assertClean(t testing.TB, h *selftest.Host) {
+func assertClean(t testing.TB, h *selftest.RunContext) {
 	t.Helper()
 	cfg := h.Config.Syscontainer
-	p := &probeRun{h: h, runc: "runc", root: cfg.RuncRoot, state: cfg.StateDir}
+	p := &probeRun{h: h.Host, runc: "runc", root: cfg.RuncRoot, state: cfg.StateDir}
 	ids, err := p.list(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +45,7 @@ func assertClean(t testing.TB, h *selftest.Host) {
 // The probe runs under real runc, its marker proves the sandbox, and the
 // container, bundle and image are gone afterwards.
 func TestRunPasses(t *testing.T) {
-	needRunc(t)
+	testutil.NeedRunc(t)
 	h := testHost(t, t.TempDir())
 	r := runCheck(t, h, registered(t, "syscontainer.run"))
 	if r.Status != record.StatusPass {
@@ -70,7 +64,7 @@ func TestRunPasses(t *testing.T) {
 // the atomic CLI's branches, the bundle is checked out of it, and the
 // branches are gone afterwards.
 func TestRunOstree(t *testing.T) {
-	needRunc(t)
+	testutil.NeedRunc(t)
 	dir := t.TempDir()
 	h := testHost(t, dir)
 	repo := withOstree(t, h, dir)
@@ -100,7 +94,7 @@ func TestRunMissingRunc(t *testing.T) {
 // A dynamically linked probe is refused before anything is made, with
 // the reason (Debian's /bin/sh is dynamically linked).
 func TestRunDynamicProbe(t *testing.T) {
-	needRunc(t)
+	testutil.NeedRunc(t)
 	h := testHost(t, t.TempDir())
 	h.ProbeBinary = "/bin/sh"
 	r := runCheck(t, h, registered(t, "syscontainer.run"))
@@ -114,7 +108,7 @@ func TestRunDynamicProbe(t *testing.T) {
 
 // A container process that exits non-zero fails the check with its status.
 func TestRunNonZeroExit(t *testing.T) {
-	needRunc(t)
+	testutil.NeedRunc(t)
 	h := testHost(t, t.TempDir())
 	h.ProbeBinary = exit3Bin(t)
 	r := runCheck(t, h, registered(t, "syscontainer.run"))
@@ -125,7 +119,7 @@ func TestRunNonZeroExit(t *testing.T) {
 }
 
 // runProbe runs p as the check would, through the runner.
-func runProbe(t testing.TB, h *selftest.Host, p *probeRun) record.Result {
+func runProbe(t testing.TB, h *selftest.RunContext, p *probeRun) record.Result {
 	t.Helper()
 	return runCheck(t, h, &selftest.Check{ID: "syscontainer.run", Criterion: "C10", Description: "t", Run: func(ctx context.Context, st *selftest.T) {
 		p.h = st.Host
@@ -133,7 +127,7 @@ func runProbe(t testing.TB, h *selftest.Host, p *probeRun) record.Result {
 	}})
 }
 
-func newProbeRun(h *selftest.Host) *probeRun {
+func newProbeRun(h *selftest.RunContext) *probeRun {
 	cfg := h.Config.Syscontainer
 	nonce := probe.NewNonce()
 	return &probeRun{runc: "runc", root: cfg.RuncRoot, state: cfg.StateDir, nonce: nonce, name: Prefix + nonce, binary: h.ProbeBinary}
@@ -142,7 +136,7 @@ func newProbeRun(h *selftest.Host) *probeRun {
 // A layer blob whose content no longer matches its digest is refused by
 // the copy, naming the blob.
 func TestRunCorruptBlob(t *testing.T) {
-	needRunc(t)
+	testutil.NeedRunc(t)
 	h := testHost(t, t.TempDir())
 	p := newProbeRun(h)
 	var layer string
@@ -182,7 +176,7 @@ func TestRunCorruptBlob(t *testing.T) {
 // The image copy works from a real registry too (docker-registry on
 // loopback, started by scripts/setup.d/30-syscontainer.sh).
 func TestRunFromRegistry(t *testing.T) {
-	needRunc(t)
+	testutil.NeedRunc(t)
 	reg := os.Getenv("ATOMIC_SELFTEST_REGISTRY")
 	testutil.Need(t, "registry", reg != "", "ATOMIC_SELFTEST_REGISTRY is not set")
 	dir := t.TempDir()
@@ -215,9 +209,9 @@ func TestRunFromRegistry(t *testing.T) {
 // leftover: a concurrent run's sweep leaves it alone; once its lock is
 // free the next run removes it.
 func TestSweepSparesLiveProbes(t *testing.T) {
-	needRunc(t)
+	testutil.NeedRunc(t)
 	h := testHost(t, t.TempDir())
-	live := &probeRun{h: h, runc: "runc", root: h.Config.Syscontainer.RuncRoot, state: h.Config.Syscontainer.StateDir, name: Prefix + "live"}
+	live := &probeRun{h: h.Host, runc: "runc", root: h.Config.Syscontainer.RuncRoot, state: h.Config.Syscontainer.StateDir, name: Prefix + "live"}
 	lock, err := live.lockProbe(live.name, true)
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +248,7 @@ func TestChildRun(t *testing.T) {
 	h.ProbeBinary = os.Getenv(childEnv + "_PROBE")
 	h.Config.Syscontainer.OstreeRepo = filepath.Join(dir, "repo")
 	p := newProbeRun(h)
-	p.ostree = &ostreeStore{h: h, repo: h.Config.Syscontainer.OstreeRepo}
+	p.ostree = &ociimage.OstreeStore{Host: h.Host, Repo: h.Config.Syscontainer.OstreeRepo, MaxUnpack: maxUnpack}
 	stop := os.Getenv(childEnv + "_STAGE")
 	p.stage = func(name string) {
 		if name == stop {
@@ -275,7 +269,7 @@ var killStages = []string{"layout", "copied", "imported", "unpacked", "running"}
 // check, at each stage in turn: the next run removes what the killed one
 // left and passes, and at the end nothing is left.
 func TestRunFiftyTimesWithKills(t *testing.T) {
-	needRunc(t)
+	testutil.NeedRunc(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -328,7 +322,7 @@ func killChild(t *testing.T, dir, stage string) {
 	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	h := newHost(dir)
 	cfg := h.Config.Syscontainer
-	p := &probeRun{h: h, runc: "runc", root: cfg.RuncRoot, state: cfg.StateDir}
+	p := &probeRun{h: h.Host, runc: "runc", root: cfg.RuncRoot, state: cfg.StateDir}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if stage == "running" {

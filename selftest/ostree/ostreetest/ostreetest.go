@@ -315,12 +315,13 @@ func (s *Sysroot) BootedRoot(stateroot, checksum string, serial int, sysrootRO b
 	return dep
 }
 
-// LiveHost returns a host rooted at root that is treated as the running
+// LiveHost returns the context of a run, with the default configuration
+// and no history, on a host rooted at root that is treated as the running
 // system (not --sysroot), as on a booted host.
-func LiveHost(root string) *selftest.Host {
-	h := selftest.NewHost(root, nil)
+func LiveHost(root string) *selftest.RunContext {
+	h := selftest.NewHost(root)
 	h.Offline = false
-	return h
+	return selftest.NewRunContext(h, nil)
 }
 
 // Branch is the ref the fixtures commit to.

@@ -19,7 +19,7 @@ import (
 
 // NeedOstreeBooted is the applicability test of checks that need a
 // running OSTree host: ostree-prepare-root leaves /run/ostree-booted.
-func NeedOstreeBooted(_ context.Context, h *selftest.Host) string {
+func NeedOstreeBooted(_ context.Context, h *selftest.RunContext) string {
 	if !h.Exists("/run/ostree-booted") {
 		return "not an OSTree-booted host (no /run/ostree-booted)"
 	}
@@ -28,7 +28,7 @@ func NeedOstreeBooted(_ context.Context, h *selftest.Host) string {
 
 // NeedSysroot is the applicability test of checks that only read a
 // sysroot, live or offline.
-func NeedSysroot(_ context.Context, h *selftest.Host) string {
+func NeedSysroot(_ context.Context, h *selftest.RunContext) string {
 	if fi, err := h.Stat("/ostree/deploy"); err != nil || !fi.IsDir() {
 		return "not an OSTree sysroot (no /ostree/deploy)"
 	}
@@ -147,4 +147,34 @@ func BootFiles(h *selftest.Host, e *ot.BootEntry) []BootFile {
 		files = append(files, f)
 	}
 	return files
+}
+
+// Booted loads the sysroot and returns its booted deployment, or reports
+// why there is none.
+func Booted(t *selftest.T) (*ot.Sysroot, *ot.Deployment) {
+	s, err := Load(t.Host)
+	if err != nil {
+		t.Error("%v", err)
+		return nil, nil
+	}
+	if s.Booted == nil {
+		why := "not OSTree-booted (no /run/ostree-booted)"
+		if s.OstreeBooted {
+			why = "no deployment's directory is the running root"
+		}
+		if p := Problems(s); p != "" {
+			why += "; " + p
+		}
+		t.Fail("cannot identify the booted deployment: %s", why)
+		return s, nil
+	}
+	return s, s.Booted
+}
+
+// List joins l for a message, "none" when it is empty.
+func List(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	return strings.Join(l, ", ")
 }

@@ -1,0 +1,106 @@
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"io"
+	"strings"
+	"text/template"
+	"unicode/utf8"
+)
+
+// reportMD is report.md: the run in short Markdown for a CI job summary
+// (GitHub's $GITHUB_STEP_SUMMARY, which takes at most 1 MiB; GitLab's
+// summaries). Hosts that passed are one line of names; each failing host
+// gets its criteria table and its failures, within the limits below, so a
+// run of hundreds of hosts stays far under 1 MiB.
+//
+//go:embed templates/report.md.tmpl
+var reportMD string
+
+// Limits of report.md.
+const (
+	mdMaxFailedHosts = 40  // failing hosts with a table; the rest are named
+	mdMaxLines       = 200 // failure lines over all hosts
+	mdMaxText        = 240 // characters of one message or evidence value
+)
+
+var reportMDTemplate = template.Must(template.New("report.md").Funcs(template.FuncMap{"md": mdText}).Parse(reportMD))
+
+// mdText makes a host-supplied string one line of inert Markdown text:
+// newlines folded, long text cut, and every character Markdown (or the
+// HTML GitHub allows in it) would read as markup escaped with a backslash.
+func mdText(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > mdMaxText {
+		s = string([]rune(s)[:mdMaxText]) + "…"
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\`*_[]<>|~&", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+type mdHost struct {
+	Name  string
+	Plan  string
+	Rows  []rowView
+	Lines []string
+}
+
+type mdView struct {
+	*reportView
+	Passed     []string
+	Failed     []mdHost
+	MoreFailed []string
+	Dropped    int
+}
+
+// WriteMarkdown writes report.md.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	return newReportView(r).writeMarkdown(w)
+}
+
+func (v *reportView) writeMarkdown(w io.Writer) error {
+	m := mdView{reportView: v}
+	lines := 0
+	for _, h := range v.Hosts {
+		if h.OK {
+			m.Passed = append(m.Passed, h.Name)
+			continue
+		}
+		if len(m.Failed) == mdMaxFailedHosts {
+			m.MoreFailed = append(m.MoreFailed, h.Name)
+			continue
+		}
+		mh := mdHost{Name: h.Name, Plan: h.Plan, Rows: h.Rows}
+		add := func(format string, args ...any) {
+			if lines >= mdMaxLines {
+				m.Dropped++
+				return
+			}
+			lines++
+			mh.Lines = append(mh.Lines, fmt.Sprintf(format, args...))
+		}
+		for _, s := range h.Steps {
+			if s.Status != StepPass {
+				add("step %s **%s**: %s", mdText(s.Name), s.Status, mdText(s.Message))
+			}
+			for _, c := range s.Bad {
+				ev := ""
+				for _, e := range c.Evidence {
+					if e.Expected != "" {
+						ev += fmt.Sprintf("; %s: expected %s, seen %s", mdText(e.Name), mdText(e.Expected), mdText(e.Seen))
+					}
+				}
+				add("%s: check %s (%s) **%s**: %s%s", mdText(s.Name), mdText(c.ID), mdText(c.Criterion), c.Status, mdText(c.Message), ev)
+			}
+		}
+		m.Failed = append(m.Failed, mh)
+	}
+	return reportMDTemplate.Execute(w, m)
+}

@@ -1,0 +1,289 @@
+package report
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	atomicselftest "github.com/atomic-selftest/atomic-selftest"
+
+	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+)
+
+// reportView is what report.html and report.md show, derived from a
+// Report and the run records it holds; it adds no facts of its own.
+type reportView struct {
+	Plan       string
+	Start, End time.Time
+	Duration   string
+	Verdict    string
+	Versions   []string
+	Criteria   []string
+	Hosts      []hostView
+	// BadChecks counts the failing, erroring and blocked checks of every
+	// host and step.
+	BadChecks int
+	// Failures are the steps that did not pass or hold a bad check, in
+	// host and step order.
+	Failures []failView
+}
+
+// failView is one step that failed or whose run record holds bad checks:
+// its message, its bad checks with their evidence, and the console or
+// journal tail of a host that did not come back.
+type failView struct {
+	Host, Href string
+	*stepView
+}
+
+type hostView struct {
+	Name, Anchor string
+	Plan         string
+	OK           bool
+	Rows         []rowView
+	Timeline     []barView
+	Steps        []stepView
+}
+
+// rowView is one step's row of the criteria matrix.
+type rowView struct {
+	Step, Status, Href string
+	Cells              []cellView
+}
+
+// cellView is one criterion in one step: the text of the criteria table
+// (cell in report.go), a colour class, and the anchor of the checks
+// behind it.
+type cellView struct {
+	Crit, Text, Class, Href string
+}
+
+// stepView is one step's details: its outcome, what it booted, its
+// actions, the checks of its run record grouped by criterion, and the
+// console/journal tail of a step that failed.
+type stepView struct {
+	Anchor, Name, Status, Message string
+	Booted, Transition            string
+	Record                        string
+	// BootTime is the host's own count from the kernel to the end of
+	// the boot (the record's systemd timestamps), "" where not recorded.
+	BootTime string
+	Actions  []ActionReport
+	Groups   []checkGroup
+	Bad      []record.Result
+	Tail     []string
+}
+
+type checkGroup struct {
+	Anchor, Crit string
+	Checks       []record.Result
+}
+
+// barView is one step in a host's timeline: where its actions fall on the
+// host's time axis (0 to 1000), and the self-test run inside it.
+type barView struct {
+	Step, Label, Href string
+	Segments          []segment
+	Total             string
+}
+
+type segment struct {
+	X, W  float64
+	Class string
+	Title string
+}
+
+// timelineWidth is the width of a timeline's SVG coordinate system.
+const timelineWidth = 1000
+
+// StatusClass is the colour class report.html gives a status.
+func StatusClass(s string) string {
+	switch strings.ToLower(s) {
+	case "pass":
+		return "pass"
+	case "skip":
+		return "skip"
+	case "fail":
+		return "fail"
+	case "error", StepInterrupted:
+		return "error"
+	case "blocked", StepNotRun:
+		return "blocked"
+	}
+	return "none"
+}
+
+func seconds(d float64) string {
+	return (time.Duration(d * float64(time.Second))).Round(100 * time.Millisecond).String()
+}
+
+// booted names what a step ended on: version and short checksum, from the
+// run record where there is one, else from the driver's status.
+func booted(s *StepReport) string {
+	var v, c string
+	switch {
+	case s.Record != nil && s.Record.Deployment != nil:
+		v, c = s.Record.Deployment.Version, s.Record.Deployment.Checksum
+	case s.After != nil:
+		v, c = s.After.Version, s.After.Checksum
+	case s.Before != nil:
+		v, c = s.Before.Version, s.Before.Checksum
+	}
+	return strings.TrimSpace(v + " " + record.Short(c))
+}
+
+// transition is the record's own word for the change (upgrade, rollback,
+// deploy, layering, ...), which is what the host saw; the step's name says
+// what was asked for.
+func transition(s *StepReport) string {
+	if s.Record != nil && s.Record.Transition != nil && s.Record.Transition.Kind != "" {
+		return s.Record.Transition.Kind
+	}
+	return ""
+}
+
+// actionClass colours a timeline segment by what the driver waited for.
+func actionClass(a ActionReport) string {
+	if a.Status != StepPass {
+		return "seg-" + StatusClass(a.Status)
+	}
+	switch a.Do {
+	case plan.ActReboot:
+		return "seg-reboot"
+	case plan.ActWaitUp, plan.ActWaitSelftest:
+		return "seg-wait"
+	}
+	return "seg-cmd"
+}
+
+func newReportView(r *Report) *reportView {
+	v := &reportView{Plan: r.Plan, Start: r.Start, End: r.End, Criteria: r.Criteria(), Verdict: "PASS"}
+	switch {
+	case r.Interrupted:
+		v.Verdict = "INTERRUPTED"
+	case !r.OK:
+		v.Verdict = "FAIL"
+	}
+	if !r.End.IsZero() {
+		v.Duration = r.End.Sub(r.Start).Round(time.Second).String()
+	}
+	hostTools := map[string][]string{}
+	for hi, h := range r.Hosts {
+		if h == nil {
+			continue
+		}
+		hv := hostView{Name: h.Host, Plan: h.Plan, OK: h.OK, Anchor: fmt.Sprintf("h%d", hi)}
+		var t0, t1 time.Time
+		for _, s := range h.Steps {
+			end := s.Start.Add(time.Duration(s.DurationSec * float64(time.Second)))
+			if t0.IsZero() || s.Start.Before(t0) {
+				t0 = s.Start
+			}
+			if end.After(t1) {
+				t1 = end
+			}
+		}
+		span := t1.Sub(t0).Seconds()
+		if span <= 0 {
+			span = 1
+		}
+		x := func(t time.Time) float64 {
+			f := t.Sub(t0).Seconds() / span * timelineWidth
+			return min(max(f, 0), timelineWidth)
+		}
+		for si, s := range h.Steps {
+			anchor := fmt.Sprintf("%s-s%d", hv.Anchor, si)
+			sv := stepView{Anchor: anchor, Name: s.Name, Status: s.Status, Message: s.Message, Booted: booted(s),
+				Transition: transition(s), Actions: s.Actions, Tail: s.Tail}
+			groups := map[string]*checkGroup{}
+			if rec := s.Record; rec != nil {
+				sv.Record = rec.ID
+				if b := rec.Boot; b != nil && b.Finished() {
+					sv.BootTime = seconds(b.BootDuration().Seconds())
+				}
+				if rec.ToolVersion != "" && !slices.Contains(hostTools[rec.ToolVersion], h.Host) {
+					hostTools[rec.ToolVersion] = append(hostTools[rec.ToolVersion], h.Host)
+				}
+				for _, c := range rec.Checks {
+					g := groups[c.Criterion]
+					if g == nil {
+						g = &checkGroup{Anchor: anchor + "-" + c.Criterion, Crit: c.Criterion}
+						groups[c.Criterion] = g
+					}
+					g.Checks = append(g.Checks, c)
+					if c.Status.Bad() {
+						sv.Bad = append(sv.Bad, c)
+						v.BadChecks++
+					}
+				}
+			}
+			for _, crit := range v.Criteria {
+				if g := groups[crit]; g != nil {
+					sv.Groups = append(sv.Groups, *g)
+				}
+			}
+			row := rowView{Step: s.Name, Status: s.Status, Href: "#" + anchor}
+			for _, crit := range v.Criteria {
+				text := Cell(s, crit)
+				c := cellView{Crit: crit, Text: text, Class: StatusClass(text), Href: "#" + anchor}
+				if groups[crit] != nil {
+					c.Href = "#" + groups[crit].Anchor
+				}
+				row.Cells = append(row.Cells, c)
+			}
+			hv.Rows = append(hv.Rows, row)
+			hv.Steps = append(hv.Steps, sv)
+
+			bar := barView{Step: s.Name, Href: "#" + anchor, Total: seconds(s.DurationSec)}
+			bar.Label = strings.TrimSpace(strings.Join([]string{s.Name, sv.Booted, sv.Transition}, "  "))
+			at := s.Start
+			for _, a := range s.Actions {
+				end := at.Add(time.Duration(a.DurationSec * float64(time.Second)))
+				bar.Segments = append(bar.Segments, segment{X: x(at), W: max(x(end)-x(at), 1), Class: actionClass(a),
+					Title: fmt.Sprintf("%s %s %s", a.Do, seconds(a.DurationSec), a.Message)})
+				at = end
+			}
+			if rec := s.Record; rec != nil && !rec.Start.IsZero() {
+				// The self-test's own run, on the host's clock.
+				bar.Segments = append(bar.Segments, segment{X: x(rec.Start), W: max(x(rec.End)-x(rec.Start), 2), Class: "seg-run",
+					Title: fmt.Sprintf("self-test run %s: %s", rec.ID, seconds(rec.End.Sub(rec.Start).Seconds()))})
+			}
+			hv.Timeline = append(hv.Timeline, bar)
+		}
+		for i := range hv.Steps {
+			if sv := &hv.Steps[i]; sv.Status != StepPass && sv.Status != StepNotRun || len(sv.Bad) > 0 {
+				v.Failures = append(v.Failures, failView{Host: h.Host, Href: "#" + sv.Anchor, stepView: sv})
+			}
+		}
+		v.Hosts = append(v.Hosts, hv)
+	}
+	v.Versions = append(v.Versions, "atomic-selftest-outer "+atomicselftest.Version)
+	for ver, hosts := range hostTools {
+		v.Versions = append(v.Versions, fmt.Sprintf("atomic-selftest %s on %s", ver, strings.Join(hosts, ", ")))
+	}
+	sort.Strings(v.Versions[1:])
+	return v
+}
+
+// writeViews writes report.html and report.md into dir next to
+// report.json, each atomically.
+func (r *Report) writeViews(dir string) error {
+	v := newReportView(r)
+	var h, m strings.Builder
+	if err := v.writeHTML(&h); err != nil {
+		return fmt.Errorf("report.html: %w", err)
+	}
+	if err := v.writeMarkdown(&m); err != nil {
+		return fmt.Errorf("report.md: %w", err)
+	}
+	for _, f := range []struct{ name, data string }{{"report.html", h.String()}, {"report.md", m.String()}} {
+		if err := WriteFile(dir, f.name, []byte(f.data)); err != nil {
+			return fmt.Errorf("writing %s: %w", filepath.Join(dir, f.name), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package ignitionfmt
+
+import (
+	"strings"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/journal"
+)
+
+// SSHKeysMessageID is the MESSAGE_ID of the journal entry Ignition sends
+// after writing a user's keys, with IGNITION_USER_NAME and IGNITION_PATH
+// (ignitionSSHAuthorizedkeysMessageID in internal/exec/util/passwd.go,
+// coreos/ignition): the one record on the host of what the config asked.
+const SSHKeysMessageID = "225067b87bbd4a0cb6ab151f82fa364b"
+
+// maxJournal bounds what is read of journalctl's output.
+const maxJournal = 1 << 20
+
+// KeyWrite is one "wrote ssh authorized keys file for user" entry: the
+// user and the file, as a path on the booted host.
+type KeyWrite struct{ User, Path string }
+
+// Source is who may write the key entry: Ignition's files stage, which
+// writes the keys (dracut/30ignition/ignition-files.service runs
+// /usr/bin/ignition --stage=files), as root, through the native protocol
+// (go-systemd's journal.Send in AuthorizeSSHKeys, internal/exec/util/
+// passwd.go). Anyone else can log the same MESSAGE_ID and fields (logger
+// --journald); only journald's trusted fields tell them apart.
+var Source = journal.Source{UID: "0", Transport: "journal", Unit: "ignition-files.service"}
+
+// ParseKeyWrites reads journalctl's JSON lines and keeps Ignition's own
+// entries (Source), whatever journalctl was asked; fields other than
+// strings (journalctl prints binary ones as arrays) are skipped.
+func ParseKeyWrites(out []byte) ([]KeyWrite, error) {
+	if len(out) > maxJournal {
+		out = out[:maxJournal]
+	}
+	entries, err := journal.ParseJSON(out, Source)
+	var writes []KeyWrite
+	for _, e := range entries {
+		if user, path := e["IGNITION_USER_NAME"], e["IGNITION_PATH"]; user != "" && path != "" {
+			writes = append(writes, KeyWrite{user, hostPath(path)})
+		}
+	}
+	return writes, err
+}
+
+// destDir is where Ignition sees the real root from the initramfs: its
+// IGNITION_PATH is made by Util.JoinPath (internal/exec/util/path.go),
+// which puts every path under the stage's DestDir, /sysroot.
+const destDir = "/sysroot"
+
+// hostPath turns a path Ignition logged into the path on the booted host.
+func hostPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, destDir+"/"); ok {
+		return "/" + rest
+	}
+	return p
+}
