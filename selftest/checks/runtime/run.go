@@ -105,7 +105,7 @@ func cleanLeftovers(ctx context.Context, t *selftest.T, c *dockerprobe.Client, s
 // check when the runtime refuses, and errors when this tool cannot read
 // its own binary.
 func keptProbe(ctx context.Context, t *selftest.T, c *dockerprobe.Client) (string, bool) {
-	bin, err := probeBinary(t.Host)
+	bin, err := runtimehost.ProbeBinary(t.RunContext)
 	if err != nil {
 		t.Error("%v", err)
 		return "", false
@@ -116,8 +116,8 @@ func keptProbe(ctx context.Context, t *selftest.T, c *dockerprobe.Client) (strin
 		return "", false
 	}
 	if k.Imported {
-		t.Evidence("probe image", "an image", fmt.Sprintf("%s %s imported in %s, kept for the next runs", k.Ref, record.Short(k.ID), ms(k.Import)))
-		t.Detail("import_ms", msf(k.Import))
+		t.Evidence("probe image", "an image", fmt.Sprintf("%s %s imported in %s, kept for the next runs", k.Ref, record.Short(k.ID), runtimehost.Ms(k.Import)))
+		t.Detail("import_ms", runtimehost.MsValue(k.Import))
 	} else {
 		t.Evidence("probe image", "an image", fmt.Sprintf("%s %s kept from an earlier run, its only layer %s", k.Ref, record.Short(k.ID), record.Short(k.Layer)))
 	}
