@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/config"
 )
 
 type listOptions struct {
@@ -57,9 +58,21 @@ func (c listEntry) verifies() string {
 	return c.Description + " (after " + strings.Join(c.Depends, ", ") + ")"
 }
 
-func listEntries() []listEntry {
+// listEntries lists the registered checks; with found, also the site's
+// checks this host's directories hold now (check.d, and greenboot's where
+// its configuration turns them on), as a run would find them.
+func listEntries(found bool) []listEntry {
+	reg := selftest.Default
+	if found {
+		cfg, err := config.Load("/")
+		if err != nil {
+			cfg = config.Defaults()
+		}
+		rc := selftest.NewRunContext(selftest.NewHost("/"), cfg)
+		reg, _ = reg.ForRun(rc)
+	}
 	var entries []listEntry
-	for _, c := range selftest.Default.All() {
+	for _, c := range reg.All() {
 		t := c.Timeout
 		if t == 0 {
 			t = selftest.DefaultTimeout
@@ -73,7 +86,9 @@ func runList(_ context.Context, e *env, o listOptions, args []string) error {
 	if len(args) > 0 {
 		return usageErr("list takes no arguments")
 	}
-	entries := listEntries()
+	// The docs' table (markdown) is the binary's checks, the same on
+	// every machine; text and json show this host's site checks too.
+	entries := listEntries(o.format != "markdown")
 	switch o.format {
 	case "json":
 		enc := json.NewEncoder(e.stdout)
