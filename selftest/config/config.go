@@ -196,8 +196,9 @@ type Health struct {
 	RollbackCommand []string `toml:"rollback_command"`
 }
 
-// Site configures the site's own checks: the executables in check.d
-// (selftest/site) and, where enabled, greenboot's check scripts.
+// Site configures the site's own checks: the executables in
+// /usr/lib/atomic-selftest/check.d and /etc/atomic-selftest/check.d and,
+// where enabled, greenboot's check scripts.
 type Site struct {
 	// Timeout bounds each site check that names no timeout of its own;
 	// at the timeout its whole process group is killed.
@@ -241,6 +242,7 @@ func Defaults() *Config {
 		Syscontainer: defaultSyscontainer(),
 		Cloudinit:    Cloudinit{RequireVirtualized: true},
 		Site:         Site{Timeout: Duration(60 * time.Second), Timeouts: map[string]Duration{}},
+		Policy:       Policy{Units: []string{}, Packages: []string{}, AbsentPackages: []string{}},
 		Health:       Health{OnFailure: "record", RebootAttempts: 1, Transitions: []string{"upgrade", "deploy", "layering"}, Tool: HealthToolAuto, RollbackCommand: []string{}},
 		DisabledBy:   map[string]string{},
 		DemotedBy:    map[string]string{},
