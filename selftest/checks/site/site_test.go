@@ -72,6 +72,7 @@ func TestCheckD(t *testing.T) {
 	put(t, root, admin+"required/hang", sh+"echo waiting; sleep 32001", 0o755)
 	put(t, root, admin+"required/daemon", sh+"sleep 32002 >/dev/null 2>&1 &\necho started", 0o755)
 	put(t, root, admin+"required/signal", sh+"kill -KILL $$", 0o755)
+	put(t, root, admin+"wanted/flood", sh+"head -c 268435456 /dev/zero; echo; echo flooded", 0o755)
 	put(t, root, admin+"required/env", sh+`test "$ATOMIC_SELFTEST_TRIGGER/$ATOMIC_SELFTEST_BOOT_ID/$ATOMIC_SELFTEST_RESULTS_DIR" = boot/0123abcd//var/lib/atomic-selftest || { env; exit 1; }`, 0o755)
 	put(t, root, "usr/bin/tool", sh+"exit 0", 0o755)
 	if err := os.Symlink("/usr/bin/tool", filepath.Join(root, admin+"required/outside")); err != nil {
@@ -109,6 +110,7 @@ func TestCheckD(t *testing.T) {
 		{"site.daemon", record.StatusFail, true, []string{etc + "daemon left 1 process(es) running (", "its process group was killed"}},
 		{"site.signal", record.StatusFail, true, []string{etc + "signal was killed by SIGKILL"}},
 		{"site.env", record.StatusPass, true, []string{"exited 0"}},
+		{"site.flood", record.StatusPass, false, []string{"exited 0: flooded"}},
 		{"site.outside", record.StatusFail, true, []string{"refused: " + etc + "outside is a link out of its directory (to /usr/bin/tool)"}},
 		{"site.adir", record.StatusFail, true, []string{etc + "adir is a directory"}},
 	}
@@ -125,6 +127,11 @@ func TestCheckD(t *testing.T) {
 	}
 	if len(res) != len(rows) {
 		t.Errorf("got %d site checks %v, want %d (gone is masked, hidden and backup files never run)", len(res), keys(res), len(rows))
+	}
+	// 256 MiB of output leave 8 KiB of it (NULs escaped: 4 bytes each) in
+	// the record: nothing a script prints can swell the record.
+	if ev := res["site.flood"].Evidence; len(ev) != 1 || ev[0].Name != "output (last 8192 of 268435465 bytes)" || len(ev[0].Seen) > 4*8192 {
+		t.Errorf("flood's evidence: %+.200v", ev)
 	}
 	if ev := res["site.10-app"].Evidence; len(ev) != 1 || ev[0].Seen != `checking the app\ndb down: connection refused` {
 		t.Errorf("10-app's evidence: %+v", ev)
