@@ -154,12 +154,19 @@ func CheckD(files rootfs.FS, vendor, admin string) []Script {
 	return out
 }
 
-// Greenboot finds greenboot's check scripts the way greenboot's
-// script_runner does (fedora-iot/greenboot usr/libexec/greenboot/greenboot):
-// `find DIR -name '*.sh' | sort` under each of /usr/lib/greenboot/check
-// and /etc/greenboot/check, required.d then wanted.d, each run as
-// `bash SCRIPT` (so a script needs no execute bit), with no masking
-// between the two: both directories' scripts run. Ids are
+// Greenboot finds greenboot's check scripts as both of greenboot's
+// runners do, so a script either would run runs here:
+//   - the shell one, script_runner in fedora-iot/greenboot
+//     usr/libexec/greenboot/greenboot: `find DIR -name '*.sh' | sort`
+//     (subdirectories too), each run as `bash SCRIPT`, so a script needs
+//     no execute bit;
+//   - the Rust one, run_scripts in fedora-iot/greenboot-rs
+//     src/lib/greenboot.rs: the regular files directly in DIR that end in
+//     .sh (run with bash) or have an execute bit (run directly).
+//
+// DIR is required.d then wanted.d under /usr/lib/greenboot/check and then
+// /etc/greenboot/check, with no masking between the two: both
+// directories' scripts run, and any non-zero exit fails. Ids are
 // site.greenboot.<Sanitize(name)>; where two scripts make one id, the
 // later (the admin's) keeps it and the earlier gets "-vendor" added.
 func Greenboot(files rootfs.FS, vendor, admin string) []Script {
@@ -167,8 +174,10 @@ func Greenboot(files rootfs.FS, vendor, admin string) []Script {
 	seen := map[string]int{}
 	for _, base := range []string{vendor, admin} {
 		for _, kind := range []string{"required.d", "wanted.d"} {
-			for _, s := range scan(files, path.Join(base, kind), kind == "required.d", true) {
-				if s.Path == "" || !strings.HasSuffix(s.Name, ".sh") {
+			dir := path.Join(base, kind)
+			for _, s := range scan(files, dir, kind == "required.d", true) {
+				script := strings.HasSuffix(s.Name, ".sh")
+				if s.Path == "" || (!script && !topExecutable(files, dir, s)) {
 					continue
 				}
 				s.Greenboot = true
@@ -177,8 +186,12 @@ func Greenboot(files rootfs.FS, vendor, admin string) []Script {
 					out[i].ID += "-vendor"
 				}
 				seen[s.ID] = len(out)
-				if s.Problem == "" {
+				switch {
+				case s.Problem != "":
+				case script:
 					s.Argv = []string{"bash", s.Path}
+				default:
+					s.Argv = []string{s.Path}
 				}
 				out = append(out, s)
 			}
@@ -186,6 +199,16 @@ func Greenboot(files rootfs.FS, vendor, admin string) []Script {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// topExecutable reports whether s is a file directly in dir with an
+// execute bit: greenboot-rs runs such a file whatever its name.
+func topExecutable(files rootfs.FS, dir string, s Script) bool {
+	if path.Dir(s.Path) != dir {
+		return false
+	}
+	fi, err := files.Stat(s.Path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
 // maxDepth bounds greenboot's recursive find.

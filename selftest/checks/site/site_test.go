@@ -158,15 +158,16 @@ func TestCheckDWorldWritableDirectory(t *testing.T) {
 }
 
 // greenboot's scripts, where [site] greenboot is on: *.sh in required.d
-// and wanted.d of both directories, run with bash (no execute bit
-// needed), any non-zero exit a failure (77 too), both directories' scripts
-// run.
+// and wanted.d of both directories, also in subdirectories, run with bash
+// (no execute bit needed), executables directly, any non-zero exit a
+// failure (77 too), both directories' scripts run; a README never runs.
 func TestGreenboot(t *testing.T) {
 	testutil.NeedCommand(t, "bash", "bash")
 	root := t.TempDir()
 	put(t, root, "usr/lib/greenboot/check/required.d/01_repository_dns_check.sh", "echo dns ok\n", 0o644)
 	put(t, root, "usr/lib/greenboot/check/required.d/README", "not a script\n", 0o644)
 	put(t, root, "etc/greenboot/check/wanted.d/02_skip.sh", "exit 77\n", 0o644)
+	put(t, root, "etc/greenboot/check/wanted.d/04-binary", "#!/bin/sh\necho run directly\n", 0o755)
 	put(t, root, "etc/greenboot/check/required.d/sub/03_nested.sh", "exit 0\n", 0o644)
 	put(t, root, "etc/greenboot/check/required.d/01_repository_dns_check.sh", "echo admin dns\n", 0o644)
 	res, _ := found(t, root, config.Defaults(), false)
@@ -182,10 +183,12 @@ func TestGreenboot(t *testing.T) {
 	checktest.Expect(t, res["site.greenboot.01-repository-dns-check-vendor"], record.StatusPass, "/usr/lib/greenboot/check/required.d/01_repository_dns_check.sh exited 0: dns ok")
 	checktest.Expect(t, res["site.greenboot.02-skip"], record.StatusFail, "exited 77")
 	checktest.Expect(t, res["site.greenboot.03-nested"], record.StatusPass)
+	// greenboot-rs runs an executable of any name, directly.
+	checktest.Expect(t, res["site.greenboot.04-binary"], record.StatusPass, "/etc/greenboot/check/wanted.d/04-binary exited 0: run directly")
 	if res["site.greenboot.02-skip"].Required || !res["site.greenboot.03-nested"].Required {
 		t.Errorf("wanted.d must be wanted and required.d required")
 	}
-	if len(res) != 4 {
+	if len(res) != 5 {
 		t.Errorf("got %v", keys(res))
 	}
 }
