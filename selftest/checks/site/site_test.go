@@ -106,7 +106,7 @@ func TestCheckD(t *testing.T) {
 		{"site.noexec", record.StatusFail, true, []string{etc + "noexec is not executable (mode 0644)"}},
 		{"site.open", record.StatusFail, true, []string{"refused: " + etc + "open is world-writable (mode 0777)"}},
 		{"site.bad-name", record.StatusFail, true, []string{etc + `Bad_Name.sh: the file name "Bad_Name.sh" is not a check name`}},
-		{"site.hang", record.StatusFail, true, []string{etc + "hang timed out after 300ms; its process group was killed: waiting"}},
+		{"site.hang", record.StatusFail, true, []string{etc + "hang timed out after 0.3 s; its process group was killed: waiting"}},
 		{"site.daemon", record.StatusFail, true, []string{etc + "daemon left 1 process(es) running (", "its process group was killed"}},
 		{"site.signal", record.StatusFail, true, []string{etc + "signal was killed by SIGKILL"}},
 		{"site.env", record.StatusPass, true, []string{"exited 0"}},

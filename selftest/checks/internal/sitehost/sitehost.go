@@ -6,6 +6,7 @@ package sitehost
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,22 +97,29 @@ func runScript(s site.Script, timeout time.Duration) func(context.Context, *self
 		if o.PipeHeld {
 			problems = append(problems, fmt.Sprintf("a process %s started outside its process group still held its output after it ended", s.Path))
 		}
+		// What the script's end says comes first, then what it left.
+		var end string
 		switch {
 		case o.TimedOut:
-			t.Fail("%s timed out after %s; its process group was killed%s", s.Path, timeout, said)
+			end = fmt.Sprintf("%s timed out after %s; its process group was killed%s", s.Path, seconds(timeout), said)
 		case o.Interrupted:
-			t.Fail("%s was killed: the run ended first%s", s.Path, said)
+			end = fmt.Sprintf("%s was killed: the run ended first%s", s.Path, said)
 		case o.Signal != "":
-			t.Fail("%s was killed by %s%s", s.Path, o.Signal, said)
+			end = fmt.Sprintf("%s was killed by %s%s", s.Path, o.Signal, said)
 		case o.Code == ExitSkip && !s.Greenboot && len(problems) == 0:
 			t.Skip("%s exited 77 (does not apply here)%s", s.Path, said)
+			return
 		case o.Code != 0:
-			t.Fail("%s exited %d%s", s.Path, o.Code, said)
+			end = fmt.Sprintf("%s exited %d%s", s.Path, o.Code, said)
 		default:
 			t.Conclude(problems, "%s exited 0%s", s.Path, said)
+			return
 		}
-		for _, p := range problems {
-			t.Evidence("cleanup", "", p)
-		}
+		t.Fail("%s", strings.Join(append([]string{end}, problems...), "; "))
 	}
+}
+
+// seconds writes d as the runner writes a timeout: "60 s", "0.3 s".
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
 }
