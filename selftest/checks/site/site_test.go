@@ -78,6 +78,10 @@ func TestCheckD(t *testing.T) {
 	if err := os.Symlink("/usr/bin/tool", filepath.Join(root, admin+"required/outside")); err != nil {
 		t.Fatal(err)
 	}
+	// A link inside its directory runs what it points at.
+	if err := os.Symlink("env", filepath.Join(root, admin+"required/env-alias")); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(filepath.Join(root, admin+"required/adir"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +114,7 @@ func TestCheckD(t *testing.T) {
 		{"site.daemon", record.StatusFail, true, []string{etc + "daemon left 1 process(es) running (", "its process group was killed"}},
 		{"site.signal", record.StatusFail, true, []string{etc + "signal was killed by SIGKILL"}},
 		{"site.env", record.StatusPass, true, []string{"exited 0"}},
+		{"site.env-alias", record.StatusPass, true, []string{etc + "env-alias exited 0"}},
 		{"site.flood", record.StatusPass, false, []string{"exited 0: flooded"}},
 		{"site.outside", record.StatusFail, true, []string{"refused: " + etc + "outside is a link out of its directory (to /usr/bin/tool)"}},
 		{"site.adir", record.StatusFail, true, []string{etc + "adir is a directory"}},
