@@ -18,6 +18,7 @@ import (
 // its output, and a disable in the configuration takes its id.
 func TestSiteCheckEndToEnd(t *testing.T) {
 	testutil.NeedCommand(t, "sh", "sh")
+	testutil.NeedRoot(t) // a check not root's is refused
 	dir := t.TempDir()
 	vendor, admin := site.VendorDir, site.AdminDir
 	site.VendorDir, site.AdminDir = filepath.Join(dir, "usr"), filepath.Join(dir, "etc")

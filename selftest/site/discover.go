@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/rootfs"
 )
@@ -211,6 +212,14 @@ func topExecutable(files rootfs.FS, dir string, s Script) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
+// owner is the uid owning fi (0 where the system does not say).
+func owner(fi fs.FileInfo) uint32 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Uid
+	}
+	return 0
+}
+
 // maxDepth bounds greenboot's recursive find.
 const maxDepth = 8
 
@@ -236,6 +245,8 @@ func scanDepth(files rootfs.FS, dir string, required, recurse bool, depth int) [
 		return []Script{{Name: path.Base(dir), Path: dir, Required: required, Problem: fmt.Sprintf("%s is not a directory", dir)}}
 	case fi.Mode().Perm()&0o002 != 0:
 		dirProblem = fmt.Sprintf("refused: the directory %s is world-writable (mode %04o), and its files would run as root", dir, fi.Mode().Perm())
+	case owner(fi) != 0:
+		dirProblem = fmt.Sprintf("refused: the directory %s is owned by uid %d, not root, and its files would run as root", dir, owner(fi))
 	}
 	entries, err := files.ReadDir(dir)
 	if err != nil {
@@ -271,7 +282,7 @@ func scanDepth(files rootfs.FS, dir string, required, recurse bool, depth int) [
 }
 
 // inspect decides whether the file p in dir may run as root: a regular
-// file, executable where needExec (greenboot's scripts run through bash),
+// file owned by root (another owner could change what root runs), executable where needExec (greenboot's scripts run through bash),
 // not world-writable; a link resolved inside dir (a
 // link to /dev/null is a mask; a link out of dir is refused, as what it
 // points at is not the directory's to vouch for).
@@ -306,6 +317,8 @@ func inspect(files rootfs.FS, dir, p string, needExec bool) (problem string, mas
 		return fmt.Sprintf("%s is not a regular file (%s)", p, fi.Mode().Type()), false, false
 	case fi.Mode().Perm()&0o002 != 0:
 		return fmt.Sprintf("refused: %s is world-writable (mode %04o), and it would run as root", p, fi.Mode().Perm()), false, false
+	case owner(fi) != 0:
+		return fmt.Sprintf("refused: %s is owned by uid %d, not root, and it would run as root", p, owner(fi)), false, false
 	case needExec && fi.Mode().Perm()&0o111 == 0:
 		return fmt.Sprintf("%s is not executable (mode %04o): chmod +x it, or remove it", p, fi.Mode().Perm()), false, false
 	}

@@ -55,6 +55,7 @@ const (
 // are refused with their path, a hang, a daemon.
 func TestCheckD(t *testing.T) {
 	testutil.NeedCommand(t, "sh", "sh")
+	testutil.NeedRoot(t) // files of root and of another user
 	root := t.TempDir()
 	sh := "#!/bin/sh\n"
 	put(t, root, vendor+"required/vendor-ok", sh+"echo vendor fine", 0o755)
@@ -68,6 +69,10 @@ func TestCheckD(t *testing.T) {
 	put(t, root, admin+"required/20-not-here", sh+"echo no GPU; exit 77", 0o755)
 	put(t, root, admin+"required/noexec", sh+"exit 0", 0o644)
 	put(t, root, admin+"required/open", sh+"exit 0", 0o777)
+	put(t, root, admin+"required/users", sh+"exit 0", 0o755)
+	if err := os.Lchown(filepath.Join(root, admin+"required/users"), 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
 	put(t, root, admin+"required/Bad_Name.sh", sh+"exit 0", 0o755)
 	put(t, root, admin+"required/hang", sh+"echo waiting; sleep 32001", 0o755)
 	put(t, root, admin+"required/daemon", sh+"sleep 32002 >/dev/null 2>&1 &\necho started", 0o755)
@@ -109,6 +114,7 @@ func TestCheckD(t *testing.T) {
 		{"site.20-not-here", record.StatusSkip, true, []string{"exited 77", "no GPU"}},
 		{"site.noexec", record.StatusFail, true, []string{etc + "noexec is not executable (mode 0644)"}},
 		{"site.open", record.StatusFail, true, []string{"refused: " + etc + "open is world-writable (mode 0777)"}},
+		{"site.users", record.StatusFail, true, []string{"refused: " + etc + "users is owned by uid 1000, not root"}},
 		{"site.bad-name", record.StatusFail, true, []string{etc + `Bad_Name.sh: the file name "Bad_Name.sh" is not a check name`}},
 		{"site.hang", record.StatusFail, true, []string{etc + "hang timed out after 0.3 s; its process group was killed: waiting"}},
 		{"site.daemon", record.StatusFail, true, []string{etc + "daemon left 1 process(es) running (", "its process group was killed"}},
@@ -168,6 +174,7 @@ func TestCheckDWorldWritableDirectory(t *testing.T) {
 // failure (77 too), both directories' scripts run; a README never runs.
 func TestGreenboot(t *testing.T) {
 	testutil.NeedCommand(t, "bash", "bash")
+	testutil.NeedRoot(t) // a script not root's is refused
 	root := t.TempDir()
 	put(t, root, "usr/lib/greenboot/check/required.d/01_repository_dns_check.sh", "echo dns ok\n", 0o644)
 	put(t, root, "usr/lib/greenboot/check/required.d/README", "not a script\n", 0o644)
