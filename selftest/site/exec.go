@@ -113,6 +113,11 @@ func Exec(ctx context.Context, s Spec) Outcome {
 	go func() { waited <- cmd.Wait() }()
 
 	var o Outcome
+	if s.Timeout <= 0 {
+		// Never unbounded: the configuration refuses a zero timeout, and
+		// a caller that passes none gets the checks' default.
+		s.Timeout = time.Minute
+	}
 	timer := time.NewTimer(s.Timeout)
 	defer timer.Stop()
 	select {
