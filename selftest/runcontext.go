@@ -20,6 +20,10 @@ type RunContext struct {
 	// History is what earlier runs left for this one, read once by the
 	// session; checks never open the results directory themselves.
 	History History
+	// Trigger is why the run happens (record.TriggerBoot, ...), and
+	// ResultsDir where its record goes: the site's checks are told both.
+	Trigger    string
+	ResultsDir string
 	// ProbeBinary is the static binary the container probes run; empty
 	// means the running executable (see selftest/probe).
 	ProbeBinary string

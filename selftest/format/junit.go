@@ -141,6 +141,12 @@ func Suite(rec *record.Record) JUnitSuite {
 	if t := rec.Transition; t != nil {
 		s.Properties = append(s.Properties, JUnitProperty{Name: "transition", Value: t.Kind})
 	}
+	// One property per group (release criteria, host health, site
+	// checks): junit-10.xsd allows no properties in a testcase, and the
+	// classname already names each case's criterion (atomic-selftest.SITE).
+	for _, g := range rec.Summary.Groups {
+		s.Properties = append(s.Properties, JUnitProperty{Name: "group." + g.Group, Value: groupVerdict(g)})
+	}
 	for _, r := range rec.Checks {
 		if !r.Required {
 			s.Properties = append(s.Properties, JUnitProperty{Name: "wanted", Value: r.ID})
@@ -148,6 +154,16 @@ func Suite(rec *record.Record) JUnitSuite {
 		s.Add(Case("atomic-selftest."+r.Criterion, r))
 	}
 	return s
+}
+
+// groupVerdict is "pass" or "fail" with the counts: "fail (2 of 3
+// checks bad)".
+func groupVerdict(g record.GroupSummary) string {
+	v := "pass"
+	if !g.OK {
+		v = "fail"
+	}
+	return fmt.Sprintf("%s (%d of %d checks bad)", v, g.Bad, g.Total)
 }
 
 // WriteSuites writes a complete document with the totals filled in.

@@ -62,6 +62,9 @@ type Summary struct {
 	// blocked; WantedBad the wanted ones.
 	RequiredBad []string `json:"required_bad,omitempty"`
 	WantedBad   []string `json:"wanted_bad,omitempty"`
+	// Groups counts the results of each group (release criteria, host
+	// health, site checks) that has any, in record.Groups' order.
+	Groups []GroupSummary `json:"groups,omitempty"`
 }
 
 // Deployment identifies an OSTree deployment, in ostree's words.
@@ -227,6 +230,7 @@ func Summarise(results []Result) Summary {
 			}
 		}
 	}
+	s.Groups = summariseGroups(results)
 	return s
 }
 
