@@ -266,6 +266,40 @@ func Load(root string) (*Config, error) {
 	return loadDirs(rootfs.FS{Root: root}, VendorDir, AdminDir)
 }
 
+// LoadFor reads the configuration a run against root uses. On the live
+// host (root "/") it is the host's own. Against an image or an unbooted
+// sysroot (--sysroot) the image is data under test: only what judges the
+// image comes from its files ([runtime], [storage], [syscontainer],
+// [cloudinit], [deployment], [site], [policy]), and what the run does on
+// this host and which checks judge it ([checks], [results], [report],
+// [health]) comes from this host's own files, so an image cannot prune
+// the live results, write into a directory it names, act on this host or
+// disable the checks that would fail it.
+func LoadFor(root string) (*Config, error) {
+	host, err := Load("/")
+	if err != nil {
+		return nil, err
+	}
+	if filepath.Clean(root) == "/" || root == "" {
+		return host, nil
+	}
+	image, err := Load(root)
+	if err != nil {
+		return nil, err
+	}
+	return ForImage(image, host), nil
+}
+
+// ForImage is image's configuration with the keys that act on this host
+// or choose the checks taken from host (see LoadFor).
+func ForImage(image, host *Config) *Config {
+	c := *image
+	c.Checks, c.Results, c.Report, c.Health = host.Checks, host.Results, host.Report, host.Health
+	c.DisabledBy, c.DemotedBy = host.DisabledBy, host.DemotedBy
+	c.Files = append(append([]string(nil), host.Files...), image.Files...)
+	return &c
+}
+
 // LoadDirs reads *.toml from each directory of this machine in order over
 // the defaults (--config-dir). A missing directory is not an error.
 func LoadDirs(dirs ...string) (*Config, error) {

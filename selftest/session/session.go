@@ -143,7 +143,7 @@ func prepare(ctx context.Context, o Options) (*runState, error) {
 	cfg := o.Config
 	if cfg == nil {
 		var err error
-		cfg, err = config.Load(o.Root)
+		cfg, err = config.LoadFor(o.Root)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
