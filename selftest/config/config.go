@@ -41,6 +41,9 @@ type Config struct {
 	Cloudinit    Cloudinit    `toml:"cloudinit"`
 	Deployment   Deployment   `toml:"deployment"`
 	Health       Health       `toml:"health"`
+	// The host-wide signals (docs/criteria.md, HOST): config/signals.go.
+	Journal Journal `toml:"journal"`
+	Units   Units   `toml:"units"`
 
 	// Files lists the files that were read, in order.
 	Files []string `toml:"-"`
@@ -214,6 +217,8 @@ func Defaults() *Config {
 		Health:       Health{OnFailure: "record", RebootAttempts: 1, Transitions: []string{"upgrade", "deploy", "layering"}, Tool: HealthToolAuto, RollbackCommand: []string{}},
 		DisabledBy:   map[string]string{},
 		DemotedBy:    map[string]string{},
+		Journal:      defaultJournal(),
+		Units:        defaultUnits(),
 	}
 }
 
@@ -414,6 +419,9 @@ func (c *Config) validate(path string) error {
 	}
 	if c.Storage.SetupUnit == "" {
 		return bad("storage.setup_unit", "must not be empty")
+	}
+	if err := c.validateSignals(bad); err != nil {
+		return err
 	}
 	return c.Health.validate(bad)
 }

@@ -1,0 +1,24 @@
+package journal
+
+import (
+	"context"
+	"time"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/journalhost"
+	sdjournal "github.com/atomic-selftest/atomic-selftest/selftest/journal"
+)
+
+func init() {
+	selftest.Register(&selftest.Check{
+		ID:          "journal.kernel",
+		Criterion:   "HOST",
+		Required:    true,
+		Description: "the kernel logged no panic, oops, BUG, warning, lockup, stall, hung task or I/O and file system error this boot",
+		Timeout:     90 * time.Second,
+		Applies:     journalhost.NeedJournalctl,
+		Run: func(ctx context.Context, t *selftest.T) {
+			journalhost.Check(ctx, t, sdjournal.KindKernel)
+		},
+	})
+}
