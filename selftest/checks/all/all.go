@@ -12,4 +12,5 @@ import (
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/runtime"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/storage"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/syscontainer"
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/units"
 )

@@ -114,3 +114,15 @@ func TestBoot(t *testing.T) {
 	clean.Host.BootID = earlier
 	checktest.Expect(t, checktest.ByID(t, clean, "journal.boot", 0), record.StatusSkip, "this boot is not in the journal")
 }
+
+// A soft lockup is a stall, reported by the wanted journal.stalls and not
+// by the required journal.kernel (kola only warns on it).
+func TestStalls(t *testing.T) {
+	rc := journalRC(t,
+		kmsg("kernel", "watchdog: BUG: soft lockup - CPU#1 stuck for 23s! [kworker/1:2:88]"),
+		kmsg("kernel", "INFO: task jbd2/vda3-8:301 blocked for more than 120 seconds."),
+	)
+	checktest.Expect(t, checktest.ByID(t, rc, "journal.stalls", 0), record.StatusFail, "2 in this boot's journal",
+		"kernel soft lockup (kernel)", "hung task (kernel)")
+	checktest.Expect(t, checktest.ByID(t, rc, "journal.kernel", 0), record.StatusPass, "none in")
+}
