@@ -48,6 +48,10 @@ var (
 	QueryManager = []string{"_PID=1", "_UID=0"}
 	// QueryRoot is what root's processes logged.
 	QueryRoot = []string{"_UID=0"}
+	// QueryAudit is what journald read from the kernel's audit netlink
+	// socket (systemd-journald-audit.socket): the kernel's own records,
+	// and user-space ones only from a process with CAP_AUDIT_WRITE.
+	QueryAudit = []string{"_TRANSPORT=audit"}
 	// QueryCoredump is systemd-coredump's "Process … dumped core" entry.
 	QueryCoredump = []string{"MESSAGE_ID=" + CoredumpMessageID}
 )
@@ -172,6 +176,11 @@ func (h Hit) String() string {
 	return fmt.Sprintf("%s %s (%s): %s", ts, h.Signal, h.Unit, h.Message)
 }
 
+// NewHit is entry e as a hit of signal: its time and unit, and its line.
+func NewHit(signal string, e Entry) Hit {
+	return Hit{Signal: signal, Time: entryTime(e), Unit: entryUnit(e), Message: Line(e)}
+}
+
 // Scanned is what Scan found in the entries it was given.
 type Scanned struct {
 	Hits []Hit
@@ -192,11 +201,11 @@ func Scan(entries []Entry, sigs []Signal, allow []*regexp.Regexp) Scanned {
 		if !ok || !contains(sigs, s) {
 			continue
 		}
-		if allowed(allow, line) {
+		if Allowed(allow, line) {
 			out.Allowed++
 			continue
 		}
-		out.Hits = append(out.Hits, Hit{Signal: s.Name, Time: entryTime(e), Unit: entryUnit(e), Message: line})
+		out.Hits = append(out.Hits, NewHit(s.Name, e))
 	}
 	return out
 }
@@ -237,7 +246,9 @@ func trusted(sources []Source, e Entry) bool {
 	return false
 }
 
-func allowed(allow []*regexp.Regexp, line string) bool {
+// Allowed says whether one of the allow patterns ([journal] allow)
+// matches line.
+func Allowed(allow []*regexp.Regexp, line string) bool {
 	for _, a := range allow {
 		if a.MatchString(line) {
 			return true
@@ -266,16 +277,16 @@ func entryTime(e Entry) time.Time {
 }
 
 // entryUnit names the unit an entry is about: the unit a core dump or
-// the manager's message names, else the sender's unit, else "kernel" for
-// the kernel and the sender's command.
+// the manager's message names, else the sender's unit, else "kernel" or
+// "audit" for what the kernel sent, else the sender's command.
 func entryUnit(e Entry) string {
 	for _, k := range []string{"COREDUMP_UNIT", "UNIT", "_SYSTEMD_UNIT"} {
 		if v := e[k]; v != "" {
 			return v
 		}
 	}
-	if e["_TRANSPORT"] == "kernel" {
-		return "kernel"
+	if t := e["_TRANSPORT"]; t == "kernel" || t == "audit" {
+		return t
 	}
 	if c := e["_COMM"]; c != "" {
 		return c

@@ -49,7 +49,7 @@ func Check(ctx context.Context, t *selftest.T, k journal.Kind) {
 		q, err := journal.ReadBoot(ctx, t.Host.Run, t.Host.BootID, sigs[0].Query, t.Config.Journal.MaxEntries)
 		if err != nil {
 			var ee *selftest.ExitError
-			if errors.As(err, &ee) && bootMissing(ee.Stderr) {
+			if errors.As(err, &ee) && BootMissing(ee.Stderr) {
 				t.Skip("this boot is not in the journal (a volatile journal, or rotated away): %v", err)
 				return
 			}
@@ -89,10 +89,10 @@ func Check(ctx context.Context, t *selftest.T, k journal.Kind) {
 		"none in %d entries read from this boot's journal (%s)%s", read, strings.Join(names, ", "), note)
 }
 
-// bootMissing says whether journalctl's error is that the boot is not in
+// BootMissing says whether journalctl's error is that the boot is not in
 // the journal: "No such boot ID in journal" (systemd 252), "No journal
 // boot entry found" (older ones).
-func bootMissing(stderr string) bool {
+func BootMissing(stderr string) bool {
 	return strings.Contains(stderr, "No such boot ID in journal") || strings.Contains(stderr, "No journal boot entry found")
 }
 
