@@ -46,6 +46,9 @@ type UnitState struct {
 	// and ActiveEnterUsec the same on the monotonic clock.
 	ActiveEnter     time.Time `json:"active_enter,omitempty"`
 	ActiveEnterUsec uint64    `json:"active_enter_usec,omitempty"`
+	// UnitFileState is whether the unit file is enabled ("enabled",
+	// "disabled", "static", "masked", ...; empty when unknown).
+	UnitFileState string `json:"unit_file_state,omitempty"`
 	// InactiveExitUsec is when the unit last left "inactive" (began
 	// activating), on the monotonic clock; zero if never.
 	InactiveExitUsec uint64 `json:"inactive_exit_usec,omitempty"`
@@ -97,6 +100,8 @@ func (s *dbusSystemd) Unit(ctx context.Context, name string) (UnitState, error) 
 		LoadState:   str(props["LoadState"]),
 		ActiveState: str(props["ActiveState"]),
 		SubState:    str(props["SubState"]),
+		// UnitFileState is a property of every unit (org.freedesktop.systemd1(5)).
+		UnitFileState: str(props["UnitFileState"]),
 	}
 	if us, ok := props["ActiveEnterTimestamp"].(uint64); ok && us != 0 {
 		u.ActiveEnter = time.UnixMicro(int64(us)).UTC()

@@ -23,7 +23,8 @@ func TestDBusSystemdAgainstPrivateBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := UnitState{Name: "docker.service", LoadState: "loaded", ActiveState: "active", SubState: "running",
-		Result: "success", NRestarts: 2, ActiveEnter: time.UnixMicro(1_700_000_000_000_000).UTC(), ActiveEnterUsec: 15_000_000}
+		Result: "success", NRestarts: 2, ActiveEnter: time.UnixMicro(1_700_000_000_000_000).UTC(), ActiveEnterUsec: 15_000_000,
+		UnitFileState: "enabled", InactiveExitUsec: 14_000_000}
 	if u != want {
 		t.Errorf("Unit = %+v\nwant   %+v", u, want)
 	}

@@ -106,8 +106,9 @@ func FakeUnits() map[string]map[string]map[string]any {
 	return map[string]map[string]map[string]any{
 		"docker.service": {
 			"org.freedesktop.systemd1.Unit": {
-				"LoadState": "loaded", "ActiveState": "active", "SubState": "running",
-				"ActiveEnterTimestamp": uint64(1_700_000_000_000_000), "ActiveEnterTimestampMonotonic": uint64(15_000_000),
+				"LoadState": "loaded", "ActiveState": "active", "SubState": "running", "UnitFileState": "enabled",
+				"InactiveExitTimestampMonotonic": uint64(14_000_000),
+				"ActiveEnterTimestamp":           uint64(1_700_000_000_000_000), "ActiveEnterTimestampMonotonic": uint64(15_000_000),
 			},
 			"org.freedesktop.systemd1.Service": {"Result": "success", "NRestarts": uint32(2), "ExecMainStatus": int32(0)},
 		},

@@ -3,25 +3,11 @@ package selinux
 import (
 	"testing"
 
-	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/journal/journaltest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
-
-// live is a run context on a tree in a temporary directory that the
-// checks treat as the running host (selinuxfs, /etc, /proc under it).
-func live(t *testing.T, files map[string]string) *selftest.RunContext {
-	t.Helper()
-	root := t.TempDir()
-	for p, body := range files {
-		testutil.WriteFile(t, root, p, body)
-	}
-	h := selftest.NewHost(root)
-	h.Offline = false
-	return selftest.NewRunContext(h, nil)
-}
 
 func TestMode(t *testing.T) {
 	const cfg = "etc/selinux/config"
@@ -44,7 +30,7 @@ func TestMode(t *testing.T) {
 		{"bad config", map[string]string{cfg: "SELINUX=strict\n", "sys/fs/selinux/enforce": "1"}, record.StatusError, `/etc/selinux/config: line 1: SELINUX="strict"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			checktest.Expect(t, checktest.ByID(t, live(t, c.files), "selinux.mode", 0), c.status, c.want)
+			checktest.Expect(t, checktest.ByID(t, liveRC(t, c.files), "selinux.mode", 0), c.status, c.want)
 		})
 	}
 }
@@ -63,7 +49,7 @@ func TestAVC(t *testing.T) {
 		map[string]string{"_TRANSPORT": "syslog", "_UID": "1000", "SYSLOG_IDENTIFIER": "audit", "MESSAGE": `AVC avc:  denied  { write } for pid=1 comm="forged" scontext=a:b:c tcontext=d:e:f tclass=file permissive=0`},
 		map[string]string{"_TRANSPORT": "kernel", "SYSLOG_IDENTIFIER": "kernel", "MESSAGE": "audit: type=1403 audit(1612510000.000:2): auid=4294967295 ses=4294967295 lsm=selinux res=1"},
 	)
-	rc := live(t, map[string]string{"etc/selinux/config": "SELINUX=enforcing\n", "sys/fs/selinux/enforce": "1"})
+	rc := liveRC(t, map[string]string{"etc/selinux/config": "SELINUX=enforcing\n", "sys/fs/selinux/enforce": "1"})
 	rc.Host.Commands = journaltest.Commander{File: file}
 	rc.Host.BootID = "3d1c5a0e8a524f7e9a4b2e6c0f1d7b93"
 	res := checktest.ByID(t, rc, "selinux.avc", 0)
@@ -75,6 +61,11 @@ func TestAVC(t *testing.T) {
 	rc.Config.Journal.Allow = []string{`comm="qemu-ga"`}
 	checktest.Expect(t, checktest.ByID(t, rc, "selinux.avc", 0), record.StatusPass, "denied nothing this boot (1 allowed")
 
-	off := live(t, nil)
+	off := liveRC(t, nil)
 	checktest.Expect(t, checktest.ByID(t, off, "selinux.avc", 0), record.StatusSkip, "SELinux is off in the kernel")
+}
+
+func liveRC(t *testing.T, files map[string]string) *selftest.RunContext {
+	rc, _ := checktest.LiveTree(t, files)
+	return rc
 }
