@@ -5,7 +5,7 @@ import (
 	"regexp"
 )
 
-// Journal is [journal]: how the journal.* checks read this boot's
+// Journal says how the journal.* and selinux.avc checks read this boot's
 // journal.
 type Journal struct {
 	// Allow lists regular expressions (Go RE2 syntax) of known noise: a
@@ -18,7 +18,7 @@ type Journal struct {
 	MaxEntries int `toml:"max_entries"`
 }
 
-// Units is [units]: what the units.* checks accept of systemd's units.
+// Units says what the units.* checks accept of systemd's units.
 type Units struct {
 	// MaxRestarts is the most automatic restarts (NRestarts) a service
 	// may have had this boot before units.restarts fails.
