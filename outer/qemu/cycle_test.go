@@ -187,6 +187,7 @@ func TestCycleTestbed(t *testing.T) {
 	}
 	sysrootRO("before the cycle")
 	podmanOnTestbed(ctx, t, m)
+	signalsOnTestbed(ctx, t, m)
 
 	var skip []string
 	if !health {
