@@ -46,14 +46,8 @@ func Check(ctx context.Context, t *selftest.T, k journal.Kind) {
 		names   []string
 	)
 	for _, sigs := range journal.Queries(journal.OfKind(k)) {
-		q, err := journal.ReadBoot(ctx, t.Host.Run, t.Host.BootID, sigs[0].Query, t.Config.Journal.MaxEntries)
-		if err != nil {
-			var ee *selftest.ExitError
-			if errors.As(err, &ee) && BootMissing(ee.Stderr) {
-				t.Skip("this boot is not in the journal (a volatile journal, or rotated away): %v", err)
-				return
-			}
-			t.Error("%v", err)
+		q, ok := ReadBoot(ctx, t, sigs[0].Query)
+		if !ok {
 			return
 		}
 		read += len(q.Entries)
@@ -87,6 +81,24 @@ func Check(ctx context.Context, t *selftest.T, k journal.Kind) {
 	}
 	t.ConcludeWith(strconv.Itoa(len(hits))+" in this boot's journal: ", problems,
 		"none in %d entries read from this boot's journal (%s)%s", read, strings.Join(names, ", "), note)
+}
+
+// ReadBoot reads this boot's entries that query matches, with the
+// configuration's cap. When it cannot, it gives t its verdict (a skip
+// when the journal does not hold this boot, else an error) and returns
+// false.
+func ReadBoot(ctx context.Context, t *selftest.T, query []string) (journal.BootQuery, bool) {
+	q, err := journal.ReadBoot(ctx, t.Host.Run, t.Host.BootID, query, t.Config.Journal.MaxEntries)
+	var ee *selftest.ExitError
+	switch {
+	case errors.As(err, &ee) && BootMissing(ee.Stderr):
+		t.Skip("this boot is not in the journal (a volatile journal, or rotated away): journalctl says %q", strings.TrimSpace(ee.Stderr))
+		return q, false
+	case err != nil:
+		t.Error("%v", err)
+		return q, false
+	}
+	return q, true
 }
 
 // BootMissing says whether journalctl's error is that the boot is not in
