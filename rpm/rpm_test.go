@@ -682,7 +682,7 @@ func TestRPM(t *testing.T) {
 				t.Fatal("list printed no check")
 			}
 			for _, c := range checks {
-				if !regexp.MustCompile(`^[a-z]+\.[a-z0-9_.-]+$`).MatchString(c.ID) || !regexp.MustCompile(`^C([1-9]|10)$`).MatchString(c.Criterion) {
+				if !regexp.MustCompile(`^[a-z]+\.[a-z0-9_.-]+$`).MatchString(c.ID) || !regexp.MustCompile(`^(C([1-9]|10)|HOST|SITE)$`).MatchString(c.Criterion) {
 					t.Errorf("list: check %q with criterion %q", c.ID, c.Criterion)
 				}
 			}

@@ -22,6 +22,10 @@ type Systemd interface {
 	// FailedUnits returns the names of units whose ActiveState is "failed",
 	// sorted.
 	FailedUnits(ctx context.Context) ([]string, error)
+	// ListUnits returns every unit systemd has loaded (its ListUnits
+	// method) with its name, load, active and sub state only, sorted by
+	// name; Unit gives the rest of one.
+	ListUnits(ctx context.Context) ([]UnitState, error)
 	// Manager returns the manager's state and boot timestamps.
 	Manager(ctx context.Context) (record.ManagerState, error)
 	// Close releases the connection.
@@ -42,6 +46,12 @@ type UnitState struct {
 	// and ActiveEnterUsec the same on the monotonic clock.
 	ActiveEnter     time.Time `json:"active_enter,omitempty"`
 	ActiveEnterUsec uint64    `json:"active_enter_usec,omitempty"`
+	// UnitFileState is whether the unit file is enabled ("enabled",
+	// "disabled", "static", "masked", ...; empty when unknown).
+	UnitFileState string `json:"unit_file_state,omitempty"`
+	// InactiveExitUsec is when the unit last left "inactive" (began
+	// activating), on the monotonic clock; zero if never.
+	InactiveExitUsec uint64 `json:"inactive_exit_usec,omitempty"`
 }
 
 type dbusSystemd struct {
@@ -90,12 +100,17 @@ func (s *dbusSystemd) Unit(ctx context.Context, name string) (UnitState, error) 
 		LoadState:   str(props["LoadState"]),
 		ActiveState: str(props["ActiveState"]),
 		SubState:    str(props["SubState"]),
+		// UnitFileState is a property of every unit (org.freedesktop.systemd1(5)).
+		UnitFileState: str(props["UnitFileState"]),
 	}
 	if us, ok := props["ActiveEnterTimestamp"].(uint64); ok && us != 0 {
 		u.ActiveEnter = time.UnixMicro(int64(us)).UTC()
 	}
 	if us, ok := props["ActiveEnterTimestampMonotonic"].(uint64); ok {
 		u.ActiveEnterUsec = us
+	}
+	if us, ok := props["InactiveExitTimestampMonotonic"].(uint64); ok {
+		u.InactiveExitUsec = us
 	}
 	if strings.HasSuffix(name, ".service") && u.LoadState == "loaded" {
 		sp, err := s.conn.GetUnitTypePropertiesContext(ctx, name, "Service")
@@ -124,6 +139,19 @@ func (s *dbusSystemd) FailedUnits(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+func (s *dbusSystemd) ListUnits(ctx context.Context) ([]UnitState, error) {
+	units, err := s.conn.ListUnitsContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing units: %w", err)
+	}
+	out := make([]UnitState, 0, len(units))
+	for _, u := range units {
+		out = append(out, UnitState{Name: u.Name, LoadState: u.LoadState, ActiveState: u.ActiveState, SubState: u.SubState})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
 }
 
 func (s *dbusSystemd) Manager(ctx context.Context) (record.ManagerState, error) {
@@ -179,4 +207,19 @@ func NeedSystemd(_ context.Context, rc *RunContext) string {
 		return NoSystemd
 	}
 	return ""
+}
+
+// DefaultTarget returns the manager's state and its default target's
+// unit (multi-user.target when systemd names none): what a check asks
+// first to know whether, and when, the boot reached its target.
+func DefaultTarget(ctx context.Context, sd Systemd) (record.ManagerState, UnitState, error) {
+	m, err := sd.Manager(ctx)
+	if err != nil {
+		return m, UnitState{}, err
+	}
+	if m.DefaultTarget == "" {
+		m.DefaultTarget = "multi-user.target"
+	}
+	u, err := sd.Unit(ctx, m.DefaultTarget)
+	return m, u, err
 }

@@ -13,6 +13,7 @@ import (
 // org.freedesktop.systemd1(5).
 type fakeManager struct {
 	failed []string
+	units  map[string]map[string]map[string]any
 }
 
 type unitStatus struct {
@@ -36,6 +37,19 @@ func (m *fakeManager) ListUnitsFiltered(states []string) ([]unitStatus, *godbus.
 	return out, nil
 }
 
+// ListUnits lists the failed units and the units with properties, each
+// with the states of its org.freedesktop.systemd1.Unit properties.
+func (m *fakeManager) ListUnits() ([]unitStatus, *godbus.Error) {
+	out, _ := m.ListUnitsFiltered([]string{"failed"})
+	for n, ifaces := range m.units {
+		u := ifaces["org.freedesktop.systemd1.Unit"]
+		st := func(k string) string { v, _ := u[k].(string); return v }
+		out = append(out, unitStatus{Name: n, LoadState: st("LoadState"), ActiveState: st("ActiveState"), SubState: st("SubState"),
+			Path: godbus.ObjectPath("/org/freedesktop/systemd1/unit/" + sddbus.PathBusEscape(n)), JobPath: "/"})
+	}
+	return out, nil
+}
+
 func (m *fakeManager) GetDefaultTarget() (string, *godbus.Error) { return "multi-user.target", nil }
 
 // FakeSystemd starts a private system bus (StartSystemBus) and serves on it
@@ -52,7 +66,7 @@ func FakeSystemd(t testing.TB, failed []string, units map[string]map[string]map[
 	}
 	t.Cleanup(func() { conn.Close() })
 	const path = godbus.ObjectPath("/org/freedesktop/systemd1")
-	if err := conn.Export(&fakeManager{failed: failed}, path, "org.freedesktop.systemd1.Manager"); err != nil {
+	if err := conn.Export(&fakeManager{failed: failed, units: units}, path, "org.freedesktop.systemd1.Manager"); err != nil {
 		t.Fatal(err)
 	}
 	mgr := map[string]*prop.Prop{
@@ -92,8 +106,9 @@ func FakeUnits() map[string]map[string]map[string]any {
 	return map[string]map[string]map[string]any{
 		"docker.service": {
 			"org.freedesktop.systemd1.Unit": {
-				"LoadState": "loaded", "ActiveState": "active", "SubState": "running",
-				"ActiveEnterTimestamp": uint64(1_700_000_000_000_000), "ActiveEnterTimestampMonotonic": uint64(15_000_000),
+				"LoadState": "loaded", "ActiveState": "active", "SubState": "running", "UnitFileState": "enabled",
+				"InactiveExitTimestampMonotonic": uint64(14_000_000),
+				"ActiveEnterTimestamp":           uint64(1_700_000_000_000_000), "ActiveEnterTimestampMonotonic": uint64(15_000_000),
 			},
 			"org.freedesktop.systemd1.Service": {"Result": "success", "NRestarts": uint32(2), "ExecMainStatus": int32(0)},
 		},

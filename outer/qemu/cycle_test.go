@@ -205,6 +205,7 @@ func TestCycleTestbed(t *testing.T) {
 	}
 	sysrootRO("before the cycle")
 	podmanOnTestbed(ctx, t, m)
+	signalsOnTestbed(ctx, t, m)
 
 	var skip []string
 	if !health {

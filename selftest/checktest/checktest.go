@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
@@ -89,4 +90,19 @@ func Expect(t testing.TB, res record.Result, status record.Status, parts ...stri
 			t.Errorf("%s: message %q does not mention %q; evidence %+v", res.ID, res.Message, p, res.Evidence)
 		}
 	}
+}
+
+// LiveTree writes files (path under the root to content) into a new
+// temporary directory and returns a run context that treats it as the
+// running host (not --sysroot), so a check reads its /sys, /proc, /etc
+// and /run there, and the directory.
+func LiveTree(t testing.TB, files map[string]string) (*selftest.RunContext, string) {
+	t.Helper()
+	root := t.TempDir()
+	for p, body := range files {
+		testutil.WriteFile(t, root, p, body)
+	}
+	h := selftest.NewHost(root)
+	h.Offline = false
+	return selftest.NewRunContext(h, nil), root
 }

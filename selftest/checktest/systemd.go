@@ -77,6 +77,19 @@ func (s *Systemd) FailedUnits(context.Context) ([]string, error) {
 	return out, nil
 }
 
+// ListUnits implements selftest.Systemd: the units it knows, with their
+// states, sorted by name.
+func (s *Systemd) ListUnits(context.Context) ([]selftest.UnitState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]selftest.UnitState, 0, len(s.units))
+	for n, u := range s.units {
+		out = append(out, selftest.UnitState{Name: n, LoadState: u.LoadState, ActiveState: u.ActiveState, SubState: u.SubState})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
 // Manager implements selftest.Systemd.
 func (s *Systemd) Manager(context.Context) (record.ManagerState, error) {
 	s.mu.Lock()

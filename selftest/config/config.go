@@ -43,6 +43,9 @@ type Config struct {
 	Health       Health       `toml:"health"`
 	Site         Site         `toml:"site"`
 	Policy       Policy       `toml:"policy"`
+	// The host-wide signals (docs/criteria.md, HOST): config/signals.go.
+	Journal Journal `toml:"journal"`
+	Units   Units   `toml:"units"`
 
 	// Files lists the files that were read, in order.
 	Files []string `toml:"-"`
@@ -246,6 +249,8 @@ func Defaults() *Config {
 		Health:       Health{OnFailure: "record", RebootAttempts: 1, Transitions: []string{"upgrade", "deploy", "layering"}, Tool: HealthToolAuto, RollbackCommand: []string{}},
 		DisabledBy:   map[string]string{},
 		DemotedBy:    map[string]string{},
+		Journal:      defaultJournal(),
+		Units:        defaultUnits(),
 	}
 }
 
@@ -485,6 +490,9 @@ func (c *Config) validate(path string) error {
 		return err
 	}
 	if err := c.Policy.validate(bad); err != nil {
+		return err
+	}
+	if err := c.validateSignals(bad); err != nil {
 		return err
 	}
 	return c.Health.validate(bad)

@@ -65,3 +65,32 @@ func TestErrorsNameFileAndKey(t *testing.T) {
 		}
 	}
 }
+
+// [journal] allow must be regular expressions and [units] a sane
+// threshold; the error names the file and the key.
+func TestSignalsKeys(t *testing.T) {
+	for body, want := range map[string]string{
+		"[journal]\nallow = [\"ok\", \"(\"]\n": "journal.allow: entry 1, \"(\", is not a regular expression",
+		"[journal]\nmax_entries = 5\n":         "journal.max_entries: must be from 100 to 1000000, got 5",
+		"[units]\nmax_restarts = -1\n":         "units.max_restarts: must not be negative",
+		"[units]\nmax_restart = 1\n":           "unknown key units.max_restart",
+	} {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "50-site.toml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadDirs(dir)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%q: error %v, want one naming %s and %q", body, err, p, want)
+		}
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.toml"), []byte("[journal]\nallow = [\"^kernel: WARNING: .* at drivers/gpu/\"]\n[units]\nmax_restarts = 5\nignore = [\"flaky.service\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadDirs(dir)
+	if err != nil || cfg.Units.MaxRestarts != 5 || len(cfg.Journal.Allow) != 1 || cfg.Units.Ignore[0] != "flaky.service" || cfg.Journal.MaxEntries != 20000 {
+		t.Fatalf("%+v %+v %v", cfg.Journal, cfg.Units, err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Entry is one journal entry's string fields. Fields journalctl prints as
@@ -35,12 +36,18 @@ type Source struct {
 	Unit string
 	// Comm is _COMM, the sender's process name.
 	Comm string
+	// PID is _PID, the sender's process id ("1" for the service manager).
+	PID string
+	// UnitPrefix, when set, is what _SYSTEMD_UNIT must start with: the
+	// instances of a template ("systemd-coredump@"). journalctl matches
+	// whole values only, so Matches leaves it out and Trusted checks it.
+	UnitPrefix string
 }
 
 // fields is s as journal field matches, in a fixed order.
 func (s Source) fields() [][2]string {
 	var out [][2]string
-	for _, f := range [][2]string{{"_UID", s.UID}, {"_TRANSPORT", s.Transport}, {"_SYSTEMD_UNIT", s.Unit}, {"_COMM", s.Comm}} {
+	for _, f := range [][2]string{{"_UID", s.UID}, {"_TRANSPORT", s.Transport}, {"_SYSTEMD_UNIT", s.Unit}, {"_COMM", s.Comm}, {"_PID", s.PID}} {
 		if f[1] != "" {
 			out = append(out, f)
 		}
@@ -67,7 +74,7 @@ func (s Source) Trusted(e Entry) bool {
 			return false
 		}
 	}
-	return true
+	return s.UnitPrefix == "" || strings.HasPrefix(e["_SYSTEMD_UNIT"], s.UnitPrefix)
 }
 
 // MaxOutput bounds what ParseJSON reads of journalctl's output.
@@ -78,12 +85,18 @@ const MaxOutput = 1 << 20
 // longer output is cut at the limit and its last, partial line dropped.
 // A line that is not JSON is an error.
 func ParseJSON(out []byte, s Source) ([]Entry, error) {
-	if len(out) > MaxOutput {
-		out = out[:bytes.LastIndexByte(out[:MaxOutput], '\n')+1]
+	return ParseJSONMax(out, s, MaxOutput)
+}
+
+// ParseJSONMax is ParseJSON with a limit of limit bytes instead of
+// MaxOutput, for a read whose size journalctl already bounds (--lines).
+func ParseJSONMax(out []byte, s Source, limit int) ([]Entry, error) {
+	if len(out) > limit {
+		out = out[:bytes.LastIndexByte(out[:limit], '\n')+1]
 	}
 	var entries []Entry
 	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 0, 64<<10), MaxOutput)
+	sc.Buffer(make([]byte, 0, 64<<10), max(limit, 64<<10))
 	for sc.Scan() {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 {

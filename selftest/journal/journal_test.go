@@ -99,3 +99,19 @@ func FuzzParseJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScan: no entry makes Scan or Line panic, and a hit always names a
+// signal of the table.
+func FuzzScan(f *testing.F) {
+	f.Add("kernel", "WARNING: CPU: 0 PID: 1 at x", "kernel", "0", "1")
+	f.Add("journal", "Found ordering cycle on a", "systemd", "0", "1")
+	f.Fuzz(func(t *testing.T, transport, msg, ident, uid, pid string) {
+		e := journal.Entry{"_TRANSPORT": transport, "MESSAGE": msg, "SYSLOG_IDENTIFIER": ident, "_UID": uid, "_PID": pid}
+		s := journal.Scan([]journal.Entry{e}, journal.Signals, nil)
+		for _, h := range s.Hits {
+			if h.Signal == "" || h.Message != journal.Line(e) {
+				t.Fatalf("hit %+v", h)
+			}
+		}
+	})
+}

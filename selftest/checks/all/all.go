@@ -7,9 +7,12 @@ import (
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/deployment"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/host"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/ignition"
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/journal"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/ostree"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/runtime"
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/selinux"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/site"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/storage"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/syscontainer"
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/units"
 )

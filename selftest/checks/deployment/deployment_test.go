@@ -1,8 +1,6 @@
 package deployment_test
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -49,26 +47,6 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// buildRPM builds an empty noarch package and installs it into an rpm
-// database at dbpath (--justdb), so `rpm -q` really answers.
-func buildRPM(t *testing.T, dbpath, name string) {
-	t.Helper()
-	rpmbuild := testutil.NeedCommand(t, "rpm", "rpmbuild")
-	top := t.TempDir()
-	spec := filepath.Join(top, name+".spec")
-	os.WriteFile(spec, []byte("Name: "+name+"\nVersion: 1.0\nRelease: 1\nSummary: test\nLicense: MIT\nBuildArch: noarch\n%description\ntest\n%files\n"), 0o644)
-	if out, err := exec.Command(rpmbuild, "-bb", "--define", "_topdir "+top, spec).CombinedOutput(); err != nil {
-		t.Fatalf("rpmbuild: %v\n%s", err, out)
-	}
-	pkgs, _ := filepath.Glob(filepath.Join(top, "RPMS", "noarch", name+"-*.rpm"))
-	if len(pkgs) != 1 {
-		t.Fatalf("built %v", pkgs)
-	}
-	if out, err := exec.Command("rpm", "--dbpath", dbpath, "-i", "--justdb", "--nodeps", pkgs[0]).CombinedOutput(); err != nil {
-		t.Fatalf("rpm -i: %v\n%s", err, out)
-	}
-}
-
 func TestExpected(t *testing.T) {
 	sr, c2, c1 := ostreetest.TwoDeployments(t)
 	// rpm-ostree's origin for a layered package (rust/src/origin.rs in
@@ -77,7 +55,7 @@ func TestExpected(t *testing.T) {
 	root := sr.BootedRoot("fedora-atomic", c2, 0, false)
 	// The rpm database lives in the deployment's /var (the stateroot's).
 	db := "/var/lib/rpm-test"
-	buildRPM(t, filepath.Join(root, db), "layered-tool")
+	testutil.InstallRPM(t, filepath.Join(root, db), "layered-tool")
 	h := ostreetest.LiveHost(root)
 	h.Config.Deployment.RPMDBPath = db
 

@@ -27,6 +27,8 @@ func (f fakeSystemd) Unit(_ context.Context, name string) (selftest.UnitState, e
 	return selftest.UnitState{Name: name, LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}, nil
 }
 func (f fakeSystemd) FailedUnits(context.Context) ([]string, error) { return nil, nil }
+
+func (f fakeSystemd) ListUnits(context.Context) ([]selftest.UnitState, error) { return nil, nil }
 func (f fakeSystemd) Manager(context.Context) (record.ManagerState, error) {
 	return record.ManagerState{}, nil
 }
