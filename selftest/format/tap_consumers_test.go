@@ -12,7 +12,6 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
-	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
 
 // The TAP consumer tests feed our real output to the two parsers most TAP
@@ -398,7 +397,13 @@ func TestTAPFromBinary(t *testing.T) {
 	}
 
 	// The newest passing run alone: prove says PASS, as the issue expected.
-	if err := os.Remove(filepath.Join(saved.dir, store.RunName(bad))); err != nil {
+	// The store names the file (run-s<sequence>-<start>-<boot>.json):
+	// find the bad run's by its start.
+	badFiles, _ := filepath.Glob(filepath.Join(saved.dir, "run-*-"+bad.Start.UTC().Format("20060102T150405")+".*.json"))
+	if len(badFiles) != 1 {
+		t.Fatalf("the bad run's record file: %v", badFiles)
+	}
+	if err := os.Remove(badFiles[0]); err != nil {
 		t.Fatal(err)
 	}
 	if out, passed := runProve(t, results("1")); !passed || !strings.Contains(out, "Result: PASS") {
