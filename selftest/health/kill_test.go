@@ -124,7 +124,7 @@ func TestKilledActions(t *testing.T) {
 			sr, newer, older := ostreetest.TwoDeployments(t)
 			dir := t.TempDir()
 			k := &killHost{t: t, sr: sr, results: filepath.Join(dir, "results"), reboots: filepath.Join(dir, "reboots"),
-				argv: []string{py, filepath.Join(root, "outer", "rollback.py"), sr.Dir}, newer: newer, olde: older}
+				argv: []string{py, filepath.Join(root, "outer", "family", "rollback.py"), sr.Dir}, newer: newer, olde: older}
 
 			// Boot 1 on the new deployment: the helper decides to roll back
 			// and is killed at point.

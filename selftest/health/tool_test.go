@@ -139,7 +139,7 @@ func TestToolOverride(t *testing.T) {
 
 // TestCommandRollbackRealSysroot: on a plain ostree host (no bootc, no
 // rpm-ostree) the configured argv rolls back a real sysroot made by
-// ostree, with libostree's own write_deployments (outer/rollback.py, what
+// ostree, with libostree's own write_deployments (outer/family/rollback.py, what
 // the VM testbed installs as ostree-rollback).
 func TestCommandRollbackRealSysroot(t *testing.T) {
 	sr, newer, older := ostreetest.TwoDeployments(t)
@@ -153,7 +153,7 @@ func TestCommandRollbackRealSysroot(t *testing.T) {
 	}
 	onlyPath(t, t.TempDir())
 	p := config.Defaults().Health
-	p.OnFailure, p.RollbackCommand = "rollback", []string{py, filepath.Join(root, "outer", "rollback.py"), sr.Dir}
+	p.OnFailure, p.RollbackCommand = "rollback", []string{py, filepath.Join(root, "outer", "family", "rollback.py"), sr.Dir}
 	tool, err := Detect(context.Background(), p, selftest.ExecCommander{})
 	if err != nil || tool.Name() != "command" {
 		t.Fatalf("detect: %v %v", tool, err)

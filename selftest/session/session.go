@@ -58,6 +58,10 @@ type Options struct {
 	// systemd's D-Bus API.
 	HealthTool health.Tool
 	Rebooter   health.Rebooter
+	// Uptime is the time since the boot started (CLOCK_BOOTTIME, the
+	// clock of OnBootSec=); nil reads it. A deadline run waits until it
+	// reaches [health] boot_deadline.
+	Uptime func() (time.Duration, error)
 }
 
 // Outcome is what a run produced.
@@ -77,6 +81,10 @@ type Outcome struct {
 	// Problems are earlier files that could not be read (reported, not
 	// fatal).
 	Problems []string
+	// NotRun, on a deadline run, says why it did nothing: the boot run
+	// saved this boot's record before the deadline, or the deadline is
+	// off. Record is nil then.
+	NotRun string
 }
 
 // ErrUsage marks errors in what the caller asked for (unknown check,
@@ -89,11 +97,25 @@ var ErrUsage = errors.New("usage")
 // happen at all (bad configuration, lock not obtained); a failed save is
 // reported in Outcome.SaveErr with the finished record.
 func Run(ctx context.Context, o Options) (*Outcome, error) {
+	if o.Trigger == record.TriggerDeadline {
+		var why string
+		var err error
+		if o, why, err = awaitDeadline(ctx, o); err != nil || why != "" {
+			return &Outcome{NotRun: why}, err
+		}
+	}
 	s, err := prepare(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
+	if o.Trigger == record.TriggerDeadline {
+		// Under the lock, once more: the boot run may have saved its
+		// record while this one waited for the deadline or the lock.
+		if why := s.bootJudged(); why != "" {
+			return &Outcome{NotRun: why}, nil
+		}
+	}
 	rec := s.run(ctx)
 	return s.conclude(ctx, rec), nil
 }
@@ -132,9 +154,9 @@ func prepare(ctx context.Context, o Options) (*runState, error) {
 		o.Trigger = record.TriggerManual
 	}
 	switch o.Trigger {
-	case record.TriggerBoot, record.TriggerDeploymentChange, record.TriggerManual:
+	case record.TriggerBoot, record.TriggerDeploymentChange, record.TriggerManual, record.TriggerDeadline:
 	default:
-		return nil, fmt.Errorf("%w: --trigger: %q is not one of boot, deployment-change, manual", ErrUsage, o.Trigger)
+		return nil, fmt.Errorf("%w: --trigger: %q is not one of boot, deployment-change, manual, deadline", ErrUsage, o.Trigger)
 	}
 	reg := o.Registry
 	if reg == nil {
@@ -171,6 +193,7 @@ func prepare(ctx context.Context, o Options) (*runState, error) {
 	rc := selftest.NewRunContext(h, cfg)
 	rc.Version = o.Version
 	rc.ProbeBinary = o.ProbeBinary
+	rc.Trigger = o.Trigger
 	s := &runState{o: o, cfg: cfg, checks: checks, rc: rc, out: &Outcome{}}
 
 	if o.NoSave {
@@ -208,6 +231,13 @@ func (s *runState) run(ctx context.Context) *record.Record {
 		rec.Sysroot = s.o.Root
 	}
 	rec.Hostname, _ = os.Hostname()
+	if s.o.Trigger == record.TriggerDeadline {
+		// host.boot adds the jobs the boot still waits for.
+		rec.Deadline = &record.Deadline{Bound: s.cfg.Health.BootDeadline.D().String()}
+		if up, err := s.o.uptime(); err == nil {
+			rec.Deadline.UptimeSec = up.Seconds()
+		}
+	}
 	r := &selftest.Runner{
 		RunContext: s.rc,
 		Checks:     s.checks,
@@ -239,12 +269,13 @@ func (s *runState) conclude(ctx context.Context, rec *record.Record) *Outcome {
 	o, h, cfg, out := s.o, s.rc.Host, s.cfg, s.out
 	out.Record = rec
 	saving := !o.NoSave
-	// The [health] policy acts only on the verdict of a boot: a manual
-	// run or a deployment-change run (the host is still on the old boot)
-	// never reboots or rolls back. It runs before the save so the record
+	// The [health] policy acts only on the verdict of a boot (the boot
+	// run's, or the deadline run's that stood in for it): a manual run or
+	// a deployment-change run (the host is still on the old boot) never
+	// reboots or rolls back. health.Prepare acts at most once per boot. It runs before the save so the record
 	// carries the decision, and the reboot is requested after the save.
 	var pending *health.Pending
-	if saving && o.Trigger == record.TriggerBoot && !h.Offline {
+	if saving && record.JudgesBoot(o.Trigger) && !h.Offline {
 		env := &health.Env{Store: s.st, Policy: cfg.Health, BootID: h.BootID, Commands: h.Commands, Tool: o.HealthTool, Rebooter: o.Rebooter}
 		pending, out.HealthErr = health.Prepare(ctx, env, rec)
 	}

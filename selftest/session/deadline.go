@@ -1,0 +1,93 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
+	"github.com/atomic-selftest/atomic-selftest/selftest/store"
+)
+
+// The deadline run (issue 31). atomic-selftest-deadline.timer starts
+// `run --trigger deadline` early in every boot, ordered after nothing a
+// release can hang; the run waits, without the results lock, until the
+// boot run saves this boot's record (then it does nothing) or until
+// [health] boot_deadline after the boot started (then it judges the host
+// as it is). The wait is bounded by the deadline itself (at most
+// config.MaxBootDeadline) and ends at once on SIGTERM.
+
+// uptime is the time since the boot started on CLOCK_BOOTTIME, which
+// systemd's OnBootSec= also counts (it includes time suspended).
+func (o Options) uptime() (time.Duration, error) {
+	if o.Uptime != nil {
+		return o.Uptime()
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0, fmt.Errorf("reading CLOCK_BOOTTIME: %w", err)
+	}
+	return time.Duration(ts.Nano()), nil
+}
+
+// awaitDeadline waits for the boot's deadline. It returns the options
+// with the configuration loaded, and why the run is not to happen ("")
+// when the deadline passed without a record of the boot run.
+func awaitDeadline(ctx context.Context, o Options) (Options, string, error) {
+	if o.NoSave || (o.Root != "" && o.Root != "/") {
+		return o, "", fmt.Errorf("%w: --trigger deadline judges this boot of this host: not with --no-save or --sysroot", ErrUsage)
+	}
+	if o.ResultsDir == "" {
+		o.ResultsDir = store.DefaultDir
+	}
+	if o.Config == nil {
+		cfg, err := config.Load("/")
+		if err != nil {
+			return o, "", fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+		o.Config = cfg
+	}
+	bound := o.Config.Health.BootDeadline.D()
+	if bound == 0 {
+		return o, "health.boot_deadline is 0: this boot has no deadline", nil
+	}
+	boot := ReadBootID()
+	up, err := o.uptime()
+	if err != nil {
+		return o, "", err
+	}
+	st := &store.Store{Dir: o.ResultsDir}
+	if left := bound - up; left > 0 {
+		rec, err := st.WaitBootRun(ctx, boot, left)
+		switch {
+		case rec != nil:
+			return o, judged(rec), nil
+		case errors.Is(err, store.ErrWaitTimeout):
+		case err != nil:
+			return o, "", fmt.Errorf("waiting for the boot run's record until the deadline (%s after the boot): %w", bound, err)
+		}
+	} else if rec, err := st.BootRun(boot); err != nil {
+		return o, "", err
+	} else if rec != nil {
+		return o, judged(rec), nil
+	}
+	return o, "", ctx.Err()
+}
+
+// bootJudged says, under the results lock, whether this boot already has
+// the record of its boot run (or of an earlier deadline run).
+func (s *runState) bootJudged() string {
+	if r, err := s.st.BootRun(s.rc.Host.BootID); err == nil && r != nil {
+		return judged(r)
+	}
+	return ""
+}
+
+func judged(r *record.Record) string {
+	return fmt.Sprintf("this boot is judged already: run %s (trigger %s) saved at %s; nothing to do",
+		r.ID, r.Trigger, r.End.UTC().Format(time.RFC3339))
+}
