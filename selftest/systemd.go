@@ -243,16 +243,6 @@ func Waiting(ctx context.Context, sd Systemd) ([]record.Job, error) {
 	return jobs, nil
 }
 
-// JobLine is one job as `systemctl list-jobs` would say it, with what it
-// waits for: "cloud-final.service start running for 9m58s".
-func JobLine(j record.Job) string {
-	s := fmt.Sprintf("%s %s %s for %s", j.Unit, j.Type, j.State, (time.Duration(j.ForSec) * time.Second).String())
-	if len(j.WaitingFor) > 0 {
-		s += " (after " + strings.Join(j.WaitingFor, ", ") + ")"
-	}
-	return s
-}
-
 func str(v any) string {
 	s, _ := v.(string)
 	return s

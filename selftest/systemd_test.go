@@ -74,11 +74,11 @@ func TestDBusSystemdJobs(t *testing.T) {
 	if self.Unit != "atomic-selftest.service" || self.State != "waiting" || len(self.WaitingFor) != 1 || self.WaitingFor[0] != "cloud-final.service" {
 		t.Errorf("the boot run's job = %+v, want waiting for cloud-final.service", self)
 	}
-	if got := JobLine(cf); got != "cloud-final.service start running for "+(time.Duration(cf.ForSec)*time.Second).String() {
-		t.Errorf("JobLine = %q", got)
+	if got := cf.String(); got != "cloud-final.service start running for "+(time.Duration(cf.ForSec)*time.Second).String() {
+		t.Errorf("String = %q", got)
 	}
-	if got := JobLine(self); !strings.HasSuffix(got, " (after cloud-final.service)") {
-		t.Errorf("JobLine = %q, want what it waits for", got)
+	if got := self.String(); !strings.HasSuffix(got, " (after cloud-final.service)") {
+		t.Errorf("String = %q, want what it waits for", got)
 	}
 }
 

@@ -68,7 +68,9 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		root = o.sysroot
 	}
 	if o.sysroot == "" {
-		// An automatic rollback nobody acknowledged comes first.
+		// The current boot comes first: judged or not, and what the boot
+		// run waits for; then an automatic rollback nobody acknowledged.
+		statusThisBoot(ctx, e, o.resultsDir)
 		statusBanner(e, o.resultsDir)
 	}
 	for _, s := range statusSections {
@@ -165,6 +167,24 @@ func roundDuration(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+// statusThisBoot prints whether the current boot is judged and, if not,
+// what its boot run is waiting for (notice.ThisBoot).
+func statusThisBoot(ctx context.Context, e *env, dir string) {
+	var runs []*record.Record
+	boot := session.ReadBootID()
+	if checkDir(dir) == nil && boot != "" {
+		runs, _, _ = (&store.Store{Dir: dir}).Runs(store.Filter{BootID: boot})
+	}
+	judged := false
+	for _, r := range runs {
+		judged = judged || (r.BootID == boot && record.JudgesBoot(r.Trigger))
+	}
+	for _, l := range notice.ThisBoot(runs, session.ThisBoot(ctx, judged)) {
+		fmt.Fprintln(e.stdout, l)
+	}
+	fmt.Fprintln(e.stdout)
 }
 
 // statusBanner prints the banner of the newest unacknowledged automatic

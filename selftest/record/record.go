@@ -7,6 +7,8 @@
 package record
 
 import (
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -221,6 +223,17 @@ type Job struct {
 	// WaitingFor those of them that still have a job: what holds it.
 	After      []string `json:"after,omitempty"`
 	WaitingFor []string `json:"waiting_for,omitempty"`
+}
+
+// String is the job as `systemctl list-jobs` would say it, with how long
+// and what it waits for: "cloud-final.service start running for 9m58s",
+// "multi-user.target start waiting for 10m0s (after cloud-final.service)".
+func (j Job) String() string {
+	s := fmt.Sprintf("%s %s %s for %s", j.Unit, j.Type, j.State, time.Duration(j.ForSec)*time.Second)
+	if len(j.WaitingFor) > 0 {
+		s += " (after " + strings.Join(j.WaitingFor, ", ") + ")"
+	}
+	return s
 }
 
 // FailingCheck is a required check that failed, with its message.

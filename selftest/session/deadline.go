@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/notice"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 	"github.com/atomic-selftest/atomic-selftest/selftest/store"
 )
@@ -21,12 +24,17 @@ import (
 // as it is). The wait is bounded by the deadline itself (at most
 // config.MaxBootDeadline) and ends at once on SIGTERM.
 
-// uptime is the time since the boot started on CLOCK_BOOTTIME, which
-// systemd's OnBootSec= also counts (it includes time suspended).
+// uptime is Options.Uptime or, by default, Uptime.
 func (o Options) uptime() (time.Duration, error) {
 	if o.Uptime != nil {
 		return o.Uptime()
 	}
+	return Uptime()
+}
+
+// Uptime is the time since the boot started on CLOCK_BOOTTIME, which
+// systemd's OnBootSec= also counts (it includes time suspended).
+func Uptime() (time.Duration, error) {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
 		return 0, fmt.Errorf("reading CLOCK_BOOTTIME: %w", err)
@@ -90,4 +98,39 @@ func (s *runState) bootJudged() string {
 func judged(r *record.Record) string {
 	return fmt.Sprintf("this boot is judged already: run %s (trigger %s) saved at %s; nothing to do",
 		r.ID, r.Trigger, r.End.UTC().Format(time.RFC3339))
+}
+
+// jobsTimeout bounds the D-Bus calls of ThisBoot: status must answer
+// even when systemd does not.
+const jobsTimeout = 5 * time.Second
+
+// ThisBoot is what `status` shows first: the current boot's id, how long
+// since it started, its deadline, and, when judged is false, systemd's
+// jobs (the boot run's own among them) over D-Bus, on a host where
+// systemd is PID 1 or DBUS_SYSTEM_BUS_ADDRESS names a bus.
+func ThisBoot(ctx context.Context, judged bool) notice.Boot {
+	b := notice.Boot{ID: ReadBootID()}
+	b.Uptime, _ = Uptime()
+	if cfg, err := config.Load("/"); err == nil {
+		b.Deadline = cfg.Health.BootDeadline.D()
+	} else {
+		b.Deadline = config.Defaults().Health.BootDeadline.D()
+	}
+	if judged {
+		return b
+	}
+	h := selftest.NewHost("/")
+	defer h.Close()
+	if !h.SystemdBooted() && os.Getenv("DBUS_SYSTEM_BUS_ADDRESS") == "" {
+		b.JobsErr = errors.New(selftest.NoSystemd)
+		return b
+	}
+	ctx, cancel := context.WithTimeout(ctx, jobsTimeout)
+	defer cancel()
+	sd, err := h.Systemd(ctx)
+	if err == nil {
+		b.Jobs, err = selftest.Waiting(ctx, sd)
+	}
+	b.JobsErr = err
+	return b
 }

@@ -78,7 +78,7 @@ func checkBoot(ctx context.Context, t *selftest.T) {
 	var holding []string
 	for _, j := range jobs {
 		if !strings.HasPrefix(j.Unit, "atomic-selftest") {
-			holding = append(holding, selftest.JobLine(j))
+			holding = append(holding, j.String())
 		}
 	}
 	if len(jobs) > 0 {
