@@ -302,6 +302,7 @@ func TestCycleTestbed(t *testing.T) {
 	// ostree admin upgrade drops the rollback deployment the
 	// wrong-expectation step needs).
 	defer upgradeSourceOnTestbed(t, m, vers[0], sysrootRO)
+	defer deadlineRollbackOnTestbed(t, m, health) // issue 31, before the upgrade source (defers run last first)
 
 	if os.Getenv("E2E_VM_BROKEN") == "0" {
 		return

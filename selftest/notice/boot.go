@@ -37,20 +37,24 @@ func jobLines(jobs []record.Job, indent string) []string {
 }
 
 // DeadlineLine is the motd's line for a run that judged a boot which
-// missed its deadline, or "" for any other run: "this boot missed its
-// deadline (10m0s after it started); it waited for cloud-final.service
-// start running for 9m58s".
+// missed its deadline, or "" for any other run: "atomic-selftest: this
+// boot missed its deadline (10m0s after it started); it waited for
+// cloud-final.service start running for 9m58s".
 func DeadlineLine(rec *record.Record) string {
-	d := rec.Deadline
-	if d == nil {
+	if rec.Deadline == nil {
 		return ""
 	}
-	s := "atomic-selftest: this boot missed its deadline (" + d.Bound + " after it started)"
+	return record.Printable("atomic-selftest: this boot " + deadlineReason(rec.Deadline))
+}
+
+// deadlineReason is "missed its deadline (…); it waited for …".
+func deadlineReason(d *record.Deadline) string {
+	s := "missed its deadline (" + d.Bound + " after it started)"
 	h := holding(d.Jobs)
 	if len(h) == 0 {
-		return record.Printable(s + "; no unit was still starting")
+		return s + "; no unit was still starting"
 	}
-	return record.Printable(s + "; it waited for " + strings.Join(jobLines(h, ""), "; "))
+	return s + "; it waited for " + strings.Join(jobLines(h, ""), "; ")
 }
 
 // Boot is what `status` knows of the current boot before its records:
