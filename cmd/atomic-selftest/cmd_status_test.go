@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,13 @@ func TestStatusStartsWithThisBoot(t *testing.T) {
 		t.Fatalf("exit %d, status before the deadline:\n%s", code, out)
 	}
 
+	_, out, _ = cli(t, "status", "--results-dir", dir, "--format", "json")
+	var doc statusDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.ThisBoot.BootID != boot || doc.ThisBoot.JudgedBy != "" ||
+		len(doc.ThisBoot.Jobs) != 2 || doc.ThisBoot.Jobs[0].Unit != "testbed-hang.service" || doc.ThisBoot.BootDeadline != "10m0s" {
+		t.Fatalf("status json before the deadline (%v): %+v", err, doc.ThisBoot)
+	}
+
 	now := time.Now().UTC()
 	res := []record.Result{{ID: "host.boot", Criterion: "C1", Required: true, Status: record.StatusFail, Start: now}}
 	rec := &record.Record{Schema: 1, BootID: boot, Trigger: record.TriggerDeadline, Start: now, End: now, Checks: res, Summary: record.Summarise(res),
@@ -99,5 +107,11 @@ func TestStatusStartsWithThisBoot(t *testing.T) {
 		!strings.HasSuffix(lines[0], ": failed: host.boot") || lines[1] != "  it missed its deadline (3m0s after it started); it waited for:" ||
 		lines[2] != "    testbed-hang.service start running for 2m50s" {
 		t.Fatalf("exit %d, status after the deadline run:\n%s", code, out)
+	}
+	_, out, _ = cli(t, "status", "--results-dir", dir, "--format", "json")
+	doc = statusDoc{}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.ThisBoot.JudgedBy != rec.ID || doc.ThisBoot.Trigger != record.TriggerDeadline ||
+		doc.ThisBoot.OK == nil || *doc.ThisBoot.OK || doc.ThisBoot.Deadline == nil || len(doc.ThisBoot.Jobs) != 0 {
+		t.Fatalf("status json after the deadline run (%v): %+v", err, doc.ThisBoot)
 	}
 }
