@@ -29,8 +29,11 @@ const (
 // boot's verdict, the rollback and its reason. About 6 minutes under TCG:
 // deploy and the deployment-change run, the hung boot (3 min to the
 // deadline, the run, the rollback), the next boot and its run.
-// TestCycleTestbed calls it last, before the upgrade source: the
-// rollback deployment is 12.5 afterwards, which no other step may boot.
+// TestCycleTestbed defers it, so it runs after every other step of the
+// cycle (before a deferred upgrade source, which drops the rollback
+// deployment anyway): afterwards the rollback deployment is 12.5, which
+// no other step may boot. Its rollback target is whatever the cycle
+// booted last; the assertions do not depend on which.
 func deadlineRollbackOnTestbed(t *testing.T, m *Machine, health bool) {
 	t.Helper()
 	if !health {
