@@ -74,6 +74,10 @@ func awaitDeadline(ctx context.Context, o Options) (Options, string, error) {
 		switch {
 		case rec != nil:
 			return o, judged(rec), nil
+		case ctx.Err() != nil:
+			// Stopped while waiting (a shutdown): nothing was judged, and
+			// nothing failed.
+			return o, fmt.Sprintf("stopped %s after the boot, before its deadline (%s); nothing judged", (bound - left).Round(time.Second), bound), nil
 		case errors.Is(err, store.ErrWaitTimeout):
 		case err != nil:
 			return o, "", fmt.Errorf("waiting for the boot run's record until the deadline (%s after the boot): %w", bound, err)

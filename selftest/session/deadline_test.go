@@ -77,6 +77,15 @@ func TestDeadlineAfterTheBootRunDoesNothing(t *testing.T) {
 		t.Fatal("the deadline run did not see the boot run's record within 15 s")
 	}
 
+	// Stopped while it waits (a shutdown, SIGTERM): nothing judged, no error.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	out, err = Run(ctx, Options{ResultsDir: t.TempDir(), Registry: failingUpgrade(), Config: deadlineConfig(),
+		Trigger: record.TriggerDeadline, Uptime: pastUptime(time.Minute)})
+	if err != nil || out.Record != nil || out.NotRun != "stopped 1m0s after the boot, before its deadline (3m0s); nothing judged" {
+		t.Fatalf("stopped while waiting: %v %+v", err, out)
+	}
+
 	cfg := deadlineConfig()
 	cfg.Health.BootDeadline = 0
 	out, err = Run(context.Background(), Options{ResultsDir: t.TempDir(), Registry: failingUpgrade(), Config: cfg, Trigger: record.TriggerDeadline})
