@@ -61,6 +61,10 @@ type Record struct {
 	// Deadline is set on a run with trigger deadline: the deadline the
 	// boot missed and the systemd jobs it was still waiting for.
 	Deadline *Deadline `json:"deadline,omitempty"`
+	// Waited is what the run waited for before its checks, each wait
+	// bounded: the results lock (another run held it), and on a deadline
+	// run the boot run's record until the deadline.
+	Waited []Wait `json:"waited,omitempty"`
 	Checks   []Result  `json:"checks"`
 	Summary  Summary   `json:"summary"`
 }
@@ -205,6 +209,13 @@ type Deadline struct {
 	// org.freedesktop.systemd1.Manager) other than the deadline run's own;
 	// nil where systemd could not be asked.
 	Jobs []Job `json:"jobs,omitempty"`
+}
+
+// Wait is one bounded wait of a run: what for, how long, and its bound.
+type Wait struct {
+	For      string  `json:"for"`
+	Sec      float64 `json:"s"`
+	BoundSec float64 `json:"bound_s"`
 }
 
 // Job is one of systemd's jobs (org.freedesktop.systemd1(5), ListJobs):

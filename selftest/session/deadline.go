@@ -70,7 +70,9 @@ func awaitDeadline(ctx context.Context, o Options) (Options, string, error) {
 	}
 	st := &store.Store{Dir: o.ResultsDir}
 	if left := bound - up; left > 0 {
+		t0 := time.Now()
 		rec, err := st.WaitBootRun(ctx, boot, left)
+		o.waited = append(o.waited, record.Wait{For: "the boot run's record, until the deadline", Sec: time.Since(t0).Seconds(), BoundSec: left.Seconds()})
 		switch {
 		case rec != nil:
 			return o, judged(rec), nil

@@ -116,6 +116,9 @@ func TestDeadlineRunActsOncePerBoot(t *testing.T) {
 	if rec.Trigger != record.TriggerDeadline || rec.Deadline == nil || rec.Deadline.Bound != "3m0s" || rec.Deadline.UptimeSec != 182 {
 		t.Errorf("record trigger %s deadline %+v", rec.Trigger, rec.Deadline)
 	}
+	if len(rec.Waited) != 0 {
+		t.Errorf("a deadline run started after its deadline waited for %+v, want nothing", rec.Waited)
+	}
 	if h := rec.Health; h == nil || h.Action != record.HealthRollback || tool.calls != 1 || rb.calls != 1 || rb.err != nil {
 		t.Fatalf("deadline run's health %+v, %d rollbacks, %d reboots (%v)", h, tool.calls, rb.calls, rb.err)
 	}
@@ -150,5 +153,36 @@ func TestDeadlineRunActsOncePerBoot(t *testing.T) {
 	if err != nil || out.Record == nil || out.Record.Health == nil || out.Record.Health.Action != record.HealthRefused ||
 		!strings.Contains(out.Record.Health.Reason, "the policy acted on this boot already (reboot by run ") || rb.calls != 1 {
 		t.Fatalf("late boot run under reboot: %v %+v, %d reboots", err, out.Record.Health, rb.calls)
+	}
+}
+
+// The record says what the run waited for, each wait with its bound: the
+// boot run's record until the deadline, and the results lock another run
+// held.
+func TestDeadlineRecordSaysWhatItWaitedFor(t *testing.T) {
+	if ReadBootID() == "" {
+		t.Skip("no boot id on this machine")
+	}
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := st.Lock(context.Background(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(800*time.Millisecond, unlock)
+	cfg := deadlineConfig()
+	cfg.Health.OnFailure = "record"
+	out, err := Run(context.Background(), Options{ResultsDir: dir, Registry: failingUpgrade(), Config: cfg,
+		Trigger: record.TriggerDeadline, Uptime: pastUptime(3*time.Minute - 300*time.Millisecond)})
+	if err != nil || out.Record == nil {
+		t.Fatalf("%v %+v", err, out)
+	}
+	w := out.Record.Waited
+	if len(w) != 2 || w[0].For != "the boot run's record, until the deadline" || w[0].Sec < 0.3 || w[0].BoundSec != 0.3 ||
+		w[1].For != "the results lock (another run held it)" || w[1].Sec < 0.3 || w[1].BoundSec != 300 {
+		t.Errorf("waited %+v, want the deadline's 0.3 s and the lock's rest of 0.8 s (bound 5 min)", w)
 	}
 }

@@ -62,6 +62,9 @@ type Options struct {
 	// clock of OnBootSec=); nil reads it. A deadline run waits until it
 	// reaches [health] boot_deadline.
 	Uptime func() (time.Duration, error)
+
+	// waited is what Run waited for before prepare (the deadline).
+	waited []record.Wait
 }
 
 // Outcome is what a run produced.
@@ -109,6 +112,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	defer s.close()
+	s.waited = append(o.waited, s.waited...)
 	if o.Trigger == record.TriggerDeadline {
 		// Under the lock, once more: the boot run may have saved its
 		// record while this one waited for the deadline or the lock.
@@ -131,7 +135,13 @@ type runState struct {
 	unlock func()
 	past   past
 	out    *Outcome
+	// waited is what the run waited for before its checks (record.Wait).
+	waited []record.Wait
 }
+
+// lockWaitWorthNoting is the shortest wait for the results lock the
+// record names: an uncontended lock takes microseconds.
+const lockWaitWorthNoting = 100 * time.Millisecond
 
 func (s *runState) close() {
 	if s.unlock != nil {
@@ -208,9 +218,13 @@ func prepare(ctx context.Context, o Options) (*runState, error) {
 			h.Close()
 			return nil, err
 		}
+		t0 := time.Now()
 		if s.unlock, err = s.st.Lock(ctx, cfg.Results.LockTimeout.D()); err != nil {
 			h.Close()
 			return nil, err
+		}
+		if d := time.Since(t0); d >= lockWaitWorthNoting {
+			s.waited = append(s.waited, record.Wait{For: "the results lock (another run held it)", Sec: d.Seconds(), BoundSec: cfg.Results.LockTimeout.D().Seconds()})
 		}
 	}
 	wantBanner := o.Report != nil && o.Report.MotdPath != ""
@@ -231,6 +245,7 @@ func (s *runState) run(ctx context.Context) *record.Record {
 		rec.Sysroot = s.o.Root
 	}
 	rec.Hostname, _ = os.Hostname()
+	rec.Waited = s.waited
 	if s.o.Trigger == record.TriggerDeadline {
 		// host.boot adds the jobs the boot still waits for.
 		rec.Deadline = &record.Deadline{Bound: s.cfg.Health.BootDeadline.D().String()}
