@@ -64,9 +64,9 @@ type Record struct {
 	// Waited is what the run waited for before its checks, each wait
 	// bounded: the results lock (another run held it), and on a deadline
 	// run the boot run's record until the deadline.
-	Waited []Wait `json:"waited,omitempty"`
-	Checks   []Result  `json:"checks"`
-	Summary  Summary   `json:"summary"`
+	Waited  []Wait   `json:"waited,omitempty"`
+	Checks  []Result `json:"checks"`
+	Summary Summary  `json:"summary"`
 }
 
 // Summary counts the results. OK is decided once, by the runner: every
