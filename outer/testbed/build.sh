@@ -56,6 +56,10 @@
 #
 # Usage: build.sh [--cache-dir DIR] [--binary FILE] [--units DIR] [--rpm FILE]
 #                 [--health] [--force]
+#        build.sh [--cache-dir DIR] --base-only
+# --base-only makes (or finds) the cached Debian root file system and stops:
+# it needs neither the binary nor the RPM, so scripts/test.sh runs it in the
+# background while the Go tests run (it is mostly apt downloads and dpkg).
 # Environment: ATOMIC_SELFTEST_TESTBED_CACHE (default
 #   /var/cache/atomic-selftest-testbed), DEBIAN_MIRROR (default
 #   http://deb.debian.org/debian).
@@ -74,6 +78,7 @@ units="$top/units"
 rpmfile=""
 health=0
 force=0
+base_only=0
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
 die() { echo "build.sh: $*" >&2; exit 1; }
@@ -85,6 +90,7 @@ while [ $# -gt 0 ]; do
     --rpm) rpmfile=$2; shift 2 ;;
     --health) health=1; shift ;;
     --force) force=1; shift ;;
+    --base-only) base_only=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "build.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -97,7 +103,7 @@ done
 mbr=/usr/lib/EXTLINUX/mbr.bin; [ -f "$mbr" ] || mbr=/usr/lib/syslinux/mbr/mbr.bin
 
 # The binary: given, or built from this checkout (static, like the RPM's).
-if [ -z "$rpmfile" ] && [ -z "$binary" ]; then
+if [ "$base_only" = 0 ] && [ -z "$rpmfile" ] && [ -z "$binary" ]; then
   binary=$(mktemp /tmp/atomic-selftest-testbed-bin.XXXXXX)
   binary_tmp=$binary
   trap 'rm -f "$binary_tmp"' EXIT
@@ -132,7 +138,7 @@ base=$cache/base-$base_key.tar
 mkdir -p "$cache"
 chmod 0700 "$cache"
 
-if [ "$force" = 0 ] && [ -f "$out/testbed.json" ] && [ -f "$out/disk.img" ]; then
+if [ "$base_only" = 0 ] && [ "$force" = 0 ] && [ -f "$out/testbed.json" ] && [ -f "$out/disk.img" ]; then
   echo "build.sh: reusing $out" >&2
   echo "$out"
   exit 0
@@ -163,6 +169,10 @@ if [ ! -f "$base" ]; then
   phase "base done"
 else
   phase "reusing $base"
+fi
+if [ "$base_only" = 1 ]; then
+  echo "$base"
+  exit 0
 fi
 
 # --- Stage B: the OSTree tree, commits and disk image -------------------

@@ -6,14 +6,24 @@
 # driver's ostree cycle: baseline, an upgrade to a commit whose docker is
 # masked that the host rolls back from by itself ([health], two boots), a
 # staged upgrade, a broken pending initramfs caught before any reboot,
-# rollback, deploy the oldest; every other boot's self-test must pass, and
-# before each reboot the driver finds the host's deployment-change record
-# naming what is pending and reports it with the time from the command's
-# end. Then the deliberately broken step: an expectation pointing at the
-# wrong checksum (outer/testbed/broken-expectation.toml) must fail at
-# collect. (The docker-masked image of earlier versions is gone: the bad
-# commit's boot is the boot whose docker is masked and fails runtime.*.)
-# Prints the criteria table and the time of every phase.
+# every other boot's self-test must pass, and before each reboot the
+# driver finds the host's deployment-change record naming what is pending
+# and reports it with the time from the command's end. Then the
+# deliberately broken step: an expectation pointing at the wrong checksum
+# (outer/testbed/broken-expectation.toml) must fail at collect. (The
+# docker-masked image of earlier versions is gone: the bad commit's boot is
+# the boot whose docker is masked and fails runtime.*.)
+# Beside it, on a second VM: the newcomer's command itself,
+# `atomic-selftest-outer run --qemu-image DISK` with no other flag, from an
+# empty directory; the auto profile's ostree plan upgrades to the driver's
+# own upgrade source and boots it, deploys the older commit, rolls back,
+# and must pass (TestNoFlagRunTestbed).
+# Prints the criteria tables and the time of every phase.
+#
+# Usage: 90-vm.sh [--image-only]
+#   --image-only  build (or find) the test image and print its directory;
+#                 scripts/test.sh runs this in the background while the Go
+#                 tests run, and the suite later finds the image cached.
 #
 # Environment:
 #   ATOMIC_SELFTEST_TESTBED_CACHE  image cache (default /var/cache/atomic-selftest-testbed)
@@ -25,9 +35,18 @@
 #   E2E_VM_BROKEN=0                leave out the wrong-expectation step
 #   E2E_VM_RPM=0                   install the binary and units instead of the RPM
 #                                  (default: the RPM from rpm/build.sh, when rpmbuild exists)
+#   ATOMIC_SELFTEST_RPM_DIR        a finished rpm/build.sh --outdir to take the RPM from
+#                                  instead of building it (scripts/test.sh sets it)
+#   E2E_VM_SERIAL=1                run the two VMs one after the other, not side by side
 #   E2E_VM_BINARY=FILE             install this atomic-selftest binary (and units/) instead
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+image_only=0
+case ${1:-} in
+  --image-only) image_only=1 ;;
+  "") ;;
+  *) echo "90-vm.sh: unknown argument $1" >&2; exit 2 ;;
+esac
 art=${ATOMIC_SELFTEST_ARTIFACTS:-$PWD/artifacts/e2e-vm}
 mkdir -p "$art"
 export ATOMIC_SELFTEST_ARTIFACTS=$art
@@ -46,6 +65,10 @@ phase() {
 install=()
 if [ -n "${E2E_VM_BINARY:-}" ]; then
   install=(--binary "$E2E_VM_BINARY")
+elif [ "${E2E_VM_RPM:-1}" = 1 ] && [ -n "${ATOMIC_SELFTEST_RPM_DIR:-}" ]; then
+  rpmfile=$(ls "$ATOMIC_SELFTEST_RPM_DIR"/atomic-selftest-[0-9]*.x86_64.rpm 2>/dev/null | head -1)
+  [ -n "$rpmfile" ] || { echo "90-vm.sh: ATOMIC_SELFTEST_RPM_DIR=$ATOMIC_SELFTEST_RPM_DIR holds no atomic-selftest RPM" >&2; exit 1; }
+  install=(--rpm "$rpmfile")
 elif [ "${E2E_VM_RPM:-1}" = 1 ] && command -v rpmbuild >/dev/null && [ -x rpm/build.sh ]; then
   s=$(date +%s)
   rpmdir=$(mktemp -d /tmp/atomic-selftest-e2e-rpm.XXXXXX)
@@ -61,15 +84,21 @@ export E2E_VM_HEALTH=$health
 [ "$health" = 0 ] || install+=(--health)
 s=$(date +%s)
 good=$(./outer/testbed/build.sh "${install[@]}")
+if [ "$image_only" = 1 ]; then
+  echo "$good"
+  exit 0
+fi
 phase "image build" $(( $(date +%s) - s ))
 
 # The go tests time each boot and step themselves and print them; they
 # fail rather than skip when their variable is set.
 s=$(date +%s)
 rc=0
+par=2
+[ "${E2E_VM_SERIAL:-0}" != 1 ] || par=1
 ATOMIC_SELFTEST_TESTBED=$good ATOMIC_SELFTEST_TESTBED_CYCLE=1 \
-  go test -count=1 -timeout 60m -v -run '^TestCycleTestbed$' ./outer/qemu/ || rc=1
-phase "preflight + cycle + wrong-expectation" $(( $(date +%s) - s ))
+  go test -count=1 -timeout 90m -v -parallel "$par" -run '^(TestCycleTestbed|TestNoFlagRunTestbed)$' ./outer/qemu/ || rc=1
+phase "cycle VM + no-flag run VM" $(( $(date +%s) - s ))
 
 phase "total" $(( $(date +%s) - t0 ))
 echo "== e2e VM phases"

@@ -2,7 +2,9 @@ package dockerprobe_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -127,3 +129,100 @@ func median(d []time.Duration) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkRuntimeRunVersusShell measures the probe part of runtime.run
+// against its shell equivalent, alternating iteration by iteration:
+//
+//   - kept-ms: what a run does now, the kept image found by its digest
+//     (EnsureKeptImage: the layer's digest, one inspect, one list) and one
+//     probe cycle (create, start, wait, read output, remove);
+//   - import-ms: what a run did before, import, the probe cycle, and the
+//     image's removal;
+//   - shell-ms: `docker info; docker import; docker run --rm; docker rmi`
+//     of the same layer, each a fork and exec of the docker CLI.
+//
+// It reports the medians and kept/shell (issue 28's target: at most 0.4).
+// Run it with e.g.
+//
+//	go test -run '^$' -bench RuntimeRunVersusShell -benchtime 20x ./selftest/dockerprobe/
+func BenchmarkRuntimeRunVersusShell(b *testing.B) {
+	d := dockertest.Shared(b)
+	docker := testutil.NeedCommand(b, "docker", "docker")
+	c := d.Client(b)
+	ctx := context.Background()
+	bin := dockertest.ProbeBinary(b)
+	self := dockerprobe.Self()
+	layer := filepath.Join(b.TempDir(), "layer.tar")
+	f, err := os.Create(layer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := probe.WriteLayer(f, bin); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	host := "unix://" + d.Socket
+	dockerCmd := func(args ...string) {
+		if out, err := exec.Command(docker, append([]string{"--host", host}, args...)...).CombinedOutput(); err != nil {
+			b.Fatalf("docker %v: %v\n%s", args, err, out)
+		}
+	}
+	k, err := c.EnsureKeptImage(ctx, bin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.RemoveImage(context.Background(), k.Ref, false) })
+
+	var kept, imp, sh []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		k, err := c.EnsureKeptImage(ctx, bin)
+		if err != nil || k.Imported {
+			b.Fatalf("kept image: %+v %v", k, err)
+		}
+		runProbeOnce(b, c, k.Ref, self)
+		kept = append(kept, time.Since(t0))
+
+		n := probe.NewNonce()
+		t0 = time.Now()
+		if _, err := c.ImportProbe(ctx, bin, n, self); err != nil {
+			b.Fatal(err)
+		}
+		runProbeOnce(b, c, dockerprobe.ImageRef(n), self)
+		if err := c.RemoveImage(ctx, dockerprobe.ImageRef(n), false); err != nil {
+			b.Fatal(err)
+		}
+		imp = append(imp, time.Since(t0))
+
+		n = probe.NewNonce()
+		ref := "atomic-selftest-bench:" + n
+		t0 = time.Now()
+		dockerCmd("info", "--format", "{{.ServerVersion}}")
+		dockerCmd("import", layer, ref)
+		dockerCmd("run", "--rm", "--network", "none", "--read-only", "--user", dockerprobe.ProbeUser,
+			ref, probe.BinaryPath, "probe", "--nonce", n)
+		dockerCmd("rmi", ref)
+		sh = append(sh, time.Since(t0))
+	}
+	b.StopTimer()
+	km, im, sm := median(kept), median(imp), median(sh)
+	b.ReportMetric(ms(km), "kept-ms")
+	b.ReportMetric(ms(im), "import-ms")
+	b.ReportMetric(ms(sm), "shell-ms")
+	b.ReportMetric(float64(km)/float64(sm), "kept/shell")
+	b.ReportMetric(float64(im)/float64(sm), "import/shell")
+}
+
+// runProbeOnce runs one probe cycle of image and checks its marker.
+func runProbeOnce(b *testing.B, c *dockerprobe.Client, image string, self dockerprobe.Owner) {
+	b.Helper()
+	n := probe.NewNonce()
+	out, err := c.RunProbe(context.Background(), dockerprobe.Spec{Image: image, Nonce: n, Owner: self})
+	if err != nil || out.ExitCode != 0 {
+		b.Fatalf("probe: %v exit %d", err, out.ExitCode)
+	}
+	if _, err := probe.Parse(out.Stdout); err != nil {
+		b.Fatal(err)
+	}
+}

@@ -58,8 +58,14 @@ func Hostname(nonce string) string {
 // instructions for the image (`docker import --change`), such as a LABEL.
 // It returns the image id.
 func (c *Client) ImportProbe(ctx context.Context, binary, nonce string, owner Owner, changes ...string) (string, error) {
+	return c.importLayer(ctx, binary, ImageRef(nonce), append([]string{fmt.Sprintf("LABEL %s=%s", LabelOwner, owner)}, changes...))
+}
+
+// importLayer imports the probe layer of binary as ref with the
+// Dockerfile instructions changes and returns the image id.
+func (c *Client) importLayer(ctx context.Context, binary, ref string, changes []string) (string, error) {
 	if c.Podman {
-		return c.importLibpod(ctx, binary, nonce, owner, changes)
+		return c.importLibpod(ctx, binary, ref, changes)
 	}
 	if err := c.negotiate(ctx); err != nil {
 		return "", c.explain("importing the probe image", ctx, 0, err)
@@ -71,11 +77,8 @@ func (c *Client) ImportProbe(ctx context.Context, binary, nonce string, owner Ow
 		pw.CloseWithError(err)
 		writeErr <- err
 	}()
-	rc, err := c.api.ImageImport(ctx, client.ImageImportSource{Source: pr, SourceName: "-"}, ImageRef(nonce),
-		client.ImageImportOptions{
-			Message: "atomic-selftest probe",
-			Changes: append([]string{fmt.Sprintf("LABEL %s=%s", LabelOwner, owner)}, changes...),
-		})
+	rc, err := c.api.ImageImport(ctx, client.ImageImportSource{Source: pr, SourceName: "-"}, ref,
+		client.ImageImportOptions{Message: "atomic-selftest probe", Changes: changes})
 	if err != nil {
 		pr.CloseWithError(err)
 		if werr := <-writeErr; werr != nil {

@@ -28,11 +28,11 @@ const LibpodAPI = "v4.0.0"
 // TMPDIR (/var/tmp) and never removes it: 18 MB left behind by every
 // run, measured against Debian's podman 4.3.1. The libpod endpoint
 // removes what it staged.
-func (c *Client) importLibpod(ctx context.Context, binary, nonce string, owner Owner, changes []string) (string, error) {
+func (c *Client) importLibpod(ctx context.Context, binary, ref string, changes []string) (string, error) {
 	q := url.Values{}
-	q.Set("reference", ImageRef(nonce))
+	q.Set("reference", ref)
 	q.Set("message", "atomic-selftest probe")
-	for _, ch := range append([]string{fmt.Sprintf("LABEL %s=%s", LabelOwner, owner)}, changes...) {
+	for _, ch := range changes {
 		q.Add("changes", ch)
 	}
 	pr, pw := io.Pipe()

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,11 +51,13 @@ func TestPodmanRun(t *testing.T) {
 	}
 }
 
-// TestPodmanRunFiftyTimesLeavesNothing: 50 runtime.run checks against the
-// real podman service, then nothing the probe labelled remains (no
-// container, no image, whoever owned it: the service is private) and
-// nothing stays in the service's temporary directory or container storage.
-func TestPodmanRunFiftyTimesLeavesNothing(t *testing.T) {
+// TestPodmanRunFiftyTimesLeavesOnlyTheKeptImage: 50 runtime.run checks
+// against the real podman service, then nothing the probe labelled remains
+// (no container, no image, whoever owned it: the service is private) but
+// the one kept probe image, labelled with its layer's digest and tagged
+// with it, and nothing stays in the service's temporary directory or
+// container storage.
+func TestPodmanRunFiftyTimesLeavesOnlyTheKeptImage(t *testing.T) {
 	s := podmantest.Start(t)
 	h := podmanHost(t, s.Socket)
 	for i := 0; i < 50; i++ {
@@ -77,8 +80,11 @@ func TestPodmanRunFiftyTimesLeavesNothing(t *testing.T) {
 	}
 	if il, err := api.ImageList(context.Background(), client.ImageListOptions{All: true}); err != nil {
 		t.Fatal(err)
-	} else if len(il.Items) > 0 {
-		t.Errorf("%d images left on podman after 50 runs, the first %v", len(il.Items), il.Items[0].RepoTags)
+	} else if len(il.Items) != 1 {
+		t.Errorf("%d images left on podman after 50 runs, want the kept probe image only: %+v", len(il.Items), il.Items)
+	} else if im := il.Items[0]; im.Labels[dockerprobe.LabelProbeLayer] == "" ||
+		!slices.Contains(im.RepoTags, "localhost/"+dockerprobe.KeptImageRef(im.Labels[dockerprobe.LabelProbeLayer])) {
+		t.Errorf("the image left on podman is %v with labels %v, want the kept probe image", im.RepoTags, im.Labels)
 	}
 	if left := s.Leftovers(); len(left) > 0 {
 		t.Errorf("left under %s after 50 runs: %v", s.Dir, left)
