@@ -126,7 +126,7 @@ base_key=$(printf '%s\n' "$base_version" "$mirror" "${packages[@]}" | sha256sum 
 hash_inputs() {
   {
     echo "$base_key" "$health"
-    sha256sum "$0" "$here/../rollback.py" "$here/break-pending.py"
+    sha256sum "$0" "$here/../family/rollback.py" "$here/break-pending.py"
     [ -z "$binary" ] || sha256sum <"$binary"
     [ -z "$rpmfile" ] || sha256sum <"$rpmfile"
     (cd "$units" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
@@ -220,7 +220,7 @@ done
 systemctl --root="$root" enable systemd-networkd.service >&2
 install -D -m 0755 "$here/break-pending.py" "$root/usr/libexec/atomic-selftest-testbed/break-pending"
 if [ "$health" = 1 ]; then
-  install -D -m 0755 "$here/../rollback.py" "$root/usr/libexec/atomic-selftest-testbed/ostree-rollback"
+  install -D -m 0755 "$here/../family/rollback.py" "$root/usr/libexec/atomic-selftest-testbed/ostree-rollback"
   mkdir -p "$root/usr/lib/atomic-selftest/config.d"
   cat >"$root/usr/lib/atomic-selftest/config.d/50-testbed-health.toml" <<'EOF'
 # The testbed's health policy (outer/testbed/build.sh --health): a boot whose
