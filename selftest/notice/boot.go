@@ -52,7 +52,7 @@ func deadlineReason(d *record.Deadline) string {
 	s := "missed its deadline (" + d.Bound + " after it started)"
 	h := holding(d.Jobs)
 	if len(h) == 0 {
-		return s + "; no unit was still starting"
+		return s + "; no job of another unit than atomic-selftest's own was recorded"
 	}
 	return s + "; it waited for " + strings.Join(jobLines(h, ""), "; ")
 }
@@ -88,7 +88,7 @@ func ThisBoot(runs []*record.Record, b Boot) []string {
 			lines = append(lines, record.Printable("  it missed its deadline ("+r.Deadline.Bound+" after it started); it waited for:"))
 			h := holding(r.Deadline.Jobs)
 			if len(h) == 0 {
-				lines = append(lines, "    no unit (only atomic-selftest's own jobs)")
+				lines = append(lines, "    no job of another unit than atomic-selftest's own was recorded")
 			}
 			lines = append(lines, jobLines(h, "    ")...)
 		}
