@@ -99,7 +99,7 @@ func (r *records) blocking(ctx context.Context, boot string, bound time.Duration
 			if err := json.Unmarshal(res.Stdout, &raw); err != nil || len(raw) != 1 {
 				return nil, fmt.Errorf("`%s` printed no run record (%d records, %v)", transport.DisplayArgv(argv), len(raw), err)
 			}
-			rec, err := decodeRecord(raw[0])
+			rec, err := record.Decode(raw[0])
 			if err != nil {
 				return nil, fmt.Errorf("run record of boot %s: %w", record.Short(boot), err)
 			}
@@ -157,7 +157,7 @@ func (r *records) poll(ctx context.Context, boot string, bound time.Duration, un
 			if err != nil {
 				return nil, waitErr(ctx, err, boot, bound, unit)
 			}
-			rec, err := decodeRecord(data)
+			rec, err := record.Decode(data)
 			if err != nil {
 				return nil, fmt.Errorf("run record %s: %w", n, err)
 			}
@@ -211,29 +211,4 @@ func (h *hostRun) gotRecord(sr *report.StepReport, rec *record.Record) {
 // the two together).
 func runPattern(bootID string) string {
 	return "run-*-" + bootID[:min(len(bootID), 8)] + ".json"
-}
-
-// decodeRecord reads a run record the host's self-test wrote. It accepts
-// the schema versions record.SchemaVersion covers and refuses a record
-// without a start or with a check of no id or an unknown status, as the
-// host's own store does (selftest/store.DecodeRecord;
-// TestDecodeRecordAgreesWithTheStore holds the two together), so a
-// garbled file is an error naming it, never a verdict.
-func decodeRecord(data []byte) (*record.Record, error) {
-	var rec record.Record
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("not a run record: %w", err)
-	}
-	switch {
-	case rec.Schema < 1 || rec.Schema > record.SchemaVersion:
-		return nil, fmt.Errorf("unsupported schema version %d (this driver reads 1 to %d)", rec.Schema, record.SchemaVersion)
-	case rec.Start.IsZero():
-		return nil, errors.New("run record has no start time")
-	}
-	for i, c := range rec.Checks {
-		if c.ID == "" || !c.Status.Valid() {
-			return nil, fmt.Errorf("check %d: missing id or invalid status %q", i, c.Status)
-		}
-	}
-	return &rec, nil
 }

@@ -141,6 +141,17 @@ func tomlValue(t *testing.T, v reflect.Value) string {
 			items = append(items, tomlValue(t, v.Index(i)))
 		}
 		return "[" + strings.Join(items, ", ") + "]"
+	case reflect.Map:
+		// An inline table, keys in order: {} for an empty one.
+		var items []string
+		for _, k := range v.MapKeys() {
+			items = append(items, strconv.Quote(k.String())+" = "+tomlValue(t, v.MapIndex(k)))
+		}
+		sort.Strings(items)
+		if len(items) == 0 {
+			return "{}"
+		}
+		return "{ " + strings.Join(items, ", ") + " }"
 	}
 	t.Fatalf("the vendor file cannot show a %s default; teach tomlValue", v.Type())
 	return ""

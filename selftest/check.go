@@ -208,10 +208,100 @@ func (t *T) Cleanup(f func()) {
 
 var idPattern = regexp.MustCompile(`^[a-z][a-z0-9]*\.[a-z][a-z0-9-]*$`)
 
+// foundPattern is the id rule of a check a Source found at run time: the
+// area, then a name made of a file's name, which may start with a digit
+// (10-app, as check.d files are ordered) and, for greenboot's scripts,
+// carry one more dot (site.greenboot.01-dns-check).
+var foundPattern = regexp.MustCompile(`^[a-z][a-z0-9]*\.[a-z0-9][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)?$`)
+
+// FoundID reports whether id is a valid id for a check found at run time
+// (Source): area.name or area.group.name, names of lower-case letters,
+// digits and dashes.
+func FoundID(id string) bool { return foundPattern.MatchString(id) }
+
 // Registry holds checks by id. The zero value is empty and ready.
 type Registry struct {
-	mu     sync.Mutex
-	checks map[string]*Check
+	mu      sync.Mutex
+	checks  map[string]*Check
+	sources []Source
+}
+
+// A Source gives the checks a run finds on the host rather than in the
+// binary (the site's executables in check.d): it is registered once, from
+// an area's init, and asked again for every run with that run's context.
+// It must be quick and change nothing; a file it cannot make a check of
+// becomes a check that fails naming the file, never a missing one.
+type Source struct {
+	// Name says where the checks come from, for errors ("site check.d").
+	Name string
+	// Checks returns the checks found for rc.
+	Checks func(rc *RunContext) []*Check
+}
+
+// RegisterSource adds s to the Default registry.
+func RegisterSource(s Source) { Default.RegisterSource(s) }
+
+// RegisterSource adds a source of checks found at run time; it panics on
+// a source without a name or a function, as Register does.
+func (r *Registry) RegisterSource(s Source) {
+	if s.Name == "" || s.Checks == nil {
+		panic("selftest: a check source needs a name and a Checks function")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sources = append(r.sources, s)
+}
+
+// ForRun returns a registry holding r's checks and those its sources
+// find for rc, each validated as Register validates (with FoundID's id
+// rule). A found check that is invalid or whose id is taken is left out
+// and named in the returned problems: a file on the host never stops a
+// run or loses its record.
+func (r *Registry) ForRun(rc *RunContext) (*Registry, []string) {
+	r.mu.Lock()
+	out := &Registry{checks: make(map[string]*Check, len(r.checks))}
+	for id, c := range r.checks {
+		out.checks[id] = c
+	}
+	sources := append([]Source(nil), r.sources...)
+	r.mu.Unlock()
+	var problems []string
+	for _, s := range sources {
+		for _, c := range s.Checks(rc) {
+			if err := validateFound(c); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", s.Name, err))
+				continue
+			}
+			if _, dup := out.checks[c.ID]; dup {
+				problems = append(problems, fmt.Sprintf("%s: check %q is already registered", s.Name, c.ID))
+				continue
+			}
+			out.checks[c.ID] = c
+		}
+	}
+	return out, problems
+}
+
+func validateFound(c *Check) error {
+	if c == nil {
+		return fmt.Errorf("nil check")
+	}
+	if !FoundID(c.ID) {
+		return fmt.Errorf("check id %q is not of the form area.name (lower-case letters, digits, dashes)", c.ID)
+	}
+	// The same rules but the id's: a copy with a registered-style id.
+	cc := *c
+	cc.ID = "found.check"
+	cc.Depends = nil
+	if err := validate(&cc); err != nil {
+		return fmt.Errorf("check %q%s", c.ID, strings.TrimPrefix(err.Error(), `check "found.check"`))
+	}
+	for _, d := range c.Depends {
+		if d == c.ID {
+			return fmt.Errorf("check %q depends on itself", c.ID)
+		}
+	}
+	return nil
 }
 
 // Default is the registry area packages register into.

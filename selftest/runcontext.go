@@ -17,13 +17,15 @@ type RunContext struct {
 	Config *config.Config
 	// Version is the tool's version, for probes that report it.
 	Version string
-	// Trigger is why the run happens (record.TriggerBoot, ...); "" in
-	// tests that do not say. host.boot judges a deadline run by the jobs
-	// the boot still waits for.
-	Trigger string
 	// History is what earlier runs left for this one, read once by the
 	// session; checks never open the results directory themselves.
 	History History
+	// Trigger is why the run happens (record.TriggerBoot, ...), and
+	// ResultsDir where its record goes: the site's checks are told both,
+	// and host.boot judges a deadline run by the jobs the boot still
+	// waits for. Trigger is "" in tests that do not say.
+	Trigger    string
+	ResultsDir string
 	// ProbeBinary is the static binary the container probes run; empty
 	// means the running executable (see selftest/probe).
 	ProbeBinary string

@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/config"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 type listOptions struct {
@@ -57,9 +61,21 @@ func (c listEntry) verifies() string {
 	return c.Description + " (after " + strings.Join(c.Depends, ", ") + ")"
 }
 
-func listEntries() []listEntry {
+// listEntries lists the registered checks; with found, also the site's
+// checks this host's directories hold now (check.d, and greenboot's where
+// its configuration turns them on), as a run would find them.
+func listEntries(found bool) []listEntry {
+	reg := selftest.Default
+	if found {
+		cfg, err := config.Load("/")
+		if err != nil {
+			cfg = config.Defaults()
+		}
+		rc := selftest.NewRunContext(selftest.NewHost("/"), cfg)
+		reg, _ = reg.ForRun(rc)
+	}
 	var entries []listEntry
-	for _, c := range selftest.Default.All() {
+	for _, c := range reg.All() {
 		t := c.Timeout
 		if t == 0 {
 			t = selftest.DefaultTimeout
@@ -73,7 +89,9 @@ func runList(_ context.Context, e *env, o listOptions, args []string) error {
 	if len(args) > 0 {
 		return usageErr("list takes no arguments")
 	}
-	entries := listEntries()
+	// The docs' table (markdown) is the binary's checks, the same on
+	// every machine; text and json show this host's site checks too.
+	entries := listEntries(o.format != "markdown")
 	switch o.format {
 	case "json":
 		enc := json.NewEncoder(e.stdout)
@@ -82,10 +100,16 @@ func runList(_ context.Context, e *env, o listOptions, args []string) error {
 	case "markdown":
 		return writeCheckTable(e.stdout, entries)
 	case "text":
+		// The release criteria's checks first, then the host's health,
+		// then the site's own checks: each group in its own place.
+		sort.SliceStable(entries, func(i, j int) bool {
+			return groupRank(entries[i].Criterion) < groupRank(entries[j].Criterion)
+		})
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "CHECK\tCRIT\tKIND\tVERIFIES")
 		for _, c := range entries {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, c.Criterion, c.kind(), c.verifies())
+			// A site check's description names a host file: escaped.
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, c.Criterion, c.kind(), record.Printable(c.verifies()))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -93,11 +117,26 @@ func runList(_ context.Context, e *env, o listOptions, args []string) error {
 		fmt.Fprintln(e.stdout, "\nCRITERIA")
 		tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		for _, c := range selftest.Criteria {
-			fmt.Fprintf(tw, "%s\t%s\n", c.ID, c.Text)
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ID, legendGroup(c.ID), c.Text)
 		}
 		return tw.Flush()
 	}
 	return usageErr("--format: %q is not one of text, json, markdown", o.format)
+}
+
+// legendGroup is the group column of the legend: the release criteria,
+// or the group a category outside them belongs to.
+func legendGroup(criterion string) string {
+	g := record.GroupOf(criterion)
+	if g == record.GroupRelease {
+		return "release criterion"
+	}
+	return record.GroupTitle(g) + ", not a release criterion"
+}
+
+// groupRank orders a criterion's group as record.Groups does.
+func groupRank(criterion string) int {
+	return slices.Index(record.Groups, record.GroupOf(criterion))
 }
 
 // writeCheckTable writes the check table the README and docs/criteria.md

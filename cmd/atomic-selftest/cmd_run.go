@@ -114,7 +114,7 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 		if opts.Config == nil {
 			// What the session would load, so that the flag overrides
 			// only [runtime] engine.
-			cfg, err := config.Load(o.sysroot)
+			cfg, err := config.LoadFor(o.sysroot)
 			if err != nil {
 				return usageErr("%v", err)
 			}

@@ -24,6 +24,8 @@ Checks run in parallel under their dependencies and timeouts. A check's status i
 			{"/run/motd.d/atomic-selftest", "the last run's one-line summary, shown at login"},
 			{"/usr/lib/atomic-selftest/config.d/*.toml", "vendor configuration; 00-defaults.toml documents every key with its default"},
 			{"/etc/atomic-selftest/config.d/*.toml", "admin configuration, read after the vendor's"},
+			{"/usr/lib/atomic-selftest/check.d/{required,wanted}/", "the vendor's site checks: each executable is a check site.<file name>; exit 0 passes, 77 skips, anything else fails"},
+			{"/etc/atomic-selftest/check.d/{required,wanted}/", "the admin's site checks; a file masks the vendor's of the same name"},
 		},
 		SeeAlso: []string{"atomic-selftest-outer(1)", "ostree(1)", "rpm-ostree(1)", "journalctl(1)", "systemctl(1)"},
 	}

@@ -1,12 +1,15 @@
 package report
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"io"
 	"strings"
 	"text/template"
 	"unicode/utf8"
+
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // reportMD is report.md: the run in short Markdown for a CI job summary
@@ -23,6 +26,10 @@ const (
 	mdMaxFailedHosts = 40  // failing hosts with a table; the rest are named
 	mdMaxLines       = 200 // failure lines over all hosts
 	mdMaxText        = 240 // characters of one message or evidence value
+	mdMaxEvidence    = 8   // evidence entries on one check's line
+	// mdMaxBytes is the most report.md holds (GitHub's job summary
+	// takes 1 MiB); past it the file is cut with a note.
+	mdMaxBytes = 1000 << 10
 )
 
 var reportMDTemplate = template.Must(template.New("report.md").Funcs(template.FuncMap{"md": mdText}).Parse(reportMD))
@@ -31,7 +38,7 @@ var reportMDTemplate = template.Must(template.New("report.md").Funcs(template.Fu
 // newlines folded, long text cut, and every character Markdown (or the
 // HTML GitHub allows in it) would read as markup escaped with a backslash.
 func mdText(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Join(strings.Fields(record.Printable(s)), " ")
 	if utf8.RuneCountInString(s) > mdMaxText {
 		s = string([]rune(s)[:mdMaxText]) + "…"
 	}
@@ -91,16 +98,35 @@ func (v *reportView) writeMarkdown(w io.Writer) error {
 				add("step %s **%s**: %s", mdText(s.Name), s.Status, mdText(s.Message))
 			}
 			for _, c := range s.Bad {
-				ev := ""
+				// The evidence of one check is one line, cut at mdMaxEvidence
+				// entries: a host may report any number of them.
+				var ev strings.Builder
+				shown := 0
 				for _, e := range c.Evidence {
-					if e.Expected != "" {
-						ev += fmt.Sprintf("; %s: expected %s, seen %s", mdText(e.Name), mdText(e.Expected), mdText(e.Seen))
+					if e.Expected == "" {
+						continue
 					}
+					if shown == mdMaxEvidence {
+						fmt.Fprintf(&ev, "; … more evidence in report.html")
+						break
+					}
+					shown++
+					fmt.Fprintf(&ev, "; %s: expected %s, seen %s", mdText(e.Name), mdText(e.Expected), mdText(e.Seen))
 				}
-				add("%s: check %s (%s) **%s**: %s%s", mdText(s.Name), mdText(c.ID), mdText(c.Criterion), c.Status, mdText(c.Message), ev)
+				add("%s: check %s (%s) **%s**: %s%s", mdText(s.Name), mdText(c.ID), mdText(c.Criterion), mdText(string(c.Status)), mdText(c.Message), ev.String())
 			}
 		}
 		m.Failed = append(m.Failed, mh)
 	}
-	return reportMDTemplate.Execute(w, m)
+	var b bytes.Buffer
+	if err := reportMDTemplate.Execute(&b, m); err != nil {
+		return err
+	}
+	out := b.Bytes()
+	if len(out) > mdMaxBytes {
+		cut := bytes.LastIndexByte(out[:mdMaxBytes], '\n') + 1
+		out = append(out[:cut:cut], fmt.Sprintf("\n… report.md cut at %d bytes of %d; report.html has the rest.\n", cut, len(out))...)
+	}
+	_, err := w.Write(out)
+	return err
 }

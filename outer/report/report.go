@@ -135,13 +135,44 @@ func (r *Report) Criteria() []string {
 	for c := range seen {
 		out = append(out, c)
 	}
+	// The release criteria in their order, then the host's other
+	// categories, then whatever else a host reported, by name.
+	rank := func(c string) int {
+		var n int
+		if _, err := fmt.Sscanf(c, "C%d", &n); err == nil && fmt.Sprintf("C%d", n) == c && n >= 1 && n <= 99 {
+			return n
+		}
+		switch c {
+		case "HOST":
+			return 100
+		case "SITE":
+			return 101
+		}
+		return 1000
+	}
 	sort.Slice(out, func(i, j int) bool {
-		var a, b int
-		fmt.Sscanf(out[i], "C%d", &a)
-		fmt.Sscanf(out[j], "C%d", &b)
-		return a < b
+		if a, b := rank(out[i]), rank(out[j]); a != b {
+			return a < b
+		}
+		return out[i] < out[j]
 	})
 	return out
+}
+
+// MaxColumns bounds the criteria the tables show: a host can report any
+// criterion strings it likes, and each became a column for every host (a
+// host reporting 2000 made a 275 MB report.html). The release criteria
+// and the host's own categories come first; the rest is counted.
+const MaxColumns = 16
+
+// Columns returns the criteria the tables show, at most MaxColumns, and
+// how many more there were.
+func (r *Report) Columns() ([]string, int) {
+	all := r.Criteria()
+	if len(all) <= MaxColumns {
+		return all, 0
+	}
+	return all[:MaxColumns], len(all) - MaxColumns
 }
 
 // Cell is what the table shows for one criterion in one step: the step's
@@ -181,7 +212,7 @@ func Cell(s *StepReport, crit string) string {
 // step, a column per criterion; failures in capitals. Everything that may
 // come from a host is printed through Printable.
 func (r *Report) WriteTable(w io.Writer) error {
-	raw := r.Criteria()
+	raw, more := r.Columns()
 	crits := make([]string, len(raw))
 	for i, c := range raw {
 		crits[i] = record.Printable(c)
@@ -194,6 +225,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s: %s (plan %s)\n", record.Printable(h.Host), verdict, record.Printable(h.Plan))
 		fmt.Fprintf(tw, "  step\tstatus\t%s\n", strings.Join(crits, "\t"))
+		if more > 0 {
+			fmt.Fprintf(tw, "  … %d more criteria reported by the hosts are not shown (report.json has them)\n", more)
+		}
 		for _, s := range h.Steps {
 			row := []string{record.Printable(s.Name), record.Printable(s.Status)}
 			for _, c := range raw {

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -23,7 +25,10 @@ type reportView struct {
 	Verdict    string
 	Versions   []string
 	Criteria   []string
-	Hosts      []hostView
+	// MoreCriteria counts the criteria left out of the tables
+	// (Report.Columns).
+	MoreCriteria int
+	Hosts        []hostView
 	// BadChecks counts the failing, erroring and blocked checks of every
 	// host and step.
 	BadChecks int
@@ -76,7 +81,18 @@ type stepView struct {
 	Groups   []checkGroup
 	Bad      []record.Result
 	Tail     []string
+	// MoreChecks counts the checks of the run record beyond
+	// maxChecksShown, which the views leave out.
+	MoreChecks int
 }
+
+// maxChecksShown bounds the checks of one run record a view lists: a
+// record may hold as many as a host writes.
+const maxChecksShown = 500
+
+// maxEvidenceShown bounds the evidence of one failing check in the
+// failures table.
+const maxEvidenceShown = 50
 
 type checkGroup struct {
 	Anchor, Crit string
@@ -161,7 +177,9 @@ func actionClass(a ActionReport) string {
 }
 
 func newReportView(r *Report) *reportView {
-	v := &reportView{Plan: r.Plan, Start: r.Start, End: r.End, Criteria: r.Criteria(), Verdict: "PASS"}
+	r = printableCopy(r)
+	crits, more := r.Columns()
+	v := &reportView{Plan: r.Plan, Start: r.Start, End: r.End, Criteria: crits, MoreCriteria: more, Verdict: "PASS"}
 	switch {
 	case r.Interrupted:
 		v.Verdict = "INTERRUPTED"
@@ -208,7 +226,11 @@ func newReportView(r *Report) *reportView {
 				if rec.ToolVersion != "" && !slices.Contains(hostTools[rec.ToolVersion], h.Host) {
 					hostTools[rec.ToolVersion] = append(hostTools[rec.ToolVersion], h.Host)
 				}
-				for _, c := range rec.Checks {
+				for ci, c := range rec.Checks {
+					if ci == maxChecksShown {
+						sv.MoreChecks = len(rec.Checks) - maxChecksShown
+						break
+					}
 					g := groups[c.Criterion]
 					if g == nil {
 						g = &checkGroup{Anchor: anchor + "-" + c.Criterion, Crit: c.Criterion}
@@ -216,6 +238,10 @@ func newReportView(r *Report) *reportView {
 					}
 					g.Checks = append(g.Checks, c)
 					if c.Status.Bad() {
+						if n := len(c.Evidence); n > maxEvidenceShown {
+							c.Evidence = append(c.Evidence[:maxEvidenceShown:maxEvidenceShown],
+								record.Evidence{Name: "…", Seen: fmt.Sprintf("%d more evidence entries in the run record", n-maxEvidenceShown)})
+						}
 						sv.Bad = append(sv.Bad, c)
 						v.BadChecks++
 					}
@@ -286,4 +312,48 @@ func (r *Report) writeViews(dir string) error {
 		}
 	}
 	return nil
+}
+
+// printableCopy returns a deep copy of r with every string a host could
+// have put into it passed through record.Printable, so no control
+// character (an ESC that drives the terminal a CI log is read on, a
+// carriage return that rewrites a line) reaches report.html or report.md:
+// html/template and the Markdown escaping make markup inert, not control
+// characters. It goes through the report's JSON, so no field is missed.
+func printableCopy(r *Report) *Report {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return r
+	}
+	var tree any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&tree); err != nil {
+		return r
+	}
+	data, err = json.Marshal(printableTree(tree))
+	if err != nil {
+		return r
+	}
+	var out Report
+	if err := json.Unmarshal(data, &out); err != nil {
+		return r
+	}
+	return &out
+}
+
+func printableTree(v any) any {
+	switch v := v.(type) {
+	case string:
+		return record.Printable(v)
+	case []any:
+		for i := range v {
+			v[i] = printableTree(v[i])
+		}
+	case map[string]any:
+		for k, e := range v {
+			v[k] = printableTree(e)
+		}
+	}
+	return v
 }

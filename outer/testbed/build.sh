@@ -232,6 +232,25 @@ rollback_command = ["python3", "/usr/libexec/atomic-selftest-testbed/ostree-roll
 EOF
 fi
 
+# --- the operator's own check (issue 23): begin ---
+# A site check as an admin drops it into /etc (in the commit: /usr/etc, which
+# ostree merges into every deployment's /etc). It passes on 12.1 to 12.3 and
+# fails on the bad 12.4, whose overlay carries new-in-12.4, so the bad boot's
+# rollback reason names site.testbed-release beside the runtime checks.
+install -d -m 0755 "$root/etc/atomic-selftest/check.d/required"
+cat >"$root/etc/atomic-selftest/check.d/required/testbed-release" <<'EOF'
+#!/bin/sh
+# site.testbed-release: this host must not run the testbed's bad release.
+. /usr/lib/atomic-selftest-testbed/release
+echo "testbed release $VERSION"
+if [ -e /usr/lib/atomic-selftest-testbed/new-in-12.4 ]; then
+  echo "release $VERSION is the known-bad one" >&2
+  exit 1
+fi
+EOF
+chmod 0755 "$root/etc/atomic-selftest/check.d/required/testbed-release"
+# --- the operator's own check (issue 23): end ---
+
 phase "making the tree OSTree-ready"
 # Networking: DHCP on the first ethernet device (QEMU's user-mode network).
 cat >"$root/etc/systemd/network/20-testbed.network" <<'EOF'

@@ -238,7 +238,9 @@ func TestAreasHoldOnlyChecks(t *testing.T) {
 	}
 }
 
-// registrations counts the calls of selftest.Register in src.
+// registrations counts the calls of selftest.Register in src, and of
+// selftest.RegisterSource (the checks a file finds at run time, as
+// check.d's: one file, one source).
 func registrations(t *testing.T, name string, src []byte) int {
 	f, err := parser.ParseFile(token.NewFileSet(), name, src, 0)
 	if err != nil {
@@ -247,7 +249,7 @@ func registrations(t *testing.T, name string, src []byte) int {
 	n := 0
 	ast.Inspect(f, func(node ast.Node) bool {
 		if call, ok := node.(*ast.CallExpr); ok {
-			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Register" {
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "Register" || sel.Sel.Name == "RegisterSource") {
 				if id, ok := sel.X.(*ast.Ident); ok && id.Name == "selftest" {
 					n++
 				}

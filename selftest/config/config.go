@@ -41,6 +41,8 @@ type Config struct {
 	Cloudinit    Cloudinit    `toml:"cloudinit"`
 	Deployment   Deployment   `toml:"deployment"`
 	Health       Health       `toml:"health"`
+	Site         Site         `toml:"site"`
+	Policy       Policy       `toml:"policy"`
 
 	// Files lists the files that were read, in order.
 	Files []string `toml:"-"`
@@ -209,6 +211,34 @@ const (
 	MaxBootDeadline = 2 * time.Hour
 )
 
+// Site configures the site's own checks: the executables in
+// /usr/lib/atomic-selftest/check.d and /etc/atomic-selftest/check.d and,
+// where enabled, greenboot's check scripts.
+type Site struct {
+	// Timeout bounds each site check that names no timeout of its own;
+	// at the timeout its whole process group is killed.
+	Timeout Duration `toml:"timeout"`
+	// Timeouts overrides Timeout for single files, by file name
+	// ("app-health" = "5m" for check.d/required/app-health). Keys
+	// accumulate across files; a later file's value for a name wins.
+	Timeouts map[string]Duration `toml:"timeouts"`
+	// Greenboot runs greenboot's check scripts
+	// (/usr/lib/greenboot/check/{required.d,wanted.d} and
+	// /etc/greenboot/check/...) as site checks with greenboot's rules.
+	Greenboot bool `toml:"greenboot"`
+}
+
+// Policy is what every boot must show, judged by site.policy, as opposed
+// to an expectation (`atomic-selftest expect`), which lasts one boot. A
+// later file's list replaces an earlier file's.
+type Policy struct {
+	// Units must be active.
+	Units []string `toml:"units"`
+	// Packages must be in the rpm database, AbsentPackages not.
+	Packages       []string `toml:"packages"`
+	AbsentPackages []string `toml:"absent_packages"`
+}
+
 // Health policies and tools, as written in [health].
 const (
 	HealthToolAuto      = "auto"
@@ -226,6 +256,8 @@ func Defaults() *Config {
 		Storage:      Storage{DataPercent: 90, MetadataPercent: 90, SetupUnit: "docker-storage-setup.service"},
 		Syscontainer: defaultSyscontainer(),
 		Cloudinit:    Cloudinit{RequireVirtualized: true},
+		Site:         Site{Timeout: Duration(60 * time.Second), Timeouts: map[string]Duration{}},
+		Policy:       Policy{Units: []string{}, Packages: []string{}, AbsentPackages: []string{}},
 		Health:       Health{OnFailure: "record", RebootAttempts: 1, Transitions: []string{"upgrade", "deploy", "layering"}, Tool: HealthToolAuto, RollbackCommand: []string{}, BootDeadline: Duration(10 * time.Minute)},
 		DisabledBy:   map[string]string{},
 		DemotedBy:    map[string]string{},
@@ -247,6 +279,40 @@ func defaultSyscontainer() Syscontainer {
 // image's configuration never leads to the live host's files.
 func Load(root string) (*Config, error) {
 	return loadDirs(rootfs.FS{Root: root}, VendorDir, AdminDir)
+}
+
+// LoadFor reads the configuration a run against root uses. On the live
+// host (root "/") it is the host's own. Against an image or an unbooted
+// sysroot (--sysroot) the image is data under test: only what judges the
+// image comes from its files ([runtime], [storage], [syscontainer],
+// [cloudinit], [deployment], [site], [policy]), and what the run does on
+// this host and which checks judge it ([checks], [results], [report],
+// [health]) comes from this host's own files, so an image cannot prune
+// the live results, write into a directory it names, act on this host or
+// disable the checks that would fail it.
+func LoadFor(root string) (*Config, error) {
+	host, err := Load("/")
+	if err != nil {
+		return nil, err
+	}
+	if filepath.Clean(root) == "/" || root == "" {
+		return host, nil
+	}
+	image, err := Load(root)
+	if err != nil {
+		return nil, err
+	}
+	return ForImage(image, host), nil
+}
+
+// ForImage is image's configuration with the keys that act on this host
+// or choose the checks taken from host (see LoadFor).
+func ForImage(image, host *Config) *Config {
+	c := *image
+	c.Checks, c.Results, c.Report, c.Health = host.Checks, host.Results, host.Report, host.Health
+	c.DisabledBy, c.DemotedBy = host.DisabledBy, host.DemotedBy
+	c.Files = append(append([]string(nil), host.Files...), image.Files...)
+	return &c
 }
 
 // LoadDirs reads *.toml from each directory of this machine in order over
@@ -430,7 +496,44 @@ func (c *Config) validate(path string) error {
 	if c.Storage.SetupUnit == "" {
 		return bad("storage.setup_unit", "must not be empty")
 	}
+	if err := c.Site.validate(bad); err != nil {
+		return err
+	}
+	if err := c.Policy.validate(bad); err != nil {
+		return err
+	}
 	return c.Health.validate(bad)
+}
+
+func (s *Site) validate(bad func(key, format string, args ...any) error) error {
+	if s.Timeout <= 0 {
+		return bad("site.timeout", "must be above zero, got %s", s.Timeout.D())
+	}
+	for name, d := range s.Timeouts {
+		if d <= 0 {
+			return bad("site.timeouts."+name, "must be above zero, got %s", d.D())
+		}
+		if name == "" || strings.ContainsAny(name, "/\x00") {
+			return bad("site.timeouts", "%q is not a file name", name)
+		}
+	}
+	return nil
+}
+
+func (p *Policy) validate(bad func(key, format string, args ...any) error) error {
+	for _, u := range p.Units {
+		if !anyUnitPattern.MatchString(u) {
+			return bad("policy.units", "%q is not a systemd unit name (name.service, name.mount, name.target, ...)", u)
+		}
+	}
+	for key, l := range map[string][]string{"policy.packages": p.Packages, "policy.absent_packages": p.AbsentPackages} {
+		for _, n := range l {
+			if !packagePattern.MatchString(n) {
+				return bad(key, "%q is not a package name", n)
+			}
+		}
+	}
+	return nil
 }
 
 func (h *Health) validate(bad func(key, format string, args ...any) error) error {
@@ -471,6 +574,10 @@ func (h *Health) validate(bad func(key, format string, args ...any) error) error
 var (
 	storageDriverPattern = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
 	unitPattern          = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+\.(service|socket)$`)
+	anyUnitPattern       = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+\.(service|socket|target|mount|automount|swap|timer|path|slice|scope|device)$`)
+	// packagePattern is an rpm name (or name-version): no blank, no
+	// option-like leading dash.
+	packagePattern = regexp.MustCompile(`^[A-Za-z0-9_+.][A-Za-z0-9_+.:~^-]*$`)
 )
 
 // CheckIDs validates the check ids named in the configuration against the

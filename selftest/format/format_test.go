@@ -30,6 +30,15 @@ func fixedRecords() map[string][]*record.Record {
 		{ID: "runtime.service", Criterion: "C9", Required: true, Status: record.StatusFail, Message: "docker.service is failed # not active", Start: start},
 		{ID: "syscontainer.atomic", Criterion: "C10", Required: false, Status: record.StatusError, Message: "panic: boom", Start: start},
 	}
+	// The release criteria pass while a site check fails: each output
+	// says which group failed.
+	site := []record.Result{
+		ok[0],
+		{ID: "site.policy", Criterion: "SITE", Required: true, Status: record.StatusPass, Message: "the [policy] holds: 1 units active, 0 packages present, 0 absent", DurationSec: 0.004, Start: start},
+		{ID: "site.10-app", Criterion: "SITE", Required: true, Status: record.StatusFail, DurationSec: 0.2, Start: start,
+			Message:  "/etc/atomic-selftest/check.d/required/10-app exited 3: db down: connection refused",
+			Evidence: []record.Evidence{{Name: "output", Seen: `checking the app\ndb down: connection refused`}}},
+	}
 	mk := func(id, boot string, res []record.Result) *record.Record {
 		return &record.Record{Schema: 1, ToolVersion: "0.1.0", ID: id, BootID: boot, Hostname: "atomic-host-1", Trigger: "boot",
 			Start: start, End: start.Add(1500 * time.Millisecond), Checks: res, Summary: record.Summarise(res),
@@ -40,6 +49,7 @@ func fixedRecords() map[string][]*record.Record {
 		"pass": {mk("run-1", "b00t1", ok)},
 		"fail": {mk("run-2", "b00t2", bad)},
 		"many": {mk("run-1", "b00t1", ok), mk("run-2", "b00t2", bad)},
+		"site": {mk("run-3", "b00t3", site)},
 	}
 }
 

@@ -1,11 +1,10 @@
 package format
 
 import (
-	"encoding/xml"
 	"fmt"
 	"io"
-	"strings"
 
+	"github.com/atomic-selftest/atomic-selftest/internal/junit"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
@@ -17,102 +16,21 @@ import (
 // <testsuites>, no <properties> inside a <testcase>.
 type JUnit struct{}
 
-// JUnitSuites is the document root; exported so tests and the outer
-// driver parse exactly what is written.
-type JUnitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr,omitempty"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []JUnitSuite `xml:"testsuite"`
-}
-
-// JUnitSuite is one run (or, in the outer driver, one host and step).
-type JUnitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
-	Timestamp  string          `xml:"timestamp,attr,omitempty"`
-	Hostname   string          `xml:"hostname,attr,omitempty"`
-	ID         string          `xml:"id,attr,omitempty"`
-	Properties []JUnitProperty `xml:"properties>property,omitempty"`
-	Cases      []JUnitCase     `xml:"testcase"`
-	SystemOut  string          `xml:"system-out,omitempty"`
-}
-
-// JUnitProperty is a name/value pair.
-type JUnitProperty struct {
-	Name  string `xml:"name,attr"`
-	Value string `xml:"value,attr"`
-}
-
-// JUnitCase is one check.
-type JUnitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *JUnitMessage `xml:"failure,omitempty"`
-	Error     *JUnitMessage `xml:"error,omitempty"`
-	Skipped   *JUnitMessage `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-// JUnitMessage is the body of failure, error and skipped.
-type JUnitMessage struct {
-	Message string `xml:"message,attr,omitempty"`
-	Type    string `xml:"type,attr,omitempty"`
-	Text    string `xml:",chardata"`
-}
+// The JUnit document model is internal/junit's, shared with the outer
+// driver's junit.xml; the names here are the ones this package's callers
+// and tests have used.
+type (
+	JUnitSuites   = junit.Suites
+	JUnitSuite    = junit.Suite
+	JUnitProperty = junit.Property
+	JUnitCase     = junit.Case
+	JUnitMessage  = junit.Message
+)
 
 func seconds(f float64) string { return fmt.Sprintf("%.3f", f) }
 
-// Case converts one result; the outer driver reuses it.
-func Case(classname string, r record.Result) JUnitCase {
-	c := JUnitCase{Name: r.ID, Classname: classname, Time: seconds(r.DurationSec)}
-	body := evidenceText(r.Evidence)
-	switch r.Status {
-	case record.StatusFail, record.StatusBlocked:
-		c.Failure = &JUnitMessage{Message: r.Message, Type: string(r.Status), Text: body}
-	case record.StatusError:
-		c.Error = &JUnitMessage{Message: r.Message, Type: "error", Text: body}
-	case record.StatusSkip:
-		c.Skipped = &JUnitMessage{Message: r.Message}
-	default:
-		c.SystemOut = strings.TrimSpace(r.Message + "\n" + body)
-	}
-	return c
-}
-
-func evidenceText(ev []record.Evidence) string {
-	var b strings.Builder
-	for _, e := range ev {
-		if e.Expected != "" {
-			fmt.Fprintf(&b, "%s: expected %s, seen %s\n", e.Name, e.Expected, e.Seen)
-		} else {
-			fmt.Fprintf(&b, "%s: %s\n", e.Name, e.Seen)
-		}
-	}
-	return b.String()
-}
-
-// Add appends a case and counts it.
-func (s *JUnitSuite) Add(c JUnitCase) {
-	s.Cases = append(s.Cases, c)
-	s.Tests++
-	switch {
-	case c.Failure != nil:
-		s.Failures++
-	case c.Error != nil:
-		s.Errors++
-	case c.Skipped != nil:
-		s.Skipped++
-	}
-}
+// Case converts one result.
+func Case(classname string, r record.Result) JUnitCase { return junit.FromResult(classname, r) }
 
 // Suite converts one run.
 func Suite(rec *record.Record) JUnitSuite {
@@ -141,6 +59,12 @@ func Suite(rec *record.Record) JUnitSuite {
 	if t := rec.Transition; t != nil {
 		s.Properties = append(s.Properties, JUnitProperty{Name: "transition", Value: t.Kind})
 	}
+	// One property per group (release criteria, host health, site
+	// checks): junit-10.xsd allows no properties in a testcase, and the
+	// classname already names each case's criterion (atomic-selftest.SITE).
+	for _, g := range rec.Summary.Groups {
+		s.Properties = append(s.Properties, JUnitProperty{Name: "group." + g.Group, Value: groupVerdict(g)})
+	}
 	for _, r := range rec.Checks {
 		if !r.Required {
 			s.Properties = append(s.Properties, JUnitProperty{Name: "wanted", Value: r.ID})
@@ -148,6 +72,16 @@ func Suite(rec *record.Record) JUnitSuite {
 		s.Add(Case("atomic-selftest."+r.Criterion, r))
 	}
 	return s
+}
+
+// groupVerdict is "pass" or "fail" with the counts: "fail (2 of 3
+// checks bad)".
+func groupVerdict(g record.GroupSummary) string {
+	v := "pass"
+	if !g.OK {
+		v = "fail"
+	}
+	return fmt.Sprintf("%s (%d of %d checks bad)", v, g.Bad, g.Total)
 }
 
 // WriteSuites writes a complete document with the totals filled in.
@@ -163,16 +97,7 @@ func WriteSuites(w io.Writer, doc JUnitSuites) error {
 		total += f
 	}
 	doc.Time = seconds(total)
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, doc)
 }
 
 // Write implements Formatter.

@@ -20,10 +20,13 @@ import (
 //
 // Each check is one series, its status a label and its value 1:
 //
-//	atomic_selftest_check_status{id="runtime.run",criterion="C8",required="true",status="pass"} 1
+//	atomic_selftest_check_status{id="runtime.run",criterion="C8",group="release",required="true",status="pass"} 1
 //
 // so `atomic_selftest_check_status{status=~"fail|error|blocked",required="true"}`
-// lists the broken required checks. Label values come from the host (check
+// lists the broken required checks, and the label group (release, host,
+// site: record.GroupOf) tells the release criteria from the host's health
+// and the site's own checks; atomic_selftest_group_ok says each group's
+// verdict. Label values come from the host (check
 // ids, versions, osnames); the Prometheus project's own encoder (expfmt)
 // writes and escapes them. Free text (messages, hostnames) is never put in
 // a label. (expfmt and its protobuf types add 2.4 MB to the static binary;
@@ -46,6 +49,7 @@ const (
 	promRunOK           = "atomic_selftest_run_ok"
 	promRunInfo         = "atomic_selftest_run_info"
 	promRequiredFailing = "atomic_selftest_required_checks_failing"
+	promGroupOK         = "atomic_selftest_group_ok"
 	promDeploymentInfo  = "atomic_selftest_deployment_info"
 	promBootDuration    = "atomic_selftest_boot_duration_seconds"
 	promBootTime        = "atomic_selftest_boot_timestamp_seconds"
@@ -86,7 +90,7 @@ func PrometheusFamilies(rec *record.Record) []*dto.MetricFamily {
 	var status, duration []*dto.Metric
 	for _, r := range rec.Checks {
 		status = append(status, sample(1,
-			"id", r.ID, "criterion", r.Criterion, "required", strconv.FormatBool(r.Required), "status", string(r.Status)))
+			"id", r.ID, "criterion", r.Criterion, "group", record.GroupOf(r.Criterion), "required", strconv.FormatBool(r.Required), "status", string(r.Status)))
 		duration = append(duration, sample(r.DurationSec, "id", r.ID))
 	}
 	ok := 0.0
@@ -113,6 +117,17 @@ func PrometheusFamilies(rec *record.Record) []*dto.MetricFamily {
 				"osname", osname, "version", version)),
 		gauge(promRequiredFailing, "Required checks of the last run that failed, errored or were blocked.",
 			sample(float64(len(rec.Summary.RequiredBad)))),
+	}
+	var groups []*dto.Metric
+	for _, g := range rec.Summary.Groups {
+		v := 0.0
+		if g.OK {
+			v = 1
+		}
+		groups = append(groups, sample(v, "group", g.Group))
+	}
+	if len(groups) > 0 {
+		fams = append(fams, gauge(promGroupOK, "1 if no required check of the group (release criteria, host health, site checks) failed, errored or was blocked in the last run, else 0.", groups...))
 	}
 	if len(status) > 0 {
 		fams = append(fams,

@@ -48,6 +48,11 @@ func (TAP) Write(w io.Writer, runs []*record.Record) error {
 			verdict = "failed"
 		}
 		fmt.Fprintf(bw, "# run %s on %s, boot %s: %s\n", oneLine(rec.ID), oneLine(rec.Hostname), oneLine(rec.BootID), verdict)
+		// A comment per group: whether the release criteria, the host's
+		// health or the site's checks failed.
+		for _, g := range rec.Summary.Groups {
+			fmt.Fprintf(bw, "# %s: %s\n", record.GroupTitle(g.Group), groupVerdict(g))
+		}
 		prefix := ""
 		if len(runs) > 1 {
 			prefix = oneLine(rec.ID) + "/"

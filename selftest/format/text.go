@@ -130,6 +130,9 @@ func (t Text) writeRun(w io.Writer, rec *record.Record) error {
 	}
 	fmt.Fprintf(w, "\n%s: %d checks, %d passed, %d failed, %d errors, %d blocked, %d skipped in %.1f s\n",
 		verdict, s.Total, s.Passed, s.Failed, s.Errors, s.Blocked, s.Skipped, rec.End.Sub(rec.Start).Seconds())
+	if len(s.Groups) > 0 {
+		fmt.Fprintf(w, "summary: %s\n", s.GroupLine())
+	}
 	if len(s.WantedBad) > 0 {
 		fmt.Fprintf(w, "warnings (wanted checks): %s\n", p(strings.Join(s.WantedBad, ", ")))
 	}

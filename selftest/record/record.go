@@ -83,6 +83,9 @@ type Summary struct {
 	// blocked; WantedBad the wanted ones.
 	RequiredBad []string `json:"required_bad,omitempty"`
 	WantedBad   []string `json:"wanted_bad,omitempty"`
+	// Groups counts the results of each group (release criteria, host
+	// health, site checks) that has any, in record.Groups' order.
+	Groups []GroupSummary `json:"groups,omitempty"`
 }
 
 // Deployment identifies an OSTree deployment, in ostree's words.
@@ -297,6 +300,7 @@ func Summarise(results []Result) Summary {
 			}
 		}
 	}
+	s.Groups = summariseGroups(results)
 	return s
 }
 

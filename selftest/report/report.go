@@ -86,6 +86,11 @@ func SummaryLine(rec *record.Record) string {
 	}
 	fmt.Fprintf(&b, " (%d passed, %d failed, %d skipped", s.Passed, s.Failed+s.Errors+s.Blocked, s.Skipped)
 	b.WriteString(")")
+	// Which of the release criteria, the host's health and the site's
+	// checks failed, where there is more than the release criteria.
+	if len(s.Groups) > 1 || (len(s.Groups) == 1 && s.Groups[0].Group != record.GroupRelease) {
+		b.WriteString("; " + s.GroupLine())
+	}
 	if len(s.RequiredBad) > 0 {
 		b.WriteString("; failed: " + strings.Join(s.RequiredBad, ", "))
 	}

@@ -35,6 +35,20 @@ func TestSummaryLine(t *testing.T) {
 	}
 }
 
+// With checks beyond the release criteria, the line says which group
+// failed: here the site's, while the release criteria pass.
+func TestSummaryLineGroups(t *testing.T) {
+	checks := []record.Result{
+		{ID: "host.boot", Criterion: "C1", Required: true, Status: record.StatusPass},
+		{ID: "site.10-app", Criterion: "SITE", Required: true, Status: record.StatusFail},
+	}
+	rec := &record.Record{Checks: checks, Summary: record.Summarise(checks)}
+	want := "atomic-selftest: FAIL (1 passed, 1 failed, 0 skipped); release criteria PASS, site checks FAIL; failed: site.10-app"
+	if got := SummaryLine(rec); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
 // The summary line goes to the motd, shown at login: a version with an
 // ESC and a carriage return is escaped. Repro (issue 17 item 7): the old
 // line carried them raw.

@@ -175,23 +175,11 @@ func prepare(ctx context.Context, o Options) (*runState, error) {
 	cfg := o.Config
 	if cfg == nil {
 		var err error
-		cfg, err = config.Load(o.Root)
+		cfg, err = config.LoadFor(o.Root)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
 	}
-	known := map[string]bool{}
-	for _, c := range reg.All() {
-		known[c.ID] = true
-	}
-	if err := cfg.CheckIDs(func(id string) bool { return known[id] }); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	checks, err := reg.Select(o.CheckIDs)
-	if err != nil {
-		return nil, fmt.Errorf("%w: --check: %w", ErrUsage, err)
-	}
-
 	h := selftest.NewHost(o.Root)
 	h.NewSystemd = o.NewSystemd
 	if o.Commands != nil {
@@ -203,8 +191,24 @@ func prepare(ctx context.Context, o Options) (*runState, error) {
 	rc := selftest.NewRunContext(h, cfg)
 	rc.Version = o.Version
 	rc.ProbeBinary = o.ProbeBinary
-	rc.Trigger = o.Trigger
-	s := &runState{o: o, cfg: cfg, checks: checks, rc: rc, out: &Outcome{}}
+	rc.Trigger, rc.ResultsDir = o.Trigger, o.ResultsDir
+	// The site's checks are found now, for this run (check.d, greenboot):
+	// a file that cannot become a check is named, never fatal.
+	reg, found := reg.ForRun(rc)
+	known := map[string]bool{}
+	for _, c := range reg.All() {
+		known[c.ID] = true
+	}
+	if err := cfg.CheckIDs(func(id string) bool { return known[id] || strings.HasPrefix(id, "site.") }); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	checks, err := reg.Select(o.CheckIDs)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("%w: --check: %w", ErrUsage, err)
+	}
+	s := &runState{o: o, cfg: cfg, checks: checks, rc: rc, out: &Outcome{Problems: found}}
 
 	if o.NoSave {
 		// Read-only: no directory is made and no lock taken, so a --no-save
@@ -228,7 +232,9 @@ func prepare(ctx context.Context, o Options) (*runState, error) {
 		}
 	}
 	wantBanner := o.Report != nil && o.Report.MotdPath != ""
-	s.past, rc.History, s.out.Problems = readHistory(s.st, h, wantBanner)
+	var problems []string
+	s.past, rc.History, problems = readHistory(s.st, h, wantBanner)
+	s.out.Problems = append(s.out.Problems, problems...)
 	return s, nil
 }
 

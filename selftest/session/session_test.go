@@ -208,7 +208,7 @@ func TestTextfileDir(t *testing.T) {
 		t.Fatalf("textfile: %v %v", fi, err)
 	}
 	data, _ := os.ReadFile(path)
-	if !strings.Contains(string(data), `atomic_selftest_check_status{id="fake.deployment",criterion="C3",required="true",status="pass"} 1`) {
+	if !strings.Contains(string(data), `atomic_selftest_check_status{id="fake.deployment",criterion="C3",group="release",required="true",status="pass"} 1`) {
 		t.Errorf("textfile lacks the check:\n%s", data)
 	}
 	if ents, _ := os.ReadDir(prom); len(ents) != 1 {

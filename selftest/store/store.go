@@ -9,7 +9,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -409,27 +408,5 @@ func ReadRecord(path string) (*record.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	return DecodeRecord(data)
-}
-
-// DecodeRecord parses a run record and checks the fields every reader
-// relies on.
-func DecodeRecord(data []byte) (*record.Record, error) {
-	var rec record.Record
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&rec); err != nil {
-		return nil, fmt.Errorf("not a run record: %w", err)
-	}
-	if rec.Schema < 1 || rec.Schema > record.SchemaVersion {
-		return nil, fmt.Errorf("unsupported schema version %d (this tool reads 1 to %d)", rec.Schema, record.SchemaVersion)
-	}
-	if rec.Start.IsZero() {
-		return nil, errors.New("run record has no start time")
-	}
-	for i, c := range rec.Checks {
-		if c.ID == "" || !c.Status.Valid() {
-			return nil, fmt.Errorf("check %d: missing id or invalid status %q", i, c.Status)
-		}
-	}
-	return &rec, nil
+	return record.Decode(data)
 }

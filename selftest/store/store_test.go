@@ -73,7 +73,7 @@ func TestDecodeRecordRejects(t *testing.T) {
 		"no start":      `{"schema":1}`,
 		"bad status":    `{"schema":1,"start":"2026-01-01T00:00:00Z","checks":[{"id":"a.b","status":"meh"}]}`,
 	} {
-		if _, err := DecodeRecord([]byte(data)); err == nil {
+		if _, err := record.Decode([]byte(data)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -249,7 +249,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"schema":1,"start":"2026-01-01T00:00:00Z","checks":[{"id":"a.b","status":"pass"}]}`))
 	f.Add([]byte(`{"schema":1,"start":"2026-01-01T00:00:00Z","deployment":{"osname":"x","serial":-1}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rec, err := DecodeRecord(data)
+		rec, err := record.Decode(data)
 		if err == nil && (rec.Schema < 1 || rec.Start.IsZero()) {
 			t.Fatalf("accepted an invalid record: %+v", rec)
 		}

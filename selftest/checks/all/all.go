@@ -9,6 +9,7 @@ import (
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/ignition"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/ostree"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/runtime"
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/site"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/storage"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/syscontainer"
 )

@@ -2,14 +2,13 @@ package deployment
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/ostreehost"
+	"github.com/atomic-selftest/atomic-selftest/selftest/checks/internal/rpmhost"
 	ot "github.com/atomic-selftest/atomic-selftest/selftest/ostree"
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
@@ -74,7 +73,7 @@ func checkExpected(ctx context.Context, t *selftest.T) {
 		}
 	}
 	layered := b.Origin.LayeredPackages()
-	rpm := rpmQuery(ctx, t)
+	rpm := rpmhost.Query(ctx, t)
 	for _, p := range ex.Packages {
 		inOrigin := hasPackage(layered, p)
 		installed, how := rpm(p)
@@ -82,7 +81,7 @@ func checkExpected(ctx context.Context, t *selftest.T) {
 		if !inOrigin {
 			diffs = append(diffs, fmt.Sprintf("package %s is not layered in the origin (layered: %s)", p, ostreehost.List(layered)))
 		}
-		if installed == no {
+		if installed == rpmhost.No {
 			diffs = append(diffs, fmt.Sprintf("package %s is not in the rpm database", p))
 		}
 	}
@@ -93,7 +92,7 @@ func checkExpected(ctx context.Context, t *selftest.T) {
 		if inOrigin {
 			diffs = append(diffs, fmt.Sprintf("package %s is still layered in the origin", p))
 		}
-		if installed == yes {
+		if installed == rpmhost.Yes {
 			diffs = append(diffs, fmt.Sprintf("package %s is still in the rpm database", p))
 		}
 	}
@@ -120,36 +119,4 @@ func hasPackage(layered []string, name string) bool {
 		}
 	}
 	return false
-}
-
-type tri int
-
-const (
-	unknown tri = iota
-	yes
-	no
-)
-
-// rpmQuery returns a function asking the rpm database about one package
-// with `rpm -q`; without rpm on the host the answer is unknown.
-func rpmQuery(ctx context.Context, t *selftest.T) func(string) (tri, string) {
-	if _, err := exec.LookPath("rpm"); err != nil {
-		return func(string) (tri, string) { return unknown, "not asked (no rpm on this host)" }
-	}
-	return func(p string) (tri, string) {
-		argv := []string{"rpm", "-q"}
-		if db := t.Config.Deployment.RPMDBPath; db != "" {
-			// outside the door: rpm takes a path: the root-prefixed one.
-			argv = append(argv, "--dbpath", t.Host.Path(db))
-		}
-		out, err := t.Host.Run(ctx, 30*time.Second, append(argv, "--", p)...)
-		var ee *selftest.ExitError
-		switch {
-		case err == nil:
-			return yes, strings.TrimSpace(string(out))
-		case errors.As(err, &ee) && ee.Code == 1:
-			return no, "not installed"
-		}
-		return unknown, "rpm -q failed: " + err.Error()
-	}
 }
