@@ -86,7 +86,7 @@ func (h *hostRun) rejectedRecord(ctx context.Context, bound time.Duration) (rec 
 	if rebooted, err = WaitUp(ctx, h.m, failed, h.opts.RebootTimeout, h.opts.Poll); err != nil {
 		return nil, "", fmt.Errorf("the host went away during boot %s and did not come back with a new boot: %w", record.Short(failed), err)
 	}
-	rec, err = h.records.poll(ctx, h.bootID, time.Minute, "atomic-selftest.service", func(r *record.Record) bool { return r.Trigger == record.TriggerBoot })
+	rec, err = h.records.poll(ctx, h.bootID, time.Minute, "atomic-selftest.service", func(r *record.Record) bool { return record.JudgesBoot(r.Trigger) })
 	if err != nil {
 		return nil, "", fmt.Errorf("the host rebooted by itself (boot %s) and left no run record of boot %s: %w", record.Short(rebooted), record.Short(failed), err)
 	}

@@ -105,6 +105,29 @@ func testHostRollbackSim(t *testing.T, now bool) {
 	}
 }
 
+// A boot that hangs before its self-test (issue 31): the host's deadline
+// run rejects it; the driver takes that record (trigger deadline) as the
+// failing boot's verdict and names host.boot's reason.
+func TestHostRollbackByDeadlineSim(t *testing.T) {
+	f := newSimFleet(t, 1, func(_ int, h *simHost) {
+		h.RejectVersion, h.RejectByDeadline, h.SelftestDelay = "28.20180515.1.selftest.1", true, 300*time.Millisecond
+	})
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, hostRollbackPlan(t)))
+	logReport(t, rep)
+	if !rep.OK {
+		t.Fatal("plan failed")
+	}
+	bad := rep.Hosts[0].Steps[1]
+	r := bad.HostRollback
+	if r == nil || r.FailedRecord == nil || r.FailedRecord.Trigger != record.TriggerDeadline || r.FailedRecord.Deadline == nil ||
+		!strings.HasPrefix(r.Reason, "host.boot: the boot missed its deadline (3m0s)") || !strings.Contains(bad.Message, "hang.service start running") {
+		t.Fatalf("host rollback %+v, message %q: want the deadline run's record and host.boot's reason", r, bad.Message)
+	}
+	if bad.Record == nil || bad.Record.Trigger != record.TriggerBoot || bad.Record.Transition == nil || bad.Record.Transition.ActionRecord != r.FailedRecord.ID {
+		t.Errorf("the recovered boot's record %+v", bad.Record)
+	}
+}
+
 // A host that does not reject it, or orders a rollback and never comes
 // back, fails the step with the reason.
 func TestHostRollbackSimFailures(t *testing.T) {

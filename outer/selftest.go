@@ -69,7 +69,7 @@ func (r *records) boot(ctx context.Context, boot string, bound time.Duration) (*
 		}
 		r.mode = WaitPoll
 	}
-	return r.poll(ctx, boot, bound, "atomic-selftest.service", func(rec *record.Record) bool { return rec.Trigger == record.TriggerBoot })
+	return r.poll(ctx, boot, bound, "atomic-selftest.service", func(rec *record.Record) bool { return record.JudgesBoot(rec.Trigger) })
 }
 
 // waitBlocking runs `atomic-selftest results --wait-boot` on the host in
@@ -103,7 +103,7 @@ func (r *records) blocking(ctx context.Context, boot string, bound time.Duration
 			if err != nil {
 				return nil, fmt.Errorf("run record of boot %s: %w", record.Short(boot), err)
 			}
-			if rec.BootID != boot || rec.Trigger != record.TriggerBoot {
+			if rec.BootID != boot || !record.JudgesBoot(rec.Trigger) {
 				return nil, fmt.Errorf("`%s` printed the run of boot %s (trigger %s)", transport.DisplayArgv(argv), record.Short(rec.BootID), rec.Trigger)
 			}
 			return rec, nil

@@ -468,6 +468,8 @@ func TestRPM(t *testing.T) {
 			"-rw-r--r-- root:root /usr/lib/systemd/system/atomic-selftest.service",
 			"-rw-r--r-- root:root /usr/lib/systemd/system/atomic-selftest-deployment.service",
 			"-rw-r--r-- root:root /usr/lib/systemd/system/atomic-selftest-deployment.path",
+			"-rw-r--r-- root:root /usr/lib/systemd/system/atomic-selftest-deadline.timer",
+			"-rw-r--r-- root:root /usr/lib/systemd/system/atomic-selftest-deadline.service",
 			"-rw-r--r-- root:root /usr/lib/systemd/system-preset/80-atomic-selftest.preset",
 			"-rw-r--r-- root:root /usr/lib/tmpfiles.d/atomic-selftest.conf",
 			"drwxr-xr-x root:root /usr/lib/atomic-selftest",
@@ -720,9 +722,10 @@ func TestRPM(t *testing.T) {
 			// default would enable ours whatever our preset said.
 			testutil.WriteFile(t, root, "usr/lib/systemd/system-preset/99-default-disable.preset", "disable *\n")
 			mustRun(t, time.Minute, "", "systemctl", "--root", root, "preset",
-				name+".service", name+"-deployment.path", name+"-deployment.service")
-			for _, u := range []string{name + ".service", name + "-deployment.path"} {
-				link := filepath.Join(root, "etc/systemd/system/multi-user.target.wants", u)
+				name+".service", name+"-deployment.path", name+"-deployment.service", name+"-deadline.timer", name+"-deadline.service")
+			for u, target := range map[string]string{name + ".service": "multi-user.target", name + "-deployment.path": "multi-user.target",
+				name + "-deadline.timer": "timers.target"} {
+				link := filepath.Join(root, "etc/systemd/system", target+".wants", u)
 				target, err := os.Readlink(link)
 				if err != nil {
 					t.Errorf("preset did not enable %s: %v", u, err)
@@ -773,7 +776,7 @@ func TestRPM(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			ours := []string{name + ".service", name + "-deployment.service", name + "-deployment.path"}
+			ours := []string{name + ".service", name + "-deployment.service", name + "-deployment.path", name + "-deadline.timer", name + "-deadline.service"}
 			out, err := run(t, 2*time.Minute, "", append([]string{"systemd-analyze", "verify", "--root", root}, ours...)...)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)

@@ -21,7 +21,9 @@ type RunContext struct {
 	// session; checks never open the results directory themselves.
 	History History
 	// Trigger is why the run happens (record.TriggerBoot, ...), and
-	// ResultsDir where its record goes: the site's checks are told both.
+	// ResultsDir where its record goes: the site's checks are told both,
+	// and host.boot judges a deadline run by the jobs the boot still
+	// waits for. Trigger is "" in tests that do not say.
 	Trigger    string
 	ResultsDir string
 	// ProbeBinary is the static binary the container probes run; empty

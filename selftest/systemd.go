@@ -9,6 +9,7 @@ import (
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	godbus "github.com/godbus/dbus/v5"
+	"golang.org/x/sys/unix"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
@@ -28,6 +29,10 @@ type Systemd interface {
 	ListUnits(ctx context.Context) ([]UnitState, error)
 	// Manager returns the manager's state and boot timestamps.
 	Manager(ctx context.Context) (record.ManagerState, error)
+	// Jobs returns systemd's queued and running jobs (ListJobs), each
+	// with its unit's After= and how long it has been at it, ordered by
+	// job id; WaitingFor is left to Waiting, which sees the whole list.
+	Jobs(ctx context.Context) ([]record.Job, error)
 	// Close releases the connection.
 	Close()
 }
@@ -182,6 +187,88 @@ func (s *dbusSystemd) Manager(ctx context.Context) (record.ManagerState, error) 
 		UserspaceUsec:  u64("UserspaceTimestampMonotonic"),
 		FinishUsec:     u64("FinishTimestampMonotonic"),
 	}, nil
+}
+
+// maxJobs bounds the jobs read and recorded: a boot's initial
+// transaction has a few hundred at most, and the first ones queued are
+// the ones that hold the rest.
+const maxJobs = 256
+
+func (s *dbusSystemd) Jobs(ctx context.Context) ([]record.Job, error) {
+	js, err := s.conn.ListJobsContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing systemd's jobs: %w", err)
+	}
+	sort.Slice(js, func(i, j int) bool { return js[i].Id < js[j].Id })
+	if len(js) > maxJobs {
+		js = js[:maxJobs]
+	}
+	now := monotonicUsec()
+	out := make([]record.Job, 0, len(js))
+	for _, j := range js {
+		job := record.Job{ID: j.Id, Unit: j.Unit, Type: j.JobType, State: j.Status}
+		props, err := s.conn.GetUnitPropertiesContext(ctx, j.Unit)
+		if err != nil {
+			// The job may have finished since ListJobs: keep what the
+			// list said.
+			out = append(out, job)
+			continue
+		}
+		job.After, _ = props["After"].([]string)
+		since, _ := props["InactiveExitTimestampMonotonic"].(uint64)
+		job.ForSec = jobAge(j.Status, since, now)
+		out = append(out, job)
+	}
+	return out, nil
+}
+
+// jobAge is how long a job has been at it, in seconds: a running job
+// since its unit left "inactive" (sinceUsec, monotonic), a waiting one
+// since the boot's jobs were queued (monotonic zero, the kernel's start).
+func jobAge(state string, sinceUsec, nowUsec uint64) float64 {
+	if state != "running" || sinceUsec == 0 || sinceUsec > nowUsec {
+		sinceUsec = 0
+	}
+	return float64(nowUsec-sinceUsec) / 1e6
+}
+
+// monotonicUsec is CLOCK_MONOTONIC, the clock of systemd's *Monotonic
+// timestamps, in microseconds.
+func monotonicUsec() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return uint64(ts.Sec)*1e6 + uint64(ts.Nsec)/1e3
+}
+
+// ownJob reports whether unit is one of atomic-selftest's own, which
+// wait on the boot by design (the boot run is ordered after
+// multi-user.target) and are never what holds it.
+func ownJob(unit string) bool { return strings.HasPrefix(unit, "atomic-selftest") }
+
+// Waiting returns sd's jobs with each one's WaitingFor (the units of its
+// After= that still have a job), and the jobs of other units than
+// atomic-selftest's own first: those are what the boot waits for.
+func Waiting(ctx context.Context, sd Systemd) ([]record.Job, error) {
+	jobs, err := sd.Jobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	queued := map[string]bool{}
+	for _, j := range jobs {
+		queued[j.Unit] = true
+	}
+	for i := range jobs {
+		jobs[i].WaitingFor = nil
+		for _, a := range jobs[i].After {
+			if queued[a] {
+				jobs[i].WaitingFor = append(jobs[i].WaitingFor, a)
+			}
+		}
+	}
+	sort.SliceStable(jobs, func(i, j int) bool { return !ownJob(jobs[i].Unit) && ownJob(jobs[j].Unit) })
+	return jobs, nil
 }
 
 func str(v any) string {

@@ -12,7 +12,8 @@ import (
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 )
 
-var unitFiles = []string{"atomic-selftest.service", "atomic-selftest-deployment.service", "atomic-selftest-deployment.path"}
+var unitFiles = []string{"atomic-selftest.service", "atomic-selftest-deployment.service", "atomic-selftest-deployment.path",
+	"atomic-selftest-deadline.timer", "atomic-selftest-deadline.service"}
 
 // TestUnitsVerify installs the units and the real binary into an empty root
 // the way the RPM does and runs `systemd-analyze verify --root`, which
@@ -156,5 +157,56 @@ func TestUnitsNeverDelayTheBoot(t *testing.T) {
 	}
 	if strings.Contains(string(p), "PathChanged=/boot") {
 		t.Error("PathChanged= on /boot/loader never fires for ostree's symlink swap (see the unit's comment)")
+	}
+}
+
+// The deadline (issue 31) must fire while the boot is stuck: neither the
+// timer nor its service may be ordered after anything a bad release can
+// hang, and the service must not queue a job that waits (a oneshot's
+// start job would stay in the very job list it reports). The preset
+// enables the timer into timers.target, which the boot's first
+// transaction pulls in.
+func TestDeadlineOrderedAfterNothingABootCanHang(t *testing.T) {
+	for _, u := range []string{"atomic-selftest-deadline.timer", "atomic-selftest-deadline.service"} {
+		b, err := os.ReadFile(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		if !strings.Contains(s, "\nDefaultDependencies=no\n") {
+			t.Errorf("%s: without DefaultDependencies=no it is ordered after sysinit.target (and basic.target)", u)
+		}
+		for _, line := range strings.Split(s, "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && (k == "After" || k == "Requires" || k == "Wants" || k == "BindsTo") {
+				t.Errorf("%s: %s=%s orders or ties it to units a release can hang", u, k, v)
+			}
+		}
+	}
+	timer, _ := os.ReadFile("atomic-selftest-deadline.timer")
+	svc, _ := os.ReadFile("atomic-selftest-deadline.service")
+	for _, want := range []string{"OnBootSec=1min\n", "WantedBy=timers.target\n"} {
+		if !strings.Contains(string(timer), want) {
+			t.Errorf("the deadline timer lacks %q", want)
+		}
+	}
+	for _, want := range []string{"Type=exec\n", "ExecStart=/usr/bin/atomic-selftest run --trigger deadline\n", "RuntimeMaxSec="} {
+		if !strings.Contains(string(svc), want) {
+			t.Errorf("the deadline service lacks %q", want)
+		}
+	}
+	preset, err := os.ReadFile("../dist/atomic-selftest.preset")
+	if err != nil || !strings.Contains(string(preset), "\nenable atomic-selftest-deadline.timer\n") {
+		t.Errorf("the preset does not enable the deadline timer: %v", err)
+	}
+
+	// systemctl enables it as the RPM's preset does: into timers.target.
+	systemctl := testutil.NeedCommand(t, "systemd", "systemctl")
+	root, _ := installRoot(t, nil)
+	if out, err := exec.Command(systemctl, "--root="+root, "enable", "atomic-selftest-deadline.timer").CombinedOutput(); err != nil {
+		t.Fatalf("systemctl enable: %v\n%s", err, out)
+	}
+	link := filepath.Join(root, "etc/systemd/system/timers.target.wants/atomic-selftest-deadline.timer")
+	if _, err := os.Lstat(link); err != nil {
+		t.Errorf("enabling the timer made no %s: %v", link, err)
 	}
 }

@@ -44,7 +44,8 @@ func TestAckAndStatusBanner(t *testing.T) {
 
 	banner := "rolled back from 12.3 (abc1234567…) to 12.2 (def4567890…) on 2026-12-07 03:10 UTC: runtime.service failed: docker.service is failed"
 	code, out, _ = cli(t, "status", "--results-dir", dir)
-	if code != ExitOK || !strings.HasPrefix(out, banner) || !strings.Contains(out, "rollback by atomic-selftest") {
+	// The current boot's lines first (issue 31), then the banner.
+	if code != ExitOK || !strings.HasPrefix(out, "This boot (") || !strings.Contains(out, "\n\n"+banner+"\n") || !strings.Contains(out, "rollback by atomic-selftest") {
 		t.Fatalf("status: %d\n%s", code, out)
 	}
 	code, out, _ = cli(t, "status", "--results-dir", dir, "--format", "json")

@@ -36,7 +36,7 @@ var runOpts runOptions
 func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.checks, "check", nil, "run only these checks (comma-separated ids) and what they depend on")
 	fs.StringVar(&o.format, "format", "text", "output format: text, json, junit, tap or prometheus")
-	fs.StringVar(&o.trigger, "trigger", record.TriggerManual, "why this run happens: boot, deployment-change or manual")
+	fs.StringVar(&o.trigger, "trigger", record.TriggerManual, "why this run happens: boot, deployment-change, manual, or deadline (wait until [health] boot_deadline after the boot; judge the host then unless the boot run saved its record)")
 	fs.StringVar(&o.resultsDir, "results-dir", store.DefaultDir, "directory for run records")
 	fs.BoolVar(&o.noSave, "no-save", false, "do not save the run record or touch the results directory")
 	fs.StringVar(&o.sysroot, "sysroot", "", "check a mounted image or unbooted sysroot at `DIR` (read-only checks only)")
@@ -54,7 +54,7 @@ func init() {
 	register(&command{
 		name:  "run",
 		short: "run the checks, save the run record and print it",
-		usage: "run [--check ID,...] [--format text|json|junit|tap|prometheus] [--trigger boot|deployment-change|manual] [--results-dir DIR] [--no-save] [--sysroot DIR] [--engine auto|docker|podman]",
+		usage: "run [--check ID,...] [--format text|json|junit|tap|prometheus] [--trigger boot|deployment-change|manual|deadline] [--results-dir DIR] [--no-save] [--sysroot DIR] [--engine auto|docker|podman]",
 		flags: runOpts.register,
 		run:   func(ctx context.Context, e *env, args []string) error { return runRun(ctx, e, runOpts, args) },
 	})
@@ -125,6 +125,10 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 	out, err := session.Run(ctx, opts)
 	if err != nil {
 		return err
+	}
+	if out.NotRun != "" {
+		fmt.Fprintf(e.stdout, "atomic-selftest run: %s\n", out.NotRun)
+		return nil
 	}
 	for _, p := range out.Problems {
 		fmt.Fprintf(e.stderr, "atomic-selftest run: warning: ignored unreadable state: %s\n", p)

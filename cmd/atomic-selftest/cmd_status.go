@@ -58,7 +58,7 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		if o.sysroot != "" {
 			return usageErr("--format json shows the results directory; it does not go with --sysroot")
 		}
-		return statusJSON(e, o)
+		return statusJSON(ctx, e, o)
 	}
 	root := "/"
 	if o.sysroot != "" {
@@ -68,7 +68,9 @@ func runStatus(ctx context.Context, e *env, o statusOptions, args []string) erro
 		root = o.sysroot
 	}
 	if o.sysroot == "" {
-		// An automatic rollback nobody acknowledged comes first.
+		// The current boot comes first: judged or not, and what the boot
+		// run waits for; then an automatic rollback nobody acknowledged.
+		statusThisBoot(ctx, e, o.resultsDir)
 		statusBanner(e, o.resultsDir)
 	}
 	for _, s := range statusSections {
@@ -167,6 +169,53 @@ func roundDuration(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
+// statusThisBoot prints whether the current boot is judged and, if not,
+// what its boot run is waiting for (notice.ThisBoot).
+func statusThisBoot(ctx context.Context, e *env, dir string) {
+	runs, _ := thisBoot(ctx, dir)
+	for _, l := range notice.ThisBoot(runs, session.ThisBoot(ctx, judgedBy(runs) != nil)) {
+		fmt.Fprintln(e.stdout, l)
+	}
+	fmt.Fprintln(e.stdout)
+}
+
+// thisBoot returns the current boot's runs in dir and its id.
+func thisBoot(_ context.Context, dir string) ([]*record.Record, string) {
+	boot := session.ReadBootID()
+	if checkDir(dir) != nil || boot == "" {
+		return nil, boot
+	}
+	runs, _, _ := (&store.Store{Dir: dir}).Runs(store.Filter{BootID: boot})
+	return runs, boot
+}
+
+// judgedBy is the newest of runs that judged its boot (record.JudgesBoot).
+func judgedBy(runs []*record.Record) *record.Record {
+	for i := len(runs) - 1; i >= 0; i-- {
+		if record.JudgesBoot(runs[i].Trigger) {
+			return runs[i]
+		}
+	}
+	return nil
+}
+
+// statusThisBootDoc is the current boot in `status --format json`.
+type statusThisBootDoc struct {
+	BootID string `json:"boot_id"`
+	// JudgedBy is the record of its boot run or deadline run, "" while
+	// neither saved one; Deadline what a deadline run found.
+	JudgedBy  string           `json:"judged_by,omitempty"`
+	Trigger   string           `json:"trigger,omitempty"`
+	OK        *bool            `json:"ok,omitempty"`
+	Deadline  *record.Deadline `json:"deadline,omitempty"`
+	UptimeSec float64          `json:"uptime_s"`
+	// BootDeadline is [health] boot_deadline; Jobs systemd's jobs while
+	// the boot is not judged, JobsError why they could not be read.
+	BootDeadline string       `json:"boot_deadline"`
+	Jobs         []record.Job `json:"jobs,omitempty"`
+	JobsError    string       `json:"jobs_error,omitempty"`
+}
+
 // statusBanner prints the banner of the newest unacknowledged automatic
 // rollback, or else the last health action, if any.
 func statusBanner(e *env, dir string) {
@@ -224,15 +273,28 @@ type statusBoot struct {
 
 // statusDoc is `status --format json`.
 type statusDoc struct {
-	ResultsDir string       `json:"results_dir"`
-	Runs       int          `json:"runs"`
-	Unreadable []string     `json:"unreadable,omitempty"`
-	Health     notice.View  `json:"health"`
-	Boots      []statusBoot `json:"boots"`
+	ResultsDir string `json:"results_dir"`
+	// ThisBoot is the current boot: judged or not, and what it waits for.
+	ThisBoot   statusThisBootDoc `json:"this_boot"`
+	Runs       int               `json:"runs"`
+	Unreadable []string          `json:"unreadable,omitempty"`
+	Health     notice.View       `json:"health"`
+	Boots      []statusBoot      `json:"boots"`
 }
 
-func statusJSON(e *env, o statusOptions) error {
+func statusJSON(ctx context.Context, e *env, o statusOptions) error {
 	doc := statusDoc{ResultsDir: o.resultsDir, Boots: []statusBoot{}}
+	runs, boot := thisBoot(ctx, o.resultsDir)
+	j := judgedBy(runs)
+	b := session.ThisBoot(ctx, j != nil)
+	doc.ThisBoot = statusThisBootDoc{BootID: boot, UptimeSec: b.Uptime.Seconds(), BootDeadline: b.Deadline.String(), Jobs: b.Jobs}
+	if b.JobsErr != nil {
+		doc.ThisBoot.JobsError = b.JobsErr.Error()
+	}
+	if j != nil {
+		ok := j.Summary.OK
+		doc.ThisBoot.JudgedBy, doc.ThisBoot.Trigger, doc.ThisBoot.OK, doc.ThisBoot.Deadline = j.ID, j.Trigger, &ok, j.Deadline
+	}
 	if err := checkDir(o.resultsDir); err == nil {
 		st := &store.Store{Dir: o.resultsDir}
 		runs, problems, err := st.Runs(store.Filter{})

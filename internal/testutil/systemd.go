@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"fmt"
 	"testing"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
@@ -14,6 +15,31 @@ import (
 type fakeManager struct {
 	failed []string
 	units  map[string]map[string]map[string]any
+	jobs   []FakeJob
+}
+
+// FakeJob is one job of the fake manager's ListJobs.
+type FakeJob struct {
+	ID                uint32
+	Unit, Type, State string
+}
+
+// jobStatus is ListJobs' a(usssoo): id, unit, type, state, the job's and
+// the unit's object paths.
+type jobStatus struct {
+	ID                uint32
+	Unit, Type, State string
+	JobPath, UnitPath godbus.ObjectPath
+}
+
+func (m *fakeManager) ListJobs() ([]jobStatus, *godbus.Error) {
+	out := []jobStatus{}
+	for _, j := range m.jobs {
+		out = append(out, jobStatus{ID: j.ID, Unit: j.Unit, Type: j.Type, State: j.State,
+			JobPath:  godbus.ObjectPath(fmt.Sprintf("/org/freedesktop/systemd1/job/%d", j.ID)),
+			UnitPath: godbus.ObjectPath("/org/freedesktop/systemd1/unit/" + sddbus.PathBusEscape(j.Unit))})
+	}
+	return out, nil
 }
 
 type unitStatus struct {
@@ -59,6 +85,13 @@ func (m *fakeManager) GetDefaultTarget() (string, *godbus.Error) { return "multi
 // "running", default target multi-user.target, 21 s from kernel to finish.
 func FakeSystemd(t testing.TB, failed []string, units map[string]map[string]map[string]any) {
 	t.Helper()
+	FakeSystemdJobs(t, failed, units, nil)
+}
+
+// FakeSystemdJobs is FakeSystemd whose ListJobs returns jobs (a unit's
+// After= and InactiveExitTimestampMonotonic are its properties in units).
+func FakeSystemdJobs(t testing.TB, failed []string, units map[string]map[string]map[string]any, jobs []FakeJob) {
+	t.Helper()
 	StartSystemBus(t)
 	conn, err := godbus.ConnectSystemBus()
 	if err != nil {
@@ -66,7 +99,7 @@ func FakeSystemd(t testing.TB, failed []string, units map[string]map[string]map[
 	}
 	t.Cleanup(func() { conn.Close() })
 	const path = godbus.ObjectPath("/org/freedesktop/systemd1")
-	if err := conn.Export(&fakeManager{failed: failed, units: units}, path, "org.freedesktop.systemd1.Manager"); err != nil {
+	if err := conn.Export(&fakeManager{failed: failed, units: units, jobs: jobs}, path, "org.freedesktop.systemd1.Manager"); err != nil {
 		t.Fatal(err)
 	}
 	mgr := map[string]*prop.Prop{

@@ -124,6 +124,10 @@ type Faults struct {
 	// RejectRebootNow reboots in the same moment the record is saved,
 	// before the driver can read it.
 	RejectRebootNow bool
+	// RejectByDeadline plays a boot that hangs before the self-test
+	// (issue 31): the rejecting record is the deadline run's (trigger
+	// deadline), host.boot failing with the unit the boot waited for.
+	RejectByDeadline bool
 	// Missing are commands the host does not have (rpm-ostree, atomic,
 	// docker, ...): they exit 127 and preflight does not list them.
 	Missing []string

@@ -319,6 +319,7 @@ func TestCycleTestbed(t *testing.T) {
 		t.Errorf("the console shows %d kernel boots, want %d", n, reboots)
 	}
 
+	defer deadlineRollbackOnTestbed(t, m, health) // issue 31: after every other step (it leaves 12.5 as the rollback)
 	if os.Getenv("E2E_VM_BROKEN") == "0" {
 		return
 	}

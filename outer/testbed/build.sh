@@ -373,6 +373,32 @@ ln -s /dev/null "$overlay/usr/etc/systemd/system/docker.service"
 ln -s /dev/null "$overlay/usr/etc/systemd/system/docker.socket"
 cbad=$(ostree --repo="$repo" commit --branch=atomic-selftest-testbed/bad --subject="testbed 12.4 (bad: docker.service masked)" \
   --add-metadata-string=version=12.4 --tree=ref="$c3" --tree=dir="$overlay")
+# ---- issue 31: commit 12.5 (hang) for the boot deadline: begin ----
+# 12.5 on its own ref atomic-selftest-testbed/hang only (like 12.4, never on
+# the branch): 12.3 plus testbed-hang.service, a oneshot ordered before
+# multi-user.target that never finishes starting, so atomic-selftest.service
+# (after multi-user.target) never starts; the deadline timer enabled as the
+# RPM's preset enables it; and [health] boot_deadline = "3m", so the deadline
+# run judges the hung boot 3 minutes after it started and, under --health's
+# rollback policy, rolls back (outer/qemu/cycle_deadline_test.go,
+# outer/testbed/deadline-hang.toml). The ref is read on the guest; the
+# commit is not in testbed.json.
+phase "commit 12.5 (hang: a unit before multi-user.target never finishes) on atomic-selftest-testbed/hang"
+mk_overlay 12.5 "testbed-hang.service hangs the boot in 12.5"
+mkdir -p "$overlay/usr/lib/systemd/system" "$overlay/usr/etc/systemd/system/multi-user.target.wants" \
+  "$overlay/usr/etc/systemd/system/timers.target.wants" "$overlay/usr/lib/atomic-selftest/config.d"
+printf '%s\n' '[Unit]' 'Description=testbed 12.5: a unit that never finishes starting (issue 31)' 'Before=multi-user.target' '' \
+  '[Service]' 'Type=oneshot' 'ExecStart=/usr/bin/sleep infinity' 'TimeoutStartSec=infinity' '' \
+  '[Install]' 'WantedBy=multi-user.target' >"$overlay/usr/lib/systemd/system/testbed-hang.service"
+ln -s /usr/lib/systemd/system/testbed-hang.service "$overlay/usr/etc/systemd/system/multi-user.target.wants/testbed-hang.service"
+[ -e "$root/usr/lib/systemd/system/atomic-selftest-deadline.timer" ] || die "atomic-selftest-deadline.timer is not in the tree"
+ln -s /usr/lib/systemd/system/atomic-selftest-deadline.timer "$overlay/usr/etc/systemd/system/timers.target.wants/atomic-selftest-deadline.timer"
+printf '%s\n' '# testbed 12.5: judge a boot 3 minutes after it started (issue 31).' '[health]' 'boot_deadline = "3m"' \
+  >"$overlay/usr/lib/atomic-selftest/config.d/60-testbed-deadline.toml"
+chang=$(ostree --repo="$repo" commit --branch=atomic-selftest-testbed/hang --subject="testbed 12.5 (hang: testbed-hang.service never finishes)" \
+  --add-metadata-string=version=12.5 --tree=ref="$c3" --tree=dir="$overlay")
+[ -n "$chang" ] || die "commit 12.5 (hang) failed"
+# ---- issue 31: commit 12.5 (hang): end ----
 # A ref per version, like a distribution's release refs: ostree's sysroot
 # cleanup after every deployment change prunes what no ref head and no
 # deployment holds (it walks refs at depth 0), which would drop 12.1's

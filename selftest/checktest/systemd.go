@@ -23,6 +23,27 @@ type Systemd struct {
 	// and ManagerErr its error.
 	State      record.ManagerState
 	ManagerErr error
+	jobs       []record.Job
+}
+
+// SetJobs gives the stand-in systemd's job list (what ListJobs returns:
+// unit, type, state, how long, and the unit's After=).
+func (s *Systemd) SetJobs(jobs []record.Job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jobs = append([]record.Job(nil), jobs...)
+}
+
+// Jobs implements selftest.Systemd.
+func (s *Systemd) Jobs(context.Context) ([]record.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]record.Job, len(s.jobs))
+	for i, j := range s.jobs {
+		j.After = append([]string(nil), j.After...)
+		out[i] = j
+	}
+	return out, nil
 }
 
 // NewSystemd returns a stand-in that knows units.

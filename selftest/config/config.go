@@ -197,7 +197,22 @@ type Health struct {
 	// shell) that roll back a plain ostree host, whose ostree has no
 	// rollback verb; required there.
 	RollbackCommand []string `toml:"rollback_command"`
+	// BootDeadline is how long after the boot started the boot run must
+	// have saved its record; when it has not, atomic-selftest-deadline
+	// judges the host as it is (trigger deadline; host.boot fails naming
+	// the units the boot still waits for) and, under reboot or rollback,
+	// the policy acts on that failure. "0" turns the deadline off; else
+	// from 1m (the deadline timer fires at 1 min) to 2h.
+	BootDeadline Duration `toml:"boot_deadline"`
 }
+
+// Bounds of health.boot_deadline: the deadline timer starts the waiting
+// service one minute after the boot, and a host that has not finished
+// booting after two hours is not waiting for a slow boot.
+const (
+	MinBootDeadline = time.Minute
+	MaxBootDeadline = 2 * time.Hour
+)
 
 // Site configures the site's own checks: the executables in
 // /usr/lib/atomic-selftest/check.d and /etc/atomic-selftest/check.d and,
@@ -246,7 +261,7 @@ func Defaults() *Config {
 		Cloudinit:    Cloudinit{RequireVirtualized: true},
 		Site:         Site{Timeout: Duration(60 * time.Second), Timeouts: map[string]Duration{}},
 		Policy:       Policy{Units: []string{}, Packages: []string{}, AbsentPackages: []string{}},
-		Health:       Health{OnFailure: "record", RebootAttempts: 1, Transitions: []string{"upgrade", "deploy", "layering"}, Tool: HealthToolAuto, RollbackCommand: []string{}},
+		Health:       Health{OnFailure: "record", RebootAttempts: 1, Transitions: []string{"upgrade", "deploy", "layering"}, Tool: HealthToolAuto, RollbackCommand: []string{}, BootDeadline: Duration(10 * time.Minute)},
 		DisabledBy:   map[string]string{},
 		DemotedBy:    map[string]string{},
 		Journal:      defaultJournal(),
@@ -557,6 +572,9 @@ func (h *Health) validate(bad func(key, format string, args ...any) error) error
 	}
 	if len(h.RollbackCommand) > 0 && h.RollbackCommand[0] == "" {
 		return bad("health.rollback_command", "the program (first element) must not be empty")
+	}
+	if d := h.BootDeadline.D(); d != 0 && (d < MinBootDeadline || d > MaxBootDeadline) {
+		return bad("health.boot_deadline", "must be 0 (off) or from %s to %s, got %s", MinBootDeadline, MaxBootDeadline, d)
 	}
 	return nil
 }

@@ -5,13 +5,15 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHealthDefaults: a host that did not opt in only records.
 func TestHealthDefaults(t *testing.T) {
 	h := Defaults().Health
 	if h.OnFailure != "record" || h.RebootAttempts != 1 || h.Tool != HealthToolAuto ||
-		!reflect.DeepEqual(h.Transitions, []string{"upgrade", "deploy", "layering"}) || len(h.RollbackCommand) != 0 {
+		!reflect.DeepEqual(h.Transitions, []string{"upgrade", "deploy", "layering"}) || len(h.RollbackCommand) != 0 ||
+		h.BootDeadline.D() != 10*time.Minute {
 		t.Errorf("defaults: %+v", h)
 	}
 }
@@ -45,12 +47,29 @@ func TestHealthInvalid(t *testing.T) {
 		{"tool = \"command\"", "health.rollback_command: must be set when health.tool is command"},
 		{"rollback_command = [\"\"]", "health.rollback_command: the program (first element) must not be empty"},
 		{"on_faliure = \"record\"", "unknown key health.on_faliure"},
+		{"boot_deadline = \"30s\"", "health.boot_deadline: must be 0 (off) or from 1m0s to 2h0m0s, got 30s"},
+		{"boot_deadline = \"3h\"", "health.boot_deadline: must be 0 (off) or from 1m0s to 2h0m0s, got 3h0m0s"},
 	} {
 		root := t.TempDir()
 		write(t, filepath.Join(root, AdminDir), "90-health.toml", "[health]\n"+tc.toml+"\n")
 		_, err := Load(root)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "90-health.toml") {
 			t.Errorf("%s: got %v, want an error naming the file and %q", tc.toml, err, tc.want)
+		}
+	}
+}
+
+// TestHealthBootDeadline: the testbed's short deadline and "0" (off) load.
+func TestHealthBootDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		toml string
+		want time.Duration
+	}{{`boot_deadline = "3m"`, 3 * time.Minute}, {`boot_deadline = "0"`, 0}} {
+		root := t.TempDir()
+		write(t, filepath.Join(root, AdminDir), "90-health.toml", "[health]\n"+tc.toml+"\n")
+		c, err := Load(root)
+		if err != nil || c.Health.BootDeadline.D() != tc.want {
+			t.Errorf("%s: %v, %v; want %s", tc.toml, c, err, tc.want)
 		}
 	}
 }

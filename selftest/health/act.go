@@ -101,6 +101,14 @@ func Prepare(ctx context.Context, env *Env, rec *record.Record) (*Pending, error
 		dec = Decision{Health: resume}
 	} else {
 		dec = Decide(env.Policy, rec, st, attempt)
+		if a := st.Action; dec.Health != nil && dec.Health.Action != record.HealthRecord &&
+			a != nil && env.BootID != "" && a.BootID == env.BootID {
+			// Health acts once per boot: a deadline run that acted and the
+			// boot run that starts after it (or two runs on one boot) never
+			// reboot or roll back twice.
+			dec.Health.Action, dec.Health.To = record.HealthRefused, nil
+			dec.Health.Reason = fmt.Sprintf("the policy acted on this boot already (%s by run %s, stage %s); it acts once per boot", a.Action, a.Record, a.Stage)
+		}
 	}
 	h := dec.Health
 	if h != nil && h.DecidedAt.IsZero() {

@@ -132,8 +132,14 @@ func Banner(rec *record.Record) string {
 	if from == nil {
 		from = rec.Deployment
 	}
+	why := h.Failures()
+	if rec.Deadline != nil {
+		// A boot that never finished: what it waited for says more than
+		// the first failing check.
+		why = deadlineReason(rec.Deadline)
+	}
 	return record.Printable(fmt.Sprintf("rolled back from %s to %s on %s: %s", from.Label(), h.To.Label(),
-		When(rec).UTC().Format("2006-01-02 15:04 UTC"), h.Failures()))
+		When(rec).UTC().Format("2006-01-02 15:04 UTC"), why))
 }
 
 // AckHint is the line that follows the banner.

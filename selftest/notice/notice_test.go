@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,5 +184,22 @@ func TestClockJumpBanner(t *testing.T) {
 	rec, err := notice.Pending(st)
 	if err != nil || rec == nil || rec.ID != id {
 		t.Fatalf("pending after the clock came back: %v %v, want %s", rec, err, id)
+	}
+}
+
+// The banner of a rollback a deadline run ordered says what the boot
+// waited for, not only its first failing check (issue 31).
+func TestBannerOfAMissedDeadline(t *testing.T) {
+	from := &record.Deployment{OSName: "debian", Checksum: strings.Repeat("e", 64), Version: "12.5"}
+	to := &record.Deployment{OSName: "debian", Checksum: strings.Repeat("1", 64), Version: "12.1"}
+	at := time.Date(2026, 12, 7, 21, 40, 0, 0, time.UTC)
+	rec := &record.Record{ID: "run-x", Trigger: record.TriggerDeadline, End: at,
+		Deadline: &record.Deadline{Bound: "3m0s", Jobs: []record.Job{{Unit: "testbed-hang.service", Type: "start", State: "running", ForSec: 170}}},
+		Health: &record.Health{Action: record.HealthRollback, From: from, To: to, DecidedAt: at,
+			Failing: []record.FailingCheck{{ID: "cloudinit.finished", Message: "cloud-final has not run"}, {ID: "host.boot", Message: "the boot missed its deadline"}}}}
+	want := "rolled back from 12.5 (eeeeeeeeee…) to 12.1 (1111111111…) on 2026-12-07 21:40 UTC: " +
+		"missed its deadline (3m0s after it started); it waited for testbed-hang.service start running for 2m50s"
+	if got := notice.Banner(rec); got != want {
+		t.Errorf("Banner =\n%q\nwant\n%q", got, want)
 	}
 }

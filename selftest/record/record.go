@@ -7,6 +7,8 @@
 package record
 
 import (
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -19,7 +21,19 @@ const (
 	TriggerBoot             = "boot"
 	TriggerDeploymentChange = "deployment-change"
 	TriggerManual           = "manual"
+	// TriggerDeadline: the boot run had not saved its record when the
+	// boot's deadline ([health] boot_deadline after the boot started)
+	// passed, and atomic-selftest-deadline.service judged the host as it
+	// was (Record.Deadline says what the boot was still waiting for).
+	TriggerDeadline = "deadline"
 )
+
+// JudgesBoot reports whether a run with trigger judges its boot as a
+// whole: the boot run, or the deadline run that stood in for a boot run
+// that never started. A driver waiting for a boot's verdict takes either.
+func JudgesBoot(trigger string) bool {
+	return trigger == TriggerBoot || trigger == TriggerDeadline
+}
 
 // Record is one run: what was checked on which boot of which deployment.
 // It is saved as JSON, one file per run, and is the JSON output format.
@@ -43,7 +57,14 @@ type Record struct {
 	Boot *ManagerState `json:"boot,omitempty"`
 	// Health is what this run did about its verdict under the [health]
 	// policy (record, reboot, rollback, or a refusal with its reason).
-	Health  *Health  `json:"health,omitempty"`
+	Health *Health `json:"health,omitempty"`
+	// Deadline is set on a run with trigger deadline: the deadline the
+	// boot missed and the systemd jobs it was still waiting for.
+	Deadline *Deadline `json:"deadline,omitempty"`
+	// Waited is what the run waited for before its checks, each wait
+	// bounded: the results lock (another run held it), and on a deadline
+	// run the boot run's record until the deadline.
+	Waited  []Wait   `json:"waited,omitempty"`
 	Checks  []Result `json:"checks"`
 	Summary Summary  `json:"summary"`
 }
@@ -178,6 +199,55 @@ type Health struct {
 	// RebootRequestedAt is when the reboot was asked of systemd.
 	RebootRequestedAt time.Time `json:"reboot_requested_at,omitzero"`
 	Error             string    `json:"error,omitempty"`
+}
+
+// Deadline is what a deadline run found: the boot run had not saved its
+// record Bound after the boot started.
+type Deadline struct {
+	// Bound is [health] boot_deadline ("10m0s"), UptimeSec the time since
+	// the boot started when the run began.
+	Bound     string  `json:"bound"`
+	UptimeSec float64 `json:"uptime_s"`
+	// Jobs are systemd's queued and running jobs (ListJobs on
+	// org.freedesktop.systemd1.Manager) other than the deadline run's own;
+	// nil where systemd could not be asked.
+	Jobs []Job `json:"jobs,omitempty"`
+}
+
+// Wait is one bounded wait of a run: what for, how long, and its bound.
+type Wait struct {
+	For      string  `json:"for"`
+	Sec      float64 `json:"s"`
+	BoundSec float64 `json:"bound_s"`
+}
+
+// Job is one of systemd's jobs (org.freedesktop.systemd1(5), ListJobs):
+// a unit's start (or stop, ...) that is queued ("waiting") or under way
+// ("running").
+type Job struct {
+	ID    uint32 `json:"id"`
+	Unit  string `json:"unit"`
+	Type  string `json:"type"`
+	State string `json:"state"`
+	// ForSec is how long the job has been at it: for a running job, since
+	// its unit left "inactive" (InactiveExitTimestampMonotonic); for a
+	// waiting one, since the boot began (the boot's jobs are queued then).
+	ForSec float64 `json:"for_s"`
+	// After is the unit's After= (what it is ordered after), and
+	// WaitingFor those of them that still have a job: what holds it.
+	After      []string `json:"after,omitempty"`
+	WaitingFor []string `json:"waiting_for,omitempty"`
+}
+
+// String is the job as `systemctl list-jobs` would say it, with how long
+// and what it waits for: "cloud-final.service start running for 9m58s",
+// "multi-user.target start waiting for 10m0s (after cloud-final.service)".
+func (j Job) String() string {
+	s := fmt.Sprintf("%s %s %s for %s", j.Unit, j.Type, j.State, time.Duration(j.ForSec)*time.Second)
+	if len(j.WaitingFor) > 0 {
+		s += " (after " + strings.Join(j.WaitingFor, ", ") + ")"
+	}
+	return s
 }
 
 // FailingCheck is a required check that failed, with its message.

@@ -200,6 +200,9 @@ func writeMotd(path string, rec *record.Record, banner []string) error {
 		line += b + "\n"
 	}
 	line += SummaryLine(rec) + "\n"
+	if d := notice.DeadlineLine(rec); d != "" {
+		line += d + "\n"
+	}
 	if !rec.Summary.OK {
 		line += "Run `atomic-selftest status` for details.\n"
 	}

@@ -236,3 +236,28 @@ func TestNotifyStatus(t *testing.T) {
 		t.Errorf("sd_notify sent %q", got)
 	}
 }
+
+// A deadline run's motd says the boot missed its deadline and names the
+// units it waited for, not atomic-selftest's own waiting job (issue 31).
+func TestMotdMissedDeadline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "motd.d", "atomic-selftest")
+	rec := sampleRecord()
+	rec.Trigger = record.TriggerDeadline
+	rec.Deadline = &record.Deadline{Bound: "3m0s", UptimeSec: 181, Jobs: []record.Job{
+		{ID: 97, Unit: "testbed-hang.service", Type: "start", State: "running", ForSec: 150},
+		{ID: 140, Unit: "atomic-selftest.service", Type: "start", State: "waiting", ForSec: 181, WaitingFor: []string{"multi-user.target"}},
+		{ID: 2, Unit: "multi-user.target", Type: "start", State: "waiting", ForSec: 181, WaitingFor: []string{"testbed-hang.service"}},
+	}}
+	if err := Emit(rec, Options{MotdPath: path}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "\natomic-selftest: this boot missed its deadline (3m0s after it started); it waited for testbed-hang.service start running for 2m30s; " +
+		"multi-user.target start waiting for 3m1s (after testbed-hang.service)\n"
+	if !strings.Contains(string(b), want) {
+		t.Errorf("motd:\n%s\nwant the line %q", b, want)
+	}
+}

@@ -58,6 +58,13 @@ type Options struct {
 	// systemd's D-Bus API.
 	HealthTool health.Tool
 	Rebooter   health.Rebooter
+	// Uptime is the time since the boot started (CLOCK_BOOTTIME, the
+	// clock of OnBootSec=); nil reads it. A deadline run waits until it
+	// reaches [health] boot_deadline.
+	Uptime func() (time.Duration, error)
+
+	// waited is what Run waited for before prepare (the deadline).
+	waited []record.Wait
 }
 
 // Outcome is what a run produced.
@@ -77,6 +84,10 @@ type Outcome struct {
 	// Problems are earlier files that could not be read (reported, not
 	// fatal).
 	Problems []string
+	// NotRun, on a deadline run, says why it did nothing: the boot run
+	// saved this boot's record before the deadline, or the deadline is
+	// off. Record is nil then.
+	NotRun string
 }
 
 // ErrUsage marks errors in what the caller asked for (unknown check,
@@ -89,11 +100,26 @@ var ErrUsage = errors.New("usage")
 // happen at all (bad configuration, lock not obtained); a failed save is
 // reported in Outcome.SaveErr with the finished record.
 func Run(ctx context.Context, o Options) (*Outcome, error) {
+	if o.Trigger == record.TriggerDeadline {
+		var why string
+		var err error
+		if o, why, err = awaitDeadline(ctx, o); err != nil || why != "" {
+			return &Outcome{NotRun: why}, err
+		}
+	}
 	s, err := prepare(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
+	s.waited = append(o.waited, s.waited...)
+	if o.Trigger == record.TriggerDeadline {
+		// Under the lock, once more: the boot run may have saved its
+		// record while this one waited for the deadline or the lock.
+		if why := s.bootJudged(); why != "" {
+			return &Outcome{NotRun: why}, nil
+		}
+	}
 	rec := s.run(ctx)
 	return s.conclude(ctx, rec), nil
 }
@@ -109,7 +135,13 @@ type runState struct {
 	unlock func()
 	past   past
 	out    *Outcome
+	// waited is what the run waited for before its checks (record.Wait).
+	waited []record.Wait
 }
+
+// lockWaitWorthNoting is the shortest wait for the results lock the
+// record names: an uncontended lock takes microseconds.
+const lockWaitWorthNoting = 100 * time.Millisecond
 
 func (s *runState) close() {
 	if s.unlock != nil {
@@ -132,9 +164,9 @@ func prepare(ctx context.Context, o Options) (*runState, error) {
 		o.Trigger = record.TriggerManual
 	}
 	switch o.Trigger {
-	case record.TriggerBoot, record.TriggerDeploymentChange, record.TriggerManual:
+	case record.TriggerBoot, record.TriggerDeploymentChange, record.TriggerManual, record.TriggerDeadline:
 	default:
-		return nil, fmt.Errorf("%w: --trigger: %q is not one of boot, deployment-change, manual", ErrUsage, o.Trigger)
+		return nil, fmt.Errorf("%w: --trigger: %q is not one of boot, deployment-change, manual, deadline", ErrUsage, o.Trigger)
 	}
 	reg := o.Registry
 	if reg == nil {
@@ -190,9 +222,13 @@ func prepare(ctx context.Context, o Options) (*runState, error) {
 			h.Close()
 			return nil, err
 		}
+		t0 := time.Now()
 		if s.unlock, err = s.st.Lock(ctx, cfg.Results.LockTimeout.D()); err != nil {
 			h.Close()
 			return nil, err
+		}
+		if d := time.Since(t0); d >= lockWaitWorthNoting {
+			s.waited = append(s.waited, record.Wait{For: "the results lock (another run held it)", Sec: d.Seconds(), BoundSec: cfg.Results.LockTimeout.D().Seconds()})
 		}
 	}
 	wantBanner := o.Report != nil && o.Report.MotdPath != ""
@@ -215,6 +251,14 @@ func (s *runState) run(ctx context.Context) *record.Record {
 		rec.Sysroot = s.o.Root
 	}
 	rec.Hostname, _ = os.Hostname()
+	rec.Waited = s.waited
+	if s.o.Trigger == record.TriggerDeadline {
+		// host.boot adds the jobs the boot still waits for.
+		rec.Deadline = &record.Deadline{Bound: s.cfg.Health.BootDeadline.D().String()}
+		if up, err := s.o.uptime(); err == nil {
+			rec.Deadline.UptimeSec = up.Seconds()
+		}
+	}
 	r := &selftest.Runner{
 		RunContext: s.rc,
 		Checks:     s.checks,
@@ -246,12 +290,13 @@ func (s *runState) conclude(ctx context.Context, rec *record.Record) *Outcome {
 	o, h, cfg, out := s.o, s.rc.Host, s.cfg, s.out
 	out.Record = rec
 	saving := !o.NoSave
-	// The [health] policy acts only on the verdict of a boot: a manual
-	// run or a deployment-change run (the host is still on the old boot)
-	// never reboots or rolls back. It runs before the save so the record
+	// The [health] policy acts only on the verdict of a boot (the boot
+	// run's, or the deadline run's that stood in for it): a manual run or
+	// a deployment-change run (the host is still on the old boot) never
+	// reboots or rolls back. health.Prepare acts at most once per boot. It runs before the save so the record
 	// carries the decision, and the reboot is requested after the save.
 	var pending *health.Pending
-	if saving && o.Trigger == record.TriggerBoot && !h.Offline {
+	if saving && record.JudgesBoot(o.Trigger) && !h.Offline {
 		env := &health.Env{Store: s.st, Policy: cfg.Health, BootID: h.BootID, Commands: h.Commands, Tool: o.HealthTool, Rebooter: o.Rebooter}
 		pending, out.HealthErr = health.Prepare(ctx, env, rec)
 	}

@@ -24,7 +24,8 @@ func (e *waitTimeout) Is(target error) bool { return target == ErrWaitTimeout }
 
 // WaitBootRun blocks until the store holds the run record that the boot
 // boot (32 hex digits) itself triggered (atomic-selftest.service at
-// boot), or bound passes: then the error wraps ErrWaitTimeout and names
+// boot, or atomic-selftest-deadline.service at its deadline: BootRun),
+// or bound passes: then the error wraps ErrWaitTimeout and names
 // the boot, the directory and the bound.
 //
 // It watches the directory with inotify (a record is saved by a rename
@@ -95,8 +96,10 @@ func (s *Store) WaitBootRun(ctx context.Context, boot string, bound time.Duratio
 	}
 }
 
-// BootRun returns the newest run record the boot boot itself triggered,
-// or nil when there is none (or no directory yet).
+// BootRun returns the newest run record that judged the boot boot as a
+// whole (record.JudgesBoot: its boot run, or the deadline run that stood
+// in for a boot run that never started), or nil when there is none (or
+// no directory yet).
 func (s *Store) BootRun(boot string) (*record.Record, error) {
 	if _, err := os.Stat(s.Dir); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -106,7 +109,7 @@ func (s *Store) BootRun(boot string) (*record.Record, error) {
 		return nil, err
 	}
 	for i := len(runs) - 1; i >= 0; i-- {
-		if runs[i].BootID == boot && runs[i].Trigger == record.TriggerBoot {
+		if runs[i].BootID == boot && record.JudgesBoot(runs[i].Trigger) {
 			return runs[i], nil
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest"
+	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 func init() {
@@ -14,7 +15,7 @@ func init() {
 		ID:          "host.boot",
 		Criterion:   "C1",
 		Required:    true,
-		Description: "systemd reached its default target and no unit has failed; records how long the boot took",
+		Description: "systemd reached its default target and no unit has failed; records how long the boot took, and on a deadline run fails naming the jobs the boot still waits for",
 		Timeout:     30 * time.Second,
 		Applies:     selftest.NeedSystemd,
 		Run:         checkBoot,
@@ -70,7 +71,35 @@ func checkBoot(ctx context.Context, t *selftest.T) {
 	}
 	t.Evidence("failed units", "none", orNone(failed))
 	t.Detail("failed_units", failed)
+	// What the boot still waits for: on a deadline run it is the verdict;
+	// on any other run it is evidence (the boot run itself is a job of
+	// the boot's transaction, and units after it may still be queued).
+	jobs, jobsErr := selftest.Waiting(ctx, sd)
+	var holding []string
+	for _, j := range jobs {
+		if !strings.HasPrefix(j.Unit, "atomic-selftest") {
+			holding = append(holding, j.String())
+		}
+	}
+	if len(jobs) > 0 {
+		t.Detail("jobs", jobs)
+	}
+	deadline := t.Trigger == record.TriggerDeadline
+	if deadline {
+		t.UpdateRecord(func(rec *record.Record) {
+			if rec.Deadline == nil {
+				rec.Deadline = &record.Deadline{}
+			}
+			rec.Deadline.Jobs = jobs
+		})
+		t.Evidence("jobs the boot still waits for "+t.Config.Health.BootDeadline.D().String()+" after it started", "none", orNone(holding))
+	}
 	switch {
+	case deadline && jobsErr != nil:
+		t.Error("the boot missed its deadline, and systemd's jobs cannot be listed: %v", jobsErr)
+	case deadline && len(holding) > 0:
+		t.Fail("the boot missed its deadline (%s): %d unit(s) still starting or queued: %s",
+			t.Config.Health.BootDeadline.D(), len(holding), strings.Join(holding, "; "))
 	case u.ActiveState != "active":
 		t.Fail("the default target %s is %s, not active (system state %s)", target, u.ActiveState, m.SystemState)
 	case len(failed) > 0:

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,4 +80,50 @@ func TestVarOnTmpfsFails(t *testing.T) {
 	if r.Status != record.StatusFail || !strings.Contains(r.Message, "/var is on tmpfs") {
 		t.Fatalf("tmpfs /var: %s %q", r.Status, r.Message)
 	}
+}
+
+// A deadline run (issue 31) on a boot stuck behind cloud-final.service:
+// host.boot fails naming the running job and how long, puts the job list
+// into the record's deadline, and leaves the boot run's own waiting job
+// out of the message. The same host judged by a manual run only records
+// the jobs as a detail.
+func TestBootDeadlineNamesWhatTheBootWaitsFor(t *testing.T) {
+	sd := checktest.NewSystemd(map[string]selftest.UnitState{
+		"multi-user.target": {LoadState: "loaded", ActiveState: "inactive", SubState: "dead"},
+	})
+	sd.State = record.ManagerState{SystemState: "starting", DefaultTarget: "multi-user.target"}
+	sd.SetJobs([]record.Job{
+		{ID: 140, Unit: "atomic-selftest.service", Type: "start", State: "waiting", ForSec: 600, After: []string{"multi-user.target", "cloud-final.service"}},
+		{ID: 97, Unit: "cloud-final.service", Type: "start", State: "running", ForSec: 583.4, After: []string{"network-online.target"}},
+		{ID: 2, Unit: "multi-user.target", Type: "start", State: "waiting", ForSec: 600, After: []string{"basic.target", "cloud-final.service"}},
+	})
+	rc := selftest.NewRunContext(selftest.NewHost("/"), nil)
+	rc.Offline = false
+	rc.NewSystemd = sd.Open
+	rc.Trigger = record.TriggerDeadline
+	rec := checktest.Run(rc, checktest.Registered(t, "host.boot"))
+	r := rec.Checks[0]
+	checktest.Expect(t, r, record.StatusFail, "the boot missed its deadline (10m0s): 2 unit(s) still starting or queued: ",
+		"cloud-final.service start running for 9m43s", "multi-user.target start waiting for 10m0s (after cloud-final.service)")
+	if strings.Contains(r.Message, "atomic-selftest.service") {
+		t.Errorf("message %q names the boot run's own job", r.Message)
+	}
+	if rec.Deadline == nil || len(rec.Deadline.Jobs) != 3 || rec.Deadline.Jobs[0].Unit != "cloud-final.service" ||
+		!slices.Equal(rec.Deadline.Jobs[2].WaitingFor, []string{"multi-user.target", "cloud-final.service"}) {
+		t.Errorf("record deadline %+v, want the three jobs, the boot run's last, waiting for its two", rec.Deadline)
+	}
+
+	rc.Trigger = record.TriggerManual
+	rec = checktest.Run(rc, checktest.Registered(t, "host.boot"))
+	checktest.Expect(t, rec.Checks[0], record.StatusFail, "the default target multi-user.target is inactive")
+	if rec.Deadline != nil || rec.Checks[0].Details["jobs"] == nil {
+		t.Errorf("manual run: deadline %+v, details %v; want no deadline and the jobs as a detail", rec.Deadline, rec.Checks[0].Details)
+	}
+
+	// Nothing left to wait for: a deadline run judges the boot as usual.
+	sd.SetJobs(nil)
+	sd.Set("multi-user.target", selftest.UnitState{LoadState: "loaded", ActiveState: "active"})
+	rc.Trigger = record.TriggerDeadline
+	rec = checktest.Run(rc, checktest.Registered(t, "host.boot"))
+	checktest.Expect(t, rec.Checks[0], record.StatusPass, "multi-user.target reached")
 }

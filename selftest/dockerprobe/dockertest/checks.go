@@ -32,7 +32,8 @@ func (f fakeSystemd) ListUnits(context.Context) ([]selftest.UnitState, error) { 
 func (f fakeSystemd) Manager(context.Context) (record.ManagerState, error) {
 	return record.ManagerState{}, nil
 }
-func (f fakeSystemd) Close() {}
+func (f fakeSystemd) Jobs(context.Context) ([]record.Job, error) { return nil, nil }
+func (f fakeSystemd) Close()                                     {}
 
 // StalledSocket returns a unix socket that accepts connections and never
 // answers, as a hung daemon does.
