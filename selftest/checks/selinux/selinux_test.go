@@ -27,6 +27,13 @@ func TestMode(t *testing.T) {
 		// The operator's enforcing=0 on the command line wins.
 		{"cmdline", map[string]string{cfg: "SELINUX=enforcing\n", "sys/fs/selinux/enforce": "0", "proc/cmdline": "ro enforcing=0 quiet"}, record.StatusPass, "kernel command line enforcing=0"},
 		{"no config", map[string]string{"sys/fs/selinux/enforce": "1"}, record.StatusFail, "SELinux runs enforcing, but /etc/selinux/config is missing"},
+		// Debian's kernel mounts selinuxfs and reads permissive with no
+		// policy loaded and no SELinux userland (seen on the testbed VM):
+		// nothing is set up, so nothing is judged.
+		{"permissive, nothing installed", map[string]string{"sys/fs/selinux/enforce": "0", "etc/selinux/semanage.conf": "# libsemanage-common's\n"}, record.StatusSkip, "SELinux is not set up on this host: the kernel reads permissive, and no policy or /etc/selinux/config is installed"},
+		// With /etc/selinux present but its config gone, the loss is the
+		// release's: still a failure.
+		{"permissive, config lost", map[string]string{"sys/fs/selinux/enforce": "0", "etc/selinux/targeted/policy/policy.33": "policy"}, record.StatusFail, "SELinux runs permissive, but /etc/selinux/config is missing"},
 		{"bad config", map[string]string{cfg: "SELINUX=strict\n", "sys/fs/selinux/enforce": "1"}, record.StatusError, `/etc/selinux/config: line 1: SELINUX="strict"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -93,7 +93,30 @@ func NeedConfigured(_ context.Context, rc *selftest.RunContext) string {
 	if err != nil {
 		return "" // the check reports the error
 	}
+	// A kernel built with SELinux mounts selinuxfs and reads permissive
+	// before any policy is loaded: on a distribution that installs no
+	// SELinux policy (Debian's default; the testbed VM, whose /etc/selinux
+	// holds only libsemanage's semanage.conf) there is nothing to compare
+	// the mode with.
+	if st.Config == nil && st.Running == selinuxfmt.Permissive && !policyInstalled(rc.Host) {
+		return "SELinux is not set up on this host: the kernel reads permissive, and no policy or " + ConfigPath + " is installed"
+	}
 	return st.Off()
+}
+
+// policyInstalled tells whether a policy store is installed:
+// /etc/selinux/<type>/policy, as selinux-policy packages lay it out.
+func policyInstalled(h *selftest.Host) bool {
+	entries, err := h.ReadDir("/etc/selinux")
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if e.IsDir() && h.Exists("/etc/selinux/"+e.Name()+"/policy") {
+			return true
+		}
+	}
+	return false
 }
 
 // NeedRunning is the applicability test of a check of what SELinux
