@@ -61,6 +61,13 @@ func checkSettled(ctx context.Context, t *selftest.T) {
 			return
 		}
 		switch {
+		case full.SubState == "tentative":
+			// A device systemd saw in mountinfo or swap before udev
+			// announced it (device_found "tentative", systemd
+			// src/core/device.c): no job runs for it and nothing waits
+			// on it. The testbed VM's virtio NIC stays so for the whole
+			// boot, and every boot was failed for it.
+			continue
 		case full.SubState == "auto-restart":
 			later = append(later, u.Name+" (waiting to restart: units.restarts)")
 		case full.InactiveExitUsec != 0 && full.InactiveExitUsec < tu.ActiveEnterUsec:
