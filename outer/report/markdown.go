@@ -8,8 +8,6 @@ import (
 	"strings"
 	"text/template"
 	"unicode/utf8"
-
-	"github.com/atomic-selftest/atomic-selftest/selftest/record"
 )
 
 // reportMD is report.md: the run in short Markdown for a CI job summary
@@ -38,7 +36,9 @@ var reportMDTemplate = template.Must(template.New("report.md").Funcs(template.Fu
 // newlines folded, long text cut, and every character Markdown (or the
 // HTML GitHub allows in it) would read as markup escaped with a backslash.
 func mdText(s string) string {
-	s = strings.Join(strings.Fields(record.Printable(s)), " ")
+	// Control characters are escaped already: the view is built from
+	// printableCopy of the report.
+	s = strings.Join(strings.Fields(s), " ")
 	if utf8.RuneCountInString(s) > mdMaxText {
 		s = string([]rune(s)[:mdMaxText]) + "…"
 	}
