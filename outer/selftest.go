@@ -206,9 +206,10 @@ func (h *hostRun) gotRecord(sr *report.StepReport, rec *record.Record) {
 }
 
 // runPattern matches the names of the run records of a boot: the host's
-// store names them run-<UTC start>-<first 8 characters of the boot
-// id>.json (selftest/store.RunName; TestRunPatternMatchesTheStore holds
-// the two together).
+// store names them run-s<sequence>-<UTC start>-<first 8 characters of the
+// boot id>.json, and older versions run-<UTC start>-<boot>.json
+// (selftest/store.RunID and RunName; TestRunPatternMatchesTheStore holds
+// the pattern to RunName's ending).
 func runPattern(bootID string) string {
 	return "run-*-" + bootID[:min(len(bootID), 8)] + ".json"
 }
