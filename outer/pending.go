@@ -36,6 +36,7 @@ const (
 // deployment-change run the driver has not seen yet.
 type deployChange struct {
 	argv string
+	boot string    // the boot the command ran on: its deployment-change run is of this boot
 	end  time.Time // the driver's clock when the command returned
 	// lastWrite is the host's mtime of watchedDir then (the host's
 	// clock, as the record's start is).
@@ -47,11 +48,18 @@ type deployChange struct {
 // directory has nothing to wait for.
 func (h *hostRun) noteChange(ctx context.Context, argv []string) {
 	h.change = nil
+	end := time.Now()
 	out, err := h.run(ctx, time.Minute, "stat", "-c", "%.9Y", watchedDir)
 	if err != nil {
 		return
 	}
-	h.change = &deployChange{argv: transport.DisplayArgv(argv), end: time.Now(), lastWrite: unixTime(strings.TrimSpace(string(out)))}
+	// A plan may run a deployment command before anything has read the
+	// boot id; without it no record could ever match.
+	boot, err := h.currentBoot(ctx)
+	if err != nil {
+		return
+	}
+	h.change = &deployChange{argv: transport.DisplayArgv(argv), boot: boot, end: end, lastWrite: unixTime(strings.TrimSpace(string(out)))}
 }
 
 // unixTime parses seconds.nanoseconds (stat's %.9Y).
@@ -92,7 +100,7 @@ func (h *hostRun) checkPending(ctx context.Context, s plan.Step, sr *report.Step
 		}
 		return msg, nil
 	}
-	rec, err := h.records.poll(ctx, h.bootID, h.opts.SelftestTimeout, "atomic-selftest-deployment.service", func(r *record.Record) bool {
+	rec, err := h.records.poll(ctx, c.boot, h.opts.SelftestTimeout, "atomic-selftest-deployment.service", func(r *record.Record) bool {
 		return r.Trigger == record.TriggerDeploymentChange && r.Start.After(c.lastWrite)
 	})
 	if err != nil {

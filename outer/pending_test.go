@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/outer/plan"
 	"github.com/atomic-selftest/atomic-selftest/outer/report"
@@ -49,6 +50,23 @@ func TestPendingBeforeRebootSim(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(s.Artifacts, "record-deployment-change-1.json")); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// A plan whose first step is a deployment command (no baseline, nothing
+// has read the boot id yet) still finds the deployment-change record of
+// the boot the command ran on (it used to wait out the whole bound).
+func TestPendingFirstStepSim(t *testing.T) {
+	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.DeploymentWatch = true })
+	p := plan.Ostree()
+	p.Steps = p.Steps[1:2]
+	opts := simOptions(t, p)
+	opts.SelftestTimeout = time.Minute
+	rep := Run(context.Background(), simMachines(t, f), opts)
+	logReport(t, rep)
+	s := rep.Hosts[0].Steps[0]
+	if !rep.OK || len(s.Pending) != 1 || s.Pending[0].Status != "pass" {
+		t.Fatalf("step %s %s %q, pending %+v", s.Name, s.Status, s.Message, s.Pending)
 	}
 }
 

@@ -43,14 +43,25 @@ type records struct {
 
 // waitSelftest waits (bounded) for the run record of the current boot.
 func (h *hostRun) waitSelftest(ctx context.Context, bound time.Duration) (*record.Record, error) {
+	boot, err := h.currentBoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return h.records.boot(ctx, boot, bound)
+}
+
+// currentBoot is the id of the boot the host is on, read from the host
+// the first time a step needs it (a plan may begin with a deployment
+// command, before any wait for a boot) and again after each reboot.
+func (h *hostRun) currentBoot(ctx context.Context) (string, error) {
 	if h.bootID == "" {
 		id, err := h.m.BootID(ctx)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		h.bootID = id
 	}
-	return h.records.boot(ctx, h.bootID, bound)
+	return h.bootID, nil
 }
 
 // boot waits for the run record of boot written by
@@ -133,6 +144,10 @@ func (r *records) serviceFailed(ctx context.Context, boot, unit string) error {
 // candidate file once, bounded by transport.Limits.Record, until a record
 // of this boot that match accepts: the one unit writes.
 func (r *records) poll(ctx context.Context, boot string, bound time.Duration, unit string, match func(*record.Record) bool) (*record.Record, error) {
+	if boot == "" {
+		// Nothing would ever match: fail now, not at the bound.
+		return nil, fmt.Errorf("waiting for a run record of %s: the boot id is unknown", unit)
+	}
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	seen := map[string]bool{}

@@ -56,6 +56,7 @@ func deadlineRollbackOnTestbed(t *testing.T, m *Machine, health bool) {
 	steps := rep.Hosts[0].Steps
 	if !rep.OK || len(steps) != 1 {
 		t.Errorf("the deadline rollback failed after %s; see the table above", time.Since(start).Round(time.Second))
+		hostState(ctx, t, m)
 		return
 	}
 	s := steps[0]
@@ -131,5 +132,21 @@ func TestDeadlinePlanLoads(t *testing.T) {
 	}
 	if len(plan.Steps) != 1 || !plan.Steps[0].ExpectHostRollback || !strings.Contains(strings.Join(plan.Steps[0].Actions[0].Command, " "), hangRef) {
 		t.Errorf("plan %+v: want one step deploying %s that expects the host's rollback", plan, hangRef)
+	}
+}
+
+// hostState logs what the host's self-test units and job queue look like,
+// for a step that failed: the unit states, their journal, the records.
+func hostState(ctx context.Context, t *testing.T, m *Machine) {
+	t.Helper()
+	for _, argv := range [][]string{
+		{"systemctl", "list-jobs", "--no-pager"},
+		{"systemctl", "status", "--no-pager", "--lines=0", "atomic-selftest.service", "atomic-selftest-deployment.path", "atomic-selftest-deployment.service", "atomic-selftest-deadline.timer", "atomic-selftest-deadline.service"},
+		{"journalctl", "-b", "--no-pager", "-n", "80", "-u", "atomic-selftest*"},
+		{"ls", "-la", "--time-style=full-iso", "/var/lib/atomic-selftest", "/run/atomic-selftest", "/sysroot/ostree/deploy"},
+		{"ostree", "admin", "status"},
+	} {
+		res, err := m.Run(ctx, time.Minute, argv...)
+		t.Logf("$ %s (%v)\n%s%s", strings.Join(argv, " "), err, res.Stdout, res.Stderr)
 	}
 }

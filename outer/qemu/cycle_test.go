@@ -176,6 +176,15 @@ func TestCycleTestbed(t *testing.T) {
 	if health && !info.Health {
 		t.Fatal("E2E_VM_HEALTH is on but the image has no [health] configuration (build.sh --health)")
 	}
+	// E2E_VM_ONLY=deadline boots the VM and runs only the cycle's baseline
+	// and the boot-deadline step (to iterate on it without the whole cycle).
+	if os.Getenv("E2E_VM_ONLY") == "deadline" {
+		if rep := drive(t, m, "ostree-cycle.toml", 1); !rep.OK {
+			t.Fatal("the baseline failed; see the table above")
+		}
+		deadlineRollbackOnTestbed(t, m, health)
+		return
+	}
 	v2, v3 := info.Commits[1].Checksum, info.Commits[2].Checksum
 	vers := []string{info.Commits[0].Version, info.Commits[1].Version, info.Commits[2].Version}
 	ctx := context.Background()
