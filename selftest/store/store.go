@@ -385,6 +385,9 @@ func (s *Store) Runs(f Filter) ([]*record.Record, []Problem, error) {
 		if f.Last > 0 && len(recs) >= f.Last {
 			break
 		}
+		if f.BootID != "" && !nameMayBeOfBoot(names[i], f.BootID) {
+			continue
+		}
 		path := filepath.Join(s.Dir, names[i])
 		rec, err := ReadRecord(path)
 		if err != nil {
@@ -400,6 +403,27 @@ func (s *Store) Runs(f Filter) ([]*record.Record, []Problem, error) {
 		recs[i], recs[j] = recs[j], recs[i]
 	}
 	return recs, problems, nil
+}
+
+// nameMayBeOfBoot reports whether the record file name could hold a run
+// of a boot whose id starts with boot. Every name the store gives ends in
+// the boot's first 8 hex digits (RunID, RunName); a name that does not is
+// not the store's and is read to find out. Filtering by name first keeps
+// a boot's lookup (WaitBootRun, on every change to the directory) to that
+// boot's one or few files instead of decoding every kept record.
+func nameMayBeOfBoot(name, boot string) bool {
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 {
+		return true
+	}
+	tag := strings.TrimSuffix(name[i+1:], ".json")
+	if tag == "noboot" {
+		return false
+	}
+	if len(tag) != 8 || strings.Trim(tag, "0123456789abcdef") != "" {
+		return true
+	}
+	return strings.HasPrefix(tag, boot[:min(len(boot), 8)])
 }
 
 // ReadRecord reads and validates one run record file.

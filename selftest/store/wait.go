@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -52,18 +55,19 @@ func (s *Store) WaitBootRun(ctx context.Context, boot string, bound time.Duratio
 	stop := context.AfterFunc(ctx, func() { unix.Write(wake, []byte{1, 0, 0, 0, 0, 0, 0, 0}) })
 	defer stop()
 	watching := false
+	look := true // whether the directory may hold the record now
 	buf := make([]byte, 64<<10)
 	for {
 		if !watching {
-			_, err := unix.InotifyAddWatch(fd, s.Dir, unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE|unix.IN_ONLYDIR)
+			_, err := unix.InotifyAddWatch(fd, s.Dir, unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_ONLYDIR)
 			switch {
 			case err == nil:
-				watching = true
+				watching, look = true, true
 			case !errors.Is(err, unix.ENOENT):
 				return nil, fmt.Errorf("watching %s: %w", s.Dir, err)
 			}
 		}
-		if watching {
+		if watching && look {
 			if rec, err := s.BootRun(boot); err != nil || rec != nil {
 				return rec, err
 			}
@@ -78,9 +82,19 @@ func (s *Store) WaitBootRun(ctx context.Context, boot string, bound time.Duratio
 		if _, err := unix.Poll(fds, wait); err != nil && !errors.Is(err, unix.EINTR) {
 			return nil, fmt.Errorf("waiting on %s: %w", s.Dir, err)
 		}
+		// Only the boot's own record can end the wait: a save's
+		// temporary file, other boots' records and the state files do
+		// not cost a look.
+		look = false
 		for {
-			if _, err := unix.Read(fd, buf); err != nil {
+			n, err := unix.Read(fd, buf)
+			if err != nil || n <= 0 {
 				break // EAGAIN: drained
+			}
+			l, gone := relevant(buf[:n], boot)
+			look = look || l
+			if gone {
+				watching = false
 			}
 		}
 		if ctx.Err() != nil {
@@ -114,4 +128,29 @@ func (s *Store) BootRun(boot string) (*record.Record, error) {
 		}
 	}
 	return nil, nil
+}
+
+// relevant reads a batch of inotify events: look is whether one of them
+// may be the boot's run record arriving (a run record file name of that
+// boot, or an overflowed queue that lost names), gone whether the
+// directory's watch ended (removed or unmounted: watch it again).
+func relevant(buf []byte, boot string) (look, gone bool) {
+	for len(buf) >= unix.SizeofInotifyEvent {
+		ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[0]))
+		end := unix.SizeofInotifyEvent + int(ev.Len)
+		if end > len(buf) {
+			return true, gone
+		}
+		name := string(bytes.TrimRight(buf[unix.SizeofInotifyEvent:end], "\x00"))
+		buf = buf[end:]
+		switch {
+		case ev.Mask&unix.IN_Q_OVERFLOW != 0:
+			look = true
+		case ev.Mask&(unix.IN_IGNORED|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0:
+			gone = true
+		case strings.HasPrefix(name, runPrefix) && strings.HasSuffix(name, ".json") && nameMayBeOfBoot(name, boot):
+			look = true
+		}
+	}
+	return look, gone
 }

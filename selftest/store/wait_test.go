@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,5 +85,98 @@ func TestWaitBootRun(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("a cancel took %s to end the wait", d)
+	}
+}
+
+// The store's names carry the boot: only a name of another boot's (or of
+// no boot) is skipped unread; a name the store did not give is read.
+func TestNameMayBeOfBoot(t *testing.T) {
+	boot := "9a2cabc864ea4610a86df8b18d563bbb"
+	for name, want := range map[string]bool{
+		"run-s000000000001-20261207T233952.294910Z-9a2cabc8.json": true,
+		"run-20261207T233952.294910Z-9a2cabc8.json":               true, // older name
+		"run-s000000000002-20261207T233952.294910Z-0123abcd.json": false,
+		"run-s000000000003-20261207T233952.294910Z-noboot.json":   false,
+		"run-copied-by-hand.json":                                 true,
+		"run-s000000000004-20261207T233952.294910Z-9A2CABC8.json": true, // not the store's: read it
+	} {
+		if got := nameMayBeOfBoot(name, boot); got != want {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+	if !nameMayBeOfBoot("run-x-9a2cabc8.json", "9a2c") || nameMayBeOfBoot("run-x-9a2cabc8.json", "9a2d") {
+		t.Error("a short boot prefix")
+	}
+}
+
+// A results directory removed and made again while a wait is on (an
+// admin clearing results) is watched again: the record saved into the new
+// directory ends the wait.
+func TestWaitBootRunDirectoryReplaced(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "results")
+	boot := strings.Repeat("ab", 16)
+	if _, err := Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		r, err := (&Store{Dir: dir}).WaitBootRun(context.Background(), boot, 20*time.Second)
+		if err == nil && r == nil {
+			err = errors.New("no record")
+		}
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the wait looks for the directory once a second
+	now := time.Now().UTC()
+	if _, err := st.SaveRun(&record.Record{Schema: record.SchemaVersion, BootID: boot, Trigger: record.TriggerBoot, Start: now, End: now}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the wait did not see the record saved into the new directory")
+	}
+}
+
+// BenchmarkBootRun: the look WaitBootRun makes when the boot's record
+// arrives, in a store holding results.keep (100) records of earlier
+// boots, each with 40 checks.
+func BenchmarkBootRun(b *testing.B) {
+	dir := b.TempDir()
+	st, err := Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	checks := make([]record.Result, 40)
+	for i := range checks {
+		checks[i] = record.Result{ID: fmt.Sprintf("area.check%d", i), Status: record.StatusPass, Message: strings.Repeat("evidence ", 60)}
+	}
+	start := time.Now().UTC().Add(-time.Hour)
+	for i := range 100 {
+		boot := fmt.Sprintf("%08x%s", i, strings.Repeat("0", 24))
+		rec := &record.Record{Schema: record.SchemaVersion, BootID: boot, Trigger: record.TriggerBoot, Start: start.Add(time.Duration(i) * time.Second), End: start, Checks: checks}
+		if _, err := st.SaveRun(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	boot := fmt.Sprintf("%08x%s", 99, strings.Repeat("0", 24))
+	b.ReportAllocs()
+	for b.Loop() {
+		rec, err := st.BootRun(boot)
+		if err != nil || rec == nil {
+			b.Fatal(rec, err)
+		}
 	}
 }
