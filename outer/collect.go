@@ -48,7 +48,7 @@ func (h *hostRun) collect(ctx context.Context, sr *report.StepReport) (string, e
 		if err != nil {
 			return "", err
 		}
-		h.gotRecord(sr, rec)
+		h.gotRecord(ctx, sr, rec)
 	}
 	sr.Record = h.record
 	if data, err := json.MarshalIndent(h.record, "", "  "); err == nil {

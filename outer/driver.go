@@ -352,7 +352,7 @@ func (h *hostRun) do(ctx context.Context, s plan.Step, a plan.Action, sr *report
 		if err != nil {
 			return "", err
 		}
-		h.gotRecord(sr, rec)
+		h.gotRecord(ctx, sr, rec)
 		return fmt.Sprintf("run record %s: %d checks, ok=%v; %s", rec.ID, rec.Summary.Total, rec.Summary.OK, sr.Timing), nil
 	case plan.ActCollect:
 		return h.collect(ctx, sr)

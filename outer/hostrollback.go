@@ -61,7 +61,7 @@ func (h *hostRun) waitHostRollback(ctx context.Context, sr *report.StepReport, b
 	if err != nil {
 		return "", err
 	}
-	h.gotRecord(sr, next)
+	h.gotRecord(ctx, sr, next)
 	r.RecoverSec = time.Since(found).Seconds()
 	// collect judges the host back on what it booted before the step.
 	if sr.Before != nil {

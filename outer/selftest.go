@@ -204,20 +204,56 @@ func waitErr(ctx context.Context, err error, boot string, bound time.Duration, u
 
 // gotRecord keeps rec as the boot's record and times the step: from the
 // host's sshd answering to the self-test's start, its run, and the
-// driver's lag behind the record's end.
-func (h *hostRun) gotRecord(sr *report.StepReport, rec *record.Record) {
+// driver's lag behind the record's save. The host's clock (the record's
+// times, the file's mtime) is put on the driver's by the offset hostClock
+// measures: a guest's clock can be seconds off the driver's.
+func (h *hostRun) gotRecord(ctx context.Context, sr *report.StepReport, rec *record.Record) {
+	seen := time.Now().UTC()
 	h.record = rec
-	t := &report.StepTiming{SSHUp: h.upAt, RecordStart: rec.Start, RecordEnd: rec.End, RecordSeen: time.Now().UTC(), Wait: h.records.mode,
+	t := &report.StepTiming{SSHUp: h.upAt, RecordStart: rec.Start, RecordEnd: rec.End, RecordSeen: seen, Wait: h.records.mode,
 		RunSec: rec.End.Sub(rec.Start).Seconds()}
+	sr.Timing = t
+	if h.upAt.IsZero() {
+		return
+	}
+	// Uncorrected when the host cannot say its time.
+	offset, err := h.hostClock(ctx)
+	if err == nil {
+		t.ClockOffsetSec = offset.Seconds()
+	}
 	// A record older than the driver's first contact (the baseline's
 	// boot) says nothing about sshd or the driver's lag.
-	if !h.upAt.IsZero() && rec.Start.After(h.upAt) {
-		t.SSHToStartSec = rec.Start.Sub(h.upAt).Seconds()
-		t.LagSec = max(t.RecordSeen.Sub(rec.End).Seconds(), 0)
-	} else {
+	if !rec.Start.Add(-offset).After(h.upAt) {
 		t.SSHUp = time.Time{}
+		return
 	}
-	sr.Timing = t
+	saved := rec.End
+	if rec.ID != "" {
+		out, err := h.run(ctx, time.Minute, "stat", "-c", "%.9Y", h.opts.ResultsDir+"/"+rec.ID+".json")
+		if err == nil {
+			t.RecordSaved = unixTime(strings.TrimSpace(string(out))).UTC()
+			saved = t.RecordSaved
+		}
+	}
+	t.SSHToStartSec = rec.Start.Add(-offset).Sub(h.upAt).Seconds()
+	t.LagSec = max(seen.Sub(saved.Add(-offset)).Seconds(), 0)
+}
+
+// hostClock is how far the host's clock is ahead of the driver's: the
+// host's time read halfway through a round trip (`date`), to within half
+// that round trip.
+func (h *hostRun) hostClock(ctx context.Context) (time.Duration, error) {
+	before := time.Now()
+	out, err := h.run(ctx, time.Minute, "date", "+%s.%N")
+	if err != nil {
+		return 0, err
+	}
+	rtt := time.Since(before)
+	host := unixTime(strings.TrimSpace(string(out)))
+	if host.IsZero() || host.Unix() == 0 {
+		return 0, fmt.Errorf("the host's date printed %q", out)
+	}
+	return host.Sub(before.Add(rtt / 2)), nil
 }
 
 // runPattern matches the names of the run records of a boot: the host's

@@ -16,10 +16,12 @@ import (
 // The driver learns of each boot's record through the host's blocking
 // `results --wait-boot` and times every step: sshd to the self-test's
 // start (the simulated self-test starts SelftestDelay after boot), the run,
-// and the driver's lag; the figures reach the progress lines and
-// report.json.
+// and the driver's lag behind the record's save; the figures reach the
+// progress lines and report.json. The host's clock is 7 s ahead of the
+// driver's (a guest's clock can be): the figures are corrected by the
+// offset the driver measures.
 func TestWaitBootSim(t *testing.T) {
-	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.SelftestDelay = 300 * time.Millisecond })
+	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.SelftestDelay, h.ClockAhead = 300*time.Millisecond, 7*time.Second })
 	opts := simOptions(t, plan.Ostree())
 	var mu sync.Mutex
 	var lines []string
@@ -41,7 +43,13 @@ func TestWaitBootSim(t *testing.T) {
 	}
 	for i, s := range rep.Hosts[0].Steps {
 		tm := s.Timing
-		if tm == nil || tm.Wait != WaitBlocking || tm.RecordSeen.Before(tm.RecordEnd) {
+		if tm == nil {
+			t.Fatalf("step %s: no timing", s.Name)
+		}
+		// The measured offset is good to half a round trip: the record,
+		// on the driver's clock, ended before it was seen, to within that.
+		offset := time.Duration(tm.ClockOffsetSec * float64(time.Second))
+		if tm.Wait != WaitBlocking || tm.RecordSeen.Add(100*time.Millisecond).Before(tm.RecordEnd.Add(-offset)) {
 			t.Fatalf("step %s: timing %+v", s.Name, tm)
 		}
 		if i == 0 {
@@ -52,8 +60,11 @@ func TestWaitBootSim(t *testing.T) {
 		// came through the blocking wait, not polling, is what the
 		// commands above show; the lag only has to be sane, since a
 		// loaded machine stretches every figure.
-		if tm.SSHUp.IsZero() || tm.SSHToStartSec <= 0 || tm.LagSec < 0 || tm.LagSec > 30 {
+		if tm.SSHUp.IsZero() || tm.SSHToStartSec <= 0 || tm.SSHToStartSec > 5 || tm.LagSec < 0 || tm.LagSec > 5 {
 			t.Errorf("step %s: sshd→start %.3fs, lag %.3fs (%+v)", s.Name, tm.SSHToStartSec, tm.LagSec, tm)
+		}
+		if tm.ClockOffsetSec < 6 || tm.ClockOffsetSec > 8 || tm.RecordSaved.Before(tm.RecordEnd) {
+			t.Errorf("step %s: host clock offset %.3fs (want about 7), saved %s, end %s", s.Name, tm.ClockOffsetSec, tm.RecordSaved, tm.RecordEnd)
 		}
 	}
 	mu.Lock()
@@ -75,7 +86,7 @@ func TestWaitBootSim(t *testing.T) {
 	}
 	json.Unmarshal(data, &back)
 	tm := back.Hosts[0].Steps[1].Timing
-	for _, k := range []string{"sshd_up", "record_start", "record_end", "record_seen", "sshd_to_start_s", "run_s", "driver_lag_s", "wait"} {
+	for _, k := range []string{"sshd_up", "record_start", "record_end", "record_seen", "sshd_to_start_s", "run_s", "driver_lag_s", "wait", "record_saved", "host_clock_offset_s"} {
 		if _, ok := tm[k]; !ok {
 			t.Errorf("report.json step timing lacks %s: %v", k, tm)
 		}

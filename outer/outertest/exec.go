@@ -50,7 +50,7 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		return h.selftestCommand(argv, stdout, stderr)
 	case "systemctl", "journalctl":
 		return h.systemd(argv, stdout)
-	case "sh", "cat", "find", "mktemp", "mkdir", "rm", "chown", "chmod", "stat", "touch":
+	case "sh", "cat", "find", "mktemp", "mkdir", "rm", "chown", "chmod", "stat", "touch", "date":
 		return h.shell(argv, stdout, stderr, stdin)
 	}
 	return notFound(stderr, argv[0])
@@ -124,6 +124,15 @@ func (h *Host) shell(argv []string, stdout, stderr io.Writer, stdin io.Reader) (
 	case strings.Join(argv, " ") == "stat -c %.9Y "+watchedDir:
 		fmt.Fprintf(stdout, "%d.%09d\n", h.deployMtime.Unix(), h.deployMtime.Nanosecond())
 	case strings.Join(argv, " ") == "touch "+watchedDir:
+	case strings.Join(argv, " ") == "date +%s.%N":
+		now := h.clock()
+		fmt.Fprintf(stdout, "%d.%09d\n", now.Unix(), now.Nanosecond())
+	case len(argv) == 4 && argv[0] == "stat" && argv[1] == "-c" && argv[2] == "%.9Y":
+		m, ok := h.mtimes[argv[3]]
+		if !ok {
+			return fail(stderr, "stat: cannot statx '%s': No such file or directory", argv[3])
+		}
+		fmt.Fprintf(stdout, "%d.%09d\n", m.Unix(), m.Nanosecond())
 	default:
 		return notFound(stderr, argv[0])
 	}

@@ -75,7 +75,8 @@ type sysroot struct {
 	booted  *deployment
 	serial  int
 	files   map[string][]byte
-	images  map[string]simImage // containers-storage, by reference
+	mtimes  map[string]time.Time // of the run records, by the host's clock
+	images  map[string]simImage  // containers-storage, by reference
 	// deployMtime is the watched /sysroot/ostree/deploy's mtime.
 	deployMtime time.Time
 }
@@ -84,6 +85,7 @@ type sysroot struct {
 type Faults struct {
 	DownFor        time.Duration // how long a reboot refuses connections
 	SelftestDelay  time.Duration // from a boot to its run record
+	ClockAhead     time.Duration // how far the host's clock is ahead of the driver's
 	NeverReturn    bool          // after the first reboot
 	WrongBoot      bool          // boots the second deployment instead of the first
 	SelftestFails  bool          // the self-test of every boot after the first fails
@@ -176,7 +178,7 @@ func randHex(n int) string {
 func NewHost(t testing.TB, name string, clientKey ssh.PublicKey) *Host {
 	t.Helper()
 	h := &Host{Name: name, done: make(chan struct{}), key: newKey(t), conns: map[ssh.Conn]bool{},
-		sysroot: sysroot{commits: map[string]commitInfo{}, refs: map[string]string{}, files: map[string][]byte{}},
+		sysroot: sysroot{commits: map[string]commitInfo{}, refs: map[string]string{}, files: map[string][]byte{}, mtimes: map[string]time.Time{}},
 		saved:   make(chan struct{}), Faults: Faults{DownFor: 30 * time.Millisecond, SelftestDelay: 20 * time.Millisecond}}
 	c0 := sha(name + "c0")
 	h.commits[c0] = commitInfo{version: "28.20180515.1"}

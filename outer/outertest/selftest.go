@@ -19,7 +19,7 @@ func (h *Host) selftest(boot string, dep deployment, n int) {
 	if boot != h.bootID || h.SelftestNever {
 		return
 	}
-	now := time.Now().UTC()
+	now := h.clock()
 	h.nextSeq++
 	rec := &record.Record{Schema: record.SchemaVersion, ToolVersion: "sim", BootID: boot, Hostname: h.Name,
 		Trigger: record.TriggerBoot, Start: now.Add(time.Duration(h.nextSeq) * time.Microsecond), End: now,
@@ -93,6 +93,7 @@ func (h *Host) selftest(boot string, dep deployment, n int) {
 	}
 	data, _ := json.Marshal(rec)
 	h.files[ResultsDir+"/"+name] = data
+	h.mtimes[ResultsDir+"/"+name] = h.clock()
 	close(h.saved)
 	h.saved = make(chan struct{})
 }
@@ -142,7 +143,7 @@ func (h *Host) waitBoot(argv []string, stdout, stderr io.Writer) int {
 // deploymentChanged plays ostree's mtime bump and the path unit's run: a
 // record with trigger deployment-change a moment later. h.mu is held.
 func (h *Host) deploymentChanged() {
-	h.deployMtime = time.Now().UTC()
+	h.deployMtime = h.clock()
 	boot := h.bootID
 	next := *h.deps[0]
 	time.AfterFunc(20*time.Millisecond, func() {
@@ -151,7 +152,7 @@ func (h *Host) deploymentChanged() {
 		if boot != h.bootID {
 			return
 		}
-		now := time.Now().UTC()
+		now := h.clock()
 		h.nextSeq++
 		st, msg := record.StatusPass, "nothing pending: the default deployment is the booted one"
 		if next.checksum != h.booted.checksum || next.serial != h.booted.serial {
@@ -168,6 +169,7 @@ func (h *Host) deploymentChanged() {
 		rec.ID = strings.TrimSuffix(name, ".json")
 		data, _ := json.Marshal(rec)
 		h.files[ResultsDir+"/"+name] = data
+		h.mtimes[ResultsDir+"/"+name] = h.clock()
 		close(h.saved)
 		h.saved = make(chan struct{})
 	})
@@ -209,4 +211,9 @@ func (h *Host) selftestCommand(argv []string, stdout, stderr io.Writer) (int, bo
 // and TestSimulatedRecordNamesAreTheStores this to it).
 func runName(rec *record.Record) string {
 	return "run-" + rec.Start.UTC().Format("20060102T150405.000000Z") + "-" + rec.BootID[:min(len(rec.BootID), 8)] + ".json"
+}
+
+// clock is the host's time: the driver's, ClockAhead ahead.
+func (h *Host) clock() time.Time {
+	return time.Now().Add(h.ClockAhead).UTC()
 }

@@ -100,8 +100,16 @@ type StepTiming struct {
 	RecordStart time.Time `json:"record_start"`
 	RecordEnd   time.Time `json:"record_end"`
 	RecordSeen  time.Time `json:"record_seen"`
-	// SSHToStartSec and LagSec are left out for a record older than the
-	// driver's first contact (a baseline step's boot).
+	// RecordSaved is the record file's mtime, by the host's clock.
+	RecordSaved time.Time `json:"record_saved,omitzero"`
+	// ClockOffsetSec is how far the host's clock was ahead of the
+	// driver's (negative: behind), measured over one round trip; the
+	// durations below are corrected by it.
+	ClockOffsetSec float64 `json:"host_clock_offset_s,omitempty"`
+	// SSHToStartSec and LagSec (from the record's save, or its end when
+	// the file could not be read, to the driver holding it) are left out
+	// for a record older than the driver's first contact (a baseline
+	// step's boot).
 	SSHToStartSec float64 `json:"sshd_to_start_s,omitempty"`
 	RunSec        float64 `json:"run_s"`
 	LagSec        float64 `json:"driver_lag_s,omitempty"`
