@@ -232,7 +232,13 @@ func (h *hostRun) step(ctx context.Context, s plan.Step) *report.StepReport {
 		return sr
 	}
 	// The deployment status before: a host that is not up yet (the
-	// baseline's wait-up) has none.
+	// baseline's wait-up) has none. A plan that begins with any other
+	// action expects the host up: its boot id is read here, so that a
+	// host rollback in this first step is judged against what it booted
+	// before (without it, collect wanted the rejected deployment).
+	if h.bootID == "" && (len(s.Actions) == 0 || s.Actions[0].Do != plan.ActWaitUp) {
+		_, _ = h.currentBoot(ctx) // unreachable: the step's first action says so
+	}
 	if h.bootID != "" {
 		if st, raw, err := h.fam.Status(ctx); err == nil {
 			sr.Before = st.Booted()

@@ -152,3 +152,20 @@ func TestHostRollbackSimFailures(t *testing.T) {
 		})
 	}
 }
+
+// A plan whose first step is the upgrade the host rejects (no baseline
+// before it, as in a plan run against a host already up) still judges
+// the host back on what it booted before the step.
+func TestHostRollbackFirstStepSim(t *testing.T) {
+	f := newSimFleet(t, 1, func(_ int, h *simHost) {
+		h.RejectVersion, h.SelftestDelay = "28.20180515.1.selftest.1", 300*time.Millisecond
+	})
+	p := hostRollbackPlan(t)
+	p.Steps = p.Steps[1:2]
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, p))
+	logReport(t, rep)
+	s := rep.Hosts[0].Steps[0]
+	if !rep.OK || s.HostRollback == nil || s.Before == nil || s.After == nil || s.After.Checksum != s.Before.Checksum {
+		t.Fatalf("step %s %s %q: before %v after %v", s.Name, s.Status, s.Message, s.Before, s.After)
+	}
+}
