@@ -10,7 +10,9 @@
 # driver finds the host's deployment-change record naming what is pending
 # and reports it with the time from the command's end. Then the
 # deliberately broken step: an expectation pointing at the wrong checksum
-# (outer/testbed/broken-expectation.toml) must fail at collect. (The
+# (outer/testbed/broken-expectation.toml) must fail at collect. Last, the
+# boot deadline: 12.5's boot hangs before multi-user.target, and the host
+# must judge it at its deadline and roll itself back (deadline-hang.toml). (The
 # docker-masked image of earlier versions is gone: the bad commit's boot is
 # the boot whose docker is masked and fails runtime.*.)
 # Beside it, on a second VM: the newcomer's command itself,
@@ -33,6 +35,8 @@
 #                                  build the image without [health] (for a self-test
 #                                  that does not know [health] yet)
 #   E2E_VM_BROKEN=0                leave out the wrong-expectation step
+#   E2E_VM_DEADLINE=0              leave out the boot-deadline step (12.5 hangs its boot)
+#   E2E_VM_ONLY=deadline           on the cycle VM, run only the baseline and the deadline step
 #   E2E_VM_RPM=0                   install the binary and units instead of the RPM
 #                                  (default: the RPM from rpm/build.sh, when rpmbuild exists)
 #   ATOMIC_SELFTEST_RPM_DIR        a finished rpm/build.sh --outdir to take the RPM from
