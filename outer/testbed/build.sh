@@ -239,16 +239,22 @@ EOF
   # the unit into boot-complete.target.requires/. On extlinux nothing
   # starts boot-complete.target (systemd-bless-boot.service pulls it in
   # only on systemd-boot with boot counting), so the testbed has a
-  # stand-in for that blesser: Requires= and After= boot-complete.target,
-  # like systemd's units/systemd-bless-boot.service.in. A failing boot's
-  # run fails the target's start (job result "dependency"); a good boot
-  # reaches it.
+  # stand-in for that blesser with its dependencies (systemd's
+  # units/systemd-bless-boot.service.in): Requires= and After=
+  # boot-complete.target, and DefaultDependencies=no. Without the last,
+  # multi-user.target, which wants it, would be ordered after it (a
+  # target's implicit After= on what it wants), and so after
+  # boot-complete.target and the self-test, which is after
+  # multi-user.target: the ordering cycle greenboot's units make (its
+  # first VM run showed systemd breaking it by deleting the target's job).
+  # A failing boot's run fails the target's start; a good boot reaches it.
   gate=$root/usr/lib/atomic-selftest/boot-complete.conf
   [ -f "$gate" ] || gate=$units/boot-complete.conf
   [ -f "$gate" ] || die "no boot-complete.conf in the package or $units"
   install -D -m 0644 "$gate" "$root/etc/systemd/system/atomic-selftest.service.d/boot-complete.conf"
   printf '%s\n' '[Unit]' 'Description=testbed stand-in for systemd-bless-boot: marks the boot good once boot-complete.target is reached' \
-    'Requires=boot-complete.target' 'After=boot-complete.target' '' '[Service]' 'Type=oneshot' 'RemainAfterExit=yes' \
+    'DefaultDependencies=no' 'Requires=boot-complete.target' 'After=local-fs.target boot-complete.target' \
+    'Conflicts=shutdown.target' 'Before=shutdown.target' '' '[Service]' 'Type=oneshot' 'RemainAfterExit=yes' \
     'ExecStart=/bin/echo boot blessed' '' '[Install]' 'WantedBy=multi-user.target' \
     >"$root/usr/lib/systemd/system/atomic-selftest-testbed-bless.service"
   systemctl --root="$root" enable atomic-selftest.service atomic-selftest-testbed-bless.service >&2

@@ -6,7 +6,7 @@
 # driver's ostree cycle: baseline, an upgrade to a commit whose docker is
 # masked that the host reboots once and then rolls back from by itself
 # ([health] reboot_attempts = 1, three boots; the boot-complete.target gate
-# fails on both failing boots and is reached on the recovered one), a
+# is not reached on either failing boot, and is on the recovered one), a
 # staged upgrade, a broken pending initramfs caught before any reboot,
 # every other boot's self-test must pass, and before each reboot the
 # driver finds the host's deployment-change record naming what is pending
