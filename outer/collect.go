@@ -93,7 +93,7 @@ func (h *hostRun) collect(ctx context.Context, sr *report.StepReport) (string, e
 	}
 	msg := fmt.Sprintf("booted %s; self-test ok (%d passed, %d skipped)", family.Describe(sr.After), h.record.Summary.Passed, h.record.Summary.Skipped)
 	if r := sr.HostRollback; r != nil {
-		msg = fmt.Sprintf("the host rejected %s (%s) and rolled back by itself in %.0fs: %s", family.Describe(r.From), r.Reason, r.RecoverSec, msg)
+		msg = fmt.Sprintf("the host rejected %s (%s)%s and rolled back by itself in %.0fs: %s", family.Describe(r.From), r.Reason, rebootsText(r.Reboots), r.RecoverSec, msg)
 		sr.Message = msg
 	}
 	return msg, nil

@@ -23,13 +23,42 @@ import (
 // order a rollback; then the driver waits (bounded) for the host's own
 // reboot by boot id and for the next boot's record, which collect judges
 // against the deployment booted before the step.
+//
+// Under [health] reboot_attempts the host first reboots the failing
+// deployment by itself (health action reboot) and tests it again: the
+// driver follows each such reboot to the next boot's record, up to
+// maxHostReboots, and the step's report lists them.
 func (h *hostRun) waitHostRollback(ctx context.Context, sr *report.StepReport, bound time.Duration) (string, error) {
 	rec, rebooted, err := h.rejectedRecord(ctx, bound)
 	if err != nil {
 		return "", err
 	}
 	found := time.Now()
-	r := &report.HostRollbackReport{FailedBootID: h.bootID, FailedRecord: rec, Reason: healthReason(rec), From: rec.Deployment}
+	var reboots []report.HostReboot
+	for rec.Health != nil && rec.Health.Action == record.HealthReboot && !rec.Summary.OK {
+		rb := report.HostReboot{BootID: h.bootID, Record: rec, Reason: healthReason(rec)}
+		if len(reboots) > 0 && !sameDeployment(reboots[0].Record.Deployment, rec.Deployment) {
+			return "", fmt.Errorf("the host rebooted by itself to retry %s, but boot %s runs %s", family.Describe(reboots[0].Record.Deployment), record.Short(h.bootID), family.Describe(rec.Deployment))
+		}
+		reboots = append(reboots, rb)
+		if data, err := json.MarshalIndent(rec, "", "  "); err == nil {
+			h.save(sr, fmt.Sprintf("record-rebooted-boot-%d.json", len(reboots)), append(data, '\n'))
+		}
+		if len(reboots) > maxHostReboots {
+			return "", fmt.Errorf("the host rebooted %s by itself %d times without rolling back; [health] reboot_attempts is at most %d", family.Describe(rec.Deployment), len(reboots), maxHostReboots)
+		}
+		id := rebooted
+		if id == "" {
+			if id, err = WaitUp(ctx, h.m, h.bootID, h.opts.RebootTimeout, h.opts.Poll); err != nil {
+				return "", fmt.Errorf("the host ordered a reboot of %s on boot %s (%s) but did not come back with a new boot: %w", family.Describe(rec.Deployment), record.Short(h.bootID), rb, err)
+			}
+		}
+		h.bootID, h.record, h.upAt = id, nil, time.Now().UTC()
+		if rec, rebooted, err = h.rejectedRecord(ctx, bound); err != nil {
+			return "", fmt.Errorf("after the host's own reboot (%s): %w", rb, err)
+		}
+	}
+	r := &report.HostRollbackReport{FailedBootID: h.bootID, FailedRecord: rec, Reason: healthReason(rec), From: rec.Deployment, Reboots: reboots}
 	sr.HostRollback = r
 	if data, err := json.MarshalIndent(rec, "", "  "); err == nil {
 		h.save(sr, "record-rejected-boot.json", append(data, '\n'))
@@ -68,8 +97,31 @@ func (h *hostRun) waitHostRollback(ctx context.Context, sr *report.StepReport, b
 		h.expected = &record.Expectation{Checksum: sr.Before.Checksum, Version: sr.Before.Version}
 		sr.Expected = h.expected
 	}
-	return fmt.Sprintf("boot %s rejected %s (%s); the host rolled back and rebooted by itself: boot %s, run record %s; %s",
-		record.Short(r.FailedBootID), family.Describe(r.From), r.Reason, record.Short(id), next.ID, sr.Timing), nil
+	return fmt.Sprintf("boot %s rejected %s (%s)%s; the host rolled back and rebooted by itself: boot %s, run record %s; %s",
+		record.Short(r.FailedBootID), family.Describe(r.From), r.Reason, rebootsText(r.Reboots), record.Short(id), next.ID, sr.Timing), nil
+}
+
+// maxHostReboots bounds how many of the host's own reboots of one
+// deployment the driver follows: [health] reboot_attempts is at most 10.
+const maxHostReboots = 10
+
+// rebootsText is ", after N reboot(s) of its own (boot …, …)" for a step
+// whose host retried the deployment before it rolled back, else "".
+func rebootsText(rs []report.HostReboot) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.String()
+	}
+	return fmt.Sprintf(", after %d reboot(s) of the same deployment by the host (%s)", len(rs), strings.Join(parts, "; "))
+}
+
+// sameDeployment is whether a and b are one deployment (checksum and
+// serial).
+func sameDeployment(a, b *record.Deployment) bool {
+	return a != nil && b != nil && a.Checksum == b.Checksum && a.Serial == b.Serial
 }
 
 // rejectedRecord is the run record of the boot that is to reject the

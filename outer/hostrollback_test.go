@@ -105,6 +105,70 @@ func testHostRollbackSim(t *testing.T, now bool) {
 	}
 }
 
+// [health] reboot_attempts = 1: the host reboots the failing deployment
+// once by itself, it fails again, and then it rolls back. The driver
+// follows the host's own reboot: two failing records (attempt 1 of 2 with
+// a reboot, 2 of 2 with the rollback), then the recovered boot's; the
+// report's message, JUnit and table show the reboot.
+func TestHostRollbackAfterRebootSim(t *testing.T) {
+	f := newSimFleet(t, 1, func(_ int, h *simHost) {
+		h.RejectVersion, h.RejectReboots, h.SelftestDelay = "28.20180515.1.selftest.1", 1, 300*time.Millisecond
+	})
+	p := hostRollbackPlan(t)
+	p.Steps = p.Steps[:2]
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, p))
+	logReport(t, rep)
+	if !rep.OK {
+		t.Fatal("plan failed")
+	}
+	base, bad := rep.Hosts[0].Steps[0], rep.Hosts[0].Steps[1]
+	r := bad.HostRollback
+	if r == nil || len(r.Reboots) != 1 || r.FailedRecord == nil || r.FailedRecord.Health == nil {
+		t.Fatalf("host rollback %+v, want one reboot before the rollback", r)
+	}
+	rb := r.Reboots[0]
+	if h := rb.Record.Health; h == nil || h.Action != record.HealthReboot || h.Attempt != 1 || h.MaxAttempts != 2 || rb.BootID != rb.Record.BootID {
+		t.Errorf("the first failing boot's record %+v, want a reboot, attempt 1 of 2", rb.Record.Health)
+	}
+	if h := r.FailedRecord.Health; h.Action != record.HealthRollback || h.Attempt != 2 || h.MaxAttempts != 2 {
+		t.Errorf("the second failing boot's health %+v, want a rollback, attempt 2 of 2", h)
+	}
+	ids := []string{base.BootID, rb.BootID, r.FailedBootID, bad.BootID}
+	for i := range ids {
+		for j := range i {
+			if ids[i] == ids[j] {
+				t.Errorf("boots %v: want four distinct boot ids", ids)
+			}
+		}
+	}
+	if bad.After == nil || bad.After.Checksum != base.After.Checksum || bad.Record.Transition == nil || bad.Record.Transition.ActionRecord != r.FailedRecord.ID {
+		t.Errorf("after the step: booted %v, transition %+v; want %v rolled back to by %s", bad.After, bad.Record.Transition, base.After, r.FailedRecord.ID)
+	}
+	want := "after 1 reboot(s) of the same deployment by the host (boot " + record.Short(rb.BootID) + " (attempt 1 of 2) run record " + rb.Record.ID + ") and rolled back by itself"
+	if !strings.Contains(bad.Message, want) {
+		t.Errorf("message %q lacks %q", bad.Message, want)
+	}
+	if _, err := os.Stat(filepath.Join(bad.Artifacts, "record-rebooted-boot-1.json")); err != nil {
+		t.Error(err)
+	}
+	if n := f.Hosts[0].Boots(); n != 4 {
+		t.Errorf("%d boots, want 4 (first, failed, failed again, rolled back)", n)
+	}
+	var tb, ju bytes.Buffer
+	if err := rep.WriteTable(&tb); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteJUnit(&ju); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tb.String(), "upgrade-rejected: the host rolled back by itself after 1 reboot(s) of its own from ") {
+		t.Errorf("criteria table:\n%s", tb.String())
+	}
+	if !strings.Contains(ju.String(), `name="host_reboot" value="boot `+record.Short(rb.BootID)+` (attempt 1 of 2)`) {
+		t.Errorf("JUnit lacks the reboot:\n%s", ju.String())
+	}
+}
+
 // A boot that hangs before its self-test (issue 31): the host's deadline
 // run rejects it; the driver takes that record (trigger deadline) as the
 // failing boot's verdict and names host.boot's reason.

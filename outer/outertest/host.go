@@ -130,6 +130,12 @@ type Faults struct {
 	// (issue 31): the rejecting record is the deadline run's (trigger
 	// deadline), host.boot failing with the unit the boot waited for.
 	RejectByDeadline bool
+	// RejectReboots plays [health] reboot_attempts: the first
+	// RejectReboots failing boots of RejectVersion's deployment order a
+	// reboot of the same deployment (attempt k of RejectReboots+1) and
+	// the host reboots into it; the next failing boot rolls back.
+	RejectReboots int
+	rejectedBoots int
 	// Missing are commands the host does not have (rpm-ostree, atomic,
 	// docker, ...): they exit 127 and preflight does not list them.
 	Missing []string

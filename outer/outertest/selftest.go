@@ -64,13 +64,20 @@ func (h *Host) selftest(boot string, dep deployment, n int) {
 	rec.Summary = record.Summarise(rec.Checks)
 	name := runName(rec)
 	rec.ID = strings.TrimSuffix(name, ".json")
-	if reject {
+	if reject && h.rejectedBoots < h.RejectReboots {
+		h.rejectedBoots++
+		rec.Health = &record.Health{Policy: record.HealthRollback, Action: record.HealthReboot, From: rec.Deployment,
+			Failing: []record.FailingCheck{failing}, Attempt: h.rejectedBoots, MaxAttempts: h.RejectReboots + 1,
+			DecidedAt: now, RebootRequestedAt: now}
+		h.transition = &record.Transition{Kind: record.TransitionSame, From: rec.Deployment, To: rec.Deployment}
+		time.AfterFunc(30*time.Millisecond, h.reboot)
+	} else if reject {
 		from := rec.Deployment
 		prev := h.deps[1]
 		rec.Health = &record.Health{Policy: record.HealthRollback, Action: record.HealthRollback, Reason: "required checks failed",
 			From: from, To: &record.Deployment{OSName: prev.os, Checksum: prev.checksum, Serial: prev.serial, Version: prev.version},
 			Tool: "command", Failing: []record.FailingCheck{failing},
-			Attempt: 1, MaxAttempts: 1, DecidedAt: now, RebootRequestedAt: now}
+			Attempt: h.RejectReboots + 1, MaxAttempts: h.RejectReboots + 1, DecidedAt: now, RebootRequestedAt: now}
 		h.transition = &record.Transition{Kind: record.TransitionRollback, From: from, To: rec.Health.To,
 			By: record.TransitionByAtomicSelftest, ActionRecord: rec.ID}
 		if h.RejectRebootNow {

@@ -306,7 +306,9 @@ func TestCycleTestbed(t *testing.T) {
 				t.Errorf("step %s: %v", bad.Name, err)
 			}
 		}
-		reboots++ // the host's own reboot
+		// reboot_attempts = 1 and the boot-complete.target gate: the
+		// host's own reboots (its retry and its rollback's).
+		reboots += healthOnTestbed(ctx, t, m, info, bad)
 	}
 	// The seed reached cloud-init on the first boot and its effects lasted
 	// through every deployment change: host name, user script marker.

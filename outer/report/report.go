@@ -80,6 +80,9 @@ func stepSuite(host, plan string, s *StepReport) junit.Suite {
 		if r.FailedRecord != nil {
 			prop("host_rollback_record", r.FailedRecord.ID)
 		}
+		for _, rb := range r.Reboots {
+			prop("host_reboot", rb.String())
+		}
 	}
 	step := junit.Case{Name: s.Name, Classname: "atomic-selftest-outer." + host, Time: suite.Time}
 	var out strings.Builder
@@ -251,7 +254,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 			case s.Status != StepPass && s.Status != StepNotRun:
 				fmt.Fprintf(tw, "  %s: %s\n", record.Printable(s.Name), record.Printable(s.Message))
 			case s.HostRollback != nil:
-				fmt.Fprintf(tw, "  %s: the host rolled back by itself from %s: %s\n", record.Printable(s.Name), record.Printable(family.Describe(s.HostRollback.From)), record.Printable(s.HostRollback.Reason))
+				again := ""
+				if n := len(s.HostRollback.Reboots); n > 0 {
+					again = fmt.Sprintf(" after %d reboot(s) of its own", n)
+				}
+				fmt.Fprintf(tw, "  %s: the host rolled back by itself%s from %s: %s\n", record.Printable(s.Name), again, record.Printable(family.Describe(s.HostRollback.From)), record.Printable(s.HostRollback.Reason))
 			}
 		}
 	}

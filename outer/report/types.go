@@ -85,9 +85,35 @@ type HostRollbackReport struct {
 	Reason string `json:"reason"`
 	// From is the deployment the host rejected.
 	From *record.Deployment `json:"from,omitempty"`
-	// RecoverSec is the driver's time from the failing boot's record
-	// found to the next boot's record found.
+	// Reboots are the failing boots of the same deployment before
+	// FailedBootID whose health action was a reboot ([health]
+	// reboot_attempts), oldest first: the host gave the deployment
+	// another boot before it rolled back.
+	Reboots []HostReboot `json:"reboots,omitempty"`
+	// RecoverSec is the driver's time from the first failing boot's
+	// record found to the record of the boot after the rollback.
 	RecoverSec float64 `json:"recover_s"`
+}
+
+// HostReboot is one failing boot after which the host rebooted the same
+// deployment by itself.
+type HostReboot struct {
+	BootID string         `json:"boot_id"`
+	Record *record.Record `json:"record"`
+	Reason string         `json:"reason"`
+}
+
+// String is the reboot as the report's lines show it: the boot, the
+// attempt of the health action and the run record.
+func (r HostReboot) String() string {
+	s := "boot " + record.Short(r.BootID)
+	if r.Record != nil {
+		if h := r.Record.Health; h != nil {
+			s += fmt.Sprintf(" (attempt %d of %d)", h.Attempt, h.MaxAttempts)
+		}
+		s += " run record " + r.Record.ID
+	}
+	return s
 }
 
 // StepTiming is where a boot's time went: from the host's sshd answering

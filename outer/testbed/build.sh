@@ -34,8 +34,11 @@
 # ostree admin and libostree write from a mount namespace of their own.
 # With --health every commit also has the [health] configuration
 # (/usr/lib/atomic-selftest/config.d/50-testbed-health.toml: on a failing
-# boot self-test, roll back at once with the libostree rollback script
-# installed as /usr/libexec/atomic-selftest-testbed/ostree-rollback). It is
+# boot self-test, reboot once, and on a second failing boot roll back with
+# the libostree rollback script installed as
+# /usr/libexec/atomic-selftest-testbed/ostree-rollback) and the opt-in
+# boot-complete.target gate enabled, with a stand-in for
+# systemd-bless-boot.service that pulls the target in. It is
 # a switch because a self-test that does not know [health] refuses the
 # configuration. Every commit has /usr/libexec/atomic-selftest-testbed/
 # break-pending (outer/testbed/break-pending.py), which the cycle uses to
@@ -224,12 +227,39 @@ if [ "$health" = 1 ]; then
   mkdir -p "$root/usr/lib/atomic-selftest/config.d"
   cat >"$root/usr/lib/atomic-selftest/config.d/50-testbed-health.toml" <<'EOF'
 # The testbed's health policy (outer/testbed/build.sh --health): a boot whose
-# self-test fails rolls back to the previous deployment at once.
+# self-test fails reboots the same deployment once, and when that boot fails
+# too, rolls back to the previous deployment.
 [health]
 on_failure = "rollback"
-reboot_attempts = 0
+reboot_attempts = 1
 rollback_command = ["python3", "/usr/libexec/atomic-selftest-testbed/ostree-rollback"]
 EOF
+  # The opt-in boot-complete.target gate (docs/health.md), turned on as an
+  # admin does: the drop-in the package ships, then `enable`, which links
+  # the unit into boot-complete.target.requires/. On extlinux nothing
+  # starts boot-complete.target (systemd-bless-boot.service pulls it in
+  # only on systemd-boot with boot counting), so the testbed has a
+  # stand-in for that blesser with its dependencies (systemd's
+  # units/systemd-bless-boot.service.in): Requires= and After=
+  # boot-complete.target, and DefaultDependencies=no. Without the last,
+  # multi-user.target, which wants it, would be ordered after it (a
+  # target's implicit After= on what it wants), and so after
+  # boot-complete.target and the self-test, which is after
+  # multi-user.target: the ordering cycle greenboot's units make (its
+  # first VM run showed systemd breaking it by deleting the target's job).
+  # A failing boot's run fails the target's start; a good boot reaches it.
+  gate=$root/usr/lib/atomic-selftest/boot-complete.conf
+  [ -f "$gate" ] || gate=$units/boot-complete.conf
+  [ -f "$gate" ] || die "no boot-complete.conf in the package or $units"
+  install -D -m 0644 "$gate" "$root/etc/systemd/system/atomic-selftest.service.d/boot-complete.conf"
+  printf '%s\n' '[Unit]' 'Description=testbed stand-in for systemd-bless-boot: marks the boot good once boot-complete.target is reached' \
+    'DefaultDependencies=no' 'Requires=boot-complete.target' 'After=local-fs.target boot-complete.target' \
+    'Conflicts=shutdown.target' 'Before=shutdown.target' '' '[Service]' 'Type=oneshot' 'RemainAfterExit=yes' \
+    'ExecStart=/bin/echo boot blessed' '' '[Install]' 'WantedBy=multi-user.target' \
+    >"$root/usr/lib/systemd/system/atomic-selftest-testbed-bless.service"
+  systemctl --root="$root" enable atomic-selftest.service atomic-selftest-testbed-bless.service >&2
+  [ -L "$root/etc/systemd/system/boot-complete.target.requires/atomic-selftest.service" ] ||
+    die "enable did not link atomic-selftest.service into boot-complete.target.requires"
 fi
 
 # --- the operator's own check (issue 23): begin ---
@@ -393,7 +423,8 @@ printf '%s\n' '[Unit]' 'Description=testbed 12.5: a unit that never finishes sta
 ln -s /usr/lib/systemd/system/testbed-hang.service "$overlay/usr/etc/systemd/system/multi-user.target.wants/testbed-hang.service"
 [ -e "$root/usr/lib/systemd/system/atomic-selftest-deadline.timer" ] || die "atomic-selftest-deadline.timer is not in the tree"
 ln -s /usr/lib/systemd/system/atomic-selftest-deadline.timer "$overlay/usr/etc/systemd/system/timers.target.wants/atomic-selftest-deadline.timer"
-printf '%s\n' '# testbed 12.5: judge a boot 3 minutes after it started (issue 31).' '[health]' 'boot_deadline = "3m"' \
+printf '%s\n' '# testbed 12.5: judge a boot 3 minutes after it started (issue 31), and roll' \
+  '# back from the first hung boot (the --health default retries once).' '[health]' 'boot_deadline = "3m"' 'reboot_attempts = 0' \
   >"$overlay/usr/lib/atomic-selftest/config.d/60-testbed-deadline.toml"
 chang=$(ostree --repo="$repo" commit --branch=atomic-selftest-testbed/hang --subject="testbed 12.5 (hang: testbed-hang.service never finishes)" \
   --add-metadata-string=version=12.5 --tree=ref="$c3" --tree=dir="$overlay")

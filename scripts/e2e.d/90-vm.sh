@@ -4,7 +4,9 @@
 # KVM works) and, on that one VM: the built-in default profile must stop
 # once at preflight (no rpm-ostree: use --profile ostree), then the outer
 # driver's ostree cycle: baseline, an upgrade to a commit whose docker is
-# masked that the host rolls back from by itself ([health], two boots), a
+# masked that the host reboots once and then rolls back from by itself
+# ([health] reboot_attempts = 1, three boots; the boot-complete.target gate
+# is not reached on either failing boot, and is on the recovered one), a
 # staged upgrade, a broken pending initramfs caught before any reboot,
 # every other boot's self-test must pass, and before each reboot the
 # driver finds the host's deployment-change record naming what is pending

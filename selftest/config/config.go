@@ -204,6 +204,12 @@ type Health struct {
 	// the policy acts on that failure. "0" turns the deadline off; else
 	// from 1m (the deadline timer fires at 1 min) to 2h.
 	BootDeadline Duration `toml:"boot_deadline"`
+	// KeepFallback makes a fallback stick: when the bootloader started
+	// another entry than the default (deployment.transition's fallback),
+	// the deployment it fell back to is made the default through the same
+	// tool, so the next reboot does not start the failed one again. Off by
+	// default; independent of on_failure.
+	KeepFallback bool `toml:"keep_fallback"`
 }
 
 // Bounds of health.boot_deadline: the deadline timer starts the waiting

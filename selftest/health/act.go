@@ -29,6 +29,16 @@ type Env struct {
 	Rebooter Rebooter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Root is the host's root, where keep_fallback reads the deployment
+	// list again after the tool; "" means /.
+	Root string
+}
+
+func (e *Env) root() string {
+	if e.Root == "" {
+		return "/"
+	}
+	return e.Root
 }
 
 func (e *Env) now() time.Time {
@@ -108,6 +118,17 @@ func Prepare(ctx context.Context, env *Env, rec *record.Record) (*Pending, error
 			// reboot or roll back twice.
 			dec.Health.Action, dec.Health.To = record.HealthRefused, nil
 			dec.Health.Reason = fmt.Sprintf("the policy acted on this boot already (%s by run %s, stage %s); it acts once per boot", a.Action, a.Record, a.Stage)
+		}
+	}
+	if def := fellBack(rec); def != nil && env.Policy.KeepFallback && readErr == nil && garbled == "" && resume == nil {
+		// The bootloader fell back: the policy's rules above refused to
+		// act on this boot; keep_fallback makes the fallback stick
+		// instead, with no reboot. A later run on this boot sees a
+		// bootloader configuration written during the boot, and so no
+		// fallback: it acts once.
+		dec = Decision{Health: keepFallback(ctx, env, rec, def)}
+		if dec.Health.Action == record.HealthKeepFallback && dec.Health.Error == "" {
+			st.RolledBackFrom = appendNew(st.RolledBackFrom, def.Checksum)
 		}
 	}
 	h := dec.Health

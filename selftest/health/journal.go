@@ -27,6 +27,8 @@ func Line(h *record.Health) string {
 		fmt.Fprintf(&b, "health: rolling back from %s to %s with %s (attempt %d of %d)", deployment(h.From), deployment(h.To), h.Tool, h.Attempt, h.MaxAttempts)
 	case record.HealthRefused:
 		fmt.Fprintf(&b, "health: policy %s refused to act: %s", h.Policy, h.Reason)
+	case record.HealthKeepFallback:
+		fmt.Fprintf(&b, "health: the bootloader fell back from %s to %s; made %s the default with %s", deployment(h.From), deployment(h.To), deployment(h.To), h.Tool)
 	default:
 		fmt.Fprintf(&b, "health: %s", h.Action)
 	}

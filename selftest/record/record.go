@@ -164,6 +164,10 @@ const (
 	HealthRollback = "rollback" // roll back to the previous deployment and reboot
 	// HealthRefused: the policy asked to act and a rule refused; Reason says which.
 	HealthRefused = "refused"
+	// HealthKeepFallback: the bootloader fell back from From (the default
+	// entry) to To (booted), and [health] keep_fallback made To the
+	// default; no reboot.
+	HealthKeepFallback = "keep-fallback"
 )
 
 // Health stages, written to the state file before each step so an
@@ -179,7 +183,7 @@ const (
 // Health is what a run decided to do about a failed verdict.
 type Health struct {
 	// Policy is [health] on_failure; Action what was done (HealthRecord,
-	// HealthReboot, HealthRollback, HealthRefused).
+	// HealthReboot, HealthRollback, HealthRefused, HealthKeepFallback).
 	Policy string `json:"policy"`
 	Action string `json:"action"`
 	Reason string `json:"reason,omitempty"`

@@ -297,7 +297,7 @@ func (s *runState) conclude(ctx context.Context, rec *record.Record) *Outcome {
 	// carries the decision, and the reboot is requested after the save.
 	var pending *health.Pending
 	if saving && record.JudgesBoot(o.Trigger) && !h.Offline {
-		env := &health.Env{Store: s.st, Policy: cfg.Health, BootID: h.BootID, Commands: h.Commands, Tool: o.HealthTool, Rebooter: o.Rebooter}
+		env := &health.Env{Store: s.st, Policy: cfg.Health, BootID: h.BootID, Commands: h.Commands, Tool: o.HealthTool, Rebooter: o.Rebooter, Root: h.Root}
 		pending, out.HealthErr = health.Prepare(ctx, env, rec)
 	}
 	if saving {
