@@ -81,7 +81,9 @@ func TestExecHangKillsTheGroup(t *testing.T) {
 // A script that forks a daemon and exits: the daemon is named and killed.
 func TestExecDaemonIsCleanedUp(t *testing.T) {
 	o := run(t, "sleep 31003 >/dev/null 2>&1 &\necho started", 10*time.Second)
-	if o.Code != 0 || len(o.Left) != 1 || !strings.HasPrefix(o.Left[0], "sleep (pid ") {
+	// On a loaded machine the forked shell may not have become sleep yet
+	// when the group is looked at: it is then named by the script's name.
+	if o.Code != 0 || len(o.Left) != 1 || !strings.HasPrefix(o.Left[0], "sleep (pid ") && !strings.HasPrefix(o.Left[0], "check (pid ") {
 		t.Fatalf("got code %d left %q, want 0 and the sleep", o.Code, o.Left)
 	}
 	pgrepNone(t, "sleep 31003")
