@@ -5,7 +5,8 @@
 # once at preflight (no rpm-ostree: use --profile ostree), then the outer
 # driver's ostree cycle: baseline, an upgrade to a commit whose docker is
 # masked that the host rolls back from by itself ([health], two boots), a
-# staged upgrade, a broken pending initramfs caught before any reboot,
+# staged upgrade, a broken pending initramfs caught before any reboot, a
+# release whose /etc/docker/daemon.json is not JSON caught before any reboot,
 # every other boot's self-test must pass, and before each reboot the
 # driver finds the host's deployment-change record naming what is pending
 # and reports it with the time from the command's end. Then the
