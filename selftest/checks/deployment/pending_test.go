@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/cloudinit"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/deployment"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/host"
+	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/ostree"
 	_ "github.com/atomic-selftest/atomic-selftest/selftest/checks/storage"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ostree/ostreetest"
@@ -94,7 +96,10 @@ func TestPendingTree(t *testing.T) {
 		base = c
 		return c
 	}
-	unit := map[string]string{"usr/lib/systemd/system/docker.service": "[Service]\nExecStart=/usr/bin/dockerd -H fd://\n"}
+	// cloud-init installed: its checks (HostState: they read /var/lib/cloud)
+	// would fail on the tree's empty /var and must not run against it.
+	unit := map[string]string{"usr/lib/systemd/system/docker.service": "[Service]\nExecStart=/usr/bin/dockerd -H fd://\n",
+		"usr/bin/cloud-init": "#!/bin/sh\n"}
 	with := func(extra map[string]string) map[string]string {
 		m := map[string]string{}
 		for k, v := range unit {
@@ -116,6 +121,11 @@ func TestPendingTree(t *testing.T) {
 	}
 	if got, _ := r.Details["tree_checks"].(map[string]string); got["storage.config"] != "pass" || got["host.tree"] != "pass" {
 		t.Errorf("tree checks %v, want storage.config and host.tree passing", got)
+	}
+	for _, id := range []string{"cloudinit.finished", "cloudinit.sshkey", "cloudinit.scripts", "ostree.bootloader"} {
+		if st, ran := r.Details["tree_checks"].(map[string]string)[id]; ran {
+			t.Errorf("%s (HostState) ran against the pending tree: %s", id, st)
+		}
 	}
 
 	// daemon.json that is not JSON: dockerd refuses to start on it.
