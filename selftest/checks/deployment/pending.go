@@ -70,7 +70,7 @@ func checkPending(ctx context.Context, t *selftest.T) {
 		t.Error("%s to %s pending (%s), but %v", tr.Kind, name, how, err)
 		return
 	}
-	v.record(t, TreeDir(next))
+	v.record(t, treeDir(next))
 	if len(v.Problems) > 0 {
 		t.Fail("%s to %s pending (%s), but its tree fails offline checks: %s", tr.Kind, name, how, strings.Join(v.Problems, "; "))
 		return
@@ -109,7 +109,7 @@ func missingBootFiles(h *selftest.Host, d *ot.Deployment) []string {
 		return missing
 	}
 	// The deployment's tree as a host path (d.Dir carries the root prefix).
-	modules := fmt.Sprintf("/ostree/deploy/%s/deploy/%s/usr/lib/modules", d.OSName, d.Name())
+	modules := path.Join(treeDir(d), "usr/lib/modules")
 	kvers, _ := h.ReadDir(modules)
 	for _, name := range []string{"vmlinuz", "initramfs.img"} {
 		found := false
@@ -134,10 +134,10 @@ var treeChecks = selftest.Default
 // the run of the tree checks, to record their verdicts after it.
 const treeMargin = 5 * time.Second
 
-// TreeDir is the host path of deployment d's checked-out tree. Its /etc
+// treeDir is the host path of deployment d's checked-out tree. Its /etc
 // is the merged one: ostree writes it when it deploys (and, for a staged
 // deployment, merges it again at shutdown from the /etc it booted with).
-func TreeDir(d *ot.Deployment) string {
+func treeDir(d *ot.Deployment) string {
 	return fmt.Sprintf("/ostree/deploy/%s/deploy/%s", d.OSName, d.Name())
 }
 
@@ -159,7 +159,7 @@ type treeVerdicts struct {
 // read is bounded and no link in the tree leads out of it; nothing of
 // the running system is asked (Offline).
 func judgeTree(ctx context.Context, t *selftest.T, d *ot.Deployment) (*treeVerdicts, error) {
-	p := TreeDir(d)
+	p := treeDir(d)
 	if fi, err := t.Host.Stat(p); err != nil {
 		return nil, fmt.Errorf("its tree %s: %w", p, err)
 	} else if !fi.IsDir() {
