@@ -143,3 +143,32 @@ func TestPendingNoWatchSim(t *testing.T) {
 		}
 	}
 }
+
+// ignore_pending: the plan goes on anyway. The host's failing verdict is
+// in the step's report, the step reboots into the deployment the host
+// judged broken, and the same plan without the key stops before it.
+func TestPendingIgnoreSim(t *testing.T) {
+	f := newSimFleet(t, 1, func(_ int, h *simHost) { h.DeploymentWatch, h.PendingBroken = true, true })
+	p := plan.Ostree()
+	p.Steps = p.Steps[:2]
+	p.Steps[1].IgnorePending = true
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rep := Run(context.Background(), simMachines(t, f), simOptions(t, p))
+	logReport(t, rep)
+	s := rep.Hosts[0].Steps[1]
+	if len(s.Pending) != 1 || !s.Pending[0].Ignored || s.Pending[0].Status != "fail" {
+		t.Fatalf("step %s: pending %+v, want one ignored failure", s.Name, s.Pending)
+	}
+	if line := s.Pending[0].String(); !strings.HasPrefix(line, "went on despite it (ignore_pending), before the reboot: ") ||
+		!strings.Contains(line, "missing /boot/ostree/sim-0/initramfs.img") || !strings.Contains(line, "deployment.pending fail") {
+		t.Errorf("line %q", line)
+	}
+	if strings.HasPrefix(s.Message, "check-pending") {
+		t.Errorf("step failed at check-pending: %q", s.Message)
+	}
+	if n := f.Hosts[0].Boots(); n != 2 {
+		t.Errorf("%d boots, want 2: ignore_pending reboots into the deployment anyway", n)
+	}
+}

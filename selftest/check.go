@@ -86,6 +86,15 @@ type Check struct {
 	// Offline marks a check that can run against --sysroot DIR (it only
 	// reads files under the root). Other checks skip in sysroot mode.
 	Offline bool
+	// HostState marks an Offline check that judges what an installed
+	// system keeps outside a deployment's own tree: /var (cloud-init's
+	// status, home directories, system containers), /boot and the
+	// sysroot's repository. deployment.pending runs every other Offline
+	// check against the pending deployment's checked-out tree before the
+	// reboot; there /var and /boot are empty mount points, and what they
+	// hold on the host is shared by every deployment, so such a check
+	// would say nothing about the pending one.
+	HostState bool
 	// Applies returns a non-empty skip reason when the check does not apply
 	// to this host (no docker, not virtualised, no cloud-init). Nil means it
 	// always applies. It must be quick and must not change anything. It
@@ -346,6 +355,9 @@ func validate(c *Check) error {
 	}
 	if c.Timeout < 0 {
 		return fmt.Errorf("check %q has a negative timeout", c.ID)
+	}
+	if c.HostState && !c.Offline {
+		return fmt.Errorf("check %q: HostState is only for an Offline check", c.ID)
 	}
 	for _, d := range c.Depends {
 		if d == c.ID {

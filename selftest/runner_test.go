@@ -199,6 +199,8 @@ func TestRegisterRejectsBrokenDeclarations(t *testing.T) {
 		"no run":        {ID: "a.b", Criterion: "C1", Description: "d"},
 		"no doc":        {ID: "a.b", Criterion: "C1", Run: pass},
 		"self dep":      {ID: "a.b", Criterion: "C1", Description: "d", Run: pass, Depends: []string{"a.b"}},
+		// HostState narrows Offline: it means nothing on a live-only check.
+		"host state, not offline": {ID: "a.b", Criterion: "C1", Description: "d", Run: pass, HostState: true},
 	} {
 		func() {
 			defer func() {

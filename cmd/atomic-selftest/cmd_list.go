@@ -41,6 +41,7 @@ type listEntry struct {
 	Criterion   string   `json:"criterion"`
 	Required    bool     `json:"required"`
 	Offline     bool     `json:"offline"`
+	HostState   bool     `json:"host_state,omitempty"`
 	TimeoutSec  float64  `json:"timeout_s"`
 	Depends     []string `json:"depends,omitempty"`
 	Description string   `json:"description"`
@@ -80,7 +81,7 @@ func listEntries(found bool) []listEntry {
 		if t == 0 {
 			t = selftest.DefaultTimeout
 		}
-		entries = append(entries, listEntry{c.ID, c.Criterion, c.Required, c.Offline, t.Seconds(), c.Depends, c.Description})
+		entries = append(entries, listEntry{c.ID, c.Criterion, c.Required, c.Offline, c.HostState, t.Seconds(), c.Depends, c.Description})
 	}
 	return entries
 }
@@ -149,7 +150,12 @@ func writeCheckTable(w io.Writer, entries []listEntry) error {
 	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 	for _, c := range entries {
 		offline := "no"
-		if c.Offline {
+		switch {
+		case c.HostState:
+			// Runs under --sysroot, not against a pending tree
+			// (deployment.pending): it judges /var, /boot or the repository.
+			offline = "sysroot"
+		case c.Offline:
 			offline = "yes"
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", c.ID, c.Criterion, c.kind(), offline, cell(c.verifies()))

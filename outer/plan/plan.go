@@ -57,6 +57,12 @@ type Step struct {
 	// breaks the pending deployment on purpose and the host must catch
 	// it: a check-pending action then passes on the failure).
 	ExpectPending string `toml:"expect_pending,omitempty"`
+	// IgnorePending has the driver go on anyway: a deployment.pending
+	// that fails (or a record without one) is reported with the step
+	// ("went on despite it") but does not stop it, and the step reboots
+	// into the deployment the host judged. For a release whose known
+	// failure the step is there to reproduce; not with expect_pending.
+	IgnorePending bool `toml:"ignore_pending,omitempty"`
 	// ExpectHostRollback says the host must reject what the step
 	// deploys (issue 12): after the step's reboot the boot's self-test
 	// fails, the host's health policy rolls back and reboots by itself;
@@ -326,6 +332,9 @@ func (p *Plan) Validate() error {
 		case "", PendingPass, PendingFail:
 		default:
 			return fmt.Errorf("%s: expect_pending %q: want pass or fail", where, s.ExpectPending)
+		}
+		if s.IgnorePending && s.ExpectPending == PendingFail {
+			return fmt.Errorf("%s: ignore_pending with expect_pending = \"fail\": a step that must see the host catch a break cannot also go on past it", where)
 		}
 		if s.Criterion != "" && !criterion.MatchString(s.Criterion) {
 			return fmt.Errorf("%s: criterion %q: want C1 to C10", where, s.Criterion)

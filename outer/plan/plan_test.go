@@ -43,6 +43,12 @@ criterion = "C6"
 	if plan.Name != "mine" || len(plan.Steps) != 2 || plan.Steps[1].Actions[0].Timeout.Minutes() != 20 {
 		t.Errorf("plan %+v", plan)
 	}
+	// ignore_pending, the step's key to go on past a failing
+	// deployment.pending, loads.
+	os.WriteFile(p, []byte(strings.Replace(good, `criterion = "C6"`, "criterion = \"C6\"\nignore_pending = true", 1)), 0o600)
+	if plan, err := Load(p); err != nil || !plan.Steps[1].IgnorePending {
+		t.Errorf("ignore_pending = true: %v, %+v", err, plan)
+	}
 	for _, tc := range []struct{ edit, want string }{
 		{`criterion = "C6"` + "=>" + `criterion = "C11"`, `step 2 (layer): criterion "C11": want C1 to C10`},
 		{`do = "reboot"` + "=>" + `do = "reboots"`, `step 2 (layer): action 3 (reboots): field do: "reboots"`},
@@ -54,6 +60,8 @@ criterion = "C6"
 		{`family = "rpm-ostree"` + "=>" + `family = "dnf"`, `family "dnf"`},
 		{`do = "collect"` + "=>" + "do = \"collect\"\n  command = [\"x\"]", `step 1 (baseline): action 2 (collect): field command`},
 		{`name = "mine"` + "=>" + `nmae = "mine"`, `unknown field nmae`},
+		{`criterion = "C6"` + "=>" + "criterion = \"C6\"\nexpect_pending = \"fail\"\nignore_pending = true", `step 2 (layer): ignore_pending with expect_pending = "fail"`},
+		{`criterion = "C6"` + "=>" + "criterion = \"C6\"\nignore_pending = \"yes\"", `ignore_pending`},
 	} {
 		from, to, _ := strings.Cut(tc.edit, "=>")
 		os.WriteFile(p, []byte(strings.Replace(good, from, to, 1)), 0o600)

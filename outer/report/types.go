@@ -225,14 +225,20 @@ type PendingReport struct {
 	// Expected is PendingFail when the step broke the pending deployment
 	// on purpose.
 	Expected string `json:"expected,omitempty"`
+	// Ignored says the step went on past a failing deployment.pending
+	// (the plan's ignore_pending).
+	Ignored bool `json:"ignored,omitempty"`
 }
 
 // String is the report's line: "before the reboot: upgrade to 12.3
 // pending (...) — deployment.pending pass, 6.2s after the command".
 func (p *PendingReport) String() string {
 	what := "before the reboot"
-	if p.Expected == plan.PendingFail && p.Status == string(record.StatusFail) {
+	switch {
+	case p.Expected == plan.PendingFail && p.Status == string(record.StatusFail):
 		what = "caught before the reboot"
+	case p.Ignored:
+		what = "went on despite it (ignore_pending), before the reboot"
 	}
 	return fmt.Sprintf("%s: %s — %s %s, %.1fs after `%s`", what, p.Message, PendingCheck, p.Status, p.WaitSec, p.Command)
 }

@@ -430,6 +430,24 @@ chang=$(ostree --repo="$repo" commit --branch=atomic-selftest-testbed/hang --sub
   --add-metadata-string=version=12.5 --tree=ref="$c3" --tree=dir="$overlay")
 [ -n "$chang" ] || die "commit 12.5 (hang) failed"
 # ---- issue 31: commit 12.5 (hang): end ----
+# ---- issue 26: commit 12.6 (daemon.json not JSON): begin ----
+# 12.6 on its own ref atomic-selftest-testbed/bad-daemon-json only (never on
+# the branch): 12.3 plus an /etc/docker/daemon.json (/usr/etc in a commit)
+# that is not JSON, on which dockerd refuses to start. The host's
+# deployment-change run must catch it before any reboot: deployment.pending
+# runs storage.config against the pending tree and its merged /etc, naming
+# the file (outer/testbed/ostree-cycle.toml, ostree-bad-daemon-json-caught;
+# outer/qemu/cycle_pending_test.go). Never booted. The ref is read on the
+# guest; the commit is not in testbed.json.
+phase "commit 12.6 (bad: /etc/docker/daemon.json is not JSON) on atomic-selftest-testbed/bad-daemon-json"
+mk_overlay 12.6 "daemon.json broken in 12.6"
+mkdir -p "$overlay/usr/etc/docker"
+# An unfinished object: the kind of edit a release can ship by mistake.
+printf '{\n  "storage-driver": "overlay2",\n' >"$overlay/usr/etc/docker/daemon.json"
+cdj=$(ostree --repo="$repo" commit --branch=atomic-selftest-testbed/bad-daemon-json --subject="testbed 12.6 (bad: /etc/docker/daemon.json is not JSON)" \
+  --add-metadata-string=version=12.6 --tree=ref="$c3" --tree=dir="$overlay")
+[ -n "$cdj" ] || die "commit 12.6 (bad daemon.json) failed"
+# ---- issue 26: commit 12.6 (daemon.json not JSON): end ----
 # A ref per version, like a distribution's release refs: ostree's sysroot
 # cleanup after every deployment change prunes what no ref head and no
 # deployment holds (it walks refs at depth 0), which would drop 12.1's

@@ -7,7 +7,8 @@
 # masked that the host reboots once and then rolls back from by itself
 # ([health] reboot_attempts = 1, three boots; the boot-complete.target gate
 # is not reached on either failing boot, and is on the recovered one), a
-# staged upgrade, a broken pending initramfs caught before any reboot,
+# staged upgrade, a broken pending initramfs caught before any reboot, a
+# release whose /etc/docker/daemon.json is not JSON caught before any reboot,
 # every other boot's self-test must pass, and before each reboot the
 # driver finds the host's deployment-change record naming what is pending
 # and reports it with the time from the command's end. Then the

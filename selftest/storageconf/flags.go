@@ -1,9 +1,14 @@
 package storageconf
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Flags are the storage settings given to dockerd, from its command line
@@ -73,7 +78,13 @@ func ParseFlags(args []string) (Flags, error) {
 	return f, nil
 }
 
-// ParseDaemonJSON reads the storage keys of /etc/docker/daemon.json.
+// ParseDaemonJSON reads the storage keys of /etc/docker/daemon.json the
+// way dockerd reads the file (moby's daemon/config/config.go,
+// getConflictFreeConfiguration): a byte order mark decides the encoding
+// (UTF-8, or UTF-16 as Windows tools write it), a file of nothing but
+// white space is an empty configuration, and anything else must be one
+// JSON object or dockerd refuses to start ("unable to configure the
+// Docker daemon with file ..."): the error says so, with the line.
 // Unknown keys are the daemon's business and ignored here.
 func ParseDaemonJSON(data []byte) (Flags, error) {
 	var v struct {
@@ -82,12 +93,67 @@ func ParseDaemonJSON(data []byte) (Flags, error) {
 		DataRoot string   `json:"data-root"`
 		Graph    string   `json:"graph"`
 	}
+	data, err := decodeBOM(data)
+	if err != nil {
+		return Flags{}, fmt.Errorf("dockerd will not start on it: %w", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Flags{}, nil
+	}
 	if err := json.Unmarshal(data, &v); err != nil {
-		return Flags{}, err
+		return Flags{}, fmt.Errorf("not valid JSON, dockerd will not start on it: %s", jsonErr(data, err))
 	}
 	f := Flags{Driver: v.Driver, Opts: v.Opts, DataRoot: v.DataRoot}
 	if f.DataRoot == "" {
 		f.DataRoot = v.Graph
 	}
 	return f, nil
+}
+
+// decodeBOM returns data as UTF-8: a UTF-8 byte order mark is dropped and
+// UTF-16 with one is decoded, as moby's BOMOverride does; without one
+// the data must be valid UTF-8 (moby's UTF8Validator).
+func decodeBOM(data []byte) ([]byte, error) {
+	var order binary.ByteOrder
+	switch {
+	case bytes.HasPrefix(data, []byte{0xef, 0xbb, 0xbf}):
+		data = data[3:]
+	case bytes.HasPrefix(data, []byte{0xff, 0xfe}):
+		order = binary.LittleEndian
+	case bytes.HasPrefix(data, []byte{0xfe, 0xff}):
+		order = binary.BigEndian
+	}
+	if order == nil {
+		if !utf8.Valid(data) {
+			return nil, errors.New("not valid UTF-8")
+		}
+		return data, nil
+	}
+	data = data[2:]
+	if len(data)%2 != 0 {
+		return nil, errors.New("UTF-16 with an odd number of bytes")
+	}
+	units := make([]uint16, len(data)/2)
+	for i := range units {
+		units[i] = order.Uint16(data[2*i:])
+	}
+	return []byte(string(utf16.Decode(units))), nil
+}
+
+// jsonErr is err with the line of data it happened on, where
+// encoding/json gives an offset.
+func jsonErr(data []byte, err error) string {
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off < 0 || off > int64(len(data)) {
+		return err.Error()
+	}
+	return fmt.Sprintf("line %d: %v", bytes.Count(data[:off], []byte("\n"))+1, err)
 }

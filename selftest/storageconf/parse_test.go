@@ -210,3 +210,51 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+// daemon.json as dockerd reads it (moby daemon/config/config.go,
+// getConflictFreeConfiguration): a byte order mark decides the encoding,
+// white space alone is an empty configuration, anything else must be one
+// JSON object; an error says dockerd will not start and on which line.
+func TestParseDaemonJSON(t *testing.T) {
+	utf16le := []byte{0xff, 0xfe}
+	for _, r := range `{"storage-driver": "vfs"}` {
+		utf16le = append(utf16le, byte(r), 0)
+	}
+	for _, c := range []struct {
+		name, data string
+		driver     string
+		err        string
+	}{
+		{"plain", `{"storage-driver": "overlay2", "log-driver": "journald"}`, "overlay2", ""},
+		// Older Notepad writes UTF-8 with a BOM; dockerd drops it.
+		{"utf-8 bom", "\xef\xbb\xbf{\"storage-driver\": \"vfs\"}", "vfs", ""},
+		// Windows PowerShell writes UTF-16 LE with a BOM; dockerd decodes it.
+		{"utf-16 bom", string(utf16le), "vfs", ""},
+		// An empty file is an empty configuration, not an error.
+		{"empty", "", "", ""},
+		{"white space", " \n\t\n", "", ""},
+		{"unfinished", "{\n  \"storage-driver\": \"overlay2\",\n", "", "not valid JSON, dockerd will not start on it: line 3: unexpected end of JSON input"},
+		{"trailing comma", "{\n  \"storage-driver\": \"overlay2\",\n}\n", "", "line 3: invalid character '}' looking for beginning of object key string"},
+		{"not an object", "[\"overlay2\"]", "", "line 1: json: cannot unmarshal array"},
+		{"not utf-8", "{\"storage-driver\": \"\xff\"}", "", "dockerd will not start on it: not valid UTF-8"},
+	} {
+		f, err := ParseDaemonJSON([]byte(c.data))
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.err)
+		case c.err == "" && f.Driver != c.driver:
+			t.Errorf("%s: driver %q, want %q", c.name, f.Driver, c.driver)
+		}
+	}
+}
+
+func FuzzParseDaemonJSON(f *testing.F) {
+	f.Add([]byte(`{"storage-driver": "overlay2", "storage-opts": ["overlay2.size=10G"]}`))
+	f.Add([]byte("\xff\xfe{\x00}\x00"))
+	f.Add([]byte("{\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = ParseDaemonJSON(data)
+	})
+}

@@ -19,6 +19,7 @@ func init() {
 		Timeout:     30 * time.Second,
 		Applies:     cloudinithost.NeedCloudInit,
 		Offline:     true,
+		HostState:   true,
 		Run:         checkFinished,
 	})
 }

@@ -25,6 +25,7 @@ func init() {
 		Timeout:     30 * time.Second,
 		Applies:     cloudinithost.NeedCloudInit,
 		Offline:     true,
+		HostState:   true,
 		Run:         checkSSHKey,
 	})
 }

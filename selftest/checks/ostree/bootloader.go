@@ -24,6 +24,7 @@ func init() {
 		Description: "every deployment has a BLS entry whose kernel and initramfs exist, no entry points at a missing deployment, the default entry boots the pending or booted deployment",
 		Timeout:     30 * time.Second,
 		Offline:     true,
+		HostState:   true,
 		Applies:     ostreehost.NeedSysroot,
 		Run:         checkBootloader,
 	})

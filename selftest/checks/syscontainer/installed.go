@@ -28,6 +28,7 @@ func init() {
 		Description: "every installed system container has its info, config.json, image ref in the ostree repository, an active unit and a live runc container",
 		Timeout:     time.Minute,
 		Offline:     true,
+		HostState:   true,
 		Run:         checkInstalled,
 	})
 }
