@@ -89,7 +89,14 @@ func Write(ctx context.Context, dir string, ex record.Expectation, bootID string
 		return err
 	}
 	defer unlock()
-	return st.WriteJSON(store.ExpectFile, ex)
+	// The rename is durable only once the directory is synced: the driver
+	// reboots the host next, and a power cut before the kernel's own
+	// writeback would lose the expectation (WriteJSON leaves the sync to
+	// its caller).
+	if err := st.WriteJSON(store.ExpectFile, ex); err != nil {
+		return err
+	}
+	return st.Sync()
 }
 
 // Read returns the pending expectation, or nil when there is none.
