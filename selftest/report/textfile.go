@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -60,6 +61,41 @@ func WriteTextfile(ctx context.Context, dir string, rec *record.Record) error {
 	}
 }
 
+// maxTextfileEntries bounds how much of the collector's directory is
+// listed for strays: it is another user's, and may hold anything.
+const maxTextfileEntries = 1024
+
+// removeTextfileStrays unlinks, through the directory's descriptor, the
+// temporary files an earlier write left when it was killed or the power
+// was cut between create and rename: only names writeInDir makes
+// (.tmp-NAME-<16 hex digits>), among the first maxTextfileEntries
+// entries. unlinkat without AT_REMOVEDIR never removes a directory, and a
+// link of that name is removed itself, never followed. The removals need
+// no fsync: one that a cut undoes is removed again next time.
+func removeTextfileStrays(dfd int, name string) {
+	dup, err := unix.Dup(dfd)
+	if err != nil {
+		return
+	}
+	d := os.NewFile(uintptr(dup), name)
+	defer d.Close()
+	entries, _ := d.ReadDir(maxTextfileEntries)
+	for _, e := range entries {
+		if isTextfileStray(e.Name(), name) {
+			_ = unix.Unlinkat(dfd, e.Name(), 0)
+		}
+	}
+}
+
+func isTextfileStray(entry, name string) bool {
+	suffix, ok := strings.CutPrefix(entry, ".tmp-"+name+"-")
+	if !ok || len(suffix) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(suffix)
+	return err == nil && strings.ToLower(suffix) == suffix
+}
+
 // writeInDir atomically replaces dir/name with data through one
 // descriptor of dir.
 func writeInDir(dir, name string, data []byte, perm uint32) error {
@@ -84,6 +120,7 @@ func writeInDir(dir, name string, data []byte, perm uint32) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
+	removeTextfileStrays(dfd, name)
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	// .tmp-NAME-*: node_exporter reads *.prom only.

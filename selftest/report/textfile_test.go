@@ -110,3 +110,31 @@ func TestTextfileDirNotADirectory(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestTextfileRemovesItsStrays: a write cut between create and rename
+// leaves .tmp-atomic-selftest.prom-<16 hex> in the collector's directory;
+// the next write removes it, and only names of that shape.
+func TestTextfileRemovesItsStrays(t *testing.T) {
+	dir := t.TempDir()
+	ours := filepath.Join(dir, ".tmp-"+TextfileName+"-0123456789abcdef")
+	others := []string{".tmp-" + TextfileName + "-0123", ".tmp-other.prom-0123456789abcdef", "node.prom", ".tmp-" + TextfileName + "-0123456789ABCDEF"}
+	for _, n := range append(others, filepath.Base(ours)) {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := WriteTextfile(context.Background(), dir, textfileRecord()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ours); !os.IsNotExist(err) {
+		t.Errorf("the stray is still there: %v", err)
+	}
+	for _, n := range others {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s, not ours, was removed: %v", n, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, TextfileName)); err != nil {
+		t.Error(err)
+	}
+}
