@@ -377,7 +377,7 @@ func readHistory(st *store.Store, h *selftest.Host, wantBanner bool) (past, self
 	var hist selftest.History
 	var ld lastDeployment
 	if ok, err := st.ReadJSON(store.LastDeploymentFile, &ld); err != nil {
-		problems = append(problems, err.Error())
+		problems = append(problems, setAsideTorn(st, store.LastDeploymentFile, err))
 	} else if ok {
 		if ld.BootID == h.BootID && h.BootID != "" {
 			// Another run on this boot already recorded it: compare with
@@ -388,14 +388,28 @@ func readHistory(st *store.Store, h *selftest.Host, wantBanner bool) (past, self
 		}
 	}
 	var p past
-	if hist.LastBootID != "" || wantBanner {
+	filter, read := store.Filter{}, hist.LastBootID != "" || wantBanner
+	if !read && st.Locked() {
+		// Only the newest record, the one a power cut during the last save
+		// could have torn, so that it is set aside now.
+		filter, read = store.Filter{Last: 1}, true
+	}
+	if read {
 		// Unreadable run records are skipped here as everywhere
-		// (store.Runs); `results` and `status` name them.
-		runs, _, err := st.Runs(store.Filter{})
+		// (store.Runs); `results` and `status` name them. A torn one the
+		// store set aside (under the lock) is named here, once.
+		runs, bad, err := st.Runs(filter)
 		if err != nil {
 			problems = append(problems, err.Error())
 		}
-		p.runs = runs
+		for _, b := range bad {
+			if errors.Is(b.Err, store.ErrTorn) && st.Locked() {
+				problems = append(problems, b.Error())
+			}
+		}
+		if filter.Last == 0 {
+			p.runs = runs
+		}
 	}
 	if wantBanner {
 		var err error
@@ -410,11 +424,27 @@ func readHistory(st *store.Store, h *selftest.Host, wantBanner bool) (past, self
 	}
 	var ex record.Expectation
 	if ok, err := st.ReadJSON(store.ExpectFile, &ex); err != nil {
-		problems = append(problems, err.Error())
+		problems = append(problems, setAsideTorn(st, store.ExpectFile, err))
 	} else if ok && (ex.CreatedBootID == "" || ex.CreatedBootID != h.BootID) && !h.Offline {
 		hist.Expectation = &ex
 	}
 	return p, hist, problems
+}
+
+// setAsideTorn returns the problem of a state file that could not be
+// read; a torn one is set aside first (under the lock only), so the next
+// run neither reads it nor reports it again. The save that follows writes
+// the state anew (an expectation is lost: the outer driver sees the boot
+// record without it).
+func setAsideTorn(st *store.Store, name string, err error) string {
+	if !errors.Is(err, store.ErrTorn) || !st.Locked() {
+		return err.Error()
+	}
+	aside, aerr := st.SetAside(name, time.Now())
+	if aerr != nil {
+		return errors.Join(err, aerr).Error()
+	}
+	return fmt.Sprintf("%v; set aside as %s", err, aside)
 }
 
 // save writes the record and the state that follows from it.

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -63,12 +64,16 @@ func runSeq(name string) (uint64, bool) {
 }
 
 // Prune removes the oldest run records beyond keep (at least 1), never
-// the record this Store saved last; the removals are durable after the
-// next Sync. The caller holds the lock.
+// the record this Store saved last, and the oldest set-aside files beyond
+// maxDamaged; the removals are durable after the next Sync. The caller
+// holds the lock.
 func (s *Store) Prune(keep int) (removed int, err error) {
 	keep = max(keep, 1)
 	names, err := s.runFiles()
 	if err != nil {
+		return 0, err
+	}
+	if err := s.pruneDamaged(); err != nil {
 		return 0, err
 	}
 	for _, n := range names {
@@ -84,4 +89,27 @@ func (s *Store) Prune(keep int) (removed int, err error) {
 		removed++
 	}
 	return removed, nil
+}
+
+// pruneDamaged removes the oldest set-aside files beyond maxDamaged; their
+// names sort by the time they were set aside.
+func (s *Store) pruneDamaged() error {
+	entries, err := os.ReadDir(s.Dir)
+	if err != nil {
+		return fmt.Errorf("listing %s: %w", s.Dir, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), damagedPrefix) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for len(names) > maxDamaged {
+		if err := os.Remove(filepath.Join(s.Dir, names[0])); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return classify(fmt.Errorf("pruning %s: %w", names[0], err))
+		}
+		names = names[1:]
+	}
+	return nil
 }

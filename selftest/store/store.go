@@ -4,11 +4,15 @@
 //
 // Every write is atomic: a temporary file in the same directory, fsync,
 // rename over the final name, fsync of the directory. A run killed at any
-// instant therefore leaves either the old file or the new one, never a
-// partial one; stray temporary files are removed under the lock.
+// instant, or a power cut, therefore leaves either the old file or the new
+// one, never a partial one; stray temporary files are removed under the
+// lock. A file that is not whole JSON all the same (a torn write of an
+// older version, a file system that lost data) is never read as valid:
+// under the lock it is set aside as damaged-NAME, with a message.
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,7 +40,17 @@ const (
 	lockFile           = ".lock"
 	tmpPrefix          = ".tmp-"
 	runPrefix          = "run-"
+	// damagedPrefix marks a file set aside because it is not whole JSON.
+	damagedPrefix = "damaged-"
 )
+
+// maxStrays bounds the temporary files one Lock removes: a cut leaves at
+// most one per write in flight, and a directory someone filled with
+// thousands of such names must not hold the lock for long.
+const maxStrays = 64
+
+// maxDamaged is how many set-aside files Prune keeps, newest first.
+const maxDamaged = 8
 
 // maxRecordSize bounds what is read of one file, so a damaged or hostile
 // file cannot exhaust memory.
@@ -50,6 +64,10 @@ var (
 	ErrReadOnly = errors.New("results directory is not writable")
 	// ErrLocked: another run held the lock for longer than the wait bound.
 	ErrLocked = errors.New("another atomic-selftest run holds the results lock")
+	// ErrTorn: a file is not whole JSON (empty, or cut short). The store
+	// writes every file whole, so it is a torn write of an older version
+	// or data a file system lost, and never read as valid.
+	ErrTorn = errors.New("not whole JSON (empty or cut short)")
 )
 
 // Store is a results directory.
@@ -58,6 +76,9 @@ type Store struct {
 	// saved is the file name of the record SaveRun wrote last, which
 	// Prune never removes.
 	saved string
+	// locked is true while this Store holds the lock: only then are
+	// damaged files set aside.
+	locked bool
 }
 
 // Open returns the store at dir, creating it 0700 if missing and tightening
@@ -67,7 +88,7 @@ type Store struct {
 // read and changed through a descriptor opened with O_NOFOLLOW, so a link
 // swapped in after the check is refused too.
 func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := mkdirDurable(dir); err != nil {
 		return nil, classify(fmt.Errorf("creating results directory %s: %w", dir, err))
 	}
 	fi, err := os.Lstat(dir)
@@ -94,6 +115,36 @@ func Open(dir string) (*Store, error) {
 		}
 	}
 	return &Store{Dir: dir}, nil
+}
+
+// mkdirDurable is os.MkdirAll(dir, 0700) whose new directories survive a
+// power cut: each one's name is in its parent's directory data, which is
+// fsynced. Without it, the first boot's records, each fsynced with its
+// directory, could vanish with the directory's own entry in /var/lib.
+func mkdirDurable(dir string) error {
+	dir = filepath.Clean(dir)
+	var made []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		made = append(made, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if len(made) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, d := range made {
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return fmt.Errorf("syncing %s: %w", filepath.Dir(d), err)
+		}
+	}
+	return nil
 }
 
 // noFollowError turns the ELOOP of an O_NOFOLLOW open of a symbolic link
@@ -145,20 +196,64 @@ func (s *Store) Lock(ctx context.Context, timeout time.Duration) (unlock func(),
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	s.locked = true
 	s.removeStrays()
 	return func() {
+		s.locked = false
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
 }
 
+// Locked reports whether this Store holds the results lock.
+func (s *Store) Locked() bool { return s.locked }
+
+// removeStrays removes the temporary files a killed run or a power cut
+// left: only regular files named as writeFile names them
+// (.tmp-NAME.json-DIGITS, os.CreateTemp's pattern), at most maxStrays, and
+// makes the removals durable. The caller holds the lock, so no write of
+// another run is in flight.
 func (s *Store) removeStrays() {
 	entries, _ := os.ReadDir(s.Dir)
+	removed := 0
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), tmpPrefix) {
-			_ = os.Remove(filepath.Join(s.Dir, e.Name()))
+		if removed >= maxStrays {
+			break
+		}
+		if !e.Type().IsRegular() || !IsStray(e.Name()) {
+			continue
+		}
+		if os.Remove(filepath.Join(s.Dir, e.Name())) == nil {
+			removed++
 		}
 	}
+	if removed > 0 {
+		_ = syncDir(s.Dir)
+	}
+}
+
+// IsStray reports whether name is a temporary file of the store's own
+// writes: .tmp-, a name ending in .json, a dash and os.CreateTemp's
+// decimal suffix.
+func IsStray(name string) bool {
+	rest, ok := strings.CutPrefix(name, tmpPrefix)
+	if !ok {
+		return false
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i < 0 || !strings.HasSuffix(rest[:i], ".json") || len(rest[:i]) == len(".json") {
+		return false
+	}
+	digits := rest[i+1:]
+	if digits == "" {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // classify wraps err with ErrNoSpace or ErrReadOnly where the cause is one.
@@ -217,8 +312,16 @@ func writeFile(dir, name string, data []byte, perm os.FileMode) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
+	if beforeRename != nil {
+		beforeRename(tmp)
+	}
 	return os.Rename(tmp, final)
 }
+
+// beforeRename is called between a temporary file's fsync and its
+// rename, in tests only: the power-cut test takes the directory as it is
+// there.
+var beforeRename func(tmp string)
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
@@ -248,7 +351,8 @@ func (s *Store) Sync() error {
 }
 
 // ReadJSON reads name into v. It returns false, nil when the file does not
-// exist, and an error naming the file when it is unreadable or garbled.
+// exist, and an error naming the file when it is unreadable or garbled;
+// errors.Is(err, ErrTorn) when it is not whole JSON.
 func (s *Store) ReadJSON(name string, v any) (bool, error) {
 	path := filepath.Join(s.Dir, name)
 	data, err := readBounded(path)
@@ -258,10 +362,42 @@ func (s *Store) ReadJSON(name string, v any) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if err := torn(data); err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return false, fmt.Errorf("%s: %w", path, err)
 	}
 	return true, nil
+}
+
+// torn returns ErrTorn when data is not one whole JSON value. Valid JSON
+// of the wrong shape (a record of a newer schema) is not torn: it is
+// reported, never set aside.
+func torn(data []byte) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return fmt.Errorf("%w: %d bytes, no JSON", ErrTorn, len(data))
+	}
+	if !json.Valid(data) {
+		return fmt.Errorf("%w: %d bytes", ErrTorn, len(data))
+	}
+	return nil
+}
+
+// SetAside renames name, a file found torn, to
+// damaged-<UTC time>-NAME, so no run reads it as valid again and an
+// operator still can; Prune keeps the newest maxDamaged of them. It
+// returns the new name. Only a Store that holds the lock sets aside; the
+// rename is durable after the next Sync.
+func (s *Store) SetAside(name string, now time.Time) (string, error) {
+	if !s.locked {
+		return "", fmt.Errorf("setting %s aside: the results lock is not held", name)
+	}
+	aside := damagedPrefix + now.UTC().Format("20060102T150405.000000000Z") + "-" + name
+	if err := os.Rename(filepath.Join(s.Dir, name), filepath.Join(s.Dir, aside)); err != nil {
+		return "", classify(fmt.Errorf("setting %s aside: %w", filepath.Join(s.Dir, name), err))
+	}
+	return aside, nil
 }
 
 // Remove deletes name; a missing file is not an error. The removal is
@@ -372,7 +508,9 @@ type Filter struct {
 }
 
 // Runs reads the run records matching f, oldest first. Files that cannot
-// be read or parsed are returned as problems and skipped, never fatal.
+// be read or parsed are returned as problems and skipped, never fatal;
+// under the lock a torn one (ErrTorn) is also set aside, and its problem
+// names where it went.
 func (s *Store) Runs(f Filter) ([]*record.Record, []Problem, error) {
 	names, err := s.runFiles()
 	if err != nil {
@@ -391,6 +529,13 @@ func (s *Store) Runs(f Filter) ([]*record.Record, []Problem, error) {
 		path := filepath.Join(s.Dir, names[i])
 		rec, err := ReadRecord(path)
 		if err != nil {
+			if errors.Is(err, ErrTorn) && s.locked {
+				if aside, aerr := s.SetAside(names[i], time.Now()); aerr != nil {
+					err = errors.Join(err, aerr)
+				} else {
+					err = fmt.Errorf("%w; set aside as %s", err, aside)
+				}
+			}
 			problems = append(problems, Problem{File: path, Err: err})
 			continue
 		}
@@ -430,6 +575,9 @@ func nameMayBeOfBoot(name, boot string) bool {
 func ReadRecord(path string) (*record.Record, error) {
 	data, err := readBounded(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := torn(data); err != nil {
 		return nil, err
 	}
 	return record.Decode(data)
