@@ -25,6 +25,13 @@ var loginPrompt = regexp.MustCompile(`\S login: `)
 
 func startTestbed(t *testing.T, name string) *VM {
 	t.Helper()
+	return startTestbedCache(t, name, "")
+}
+
+// startTestbedCache is startTestbed with QEMU's disk cache mode (see
+// Config.DiskCache; "" is the default).
+func startTestbedCache(t *testing.T, name, cache string) *VM {
+	t.Helper()
 	dir := os.Getenv(testbedEnv)
 	if dir == "" {
 		t.Skipf("%s is not set (scripts/e2e.d/90-vm.sh builds the image and runs this)", testbedEnv)
@@ -39,6 +46,7 @@ func startTestbed(t *testing.T, name string) *VM {
 		Name: name, Image: filepath.Join(dir, "disk.img"), Dir: t.TempDir(),
 		ConsoleLog: filepath.Join(art, name+"-console.log"), Accel: accel,
 		ProbeCache: filepath.Join(filepath.Dir(dir), "kvm-probe.json"), Stderr: os.Stderr,
+		DiskCache: cache,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -150,6 +151,10 @@ func TestStartErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `accel "hvf"`) {
 		t.Errorf("bad accel: %v", err)
 	}
+	_, err = Start(context.Background(), Config{Name: "x", Image: blankImage(t), Dir: t.TempDir(), DiskCache: "fast"})
+	if err == nil || !strings.Contains(err.Error(), `disk cache "fast"`) {
+		t.Errorf("bad disk cache: %v", err)
+	}
 	// A QEMU that refuses its options is reported with its own words.
 	_, err = Start(context.Background(), Config{Name: "x", Image: blankImage(t), Dir: t.TempDir(), Memory: 1 << 30})
 	if err == nil || !strings.Contains(err.Error(), "exited at once") {
@@ -234,5 +239,60 @@ func TestProbeCacheConfined(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(open, "accel.json")); err == nil {
 		t.Errorf("the verdict was written into a world-writable directory")
+	}
+}
+
+// TestPowerCutAndColdStart: PowerCut kills QEMU at once (no SIGTERM grace),
+// keeps the disk, which qemu-img check finds sound, and ColdStart runs a
+// new QEMU on the same disk and seed with the same SSH key; Close still
+// stops it and removes the keys.
+func TestPowerCutAndColdStart(t *testing.T) {
+	needQEMU(t)
+	vm, err := Start(context.Background(), Config{Name: "powercut", Image: blankImage(t), Dir: t.TempDir(), Memory: 128, CPUs: 1, DiskCache: "writeback"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	if !slices.Contains(vm.cmd.Args, "file="+vm.overlay+",format=qcow2,if=virtio,cache=writeback,discard=unmap") {
+		t.Errorf("QEMU's disk is not in cache mode writeback: %v", vm.cmd.Args)
+	}
+	if err := vm.ColdStart(context.Background()); err == nil || !strings.Contains(err.Error(), "still running") {
+		t.Errorf("ColdStart of a running VM: %v", err)
+	}
+	first := vm.cmd.Process.Pid
+	start := time.Now()
+	if err := vm.PowerCut(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("PowerCut took %v: not a cut", d)
+	}
+	if alive(first) {
+		t.Errorf("QEMU pid %d alive after PowerCut", first)
+	}
+	if _, err := vm.CheckDisk(context.Background()); err != nil {
+		t.Errorf("the disk after the cut: %v", err)
+	}
+	key := vm.KeyFile()
+	if err := vm.ColdStart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if vm.cmd.Process.Pid == first || !alive(vm.cmd.Process.Pid) {
+		t.Fatalf("no new QEMU after ColdStart (pid %d, was %d)", vm.cmd.Process.Pid, first)
+	}
+	if _, err := os.Stat(key); err != nil || vm.KeyFile() != key {
+		t.Errorf("the key did not survive the cut: %v", err)
+	}
+	select {
+	case <-vm.Exited():
+		t.Fatal("Exited is closed for the cold-started QEMU")
+	default:
+	}
+	pid := vm.cmd.Process.Pid
+	if err := vm.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if alive(pid) {
+		t.Errorf("QEMU pid %d alive after Close", pid)
 	}
 }
