@@ -220,7 +220,7 @@ func (s *Store) removeStrays() {
 		if removed >= maxStrays {
 			break
 		}
-		if !e.Type().IsRegular() || !IsStray(e.Name()) {
+		if !e.Type().IsRegular() || !isStray(e.Name()) {
 			continue
 		}
 		if os.Remove(filepath.Join(s.Dir, e.Name())) == nil {
@@ -232,10 +232,10 @@ func (s *Store) removeStrays() {
 	}
 }
 
-// IsStray reports whether name is a temporary file of the store's own
+// isStray reports whether name is a temporary file of the store's own
 // writes: .tmp-, a name ending in .json, a dash and os.CreateTemp's
 // decimal suffix.
-func IsStray(name string) bool {
+func isStray(name string) bool {
 	rest, ok := strings.CutPrefix(name, tmpPrefix)
 	if !ok {
 		return false

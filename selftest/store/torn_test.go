@@ -153,7 +153,7 @@ func TestCutBeforeRename(t *testing.T) {
 
 	after := &Store{Dir: cut}
 	strays, _ := filepath.Glob(filepath.Join(cut, ".tmp-*"))
-	if len(strays) != 1 || !IsStray(filepath.Base(strays[0])) {
+	if len(strays) != 1 || !isStray(filepath.Base(strays[0])) {
 		t.Fatalf("the cut left %v", strays)
 	}
 	lockT(t, after)
@@ -210,7 +210,7 @@ func TestStraysOnlyOursAndBounded(t *testing.T) {
 		n := 0
 		es, _ := os.ReadDir(st.Dir)
 		for _, e := range es {
-			if e.Type().IsRegular() && IsStray(e.Name()) {
+			if e.Type().IsRegular() && isStray(e.Name()) {
 				n++
 			}
 		}
