@@ -75,3 +75,34 @@ func FuzzParseKeyWrites(f *testing.F) {
 		}
 	})
 }
+
+// ParseConfigFetches keeps the fetched-config entries of Ignition's fetch
+// stages only, in the fields logStructuredJournalEntry sends.
+func TestParseConfigFetches(t *testing.T) {
+	const fetch = `"_UID":"0","_TRANSPORT":"journal","_SYSTEMD_UNIT":"ignition-fetch-offline.service","MESSAGE_ID":"` + FetchedConfigMessageID + `",`
+	fs, err := ParseConfigFetches([]byte(`{` + fetch + `"IGNITION_CONFIG_TYPE":"base","IGNITION_CONFIG_SRC":"system","IGNITION_CONFIG_REFERENCED":"false"}` + "\n" +
+		`{` + fetch + `"IGNITION_CONFIG_TYPE":"user","IGNITION_CONFIG_SRC":"qemu","IGNITION_CONFIG_REFERENCED":"false"}` + "\n" +
+		`{` + strings.Replace(fetch, "fetch-offline", "fetch", 1) + `"IGNITION_CONFIG_TYPE":"user","IGNITION_CONFIG_SRC":"/site.ign","IGNITION_CONFIG_REFERENCED":"true"}` + "\n" +
+		// Logged by a user, or by another stage: not a fetch.
+		`{"_UID":"1000","_TRANSPORT":"journal","_SYSTEMD_UNIT":"user@1000.service","MESSAGE_ID":"` + FetchedConfigMessageID + `","IGNITION_CONFIG_TYPE":"user"}` + "\n" +
+		`{"_UID":"0","_TRANSPORT":"journal","_SYSTEMD_UNIT":"ignition-files.service","MESSAGE_ID":"` + FetchedConfigMessageID + `","IGNITION_CONFIG_TYPE":"user"}` + "\n"))
+	if err != nil || len(fs) != 3 {
+		t.Fatalf("%+v %v", fs, err)
+	}
+	if got := fs[0].String() + "; " + fs[1].String() + "; " + fs[2].String(); got != "base config from system; user config from qemu; referenced user config from /site.ign" {
+		t.Errorf("fetches: %s", got)
+	}
+}
+
+func FuzzParseConfigFetches(f *testing.F) {
+	f.Add([]byte(`{"_UID":"0","_TRANSPORT":"journal","_SYSTEMD_UNIT":"ignition-fetch.service","MESSAGE_ID":"` + FetchedConfigMessageID + `","IGNITION_CONFIG_TYPE":"user","IGNITION_CONFIG_SRC":"qemu"}` + "\n"))
+	f.Add([]byte("{}\n[1]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fs, _ := ParseConfigFetches(data)
+		for _, c := range fs {
+			if c.Type == "" {
+				t.Fatalf("a fetch without a type: %+v", c)
+			}
+		}
+	})
+}

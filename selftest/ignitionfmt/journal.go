@@ -56,3 +56,54 @@ func hostPath(p string) string {
 	}
 	return p
 }
+
+// FetchedConfigMessageID is the MESSAGE_ID of the journal entry Ignition
+// sends for each config it fetched, with IGNITION_CONFIG_TYPE (user or
+// base), IGNITION_CONFIG_SRC (the provider: qemu, cmdline, system, or a
+// referenced config's path) and IGNITION_CONFIG_REFERENCED
+// (ignitionFetchedConfigMsgId and logStructuredJournalEntry in
+// internal/exec/engine.go, coreos/ignition; Fedora CoreOS's
+// coreos-ignition-write-issues reads it to tell whether a user config was
+// given).
+const FetchedConfigMessageID = "57124006b5c94805b77ce473e92a8aeb"
+
+// FetchSource is who may write the fetched-config entry: Ignition's fetch
+// stages (dracut/30ignition/ignition-fetch-offline.service and
+// ignition-fetch.service), as root, through the native protocol.
+var FetchSource = journal.Source{UID: "0", Transport: "journal", UnitPrefix: "ignition-fetch"}
+
+// ConfigFetch is one fetched-config entry.
+type ConfigFetch struct {
+	Type       string // user or base
+	Source     string
+	Referenced bool
+}
+
+// String is the entry as Ignition words its message: "user config from
+// qemu", "referenced user config from /x.ign".
+func (c ConfigFetch) String() string {
+	s := c.Type + " config from " + c.Source
+	if c.Referenced {
+		s = "referenced " + s
+	}
+	return s
+}
+
+// ParseConfigFetches reads journalctl's JSON lines and keeps the
+// fetched-config entries of Ignition's fetch stages (FetchSource) that
+// name a type.
+func ParseConfigFetches(out []byte) ([]ConfigFetch, error) {
+	if len(out) > maxJournal {
+		out = out[:maxJournal]
+	}
+	entries, err := journal.ParseJSON(out, FetchSource)
+	var fetches []ConfigFetch
+	for _, e := range entries {
+		if e["MESSAGE_ID"] != FetchedConfigMessageID || e["IGNITION_CONFIG_TYPE"] == "" {
+			continue
+		}
+		fetches = append(fetches, ConfigFetch{Type: e["IGNITION_CONFIG_TYPE"], Source: e["IGNITION_CONFIG_SRC"],
+			Referenced: e["IGNITION_CONFIG_REFERENCED"] == "true"})
+	}
+	return fetches, err
+}

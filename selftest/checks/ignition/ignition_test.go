@@ -226,3 +226,44 @@ func TestProvisionedJournalForged(t *testing.T) {
 	h.Commands = journaltest.Commander{File: file}
 	checktest.Expect(t, run(t, h), record.StatusFail, "Ignition wrote ssh keys for user admin")
 }
+
+// Ignition's fetched-config entries (logStructuredJournalEntry in
+// internal/exec/engine.go, coreos/ignition), in a real journal read by the
+// real journalctl: they must agree with the result file's
+// userConfigProvided, and only the fetch stages' own entries count.
+func TestProvisionedConfigFetched(t *testing.T) {
+	fetch := func(typ, src string, sender map[string]string) map[string]string {
+		e := map[string]string{"MESSAGE": "fetched " + typ + " config from \"" + src + "\"", "MESSAGE_ID": ignitionfmt.FetchedConfigMessageID,
+			"IGNITION_CONFIG_TYPE": typ, "IGNITION_CONFIG_SRC": src, "IGNITION_CONFIG_REFERENCED": "false"}
+		for k, v := range sender {
+			e[k] = v
+		}
+		return e
+	}
+	offline := map[string]string{"_UID": "0", "_TRANSPORT": "journal", "_SYSTEMD_UNIT": "ignition-fetch-offline.service", "_COMM": "ignition"}
+	forger := map[string]string{"_UID": "1000", "_TRANSPORT": "journal", "_SYSTEMD_UNIT": "user@1000.service", "_COMM": "logger"}
+	const boot = "3d1c5a0e8a524f7e9a4b2e6c0f1d7b93"
+
+	_, h := fcosRoot(t)
+	h.Commands = journaltest.Commander{File: journaltest.File(t, boot, fetch("base", "system", offline), fetch("user", "qemu", offline))}
+	r := run(t, h)
+	checktest.Expect(t, r, record.StatusPass, "3 ssh key(s)")
+	found := false
+	for _, e := range r.Evidence {
+		found = found || e.Name == "configs fetched (journal of the provisioning boot)" && e.Seen == "base config from system, user config from qemu"
+	}
+	if !found {
+		t.Errorf("no fetch evidence in %+v", r.Evidence)
+	}
+
+	// The result file says a user config was given; the journal says only
+	// the base config was fetched (a forged user entry does not count).
+	h.Commands = journaltest.Commander{File: journaltest.File(t, boot, fetch("base", "system", offline), fetch("user", "qemu", forger))}
+	checktest.Expect(t, run(t, h), record.StatusFail,
+		"/etc/.ignition-result.json says userConfigProvided true, but Ignition's journal of the provisioning boot (MESSAGE_ID 57124006b5c94805b77ce473e92a8aeb) says it fetched base config from system")
+
+	// No fetch entries at all (an older Ignition, a journal rotated away):
+	// evidence, not a fault.
+	h.Commands = journaltest.Commander{File: journaltest.File(t, boot, fetch("user", "qemu", forger))}
+	checktest.Expect(t, run(t, h), record.StatusPass, "3 ssh key(s)")
+}

@@ -140,6 +140,14 @@ func checkProvisioned(ctx context.Context, t *selftest.T) {
 		}
 	}
 
+	// Which configs Ignition fetched: the result file's userConfigProvided
+	// and Ignition's fetched-config entries must agree.
+	if !h.Offline {
+		if msg := checkFetches(ctx, t, res); msg != "" {
+			problems = append(problems, msg)
+		}
+	}
+
 	if !h.Offline {
 		if msg := checkHostname(t); msg != "" {
 			problems = append(problems, msg)
@@ -255,6 +263,45 @@ func checkKeyFile(h *selftest.Host, p string, u user) (int, error) {
 	return n, nil
 }
 
+// checkFetches reads Ignition's fetched-config entries of the
+// provisioning boot. A journal without them (a volatile journal, one
+// rotated away, an Ignition older than 2.9) is evidence, not a fault; one
+// that names the configs must agree with the result file about a user
+// config.
+func checkFetches(ctx context.Context, t *selftest.T, res *ignitionfmt.Result) string {
+	const name = "configs fetched (journal of the provisioning boot)"
+	argv := append([]string{"journalctl", "--no-pager", "--output=json",
+		"--boot=" + strings.ReplaceAll(res.ProvisioningBootID, "-", ""), "MESSAGE_ID=" + ignitionfmt.FetchedConfigMessageID}, ignitionfmt.FetchSource.Matches()...)
+	out, err := journalRun(ctx, t.Host, argv)
+	if errors.Is(err, errNoJournal) {
+		t.Evidence(name, "", err.Error())
+		return ""
+	}
+	if err != nil {
+		return fmt.Sprintf("reading Ignition's journal entries: %v", err)
+	}
+	fetches, err := ignitionfmt.ParseConfigFetches(out)
+	if err != nil {
+		return fmt.Sprintf("reading Ignition's journal entries: %v", err)
+	}
+	if len(fetches) == 0 {
+		t.Evidence(name, "", "none logged")
+		return ""
+	}
+	var seen []string
+	user := false
+	for _, f := range fetches {
+		seen = append(seen, f.String())
+		user = user || f.Type == "user"
+	}
+	t.Evidence(name, "", strings.Join(seen, ", "))
+	if user != res.UserConfigProvided {
+		return fmt.Sprintf("%s says userConfigProvided %v, but Ignition's journal of the provisioning boot (MESSAGE_ID %s) says it fetched %s",
+			provisioner.IgnitionResult, res.UserConfigProvided, ignitionfmt.FetchedConfigMessageID, strings.Join(seen, ", "))
+	}
+	return ""
+}
+
 // errNoJournal: journalctl is not there, or the provisioning boot is not
 // in the journal (a volatile journal, or rotated away).
 var errNoJournal = errors.New("the provisioning boot's journal is not available")
@@ -265,6 +312,16 @@ var errNoJournal = errors.New("the provisioning boot's journal is not available"
 func journalKeyWrites(ctx context.Context, h *selftest.Host, bootID string) ([]ignitionfmt.KeyWrite, error) {
 	argv := append([]string{"journalctl", "--no-pager", "--output=json",
 		"--boot=" + strings.ReplaceAll(bootID, "-", ""), "MESSAGE_ID=" + ignitionfmt.SSHKeysMessageID}, ignitionfmt.Source.Matches()...)
+	out, err := journalRun(ctx, h, argv)
+	if err != nil {
+		return nil, err
+	}
+	return ignitionfmt.ParseKeyWrites(out)
+}
+
+// journalRun runs one journalctl query of the provisioning boot, bounded
+// to 20 s; errNoJournal when journalctl or that boot is not there.
+func journalRun(ctx context.Context, h *selftest.Host, argv []string) ([]byte, error) {
 	out, err := h.Run(ctx, 20*time.Second, argv...)
 	var ee *selftest.ExitError
 	switch {
@@ -276,5 +333,5 @@ func journalKeyWrites(ctx context.Context, h *selftest.Host, bootID string) ([]i
 	case err != nil:
 		return nil, err
 	}
-	return ignitionfmt.ParseKeyWrites(out)
+	return out, nil
 }
