@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -333,5 +335,115 @@ func TestStartIgnitionErrors(t *testing.T) {
 		if _, err := Start(context.Background(), tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// ignitionBinary is where Debian's package ignition puts Ignition itself:
+// inside its dracut module, for the initramfs (30ignition/module-setup.sh
+// installs it as /usr/bin/ignition there).
+const ignitionBinary = "/usr/lib/dracut/modules.d/30ignition/ignition"
+
+// The driver's config, merged with an admin's, applied by Debian's real
+// Ignition 2.14 to a root directory the way its initramfs stages apply it
+// to /sysroot (fetch-offline from the file platform, then files): the
+// driver's key lands in root's and core's authorized_keys.d/ignition
+// (owned by each, mode 0600), core is created, the host name, the host key
+// (0600) and the first-boot unit (enabled through Ignition's preset file)
+// are written, the admin's user and file are there too, and Ignition's
+// result file is written. Debian's Ignition relabels what it wrote with
+// setfiles, so the root has an SELinux config whose file_contexts says to
+// label nothing (<<none>>), as a root without a policy would want.
+func TestIgnitionAppliesConfig(t *testing.T) {
+	testutil.NeedRoot(t)
+	_, err := os.Stat(ignitionBinary)
+	testutil.Need(t, "ignition", err == nil, ignitionBinary+" is missing")
+	testutil.NeedCommand(t, "policycoreutils", "setfiles")
+	testutil.NeedCommand(t, "passwd", "useradd")
+	dir := t.TempDir()
+	// Ignition writes a user's key files as that user: the path down to
+	// the root must be searchable by others, as / is.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := filepath.Join(dir, "root")
+	for rel, data := range map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n", "etc/group": "root:x:0:\nusers:x:100:\n",
+		"etc/shadow": "root:*:19000:0:99999:7:::\n", "etc/gshadow": "root:*::\nusers:*::\n",
+		"etc/hostname": "localhost\n", "etc/selinux/config": "SELINUX=disabled\nSELINUXTYPE=testbed\n",
+		"etc/selinux/testbed/contexts/files/file_contexts": "/.*\t<<none>>\n",
+	} {
+		testutil.WriteFile(t, root, rel, data)
+	}
+	for _, d := range []string{"root", "home"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin, err := ParseAdminIgnition(writeAdmin(t, `{"ignition":{"version":"3.3.0"},
+  "passwd":{"users":[{"name":"ops"}]},
+  "storage":{"files":[{"path":"/etc/motd","mode":420,"contents":{"source":"data:,site%20motd"}}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Ignition{Seed: *testSeed(), Admin: admin}
+	cfg := filepath.Join(dir, "config.ign")
+	if err := g.WriteFile(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, stage := range []string{"fetch-offline", "files"} {
+		cmd := exec.Command(ignitionBinary, "--root="+root, "--platform=file", "--stage="+stage, "--log-to-stdout",
+			"--config-cache="+filepath.Join(dir, "cache.json"), "--state-file="+filepath.Join(dir, "state"), "--neednet="+filepath.Join(dir, "neednet"))
+		cmd.Env = append(os.Environ(), "IGNITION_CONFIG_FILE="+cfg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ignition --stage=%s: %v\n%s", stage, err, out)
+		}
+	}
+	passwd, _ := os.ReadFile(filepath.Join(root, "etc/passwd"))
+	uids := map[string]uint32{}
+	for _, l := range strings.Split(string(passwd), "\n") {
+		if f := strings.Split(l, ":"); len(f) == 7 {
+			uid, _ := strconv.Atoi(f[2])
+			uids[f[0]] = uint32(uid)
+		}
+	}
+	if _, ok := uids["ops"]; !ok {
+		t.Errorf("the admin's user ops was not created: %s", passwd)
+	}
+	for user, home := range map[string]string{"root": "root", "core": "home/core"} {
+		uid, ok := uids[user]
+		if !ok {
+			t.Errorf("no user %s in %s", user, passwd)
+			continue
+		}
+		p := filepath.Join(root, home, ".ssh/authorized_keys.d/ignition")
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), testSeed().AuthorizedKeys[0]) {
+			t.Errorf("%s: %q %v, want the driver's key", p, b, err)
+			continue
+		}
+		fi, _ := os.Stat(p)
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != uid || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: uid %d mode %o, want uid %d mode 600", p, st.Uid, fi.Mode().Perm(), uid)
+		}
+	}
+	for rel, want := range map[string]string{
+		"etc/hostname": "testbed-1\n",
+		"etc/motd":     "site motd",
+		"etc/systemd/system-preset/20-ignition.preset": "enable " + FirstBootUnit + "\n",
+	} {
+		if b, err := os.ReadFile(filepath.Join(root, rel)); err != nil || string(b) != want {
+			t.Errorf("/%s = %q (%v), want %q", rel, b, err, want)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(root, "etc/ssh/ssh_host_ed25519_key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("host key: %v %v", fi, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "etc/systemd/system", FirstBootUnit)); err != nil || !strings.Contains(string(b), "ConditionPathExists=!/var/lib/m/ran") {
+		t.Errorf("the first-boot unit: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "etc/.ignition-result.json")); err != nil || !strings.Contains(string(b), `"userConfigProvided": true`) {
+		t.Errorf("Ignition's result file: %q %v", b, err)
 	}
 }
