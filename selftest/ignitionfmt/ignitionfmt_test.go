@@ -1,6 +1,7 @@
 package ignitionfmt
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,6 +103,48 @@ func FuzzParseConfigFetches(f *testing.F) {
 		for _, c := range fs {
 			if c.Type == "" {
 				t.Fatalf("a fetch without a type: %+v", c)
+			}
+		}
+	})
+}
+
+// The files stage's op log as Ignition 2.14 printed it here
+// (testdata/ignition-files-stage.txt): the finished user, file and
+// enabled-unit ops, /sysroot taken off the paths; another sender's lines
+// do not count.
+func TestParseFilesOps(t *testing.T) {
+	lines, err := os.ReadFile(filepath.Join(testdata, "ignition-files-stage.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for _, l := range strings.Split(strings.TrimSpace(string(lines)), "\n") {
+		b, _ := json.Marshal(map[string]string{"_UID": "0", "_TRANSPORT": "stdout", "_SYSTEMD_UNIT": "ignition-files.service", "MESSAGE": l})
+		out.Write(append(b, '\n'))
+	}
+	out.WriteString(`{"_UID":"1000","_TRANSPORT":"stdout","_SYSTEMD_UNIT":"user@1000.service","MESSAGE":"op(1): [finished] writing file \"/sysroot/etc/forged\""}` + "\n")
+	ops, err := ParseFilesOps([]byte(out.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range ops {
+		got = append(got, o.Kind+" "+o.Name)
+	}
+	want := "user root, user core, file /etc/hostname, file /etc/ssh/ssh_host_ed25519_key, file /etc/ssh/ssh_host_ed25519_key.pub, unit atomic-selftest-firstboot.service, file /etc/.ignition-result.json"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("ops:\n%s\nwant\n%s", strings.Join(got, ", "), want)
+	}
+}
+
+func FuzzParseFilesOps(f *testing.F) {
+	f.Add([]byte(`{"_UID":"0","_TRANSPORT":"stdout","_SYSTEMD_UNIT":"ignition-files.service","MESSAGE":"INFO     : files: op(5): [finished] writing file \"/sysroot/etc/x\""}` + "\n"))
+	f.Add([]byte(`{"_UID":"0","_TRANSPORT":"stdout","_SYSTEMD_UNIT":"ignition-files.service","MESSAGE":"op(1): [finished] creating or modifying user \"\\\"\""}` + "\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ops, _ := ParseFilesOps(data)
+		for _, o := range ops {
+			if o.Name == "" || (o.Kind != OpUser && o.Kind != OpFile && o.Kind != OpUnit) {
+				t.Fatalf("bad op %+v", o)
 			}
 		}
 	})

@@ -1,6 +1,8 @@
 package ignitionfmt
 
 import (
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/journal"
@@ -106,4 +108,62 @@ func ParseConfigFetches(out []byte) ([]ConfigFetch, error) {
 			Referenced: e["IGNITION_CONFIG_REFERENCED"] == "true"})
 	}
 	return fetches, err
+}
+
+// FilesSource is who may write the files stage's log lines: Ignition's
+// files stage, whose unit runs it with --log-to-stdout
+// (dracut/30ignition/ignition-files.service), as root, so journald takes
+// its lines from the service's standard output.
+var FilesSource = journal.Source{UID: "0", Transport: "stdout", Unit: "ignition-files.service"}
+
+// What the files stage did, by the words of its op log (Logger.LogOp in
+// internal/log/log.go, coreos/ignition: "op(N): [finished] <what>"; the
+// what of createUsers, createFiles and createUnits in
+// internal/exec/stages/files/). Only finished ops count.
+const (
+	OpUser = "user" // creating or modifying user "NAME"
+	OpFile = "file" // writing file "/sysroot/PATH"
+	OpUnit = "unit" // setting preset to enabled for "UNIT"
+)
+
+// FilesOp is one finished op of the files stage: its kind and what it
+// names (a user, a path on the booted host, a unit).
+type FilesOp struct{ Kind, Name string }
+
+var finishedOp = regexp.MustCompile(`op\([0-9a-f]+\): \[finished\] (creating or modifying user|writing file|setting preset to enabled for) "((?:[^"\\]|\\.)*)"`)
+
+// ParseFilesOps reads journalctl's JSON lines and returns the finished
+// user, file and enabled-unit ops the files stage logged (FilesSource),
+// in order, each once.
+func ParseFilesOps(out []byte) ([]FilesOp, error) {
+	if len(out) > maxJournal {
+		out = out[:maxJournal]
+	}
+	entries, err := journal.ParseJSON(out, FilesSource)
+	var ops []FilesOp
+	seen := map[FilesOp]bool{}
+	for _, e := range entries {
+		m := finishedOp.FindStringSubmatch(e["MESSAGE"])
+		if m == nil {
+			continue
+		}
+		name, qerr := strconv.Unquote(`"` + m[2] + `"`)
+		if qerr != nil || name == "" {
+			continue
+		}
+		op := FilesOp{Name: name}
+		switch m[1] {
+		case "creating or modifying user":
+			op.Kind = OpUser
+		case "writing file":
+			op.Kind, op.Name = OpFile, hostPath(name)
+		default:
+			op.Kind = OpUnit
+		}
+		if !seen[op] {
+			seen[op] = true
+			ops = append(ops, op)
+		}
+	}
+	return ops, err
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ignitionfmt"
@@ -266,4 +267,65 @@ func TestProvisionedConfigFetched(t *testing.T) {
 	// evidence, not a fault.
 	h.Commands = journaltest.Commander{File: journaltest.File(t, boot, fetch("user", "qemu", forger))}
 	checktest.Expect(t, run(t, h), record.StatusPass, "3 ssh key(s)")
+}
+
+// What Ignition's files stage did, by its op log of the provisioning boot
+// (the lines Ignition 2.14 printed here, testdata/ignition-files-stage.txt,
+// in a real journal read by the real journalctl), must still be so: the
+// users in /etc/passwd, the files there, the unit enabled (real systemctl
+// --root reading the unit files).
+func TestProvisionedFilesOps(t *testing.T) {
+	lines, err := os.ReadFile(filepath.Join("testdata", "ignition-files-stage.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []map[string]string
+	for _, l := range strings.Split(strings.TrimSpace(string(lines)), "\n") {
+		entries = append(entries, map[string]string{"MESSAGE": l, "SYSLOG_IDENTIFIER": "ignition", "_UID": "0", "_TRANSPORT": "stdout",
+			"_SYSTEMD_UNIT": "ignition-files.service", "_COMM": "ignition"})
+	}
+	file := journaltest.File(t, "3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", entries...)
+	const unit = "atomic-selftest-firstboot.service"
+	setup := func(t *testing.T) (string, *selftest.RunContext) {
+		root, h := fcosRoot(t)
+		h.Commands = journaltest.Commander{File: file}
+		write(t, root, "etc/ssh/ssh_host_ed25519_key", "key\n", 0o600)
+		write(t, root, "etc/ssh/ssh_host_ed25519_key.pub", "ssh-ed25519 AAAA\n", 0o644)
+		write(t, root, "etc/systemd/system/"+unit, "[Service]\nType=oneshot\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n", 0o644)
+		os.MkdirAll(filepath.Join(root, "etc/systemd/system/multi-user.target.wants"), 0o755)
+		if err := os.Symlink("/etc/systemd/system/"+unit, filepath.Join(root, "etc/systemd/system/multi-user.target.wants", unit)); err != nil {
+			t.Fatal(err)
+		}
+		return root, h
+	}
+	testutil.NeedCommand(t, "systemd", "systemctl")
+	_, h := setup(t)
+	r := run(t, h)
+	checktest.Expect(t, r, record.StatusPass, "3 ssh key(s)")
+	found := false
+	for _, e := range r.Evidence {
+		found = found || strings.HasPrefix(e.Name, "done by Ignition's files stage") && strings.Contains(e.Seen, "user core, file /etc/hostname") && strings.Contains(e.Seen, "unit "+unit)
+	}
+	if !found {
+		t.Errorf("no files-stage evidence in %+v", r.Evidence)
+	}
+	for _, tc := range []struct {
+		name   string
+		break_ func(root string)
+		want   string
+	}{
+		{"file gone", func(root string) { os.Remove(filepath.Join(root, "etc/ssh/ssh_host_ed25519_key.pub")) },
+			"Ignition wrote /etc/ssh/ssh_host_ed25519_key.pub on the provisioning boot, but it is gone"},
+		{"unit disabled", func(root string) { os.Remove(filepath.Join(root, "etc/systemd/system/multi-user.target.wants", unit)) },
+			`Ignition enabled ` + unit + ` on the provisioning boot, but systemctl is-enabled says "disabled"`},
+		{"user gone", func(root string) {
+			write(t, root, "etc/passwd", fmt.Sprintf("root:x:0:0:root:/root:/bin/bash\nadmin:x:%d:%d::/var/home/core:/bin/bash\n", os.Getuid(), os.Getgid()), 0o644)
+		}, "Ignition created or modified user core on the provisioning boot, but /etc/passwd has no such user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, h := setup(t)
+			tc.break_(root)
+			checktest.Expect(t, run(t, h), record.StatusFail, tc.want)
+		})
+	}
 }

@@ -141,11 +141,13 @@ func checkProvisioned(ctx context.Context, t *selftest.T) {
 	}
 
 	// Which configs Ignition fetched: the result file's userConfigProvided
-	// and Ignition's fetched-config entries must agree.
+	// and Ignition's fetched-config entries must agree. What its files
+	// stage did (users, files, enabled units) must still be so.
 	if !h.Offline {
 		if msg := checkFetches(ctx, t, res); msg != "" {
 			problems = append(problems, msg)
 		}
+		problems = append(problems, checkFilesOps(ctx, t, res, users)...)
 	}
 
 	if !h.Offline {
@@ -300,6 +302,82 @@ func checkFetches(ctx context.Context, t *selftest.T, res *ignitionfmt.Result) s
 			provisioner.IgnitionResult, res.UserConfigProvided, ignitionfmt.FetchedConfigMessageID, strings.Join(seen, ", "))
 	}
 	return ""
+}
+
+// checkFilesOps reads the files stage's op log of the provisioning boot
+// (kola's tests/ignition passwd.go, systemd.go and units.go assert the
+// same on a fresh host): each user Ignition created or modified is in the
+// passwd database, each file it wrote is still there, each unit it
+// enabled is enabled. A journal without the log is evidence, not a fault.
+func checkFilesOps(ctx context.Context, t *selftest.T, res *ignitionfmt.Result, users []user) []string {
+	const name = "done by Ignition's files stage (journal of the provisioning boot)"
+	argv := append([]string{"journalctl", "--no-pager", "--output=json",
+		"--boot=" + strings.ReplaceAll(res.ProvisioningBootID, "-", "")}, ignitionfmt.FilesSource.Matches()...)
+	out, err := journalRun(ctx, t.Host, argv)
+	if errors.Is(err, errNoJournal) {
+		t.Evidence(name, "", err.Error())
+		return nil
+	}
+	if err != nil {
+		return []string{fmt.Sprintf("reading Ignition's journal entries: %v", err)}
+	}
+	ops, err := ignitionfmt.ParseFilesOps(out)
+	if err != nil {
+		return []string{fmt.Sprintf("reading Ignition's journal entries: %v", err)}
+	}
+	if len(ops) == 0 {
+		t.Evidence(name, "", "none logged")
+		return nil
+	}
+	known := map[string]bool{}
+	for _, u := range users {
+		known[u.name] = true
+	}
+	var problems, seen []string
+	for _, op := range ops {
+		seen = append(seen, op.Kind+" "+op.Name)
+		switch op.Kind {
+		case ignitionfmt.OpUser:
+			if !known[op.Name] {
+				problems = append(problems, fmt.Sprintf("Ignition created or modified user %s on the provisioning boot, but /etc/passwd has no such user with a home directory", op.Name))
+			}
+		case ignitionfmt.OpFile:
+			if _, err := t.Host.Lstat(op.Name); err != nil {
+				problems = append(problems, fmt.Sprintf("Ignition wrote %s on the provisioning boot, but it is gone: %v", op.Name, err))
+			}
+		case ignitionfmt.OpUnit:
+			if msg := unitEnabled(ctx, t.Host, op.Name); msg != "" {
+				problems = append(problems, fmt.Sprintf("Ignition enabled %s on the provisioning boot, but %s", op.Name, msg))
+			}
+		}
+	}
+	t.Evidence(name, "", strings.Join(seen, ", "))
+	return problems
+}
+
+// unitEnabled asks systemctl is-enabled (systemctl(1): exit 0 for
+// enabled, static, alias, indirect, generated; 1 for disabled or masked,
+// with the state on stdout), of the host's root when that is not / (it
+// reads the unit files there); "" when enabled or systemctl is not there.
+func unitEnabled(ctx context.Context, h *selftest.Host, unit string) string {
+	argv := []string{"systemctl", "is-enabled", "--", unit}
+	if h.Root != "" && h.Root != "/" {
+		argv = []string{"systemctl", "--root=" + h.Root, "is-enabled", "--", unit}
+	}
+	out, err := h.Run(ctx, 10*time.Second, argv...)
+	var ee *selftest.ExitError
+	switch {
+	case err == nil, errors.Is(err, exec.ErrNotFound):
+		return ""
+	case errors.As(err, &ee):
+		state := strings.TrimSpace(string(out))
+		if state == "" {
+			state = strings.TrimSpace(ee.Stderr)
+		}
+		return "systemctl is-enabled says " + strconv.Quote(state)
+	default:
+		return fmt.Sprintf("systemctl is-enabled: %v", err)
+	}
 }
 
 // errNoJournal: journalctl is not there, or the provisioning boot is not
