@@ -21,7 +21,7 @@ depends() {
 }
 
 install() {
-    inst_multiple findmnt mount umount realpath systemd-tmpfiles
+    inst_multiple findmnt mount umount realpath touch rm systemd-tmpfiles
     inst_script "$moddir/testbed-ignition-ostree-var.sh" /usr/sbin/testbed-ignition-ostree-var
     inst_simple "$moddir/testbed-ignition-ostree-var.service" \
         "$systemdsystemunitdir/testbed-ignition-ostree-var.service"
