@@ -26,10 +26,21 @@ func checkRun(t *testing.T, vm *VM, ids string) map[string]record.Result {
 	return results(t, out)
 }
 
+// results decodes the self-test's JSON: a run (run --format json) or the
+// runs results prints (a list, newest first).
 func results(t *testing.T, out string) map[string]record.Result {
 	t.Helper()
 	var rec record.Record
-	if err := json.Unmarshal([]byte(out), &rec); err != nil {
+	var err error
+	if strings.HasPrefix(strings.TrimSpace(out), "[") {
+		var recs []record.Record
+		if err = json.Unmarshal([]byte(out), &recs); err == nil && len(recs) > 0 {
+			rec = recs[0]
+		}
+	} else {
+		err = json.Unmarshal([]byte(out), &rec)
+	}
+	if err != nil {
 		t.Fatalf("the self-test's JSON: %v\n%s", err, out)
 	}
 	m := map[string]record.Result{}
@@ -56,7 +67,7 @@ func expectStatus(t *testing.T, what string, res map[string]record.Result, id st
 func bootRecord(t *testing.T, vm *VM, boot string) string {
 	t.Helper()
 	out, err := sshRun(t, vm, "atomic-selftest", "results", "--wait-boot", boot, "--timeout", "10m", "--format", "json")
-	if !strings.HasPrefix(out, "{") {
+	if !strings.HasPrefix(out, "{") && !strings.HasPrefix(out, "[") {
 		diagnose(t, vm)
 		t.Fatalf("no run record of boot %s: %v\n%s", boot, err, out)
 	}

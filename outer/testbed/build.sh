@@ -322,9 +322,21 @@ if [ "$ignition" = 1 ]; then
   install -D -m 0755 "$ign/ignition-firstboot-complete.sh" "$root/usr/libexec/atomic-selftest-testbed/ignition-firstboot-complete"
   install -D -m 0644 "$ign/testbed-ignition-firstboot-complete.service" "$root/usr/lib/systemd/system/testbed-ignition-firstboot-complete.service"
   systemctl --root="$root" enable testbed-ignition-firstboot-complete.service >&2
+  # Ignition enables a config's units through a preset file
+  # (/etc/systemd/system-preset/20-ignition.preset), which systemd applies
+  # on the first boot only: when /etc/machine-id says "uninitialized"
+  # (machine-id(5)); an empty one is no first boot. Presets then only
+  # enable, and "disable *" keeps them to what a preset file names, as
+  # Fedora's 99-default-disable.preset does. systemd-firstboot would ask
+  # for a locale and a root password on the console of a first boot:
+  # masked, as Fedora CoreOS leaves it out.
+  printf 'uninitialized\n' >"$root/etc/machine-id"
+  printf '%s\n' '# testbed Ignition variant: presets enable only what a preset file names.' 'disable *' \
+    >"$root/usr/lib/systemd/system-preset/99-testbed-default-disable.preset"
+  systemctl --root="$root" mask systemd-firstboot.service >&2
 fi
 # --- the Ignition variant: end ---
-printf '' >"$root/etc/machine-id"
+[ "$ignition" = 1 ] || printf '' >"$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 echo localhost >"$root/etc/hostname"
 # Empty fstab: ostree-prepare-root mounts the sysroot and bind-mounts /boot

@@ -9,6 +9,10 @@
 # again without it (ostree admin instutil set-kargs writes a new boot
 # entry; ignition.platform.id=qemu stays, as on Fedora CoreOS).
 set -eu
+# Writable in this unit's mount namespace only (PrivateMounts=yes).
+for m in /sysroot /boot; do
+  if findmnt -n -o OPTIONS "$m" | grep -qE '(^|,)ro(,|$)'; then mount -o remount,rw "$m"; fi
+done
 booted=""
 for arg in $(cat /proc/cmdline); do
   case $arg in ostree=*) booted=$arg ;; esac
