@@ -135,6 +135,9 @@ func TestProvisioned(t *testing.T) {
 	root, h := fcosRoot(t)
 	write(t, root, "etc/.ignition-result.json", `{"provisioningBootID":"`+thisBoot+`","provisioningDate":"2026-12-07T02:00:00Z","userConfigProvided":true}`, 0o600)
 	checktest.Expect(t, run(t, h), record.StatusPass, "on this boot (the first)")
+	// The run record's boot id is the journal's form, without dashes.
+	h.BootID = strings.ReplaceAll(thisBoot, "-", "")
+	checktest.Expect(t, run(t, h), record.StatusPass, "on this boot (the first)")
 }
 
 func TestProvisionedBroken(t *testing.T) {
