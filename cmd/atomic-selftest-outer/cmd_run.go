@@ -42,6 +42,9 @@ type runOptions struct {
 	pollInterval    time.Duration
 	qemuImages      []string
 	qemuAccel       string
+	qemuProvision   string
+	qemuIgnition    string
+	qemuFirmware    string
 }
 
 func (o *runOptions) flags(fs *pflag.FlagSet) {
@@ -65,6 +68,9 @@ func (o *runOptions) flags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.commandTimeout, "command-timeout", 30*time.Minute, "bound on one deployment command")
 	fs.StringArrayVar(&o.qemuImages, "qemu-image", nil, "boot a local QEMU guest from this disk `IMAGE` (on a throwaway overlay, NoCloud seed, SSH forwarded to loopback, console in the artifacts) and drive it as one more host (repeatable)")
 	fs.StringVar(&o.qemuAccel, "qemu-accel", qemu.AccelTCG, "QEMU accelerator: tcg, kvm, or auto (kvm only when a probe boot works)")
+	fs.StringVar(&o.qemuProvision, "qemu-provision", qemu.ProvisionAuto, "how the QEMU guest gets the driver's SSH key and host name on its first boot: cloud-init (a NoCloud seed), ignition (an Ignition config on fw_cfg), or auto (ignition where the image's boot partition has an ignition.firstboot stamp or a boot entry naming ignition.firstboot or ignition.platform.id=, else cloud-init)")
+	fs.StringVar(&o.qemuIgnition, "qemu-ignition", "", "an Ignition config `FILE` (spec 3.0.0 to 3.3.0) merged into the driver's for the QEMU guest: its users, files and units are kept, the driver's SSH key and host name are added")
+	fs.StringVar(&o.qemuFirmware, "qemu-firmware", qemu.FirmwareBIOS, "the QEMU guest's firmware: bios (SeaBIOS) or uefi (Debian's OVMF)")
 	fs.DurationVar(&o.pollInterval, "poll-interval", 500*time.Millisecond, "first interval when polling a rebooting host or its self-test (doubles up to 20 times that)")
 }
 
@@ -147,6 +153,24 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 			return usagef("--qemu-image %s: not a readable disk image file", img)
 		}
 	}
+	switch o.qemuProvision {
+	case qemu.ProvisionAuto, qemu.ProvisionCloudInit, qemu.ProvisionIgnition:
+	default:
+		return usagef("--qemu-provision %q: want auto, cloud-init or ignition", o.qemuProvision)
+	}
+	switch o.qemuFirmware {
+	case qemu.FirmwareBIOS, qemu.FirmwareUEFI:
+	default:
+		return usagef("--qemu-firmware %q: want bios or uefi", o.qemuFirmware)
+	}
+	if o.qemuIgnition != "" {
+		if o.qemuProvision == qemu.ProvisionCloudInit {
+			return usagef("--qemu-ignition needs --qemu-provision ignition or auto, not cloud-init")
+		}
+		if _, err := qemu.ParseAdminIgnition(o.qemuIgnition); err != nil {
+			return usagef("--qemu-ignition: %v", err)
+		}
+	}
 	var machines []transport.Machine
 	if len(hosts) > 0 {
 		machines, err = inventory.Machines(hosts, ssh.Config{User: o.user, KeyFile: o.identity, Agent: o.agent,
@@ -169,7 +193,8 @@ func runRun(ctx context.Context, e *env, o runOptions, args []string) error {
 		return usagef("--artifacts: %v", err)
 	}
 	for i, img := range o.qemuImages {
-		m, err := qemu.BootGuest(ctx, dir, fmt.Sprintf("qemu%d", i+1), img, o.qemuAccel, o.rebootTimeout)
+		m, err := qemu.BootGuest(ctx, dir, fmt.Sprintf("qemu%d", i+1), img, qemu.Config{Accel: o.qemuAccel,
+			Provision: o.qemuProvision, IgnitionConfig: o.qemuIgnition, Firmware: o.qemuFirmware, Stderr: e.stderr}, o.rebootTimeout)
 		if err != nil {
 			return fmt.Errorf("--qemu-image %s: %w", img, err)
 		}

@@ -29,6 +29,16 @@ func run(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	disk := filepath.Join(dir, "disk.img")
+	goodIgn := filepath.Join(dir, "good.ign")
+	badIgn := filepath.Join(dir, "bad.ign")
+	for f, body := range map[string]string{disk: "", goodIgn: `{"ignition":{"version":"3.3.0"}}`,
+		badIgn: `{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"etc/motd"}]}}`} {
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -45,6 +55,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--inventory", "/nonexistent/hosts", "-i", "k"}, "inventory"},
 		{[]string{"run", "--qemu-image", "/nonexistent/disk.img"}, "--qemu-image /nonexistent/disk.img: not a readable disk image file"},
 		{[]string{"run", "--qemu-image", "/", "--qemu-accel", "hvf"}, `--qemu-accel "hvf"`},
+		{[]string{"run", "--qemu-image", disk, "--qemu-provision", "kickstart"}, `--qemu-provision "kickstart": want auto, cloud-init or ignition`},
+		{[]string{"run", "--qemu-image", disk, "--qemu-firmware", "coreboot"}, `--qemu-firmware "coreboot": want bios or uefi`},
+		{[]string{"run", "--qemu-image", disk, "--qemu-provision", "cloud-init", "--qemu-ignition", goodIgn}, "--qemu-ignition needs --qemu-provision ignition or auto"},
+		{[]string{"run", "--qemu-image", disk, "--qemu-ignition", "/nonexistent/site.ign"}, "--qemu-ignition: ignition config /nonexistent/site.ign: open"},
+		// A bad config is refused before any VM boots, naming the file and the field.
+		{[]string{"run", "--qemu-image", disk, "--qemu-ignition", badIgn}, "--qemu-ignition: ignition config " + badIgn + ": error at $.storage.files.0.path"},
 		{[]string{"run", "--profile", "ostree", "--package", "x", "--host", "h", "-i", "k"}, ""},
 	} {
 		code, _, stderr := run(t, tc.args...)

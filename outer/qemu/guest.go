@@ -9,20 +9,22 @@ import (
 	"time"
 )
 
-// BootGuest boots a guest from image as the driver's host name: QEMU's
-// log and the serial console under dir (name-console.log, name-vm/; its
-// keys, seed and overlay stay in a private temporary directory), the KVM
+// BootGuest boots a guest from image as the driver's host name (with
+// base's accelerator, provisioner, admin Ignition config and firmware):
+// QEMU's log and the serial console under dir (name-console.log,
+// name-vm/; its keys, seed and overlay stay in a private temporary
+// directory), the KVM
 // probe's verdict cached in the user's cache directory (kept private),
 // and waits up to bound for its sshd, so the driver's first step finds it
 // up. A guest whose sshd never answers is stopped and the error quotes
 // the last console lines.
-func BootGuest(ctx context.Context, dir, name, image, accel string, bound time.Duration) (*Machine, error) {
-	probeCache := ""
+func BootGuest(ctx context.Context, dir, name, image string, base Config, bound time.Duration) (*Machine, error) {
+	cfg := base
 	if cache, err := os.UserCacheDir(); err == nil {
-		probeCache = filepath.Join(cache, "atomic-selftest", "qemu-accel.json")
+		cfg.ProbeCache = filepath.Join(cache, "atomic-selftest", "qemu-accel.json")
 	}
-	m, err := Boot(ctx, Config{Name: name, Image: image, Dir: filepath.Join(dir, name+"-vm"),
-		ConsoleLog: filepath.Join(dir, name+"-console.log"), Accel: accel, ProbeCache: probeCache})
+	cfg.Name, cfg.Image, cfg.Dir, cfg.ConsoleLog = name, image, filepath.Join(dir, name+"-vm"), filepath.Join(dir, name+"-console.log")
+	m, err := Boot(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

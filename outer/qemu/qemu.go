@@ -2,9 +2,12 @@
 // image with qemu-system-x86_64 from the machine's own firmware (SeaBIOS
 // and the image's bootloader; never -kernel, so what boots is what OSTree
 // wrote), on a qcow2 copy-on-write overlay so the image stays untouched,
-// with user-mode networking forwarding SSH to a free loopback port, a
-// NoCloud seed (cloud-init's "cidata" volume) carrying the SSH keys, host
-// name and a user script, and the serial console captured to a file.
+// with user-mode networking forwarding SSH to a free loopback port, the
+// SSH keys, host name and a first-boot command handed to the guest's
+// provisioner (a NoCloud seed, cloud-init's "cidata" volume, or an
+// Ignition config on fw_cfg; ProvisionAuto picks by what the image's boot
+// entries ask for), and the serial console captured to a file. The
+// firmware is SeaBIOS or, for images that boot by UEFI, Debian's OVMF.
 //
 // A reboot inside the guest is a real reboot of the same QEMU process (no
 // -no-reboot). The VM is stopped by Close, when the context given to Start
@@ -32,6 +35,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/coreos/ignition/v2/config/v3_3/types"
 )
 
 // Accelerators.
@@ -75,8 +80,17 @@ type Config struct {
 	// Marker is the file the seed's user script writes (default
 	// /var/lib/atomic-selftest-testbed/user-script-ran).
 	Marker string
-	// RunCmd are extra first-boot commands for cloud-init (argv each).
+	// RunCmd are extra first-boot commands (argv each): cloud-init's
+	// runcmd, or ExecStart= lines of the Ignition config's first-boot unit.
 	RunCmd [][]string
+	// Provision is cloud-init (default), ignition or auto
+	// (DetectProvision).
+	Provision string
+	// IgnitionConfig is an admin's Ignition config file merged into the
+	// driver's (ParseAdminIgnition); only with Ignition provisioning.
+	IgnitionConfig string
+	// Firmware is bios (default) or uefi (OVMF).
+	Firmware string
 	// Stderr receives progress lines (nil: discarded).
 	Stderr io.Writer
 	// DiskCache is QEMU's cache mode for the guest's disk (default
@@ -96,8 +110,11 @@ type VM struct {
 	cfg        Config
 	secrets    string // private 0700 directory for keys, seed and overlay
 	overlay    string // the guest's disk, in secrets
-	seed       string // the NoCloud seed, in secrets
 	accel      string
+	provision  string // cloud-init or ignition
+	seed       string // the NoCloud seed ISO, in secrets, or
+	ignition   string // the Ignition config for fw_cfg
+	vars       string // OVMF's variable store (UEFI only)
 	port       int
 	keyFile    string
 	pubKey     string
@@ -150,6 +167,39 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	default:
 		return nil, fmt.Errorf("qemu %s: disk cache %q: want unsafe, writeback, none, writethrough or directsync", cfg.Name, cfg.DiskCache)
 	}
+	if cfg.Provision == "" {
+		cfg.Provision = ProvisionCloudInit
+	}
+	if cfg.Firmware == "" {
+		cfg.Firmware = FirmwareBIOS
+	}
+	switch cfg.Firmware {
+	case FirmwareBIOS:
+	case FirmwareUEFI:
+		for _, f := range []string{OVMFCode, OVMFVars} {
+			if _, err := os.Stat(f); err != nil {
+				return nil, fmt.Errorf("qemu %s: UEFI firmware: %w (install Debian's package ovmf)", cfg.Name, err)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("qemu %s: firmware %q: want bios or uefi", cfg.Name, cfg.Firmware)
+	}
+	var admin *types.Config
+	switch cfg.Provision {
+	case ProvisionCloudInit, ProvisionIgnition, ProvisionAuto:
+	default:
+		return nil, fmt.Errorf("qemu %s: provision %q: want auto, cloud-init or ignition", cfg.Name, cfg.Provision)
+	}
+	if cfg.IgnitionConfig != "" {
+		if cfg.Provision == ProvisionCloudInit {
+			return nil, fmt.Errorf("qemu %s: an Ignition config (%s) needs Ignition provisioning, not cloud-init", cfg.Name, cfg.IgnitionConfig)
+		}
+		a, err := ParseAdminIgnition(cfg.IgnitionConfig)
+		if err != nil {
+			return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
+		}
+		admin = a
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
 	}
@@ -160,7 +210,6 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	}
 	v.secrets = secrets
 	v.overlay = filepath.Join(secrets, "overlay.qcow2")
-	v.seed = filepath.Join(secrets, "seed.iso")
 	started := false
 	defer func() {
 		if !started {
@@ -184,7 +233,19 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if err := v.makeKeys(ctx); err != nil {
 		return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
 	}
-	seed := &Seed{
+	v.provision = cfg.Provision
+	if v.provision == ProvisionAuto {
+		p, why, err := DetectProvision(ctx, cfg.Image)
+		if err != nil {
+			return nil, fmt.Errorf("qemu %s: telling the image's provisioner (give --qemu-provision): %w", cfg.Name, err)
+		}
+		v.provision = p
+		v.logf("provisioning by %s (%s)", p, why)
+	}
+	if admin != nil && v.provision != ProvisionIgnition {
+		return nil, fmt.Errorf("qemu %s: an Ignition config (%s) was given, but the image is provisioned by %s", cfg.Name, cfg.IgnitionConfig, v.provision)
+	}
+	seed := Seed{
 		InstanceID:     cfg.InstanceID,
 		Hostname:       cfg.Name,
 		AuthorizedKeys: []string{v.pubKey},
@@ -193,9 +254,29 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		RunCmd:         cfg.RunCmd,
 		Marker:         cfg.Marker,
 	}
-	seedPath := v.seed
-	if err := seed.WriteISO(ctx, seedPath); err != nil {
-		return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
+	if v.provision == ProvisionIgnition {
+		g := &Ignition{Seed: seed, Admin: admin}
+		v.ignition = filepath.Join(v.secrets, "config.ign")
+		if err := g.WriteFile(v.ignition); err != nil {
+			return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
+		}
+	} else {
+		v.seed = filepath.Join(v.secrets, "seed.iso")
+		if err := seed.WriteISO(ctx, v.seed); err != nil {
+			return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
+		}
+	}
+	if cfg.Firmware == FirmwareUEFI {
+		// The guest writes its boot entries into the variable store: a
+		// copy per VM, the template untouched.
+		b, err := os.ReadFile(OVMFVars)
+		if err != nil {
+			return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
+		}
+		v.vars = filepath.Join(v.secrets, "OVMF_VARS.fd")
+		if err := os.WriteFile(v.vars, b, 0o600); err != nil {
+			return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
+		}
 	}
 
 	// One console log per VM: an old one in the same place is replaced.
@@ -211,7 +292,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 			return nil, fmt.Errorf("qemu %s: %w", cfg.Name, err)
 		}
 		v.port = port
-		err = v.launch(ctx, overlay, seedPath)
+		err = v.launch(ctx, overlay)
 		if err == nil {
 			started = true // Close removes the private directory from now on
 			if err := v.writeKnownHosts(); err != nil {
@@ -249,9 +330,9 @@ func (v *VM) logf(format string, args ...any) {
 }
 
 // args is QEMU's command line. The disk is virtio; the firmware boots it
-// through its MBR, so the image's bootloader and OSTree's configuration
-// decide what runs.
-func (v *VM) args(overlay, seed string) []string {
+// through its MBR (or, under UEFI, its EFI system partition), so the
+// image's bootloader and OSTree's configuration decide what runs.
+func (v *VM) args(overlay string) []string {
 	// Under TCG each vCPU gets its own host thread (MTTCG).
 	accel := "tcg,thread=multi"
 	if v.accel == AccelKVM {
@@ -259,15 +340,30 @@ func (v *VM) args(overlay, seed string) []string {
 	}
 	// -nodefaults -vga none: no VGA, parallel port or floppy drive for the
 	// guest to probe; under TCG each costs seconds of boot.
-	return []string{
+	args := []string{
 		"-name", v.cfg.Name,
 		"-nodefaults", "-vga", "none",
 		"-machine", "pc",
 		"-accel", accel,
 		"-m", strconv.Itoa(v.cfg.Memory),
 		"-smp", strconv.Itoa(v.cfg.CPUs),
-		"-drive", "file=" + overlay + ",format=qcow2,if=virtio,cache=" + v.cfg.DiskCache + ",discard=unmap",
-		"-drive", "file=" + seed + ",format=raw,if=virtio,readonly=on,media=cdrom",
+	}
+	if v.vars != "" {
+		args = append(args,
+			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+qemuOptValue(OVMFCode),
+			"-drive", "if=pflash,format=raw,unit=1,file="+qemuOptValue(v.vars))
+	}
+	args = append(args, "-drive", "file="+qemuOptValue(overlay)+",format=qcow2,if=virtio,cache="+v.cfg.DiskCache+",discard=unmap")
+	if v.seed != "" {
+		args = append(args, "-drive", "file="+qemuOptValue(v.seed)+",format=raw,if=virtio,readonly=on,media=cdrom")
+	}
+	if v.ignition != "" {
+		// Ignition's qemu platform reads its config from this fw_cfg key
+		// (internal/providers/qemu in coreos/ignition), as kola passes it
+		// (mantle/platform/qemu.go in coreos/coreos-assembler).
+		args = append(args, "-fw_cfg", "name=opt/com.coreos/config,file="+qemuOptValue(v.ignition))
+	}
+	return append(args,
 		"-netdev", fmt.Sprintf("user,id=net0,hostfwd=tcp:127.0.0.1:%d-:22", v.port),
 		"-device", "virtio-net-pci,netdev=net0",
 		"-device", "virtio-rng-pci",
@@ -275,12 +371,20 @@ func (v *VM) args(overlay, seed string) []string {
 		"-display", "none",
 		"-monitor", "none",
 		"-serial", "stdio",
-	}
+	)
 }
+
+// qemuOptValue escapes a value inside a QEMU option string, where a comma
+// separates options and ",," is a literal comma.
+func qemuOptValue(s string) string { return strings.ReplaceAll(s, ",", ",,") }
+
+// Provision is the provisioner the VM was seeded for (cloud-init or
+// ignition; auto resolved).
+func (v *VM) Provision() string { return v.provision }
 
 // launch starts QEMU and returns an error when it exits within the first
 // second (a bad option, a port already taken).
-func (v *VM) launch(ctx context.Context, overlay, seed string) error {
+func (v *VM) launch(ctx context.Context, overlay string) error {
 	qlog, err := os.OpenFile(filepath.Join(v.cfg.Dir, "qemu.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
@@ -291,7 +395,7 @@ func (v *VM) launch(ctx context.Context, overlay, seed string) error {
 		return fmt.Errorf("console log: %w", err)
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(v.cfg.QEMU, v.args(overlay, seed)...)
+	cmd := exec.Command(v.cfg.QEMU, v.args(overlay)...)
 	cmd.Stdin = nil
 	cmd.Stderr = io.MultiWriter(qlog, &lockedBuffer{b: &stderr})
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -495,7 +599,7 @@ func (v *VM) ColdStart(ctx context.Context) error {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 4; attempt++ {
-		err := v.launch(ctx, v.overlay, v.seed)
+		err := v.launch(ctx, v.overlay)
 		if err == nil {
 			v.stopOnDone(ctx)
 			return nil

@@ -57,8 +57,18 @@
 # hash of that plus this script, the binary/RPM, the units and --health.
 # A second run with the same inputs prints the cached directory at once.
 #
+# With --ignition the image is provisioned by Ignition instead of cloud-init
+# (issue 25): no cloud-init in the tree; Debian's ignition package and its
+# dracut module (30ignition) in the initramfs, with the testbed's own module
+# outer/testbed/ignition/50testbed-ignition-ostree (the stateroot's /var at
+# /sysroot/var while Ignition writes); ignition.firstboot and
+# ignition.platform.id=qemu on the image's kernel command line, and
+# testbed-ignition-firstboot-complete.service taking ignition.firstboot off
+# again once Ignition ran; sshd reading ~/.ssh/authorized_keys.d/ignition.
+# testbed.json's "provision" says which.
+#
 # Usage: build.sh [--cache-dir DIR] [--binary FILE] [--units DIR] [--rpm FILE]
-#                 [--health] [--force]
+#                 [--health] [--ignition] [--force]
 #        build.sh [--cache-dir DIR] --base-only
 # --base-only makes (or finds) the cached Debian root file system and stops:
 # it needs neither the binary nor the RPM, so scripts/test.sh runs it in the
@@ -80,6 +90,7 @@ binary=""
 units="$top/units"
 rpmfile=""
 health=0
+ignition=0
 force=0
 base_only=0
 
@@ -92,6 +103,7 @@ while [ $# -gt 0 ]; do
     --units) units=$2; shift 2 ;;
     --rpm) rpmfile=$2; shift 2 ;;
     --health) health=1; shift ;;
+    --ignition) ignition=1; shift ;;
     --force) force=1; shift ;;
     --base-only) base_only=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -124,11 +136,45 @@ packages=(systemd systemd-sysv udev dbus linux-image-amd64 dracut
   python3-gi gir1.2-ostree-1.0 iproute2 e2fsprogs ca-certificates sudo procps less
   rpm) # rpm: the self-test's RPM is installed with it, and it reads the rpmdb
 
+ign=$here/ignition
+# --- the Ignition variant (issue 25): begin ---
+# No cloud-init; Ignition with the dracut modules its 30ignition needs
+# (depends(): qemu systemd url-lib network; url-lib and network are
+# dracut-network's, url-lib wants curl). Debian builds Ignition with SELinux
+# relabeling on: its files stage reads SELINUXTYPE= from the root's
+# /etc/selinux/config and runs setfiles with that policy's file_contexts
+# on what it wrote (RelabelFiles in internal/exec/util/selinux.go), and
+# fails the boot without them. So the variant has Debian's policy
+# (selinux-policy-default, whose postinst builds file_contexts, and
+# policycoreutils' setfiles, which 30ignition puts into the initramfs),
+# configured SELINUX=disabled and booted with selinux=0: the labels are
+# written, SELinux does not run (as in the cloud-init image, where no
+# policy is loaded either). The base's initramfs is made
+# again once every package is in, with 30ignition, the testbed's own
+# module and qemu_fw_cfg (Ignition's qemu platform reads its config from
+# /sys/firmware/qemu_fw_cfg).
+base_hooks=()
+if [ "$ignition" = 1 ]; then
+  kept=()
+  for p in "${packages[@]}"; do [ "$p" = cloud-init ] || kept+=("$p"); done
+  packages=("${kept[@]}" ignition dracut-network curl selinux-policy-default)
+  base_hooks=(
+    --customize-hook="cp -r '$ign/50testbed-ignition-ostree' \"\$1/usr/lib/dracut/modules.d/\""
+    --customize-hook='printf "add_dracutmodules+=\" ignition testbed-ignition-ostree \"\nadd_drivers+=\" qemu_fw_cfg \"\n" >"$1/etc/dracut.conf.d/20-testbed-ignition.conf"'
+    --customize-hook='kver=$(ls "$1/usr/lib/modules" | sort -V | tail -1) && chroot "$1" dracut --force --kver "$kver" "/boot/initrd.img-$kver"'
+  )
+fi
+# --- the Ignition variant: end ---
 base_version=1 # bump when the mmdebstrap recipe below changes
-base_key=$(printf '%s\n' "$base_version" "$mirror" "${packages[@]}" | sha256sum | cut -c1-16)
+base_key=$(
+  {
+    printf '%s\n' "$base_version" "$mirror" "${packages[@]}" "${base_hooks[@]}"
+    [ "$ignition" = 0 ] || (cd "$ign" && find 50testbed-ignition-ostree -type f -print0 | sort -z | xargs -0 sha256sum)
+  } | sha256sum | cut -c1-16)
 hash_inputs() {
   {
-    echo "$base_key" "$health"
+    echo "$base_key" "$health" "$ignition"
+    [ "$ignition" = 0 ] || (cd "$ign" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
     sha256sum "$0" "$here/../family/rollback.py" "$here/break-pending.py"
     [ -z "$binary" ] || sha256sum <"$binary"
     [ -z "$rpmfile" ] || sha256sum <"$rpmfile"
@@ -166,7 +212,7 @@ if [ ! -f "$base" ]; then
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --setup-hook='mkdir -p "$1/etc/dracut.conf.d" && printf "hostonly=no\nadd_drivers+=\" virtio_blk virtio_pci virtio_net ext4 \"\ncompress=gzip\n" > "$1/etc/dracut.conf.d/10-testbed.conf"' \
-    --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
+    --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' "${base_hooks[@]}" \
     bookworm "$base.tmp.tar" "$mirror" >&2 || { rm -f "$base.tmp.tar"; die "mmdebstrap failed"; }
   mv "$base.tmp.tar" "$base"
   phase "base done"
@@ -293,8 +339,34 @@ EOF
 # in this tree, and fail cloud-config.service; C.UTF-8 is built into glibc.
 # The seed is always NoCloud: naming it spares cloud-init's crawl of every
 # other data source, which costs a minute per boot under TCG.
-printf 'locale: C.UTF-8\ndatasource_list: [ NoCloud, None ]\n' >"$root/etc/cloud/cloud.cfg.d/90-atomic-selftest-testbed.cfg"
-printf '' >"$root/etc/machine-id"
+if [ "$ignition" = 0 ]; then
+  printf 'locale: C.UTF-8\ndatasource_list: [ NoCloud, None ]\n' >"$root/etc/cloud/cloud.cfg.d/90-atomic-selftest-testbed.cfg"
+fi
+# --- the Ignition variant (issue 25): begin ---
+if [ "$ignition" = 1 ]; then
+  [ ! -e "$root/usr/bin/cloud-init" ] || die "the Ignition variant has cloud-init"
+  install -D -m 0644 "$ign/40-testbed-ignition.conf" "$root/etc/ssh/sshd_config.d/40-testbed-ignition.conf"
+  [ -s "$root/etc/selinux/default/contexts/files/file_contexts" ] || die "the Ignition variant has no SELinux file_contexts for Ignition's relabeling"
+  printf '%s\n' '# The testbed'"'"'s Ignition variant: a policy for Ignition'"'"'s relabeling, not enforced.' \
+    SELINUX=disabled SELINUXTYPE=default >"$root/etc/selinux/config"
+  install -D -m 0755 "$ign/ignition-firstboot-complete.sh" "$root/usr/libexec/atomic-selftest-testbed/ignition-firstboot-complete"
+  install -D -m 0644 "$ign/testbed-ignition-firstboot-complete.service" "$root/usr/lib/systemd/system/testbed-ignition-firstboot-complete.service"
+  systemctl --root="$root" enable testbed-ignition-firstboot-complete.service >&2
+  # Ignition enables a config's units through a preset file
+  # (/etc/systemd/system-preset/20-ignition.preset), which systemd applies
+  # on the first boot only: when /etc/machine-id says "uninitialized"
+  # (machine-id(5)); an empty one is no first boot. Presets then only
+  # enable, and "disable *" keeps them to what a preset file names, as
+  # Fedora's 99-default-disable.preset does. systemd-firstboot would ask
+  # for a locale and a root password on the console of a first boot:
+  # masked, as Fedora CoreOS leaves it out.
+  printf 'uninitialized\n' >"$root/etc/machine-id"
+  printf '%s\n' '# testbed Ignition variant: presets enable only what a preset file names.' 'disable *' \
+    >"$root/usr/lib/systemd/system-preset/99-testbed-default-disable.preset"
+  systemctl --root="$root" mask systemd-firstboot.service >&2
+fi
+# --- the Ignition variant: end ---
+[ "$ignition" = 1 ] || printf '' >"$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 echo localhost >"$root/etc/hostname"
 # Empty fstab: ostree-prepare-root mounts the sysroot and bind-mounts /boot
@@ -316,6 +388,11 @@ cp "$initrd" "$root/usr/lib/modules/$kver/initramfs.img"
 listing=$(gzip -dc "$root/usr/lib/modules/$kver/initramfs.img" 2>/dev/null | cpio -t 2>/dev/null || true)
 grep -q 'usr/lib/ostree/ostree-prepare-root' <<<"$listing" ||
   die "the initramfs has no ostree-prepare-root (dracut's ostree module missing)"
+if [ "$ignition" = 1 ]; then
+  for f in usr/bin/ignition usr/lib/systemd/system-generators/ignition-generator usr/sbin/testbed-ignition-ostree-var usr/sbin/setfiles qemu_fw_cfg.ko; do
+    grep -q "$f" <<<"$listing" || die "the Ignition variant's initramfs has no $f"
+  done
+fi
 rm -rf "${root:?}/boot"/*
 # /var: a directory/symlink list for systemd-tmpfiles, then emptied; ostree
 # gives every stateroot its own /var.
@@ -475,6 +552,11 @@ ln -s ../loader/syslinux.cfg "$mnt/boot/syslinux/syslinux.cfg"
 # profile with apparmor_parser, which the tree does not have; the hosts the
 # self-test is for (Fedora Atomic) confine containers with SELinux instead.
 kargs=(--karg="root=UUID=$uuid" --karg=rw --karg=console=ttyS0,115200n8 --karg=modprobe.blacklist=floppy --karg=apparmor=0)
+# Ignition's first boot (--ignition): Ignition runs when ignition.firstboot
+# is on the command line (30ignition's generator) and reads its config
+# from the platform ignition.platform.id names.
+# selinux=0: the variant's policy is for Ignition's relabeling only.
+[ "$ignition" = 0 ] || kargs+=(--karg=ignition.platform.id=qemu --karg=ignition.firstboot --karg=selinux=0)
 ostree admin deploy --sysroot="$mnt" --os=debian "${kargs[@]}" "testbed:$ref" >&2
 # ostree admin deploy pinned the origin to testbed:$ref; check what it wrote.
 cfg=$mnt/boot/loader/syslinux.cfg
@@ -507,6 +589,7 @@ cat >"$out.tmp/testbed.json" <<EOF
   ],
   "bad": {"checksum": "$cbad", "version": "12.4", "ref": "atomic-selftest-testbed/bad"},
   "health": $([ "$health" = 1 ] && echo true || echo false),
+  "provision": "$([ "$ignition" = 1 ] && echo ignition || echo cloud-init)",
   "build_seconds": $(( $(date +%s) - t0 ))
 }
 EOF

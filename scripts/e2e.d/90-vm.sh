@@ -46,6 +46,13 @@
 #                                  instead of building it (scripts/test.sh sets it)
 #   E2E_VM_SERIAL=1                run the two VMs one after the other, not side by side
 #   E2E_VM_BINARY=FILE             install this atomic-selftest binary (and units/) instead
+#   E2E_VM_IGNITION=1              also build the Ignition variant of the image
+#                                  (build.sh --ignition) and boot it on a third VM,
+#                                  after the others: Ignition provisions it through
+#                                  the driver's fw_cfg config, ignition.provisioned
+#                                  passes and catches its faults, an upgrade and its
+#                                  boot (TestIgnitionTestbed); opt-in until it fits
+#                                  the suite's time budget
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 image_only=0
@@ -106,6 +113,16 @@ par=2
 ATOMIC_SELFTEST_TESTBED=$good ATOMIC_SELFTEST_TESTBED_CYCLE=1 \
   go test -count=1 -timeout 90m -v -parallel "$par" -run '^(TestCycleTestbed|TestNoFlagRunTestbed)$' ./outer/qemu/ || rc=1
 phase "cycle VM + no-flag run VM" $(( $(date +%s) - s ))
+
+if [ "${E2E_VM_IGNITION:-0}" = 1 ]; then
+  s=$(date +%s)
+  ign=$(./outer/testbed/build.sh "${install[@]}" --ignition)
+  phase "Ignition image build" $(( $(date +%s) - s ))
+  s=$(date +%s)
+  ATOMIC_SELFTEST_TESTBED_IGNITION=$ign \
+    go test -count=1 -timeout 30m -v -run '^TestIgnitionTestbed$' ./outer/qemu/ || rc=1
+  phase "Ignition VM" $(( $(date +%s) - s ))
+fi
 
 phase "total" $(( $(date +%s) - t0 ))
 echo "== e2e VM phases"

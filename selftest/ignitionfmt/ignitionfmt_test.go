@@ -1,6 +1,7 @@
 package ignitionfmt
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,6 +72,79 @@ func FuzzParseKeyWrites(f *testing.F) {
 		for _, w := range ws {
 			if w.User == "" || w.Path == "" {
 				t.Fatalf("empty write %+v", w)
+			}
+		}
+	})
+}
+
+// ParseConfigFetches keeps the fetched-config entries of Ignition's fetch
+// stages only, in the fields logStructuredJournalEntry sends.
+func TestParseConfigFetches(t *testing.T) {
+	const fetch = `"_UID":"0","_TRANSPORT":"journal","_SYSTEMD_UNIT":"ignition-fetch-offline.service","MESSAGE_ID":"` + FetchedConfigMessageID + `",`
+	fs, err := ParseConfigFetches([]byte(`{` + fetch + `"IGNITION_CONFIG_TYPE":"base","IGNITION_CONFIG_SRC":"system","IGNITION_CONFIG_REFERENCED":"false"}` + "\n" +
+		`{` + fetch + `"IGNITION_CONFIG_TYPE":"user","IGNITION_CONFIG_SRC":"qemu","IGNITION_CONFIG_REFERENCED":"false"}` + "\n" +
+		`{` + strings.Replace(fetch, "fetch-offline", "fetch", 1) + `"IGNITION_CONFIG_TYPE":"user","IGNITION_CONFIG_SRC":"/site.ign","IGNITION_CONFIG_REFERENCED":"true"}` + "\n" +
+		// Logged by a user, or by another stage: not a fetch.
+		`{"_UID":"1000","_TRANSPORT":"journal","_SYSTEMD_UNIT":"user@1000.service","MESSAGE_ID":"` + FetchedConfigMessageID + `","IGNITION_CONFIG_TYPE":"user"}` + "\n" +
+		`{"_UID":"0","_TRANSPORT":"journal","_SYSTEMD_UNIT":"ignition-files.service","MESSAGE_ID":"` + FetchedConfigMessageID + `","IGNITION_CONFIG_TYPE":"user"}` + "\n"))
+	if err != nil || len(fs) != 3 {
+		t.Fatalf("%+v %v", fs, err)
+	}
+	if got := fs[0].String() + "; " + fs[1].String() + "; " + fs[2].String(); got != "base config from system; user config from qemu; referenced user config from /site.ign" {
+		t.Errorf("fetches: %s", got)
+	}
+}
+
+func FuzzParseConfigFetches(f *testing.F) {
+	f.Add([]byte(`{"_UID":"0","_TRANSPORT":"journal","_SYSTEMD_UNIT":"ignition-fetch.service","MESSAGE_ID":"` + FetchedConfigMessageID + `","IGNITION_CONFIG_TYPE":"user","IGNITION_CONFIG_SRC":"qemu"}` + "\n"))
+	f.Add([]byte("{}\n[1]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fs, _ := ParseConfigFetches(data)
+		for _, c := range fs {
+			if c.Type == "" {
+				t.Fatalf("a fetch without a type: %+v", c)
+			}
+		}
+	})
+}
+
+// The files stage's op log as Ignition 2.14 printed it here
+// (testdata/ignition-files-stage.txt): the finished user, file and
+// enabled-unit ops, /sysroot taken off the paths; another sender's lines
+// do not count.
+func TestParseFilesOps(t *testing.T) {
+	lines, err := os.ReadFile(filepath.Join(testdata, "ignition-files-stage.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for _, l := range strings.Split(strings.TrimSpace(string(lines)), "\n") {
+		b, _ := json.Marshal(map[string]string{"_UID": "0", "_TRANSPORT": "stdout", "_SYSTEMD_UNIT": "ignition-files.service", "MESSAGE": l})
+		out.Write(append(b, '\n'))
+	}
+	out.WriteString(`{"_UID":"1000","_TRANSPORT":"stdout","_SYSTEMD_UNIT":"user@1000.service","MESSAGE":"op(1): [finished] writing file \"/sysroot/etc/forged\""}` + "\n")
+	ops, err := ParseFilesOps([]byte(out.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range ops {
+		got = append(got, o.Kind+" "+o.Name)
+	}
+	want := "user root, user core, file /etc/hostname, file /etc/ssh/ssh_host_ed25519_key, file /etc/ssh/ssh_host_ed25519_key.pub, unit atomic-selftest-firstboot.service, file /etc/.ignition-result.json"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("ops:\n%s\nwant\n%s", strings.Join(got, ", "), want)
+	}
+}
+
+func FuzzParseFilesOps(f *testing.F) {
+	f.Add([]byte(`{"_UID":"0","_TRANSPORT":"stdout","_SYSTEMD_UNIT":"ignition-files.service","MESSAGE":"INFO     : files: op(5): [finished] writing file \"/sysroot/etc/x\""}` + "\n"))
+	f.Add([]byte(`{"_UID":"0","_TRANSPORT":"stdout","_SYSTEMD_UNIT":"ignition-files.service","MESSAGE":"op(1): [finished] creating or modifying user \"\\\"\""}` + "\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ops, _ := ParseFilesOps(data)
+		for _, o := range ops {
+			if o.Name == "" || (o.Kind != OpUser && o.Kind != OpFile && o.Kind != OpUnit) {
+				t.Fatalf("bad op %+v", o)
 			}
 		}
 	})

@@ -1,6 +1,8 @@
 package ignitionfmt
 
 import (
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/atomic-selftest/atomic-selftest/selftest/journal"
@@ -55,4 +57,113 @@ func hostPath(p string) string {
 		return "/" + rest
 	}
 	return p
+}
+
+// FetchedConfigMessageID is the MESSAGE_ID of the journal entry Ignition
+// sends for each config it fetched, with IGNITION_CONFIG_TYPE (user or
+// base), IGNITION_CONFIG_SRC (the provider: qemu, cmdline, system, or a
+// referenced config's path) and IGNITION_CONFIG_REFERENCED
+// (ignitionFetchedConfigMsgId and logStructuredJournalEntry in
+// internal/exec/engine.go, coreos/ignition; Fedora CoreOS's
+// coreos-ignition-write-issues reads it to tell whether a user config was
+// given).
+const FetchedConfigMessageID = "57124006b5c94805b77ce473e92a8aeb"
+
+// FetchSource is who may write the fetched-config entry: Ignition's fetch
+// stages (dracut/30ignition/ignition-fetch-offline.service and
+// ignition-fetch.service), as root, through the native protocol.
+var FetchSource = journal.Source{UID: "0", Transport: "journal", UnitPrefix: "ignition-fetch"}
+
+// ConfigFetch is one fetched-config entry.
+type ConfigFetch struct {
+	Type       string // user or base
+	Source     string
+	Referenced bool
+}
+
+// String is the entry as Ignition words its message: "user config from
+// qemu", "referenced user config from /x.ign".
+func (c ConfigFetch) String() string {
+	s := c.Type + " config from " + c.Source
+	if c.Referenced {
+		s = "referenced " + s
+	}
+	return s
+}
+
+// ParseConfigFetches reads journalctl's JSON lines and keeps the
+// fetched-config entries of Ignition's fetch stages (FetchSource) that
+// name a type.
+func ParseConfigFetches(out []byte) ([]ConfigFetch, error) {
+	if len(out) > maxJournal {
+		out = out[:maxJournal]
+	}
+	entries, err := journal.ParseJSON(out, FetchSource)
+	var fetches []ConfigFetch
+	for _, e := range entries {
+		if e["MESSAGE_ID"] != FetchedConfigMessageID || e["IGNITION_CONFIG_TYPE"] == "" {
+			continue
+		}
+		fetches = append(fetches, ConfigFetch{Type: e["IGNITION_CONFIG_TYPE"], Source: e["IGNITION_CONFIG_SRC"],
+			Referenced: e["IGNITION_CONFIG_REFERENCED"] == "true"})
+	}
+	return fetches, err
+}
+
+// FilesSource is who may write the files stage's log lines: Ignition's
+// files stage, whose unit runs it with --log-to-stdout
+// (dracut/30ignition/ignition-files.service), as root, so journald takes
+// its lines from the service's standard output.
+var FilesSource = journal.Source{UID: "0", Transport: "stdout", Unit: "ignition-files.service"}
+
+// What the files stage did, by the words of its op log (Logger.LogOp in
+// internal/log/log.go, coreos/ignition: "op(N): [finished] <what>"; the
+// what of createUsers, createFiles and createUnits in
+// internal/exec/stages/files/). Only finished ops count.
+const (
+	OpUser = "user" // creating or modifying user "NAME"
+	OpFile = "file" // writing file "/sysroot/PATH"
+	OpUnit = "unit" // setting preset to enabled for "UNIT"
+)
+
+// FilesOp is one finished op of the files stage: its kind and what it
+// names (a user, a path on the booted host, a unit).
+type FilesOp struct{ Kind, Name string }
+
+var finishedOp = regexp.MustCompile(`op\([0-9a-f]+\): \[finished\] (creating or modifying user|writing file|setting preset to enabled for) "((?:[^"\\]|\\.)*)"`)
+
+// ParseFilesOps reads journalctl's JSON lines and returns the finished
+// user, file and enabled-unit ops the files stage logged (FilesSource),
+// in order, each once.
+func ParseFilesOps(out []byte) ([]FilesOp, error) {
+	if len(out) > maxJournal {
+		out = out[:maxJournal]
+	}
+	entries, err := journal.ParseJSON(out, FilesSource)
+	var ops []FilesOp
+	seen := map[FilesOp]bool{}
+	for _, e := range entries {
+		m := finishedOp.FindStringSubmatch(e["MESSAGE"])
+		if m == nil {
+			continue
+		}
+		name, qerr := strconv.Unquote(`"` + m[2] + `"`)
+		if qerr != nil || name == "" {
+			continue
+		}
+		op := FilesOp{Name: name}
+		switch m[1] {
+		case "creating or modifying user":
+			op.Kind = OpUser
+		case "writing file":
+			op.Kind, op.Name = OpFile, hostPath(name)
+		default:
+			op.Kind = OpUnit
+		}
+		if !seen[op] {
+			seen[op] = true
+			ops = append(ops, op)
+		}
+	}
+	return ops, err
 }

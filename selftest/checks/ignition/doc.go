@@ -8,7 +8,10 @@
 // date of the provisioning boot, whether a user config was given, the
 // report of an earlier run), the ssh keys Ignition and Afterburn wrote
 // as ~/.ssh/authorized_keys.d/ignition and .../afterburn, and the host
-// name in /etc/hostname. Ignition writes no failure record: each of its
+// name in /etc/hostname, and Ignition's journal entries of the
+// provisioning boot: the key files it wrote and the configs it fetched
+// (which must agree with the result file about a user config). Ignition
+// writes no failure record: each of its
 // stage units has OnFailure=emergency.target (dracut/30ignition/*.service
 // in coreos/ignition), so a booted host with the result file is a host
 // Ignition finished on.

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/atomic-selftest/atomic-selftest/internal/testutil"
 	"github.com/atomic-selftest/atomic-selftest/selftest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/checktest"
 	"github.com/atomic-selftest/atomic-selftest/selftest/ignitionfmt"
@@ -134,6 +135,9 @@ func TestProvisioned(t *testing.T) {
 	root, h := fcosRoot(t)
 	write(t, root, "etc/.ignition-result.json", `{"provisioningBootID":"`+thisBoot+`","provisioningDate":"2026-12-07T02:00:00Z","userConfigProvided":true}`, 0o600)
 	checktest.Expect(t, run(t, h), record.StatusPass, "on this boot (the first)")
+	// The run record's boot id is the journal's form, without dashes.
+	h.BootID = strings.ReplaceAll(thisBoot, "-", "")
+	checktest.Expect(t, run(t, h), record.StatusPass, "on this boot (the first)")
 }
 
 func TestProvisionedBroken(t *testing.T) {
@@ -225,4 +229,106 @@ func TestProvisionedJournalForged(t *testing.T) {
 	file = journaltest.File(t, "3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", keys("core", ignition), keys("admin", ignition))
 	h.Commands = journaltest.Commander{File: file}
 	checktest.Expect(t, run(t, h), record.StatusFail, "Ignition wrote ssh keys for user admin")
+}
+
+// Ignition's fetched-config entries (logStructuredJournalEntry in
+// internal/exec/engine.go, coreos/ignition), in a real journal read by the
+// real journalctl: they must agree with the result file's
+// userConfigProvided, and only the fetch stages' own entries count.
+func TestProvisionedConfigFetched(t *testing.T) {
+	fetch := func(typ, src string, sender map[string]string) map[string]string {
+		e := map[string]string{"MESSAGE": "fetched " + typ + " config from \"" + src + "\"", "MESSAGE_ID": ignitionfmt.FetchedConfigMessageID,
+			"IGNITION_CONFIG_TYPE": typ, "IGNITION_CONFIG_SRC": src, "IGNITION_CONFIG_REFERENCED": "false"}
+		for k, v := range sender {
+			e[k] = v
+		}
+		return e
+	}
+	offline := map[string]string{"_UID": "0", "_TRANSPORT": "journal", "_SYSTEMD_UNIT": "ignition-fetch-offline.service", "_COMM": "ignition"}
+	forger := map[string]string{"_UID": "1000", "_TRANSPORT": "journal", "_SYSTEMD_UNIT": "user@1000.service", "_COMM": "logger"}
+	const boot = "3d1c5a0e8a524f7e9a4b2e6c0f1d7b93"
+
+	_, h := fcosRoot(t)
+	h.Commands = journaltest.Commander{File: journaltest.File(t, boot, fetch("base", "system", offline), fetch("user", "qemu", offline))}
+	r := run(t, h)
+	checktest.Expect(t, r, record.StatusPass, "3 ssh key(s)")
+	found := false
+	for _, e := range r.Evidence {
+		found = found || e.Name == "configs fetched (journal of the provisioning boot)" && e.Seen == "base config from system, user config from qemu"
+	}
+	if !found {
+		t.Errorf("no fetch evidence in %+v", r.Evidence)
+	}
+
+	// The result file says a user config was given; the journal says only
+	// the base config was fetched (a forged user entry does not count).
+	h.Commands = journaltest.Commander{File: journaltest.File(t, boot, fetch("base", "system", offline), fetch("user", "qemu", forger))}
+	checktest.Expect(t, run(t, h), record.StatusFail,
+		"/etc/.ignition-result.json says userConfigProvided true, but Ignition's journal of the provisioning boot (MESSAGE_ID 57124006b5c94805b77ce473e92a8aeb) says it fetched base config from system")
+
+	// No fetch entries at all (an older Ignition, a journal rotated away):
+	// evidence, not a fault.
+	h.Commands = journaltest.Commander{File: journaltest.File(t, boot, fetch("user", "qemu", forger))}
+	checktest.Expect(t, run(t, h), record.StatusPass, "3 ssh key(s)")
+}
+
+// What Ignition's files stage did, by its op log of the provisioning boot
+// (the lines Ignition 2.14 printed here, testdata/ignition-files-stage.txt,
+// in a real journal read by the real journalctl), must still be so: the
+// users in /etc/passwd, the files there, the unit enabled (real systemctl
+// --root reading the unit files).
+func TestProvisionedFilesOps(t *testing.T) {
+	lines, err := os.ReadFile(filepath.Join("testdata", "ignition-files-stage.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []map[string]string
+	for _, l := range strings.Split(strings.TrimSpace(string(lines)), "\n") {
+		entries = append(entries, map[string]string{"MESSAGE": l, "SYSLOG_IDENTIFIER": "ignition", "_UID": "0", "_TRANSPORT": "stdout",
+			"_SYSTEMD_UNIT": "ignition-files.service", "_COMM": "ignition"})
+	}
+	file := journaltest.File(t, "3d1c5a0e8a524f7e9a4b2e6c0f1d7b93", entries...)
+	const unit = "atomic-selftest-firstboot.service"
+	setup := func(t *testing.T) (string, *selftest.RunContext) {
+		root, h := fcosRoot(t)
+		h.Commands = journaltest.Commander{File: file}
+		write(t, root, "etc/ssh/ssh_host_ed25519_key", "key\n", 0o600)
+		write(t, root, "etc/ssh/ssh_host_ed25519_key.pub", "ssh-ed25519 AAAA\n", 0o644)
+		write(t, root, "etc/systemd/system/"+unit, "[Service]\nType=oneshot\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n", 0o644)
+		os.MkdirAll(filepath.Join(root, "etc/systemd/system/multi-user.target.wants"), 0o755)
+		if err := os.Symlink("/etc/systemd/system/"+unit, filepath.Join(root, "etc/systemd/system/multi-user.target.wants", unit)); err != nil {
+			t.Fatal(err)
+		}
+		return root, h
+	}
+	testutil.NeedCommand(t, "systemd", "systemctl")
+	_, h := setup(t)
+	r := run(t, h)
+	checktest.Expect(t, r, record.StatusPass, "3 ssh key(s)")
+	found := false
+	for _, e := range r.Evidence {
+		found = found || strings.HasPrefix(e.Name, "done by Ignition's files stage") && strings.Contains(e.Seen, "user core, file /etc/hostname") && strings.Contains(e.Seen, "unit "+unit)
+	}
+	if !found {
+		t.Errorf("no files-stage evidence in %+v", r.Evidence)
+	}
+	for _, tc := range []struct {
+		name   string
+		break_ func(root string)
+		want   string
+	}{
+		{"file gone", func(root string) { os.Remove(filepath.Join(root, "etc/ssh/ssh_host_ed25519_key.pub")) },
+			"Ignition wrote /etc/ssh/ssh_host_ed25519_key.pub on the provisioning boot, but it is gone"},
+		{"unit disabled", func(root string) { os.Remove(filepath.Join(root, "etc/systemd/system/multi-user.target.wants", unit)) },
+			`Ignition enabled ` + unit + ` on the provisioning boot, but systemctl is-enabled says "disabled"`},
+		{"user gone", func(root string) {
+			write(t, root, "etc/passwd", fmt.Sprintf("root:x:0:0:root:/root:/bin/bash\nadmin:x:%d:%d::/var/home/core:/bin/bash\n", os.Getuid(), os.Getgid()), 0o644)
+		}, "Ignition created or modified user core on the provisioning boot, but /etc/passwd has no such user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, h := setup(t)
+			tc.break_(root)
+			checktest.Expect(t, run(t, h), record.StatusFail, tc.want)
+		})
+	}
 }

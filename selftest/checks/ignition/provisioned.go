@@ -74,13 +74,13 @@ func checkProvisioned(ctx context.Context, t *selftest.T) {
 	when := "provisioned " + res.ProvisioningDate.UTC().Format(time.RFC3339)
 	switch {
 	case h.BootID == "":
-	case res.ProvisioningBootID == h.BootID:
+	case sameBoot(res.ProvisioningBootID, h.BootID):
 		when += " on this boot (the first)"
 	default:
 		when += " on boot " + res.ProvisioningBootID
 	}
 	t.Evidence("provisioning", "", when)
-	if h.BootID != "" && res.ProvisioningBootID == h.BootID {
+	if h.BootID != "" && sameBoot(res.ProvisioningBootID, h.BootID) {
 		// Ignition runs on the first boot only: provisioned now means no
 		// second Ignition run; nothing more to compare.
 	} else if !t.Host.Offline && res.ProvisioningDate.After(time.Now().Add(time.Hour)) {
@@ -140,12 +140,30 @@ func checkProvisioned(ctx context.Context, t *selftest.T) {
 		}
 	}
 
+	// Which configs Ignition fetched: the result file's userConfigProvided
+	// and Ignition's fetched-config entries must agree. What its files
+	// stage did (users, files, enabled units) must still be so.
+	if !h.Offline {
+		if msg := checkFetches(ctx, t, res); msg != "" {
+			problems = append(problems, msg)
+		}
+		problems = append(problems, checkFilesOps(ctx, t, res, users)...)
+	}
+
 	if !h.Offline {
 		if msg := checkHostname(t); msg != "" {
 			problems = append(problems, msg)
 		}
 	}
 	t.Conclude(problems, "Ignition %s; %d ssh key(s) in %d file(s)", when, nkeys, files)
+}
+
+// sameBoot compares boot ids in either form: Ignition's result file has
+// the kernel's dashed one (/proc/sys/kernel/random/boot_id), the run
+// record the journal's 32 hex digits (seen on the testbed VM: the first
+// boot was never named as the provisioning one).
+func sameBoot(a, b string) bool {
+	return a != "" && strings.ReplaceAll(a, "-", "") == strings.ReplaceAll(b, "-", "")
 }
 
 // checkHostname compares the running host name with /etc/hostname, the
@@ -255,6 +273,121 @@ func checkKeyFile(h *selftest.Host, p string, u user) (int, error) {
 	return n, nil
 }
 
+// checkFetches reads Ignition's fetched-config entries of the
+// provisioning boot. A journal without them (a volatile journal, one
+// rotated away, an Ignition older than 2.9) is evidence, not a fault; one
+// that names the configs must agree with the result file about a user
+// config.
+func checkFetches(ctx context.Context, t *selftest.T, res *ignitionfmt.Result) string {
+	const name = "configs fetched (journal of the provisioning boot)"
+	argv := append([]string{"journalctl", "--no-pager", "--output=json",
+		"--boot=" + strings.ReplaceAll(res.ProvisioningBootID, "-", ""), "MESSAGE_ID=" + ignitionfmt.FetchedConfigMessageID}, ignitionfmt.FetchSource.Matches()...)
+	out, err := journalRun(ctx, t.Host, argv)
+	if errors.Is(err, errNoJournal) {
+		t.Evidence(name, "", err.Error())
+		return ""
+	}
+	if err != nil {
+		return fmt.Sprintf("reading Ignition's journal entries: %v", err)
+	}
+	fetches, err := ignitionfmt.ParseConfigFetches(out)
+	if err != nil {
+		return fmt.Sprintf("reading Ignition's journal entries: %v", err)
+	}
+	if len(fetches) == 0 {
+		t.Evidence(name, "", "none logged")
+		return ""
+	}
+	var seen []string
+	user := false
+	for _, f := range fetches {
+		seen = append(seen, f.String())
+		user = user || f.Type == "user"
+	}
+	t.Evidence(name, "", strings.Join(seen, ", "))
+	if user != res.UserConfigProvided {
+		return fmt.Sprintf("%s says userConfigProvided %v, but Ignition's journal of the provisioning boot (MESSAGE_ID %s) says it fetched %s",
+			provisioner.IgnitionResult, res.UserConfigProvided, ignitionfmt.FetchedConfigMessageID, strings.Join(seen, ", "))
+	}
+	return ""
+}
+
+// checkFilesOps reads the files stage's op log of the provisioning boot
+// (kola's tests/ignition passwd.go, systemd.go and units.go assert the
+// same on a fresh host): each user Ignition created or modified is in the
+// passwd database, each file it wrote is still there, each unit it
+// enabled is enabled. A journal without the log is evidence, not a fault.
+func checkFilesOps(ctx context.Context, t *selftest.T, res *ignitionfmt.Result, users []user) []string {
+	const name = "done by Ignition's files stage (journal of the provisioning boot)"
+	argv := append([]string{"journalctl", "--no-pager", "--output=json",
+		"--boot=" + strings.ReplaceAll(res.ProvisioningBootID, "-", "")}, ignitionfmt.FilesSource.Matches()...)
+	out, err := journalRun(ctx, t.Host, argv)
+	if errors.Is(err, errNoJournal) {
+		t.Evidence(name, "", err.Error())
+		return nil
+	}
+	if err != nil {
+		return []string{fmt.Sprintf("reading Ignition's journal entries: %v", err)}
+	}
+	ops, err := ignitionfmt.ParseFilesOps(out)
+	if err != nil {
+		return []string{fmt.Sprintf("reading Ignition's journal entries: %v", err)}
+	}
+	if len(ops) == 0 {
+		t.Evidence(name, "", "none logged")
+		return nil
+	}
+	known := map[string]bool{}
+	for _, u := range users {
+		known[u.name] = true
+	}
+	var problems, seen []string
+	for _, op := range ops {
+		seen = append(seen, op.Kind+" "+op.Name)
+		switch op.Kind {
+		case ignitionfmt.OpUser:
+			if !known[op.Name] {
+				problems = append(problems, fmt.Sprintf("Ignition created or modified user %s on the provisioning boot, but /etc/passwd has no such user with a home directory", op.Name))
+			}
+		case ignitionfmt.OpFile:
+			if _, err := t.Host.Lstat(op.Name); err != nil {
+				problems = append(problems, fmt.Sprintf("Ignition wrote %s on the provisioning boot, but it is gone: %v", op.Name, err))
+			}
+		case ignitionfmt.OpUnit:
+			if msg := unitEnabled(ctx, t.Host, op.Name); msg != "" {
+				problems = append(problems, fmt.Sprintf("Ignition enabled %s on the provisioning boot, but %s", op.Name, msg))
+			}
+		}
+	}
+	t.Evidence(name, "", strings.Join(seen, ", "))
+	return problems
+}
+
+// unitEnabled asks systemctl is-enabled (systemctl(1): exit 0 for
+// enabled, static, alias, indirect, generated; 1 for disabled or masked,
+// with the state on stdout), of the host's root when that is not / (it
+// reads the unit files there); "" when enabled or systemctl is not there.
+func unitEnabled(ctx context.Context, h *selftest.Host, unit string) string {
+	argv := []string{"systemctl", "is-enabled", "--", unit}
+	if h.Root != "" && h.Root != "/" {
+		argv = []string{"systemctl", "--root=" + h.Root, "is-enabled", "--", unit}
+	}
+	out, err := h.Run(ctx, 10*time.Second, argv...)
+	var ee *selftest.ExitError
+	switch {
+	case err == nil, errors.Is(err, exec.ErrNotFound):
+		return ""
+	case errors.As(err, &ee):
+		state := strings.TrimSpace(string(out))
+		if state == "" {
+			state = strings.TrimSpace(ee.Stderr)
+		}
+		return "systemctl is-enabled says " + strconv.Quote(state)
+	default:
+		return fmt.Sprintf("systemctl is-enabled: %v", err)
+	}
+}
+
 // errNoJournal: journalctl is not there, or the provisioning boot is not
 // in the journal (a volatile journal, or rotated away).
 var errNoJournal = errors.New("the provisioning boot's journal is not available")
@@ -265,6 +398,16 @@ var errNoJournal = errors.New("the provisioning boot's journal is not available"
 func journalKeyWrites(ctx context.Context, h *selftest.Host, bootID string) ([]ignitionfmt.KeyWrite, error) {
 	argv := append([]string{"journalctl", "--no-pager", "--output=json",
 		"--boot=" + strings.ReplaceAll(bootID, "-", ""), "MESSAGE_ID=" + ignitionfmt.SSHKeysMessageID}, ignitionfmt.Source.Matches()...)
+	out, err := journalRun(ctx, h, argv)
+	if err != nil {
+		return nil, err
+	}
+	return ignitionfmt.ParseKeyWrites(out)
+}
+
+// journalRun runs one journalctl query of the provisioning boot, bounded
+// to 20 s; errNoJournal when journalctl or that boot is not there.
+func journalRun(ctx context.Context, h *selftest.Host, argv []string) ([]byte, error) {
 	out, err := h.Run(ctx, 20*time.Second, argv...)
 	var ee *selftest.ExitError
 	switch {
@@ -276,5 +419,5 @@ func journalKeyWrites(ctx context.Context, h *selftest.Host, bootID string) ([]i
 	case err != nil:
 		return nil, err
 	}
-	return ignitionfmt.ParseKeyWrites(out)
+	return out, nil
 }
