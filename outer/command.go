@@ -120,6 +120,12 @@ func (h *hostRun) runCommand(ctx context.Context, a plan.Action) (string, error)
 				return "", fmt.Errorf("after `%s` the default deployment %s does not layer %s (it layers %v)", shown, family.Describe(def), p, def.LayeredPackages)
 			}
 		}
+	case plan.ChangeUninstall:
+		for _, p := range h.plan.Packages {
+			if slices.Contains(argv[1:], p) && family.HasPackage(def, p) {
+				return "", fmt.Errorf("after `%s` the default deployment %s still layers %s", shown, family.Describe(def), p)
+			}
+		}
 	}
 	h.fam.Deployed() // a deploy changes what "older" means
 	return fmt.Sprintf("ran %s; next boot: %s", shown, family.Describe(def)), nil

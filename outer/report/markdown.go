@@ -115,6 +115,9 @@ func (v *reportView) writeMarkdown(w io.Writer) error {
 				}
 				add("%s: check %s (%s) **%s**: %s%s", mdText(s.Name), mdText(c.ID), mdText(c.Criterion), mdText(string(c.Status)), mdText(c.Message), ev.String())
 			}
+			for _, a := range s.BadAssertions {
+				add("%s: assertion %s **%s**: %s; expected %s, seen %s", mdText(s.Name), mdText(a.Name), a.Status, mdText(a.Message), mdText(a.Expected), mdText(a.Seen))
+			}
 		}
 		m.Failed = append(m.Failed, mh)
 	}
