@@ -101,10 +101,11 @@ func TestCarryOverOstreeSim(t *testing.T) {
 	}
 }
 
-// The default plan's layering removal: the package is gone from the
-// next deployment and the booted one, and the cleanup leaves one
-// deployment.
-func TestLayeringRemovalSim(t *testing.T) {
+// The rpm-ostree plan's layering removal: the package is gone from the
+// next deployment and the booted one; the rebase to the ref the host
+// followed before the driver's upgrade source and back; the cleanup
+// leaves one deployment.
+func TestLayeringRemovalRebaseSim(t *testing.T) {
 	f := newSimFleet(t, 1, nil)
 	rep := Run(context.Background(), simMachines(t, f), simOptions(t, plan.RpmOstree()))
 	logReport(t, rep)
@@ -114,6 +115,15 @@ func TestLayeringRemovalSim(t *testing.T) {
 	un := stepByName(t, rep.Hosts[0], "rpm-ostree-uninstall")
 	if un.After == nil || len(un.After.LayeredPackages) != 0 || un.Expected == nil || strings.Join(un.Expected.AbsentPackages, " ") != "htop" {
 		t.Errorf("uninstall: booted %+v, expected %+v; want htop gone", un.After, un.Expected)
+	}
+	for step, want := range map[string]string{"rpm-ostree-rebase": "fedora-atomic:fedora/28/x86_64/atomic-host", "rpm-ostree-rebase-back": "atomic-selftest:atomic-selftest/upgrade"} {
+		s := stepByName(t, rep.Hosts[0], step)
+		if s.After == nil || s.After.Refspec != want || s.Before.Refspec == want {
+			t.Errorf("%s: before %+v, after %+v; want it to follow %s", step, s.Before, s.After, want)
+		}
+		if a := assertion(t, s, "carry.etc"); a.Status != report.AssertPass || !strings.Contains(a.Message, "present on") {
+			t.Errorf("%s: %+v", step, a)
+		}
 	}
 	if a := assertion(t, stepByName(t, rep.Hosts[0], "rpm-ostree-cleanup"), "deployments"); a.Status != report.AssertPass || !strings.HasPrefix(a.Message, "1 deployment(s)") {
 		t.Errorf("cleanup: %+v", a)

@@ -122,3 +122,18 @@ func (h *Host) cleanupRollback() {
 	}
 	h.deps = keep
 }
+
+// rebase deploys the head of refspec's ref and makes it the origin
+// (rpm-ostree rebase REFSPEC), keeping the layered packages.
+func (h *Host) rebase(refspec string, stderr io.Writer) (int, bool) {
+	ref := refspec
+	if _, r, ok := strings.Cut(refspec, ":"); ok {
+		ref = r
+	}
+	head, ok := h.refs[ref]
+	if !ok {
+		return fail(stderr, "error: Refspec '%s' not found", refspec)
+	}
+	h.deploy(head, refspec, h.booted.packages)
+	return 0, false
+}

@@ -137,6 +137,9 @@ const (
 	// ChangeUninstall is a deployment without the packages the command
 	// names (rpm-ostree uninstall).
 	ChangeUninstall = "uninstall"
+	// ChangeRebase is a deployment whose origin is the refspec the
+	// command ends with (rpm-ostree rebase REFSPEC).
+	ChangeRebase = "rebase"
 )
 
 // Action is one thing done to a host.
@@ -144,6 +147,8 @@ type Action struct {
 	Do string `toml:"do"`
 	// Command is the argv of a run action. Placeholders: {package}, {package2},
 	// {older_version}, {older_checksum}, {upgrade_ref}, {upgrade_version},
+	// {original_refspec} (the booted origin before the upgrade source
+	// pointed it at its own ref), {upgrade_refspec} (that ref's refspec),
 	// {ostree_rollback} (an argument of its own: it becomes the argv of
 	// the rollback script run by /usr/bin/python3).
 	Command []string `toml:"command,omitempty"`
@@ -241,6 +246,8 @@ func Default() *Plan {
 			cycle("rpm-ostree-install", "C6", nil, []string{"rpm-ostree", "install", "{package}"}, ChangeInstall, pkg),
 			cycle("atomic-host-install", "C6", nil, []string{"atomic", "host", "install", "{package2}"}, ChangeInstall, pkg2),
 			cycle("rpm-ostree-uninstall", "C6", nil, []string{"rpm-ostree", "uninstall", "{package}"}, ChangeUninstall, unpkg),
+			cycle("rpm-ostree-rebase", "C5", nil, []string{"rpm-ostree", "rebase", "{original_refspec}"}, ChangeRebase, none),
+			cycle("rpm-ostree-rebase-back", "C5", nil, []string{"rpm-ostree", "rebase", "{upgrade_refspec}"}, ChangeRebase, none),
 			cleanup("rpm-ostree-cleanup", []string{"rpm-ostree", "cleanup", "--rollback"}),
 		},
 	}
@@ -293,7 +300,7 @@ func RpmOstree() *Plan {
 	}
 	p.Steps = nil
 	for _, n := range []string{"baseline", "rpm-ostree-upgrade", "rpm-ostree-deploy", "rpm-ostree-rollback", "rpm-ostree-install",
-		"rpm-ostree-uninstall", "rpm-ostree-cleanup"} {
+		"rpm-ostree-uninstall", "rpm-ostree-rebase", "rpm-ostree-rebase-back", "rpm-ostree-cleanup"} {
 		p.Steps = append(p.Steps, byName[n])
 	}
 	return p
@@ -372,6 +379,7 @@ var (
 )
 
 var knownHolders = map[string]bool{"{package}": true, "{package2}": true, "{older_version}": true, "{older_checksum}": true,
+	"{original_refspec}": true, "{upgrade_refspec}": true,
 	"{upgrade_ref}": true, "{upgrade_version}": true, "{ostree_rollback}": true}
 
 // Validate checks the plan; errors name the step and the field.
@@ -446,9 +454,9 @@ func (p *Plan) validateAction(a Action) error {
 			return errors.New("field command: empty")
 		}
 		switch a.Changes {
-		case "", ChangeUpgrade, ChangeRollback, ChangeOlder, ChangeInstall, ChangeUninstall:
+		case "", ChangeUpgrade, ChangeRollback, ChangeOlder, ChangeInstall, ChangeUninstall, ChangeRebase:
 		default:
-			return fmt.Errorf("field changes: %q: want upgrade, rollback, older, install or uninstall", a.Changes)
+			return fmt.Errorf("field changes: %q: want upgrade, rollback, older, install, uninstall or rebase", a.Changes)
 		}
 		texts = a.Command
 	case ActExpect:
