@@ -322,6 +322,10 @@ func (h *hostRun) checkDeployments(ctx context.Context, s plan.Step, sr *report.
 	return nil
 }
 
+// CrossHost is the assertions across the hosts of one or more runs of
+// the driver (what Run puts in Report.CrossHost): machine-id.unique.
+func CrossHost(hosts []*report.HostReport) []report.Assertion { return machineIDs(hosts) }
+
 // machineIDs is the cross-host assertion of a run of two or more hosts:
 // no two share a machine-id (hosts booted from one image must each get
 // their own on first boot).

@@ -13,6 +13,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,6 +115,34 @@ func checkCarryOstreePlan(t *testing.T, rep *outer.Report) {
 		if s.Name == "layering-removal" && (s.Status != report.StepNotApplicable || !strings.HasPrefix(s.Message, "not applicable on this host: no rpm-ostree")) {
 			t.Errorf("step %s: %s %q, want n/a: no rpm-ostree", s.Name, s.Status, s.Message)
 		}
+	}
+}
+
+// vmHosts are the host reports of the suite's VMs, both booted from one
+// image (TestCycleTestbed's and TestNoFlagRunTestbed's), as each test
+// finishes.
+var vmHosts struct {
+	sync.Mutex
+	hosts []*report.HostReport
+}
+
+// noteVMHost adds one VM's host report; the second one asserts the
+// driver's cross-host machine-id.unique over both: two hosts from one
+// image (whose /etc/machine-id build.sh leaves empty) each made their
+// own on first boot.
+func noteVMHost(t *testing.T, h *report.HostReport) {
+	t.Helper()
+	vmHosts.Lock()
+	defer vmHosts.Unlock()
+	vmHosts.hosts = append(vmHosts.hosts, h)
+	if len(vmHosts.hosts) != 2 {
+		return
+	}
+	as := outer.CrossHost(vmHosts.hosts)
+	if len(as) != 1 || as[0].Status != report.AssertPass || as[0].Message != "2 host(s), 2 distinct machine-ids" {
+		t.Errorf("across the suite's two VMs: %+v, want machine-id.unique to pass with two distinct machine-ids", as)
+	} else {
+		t.Logf("across the suite's two VMs: %s", as[0])
 	}
 }
 

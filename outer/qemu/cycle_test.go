@@ -230,6 +230,7 @@ func TestCycleTestbed(t *testing.T) {
 		t.Fatal("the cycle failed; see the table above")
 	}
 	checkCarryCycle(t, m, rep, health) // issue 26 (cycle_carry_test.go)
+	noteVMHost(t, rep.Hosts[0])
 	type want struct {
 		step, booted, pending string
 		reboots               bool
@@ -537,6 +538,7 @@ func TestNoFlagRunTestbed(t *testing.T) {
 		t.Fatalf("%d steps, want %d (%v) and more", len(h.Steps), len(wants), wants)
 	}
 	checkCarryOstreePlan(t, &rep)
+	noteVMHost(t, h)
 	boots := map[string]bool{}
 	for i, s := range h.Steps[:len(wants)] {
 		w := wants[i]
