@@ -170,6 +170,18 @@ func TestCarryOverFailuresSim(t *testing.T) {
 			if rep.OK || s.Status != report.StepFail || !strings.HasPrefix(s.Message, tc.want) {
 				t.Errorf("step %s %s %q, want it to fail with %q", s.Name, s.Status, s.Message, tc.want)
 			}
+			// The failing assertion and its evidence in report.md and
+			// report.html's failures.
+			dir := t.TempDir()
+			if err := rep.WriteFiles(dir); err != nil {
+				t.Fatal(err)
+			}
+			md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+			html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+			if !strings.Contains(string(md), "ostree-upgrade: assertion ") || !strings.Contains(string(md), " **fail**: ") ||
+				!strings.Contains(string(html), `<tr class="fail"><td>`) {
+				t.Errorf("report.md or report.html lack the failing assertion:\n%s", md)
+			}
 		})
 	}
 	// The loss the plan expects is caught, names the file, and passes.
