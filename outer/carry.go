@@ -79,7 +79,13 @@ func (h *hostRun) mark(ctx context.Context, s plan.Step, a plan.Action) (string,
 		etcPath: carryEtcDir + "/carry-" + id + ".conf", etcData: fmt.Sprintf("# atomic-selftest-outer carry-over marker\nstep=%s\ntoken=%s\n", s.Name, token),
 		user:    carryUserPrefix + token[:10],
 		varPath: path.Join(dir, "carry-"+id), varData: fmt.Sprintf("atomic-selftest-outer carry-over marker of step %s: %s\n", s.Name, token)}
-	for _, argv := range [][]string{{"mkdir", "-p", carryEtcDir, dir}} {
+	mkdirs := [][]string{{"mkdir", "-p", carryEtcDir, dir}}
+	if dir == plan.DefaultVarDir {
+		// The driver's own directory, which also holds its source
+		// repository (family.SourceRepo), is its alone.
+		mkdirs = slices.Insert(mkdirs, 0, []string{"mkdir", "-p", "-m", "0700", path.Dir(plan.DefaultVarDir)})
+	}
+	for _, argv := range mkdirs {
 		if _, err := h.run(ctx, markTimeout, argv...); err != nil {
 			return "", err
 		}
