@@ -37,9 +37,6 @@ const (
 	// NAME_REGEX: lowercase, at most 32 characters).
 	carryUserPrefix = "asto"
 	markTimeout     = 2 * time.Minute
-	// selinuxEnforce exists where SELinux is on (enforcing or
-	// permissive): only then do files carry a label to compare.
-	selinuxEnforce = "/sys/fs/selinux/enforce"
 )
 
 // carryMark is what one mark action wrote, and on which deployments.
@@ -48,8 +45,9 @@ type carryMark struct {
 	etcPath, etcData string
 	user             string
 	varPath, varData string
-	// label is the /var file's SELinux type ("" where SELinux is off).
-	label string
+	// label is the /var file's SELinux type; noLabel says why there is
+	// none (SELinux off: the file has no security context).
+	label, noLabel string
 	// booted is the deployment the mark was written on; existing the
 	// deployments there were then (a deployment made later merged /etc
 	// after the mark, so it has the /etc file and the user).
@@ -106,10 +104,8 @@ func (h *hostRun) mark(ctx context.Context, s plan.Step, a plan.Action) (string,
 			return "", err
 		}
 	}
-	if h.selinuxOn(ctx) {
-		if m.label, err = h.selinuxType(ctx, m.varPath); err != nil {
-			return "", err
-		}
+	if m.label, m.noLabel, err = h.selinuxType(ctx, m.varPath); err != nil {
+		return "", err
 	}
 	h.marks = append(h.marks, m)
 	return fmt.Sprintf("marked on %s: %s, user %s, %s (%s %s)", family.Describe(booted), m.etcPath, m.user, m.varPath, carryVarMode, carryVarOwner), nil
@@ -127,28 +123,26 @@ func (h *hostRun) bootedNow(ctx context.Context) (*family.Status, *record.Deploy
 	return st, st.Booted(), nil
 }
 
-// selinuxOn reports whether the host has SELinux on, once per host.
-func (h *hostRun) selinuxOn(ctx context.Context) bool {
-	if h.selinux == nil {
-		_, err := h.m.ReadFile(ctx, selinuxEnforce, 64)
-		on := err == nil
-		h.selinux = &on
-	}
-	return *h.selinux
-}
-
 // selinuxType is the type field of a file's SELinux context
-// (user:role:type:level).
-func (h *hostRun) selinuxType(ctx context.Context, p string) (string, error) {
-	out, err := h.run(ctx, markTimeout, "stat", "-c", "%C", p)
+// (user:role:type:level), or why it has none: where SELinux is off, GNU
+// stat's %C fails ("failed to get security context ...: No data
+// available"). Whether selinuxfs is mounted says nothing: Debian's kernel
+// mounts it with no policy loaded, and its files have no context.
+func (h *hostRun) selinuxType(ctx context.Context, p string) (typ, none string, err error) {
+	res, err := h.m.Run(ctx, markTimeout, "stat", "-c", "%C", p)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	f := strings.Split(strings.TrimSpace(string(out)), ":")
+	out := strings.TrimSpace(string(res.Stdout))
+	if res.ExitCode != 0 || out == "?" {
+		why, _, _ := strings.Cut(strings.TrimSpace(string(res.Stderr)), "\n")
+		return "", fmt.Sprintf("no SELinux context on the host's files (stat -c %%C: exit %d %s)", res.ExitCode, why), nil
+	}
+	f := strings.Split(out, ":")
 	if len(f) < 3 {
-		return "", fmt.Errorf("stat -c %%C %s: %q is not an SELinux context", p, out)
+		return "", "", fmt.Errorf("stat -c %%C %s: %q is not an SELinux context", p, out)
 	}
-	return f[2], nil
+	return f[2], "", nil
 }
 
 // checkMarks asserts the markers after the step: the /var files of every
@@ -218,8 +212,8 @@ func (h *hostRun) checkVar(ctx context.Context, s plan.Step) []report.Assertion 
 			diffs = append(diffs, fmt.Sprintf("content sha256 %s, want %s", shaHex(data), shaHex([]byte(m.varData))))
 		}
 		if m.label != "" {
-			if t, err := h.selinuxType(ctx, m.varPath); err != nil || t != m.label {
-				diffs = append(diffs, fmt.Sprintf("SELinux type %q (%v), want %s", t, err, m.label))
+			if t, none, err := h.selinuxType(ctx, m.varPath); err != nil || t != m.label {
+				diffs = append(diffs, fmt.Sprintf("SELinux type %q (%s%v), want %s", t, none, err, m.label))
 			}
 		}
 		if len(diffs) > 0 {
@@ -248,13 +242,19 @@ func (h *hostRun) checkVar(ctx context.Context, s plan.Step) []report.Assertion 
 		a.Message = fmt.Sprintf("caught: the step's deployment removed %s (expect_var_lost); %s", strings.Join(caught, ", "), a.Message)
 		a.Expected, a.Seen = "lost (expect_var_lost)", strings.Join(seenLost, "; ")
 	}
-	out := []report.Assertion{a}
-	if h.selinuxOn(ctx) {
-		out = append(out, report.Assertion{Name: "carry.selinux", Status: a.Status, Message: "the /var files' SELinux types are part of carry.var"})
-	} else {
-		out = append(out, report.Assertion{Name: "carry.selinux", Status: report.AssertNA, Message: "SELinux is off on this host (no " + selinuxEnforce + "): no type to compare"})
+	se := report.Assertion{Name: "carry.selinux", Status: report.AssertNA}
+	for _, m := range h.marks {
+		switch {
+		case m.label != "":
+			se.Status, se.Message = a.Status, "the /var files' SELinux types are compared in carry.var ("+m.label+")"
+		case se.Message == "":
+			se.Message = "SELinux is off on this host: " + m.noLabel
+		}
 	}
-	return out
+	if se.Message == "" {
+		se.Message = "SELinux: no /var file left to compare"
+	}
+	return []report.Assertion{a, se}
 }
 
 // checkEtc asserts the /etc file and the user of mark m on the booted

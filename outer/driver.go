@@ -183,10 +183,8 @@ type hostRun struct {
 	// the driver has not checked yet.
 	change *deployChange
 	// marks are the carry-over markers written so far whose /var file
-	// every check-marks asserts; selinux is whether the host has SELinux
-	// on, once asked; machineID is the host's /etc/machine-id.
+	// every check-marks asserts; machineID is the host's /etc/machine-id.
 	marks     []*carryMark
-	selinux   *bool
 	machineID string
 }
 

@@ -138,6 +138,12 @@ func (h *Host) shell(argv []string, stdout, stderr io.Writer, stdin io.Reader) (
 			return fail(stderr, "stat: cannot statx '%s': No such file or directory", argv[3])
 		}
 		fmt.Fprintln(stdout, h.meta[argv[3]])
+	case argv[0] == "stat" && len(argv) == 4 && argv[1] == "-c" && argv[2] == "%C":
+		// A host with SELinux off: GNU stat's words.
+		if h.SELinuxType == "" {
+			return fail(stderr, "stat: failed to get security context of '%s': No data available", argv[3])
+		}
+		fmt.Fprintf(stdout, "system_u:object_r:%s:s0\n", h.SELinuxType)
 	case argv[0] == "useradd":
 		// useradd ... NAME: a line in the booted deployment's /etc/passwd.
 		name := argv[len(argv)-1]

@@ -155,6 +155,9 @@ type Faults struct {
 	// /etc instead of the booted one's: an admin's edits and users are
 	// lost on upgrade (a broken /etc merge).
 	EtcNotMerged bool
+	// SELinuxType, when set, is the SELinux type of every file (a host
+	// with SELinux on); else files have no security context.
+	SELinuxType string
 }
 
 // simImage is a container image in the simulated containers-storage.
