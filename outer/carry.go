@@ -135,8 +135,13 @@ func (h *hostRun) selinuxType(ctx context.Context, p string) (typ, none string, 
 	}
 	out := strings.TrimSpace(string(res.Stdout))
 	if res.ExitCode != 0 || out == "?" {
+		// The reason without the file's name, so that it reads the same
+		// for every file: "...: No data available".
 		why, _, _ := strings.Cut(strings.TrimSpace(string(res.Stderr)), "\n")
-		return "", fmt.Sprintf("no SELinux context on the host's files (stat -c %%C: exit %d %s)", res.ExitCode, why), nil
+		if i := strings.LastIndex(why, ": "); i >= 0 {
+			why = why[i+2:]
+		}
+		return "", fmt.Sprintf("no SELinux context on the host's files (stat -c %%C: exit %d, %s)", res.ExitCode, why), nil
 	}
 	f := strings.Split(out, ":")
 	if len(f) < 3 {
