@@ -86,8 +86,10 @@ func checkCarryCycle(t *testing.T, m *Machine, rep *outer.Report, health bool) {
 		carryWant{"ostree-upgrade-staged", "carry.etc", p, "present on "},
 		carryWant{"ostree-upgrade-staged", "carry.user", p, ", a deployment made after the mark"},
 		carryWant{"ostree-upgrade-staged", "carry.var", p, "1 /var file(s) kept content, mode 640 and owner 4242:4242"},
-		carryWant{"ostree-upgrade-staged", "deployments", p, "2 deployment(s)"},
-		carryWant{"ostree-broken-initramfs-caught", "deployments", p, "2 deployment(s)"})
+		carryWant{"ostree-upgrade-staged", "deployments", p, "2 deployment(s)"})
+	if steps := rep.Hosts[0].Steps; steps[len(steps)-1].Name == "ostree-broken-initramfs-caught" {
+		wants = append(wants, carryWant{"ostree-broken-initramfs-caught", "deployments", p, "2 deployment(s)"})
+	}
 	checkCarry(t, rep, wants)
 }
 
@@ -149,7 +151,8 @@ func noteVMHost(t *testing.T, h *report.HostReport) {
 // TestCarryTestbed is for working on issue 26 alone (E2E_VM_ONLY=carry):
 // one VM, the cycle's steps that carry marks, then the built-in ostree
 // plan, with the same assertions as TestCycleTestbed and
-// TestNoFlagRunTestbed make in the suite. Seven boots.
+// TestNoFlagRunTestbed make in the suite. Seven boots, about 17 minutes
+// under TCG.
 func TestCarryTestbed(t *testing.T) {
 	if os.Getenv("E2E_VM_ONLY") != "carry" {
 		t.Skip("E2E_VM_ONLY is not carry (the suite runs these assertions in TestCycleTestbed and TestNoFlagRunTestbed)")
@@ -159,7 +162,8 @@ func TestCarryTestbed(t *testing.T) {
 	if health && !info.Health {
 		t.Fatal("E2E_VM_HEALTH is on but the image has no [health] configuration (build.sh --health)")
 	}
-	var skip []string
+	// The broken-initramfs step marks nothing: left out here.
+	skip := []string{"ostree-broken-initramfs-caught"}
 	if !health {
 		skip = append(skip, "ostree-upgrade-to-bad")
 	}
