@@ -158,12 +158,18 @@ func (h *hostRun) checkMarks(ctx context.Context, s plan.Step, sr *report.StepRe
 	if err != nil {
 		return "", err
 	}
-	var as []report.Assertion
-	as = append(as, h.checkVar(ctx, s)...)
+	// The step's own marks, taken before checkVar forgets those whose
+	// /var file is lost: their /etc file and user are judged all the same.
+	var own []*carryMark
 	for _, m := range h.marks {
 		if m.step == s.Name {
-			as = append(as, h.checkEtc(ctx, m, booted)...)
+			own = append(own, m)
 		}
+	}
+	var as []report.Assertion
+	as = append(as, h.checkVar(ctx, s)...)
+	for _, m := range own {
+		as = append(as, h.checkEtc(ctx, m, booted)...)
 	}
 	sr.Assertions = append(sr.Assertions, as...)
 	var bad, lines []string
@@ -188,6 +194,19 @@ func (h *hostRun) checkVar(ctx context.Context, s plan.Step) []report.Assertion 
 	var seenLost []string
 	ownLost := false
 	var keep []*carryMark
+	// carry.selinux: compared where a file had a context when marked,
+	// else not applicable, with why (of every mark, the lost ones too).
+	se := report.Assertion{Name: "carry.selinux", Status: report.AssertNA}
+	labelled := false
+	for _, m := range h.marks {
+		switch {
+		case m.label != "":
+			labelled = true
+			se.Message = "the /var files' SELinux types are compared in carry.var (" + m.label + ")"
+		case !labelled && se.Message == "":
+			se.Message = "SELinux is off on this host: " + m.noLabel
+		}
+	}
 	for _, m := range h.marks {
 		res, err := h.m.Run(ctx, markTimeout, "stat", "-c", "%a %u:%g", m.varPath)
 		if err != nil {
@@ -247,17 +266,8 @@ func (h *hostRun) checkVar(ctx context.Context, s plan.Step) []report.Assertion 
 		a.Message = fmt.Sprintf("caught: the step's deployment removed %s (expect_var_lost); %s", strings.Join(caught, ", "), a.Message)
 		a.Expected, a.Seen = "lost (expect_var_lost)", strings.Join(seenLost, "; ")
 	}
-	se := report.Assertion{Name: "carry.selinux", Status: report.AssertNA}
-	for _, m := range h.marks {
-		switch {
-		case m.label != "":
-			se.Status, se.Message = a.Status, "the /var files' SELinux types are compared in carry.var ("+m.label+")"
-		case se.Message == "":
-			se.Message = "SELinux is off on this host: " + m.noLabel
-		}
-	}
-	if se.Message == "" {
-		se.Message = "SELinux: no /var file left to compare"
+	if labelled {
+		se.Status = a.Status
 	}
 	return []report.Assertion{a, se}
 }
