@@ -55,10 +55,6 @@ type carryMark struct {
 	existing []family.Entry
 }
 
-func sameDeployment(a, b *record.Deployment) bool {
-	return a != nil && b != nil && a.OSName == b.OSName && a.Checksum == b.Checksum && a.Serial == b.Serial
-}
-
 // mark writes the step's carry-over markers: a file in /etc, a user and
 // a file under the action's /var directory with mode 0640 and owner
 // 4242:4242.
