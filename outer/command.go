@@ -120,6 +120,17 @@ func (h *hostRun) runCommand(ctx context.Context, a plan.Action) (string, error)
 				return "", fmt.Errorf("after `%s` the default deployment %s does not layer %s (it layers %v)", shown, family.Describe(def), p, def.LayeredPackages)
 			}
 		}
+	case plan.ChangeRebase:
+		// The refspec the command rebased to is its last argument.
+		if want := argv[len(argv)-1]; def.Refspec != want {
+			return "", fmt.Errorf("after `%s` the default deployment %s follows %q, expected %q", shown, family.Describe(def), def.Refspec, want)
+		}
+	case plan.ChangeUninstall:
+		for _, p := range h.plan.Packages {
+			if slices.Contains(argv[1:], p) && family.HasPackage(def, p) {
+				return "", fmt.Errorf("after `%s` the default deployment %s still layers %s", shown, family.Describe(def), p)
+			}
+		}
 	}
 	h.fam.Deployed() // a deploy changes what "older" means
 	return fmt.Sprintf("ran %s; next boot: %s", shown, family.Describe(def)), nil

@@ -131,6 +131,10 @@ func Run(ctx context.Context, machines []transport.Machine, opts Options) *repor
 	rep.End = time.Now().UTC()
 	rep.Interrupted = ctx.Err() != nil
 	rep.OK = !rep.Interrupted && len(rep.Hosts) > 0
+	rep.CrossHost = machineIDs(rep.Hosts)
+	for _, a := range rep.CrossHost {
+		rep.OK = rep.OK && a.Status != report.AssertFail
+	}
 	rep.Summary = report.Summary{Hosts: len(rep.Hosts), Steps: map[string]int{}}
 	for _, h := range rep.Hosts {
 		rep.OK = rep.OK && h.OK
@@ -178,6 +182,10 @@ type hostRun struct {
 	// change is the last deployment command whose deployment-change run
 	// the driver has not checked yet.
 	change *deployChange
+	// marks are the carry-over markers written so far whose /var file
+	// every check-marks asserts; machineID is the host's /etc/machine-id.
+	marks     []*carryMark
+	machineID string
 }
 
 func (h *hostRun) emit(step, action, status, msg string, start time.Time) {
@@ -192,7 +200,7 @@ func (h *hostRun) steps(ctx context.Context) *report.HostReport {
 		// A plan made in code without Validate: every step says why.
 		h.plan, h.unusable = h.opts.Plan, err
 	}
-	defer func() { hr.Preflight, hr.Plan = h.pre, h.plan.Name }()
+	defer func() { hr.Preflight, hr.Plan, hr.MachineID = h.pre, h.plan.Name, h.machineID }()
 	// h.plan may change during the first step (the auto profile, after
 	// the preflight); every built-in plan begins with the same baseline,
 	// so the loop goes on with the second step of the plan chosen.
@@ -201,7 +209,7 @@ func (h *hostRun) steps(ctx context.Context) *report.HostReport {
 		h.stepIndex = i + 1
 		sr := h.step(ctx, s)
 		hr.Steps = append(hr.Steps, sr)
-		if sr.Status != report.StepPass {
+		if sr.Status != report.StepPass && sr.Status != report.StepNotApplicable {
 			hr.OK = false
 		}
 	}
@@ -218,6 +226,11 @@ func (h *hostRun) step(ctx context.Context, s plan.Step) *report.StepReport {
 		return sr
 	case h.unusable != nil:
 		sr.Status, sr.Message = report.StepNotRun, "not run: "+h.unusable.Error()
+		return sr
+	}
+	if why := h.notForFamily(s); why != "" {
+		sr.Status, sr.Message = report.StepNotApplicable, why
+		h.emit(s.Name, "", sr.Status, sr.Message, start)
 		return sr
 	}
 	if why := h.notApplicable(s); why != "" {
@@ -268,6 +281,11 @@ func (h *hostRun) step(ctx context.Context, s plan.Step) *report.StepReport {
 		sr.Actions = append(sr.Actions, ar)
 		if err != nil {
 			break
+		}
+	}
+	if s.Deployments > 0 && sr.Status == report.StepPass {
+		if err := h.checkDeployments(ctx, s, sr); err != nil {
+			sr.Status, sr.Message = h.classify(ctx, err), "deployments: "+err.Error()
 		}
 	}
 	if sr.Status == report.StepPass && sr.Message == "" && len(sr.Pending) > 0 {
@@ -323,6 +341,7 @@ func (h *hostRun) do(ctx context.Context, s plan.Step, a plan.Action, sr *report
 		if h.pre == nil {
 			// Without a preflight (a host with no sh) every step is
 			// tried, as before there was one.
+			h.machineID = h.readMachineID(ctx)
 			if pre, err := h.preflight(ctx); err != nil {
 				h.emit("preflight", "", StatusInfo, err.Error(), time.Now())
 			} else {
@@ -362,6 +381,10 @@ func (h *hostRun) do(ctx context.Context, s plan.Step, a plan.Action, sr *report
 		return fmt.Sprintf("run record %s: %d checks, ok=%v; %s", rec.ID, rec.Summary.Total, rec.Summary.OK, sr.Timing), nil
 	case plan.ActCollect:
 		return h.collect(ctx, sr)
+	case plan.ActMark:
+		return h.mark(ctx, s, a)
+	case plan.ActCheckMarks:
+		return h.checkMarks(ctx, s, sr)
 	}
 	return "", fmt.Errorf("unknown action %q", a.Do)
 }

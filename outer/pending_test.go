@@ -23,7 +23,7 @@ func TestPendingBeforeRebootSim(t *testing.T) {
 		t.Fatal("ostree plan failed")
 	}
 	for _, s := range rep.Hosts[0].Steps {
-		if s.Name == "baseline" {
+		if !rebooted(s) {
 			if len(s.Pending) != 0 {
 				t.Errorf("baseline has deployment-change records %+v", s.Pending)
 			}

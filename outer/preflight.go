@@ -75,6 +75,24 @@ func (h *hostRun) notApplicable(s plan.Step) string {
 	return ""
 }
 
+// notForFamily says why step s is not applicable to the host's plan: a
+// step for other host families (plan.Step.Families), such as layering in
+// the plain ostree plan. The host's missing tool comes first where that
+// is the reason too.
+func (h *hostRun) notForFamily(s plan.Step) string {
+	fam := h.plan.HostFamily()
+	if len(s.Families) == 0 || slices.Contains(s.Families, fam) {
+		return ""
+	}
+	why := fmt.Sprintf("%s needs the %s family; plan %s is for %s hosts", s.Name, strings.Join(s.Families, " or "), h.plan.Name, fam)
+	for _, a := range s.Actions {
+		if a.Do == plan.ActRun && len(a.Command) > 0 && h.pre != nil && slices.Contains(DeploymentTools, a.Command[0]) && !h.pre.Has(a.Command[0]) {
+			return fmt.Sprintf("%s: no %s (%s)", report.NotApplicable, a.Command[0], why)
+		}
+	}
+	return report.NotApplicable + ": " + why
+}
+
 // fit makes the host's plan fit what its preflight found. The auto
 // profile becomes the built-in plan FitPlan names (keeping packages the
 // caller set); any other plan must find its family's tool on the host,

@@ -138,8 +138,8 @@ func TestReportsFromSim(t *testing.T) {
 		t.Fatalf("junit.xml: %v\n%s", err, x.String())
 	}
 	doc := rep.JUnit()
-	if len(doc.Suites) != 2*len(plan.Default().Steps) {
-		t.Errorf("%d suites, want one per host and step", len(doc.Suites))
+	if len(doc.Suites) != 2*len(plan.Default().Steps)+1 || doc.Suites[len(doc.Suites)-1].Name != "cross-host" {
+		t.Errorf("%d suites, want one per host and step and the cross-host one", len(doc.Suites))
 	}
 	// host01's upgrade suite: the step failed, and so did the host's
 	// runtime.run check, with its criterion in the properties.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/atomic-selftest/atomic-selftest/outer/outertest"
 	"github.com/atomic-selftest/atomic-selftest/outer/plan"
+	"github.com/atomic-selftest/atomic-selftest/outer/report"
 	"github.com/atomic-selftest/atomic-selftest/outer/ssh"
 	"github.com/atomic-selftest/atomic-selftest/outer/transport"
 )
@@ -33,4 +34,14 @@ func simMachines(t testing.TB, f *outertest.Fleet) []transport.Machine {
 func simOptions(t testing.TB, p *plan.Plan) Options {
 	return Options{Plan: p, ArtifactsDir: t.TempDir(), Parallel: 64, RebootTimeout: 5 * time.Second,
 		SelftestTimeout: 5 * time.Second, CommandTimeout: 5 * time.Second, Poll: Backoff{Min: 5 * time.Millisecond, Max: 40 * time.Millisecond}}
+}
+
+// rebooted reports whether step s rebooted its host.
+func rebooted(s *report.StepReport) bool {
+	for _, a := range s.Actions {
+		if a.Do == plan.ActReboot {
+			return true
+		}
+	}
+	return false
 }

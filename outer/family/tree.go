@@ -58,6 +58,10 @@ type tree struct {
 
 	upgrade *LogEntry // the upgrade source's last commit
 	older   *LogEntry // found lazily for {older_*}
+	// original is the booted refspec the first upgrade source found,
+	// before it pointed the origin at its own ref: where a rebase to
+	// another ref goes ({original_refspec}).
+	original string
 }
 
 func (t *tree) Name() string { return t.name }
@@ -100,6 +104,13 @@ func (t *tree) Placeholder(ctx context.Context, name string) (string, bool, erro
 			return "", true, errors.New("{upgrade_version}: no upgrade-source action ran before")
 		}
 		return t.upgrade.Version, true, nil
+	case "{original_refspec}":
+		if t.original == "" {
+			return "", true, errors.New("{original_refspec}: no upgrade-source action ran before (it finds the booted refspec)")
+		}
+		return t.original, true, nil
+	case "{upgrade_refspec}":
+		return UpgradeRemote + ":" + t.UpgradeRef, true, nil
 	case "{older_version}", "{older_checksum}":
 		o, err := t.olderCommit(ctx)
 		if err != nil {
@@ -204,6 +215,9 @@ func (t *tree) UpgradeSource(ctx context.Context) (string, error) {
 		return "", err
 	}
 	t.upgrade = &LogEntry{Checksum: commit, Parent: parent, Version: version}
+	if t.original == "" && b.Refspec != UpgradeRemote+":"+ref && b.Refspec != ref {
+		t.original = b.Refspec
+	}
 	if err := t.pointOrigin(ctx, b, ref); err != nil {
 		return "", err
 	}

@@ -105,7 +105,7 @@ func (h *Host) bootc(argv []string, stdout, stderr io.Writer) (int, bool) {
 func (h *Host) deployImage(img simImage, ref string) {
 	h.serial++
 	d := &deployment{os: h.booted.os, checksum: img.commit, base: img.commit, version: img.version, refspec: ref, serial: h.serial,
-		image: ref, digest: img.digest, staged: true}
+		image: ref, digest: img.digest, staged: true, etc: h.newEtc()}
 	h.deps = []*deployment{d, h.booted}
 }
 

@@ -23,7 +23,7 @@ func (h *Host) deploy(commit, refspec string, packages []string) {
 		commit = h.booted.checksum
 	}
 	h.serial++
-	d := &deployment{os: h.booted.os, checksum: commit, base: commit, version: h.commits[commit].version, refspec: refspec, serial: h.serial}
+	d := &deployment{os: h.booted.os, checksum: commit, base: commit, version: h.commits[commit].version, refspec: refspec, serial: h.serial, etc: h.newEtc()}
 	if len(packages) > 0 {
 		d.packages = packages
 		d.checksum = sha(commit + strings.Join(packages, ","))
@@ -100,5 +100,40 @@ func (h *Host) install(p string, stderr io.Writer) (int, bool) {
 		return fail(stderr, "error: \"%s\" is already requested", p)
 	}
 	h.deploy(h.booted.base, h.booted.refspec, append(append([]string{}, h.booted.packages...), p))
+	return 0, false
+}
+
+// uninstall removes package p from the booted deployment's layered
+// packages (rpm-ostree uninstall).
+func (h *Host) uninstall(p string, stderr io.Writer) (int, bool) {
+	if !slices.Contains(h.booted.packages, p) {
+		return fail(stderr, "error: package \"%s\" not found in requested packages", p)
+	}
+	h.deploy(h.booted.base, h.booted.refspec, slices.DeleteFunc(slices.Clone(h.booted.packages), func(x string) bool { return x == p }))
+	return 0, false
+}
+
+// cleanupRollback removes the rollback deployment (rpm-ostree cleanup
+// --rollback): the default and the booted one stay.
+func (h *Host) cleanupRollback() {
+	keep := []*deployment{h.deps[0]}
+	if h.booted != h.deps[0] {
+		keep = append(keep, h.booted)
+	}
+	h.deps = keep
+}
+
+// rebase deploys the head of refspec's ref and makes it the origin
+// (rpm-ostree rebase REFSPEC), keeping the layered packages.
+func (h *Host) rebase(refspec string, stderr io.Writer) (int, bool) {
+	ref := refspec
+	if _, r, ok := strings.Cut(refspec, ":"); ok {
+		ref = r
+	}
+	head, ok := h.refs[ref]
+	if !ok {
+		return fail(stderr, "error: Refspec '%s' not found", refspec)
+	}
+	h.deploy(head, refspec, h.booted.packages)
 	return 0, false
 }

@@ -50,7 +50,7 @@ func (h *Host) exec(argv []string, stdout, stderr io.Writer, stdin io.Reader) (c
 		return h.selftestCommand(argv, stdout, stderr)
 	case "systemctl", "journalctl":
 		return h.systemd(argv, stdout)
-	case "sh", "cat", "find", "mktemp", "mkdir", "rm", "chown", "chmod", "stat", "touch", "date":
+	case "sh", "cat", "find", "mktemp", "mkdir", "rm", "chown", "chmod", "stat", "touch", "date", "useradd", "getent":
 		return h.shell(argv, stdout, stderr, stdin)
 	}
 	return notFound(stderr, argv[0])
@@ -89,7 +89,7 @@ func (h *Host) shell(argv []string, stdout, stderr io.Writer, stdin io.Reader) (
 		if h.ReadOnlySysroot && (strings.HasPrefix(argv[4], "/ostree/") || strings.HasPrefix(argv[4], "/sysroot/")) {
 			return fail(stderr, "sh: 1: cannot create %s: Read-only file system", argv[4])
 		}
-		h.files[argv[4]] = data
+		h.putFile(argv[4], data, strings.TrimLeft(argv[5], "0"))
 		// An origin file written by the driver retargets its deployment.
 		for _, d := range h.deps {
 			if argv[4] == d.originPath() {
@@ -106,7 +106,7 @@ func (h *Host) shell(argv []string, stdout, stderr io.Writer, stdin io.Reader) (
 			fmt.Fprintf(stdout, "%s-%s-%s-%s-%s\n", b[:8], b[8:12], b[12:16], b[16:20], b[20:])
 			return 0, false
 		}
-		data, ok := h.files[argv[2]]
+		data, ok := h.file(argv[2])
 		if !ok {
 			return fail(stderr, "cat: %s: No such file or directory", argv[2])
 		}
@@ -120,6 +120,42 @@ func (h *Host) shell(argv []string, stdout, stderr io.Writer, stdin io.Reader) (
 		}
 	case argv[0] == "mktemp":
 		fmt.Fprintln(stdout, "/var/tmp/atomic-selftest-outer."+randHex(3))
+	case (argv[0] == "chown" || argv[0] == "chmod") && len(argv) == 3:
+		// chmod MODE FILE, chown UID:GID FILE: what stat shows next.
+		m, ok := h.meta[argv[2]]
+		if _, there := h.file(argv[2]); !there || !ok {
+			return fail(stderr, "%s: cannot access '%s': No such file or directory", argv[0], argv[2])
+		}
+		mode, owner, _ := strings.Cut(m, " ")
+		if argv[0] == "chmod" {
+			mode = argv[1]
+		} else {
+			owner = argv[1]
+		}
+		h.meta[argv[2]] = mode + " " + owner
+	case argv[0] == "stat" && len(argv) == 4 && argv[1] == "-c" && argv[2] == "%a %u:%g":
+		if _, ok := h.file(argv[3]); !ok {
+			return fail(stderr, "stat: cannot statx '%s': No such file or directory", argv[3])
+		}
+		fmt.Fprintln(stdout, h.meta[argv[3]])
+	case argv[0] == "stat" && len(argv) == 4 && argv[1] == "-c" && argv[2] == "%C":
+		// A host with SELinux off: GNU stat's words.
+		if h.SELinuxType == "" {
+			return fail(stderr, "stat: failed to get security context of '%s': No data available", argv[3])
+		}
+		fmt.Fprintf(stdout, "system_u:object_r:%s:s0\n", h.SELinuxType)
+	case argv[0] == "useradd":
+		// useradd ... NAME: a line in the booted deployment's /etc/passwd.
+		name := argv[len(argv)-1]
+		h.booted.etc["/etc/passwd"] = append(slices.Clone(h.booted.etc["/etc/passwd"]), []byte(name+":x:999:999::/:/usr/sbin/nologin\n")...)
+	case argv[0] == "getent" && len(argv) == 3 && argv[1] == "passwd":
+		for _, l := range strings.Split(string(h.booted.etc["/etc/passwd"]), "\n") {
+			if strings.HasPrefix(l, argv[2]+":") {
+				fmt.Fprintln(stdout, l)
+				return 0, false
+			}
+		}
+		return 2, false // getent: key not found
 	case argv[0] == "mkdir", argv[0] == "rm", argv[0] == "chown", argv[0] == "chmod":
 	case strings.Join(argv, " ") == "stat -c %.9Y "+watchedDir:
 		fmt.Fprintf(stdout, "%d.%09d\n", h.deployMtime.Unix(), h.deployMtime.Nanosecond())

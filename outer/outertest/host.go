@@ -19,7 +19,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,7 +78,10 @@ type sysroot struct {
 	serial  int
 	files   map[string][]byte
 	mtimes  map[string]time.Time // of the run records, by the host's clock
-	images  map[string]simImage  // containers-storage, by reference
+	// meta is a file's mode and owner as `stat -c "%a %u:%g"` prints
+	// them.
+	meta   map[string]string
+	images map[string]simImage // containers-storage, by reference
 	// deployMtime is the watched /sysroot/ostree/deploy's mtime.
 	deployMtime time.Time
 }
@@ -139,6 +144,20 @@ type Faults struct {
 	// Missing are commands the host does not have (rpm-ostree, atomic,
 	// docker, ...): they exit 127 and preflight does not list them.
 	Missing []string
+	// MachineID, when set, is what /etc/machine-id holds (else each
+	// host has its own): hosts cloned without clearing it share one.
+	MachineID string
+	// RemoveDirVersion and RemoveDir play a release that ships a
+	// tmpfiles.d rule `R RemoveDir`: every boot of a deployment of that
+	// version removes the directory and everything below it.
+	RemoveDirVersion, RemoveDir string
+	// EtcNotMerged makes a new deployment start from the tree's own
+	// /etc instead of the booted one's: an admin's edits and users are
+	// lost on upgrade (a broken /etc merge).
+	EtcNotMerged bool
+	// SELinuxType, when set, is the SELinux type of every file (a host
+	// with SELinux on); else files have no security context.
+	SELinuxType string
 }
 
 // simImage is a container image in the simulated containers-storage.
@@ -158,6 +177,9 @@ type deployment struct {
 	// and whether bootc staged it.
 	image, digest string
 	staged        bool
+	// etc is the deployment's own /etc: a new deployment gets a copy of
+	// the booted one's (ostree's merge), a rollback changes none.
+	etc map[string][]byte
 }
 
 const ResultsDir = "/var/lib/atomic-selftest"
@@ -184,12 +206,13 @@ func randHex(n int) string {
 func NewHost(t testing.TB, name string, clientKey ssh.PublicKey) *Host {
 	t.Helper()
 	h := &Host{Name: name, done: make(chan struct{}), key: newKey(t), conns: map[ssh.Conn]bool{},
-		sysroot: sysroot{commits: map[string]commitInfo{}, refs: map[string]string{}, files: map[string][]byte{}, mtimes: map[string]time.Time{}},
+		sysroot: sysroot{commits: map[string]commitInfo{}, refs: map[string]string{}, files: map[string][]byte{}, mtimes: map[string]time.Time{}, meta: map[string]string{}},
 		saved:   make(chan struct{}), Faults: Faults{DownFor: 30 * time.Millisecond, SelftestDelay: 20 * time.Millisecond}}
 	c0 := sha(name + "c0")
 	h.commits[c0] = commitInfo{version: "28.20180515.1"}
 	h.refs["fedora/28/x86_64/atomic-host"] = c0
-	d := &deployment{os: "fedora-atomic", checksum: c0, base: c0, version: "28.20180515.1", refspec: "fedora-atomic:fedora/28/x86_64/atomic-host"}
+	d := &deployment{os: "fedora-atomic", checksum: c0, base: c0, version: "28.20180515.1", refspec: "fedora-atomic:fedora/28/x86_64/atomic-host",
+		etc: map[string][]byte{"/etc/machine-id": []byte(randHex(16) + "\n"), "/etc/passwd": []byte("root:x:0:0:root:/root:/bin/bash\n")}}
 	h.deps = []*deployment{d}
 	h.files[d.originPath()] = []byte("[origin]\nrefspec=" + d.refspec + "\n")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -267,6 +290,13 @@ func (h *Host) bootLocked(reboot bool) {
 	if h.WrongBoot && reboot && len(h.deps) > 1 {
 		h.booted = h.deps[1]
 	}
+	if h.RemoveDir != "" && h.booted.version == h.RemoveDirVersion {
+		for p := range h.files {
+			if p == h.RemoveDir || strings.HasPrefix(p, h.RemoveDir+"/") {
+				delete(h.files, p)
+			}
+		}
+	}
 	boot, dep, n := h.bootID, *h.booted, h.boots
 	time.AfterFunc(h.SelftestDelay, func() { h.selftest(boot, dep, n) })
 }
@@ -275,4 +305,36 @@ func newKeyNoT() ssh.Signer {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	s, _ := ssh.NewSignerFromKey(priv)
 	return s
+}
+
+// file is what path holds on the booted deployment: /etc is the
+// deployment's own, everything else (/var) is shared.
+func (h *Host) file(p string) ([]byte, bool) {
+	if strings.HasPrefix(p, "/etc/") {
+		if p == "/etc/machine-id" && h.MachineID != "" {
+			return []byte(h.MachineID + "\n"), true
+		}
+		b, ok := h.booted.etc[p]
+		return b, ok
+	}
+	b, ok := h.files[p]
+	return b, ok
+}
+
+// putFile writes path on the booted deployment (see file), owned by root.
+func (h *Host) putFile(p string, data []byte, mode string) {
+	if strings.HasPrefix(p, "/etc/") {
+		h.booted.etc[p] = data
+	} else {
+		h.files[p] = data
+	}
+	h.meta[p] = mode + " 0:0"
+}
+
+// newEtc is the /etc of a new deployment: the booted one's, merged.
+func (h *Host) newEtc() map[string][]byte {
+	if h.EtcNotMerged {
+		return map[string][]byte{"/etc/machine-id": h.booted.etc["/etc/machine-id"], "/etc/passwd": []byte("root:x:0:0:root:/root:/bin/bash\n")}
+	}
+	return maps.Clone(h.booted.etc)
 }

@@ -24,6 +24,12 @@ func (h *Host) rpmOstree(argv []string, stdout, stderr io.Writer) (int, bool) {
 		return h.deployVersion(argv[2], stderr)
 	case len(argv) == 3 && argv[1] == "install":
 		return h.install(argv[2], stderr)
+	case len(argv) == 3 && argv[1] == "rebase":
+		return h.rebase(argv[2], stderr)
+	case len(argv) == 3 && argv[1] == "uninstall":
+		return h.uninstall(argv[2], stderr)
+	case cmd == "rpm-ostree cleanup --rollback":
+		h.cleanupRollback()
 	default:
 		return notFound(stderr, cmd)
 	}

@@ -1,6 +1,6 @@
 // Package plan is what the outer driver does to every host: a plan of
-// named steps, each a list of actions (wait-up, upgrade-source, run,
-// expect, check-pending, reboot, wait-selftest, collect), read from TOML
+// named steps, each a list of actions (wait-up, upgrade-source, mark, run,
+// expect, check-pending, reboot, wait-selftest, collect, check-marks), read from TOML
 // and validated with errors that name the step and the field, and the
 // built-in plans (profiles) per host family. It is data only: it runs
 // nothing and imports nothing of the driver.
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,6 +70,23 @@ type Step struct {
 	// the driver waits for that second boot and judges the host back on
 	// the deployment it booted before the step.
 	ExpectHostRollback bool `toml:"expect_host_rollback,omitempty"`
+	// Deployments is how many deployments the host's status must show
+	// at the end of the step (0: not checked): the count the step's
+	// command should leave (issue 26; ostree, rpm-ostree and bootc keep
+	// the booted and the new or rollback one, a cleanup leaves one).
+	Deployments int `toml:"deployments,omitempty"`
+	// ExpectVarLost says the step's deployment removes the /var data of
+	// the step's mark on purpose (a bad release whose tmpfiles.d rule
+	// deletes an admin's directory): its check-marks must find every
+	// /var file the step marked lost, naming them, and then passes
+	// ("caught: ..."). Without it a lost /var file fails the step.
+	ExpectVarLost bool `toml:"expect_var_lost,omitempty"`
+	// Families, when set, are the host families the step is for: on a
+	// plan of another family the step is not applicable (status n/a,
+	// with the reason), neither run nor passed, and the host is not
+	// failed for it. The ostree plan names layering this way: plain
+	// ostree cannot layer packages.
+	Families []string `toml:"families,omitempty"`
 }
 
 // Action kinds.
@@ -96,6 +114,18 @@ const (
 	// deployment.pending (see Step.ExpectPending). A reboot does it
 	// first by itself when the step has not.
 	ActCheckPending = "check-pending"
+	// ActMark writes the carry-over markers before the step's
+	// deployment command (issue 26): a file in /etc, a user (useradd),
+	// and a file under /var (VarDir) with its own mode and owner. The
+	// driver remembers what it wrote and when (the deployments then).
+	ActMark = "mark"
+	// ActCheckMarks asserts the markers after the step's boot: every
+	// /var file any mark wrote keeps its content, mode, owner (and
+	// SELinux type where SELinux is on); the /etc file and the user of
+	// the step's own mark are there on a deployment made after the mark
+	// (upgrade, deploy, layering) or on the one the mark was written on,
+	// and gone on a deployment that existed before it (a rollback).
+	ActCheckMarks = "check-marks"
 )
 
 // Changes say what the default deployment must be after a run action.
@@ -104,6 +134,12 @@ const (
 	ChangeRollback = "rollback" // the deployment that was the rollback one
 	ChangeOlder    = "older"    // the older version ({older_checksum})
 	ChangeInstall  = "install"  // a deployment with {package} layered
+	// ChangeUninstall is a deployment without the packages the command
+	// names (rpm-ostree uninstall).
+	ChangeUninstall = "uninstall"
+	// ChangeRebase is a deployment whose origin is the refspec the
+	// command ends with (rpm-ostree rebase REFSPEC).
+	ChangeRebase = "rebase"
 )
 
 // Action is one thing done to a host.
@@ -111,6 +147,8 @@ type Action struct {
 	Do string `toml:"do"`
 	// Command is the argv of a run action. Placeholders: {package}, {package2},
 	// {older_version}, {older_checksum}, {upgrade_ref}, {upgrade_version},
+	// {original_refspec} (the booted origin before the upgrade source
+	// pointed it at its own ref), {upgrade_refspec} (that ref's refspec),
 	// {ostree_rollback} (an argument of its own: it becomes the argv of
 	// the rollback script run by /usr/bin/python3).
 	Command []string `toml:"command,omitempty"`
@@ -126,6 +164,10 @@ type Action struct {
 	// host's deployment-change run after it is checked before the
 	// reboot.
 	DeploymentChange bool `toml:"deployment_change,omitempty"`
+	// VarDir is where a mark action keeps its /var file (absolute,
+	// under /var; default DefaultVarDir): a directory an admin keeps
+	// data in.
+	VarDir string `toml:"var_dir,omitempty"`
 	// Timeout bounds the action (defaults per kind in Options).
 	Timeout duration `toml:"timeout,omitempty"`
 }
@@ -153,12 +195,27 @@ func (d *duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// DefaultVarDir is where a mark action keeps its /var file unless the
+// action names another directory.
+const DefaultVarDir = "/var/lib/atomic-selftest-outer/carry"
+
+// cycle is a built-in step: the carry-over markers, the deployment
+// command, the expectation, the reboot, the boot's self-test, its
+// collection and the markers' assertion; the host must then show two
+// deployments (the booted one and the one it came from), as ostree,
+// rpm-ostree and bootc keep them.
 func cycle(name, crit string, pre []Action, cmd []string, changes string, expect Action) Step {
 	acts := append([]Action{}, pre...)
-	acts = append(acts, Action{Do: ActRun, Command: cmd, Changes: changes})
+	acts = append(acts, Action{Do: ActMark}, Action{Do: ActRun, Command: cmd, Changes: changes})
 	expect.Do = ActExpect
-	acts = append(acts, expect, Action{Do: ActReboot}, Action{Do: ActWaitSelftest}, Action{Do: ActCollect})
-	return Step{Name: name, Criterion: crit, Actions: acts}
+	acts = append(acts, expect, Action{Do: ActReboot}, Action{Do: ActWaitSelftest}, Action{Do: ActCollect}, Action{Do: ActCheckMarks})
+	return Step{Name: name, Criterion: crit, Actions: acts, Deployments: 2}
+}
+
+// cleanup is a built-in step without a reboot: the command removes the
+// rollback deployment and one must be left.
+func cleanup(name string, cmd []string) Step {
+	return Step{Name: name, Deployments: 1, Actions: []Action{{Do: ActRun, Command: cmd, DeploymentChange: true}}}
 }
 
 func Baseline() Step {
@@ -172,6 +229,7 @@ func Default() *Plan {
 	none := Action{}
 	pkg := Action{Packages: []string{"{package}"}}
 	pkg2 := Action{Packages: []string{"{package}", "{package2}"}}
+	unpkg := Action{AbsentPackages: []string{"{package}"}}
 	return &Plan{
 		Name:       "default",
 		Family:     "rpm-ostree",
@@ -187,6 +245,10 @@ func Default() *Plan {
 			cycle("atomic-host-deploy", "C5", nil, []string{"atomic", "host", "deploy", "{older_version}"}, ChangeOlder, none),
 			cycle("rpm-ostree-install", "C6", nil, []string{"rpm-ostree", "install", "{package}"}, ChangeInstall, pkg),
 			cycle("atomic-host-install", "C6", nil, []string{"atomic", "host", "install", "{package2}"}, ChangeInstall, pkg2),
+			cycle("rpm-ostree-uninstall", "C6", nil, []string{"rpm-ostree", "uninstall", "{package}"}, ChangeUninstall, unpkg),
+			cycle("rpm-ostree-rebase", "C5", nil, []string{"rpm-ostree", "rebase", "{original_refspec}"}, ChangeRebase, none),
+			cycle("rpm-ostree-rebase-back", "C5", nil, []string{"rpm-ostree", "rebase", "{upgrade_refspec}"}, ChangeRebase, none),
+			cleanup("rpm-ostree-cleanup", []string{"rpm-ostree", "cleanup", "--rollback"}),
 		},
 	}
 }
@@ -194,19 +256,34 @@ func Default() *Plan {
 // Ostree is the profile for plain OSTree hosts (no rpm-ostree): ostree
 // admin upgrade, ostree admin deploy of the older commit, then rollback
 // (back to the upgrade) by reordering the deployments with libostree.
-// Plain ostree has no package layering.
+// Plain ostree has no package layering: its layering step is reported
+// not applicable, with the reason, on a host without rpm-ostree. The
+// cleanup undeploys the rollback deployment (index 1 once the rollback
+// has booted the default).
 func Ostree() *Plan {
 	return &Plan{
 		Name:       "ostree",
 		Family:     "ostree",
+		Packages:   Default().Packages,
 		UpgradeRef: "atomic-selftest/upgrade",
 		Steps: []Step{
 			Baseline(),
 			cycle("ostree-upgrade", "C3", []Action{{Do: ActUpgradeSource}}, []string{"ostree", "admin", "upgrade"}, ChangeUpgrade, Action{}),
 			cycle("ostree-deploy", "C5", nil, []string{"ostree", "admin", "deploy", "{older_checksum}"}, ChangeOlder, Action{}),
 			cycle("ostree-rollback", "C4", nil, []string{"{ostree_rollback}"}, ChangeRollback, Action{}),
+			layeringRemoval(),
+			cleanup("ostree-cleanup", []string{"ostree", "admin", "undeploy", "1"}),
 		},
 	}
+}
+
+// layeringRemoval is the layering step of a plan whose family cannot
+// layer (plain ostree): on a host without rpm-ostree it is not
+// applicable, with the reason, never passed.
+func layeringRemoval() Step {
+	s := cycle("layering-removal", "C6", nil, []string{"rpm-ostree", "uninstall", "{package}"}, ChangeUninstall, Action{AbsentPackages: []string{"{package}"}})
+	s.Families = []string{"rpm-ostree"}
+	return s
 }
 
 // RpmOstree is the default plan's rpm-ostree steps, for an rpm-ostree
@@ -222,7 +299,8 @@ func RpmOstree() *Plan {
 		byName[s.Name] = s
 	}
 	p.Steps = nil
-	for _, n := range []string{"baseline", "rpm-ostree-upgrade", "rpm-ostree-deploy", "rpm-ostree-rollback", "rpm-ostree-install"} {
+	for _, n := range []string{"baseline", "rpm-ostree-upgrade", "rpm-ostree-deploy", "rpm-ostree-rollback", "rpm-ostree-install",
+		"rpm-ostree-uninstall", "rpm-ostree-rebase", "rpm-ostree-rebase-back", "rpm-ostree-cleanup"} {
 		p.Steps = append(p.Steps, byName[n])
 	}
 	return p
@@ -301,6 +379,7 @@ var (
 )
 
 var knownHolders = map[string]bool{"{package}": true, "{package2}": true, "{older_version}": true, "{older_checksum}": true,
+	"{original_refspec}": true, "{upgrade_refspec}": true,
 	"{upgrade_ref}": true, "{upgrade_version}": true, "{ostree_rollback}": true}
 
 // Validate checks the plan; errors name the step and the field.
@@ -342,6 +421,14 @@ func (p *Plan) Validate() error {
 		if len(s.Actions) == 0 {
 			return fmt.Errorf("%s: no actions", where)
 		}
+		for _, f := range s.Families {
+			if !slices.Contains(Families, f) {
+				return fmt.Errorf("%s: families: %q: want %s", where, f, strings.Join(Families, ", "))
+			}
+		}
+		if s.Deployments < 0 {
+			return fmt.Errorf("%s: deployments %d: want a count (0: not checked)", where, s.Deployments)
+		}
 		for j, a := range s.Actions {
 			aw := fmt.Sprintf("%s: action %d (%s)", where, j+1, a.Do)
 			if err := p.validateAction(a); err != nil {
@@ -354,8 +441,11 @@ func (p *Plan) Validate() error {
 
 func (p *Plan) validateAction(a Action) error {
 	var texts []string
+	if a.VarDir != "" && (a.Do != ActMark || !strings.HasPrefix(a.VarDir, "/var/") || strings.Contains(a.VarDir, "/..") || strings.Contains(a.VarDir, "//")) {
+		return fmt.Errorf("field var_dir %q: only for mark actions, an absolute directory under /var/", a.VarDir)
+	}
 	switch a.Do {
-	case ActWaitUp, ActUpgradeSource, ActReboot, ActWaitSelftest, ActCollect, ActCheckPending:
+	case ActWaitUp, ActUpgradeSource, ActReboot, ActWaitSelftest, ActCollect, ActCheckPending, ActMark, ActCheckMarks:
 		if len(a.Command) > 0 || a.Changes != "" || len(a.Packages)+len(a.AbsentPackages) > 0 || a.DeploymentChange {
 			return errors.New("field command, changes, packages, deployment_change: only for run and expect actions")
 		}
@@ -364,9 +454,9 @@ func (p *Plan) validateAction(a Action) error {
 			return errors.New("field command: empty")
 		}
 		switch a.Changes {
-		case "", ChangeUpgrade, ChangeRollback, ChangeOlder, ChangeInstall:
+		case "", ChangeUpgrade, ChangeRollback, ChangeOlder, ChangeInstall, ChangeUninstall, ChangeRebase:
 		default:
-			return fmt.Errorf("field changes: %q: want upgrade, rollback, older or install", a.Changes)
+			return fmt.Errorf("field changes: %q: want upgrade, rollback, older, install, uninstall or rebase", a.Changes)
 		}
 		texts = a.Command
 	case ActExpect:
@@ -374,7 +464,7 @@ func (p *Plan) validateAction(a Action) error {
 	case "":
 		return errors.New("field do: missing")
 	default:
-		return fmt.Errorf("field do: %q: want one of wait-up, upgrade-source, run, expect, check-pending, reboot, wait-selftest, collect", a.Do)
+		return fmt.Errorf("field do: %q: want one of wait-up, upgrade-source, mark, run, expect, check-pending, reboot, wait-selftest, collect, check-marks", a.Do)
 	}
 	for _, t := range texts {
 		for _, h := range Placeholders.FindAllString(t, -1) {
@@ -413,5 +503,8 @@ func Bootc() *Plan {
 			cycle("bootc-switch", "C5", nil, []string{"bootc", "switch", "--transport", "containers-storage", BootcBaseImage}, ChangeOlder, Action{}),
 			cycle("bootc-rollback", "C4", nil, []string{"bootc", "rollback"}, ChangeRollback, Action{}),
 		},
+		// bootc has no command that removes the rollback deployment,
+		// and a bootc host layers nothing client-side: no cleanup or
+		// layering step.
 	}
 }

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/template"
 	"unicode/utf8"
@@ -61,6 +62,10 @@ type mdHost struct {
 
 type mdView struct {
 	*reportView
+	// Asserts counts the driver's assertions of every step by status
+	// ("14 pass, 2 n/a"); NA are the reasons of the n/a ones, once each.
+	Asserts    string
+	NA         []string
 	Passed     []string
 	Failed     []mdHost
 	MoreFailed []string
@@ -74,6 +79,24 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 
 func (v *reportView) writeMarkdown(w io.Writer) error {
 	m := mdView{reportView: v}
+	byStatus := map[string]int{}
+	for _, h := range v.Hosts {
+		for _, s := range h.Steps {
+			for _, a := range s.Assertions {
+				byStatus[a.Status]++
+				if why := a.Name + ": " + mdText(a.Message); a.Status == AssertNA && !slices.Contains(m.NA, why) && len(m.NA) < mdMaxFailedHosts {
+					m.NA = append(m.NA, why)
+				}
+			}
+		}
+	}
+	var counts []string
+	for _, st := range []string{AssertPass, AssertFail, AssertNA} {
+		if byStatus[st] > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", byStatus[st], st))
+		}
+	}
+	m.Asserts = strings.Join(counts, ", ")
 	lines := 0
 	for _, h := range v.Hosts {
 		if h.OK {
@@ -114,6 +137,9 @@ func (v *reportView) writeMarkdown(w io.Writer) error {
 					fmt.Fprintf(&ev, "; %s: expected %s, seen %s", mdText(e.Name), mdText(e.Expected), mdText(e.Seen))
 				}
 				add("%s: check %s (%s) **%s**: %s%s", mdText(s.Name), mdText(c.ID), mdText(c.Criterion), mdText(string(c.Status)), mdText(c.Message), ev.String())
+			}
+			for _, a := range s.BadAssertions {
+				add("%s: assertion %s **%s**: %s; expected %s, seen %s", mdText(s.Name), mdText(a.Name), a.Status, mdText(a.Message), mdText(a.Expected), mdText(a.Seen))
 			}
 		}
 		m.Failed = append(m.Failed, mh)

@@ -36,6 +36,16 @@ func (r *Report) JUnit() junit.Suites {
 			doc.Suites = append(doc.Suites, suite)
 		}
 	}
+	if len(r.CrossHost) > 0 {
+		suite := junit.Suite{Name: "cross-host", Time: "0.000", Timestamp: r.Start.UTC().Format("2006-01-02T15:04:05")}
+		for _, a := range r.CrossHost {
+			suite.Add(assertionCase("atomic-selftest-outer.cross-host", a))
+		}
+		doc.Tests += suite.Tests
+		doc.Failures += suite.Failures
+		doc.Errors += suite.Errors
+		doc.Suites = append(doc.Suites, suite)
+	}
 	doc.Time = fmt.Sprintf("%.3f", total)
 	return doc
 }
@@ -98,10 +108,15 @@ func stepSuite(host, plan string, s *StepReport) junit.Suite {
 		step.SystemOut = out.String()
 	case StepError, StepInterrupted:
 		step.Error = msg
+	case StepNotApplicable:
+		step.Skipped = msg
 	default:
 		step.Failure = msg
 	}
 	suite.Add(step)
+	for _, a := range s.Assertions {
+		suite.Add(assertionCase("atomic-selftest-outer."+host+"."+s.Name, a))
+	}
 	if rec := s.Record; rec != nil {
 		prop("run_record", rec.ID)
 		for _, c := range rec.Checks {
@@ -110,6 +125,25 @@ func stepSuite(host, plan string, s *StepReport) junit.Suite {
 		}
 	}
 	return suite
+}
+
+// assertionCase is one of the driver's assertions as a test case: a
+// failure with its evidence, n/a as skipped with the reason.
+func assertionCase(classname string, a Assertion) junit.Case {
+	c := junit.Case{Name: a.Name, Classname: classname, Time: "0.000"}
+	text := a.Message + "\n"
+	if a.Expected != "" || a.Seen != "" {
+		text += "expected: " + a.Expected + "\nseen: " + a.Seen + "\n"
+	}
+	switch a.Status {
+	case AssertFail:
+		c.Failure = &junit.Message{Message: a.Message, Type: a.Status, Text: text}
+	case AssertNA:
+		c.Skipped = &junit.Message{Message: a.Message, Type: a.Status}
+	default:
+		c.SystemOut = text
+	}
+	return c
 }
 
 // WriteJUnit writes the JUnit document.
@@ -251,6 +285,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 					shown[s.Message] = true
 					fmt.Fprintf(tw, "  %s\n", record.Printable(s.Message))
 				}
+			case s.Status == StepNotApplicable:
+				fmt.Fprintf(tw, "  %s: %s\n", record.Printable(s.Name), record.Printable(s.Message))
 			case s.Status != StepPass && s.Status != StepNotRun:
 				fmt.Fprintf(tw, "  %s: %s\n", record.Printable(s.Name), record.Printable(s.Message))
 			case s.HostRollback != nil:
@@ -261,6 +297,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 				fmt.Fprintf(tw, "  %s: the host rolled back by itself%s from %s: %s\n", record.Printable(s.Name), again, record.Printable(family.Describe(s.HostRollback.From)), record.Printable(s.HostRollback.Reason))
 			}
 		}
+		for _, s := range h.Steps {
+			for _, a := range s.Assertions {
+				if a.Status != AssertPass || strings.HasPrefix(a.Message, "caught: ") {
+					fmt.Fprintf(tw, "  %s: %s\n", record.Printable(s.Name), record.Printable(a.String()))
+				}
+			}
+		}
+	}
+	for _, a := range r.CrossHost {
+		fmt.Fprintf(tw, "cross-host: %s\n", record.Printable(a.String()))
 	}
 	verdict := "PASS"
 	switch {

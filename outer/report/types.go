@@ -22,6 +22,10 @@ type Report struct {
 	OK          bool          `json:"ok"`
 	Summary     Summary       `json:"summary"`
 	Hosts       []*HostReport `json:"hosts"`
+	// CrossHost are the assertions across the hosts of the run
+	// (machine-id.unique: two hosts booted from one image have
+	// different machine-ids).
+	CrossHost []Assertion `json:"cross_host,omitempty"`
 }
 
 // Summary counts hosts and steps by outcome.
@@ -41,6 +45,9 @@ type HostReport struct {
 	Steps []*StepReport `json:"steps"`
 	// Preflight is what the host had when it first answered.
 	Preflight *Preflight `json:"preflight,omitempty"`
+	// MachineID is the host's /etc/machine-id when it first answered,
+	// for the cross-host assertion that no two hosts share one.
+	MachineID string `json:"machine_id,omitempty"`
 }
 
 // StepReport is one step on one host.
@@ -72,6 +79,41 @@ type StepReport struct {
 	// HostRollback is the host rejecting the step's deployment by
 	// itself, for a step that expects it (issue 12).
 	HostRollback *HostRollbackReport `json:"host_rollback,omitempty"`
+	// Assertions are the driver's own assertions of the step (issue
+	// 26): the carry-over markers and the deployment count.
+	Assertions []Assertion `json:"assertions,omitempty"`
+}
+
+// Assertion is one thing the driver asserted of a host (or across
+// hosts) from what it read there: a name ("carry.var", "deployments",
+// "machine-id.unique"), a status (AssertPass, AssertFail, AssertNA),
+// what it found and, on failure, the evidence.
+type Assertion struct {
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	// Expected and Seen are the evidence of a failure (or of an
+	// expected loss caught).
+	Expected string `json:"expected,omitempty"`
+	Seen     string `json:"seen,omitempty"`
+}
+
+// Assertion statuses.
+const (
+	AssertPass = "pass"
+	AssertFail = "fail"
+	// AssertNA is an assertion the host cannot support (no SELinux for
+	// a label): it says why and is never counted as passed.
+	AssertNA = "n/a"
+)
+
+// String is the assertion's report line.
+func (a Assertion) String() string {
+	s := fmt.Sprintf("%s %s: %s", a.Name, a.Status, a.Message)
+	if a.Expected != "" || a.Seen != "" {
+		s += fmt.Sprintf(" (expected %s; seen %s)", a.Expected, a.Seen)
+	}
+	return s
 }
 
 // HostRollbackReport is a host that rolled itself back: the boot whose
@@ -171,6 +213,10 @@ const (
 	StepError       = "error"       // the driver could not do the step (host unreachable)
 	StepNotRun      = "not-run"     // an earlier step left the host unusable
 	StepInterrupted = "interrupted" // the driver was stopped
+	// StepNotApplicable is a step the plan marks if_available whose tool
+	// the host lacks: reported with the reason, neither passed nor
+	// failing the host.
+	StepNotApplicable = "n/a"
 )
 
 // NotApplicable begins the message of a step the host's tools rule out.

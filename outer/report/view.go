@@ -35,6 +35,8 @@ type reportView struct {
 	// Failures are the steps that did not pass or hold a bad check, in
 	// host and step order.
 	Failures []failView
+	// CrossHost are the assertions across hosts (machine-id.unique).
+	CrossHost []Assertion
 }
 
 // failView is one step that failed or whose run record holds bad checks:
@@ -58,6 +60,9 @@ type hostView struct {
 type rowView struct {
 	Step, Status, Href string
 	Cells              []cellView
+	// Asserts are the driver's assertions of the step, one small cell
+	// each (text "name status").
+	Asserts []cellView
 }
 
 // cellView is one criterion in one step: the text of the criteria table
@@ -80,7 +85,11 @@ type stepView struct {
 	Actions  []ActionReport
 	Groups   []checkGroup
 	Bad      []record.Result
-	Tail     []string
+	// Assertions are the driver's own (carry-over, deployment count).
+	Assertions []Assertion
+	// BadAssertions are those that failed, with their evidence.
+	BadAssertions []Assertion
+	Tail          []string
 	// MoreChecks counts the checks of the run record beyond
 	// maxChecksShown, which the views leave out.
 	MoreChecks int
@@ -127,7 +136,7 @@ func StatusClass(s string) string {
 		return "fail"
 	case "error", StepInterrupted:
 		return "error"
-	case "blocked", StepNotRun:
+	case "blocked", StepNotRun, StepNotApplicable:
 		return "blocked"
 	}
 	return "none"
@@ -179,7 +188,7 @@ func actionClass(a ActionReport) string {
 func newReportView(r *Report) *reportView {
 	r = printableCopy(r)
 	crits, more := r.Columns()
-	v := &reportView{Plan: r.Plan, Start: r.Start, End: r.End, Criteria: crits, MoreCriteria: more, Verdict: "PASS"}
+	v := &reportView{Plan: r.Plan, Start: r.Start, End: r.End, Criteria: crits, MoreCriteria: more, Verdict: "PASS", CrossHost: r.CrossHost}
 	switch {
 	case r.Interrupted:
 		v.Verdict = "INTERRUPTED"
@@ -216,7 +225,12 @@ func newReportView(r *Report) *reportView {
 		for si, s := range h.Steps {
 			anchor := fmt.Sprintf("%s-s%d", hv.Anchor, si)
 			sv := stepView{Anchor: anchor, Name: s.Name, Status: s.Status, Message: s.Message, Booted: booted(s),
-				Transition: transition(s), Actions: s.Actions, Tail: s.Tail}
+				Transition: transition(s), Actions: s.Actions, Tail: s.Tail, Assertions: s.Assertions}
+			for _, a := range s.Assertions {
+				if a.Status == AssertFail {
+					sv.BadAssertions = append(sv.BadAssertions, a)
+				}
+			}
 			groups := map[string]*checkGroup{}
 			if rec := s.Record; rec != nil {
 				sv.Record = rec.ID
@@ -261,6 +275,9 @@ func newReportView(r *Report) *reportView {
 				}
 				row.Cells = append(row.Cells, c)
 			}
+			for _, a := range s.Assertions {
+				row.Asserts = append(row.Asserts, cellView{Crit: a.Name, Text: a.Name + " " + a.Status, Class: StatusClass(a.Status), Href: "#" + anchor + "-assert"})
+			}
 			hv.Rows = append(hv.Rows, row)
 			hv.Steps = append(hv.Steps, sv)
 
@@ -281,7 +298,7 @@ func newReportView(r *Report) *reportView {
 			hv.Timeline = append(hv.Timeline, bar)
 		}
 		for i := range hv.Steps {
-			if sv := &hv.Steps[i]; sv.Status != StepPass && sv.Status != StepNotRun || len(sv.Bad) > 0 {
+			if sv := &hv.Steps[i]; sv.Status != StepPass && sv.Status != StepNotRun && sv.Status != StepNotApplicable || len(sv.Bad)+len(sv.BadAssertions) > 0 {
 				v.Failures = append(v.Failures, failView{Host: h.Host, Href: "#" + sv.Anchor, stepView: sv})
 			}
 		}

@@ -478,6 +478,18 @@ mk_overlay 12.4 "docker.service masked in 12.4"
 mkdir -p "$overlay/usr/etc/systemd/system"
 ln -s /dev/null "$overlay/usr/etc/systemd/system/docker.service"
 ln -s /dev/null "$overlay/usr/etc/systemd/system/docker.socket"
+# ---- issue 26: 12.4 also removes an admin's /var data: begin ----
+# A tmpfiles.d rule that recursively removes /var/lib/testbed-admin-data at
+# every boot of 12.4 (systemd-tmpfiles-setup.service runs --remove --boot):
+# the kind of bad release that deletes what an admin keeps in /var, which
+# /var's sharing between deployments makes permanent. The cycle's mark keeps
+# a file there before the upgrade to 12.4; after the host's rollback the
+# driver's check-marks must name it lost (outer/testbed/ostree-cycle.toml,
+# expect_var_lost; outer/qemu/cycle_carry_test.go).
+mkdir -p "$overlay/usr/lib/tmpfiles.d"
+printf '%s\n' '# testbed 12.4: a bad release removes the admin data (issue 26)' 'R /var/lib/testbed-admin-data' \
+  >"$overlay/usr/lib/tmpfiles.d/testbed-admin-data.conf"
+# ---- issue 26: 12.4 removes /var data: end ----
 cbad=$(ostree --repo="$repo" commit --branch=atomic-selftest-testbed/bad --subject="testbed 12.4 (bad: docker.service masked)" \
   --add-metadata-string=version=12.4 --tree=ref="$c3" --tree=dir="$overlay")
 # ---- issue 31: commit 12.5 (hang) for the boot deadline: begin ----
