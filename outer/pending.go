@@ -49,7 +49,7 @@ type deployChange struct {
 func (h *hostRun) noteChange(ctx context.Context, argv []string) {
 	h.change = nil
 	end := time.Now()
-	out, err := h.run(ctx, time.Minute, "stat", "-c", "%.9Y", watchedDir)
+	lastWrite, err := h.mtime(ctx, watchedDir)
 	if err != nil {
 		return
 	}
@@ -59,7 +59,16 @@ func (h *hostRun) noteChange(ctx context.Context, argv []string) {
 	if err != nil {
 		return
 	}
-	h.change = &deployChange{argv: transport.DisplayArgv(argv), boot: boot, end: end, lastWrite: unixTime(strings.TrimSpace(string(out)))}
+	h.change = &deployChange{argv: transport.DisplayArgv(argv), boot: boot, end: end, lastWrite: lastWrite}
+}
+
+// mtime is a host file's modification time, by the host's clock.
+func (h *hostRun) mtime(ctx context.Context, path string) (time.Time, error) {
+	out, err := h.run(ctx, time.Minute, "stat", "-c", "%.9Y", path)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return unixTime(strings.TrimSpace(string(out))), nil
 }
 
 // unixTime parses seconds.nanoseconds (stat's %.9Y).

@@ -229,9 +229,8 @@ func (h *hostRun) gotRecord(ctx context.Context, sr *report.StepReport, rec *rec
 	}
 	saved := rec.End
 	if rec.ID != "" {
-		out, err := h.run(ctx, time.Minute, "stat", "-c", "%.9Y", h.opts.ResultsDir+"/"+rec.ID+".json")
-		if err == nil {
-			t.RecordSaved = unixTime(strings.TrimSpace(string(out))).UTC()
+		if m, err := h.mtime(ctx, h.opts.ResultsDir+"/"+rec.ID+".json"); err == nil {
+			t.RecordSaved = m.UTC()
 			saved = t.RecordSaved
 		}
 	}

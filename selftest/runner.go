@@ -40,6 +40,21 @@ type Runner struct {
 	OnResult func(record.Result)
 }
 
+// NewRunner runs checks under rc's configuration: a check it disables is
+// skipped naming the file that disabled it, one it demotes counts as
+// wanted. The boot's run and deployment.pending's run on a pending tree
+// both start from it.
+func NewRunner(rc *RunContext, checks []*Check) *Runner {
+	r := &Runner{RunContext: rc, Checks: checks, Disabled: map[string]string{}, Demoted: map[string]bool{}}
+	for id, file := range rc.Config.DisabledBy {
+		r.Disabled[id] = "disabled by configuration " + file
+	}
+	for id := range rc.Config.DemotedBy {
+		r.Demoted[id] = true
+	}
+	return r
+}
+
 func (r *Runner) runTimeout() time.Duration {
 	if r.RunTimeout <= 0 {
 		return DefaultRunTimeout

@@ -157,14 +157,15 @@ func (h *Host) shell(argv []string, stdout, stderr io.Writer, stdin io.Reader) (
 		}
 		return 2, false // getent: key not found
 	case argv[0] == "mkdir", argv[0] == "rm", argv[0] == "chown", argv[0] == "chmod":
-	case strings.Join(argv, " ") == "stat -c %.9Y "+watchedDir:
-		fmt.Fprintf(stdout, "%d.%09d\n", h.deployMtime.Unix(), h.deployMtime.Nanosecond())
 	case strings.Join(argv, " ") == "touch "+watchedDir:
 	case strings.Join(argv, " ") == "date +%s.%N":
 		now := h.clock()
 		fmt.Fprintf(stdout, "%d.%09d\n", now.Unix(), now.Nanosecond())
 	case len(argv) == 4 && argv[0] == "stat" && argv[1] == "-c" && argv[2] == "%.9Y":
 		m, ok := h.mtimes[argv[3]]
+		if argv[3] == watchedDir {
+			m, ok = h.deployMtime, true
+		}
 		if !ok {
 			return fail(stderr, "stat: cannot statx '%s': No such file or directory", argv[3])
 		}

@@ -259,20 +259,8 @@ func (s *runState) run(ctx context.Context) *record.Record {
 			rec.Deadline.UptimeSec = up.Seconds()
 		}
 	}
-	r := &selftest.Runner{
-		RunContext: s.rc,
-		Checks:     s.checks,
-		RunTimeout: s.cfg.Checks.RunTimeout.D(),
-		Disabled:   map[string]string{},
-		Demoted:    map[string]bool{},
-		OnResult:   s.o.OnResult,
-	}
-	for id, file := range s.cfg.DisabledBy {
-		r.Disabled[id] = "disabled by configuration " + file
-	}
-	for id := range s.cfg.DemotedBy {
-		r.Demoted[id] = true
-	}
+	r := selftest.NewRunner(s.rc, s.checks)
+	r.RunTimeout, r.OnResult = s.cfg.Checks.RunTimeout.D(), s.o.OnResult
 	if h.SystemdBooted() {
 		if sd, err := h.Systemd(ctx); err == nil {
 			if m, err := sd.Manager(ctx); err == nil {

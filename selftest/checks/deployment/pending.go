@@ -76,18 +76,7 @@ func checkPending(ctx context.Context, t *selftest.T) {
 		return
 	}
 	t.Evidence("as the next boot will see it", "", tr.Reason)
-	t.Pass("%s to %s pending (%s): the next boot boots %s instead of the booted %s; its tree passes %d offline checks", tr.Kind, name, how, ostreehost.Describe(nxt), ostreehost.Describe(cur), passed(v.Results))
-}
-
-// passed counts the results that passed.
-func passed(rs []record.Result) int {
-	n := 0
-	for _, r := range rs {
-		if r.Status == record.StatusPass {
-			n++
-		}
-	}
-	return n
+	t.Pass("%s to %s pending (%s): the next boot boots %s instead of the booted %s; its tree passes %d offline checks", tr.Kind, name, how, ostreehost.Describe(nxt), ostreehost.Describe(cur), record.Summarise(v.Results).Passed)
 }
 
 // missingBootFiles lists the kernel and initramfs a reboot into d needs
@@ -183,13 +172,8 @@ func judgeTree(ctx context.Context, t *selftest.T, d *ot.Deployment) (*treeVerdi
 			checks = append(checks, c)
 		}
 	}
-	r := &selftest.Runner{RunContext: rc, Checks: checks, Parallel: 2, Disabled: map[string]string{}, Demoted: map[string]bool{}}
-	for id, file := range t.Config.DisabledBy {
-		r.Disabled[id] = "disabled by configuration " + file
-	}
-	for id := range t.Config.DemotedBy {
-		r.Demoted[id] = true
-	}
+	r := selftest.NewRunner(rc, checks)
+	r.Parallel = 2
 	if dl, ok := ctx.Deadline(); ok {
 		r.RunTimeout = time.Until(dl) - treeMargin
 		if r.RunTimeout <= 0 {
